@@ -1,0 +1,260 @@
+/**
+ * The event catalog: one zod schema per domain event type. Amounts, prices and quantities are exact decimal
+ * strings (USDT for money, quote asset for prices, base asset for quantities); times are ms since epoch UTC.
+ * Field names follow Binance's (clientOrderId, reduceOnly, positionAmt, entryPrice, markPrice, fundingRate,
+ * walletBalance, commission) and the trading vocabulary (realizedPnl, fill, position).
+ */
+import { z } from "zod";
+
+/** A decimal number as a string: optional minus, digits, optional fraction (no exponent). */
+export const Decimal = z.string().regex(/^-?\d+(\.\d+)?$/, "expected a decimal string like \"123.45\"");
+/** ms since the Unix epoch, UTC. */
+export const EpochMs = z.number().int().nonnegative();
+export const Symbol = z.string().regex(/^[A-Z0-9]{2,30}$/, "expected an upper-case symbol like BTCUSDT");
+/** Binance's newClientOrderId pattern. */
+export const ClientOrderId = z.string().regex(/^[.A-Z:/a-z0-9_-]{1,36}$/, "expected a Binance clientOrderId");
+export const OrderSide = z.enum(["BUY", "SELL"]);
+export const PositionDirection = z.enum(["LONG", "SHORT"]);
+export const OrderType = z.enum(["MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"]);
+/** Why an order exists: the entry, its two exits, or an emergency reduce-only close. */
+export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTEN"]);
+
+const manifestEntry = z.object({
+  /** Path relative to the data root, with forward slashes. */
+  path: z.string().min(1),
+  kind: z.enum(["klines", "fundingRate", "markPriceKlines"]),
+  symbol: Symbol,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+});
+
+const schemas = {
+  // ── run-<id> ────────────────────────────────────────────────────────────────────────────────────────────
+  /** First event of a run: its full configuration and the manifest of its input files. */
+  RunStarted: z.object({
+    runId: z.string().min(1),
+    mode: z.enum(["backtest", "paper", "testnet", "live"]),
+    strategy: z.string().min(1),
+    symbols: z.array(Symbol).min(1),
+    from: EpochMs,
+    to: EpochMs,
+    /** The validated run configuration, as recorded (replay re-runs from it). */
+    config: z.record(z.string(), z.unknown()),
+    manifest: z.array(manifestEntry),
+  }),
+  /** Last event of a run: its counters (no wall-clock values, so the log stays deterministic). */
+  RunCompleted: z.object({
+    runId: z.string().min(1),
+    bars: z.number().int().nonnegative(),
+    fundingSettlements: z.number().int().nonnegative(),
+  }),
+
+  // ── symbol-<SYMBOL> ─────────────────────────────────────────────────────────────────────────────────────
+  /** A closed kline (x = true). Prices in quote asset, volume in base asset. */
+  BarClosed: z.object({
+    symbol: Symbol,
+    interval: z.literal("1m"),
+    openTime: EpochMs,
+    closeTime: EpochMs,
+    open: Decimal,
+    high: Decimal,
+    low: Decimal,
+    close: Decimal,
+    volume: Decimal,
+  }),
+  /** Bars are missing between two closed bars: reported, never filled. Strategy state restarts its warm-up. */
+  MarketDataGapDetected: z.object({
+    symbol: Symbol,
+    /** openTime of the first missing bar. */
+    fromOpenTime: EpochMs,
+    /** openTime of the bar that arrived after the gap. */
+    toOpenTime: EpochMs,
+    missingBars: z.number().int().positive(),
+  }),
+  /** A realized funding settlement (positive fundingRate: longs pay shorts). */
+  FundingRateSettled: z.object({
+    symbol: Symbol,
+    fundingTime: EpochMs,
+    /** Rate per funding interval, as a ratio (0.0001 = 0.01 %). */
+    fundingRate: Decimal,
+    /** Mark price used for the payment. */
+    markPrice: Decimal,
+    /** Where markPrice came from: the 8h mark-price kline open at the settlement, or the last 1m close. */
+    markPriceSource: z.enum(["markPriceKline", "lastClose"]),
+  }),
+  /** sma-cross accepted a crossover: an entry order follows (strategies.md §2.3). */
+  EntrySignalled: z.object({
+    symbol: Symbol,
+    strategy: z.literal("sma-cross"),
+    direction: PositionDirection,
+    /** openTime of the signal bar s. */
+    barOpenTime: EpochMs,
+    /** Index of bar s since the strategy's warm-up anchor. */
+    barIndex: z.number().int().nonnegative(),
+    smaShort: z.number(),
+    smaLong: z.number(),
+    /** P_ref = close of bar s. */
+    referencePrice: Decimal,
+    /** Structural stop from the pivot window, before the fill. */
+    stopPrice: Decimal,
+    quantity: Decimal,
+    entryClientOrderId: ClientOrderId,
+  }),
+  /** A crossover that was not acted on, and why. */
+  SignalSuppressed: z.object({
+    symbol: Symbol,
+    direction: PositionDirection,
+    barOpenTime: EpochMs,
+    reason: z.enum(["positionOpen", "cooldown", "stopWindowTooShort", "invalidRisk", "quantityTooSmall"]),
+  }),
+  /** The entry filled; the bracket (stop-loss + take-profit) is placed, both reduce-only. */
+  PositionProtectionRequested: z.object({
+    symbol: Symbol,
+    direction: PositionDirection,
+    entryClientOrderId: ClientOrderId,
+    entryPrice: Decimal,
+    quantity: Decimal,
+    stopPrice: Decimal,
+    takeProfitPrice: Decimal,
+    stopClientOrderId: ClientOrderId,
+    takeProfitClientOrderId: ClientOrderId,
+  }),
+  /** The fill made the planned stop meaningless (risk ≤ 0): the position is flattened at once. */
+  InvalidRiskAtFill: z.object({
+    symbol: Symbol,
+    direction: PositionDirection,
+    entryClientOrderId: ClientOrderId,
+    entryPrice: Decimal,
+    stopPrice: Decimal,
+    flattenClientOrderId: ClientOrderId,
+  }),
+  /** The symbol's position is flat again. */
+  PositionClosed: z.object({
+    symbol: Symbol,
+    exitClientOrderId: ClientOrderId,
+    exitPurpose: OrderPurpose,
+  }),
+
+  // ── order-<clientOrderId> ───────────────────────────────────────────────────────────────────────────────
+  /** The intent to send an order, durable before the venue sees it. */
+  OrderSubmitted: z.object({
+    clientOrderId: ClientOrderId,
+    symbol: Symbol,
+    side: OrderSide,
+    type: OrderType,
+    purpose: OrderPurpose,
+    positionSide: z.literal("BOTH"),
+    quantity: Decimal,
+    reduceOnly: z.boolean(),
+    /** Trigger price of STOP_MARKET / TAKE_PROFIT_MARKET orders. */
+    triggerPrice: Decimal.optional(),
+    workingType: z.enum(["MARK_PRICE", "CONTRACT_PRICE"]).optional(),
+    priceProtect: z.boolean().optional(),
+    /** The other leg of a one-cancels-the-other bracket. */
+    siblingClientOrderId: ClientOrderId.optional(),
+  }),
+  /** The venue acknowledged the order (status NEW). */
+  OrderAccepted: z.object({
+    clientOrderId: ClientOrderId,
+    /** The venue's order id (algoId for conditional orders). */
+    orderId: z.string().min(1),
+  }),
+  /** A fill (execution type TRADE). */
+  OrderFilled: z.object({
+    clientOrderId: ClientOrderId,
+    symbol: Symbol,
+    side: OrderSide,
+    tradeId: z.string().min(1),
+    price: Decimal,
+    quantity: Decimal,
+    /** Cumulative filled quantity after this fill. */
+    cumulativeQuantity: Decimal,
+    /** Commission in USDT (fill notional × rate). */
+    commission: Decimal,
+    commissionAsset: z.literal("USDT"),
+    maker: z.boolean(),
+    /** Order status after the fill. */
+    status: z.enum(["PARTIALLY_FILLED", "FILLED"]),
+  }),
+  OrderCanceled: z.object({
+    clientOrderId: ClientOrderId,
+    reason: z.enum(["siblingFilled", "positionClosed", "user"]),
+  }),
+  OrderRejected: z.object({
+    clientOrderId: ClientOrderId,
+    /** Binance error code (e.g. -2021, -4164) or 0 for a local rejection. */
+    code: z.number().int(),
+    reason: z.string().min(1),
+  }),
+
+  // ── account-<id> ────────────────────────────────────────────────────────────────────────────────────────
+  AccountOpened: z.object({
+    accountId: z.string().min(1),
+    asset: z.literal("USDT"),
+    walletBalance: Decimal,
+  }),
+  /** A fill booked to the account (ACCOUNT_UPDATE reason ORDER): position and wallet after it. */
+  FillBooked: z.object({
+    symbol: Symbol,
+    clientOrderId: ClientOrderId,
+    tradeId: z.string().min(1),
+    side: OrderSide,
+    price: Decimal,
+    quantity: Decimal,
+    commission: Decimal,
+    /** closedQty × side × (price − entryPrice), before commission (Binance `rp`). */
+    realizedPnl: Decimal,
+    /** Signed position size after the fill, base asset (one-way mode). */
+    positionAmt: Decimal,
+    entryPrice: Decimal,
+    walletBalance: Decimal,
+  }),
+  /** A funding payment (ACCOUNT_UPDATE reason FUNDING_FEE); binance-usdm.md §4.4. */
+  FundingFeeBooked: z.object({
+    symbol: Symbol,
+    fundingTime: EpochMs,
+    fundingRate: Decimal,
+    markPrice: Decimal,
+    positionAmt: Decimal,
+    /** Signed wallet change: −positionAmt × markPrice × fundingRate (USDT). */
+    fundingFee: Decimal,
+    walletBalance: Decimal,
+  }),
+} as const;
+
+/** Every event type name. */
+export type EventType = keyof typeof schemas;
+/** The data shape of one event type. */
+export type EventData<T extends EventType> = z.infer<(typeof schemas)[T]>;
+/** A domain event: a type and its data. */
+export type DomainEvent = { [T in EventType]: { type: T; data: EventData<T> } }[EventType];
+
+export const eventTypes = Object.keys(schemas) as EventType[];
+
+/** An event's data failed its schema. The message names the event type and the field path. */
+export class EventSchemaError extends Error {
+  override name = "EventSchemaError";
+  constructor(
+    readonly eventType: string,
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`event ${eventType} is invalid at field "${field}": ${problem}`);
+  }
+}
+
+/**
+ * Validates `data` against the schema of `type` and returns it with the schema's key order (so serialised
+ * events are canonical).
+ * @throws EventSchemaError for an unknown type or the first failing field.
+ */
+export function validateEvent<T extends EventType>(type: T, data: unknown): EventData<T> {
+  const schema = (schemas as Record<string, z.ZodType>)[type];
+  if (!schema) throw new EventSchemaError(String(type), "type", "unknown event type");
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new EventSchemaError(type, issue.path.join(".") || "(root)", issue.message);
+  }
+  return result.data as EventData<T>;
+}

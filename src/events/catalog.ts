@@ -19,7 +19,7 @@ export const OrderType = z.enum(["MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"])
 /** Why an order exists: the entry, its two exits, or an emergency reduce-only close. */
 export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTEN"]);
 
-const manifestEntry = z.object({
+const manifestEntry = z.strictObject({
   /** Path relative to the data root, with forward slashes. */
   path: z.string().min(1),
   kind: z.enum(["klines", "fundingRate", "markPriceKlines"]),
@@ -31,7 +31,7 @@ const manifestEntry = z.object({
 const schemas = {
   // ── run-<id> ────────────────────────────────────────────────────────────────────────────────────────────
   /** First event of a run: its full configuration and the manifest of its input files. */
-  RunStarted: z.object({
+  RunStarted: z.strictObject({
     runId: z.string().min(1),
     mode: z.enum(["backtest", "paper", "testnet", "live"]),
     strategy: z.string().min(1),
@@ -43,7 +43,7 @@ const schemas = {
     manifest: z.array(manifestEntry),
   }),
   /** Last event of a run: its counters (no wall-clock values, so the log stays deterministic). */
-  RunCompleted: z.object({
+  RunCompleted: z.strictObject({
     runId: z.string().min(1),
     bars: z.number().int().nonnegative(),
     fundingSettlements: z.number().int().nonnegative(),
@@ -51,7 +51,7 @@ const schemas = {
 
   // ── symbol-<SYMBOL> ─────────────────────────────────────────────────────────────────────────────────────
   /** A closed kline (x = true). Prices in quote asset, volume in base asset. */
-  BarClosed: z.object({
+  BarClosed: z.strictObject({
     symbol: Symbol,
     interval: z.literal("1m"),
     openTime: EpochMs,
@@ -63,7 +63,7 @@ const schemas = {
     volume: Decimal,
   }),
   /** Bars are missing between two closed bars: reported, never filled. Strategy state restarts its warm-up. */
-  MarketDataGapDetected: z.object({
+  MarketDataGapDetected: z.strictObject({
     symbol: Symbol,
     /** openTime of the first missing bar. */
     fromOpenTime: EpochMs,
@@ -72,18 +72,20 @@ const schemas = {
     missingBars: z.number().int().positive(),
   }),
   /** A realized funding settlement (positive fundingRate: longs pay shorts). */
-  FundingRateSettled: z.object({
+  FundingRateSettled: z.strictObject({
     symbol: Symbol,
     fundingTime: EpochMs,
     /** Rate per funding interval, as a ratio (0.0001 = 0.01 %). */
     fundingRate: Decimal,
+    /** Hours between settlements for this symbol at this time (8, 4 or 1). */
+    fundingIntervalHours: z.number().int().positive(),
     /** Mark price used for the payment. */
     markPrice: Decimal,
     /** Where markPrice came from: the 8h mark-price kline open at the settlement, or the last 1m close. */
     markPriceSource: z.enum(["markPriceKline", "lastClose"]),
   }),
   /** sma-cross accepted a crossover: an entry order follows (strategies.md §2.3). */
-  EntrySignalled: z.object({
+  EntrySignalled: z.strictObject({
     symbol: Symbol,
     strategy: z.literal("sma-cross"),
     direction: PositionDirection,
@@ -101,14 +103,14 @@ const schemas = {
     entryClientOrderId: ClientOrderId,
   }),
   /** A crossover that was not acted on, and why. */
-  SignalSuppressed: z.object({
+  SignalSuppressed: z.strictObject({
     symbol: Symbol,
     direction: PositionDirection,
     barOpenTime: EpochMs,
     reason: z.enum(["positionOpen", "cooldown", "stopWindowTooShort", "invalidRisk", "quantityTooSmall"]),
   }),
   /** The entry filled; the bracket (stop-loss + take-profit) is placed, both reduce-only. */
-  PositionProtectionRequested: z.object({
+  PositionProtectionRequested: z.strictObject({
     symbol: Symbol,
     direction: PositionDirection,
     entryClientOrderId: ClientOrderId,
@@ -120,7 +122,7 @@ const schemas = {
     takeProfitClientOrderId: ClientOrderId,
   }),
   /** The fill made the planned stop meaningless (risk ≤ 0): the position is flattened at once. */
-  InvalidRiskAtFill: z.object({
+  InvalidRiskAtFill: z.strictObject({
     symbol: Symbol,
     direction: PositionDirection,
     entryClientOrderId: ClientOrderId,
@@ -128,8 +130,20 @@ const schemas = {
     stopPrice: Decimal,
     flattenClientOrderId: ClientOrderId,
   }),
+  /** The entry order was rejected or canceled before any fill: the symbol is flat again, no position. */
+  EntryFailed: z.strictObject({
+    symbol: Symbol,
+    entryClientOrderId: ClientOrderId,
+    reason: z.string().min(1),
+  }),
+  /** A protective exit was rejected or lost: the position is flattened with a reduce-only MARKET order. */
+  PositionUnprotected: z.strictObject({
+    symbol: Symbol,
+    reason: z.string().min(1),
+    flattenClientOrderId: ClientOrderId,
+  }),
   /** The symbol's position is flat again. */
-  PositionClosed: z.object({
+  PositionClosed: z.strictObject({
     symbol: Symbol,
     exitClientOrderId: ClientOrderId,
     exitPurpose: OrderPurpose,
@@ -137,7 +151,7 @@ const schemas = {
 
   // ── order-<clientOrderId> ───────────────────────────────────────────────────────────────────────────────
   /** The intent to send an order, durable before the venue sees it. */
-  OrderSubmitted: z.object({
+  OrderSubmitted: z.strictObject({
     clientOrderId: ClientOrderId,
     symbol: Symbol,
     side: OrderSide,
@@ -154,13 +168,13 @@ const schemas = {
     siblingClientOrderId: ClientOrderId.optional(),
   }),
   /** The venue acknowledged the order (status NEW). */
-  OrderAccepted: z.object({
+  OrderAccepted: z.strictObject({
     clientOrderId: ClientOrderId,
     /** The venue's order id (algoId for conditional orders). */
     orderId: z.string().min(1),
   }),
   /** A fill (execution type TRADE). */
-  OrderFilled: z.object({
+  OrderFilled: z.strictObject({
     clientOrderId: ClientOrderId,
     symbol: Symbol,
     side: OrderSide,
@@ -176,11 +190,16 @@ const schemas = {
     /** Order status after the fill. */
     status: z.enum(["PARTIALLY_FILLED", "FILLED"]),
   }),
-  OrderCanceled: z.object({
+  OrderCanceled: z.strictObject({
     clientOrderId: ClientOrderId,
-    reason: z.enum(["siblingFilled", "positionClosed", "user"]),
+    reason: z.enum(["siblingFilled", "positionClosed", "protectionFailed", "user"]),
   }),
-  OrderRejected: z.object({
+  /** The venue expired the order (status EXPIRED), e.g. a reduce-only order with nothing left to reduce. */
+  OrderExpired: z.strictObject({
+    clientOrderId: ClientOrderId,
+    reason: z.string().min(1),
+  }),
+  OrderRejected: z.strictObject({
     clientOrderId: ClientOrderId,
     /** Binance error code (e.g. -2021, -4164) or 0 for a local rejection. */
     code: z.number().int(),
@@ -188,13 +207,13 @@ const schemas = {
   }),
 
   // ── account-<id> ────────────────────────────────────────────────────────────────────────────────────────
-  AccountOpened: z.object({
+  AccountOpened: z.strictObject({
     accountId: z.string().min(1),
     asset: z.literal("USDT"),
     walletBalance: Decimal,
   }),
   /** A fill booked to the account (ACCOUNT_UPDATE reason ORDER): position and wallet after it. */
-  FillBooked: z.object({
+  FillBooked: z.strictObject({
     symbol: Symbol,
     clientOrderId: ClientOrderId,
     tradeId: z.string().min(1),
@@ -210,7 +229,7 @@ const schemas = {
     walletBalance: Decimal,
   }),
   /** A funding payment (ACCOUNT_UPDATE reason FUNDING_FEE); binance-usdm.md §4.4. */
-  FundingFeeBooked: z.object({
+  FundingFeeBooked: z.strictObject({
     symbol: Symbol,
     fundingTime: EpochMs,
     fundingRate: Decimal,

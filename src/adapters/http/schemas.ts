@@ -1,0 +1,218 @@
+/**
+ * zod schemas of the HTTP API: the query/path parameters each route accepts (strict: an unknown parameter is
+ * a 400) and the shapes of the responses. Integers in query strings are plain decimal digits; times are ms
+ * since the Unix epoch, UTC; money is USDT as exact decimal strings.
+ */
+import { z } from "zod";
+import {
+  ClientOrderId,
+  Decimal,
+  EpochMs,
+  OrderPurpose,
+  OrderSide,
+  OrderType,
+  Symbol as SymbolName,
+} from "../../events/catalog.ts";
+import {
+  curveIntervals,
+  type EquityPoint,
+  type OrderView,
+  orderStatuses,
+  type PnlView,
+  type PositionView,
+  type RiskView,
+} from "../../projections/index.ts";
+
+/** A query-string integer in [min, max] (digits only, so "1e3", "0x10" and "1.0" are rejected). */
+function integer(min: number, max: number) {
+  const message = `expected an integer from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^-?\d{1,16}$/, message)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, message);
+}
+
+/** Largest integer a position, revision or time can take in a query. */
+const MAX_INT = Number.MAX_SAFE_INTEGER;
+/** A page size: 1..1000, default 100. */
+const limit = integer(1, 1000).default(100);
+/** A stream name: the characters of Binance's clientOrderId plus the category prefix, ≤ 200 characters. */
+const streamName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][.A-Za-z0-9:/_-]{0,199}$/,
+    "expected a stream name like symbol-BTCUSDT or order-<clientOrderId>",
+  );
+
+/** Routes without parameters accept none. */
+export const NoQuery = z.strictObject({});
+
+/** GET /pnl: equity-curve sampling interval (default 1h) and optional inclusive time bounds (ms). */
+export const PnlQuery = z
+  .strictObject({
+    interval: z
+      .enum(Object.keys(curveIntervals) as [keyof typeof curveIntervals], {
+        error: `expected one of ${Object.keys(curveIntervals).join(", ")}`,
+      })
+      .default("1h"),
+    from: integer(0, MAX_INT).optional(),
+    to: integer(0, MAX_INT).optional(),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
+    message: "expected to ≥ from",
+    path: ["to"],
+  });
+
+/** GET /orders: optional symbol and status filters, and a page (limit 1..1000 default 100, offset ≥ 0). */
+export const OrdersQuery = z.strictObject({
+  symbol: SymbolName.optional(),
+  status: z.enum(orderStatuses, { error: `expected one of ${orderStatuses.join(", ")}` }).optional(),
+  limit,
+  offset: integer(0, MAX_INT).default(0),
+});
+
+/** GET /orders/:clientOrderId: an id matching Binance's clientOrderId pattern. */
+export const OrderParams = z.strictObject({ clientOrderId: ClientOrderId });
+
+/**
+ * GET /events: without `stream`, the global log after position `from` (from the start when absent); with it,
+ * the stream from revision `from` (default 0). At most `limit` events (1..1000, default 100).
+ */
+export const EventsQuery = z.strictObject({
+  stream: streamName.optional(),
+  from: integer(0, MAX_INT).optional(),
+  limit,
+});
+
+// ── responses ──────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Every 4xx/5xx body; `field` names the offending parameter of a 400. */
+export const ErrorResponse = z.object({
+  error: z.string(),
+  message: z.string(),
+  field: z.string().optional(),
+});
+
+/** GET /health. */
+export const HealthResponse = z.object({
+  status: z.literal("ok"),
+  /** Global position of the last event folded into the projections, null before any. */
+  lastPosition: z.number().int().nullable(),
+  /** Number of events folded. */
+  events: z.number().int().nonnegative(),
+});
+
+export const PositionResponse: z.ZodType<PositionView> = z.object({
+  symbol: SymbolName,
+  side: z.enum(["LONG", "SHORT", "FLAT"]),
+  positionAmt: Decimal,
+  entryPrice: Decimal,
+  markPrice: Decimal.nullable(),
+  unrealizedPnl: Decimal,
+  notional: Decimal,
+  updateTime: EpochMs,
+});
+
+/** GET /positions. */
+export const PositionsResponse = z.object({ positions: z.array(PositionResponse) });
+
+export const EquityPointResponse: z.ZodType<EquityPoint> = z.object({ time: EpochMs, equity: Decimal });
+
+const PnlFields: z.ZodType<PnlView> = z.object({
+  initialBalance: Decimal.nullable(),
+  walletBalance: Decimal,
+  realizedPnl: Decimal,
+  fees: Decimal,
+  funding: Decimal,
+  netPnl: Decimal,
+  unrealizedPnl: Decimal,
+  equity: Decimal,
+  maxDrawdown: Decimal,
+  maxDrawdownRatio: Decimal.nullable(),
+  fills: z.number().int().nonnegative(),
+  fundingPayments: z.number().int().nonnegative(),
+});
+
+/** GET /pnl: the account's PnL plus the equity curve sampled at `interval` (last sample of each bucket). */
+export const PnlResponse = z.intersection(
+  PnlFields,
+  z.object({ interval: z.enum(Object.keys(curveIntervals)), equityCurve: z.array(EquityPointResponse) }),
+);
+
+export const OrderResponse: z.ZodType<OrderView> = z.object({
+  clientOrderId: ClientOrderId,
+  orderId: z.string().nullable(),
+  symbol: SymbolName,
+  side: OrderSide,
+  type: OrderType,
+  purpose: OrderPurpose,
+  quantity: Decimal,
+  triggerPrice: Decimal.nullable(),
+  reduceOnly: z.boolean(),
+  siblingClientOrderId: ClientOrderId.nullable(),
+  status: z.enum(orderStatuses),
+  executedQty: Decimal,
+  avgPrice: Decimal,
+  commission: Decimal,
+  submitTime: EpochMs,
+  updateTime: EpochMs,
+  cancelReason: z.enum(["siblingFilled", "positionClosed", "protectionFailed", "user"]).nullable(),
+  expireReason: z.string().nullable(),
+  rejectCode: z.number().int().nullable(),
+  rejectReason: z.string().nullable(),
+  fills: z.array(
+    z.object({
+      tradeId: z.string(),
+      price: Decimal,
+      quantity: Decimal,
+      commission: Decimal,
+      maker: z.boolean(),
+      time: EpochMs,
+    }),
+  ),
+});
+
+/** GET /orders: the page and the number of orders matching the filters. */
+export const OrdersResponse = z.object({
+  total: z.number().int().nonnegative(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+  orders: z.array(OrderResponse),
+});
+
+/** GET /risk. */
+export const RiskResponse: z.ZodType<RiskView> = z.object({
+  equity: Decimal,
+  grossExposure: Decimal,
+  netExposure: Decimal,
+  leverage: Decimal.nullable(),
+  configuredLeverage: z.number().positive().nullable(),
+  initialMargin: Decimal.nullable(),
+  exposures: z.array(
+    z.object({
+      symbol: SymbolName,
+      positionAmt: Decimal,
+      markPrice: Decimal,
+      notional: Decimal,
+      signedNotional: Decimal,
+      initialMargin: Decimal.nullable(),
+    }),
+  ),
+});
+
+/** GET /events: recorded events and the `from` of the next page (null when this page is empty). */
+export const EventsResponse = z.object({
+  events: z.array(
+    z.object({
+      stream: z.string(),
+      revision: z.number().int().nonnegative(),
+      position: z.number().int(),
+      eventId: z.string(),
+      type: z.string(),
+      data: z.record(z.string(), z.unknown()),
+      metadata: z.object({ correlationId: z.string(), causationId: z.string(), eventTime: EpochMs }),
+    }),
+  ),
+  next: z.number().int().nullable(),
+});

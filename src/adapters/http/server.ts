@@ -1,0 +1,151 @@
+/**
+ * The read-only HTTP API over the projections and the event log (fastify 5; parameters validated with zod,
+ * see schemas.ts). Every bad parameter is a 400 `{ error, message, field }`, an unknown route a 404 JSON, and
+ * an unexpected failure a 500 JSON without stack trace.
+ */
+import { STATUS_CODES } from "node:http";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { RecordedEvent } from "../../events/envelope.ts";
+import type { EventStore } from "../../events/store.ts";
+import { curveIntervals, type Projections, rebuildProjections } from "../../projections/index.ts";
+import { EventsQuery, NoQuery, OrderParams, OrdersQuery, PnlQuery } from "./schemas.ts";
+import { BadRequestError, parseParams } from "./validation.ts";
+
+/** What the HTTP server reads: the store (GET /events) and the projections folded from it. */
+export interface HttpServerDeps {
+  store: EventStore;
+  projections: Projections;
+  /** Request logging; none when absent. */
+  logger?: Logger;
+}
+
+/** The fastify app with every route, error and not-found handler registered (not listening yet). */
+export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
+  const { store, projections } = deps;
+  const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
+  const app = loggerInstance ? Fastify({ loggerInstance }) : Fastify({ logger: false });
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof BadRequestError) {
+      return reply.code(400).send({ error: "Bad Request", message: error.message, field: error.field });
+    }
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      return reply
+        .code(status)
+        .send({ error: STATUS_CODES[status] ?? "Client Error", message: String(error) });
+    }
+    request.log.error({ err: error }, "request failed");
+    return reply
+      .code(500)
+      .send({ error: "Internal Server Error", message: "the request failed; see the server log" });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: "Not Found", message: `no route ${request.method} ${request.url}` }),
+  );
+
+  app.get("/health", async (request) => {
+    parseParams(NoQuery, request.query);
+    return { status: "ok", lastPosition: projections.lastPosition(), events: projections.eventCount() };
+  });
+
+  app.get("/positions", async (request) => {
+    parseParams(NoQuery, request.query);
+    return { positions: projections.positions() };
+  });
+
+  app.get("/pnl", async (request) => {
+    const { interval, from, to } = parseParams(PnlQuery, request.query);
+    const equityCurve = projections.equityCurve({ intervalMs: curveIntervals[interval], from, to });
+    return { ...projections.pnl(), interval, equityCurve };
+  });
+
+  app.get("/orders", async (request) => {
+    const query = parseParams(OrdersQuery, request.query);
+    return { ...projections.orders(query), limit: query.limit, offset: query.offset };
+  });
+
+  app.get("/orders/:clientOrderId", async (request, reply) => {
+    parseParams(NoQuery, request.query);
+    const { clientOrderId } = parseParams(OrderParams, request.params);
+    const order = projections.order(clientOrderId);
+    if (!order) return reply.code(404).send({ error: "Not Found", message: `no order ${clientOrderId}` });
+    return order;
+  });
+
+  app.get("/risk", async (request) => {
+    parseParams(NoQuery, request.query);
+    return projections.risk();
+  });
+
+  app.get("/events", async (request) => {
+    const { stream, from, limit } = parseParams(EventsQuery, request.query);
+    const source =
+      stream === undefined
+        ? store.readAll({ after: from, limit })
+        : store.readStream(stream, { fromRevision: from ?? 0, limit });
+    const events: RecordedEvent[] = [];
+    for await (const e of source) events.push(e);
+    const last = events[events.length - 1];
+    const next = last === undefined ? null : stream === undefined ? last.position : last.revision + 1;
+    return {
+      events: events.map(({ stream, revision, position, eventId, type, data, metadata }) => ({
+        stream,
+        revision,
+        position,
+        eventId,
+        type,
+        data,
+        metadata,
+      })),
+      next,
+    };
+  });
+
+  return app;
+}
+
+/** A listening projections server. */
+export interface ProjectionsServer {
+  /** e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** Stops following the store and closes the server (the store stays open). */
+  close(): Promise<void>;
+}
+
+/**
+ * Folds the whole store into fresh projections (catch-up via `readAll`), then follows it live via
+ * `subscribe({ after: lastPosition })` so a store still being written stays current, and listens on
+ * host:port (port 0: any free port). A failing live subscription is logged; the server keeps the state it has.
+ * Rejects when the store cannot be read or the port cannot be bound.
+ */
+export async function serveProjections(opts: {
+  store: EventStore;
+  host: string;
+  port: number;
+  logger: Logger;
+}): Promise<ProjectionsServer> {
+  const { store, logger } = opts;
+  const projections = await rebuildProjections(store.readAll());
+  const after = projections.lastPosition();
+  const subscription = store.subscribe(after === null ? {} : { after }).subscribe({
+    next: (event) => projections.apply(event),
+    error: (err: unknown) => logger.error({ err }, "projections stopped following the event store"),
+  });
+  const app = buildHttpServer({ store, projections, logger });
+  try {
+    const url = await app.listen({ host: opts.host, port: opts.port });
+    return {
+      url,
+      close: async () => {
+        subscription.unsubscribe();
+        await app.close();
+      },
+    };
+  } catch (err) {
+    subscription.unsubscribe();
+    await app.close();
+    throw err;
+  }
+}

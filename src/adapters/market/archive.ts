@@ -1,0 +1,145 @@
+/**
+ * Discovery of the local market-data archive: the CSV files of a data.binance.vision-style tree
+ * (binance-usdm.md §6) that a backtest over [from, to) needs, with their SHA-256 for the run manifest.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { archiveFileRange, checkWindow } from "./layout.ts";
+import type { ArchiveFile, ArchiveKind, MarketWindow } from "./types.ts";
+
+export { archiveMarket$, archiveMarketEvents, countKlineRows } from "./merge.ts";
+export type { ArchiveFile, MarketWindow } from "./types.ts";
+
+/** What a backtest reads: symbols over [from, to) (ms epoch UTC). */
+export interface ArchiveQuery extends MarketWindow {
+  symbols: string[];
+}
+
+/** Binance symbol pattern (upper-case letters and digits); also keeps symbols from escaping the data root. */
+const SYMBOL = /^[A-Z0-9]{2,30}$/;
+
+const KIND_ORDER: Record<ArchiveKind, number> = { klines: 0, fundingRate: 1, markPriceKlines: 2 };
+
+/**
+ * Directories searched per kind, relative to the data root. The `monthly/` trees are what `fetchArchive`
+ * writes; the others hold the ranged files of the shared data (see /work/shared/data/README.md).
+ */
+const DIRECTORIES: readonly { kind: ArchiveKind; dir: (symbol: string) => string }[] = [
+  { kind: "klines", dir: (s) => `futures/um/monthly/klines/${s}/1m` },
+  { kind: "klines", dir: (s) => `futures/um/ohlcv/klines/${s}/1m` },
+  { kind: "fundingRate", dir: (s) => `futures/um/monthly/fundingRate/${s}` },
+  { kind: "fundingRate", dir: (s) => `futures/um/fundingRate/${s}` },
+  { kind: "markPriceKlines", dir: (s) => `futures/um/monthly/markPriceKlines/${s}/8h` },
+  { kind: "markPriceKlines", dir: (s) => `futures/um/markPriceKlines/${s}/8h` },
+];
+
+/**
+ * Finds the archive files under `dataRoot` that overlap [q.from, q.to) for each symbol (by their names, see
+ * `archiveFileRange`): 1m klines (`futures/um/monthly/klines/SYM/1m/SYM-1m-YYYY-MM.csv`,
+ * `futures/um/ohlcv/klines/SYM/1m/SYM-1m-FROM_TO.csv`), fundingRate (`futures/um/[monthly/]fundingRate/SYM/`)
+ * and 8h markPriceKlines (`futures/um/[monthly/]markPriceKlines/SYM/8h/`). Funding and mark-price files are
+ * optional. Sorted by symbol, kind (klines, fundingRate, markPriceKlines), range start, path; each hashed
+ * (SHA-256, streamed). Throws an Error naming the symbol, the window, the data root and the months to fetch
+ * (`perpsource data fetch`) when a symbol's kline files do not cover the whole window (one line per symbol); a RangeError for an
+ * invalid window or symbol.
+ */
+export async function discoverArchive(dataRoot: string, q: ArchiveQuery): Promise<ArchiveFile[]> {
+  checkWindow(q);
+  const symbols = [...new Set(q.symbols)].sort();
+  if (symbols.length === 0) throw new RangeError("no symbols requested");
+  const problems: string[] = [];
+  const found: { file: Omit<ArchiveFile, "sha256" | "bytes">; range: MarketWindow }[] = [];
+  for (const symbol of symbols) {
+    if (!SYMBOL.test(symbol)) throw new RangeError(`invalid symbol "${symbol}": expected e.g. BTCUSDT`);
+    for (const { kind, dir } of DIRECTORIES) {
+      for (const name of await csvNames(join(dataRoot, dir(symbol)))) {
+        const path = `${dir(symbol)}/${name}`;
+        const range = archiveFileRange(path);
+        if (range.from < q.to && range.to > q.from) {
+          found.push({ file: { path, absolutePath: join(dataRoot, path), kind, symbol }, range });
+        }
+      }
+    }
+    const klines = found
+      .filter((f) => f.file.symbol === symbol && f.file.kind === "klines")
+      .map((f) => f.range);
+    const problem = coverageProblem(dataRoot, symbol, q, klines);
+    if (problem !== undefined) problems.push(problem);
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  found.sort(
+    (a, b) =>
+      compareStrings(a.file.symbol, b.file.symbol) ||
+      KIND_ORDER[a.file.kind] - KIND_ORDER[b.file.kind] ||
+      a.range.from - b.range.from ||
+      compareStrings(a.file.path, b.file.path),
+  );
+  return Promise.all(found.map(async ({ file }) => ({ ...file, ...(await hashFile(file.absolutePath)) })));
+}
+
+async function csvNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((name) => name.endsWith(".csv"));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+/** Why the kline files' name ranges do not cover the window, or undefined when they do. */
+function coverageProblem(
+  dataRoot: string,
+  symbol: string,
+  q: MarketWindow,
+  ranges: MarketWindow[],
+): string | undefined {
+  const missing: MarketWindow[] = [];
+  let cursor = q.from;
+  for (const range of [...ranges].sort((a, b) => a.from - b.from)) {
+    if (range.from > cursor) missing.push({ from: cursor, to: range.from });
+    cursor = Math.max(cursor, range.to);
+  }
+  if (cursor < q.to) missing.push({ from: cursor, to: q.to });
+  if (missing.length === 0) return undefined;
+  const window = `[${iso(q.from)}, ${iso(q.to)})`;
+  const holes = missing.map((m) => `[${iso(m.from)}, ${iso(m.to)})`).join(", ");
+  const months = [...new Set(missing.flatMap(monthsOf))].join(",");
+  return (
+    `no 1m kline data for ${symbol} covering ${window} under ${dataRoot} (missing ${holes}; looked in ` +
+    `futures/um/monthly/klines/${symbol}/1m and futures/um/ohlcv/klines/${symbol}/1m). ` +
+    `Download it with \`perpsource data fetch\` (symbol ${symbol}, months ${months}).`
+  );
+}
+
+/** The calendar months (YYYY-MM) a window touches. */
+function monthsOf(w: MarketWindow): string[] {
+  const months: string[] = [];
+  const last = iso(w.to - 1).slice(0, 7);
+  let [y, m] = iso(w.from).slice(0, 7).split("-").map(Number) as [number, number];
+  for (;;) {
+    const month = `${y}-${String(m).padStart(2, "0")}`;
+    months.push(month);
+    if (month >= last) return months;
+    [y, m] = m === 12 ? [y + 1, 1] : [y, m + 1];
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function hashFile(absolutePath: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of createReadStream(absolutePath) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: hash.digest("hex"), bytes };
+}

@@ -1,0 +1,102 @@
+/**
+ * Market data as read from the Binance data archive (binance-usdm.md §6): closed 1m bars, realized funding
+ * settlements and the gaps between bars. Prices and quantities are the decimal strings exactly as written in
+ * the files (never floats); times are ms since the Unix epoch, UTC.
+ */
+
+/** A closed 1m kline. Prices in quote asset (USDT), volume in base asset. */
+export interface Bar {
+  symbol: string;
+  interval: "1m";
+  /** ms epoch of the bar's first millisecond. */
+  openTime: number;
+  /** ms epoch of the bar's last millisecond: openTime + 59 999. */
+  closeTime: number;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+}
+
+/** A realized funding settlement (binance-usdm.md §4.4); a positive fundingRate means longs pay shorts. */
+export interface FundingSettlement {
+  symbol: string;
+  /** ms epoch of the settlement, with Binance's few ms of jitter (e.g. 08:00:00.003). */
+  fundingTime: number;
+  /** Rate per funding interval as a ratio (0.0001 = 0.01 %). */
+  fundingRate: string;
+  /** Length of the funding interval, hours (usually 8). */
+  fundingIntervalHours: number;
+  /** Mark price the payment is computed at (quote asset). */
+  markPrice: string;
+  /**
+   * `markPriceKline`: open of the 8h mark-price kline opening at fundingTime floored to the minute;
+   * `lastClose`: close of the symbol's latest 1m bar with closeTime < fundingTime (no mark kline available).
+   */
+  markPriceSource: "markPriceKline" | "lastClose";
+}
+
+/** 1m bars missing between two bars of a symbol: reported, never filled. */
+export interface MarketGap {
+  symbol: string;
+  /** openTime of the first missing bar (ms epoch). */
+  fromOpenTime: number;
+  /** openTime of the bar that arrived after the gap (ms epoch). */
+  toOpenTime: number;
+  /** Number of missing bars: (toOpenTime − fromOpenTime) / interval. */
+  missingBars: number;
+}
+
+/**
+ * One item of the merged market stream. `time` (ms epoch) orders the stream: a bar's closeTime, a settlement's
+ * fundingTime, a gap's toOpenTime.
+ */
+export type MarketEvent =
+  | { kind: "bar"; time: number; bar: Bar }
+  | { kind: "funding"; time: number; funding: FundingSettlement }
+  | { kind: "gap"; time: number; gap: MarketGap };
+
+/** A half-open time window [from, to), ms epoch UTC. */
+export interface MarketWindow {
+  from: number;
+  to: number;
+}
+
+/** The archive data types perpsource reads. */
+export type ArchiveKind = "klines" | "fundingRate" | "markPriceKlines";
+
+/** A CSV file of the local archive, as found by `discoverArchive`; also the run manifest entry. */
+export interface ArchiveFile {
+  /** Path relative to the data root, forward slashes (e.g. `futures/um/monthly/klines/BTCUSDT/1m/…csv`). */
+  path: string;
+  absolutePath: string;
+  kind: ArchiveKind;
+  symbol: string;
+  /** SHA-256 of the file's bytes, lower-case hex. */
+  sha256: string;
+  /** File size in bytes. */
+  bytes: number;
+}
+
+/** A CSV file to read: `path` names it in error messages, `absolutePath` is opened. */
+export interface CsvSource {
+  path: string;
+  absolutePath: string;
+}
+
+/** Malformed market data: names the file, the 1-based physical line and what is wrong. */
+export class MarketDataError extends Error {
+  override readonly name = "MarketDataError";
+
+  constructor(
+    /** The file, as given in `CsvSource.path`. */
+    readonly file: string,
+    /** 1-based physical line number. */
+    readonly line: number,
+    /** What is wrong with the line. */
+    readonly reason: string,
+  ) {
+    super(`${file}:${line}: ${reason}`);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * In-memory event store: unit tests, and the engine's replay of a recorded run. Global positions are the
+ * 1-based insertion index. Recorded events (and their data and metadata objects) are frozen and shared by
+ * every reader; event ids are unique across the whole store.
+ */
+import type { Observable } from "rxjs";
+import type { NewEvent, RecordedEvent } from "../../events/envelope.ts";
+import {
+  type AppendResult,
+  type EventStore,
+  EventStoreError,
+  type ExpectedRevision,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  WrongExpectedRevisionError,
+} from "../../events/store.ts";
+import {
+  duplicateEventIdError,
+  emptyAppendResult,
+  expectedRevisionHolds,
+  idempotentResult,
+  recordedEvent,
+  validateBatch,
+} from "./append-support.ts";
+import { followLog } from "./follow-log.ts";
+
+/** `EventStore` held in process memory; `close()` completes subscriptions and rejects later calls. */
+export class InMemoryEventStore implements EventStore {
+  /** The global log; an event's position is its index + 1. */
+  private readonly log: RecordedEvent[] = [];
+  private readonly streams = new Map<string, RecordedEvent[]>();
+  private readonly byId = new Map<string, RecordedEvent>();
+  private readonly followers = new Set<{ wake: () => void; end: () => void }>();
+  private closed = false;
+
+  /** See `EventStore.append`. An empty `events` checks `expectedRevision` and writes nothing. */
+  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    this.assertOpen();
+    const batch = validateBatch(stream, events);
+    const existing = this.streams.get(stream);
+    const current = existing ? existing.length - 1 : undefined;
+    const holds = expectedRevisionHolds(expectedRevision, current);
+    if (batch.length === 0) {
+      if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
+      return emptyAppendResult(current);
+    }
+    if (!holds || this.byId.has(batch[0]!.eventId)) {
+      const ids = batch.map((e) => e.eventId);
+      const retried = idempotentResult(stream, ids, expectedRevision, current, (id) => this.byId.get(id));
+      if (retried) return retried;
+      if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
+    }
+    for (const event of batch) {
+      const stored = this.byId.get(event.eventId);
+      if (stored) throw duplicateEventIdError(stream, event.eventId, stored);
+    }
+    const target = existing ?? [];
+    if (!existing) this.streams.set(stream, target);
+    for (const event of batch) {
+      Object.freeze(event.data);
+      Object.freeze(event.metadata);
+      const recorded = Object.freeze(recordedEvent(stream, target.length, this.log.length + 1, event));
+      this.log.push(recorded);
+      target.push(recorded);
+      this.byId.set(recorded.eventId, recorded);
+    }
+    for (const follower of this.followers) follower.wake();
+    const last = target[target.length - 1]!;
+    return { nextExpectedRevision: last.revision, position: last.position };
+  }
+
+  /** See `EventStore.readStream`; events appended while iterating are included. */
+  async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    const events = this.streams.get(stream);
+    if (!events) return;
+    const end = options.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, options.limit);
+    let emitted = 0;
+    for (let i = Math.max(0, options.fromRevision ?? 0); i < events.length && emitted < end; i++, emitted++) {
+      yield events[i]!;
+    }
+  }
+
+  /** See `EventStore.readAll`; events appended while iterating are included. */
+  async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    const end = options.limit === undefined ? Number.POSITIVE_INFINITY : Math.max(0, options.limit);
+    let emitted = 0;
+    for (let i = Math.max(0, options.after ?? 0); i < this.log.length && emitted < end; i++, emitted++) {
+      yield this.log[i]!;
+    }
+  }
+
+  /** See `EventStore.subscribe`; live events are delivered in a microtask after their append. */
+  subscribe(options: { after?: number } = {}): Observable<RecordedEvent> {
+    return followLog(
+      {
+        readPage: (after, limit) => {
+          this.assertOpen();
+          return this.log.slice(Math.max(0, after), Math.max(0, after) + limit);
+        },
+        watch: (follower) => {
+          this.followers.add(follower);
+          return () => this.followers.delete(follower);
+        },
+      },
+      options.after,
+    );
+  }
+
+  /** See `EventStore.streamRevision`. */
+  async streamRevision(stream: string): Promise<number | undefined> {
+    this.assertOpen();
+    const events = this.streams.get(stream);
+    return events ? events.length - 1 : undefined;
+  }
+
+  /** Completes every subscription; later calls reject with `EventStoreError`. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const follower of [...this.followers]) follower.end();
+    this.followers.clear();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EventStoreError("the in-memory event store is closed");
+  }
+}

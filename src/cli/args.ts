@@ -1,0 +1,48 @@
+/** Parsers of command-line arguments that are not configuration keys (the `data fetch` months, symbols, kinds). */
+import { InvalidArgumentError } from "commander";
+import type { ArchiveKind } from "../adapters/market/types.ts";
+import { SymbolSchema } from "../config/schema.ts";
+
+/** The archive kinds `data fetch` knows, in its default order. */
+export const KINDS: readonly ArchiveKind[] = ["klines", "fundingRate", "markPriceKlines"];
+/** commander parser of `--symbols a,b`: upper-cased symbols. */
+export function parseSymbols(raw: string): string[] {
+  const symbols = raw
+    .split(",")
+    .map((s) => s.trim().toUpperCase())
+    .filter((s) => s !== "");
+  const bad = symbols.find((s) => !SymbolSchema.safeParse(s).success);
+  if (symbols.length === 0 || bad !== undefined)
+    throw new InvalidArgumentError("expected symbols such as BTCUSDT,ETHUSDT");
+  return symbols;
+}
+
+/** commander parser of a month `YYYY-MM`. */
+export function parseMonth(raw: string): string {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(raw))
+    throw new InvalidArgumentError("expected a month YYYY-MM such as 2025-05");
+  return raw;
+}
+
+/** commander parser of `--types a,b`: archive kinds. */
+export function parseKinds(raw: string): ArchiveKind[] {
+  const kinds = raw.split(",").map((s) => s.trim());
+  const bad = kinds.find((k) => !(KINDS as readonly string[]).includes(k));
+  if (bad !== undefined) throw new InvalidArgumentError(`expected a list of ${KINDS.join(", ")}`);
+  return kinds as ArchiveKind[];
+}
+
+/** Every month `YYYY-MM` from `from` to `to`, both included. */
+export function monthRange(from: string, to: string): string[] {
+  const index = (month: string) => {
+    const [y, m] = month.split("-").map(Number) as [number, number];
+    return y * 12 + m - 1;
+  };
+  const months: string[] = [];
+  for (let i = index(from); i <= index(to); i++) months.push(`${Math.floor(i / 12)}-${pad((i % 12) + 1)}`);
+  return months;
+}
+
+function pad(m: number): string {
+  return String(m).padStart(2, "0");
+}

@@ -1,0 +1,46 @@
+/** `perpsource start`: the demo — the default backtest into a fresh store, then serving it. */
+import { readdir } from "node:fs/promises";
+import { MissingMarketDataError } from "../../engine/backtest.ts";
+import { type Flags, withContext } from "../context.ts";
+import { missingDataHowTo, servingBanner, summaryTable } from "../format.ts";
+import { runBacktestWithProgress } from "../run-backtest.ts";
+import { serveUntilSignal } from "../serve.ts";
+import { openEmptyStore } from "../store.ts";
+
+/**
+ * Runs the configured backtest on the data root into the configured store (a sqlite store is replaced),
+ * prints the summary, then serves on http.host:http.port until SIGINT/SIGTERM. Without market data it prints
+ * where it looked and how to get data, and resolves to 1.
+ * @throws ConfigError on an invalid configuration.
+ */
+export function startCommand(flags: Flags): Promise<number> {
+  return withContext(flags, flags, async ({ cfg, logger, out, err }) => {
+    if (await isEmptyDir(cfg.dataRoot)) {
+      err(missingDataHowTo(cfg, "the directory is missing or empty"));
+      return 1;
+    }
+    const store = await openEmptyStore(cfg.store, true);
+    try {
+      try {
+        out(summaryTable(await runBacktestWithProgress(cfg, store, logger, true), cfg.store));
+      } catch (error) {
+        if (!(error instanceof MissingMarketDataError)) throw error;
+        err(missingDataHowTo(cfg, error.message));
+        return 1;
+      }
+      const { host, port } = cfg.http;
+      await serveUntilSignal({ store, host, port, logger, announce: (url) => out(servingBanner(url)) });
+      return 0;
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+async function isEmptyDir(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0;
+  } catch {
+    return true;
+  }
+}

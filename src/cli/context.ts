@@ -1,0 +1,62 @@
+/** What every command action gets: the validated config, a logger, and the result/diagnostic printers. */
+import type { Logger } from "pino";
+import { loadConfig } from "../config/load.ts";
+import type { AppConfig } from "../config/schema.ts";
+import { createLogger } from "./logger.ts";
+
+/** Parsed commander options of a command, global options (`--config`, `--log-level`, `--verbose`) included. */
+export type Flags = Record<string, unknown>;
+
+export interface CliContext {
+  cfg: AppConfig;
+  logger: Logger;
+  /** Writes one result line to stdout. */
+  out(line: string): void;
+  /** Writes one diagnostic line to stderr. */
+  err(line: string): void;
+}
+
+export const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+export const err = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/** Prints `error: <message>` to stderr, with the stack when `withStack`. */
+export function reportError(error: unknown, withStack: boolean): void {
+  const e = error instanceof Error ? error : new Error(String(error));
+  err(`error: ${e.message}`);
+  if (withStack && e.stack) err(e.stack);
+}
+
+/**
+ * Loads the config from `process.env`, cwd, `flags.config` and `configFlags` (the subset of flags that are
+ * config keys), then runs `action`. A runtime error is printed (stack only at log level debug/trace or with
+ * --verbose) and gives exit code 1.
+ * @throws ConfigError when the configuration is invalid (the caller exits 2).
+ */
+export async function withContext(
+  flags: Flags,
+  configFlags: Flags,
+  action: (ctx: CliContext) => Promise<number>,
+): Promise<number> {
+  const cfg = loadConfig({
+    file: typeof flags["config"] === "string" ? flags["config"] : undefined,
+    env: process.env,
+    flags: configFlags,
+    cwd: process.cwd(),
+  });
+  const logger = createLogger(cfg.logLevel);
+  try {
+    return await action({ cfg, logger, out, err });
+  } catch (error) {
+    reportError(error, flags["verbose"] === true || cfg.logLevel === "debug" || cfg.logLevel === "trace");
+    return 1;
+  }
+}
+
+/** A command line that parsed but makes no sense (e.g. --from after --to); exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}

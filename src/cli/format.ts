@@ -1,0 +1,102 @@
+/** Text the CLI prints: the backtest summary (table or one JSON line), the replay report, the how-to for data. */
+import { describeStoreUrl } from "../adapters/store/open-store.ts";
+import type { AppConfig } from "../config/schema.ts";
+import type { BacktestSummary } from "../engine/backtest.ts";
+import type { ReplayReport } from "../engine/replay.ts";
+
+/** Differences printed by `replay --verify` before "… and N more". */
+const MAX_DIFFERENCES_SHOWN = 5;
+
+/**
+ * The summary as one JSON line (no newline): counts as numbers, money (USDT) as decimal strings, exactly the
+ * keys bars, orders, fills, realizedPnl, fees, funding, maxDrawdown, events, barsPerSec, eventLogSha256.
+ */
+export function summaryJsonLine(s: BacktestSummary): string {
+  return JSON.stringify({
+    bars: s.bars,
+    orders: s.orders,
+    fills: s.fills,
+    realizedPnl: s.realizedPnl,
+    fees: s.fees,
+    funding: s.funding,
+    maxDrawdown: s.maxDrawdown,
+    events: s.events,
+    barsPerSec: s.barsPerSec,
+    eventLogSha256: s.eventLogSha256,
+  });
+}
+
+/** The summary as an aligned two-column table (money in USDT), ending with the store URL. */
+export function summaryTable(s: BacktestSummary, store: string): string {
+  return table([
+    ["runId", s.runId],
+    ["bars", String(s.bars)],
+    ["orders", String(s.orders)],
+    ["fills", String(s.fills)],
+    ["realizedPnl", `${s.realizedPnl} USDT`],
+    ["fees", `${s.fees} USDT`],
+    ["funding", `${s.funding} USDT`],
+    ["maxDrawdown", `${s.maxDrawdown} USDT`],
+    ["events", String(s.events)],
+    ["barsPerSec", String(Math.round(s.barsPerSec))],
+    ["eventLogSha256", s.eventLogSha256],
+    ["store", describeStoreUrl(store)],
+  ]);
+}
+
+/** The replay verdict, the run's identity and the first few differences. */
+export function replayReport(r: ReplayReport): string {
+  const lines = [
+    r.ok
+      ? "replay ok: the recorded run reproduces exactly"
+      : "replay FAILED: the re-run differs from the record",
+    table([
+      ["runId", r.runId],
+      ["events", String(r.events)],
+      ["eventLogSha256", r.eventLogSha256],
+      ["replayedSha256", r.replayedSha256],
+      ["differences", String(r.differences.length)],
+    ]),
+    ...r.differences.slice(0, MAX_DIFFERENCES_SHOWN).map((d) => `  - ${d}`),
+  ];
+  const hidden = r.differences.length - MAX_DIFFERENCES_SHOWN;
+  if (hidden > 0) lines.push(`  … and ${hidden} more`);
+  return lines.join("\n");
+}
+
+/** The routes of the projections API (src/adapters/http/server.ts), with their query parameters. */
+const ROUTES: readonly (readonly [string, string])[] = [
+  ["GET /health", "events folded so far"],
+  ["GET /positions", "open positions"],
+  ["GET /pnl?interval=1h&from=&to=", "wallet, PnL, fees, funding, drawdown and the equity curve"],
+  ["GET /orders?symbol=&status=&limit=&offset=", "orders, a page at a time"],
+  ["GET /orders/:clientOrderId", "one order"],
+  ["GET /risk", "exposure, leverage and margin"],
+  ["GET /events?stream=&from=&limit=", "the event log"],
+];
+
+/** `serving on URL`, the API's routes, and how to stop. */
+export function servingBanner(url: string): string {
+  return [`serving on ${url}`, table(ROUTES), "Ctrl-C stops the server."].join("\n");
+}
+
+/**
+ * What to do when the data root holds no market data for the configured run: where we looked, how to fetch
+ * the months of the window, and how to point at an existing copy.
+ */
+export function missingDataHowTo(cfg: AppConfig, detail: string): string {
+  const { symbols, from, to } = cfg.backtest;
+  return [
+    `error: no market data for ${symbols.join(", ")} from ${from} to ${to} under ${cfg.dataRoot}`,
+    `  (${detail})`,
+    "Download it from data.binance.vision with:",
+    `  perpsource data fetch --symbols ${symbols.join(",")} --from ${from.slice(0, 7)} --to ${to.slice(0, 7)} --types klines,fundingRate,markPriceKlines`,
+    "or point perpsource at a copy you already have, e.g.:",
+    "  PERPSOURCE_DATA=../shared/data/binance npm start",
+  ].join("\n");
+}
+
+function table(rows: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n");
+}

@@ -1,0 +1,118 @@
+/**
+ * The `perpsource` command line: parsing, config and wiring only (the engine and adapters do the work). Each
+ * command's module is imported when it runs, so `--help` and usage errors never load the engine or the stores.
+ * stdout carries results, stderr logs.
+ * Exit codes: 0 ok, 1 runtime failure (`error: <message>`), 2 usage or configuration error.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../config/load.ts";
+import { KINDS, parseKinds, parseMonth, parseSymbols } from "./args.ts";
+import { type Flags, reportError, UsageError } from "./context.ts";
+
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+/**
+ * Parses `argv` (as `process.argv`: node, script, args…), runs the command and resolves to the exit code.
+ * Long-running commands (serve, start, backtest --serve) resolve after SIGINT/SIGTERM.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode = 0;
+  const run = (load: () => Promise<CommandRunner>) => async (_options: unknown, cmd: Command) => {
+    exitCode = await (await load())(cmd.optsWithGlobals());
+  };
+  try {
+    await buildProgram(run).parseAsync([...argv]);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2; // commander printed it
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      reportError(error, false);
+      return 2;
+    }
+    reportError(error, argv.includes("--verbose"));
+    return 1;
+  }
+}
+
+/** A command's implementation: its options in, its exit code out. */
+type CommandRunner = (flags: Flags) => Promise<number>;
+type Action = (options: unknown, cmd: Command) => Promise<void>;
+
+function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Command {
+  const program = new Command("perpsource")
+    .description("Event-sourced backtesting and trading for Binance USD-M perpetual futures")
+    .version(version)
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)")
+    .configureHelp({ showGlobalOptions: true })
+    .option(
+      "--config <file>",
+      "JSON config file (default: perpsource.config.json in cwd, or $PERPSOURCE_CONFIG)",
+    )
+    .option(
+      "--log-level <level>",
+      "fatal|error|warn|info|debug|trace|silent (default: info, $PERPSOURCE_LOG_LEVEL)",
+    )
+    .option("--verbose", "debug logs and stack traces");
+
+  program
+    .command("backtest")
+    .description("run a backtest into an empty event store and print its summary")
+    .option("--strategy <name>", "strategy (default: sma-cross)")
+    .option("--symbols <list>", "comma-separated symbols (default: BTCUSDT,ETHUSDT)")
+    .option("--from <YYYY-MM-DD>", "first UTC day (default: 2025-05-05)")
+    .option("--to <YYYY-MM-DD>", "last UTC day, inclusive (default: 2025-06-24)")
+    .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
+    .option("--store <url>", "event store URL (default: sqlite:var/perpsource.sqlite, $PERPSOURCE_STORE)")
+    .option("--overwrite", "replace an existing sqlite store")
+    .option("--balance <usdt>", "initial wallet balance, USDT (default: 10000)")
+    .option("--margin <usdt>", "margin per entry, USDT (default: 1000)")
+    .option("--leverage <n>", "leverage 1-125 (default: 10)")
+    .option("--slippage <ratio>", "market-fill slippage as a ratio (default: 0.0001)")
+    .option("--json", "print the summary as one JSON line")
+    .option("--serve <port>", "then serve the projections on this port until interrupted")
+    .action(run(async () => (await import("./commands/backtest.ts")).backtestCommand));
+
+  program
+    .command("replay")
+    .description("re-run the recorded run of a store and compare it with its event log")
+    .requiredOption("--verify", "verify the recorded run (exit 1 on any difference)")
+    .option("--store <url>", "event store URL (default: sqlite:var/perpsource.sqlite, $PERPSOURCE_STORE)")
+    .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
+    .action(run(async () => (await import("./commands/replay.ts")).replayCommand));
+
+  program
+    .command("serve")
+    .description("serve the projections of an event store over HTTP until interrupted")
+    .option("--store <url>", "event store URL (default: sqlite:var/perpsource.sqlite, $PERPSOURCE_STORE)")
+    .option("--host <host>", "listen address (default: 127.0.0.1, $PERPSOURCE_HOST)")
+    .option("--port <n>", "listen port (default: 8080, $PERPSOURCE_PORT)")
+    .action(run(async () => (await import("./commands/serve.ts")).serveCommand));
+
+  program
+    .command("data")
+    .description("market data archive")
+    .command("fetch")
+    .description("download monthly archive files from data.binance.vision")
+    .requiredOption("--symbols <list>", "comma-separated symbols, e.g. BTCUSDT,ETHUSDT", parseSymbols)
+    .requiredOption("--from <YYYY-MM>", "first month", parseMonth)
+    .requiredOption("--to <YYYY-MM>", "last month, inclusive", parseMonth)
+    .option("--types <list>", `comma-separated, any of ${KINDS.join(",")}`, parseKinds, [...KINDS])
+    .option("--dest <dir>", "destination directory (default: the data root)")
+    .option("--base-url <url>", "archive base URL (default: https://data.binance.vision)")
+    .action(run(async () => (await import("./commands/data-fetch.ts")).dataFetchCommand));
+
+  program
+    .command("start")
+    .description("demo: backtest the defaults into a fresh store, then serve it")
+    .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
+    .option("--store <url>", "event store URL, replaced if sqlite (default: sqlite:var/perpsource.sqlite)")
+    .option("--host <host>", "listen address (default: 127.0.0.1)")
+    .option("--port <n>", "listen port (default: 8080)")
+    .action(run(async () => (await import("./commands/start.ts")).startCommand));
+
+  return program;
+}

@@ -1,0 +1,206 @@
+/**
+ * Loads the application configuration from four layers, later ones winning key by key:
+ * defaults (schema.ts) < config file (JSON) < environment (PERPSOURCE_*) < CLI flags.
+ * Every validation problem names the key and the layer it came from.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { z } from "zod";
+import { type AppConfig, AppConfigSchema } from "./schema.ts";
+
+/** The configuration is invalid; `problems` holds one `key (from source): reason` line each. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid config: ${problems.join("; ")}`);
+  }
+}
+
+/** Where the configuration comes from. */
+export interface ConfigSources {
+  /** Config file given explicitly (`--config FILE`), relative to cwd. */
+  file?: string;
+  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _LOG_LEVEL, _CONFIG). */
+  env: Record<string, string | undefined>;
+  /** Parsed CLI options, keyed as commander camel-cases them (`logLevel` for `--log-level`). */
+  flags: Record<string, unknown>;
+  /** Directory relative paths (config file, dataRoot) are resolved against. */
+  cwd: string;
+}
+
+/** File looked for in cwd when neither `--config` nor PERPSOURCE_CONFIG names one. */
+export const DEFAULT_CONFIG_FILE = "perpsource.config.json";
+
+type Path = readonly (string | number)[];
+type Tree = Record<string, unknown>;
+
+/** A configuration layer: nested values plus the source label of each key it sets. */
+interface Layer {
+  values: Tree;
+  sourceOf(path: Path): string | undefined;
+}
+
+/** One env variable or flag mapped onto a config key. */
+interface Mapping {
+  path: readonly string[];
+  parse: (raw: unknown) => unknown;
+}
+
+const asIs = (raw: unknown) => raw;
+/** Integer-looking strings become numbers; anything else is left for the schema to reject. */
+const integer = (raw: unknown) => (typeof raw === "string" && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw);
+/** `a, b` → ["A", "B"]. */
+const symbolList = (raw: unknown) =>
+  typeof raw === "string"
+    ? raw
+        .split(",")
+        .map((s) => s.trim().toUpperCase())
+        .filter((s) => s !== "")
+    : raw;
+
+const ENV: Record<string, Mapping> = {
+  PERPSOURCE_DATA: { path: ["dataRoot"], parse: asIs },
+  PERPSOURCE_STORE: { path: ["store"], parse: asIs },
+  PERPSOURCE_HOST: { path: ["http", "host"], parse: asIs },
+  PERPSOURCE_PORT: { path: ["http", "port"], parse: integer },
+  PERPSOURCE_LOG_LEVEL: { path: ["logLevel"], parse: asIs },
+};
+
+/** CLI option key → config key. Later entries win, so `--log-level` beats `--verbose`. */
+const FLAGS: Record<string, Mapping> = {
+  data: { path: ["dataRoot"], parse: asIs },
+  store: { path: ["store"], parse: asIs },
+  host: { path: ["http", "host"], parse: asIs },
+  serve: { path: ["http", "port"], parse: integer },
+  port: { path: ["http", "port"], parse: integer },
+  verbose: { path: ["logLevel"], parse: (raw) => (raw === true ? "debug" : undefined) },
+  logLevel: { path: ["logLevel"], parse: asIs },
+  strategy: { path: ["backtest", "strategy"], parse: asIs },
+  symbols: { path: ["backtest", "symbols"], parse: symbolList },
+  from: { path: ["backtest", "from"], parse: asIs },
+  to: { path: ["backtest", "to"], parse: asIs },
+  balance: { path: ["backtest", "initialBalance"], parse: asIs },
+  margin: { path: ["backtest", "smaCross", "marginUsdt"], parse: asIs },
+  leverage: { path: ["backtest", "smaCross", "leverage"], parse: integer },
+  slippage: { path: ["backtest", "slippage"], parse: asIs },
+};
+
+/**
+ * Builds the validated `AppConfig`. The file is `sources.file`, else env PERPSOURCE_CONFIG, else
+ * `perpsource.config.json` in cwd when it exists. `dataRoot` comes back absolute (resolved against cwd).
+ * Unknown keys in the file are errors. Empty environment variables count as unset.
+ * @throws ConfigError naming each bad key and its source, or the unreadable / non-JSON file.
+ */
+export function loadConfig(sources: ConfigSources): AppConfig {
+  const layers = [
+    fileLayer(sources),
+    mappedLayer(sources.env, ENV, (name) => `env ${name}`),
+    mappedLayer(sources.flags, FLAGS, (key) => `flag --${kebab(key)}`),
+  ].filter((l): l is Layer => l !== undefined);
+
+  const merged = layers.reduce<Tree>((acc, l) => deepMerge(acc, l.values), {});
+  const parsed = AppConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const sourceOf = (path: Path) =>
+      layers.reduceRight<string | undefined>((found, l) => found ?? l.sourceOf(path), undefined) ?? "default";
+    throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(issue, sourceOf)));
+  }
+  return { ...parsed.data, dataRoot: resolve(sources.cwd, parsed.data.dataRoot) };
+}
+
+function fileLayer({ file, env, cwd }: ConfigSources): Layer | undefined {
+  const given = file ?? nonEmpty(env["PERPSOURCE_CONFIG"]);
+  const origin = file !== undefined ? "flag --config" : "env PERPSOURCE_CONFIG";
+  const path = resolve(cwd, given ?? DEFAULT_CONFIG_FILE);
+  if (given === undefined && !existsSync(path)) return undefined;
+
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError([`cannot read config file ${path} (from ${origin}): ${(err as Error).message}`]);
+  }
+  let values: unknown;
+  try {
+    values = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`config file ${path} is not valid JSON: ${(err as Error).message}`]);
+  }
+  if (!isTree(values)) throw new ConfigError([`config file ${path} must hold a JSON object`]);
+  const label = `file ${path}`;
+  return { values, sourceOf: (p) => (valueAt(values, p) === undefined ? undefined : label) };
+}
+
+function mappedLayer(
+  raw: Record<string, unknown>,
+  mappings: Record<string, Mapping>,
+  label: (name: string) => string,
+): Layer {
+  let values: Tree = {};
+  const sources = new Map<string, string>();
+  for (const [name, mapping] of Object.entries(mappings)) {
+    const value = mapping.parse(nonEmpty(raw[name]));
+    if (value === undefined) continue;
+    values = deepMerge(values, nest(mapping.path, value));
+    sources.set(mapping.path.join("."), label(name));
+  }
+  return {
+    values,
+    sourceOf: (path) => {
+      for (let n = path.length; n > 0; n--) {
+        const found = sources.get(path.slice(0, n).join("."));
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    },
+  };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, sourceOf: (path: Path) => string): string[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => {
+      const path = [...issue.path, key] as Path;
+      return `${formatPath(path)} (from ${sourceOf(path)}): unknown key`;
+    });
+  }
+  const path = issue.path as Path;
+  const key = path.length === 0 ? "(root)" : formatPath(path);
+  return [`${key} (from ${sourceOf(path)}): ${issue.message}`];
+}
+
+function formatPath(path: Path): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function nonEmpty<T>(value: T): T | undefined {
+  return value === "" ? undefined : value;
+}
+
+function isTree(value: unknown): value is Tree {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function nest(path: readonly string[], value: unknown): Tree {
+  return path.reduceRight<Tree>((inner, key) => ({ [key]: inner }), value as Tree);
+}
+
+function valueAt(tree: unknown, path: Path): unknown {
+  return path.reduce<unknown>(
+    (node, key) => (isTree(node) || Array.isArray(node) ? (node as Tree)[key] : undefined),
+    tree,
+  );
+}
+
+/** Objects merge key by key; anything else (arrays included) is replaced. */
+function deepMerge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] = isTree(prev) && isTree(value) ? deepMerge(prev, value) : value;
+  }
+  return out;
+}

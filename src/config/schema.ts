@@ -1,0 +1,174 @@
+/**
+ * The validated configuration of perpsource: zod schemas with their defaults, and the types they produce.
+ * Money and ratios are exact decimal strings (USDT amounts, ratios such as 0.0005 = 0.05 %); dates are UTC
+ * calendar days. `loadConfig` (load.ts) layers a file, the environment and CLI flags over these defaults.
+ */
+import { z } from "zod";
+
+const DAY_MS = 86_400_000;
+
+/** `YYYY-MM-DD`, a real calendar day (UTC). */
+const UtcDate = z
+  .string({ error: 'expected a UTC date YYYY-MM-DD such as "2025-05-05"' })
+  .refine(isUtcDate, { error: 'expected a UTC date YYYY-MM-DD such as "2025-05-05"' });
+
+/** A positive USDT amount as a decimal string. */
+const PositiveUsdt = (example: string) => {
+  const error = `expected a positive USDT amount such as "${example}"`;
+  return z
+    .string({ error })
+    .regex(/^\d+(\.\d+)?$/, { error })
+    .regex(/[1-9]/, { error });
+};
+
+/** A ratio in [0, 1) as a decimal string (0.0005 = 0.05 %). */
+const Ratio = (example: string) => {
+  const error = `expected a decimal ratio such as "${example}"`;
+  return z.string({ error }).regex(/^0(\.\d+)?$/, { error });
+};
+
+/** An integer in [min, max]. */
+const Int = (min: number, max: number, what: string) => {
+  const error = `expected ${what}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+
+/** An upper-case Binance symbol such as BTCUSDT. */
+export const SymbolSchema = z
+  .string({ error: 'expected an upper-case symbol such as "BTCUSDT"' })
+  .regex(/^[A-Z0-9]{2,30}$/, { error: 'expected an upper-case symbol such as "BTCUSDT"' });
+
+/** Parameters of the `sma-cross` strategy (strategies.md §2.2); defaults are the spec's. */
+export const SmaCrossParamsSchema = z
+  .strictObject({
+    /** Bars in the short SMA of 1m closes. */
+    smaShort: Int(1, 100_000, "an integer number of bars ≥ 1").default(21),
+    /** Bars in the long SMA; must exceed smaShort. */
+    smaLong: Int(2, 100_000, "an integer number of bars ≥ 2").default(200),
+    /** Closed bars before the signal bar whose extreme sets the stop (fewer than 3 → no signal). */
+    pivotLookback: Int(3, 100_000, "an integer number of bars ≥ 3").default(30),
+    /** Reward:risk of the take-profit, a positive decimal. */
+    tpSlRatio: z
+      .string({ error: 'expected a positive decimal such as "3"' })
+      .regex(/^\d+(\.\d+)?$/, { error: 'expected a positive decimal such as "3"' })
+      .regex(/[1-9]/, { error: 'expected a positive decimal such as "3"' })
+      .default("3"),
+    /** Bars after an accepted signal during which new signals are suppressed (0 = none). */
+    cooldownBars: Int(0, 100_000, "an integer number of bars ≥ 0").default(15),
+    /** Margin committed per entry, USDT; notional = marginUsdt × leverage. */
+    marginUsdt: PositiveUsdt("1000").default("1000"),
+    /** Initial leverage, an integer 1–125. */
+    leverage: Int(1, 125, "an integer leverage 1–125").default(10),
+    marginType: z
+      .enum(["ISOLATED", "CROSSED"], { error: 'expected "ISOLATED" or "CROSSED"' })
+      .default("ISOLATED"),
+  })
+  .check((ctx) => {
+    if (ctx.value.smaShort >= ctx.value.smaLong) {
+      ctx.issues.push({
+        code: "custom",
+        path: ["smaShort"],
+        message: `must be less than smaLong (${ctx.value.smaLong})`,
+        input: ctx.value.smaShort,
+      });
+    }
+  });
+
+/** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
+export const BacktestConfigSchema = z
+  .strictObject({
+    strategy: z.literal("sma-cross", { error: 'expected "sma-cross"' }).default("sma-cross"),
+    /** Upper-case, unique, at least one. */
+    symbols: z
+      .array(SymbolSchema, { error: 'expected a list of symbols such as ["BTCUSDT"]' })
+      .min(1, { error: "expected at least one symbol" })
+      .refine((s) => firstDuplicate(s) === undefined, {
+        error: (iss) => `expected each symbol once, ${firstDuplicate(iss.input as string[])} is repeated`,
+      })
+      .default(["BTCUSDT", "ETHUSDT"]),
+    /** First UTC day of the window (from its 00:00). */
+    from: UtcDate.default("2025-05-05"),
+    /** Last UTC day of the window, inclusive. */
+    to: UtcDate.default("2025-06-24"),
+    accountId: z
+      .string({ error: "expected an account id" })
+      .min(1, { error: "expected an account id" })
+      .default("main"),
+    /** Starting walletBalance, USDT. */
+    initialBalance: PositiveUsdt("10000").default("10000"),
+    /** Commission rates as ratios of fill notional (binance-usdm.md §4.3, VIP 0). */
+    feeRates: z
+      .strictObject({ maker: Ratio("0.0002").default("0.0002"), taker: Ratio("0.0005").default("0.0005") })
+      .prefault({}),
+    /** Market-fill slippage as a ratio of the modelled price (strategies.md §0 "Backtest fills"). */
+    slippage: Ratio("0.0001").default("0.0001"),
+    smaCross: SmaCrossParamsSchema.prefault({}),
+  })
+  .check((ctx) => {
+    const { from, to } = ctx.value;
+    if (isUtcDate(from) && isUtcDate(to) && from > to) {
+      ctx.issues.push({
+        code: "custom",
+        path: ["from"],
+        message: `must be on or before backtest.to (${to})`,
+        input: from,
+      });
+    }
+  });
+
+/** pino levels, plus "silent". */
+export const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+  error: "expected one of fatal, error, warn, info, debug, trace, silent",
+});
+
+/** The whole application configuration. */
+export const AppConfigSchema = z.strictObject({
+  /** Root of the market data (data.binance.vision layout); `loadConfig` resolves it against cwd. */
+  dataRoot: z
+    .string({ error: "expected a directory" })
+    .min(1, { error: "expected a directory" })
+    .default("./data"),
+  /** Event store URL: `sqlite:PATH`, or another adapter's URL (see src/adapters/store/open-store.ts). */
+  store: z
+    .string({ error: 'expected a store URL such as "sqlite:var/perpsource.sqlite"' })
+    .regex(/^[a-z][a-z0-9+.-]*:./, { error: 'expected a store URL such as "sqlite:var/perpsource.sqlite"' })
+    .default("sqlite:var/perpsource.sqlite"),
+  http: z
+    .strictObject({
+      host: z
+        .string({ error: "expected a host name" })
+        .min(1, { error: "expected a host name" })
+        .default("127.0.0.1"),
+      port: Int(1, 65_535, "an integer port 1–65535").default(8080),
+    })
+    .prefault({}),
+  logLevel: LogLevelSchema.default("info"),
+  backtest: BacktestConfigSchema.prefault({}),
+});
+
+export type SmaCrossParams = z.output<typeof SmaCrossParamsSchema>;
+export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
+export type AppConfig = z.output<typeof AppConfigSchema>;
+export type LogLevel = z.output<typeof LogLevelSchema>;
+
+/**
+ * The backtest window in ms since epoch UTC: `from` = 00:00 of `cfg.from`, `to` = 00:00 of the day after
+ * `cfg.to` (exclusive), so `to` is inclusive as a calendar day.
+ */
+export function windowOf(cfg: Pick<BacktestConfig, "from" | "to">): { from: number; to: number } {
+  return { from: utcDayStart(cfg.from), to: utcDayStart(cfg.to) + DAY_MS };
+}
+
+function utcDayStart(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`);
+}
+
+function firstDuplicate(items: readonly string[]): string | undefined {
+  return items.find((item, i) => items.indexOf(item) !== i);
+}
+
+function isUtcDate(s: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const ms = utcDayStart(s);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === s;
+}

@@ -1,0 +1,178 @@
+/**
+ * Instrument rules of USDⓈ-M perpetuals (binance-usdm.md §1) and the exact pre-trade filter check (§1.2, §1.3).
+ * All decimal fields are the strings Binance sends; prices in quote asset (USDT), quantities in base asset.
+ */
+import { type Dec, toDec } from "./decimal.ts";
+import { instrumentSnapshot } from "./instruments.snapshot.ts";
+
+/** One symbol's filters from `GET /fapi/v1/exchangeInfo`. */
+export type Instrument = {
+  readonly symbol: string;
+  /** PRICE_FILTER. A price is valid when minPrice ≤ price ≤ maxPrice and (price − minPrice) % tickSize = 0. */
+  readonly tickSize: string;
+  readonly minPrice: string;
+  readonly maxPrice: string;
+  /** LOT_SIZE (base asset). */
+  readonly stepSize: string;
+  readonly minQty: string;
+  readonly maxQty: string;
+  /** MARKET_LOT_SIZE (base asset), for market-executed orders. */
+  readonly marketStepSize: string;
+  readonly marketMinQty: string;
+  readonly marketMaxQty: string;
+  /** MIN_NOTIONAL.notional (USDT). */
+  readonly minNotional: string;
+  /** Upper bound on the decimals a price / quantity may be sent with (more → -1111 BAD_PRECISION). */
+  readonly pricePrecision: number;
+  readonly quantityPrecision: number;
+  /** Liquidation clearance fee rate (ratio, e.g. "0.020000" = 2 %), binance-usdm.md §4.8. */
+  readonly liquidationFee: string;
+};
+
+/**
+ * The bundled instrument for `symbol` (BTCUSDT, ETHUSDT, SOLUSDT, BNBUSDT, XRPUSDT, FILUSDT, NEARUSDT,
+ * ALGOUSDT, AVAXUSDT, DOTUSDT). Throws an Error naming the symbol and the known ones otherwise.
+ */
+export function getInstrument(symbol: string): Instrument {
+  const instrument = Object.hasOwn(instrumentSnapshot, symbol) ? instrumentSnapshot[symbol] : undefined;
+  if (instrument === undefined) {
+    const known = Object.keys(instrumentSnapshot).join(", ");
+    throw new Error(`Unknown symbol "${symbol}": no bundled instrument (known: ${known})`);
+  }
+  return instrument;
+}
+
+/** An order as the filters see it. Quantity in base asset, prices in USDT, all decimal strings. */
+export type FilterOrder = {
+  readonly type: "MARKET" | "STOP_MARKET" | "TAKE_PROFIT_MARKET";
+  readonly quantity: string;
+  /** Required for STOP_MARKET / TAKE_PROFIT_MARKET (Binance `stopPrice` / algo `triggerPrice`). */
+  readonly triggerPrice?: string;
+  /** Mark price used to value the order for MIN_NOTIONAL (market-executed orders have no price). */
+  readonly markPrice: string;
+  readonly reduceOnly: boolean;
+};
+
+/** One failed rule, with the error code Binance answers with (binance-usdm.md §5.2). */
+export type FilterViolation = {
+  readonly code: number;
+  /** The filter or parameter that failed: LOT_SIZE, MARKET_LOT_SIZE, PRICE_FILTER, MIN_NOTIONAL, … */
+  readonly filter: string;
+  readonly message: string;
+};
+
+function writtenDecimals(value: string): number {
+  const dot = value.indexOf(".");
+  return dot < 0 ? 0 : value.length - dot - 1;
+}
+
+function lotViolations(
+  filter: string,
+  q: Dec,
+  stepSize: string,
+  minQty: string,
+  maxQty: string,
+): FilterViolation[] {
+  const min = toDec(minQty, `${filter}.minQty`);
+  const max = toDec(maxQty, `${filter}.maxQty`);
+  const step = toDec(stepSize, `${filter}.stepSize`);
+  const value = q.toFixed();
+  if (q.lt(min)) return [{ code: -4004, filter, message: `quantity ${value} < minQty ${minQty}` }];
+  const out: FilterViolation[] = [];
+  if (max.gt(0) && q.gt(max))
+    out.push({ code: -4005, filter, message: `quantity ${value} > maxQty ${maxQty}` });
+  if (step.gt(0) && !q.minus(min).mod(step).isZero()) {
+    out.push({
+      code: -4023,
+      filter,
+      message: `quantity ${value} is not minQty ${minQty} + k × stepSize ${stepSize}`,
+    });
+  }
+  return out;
+}
+
+function priceViolations(instrument: Instrument, p: Dec): FilterViolation[] {
+  const filter = "PRICE_FILTER";
+  const { minPrice, maxPrice, tickSize } = instrument;
+  const min = toDec(minPrice, "minPrice");
+  const max = toDec(maxPrice, "maxPrice");
+  const tick = toDec(tickSize, "tickSize");
+  const value = p.toFixed();
+  if (p.lte(0)) return [{ code: -4006, filter, message: `triggerPrice ${value} ≤ 0` }];
+  if (min.gt(0) && p.lt(min))
+    return [{ code: -4013, filter, message: `triggerPrice ${value} < minPrice ${minPrice}` }];
+  const out: FilterViolation[] = [];
+  if (max.gt(0) && p.gt(max))
+    out.push({ code: -4007, filter, message: `triggerPrice ${value} > maxPrice ${maxPrice}` });
+  if (tick.gt(0) && !p.minus(min).mod(tick).isZero()) {
+    out.push({
+      code: -4014,
+      filter,
+      message: `triggerPrice ${value} is not minPrice ${minPrice} + k × tickSize ${tickSize}`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Every filter rule the order breaks, exactly (binance-usdm.md §1.2, §1.3; error codes §5.2); [] when valid.
+ * - precision: more written decimals than quantityPrecision / pricePrecision → -1111;
+ * - quantity ≤ 0 → -4003 (no further lot checks); LOT_SIZE and MARKET_LOT_SIZE are both applied to all three
+ *   (market-executed) types, conservatively (§8 item 1 is UNCONFIRMED): < minQty -4004 (alone), else
+ *   > maxQty -4005 and off-step -4023;
+ * - trigger price (STOP_MARKET / TAKE_PROFIT_MARKET; missing → -1102): ≤ 0 -4006 or < minPrice -4013 (alone),
+ *   else > maxPrice -4007 and off-tick -4014; a filter field equal to 0 disables that part;
+ * - MIN_NOTIONAL: quantity × markPrice < notional → -4164, unless reduceOnly.
+ * Throws an Error when a decimal string is malformed.
+ */
+export function checkOrderFilters(instrument: Instrument, order: FilterOrder): FilterViolation[] {
+  const out: FilterViolation[] = [];
+  const q = toDec(order.quantity, "quantity");
+  if (writtenDecimals(order.quantity) > instrument.quantityPrecision) {
+    out.push({
+      code: -1111,
+      filter: "quantityPrecision",
+      message: `quantity "${order.quantity}" has more than ${instrument.quantityPrecision} decimals`,
+    });
+  }
+  if (q.lte(0)) {
+    out.push({ code: -4003, filter: "LOT_SIZE", message: `quantity ${order.quantity} ≤ 0` });
+  } else {
+    out.push(...lotViolations("LOT_SIZE", q, instrument.stepSize, instrument.minQty, instrument.maxQty));
+    out.push(
+      ...lotViolations(
+        "MARKET_LOT_SIZE",
+        q,
+        instrument.marketStepSize,
+        instrument.marketMinQty,
+        instrument.marketMaxQty,
+      ),
+    );
+  }
+  if (order.type !== "MARKET") {
+    if (order.triggerPrice === undefined) {
+      out.push({ code: -1102, filter: "triggerPrice", message: `${order.type} requires a triggerPrice` });
+    } else {
+      const p = toDec(order.triggerPrice, "triggerPrice");
+      if (writtenDecimals(order.triggerPrice) > instrument.pricePrecision) {
+        out.push({
+          code: -1111,
+          filter: "pricePrecision",
+          message: `triggerPrice "${order.triggerPrice}" has more than ${instrument.pricePrecision} decimals`,
+        });
+      }
+      out.push(...priceViolations(instrument, p));
+    }
+  }
+  if (!order.reduceOnly) {
+    const notional = q.times(toDec(order.markPrice, "markPrice"));
+    if (notional.lt(toDec(instrument.minNotional, "minNotional"))) {
+      out.push({
+        code: -4164,
+        filter: "MIN_NOTIONAL",
+        message: `notional ${notional.toFixed()} (quantity × markPrice) < ${instrument.minNotional} and not reduceOnly`,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,323 @@
+/**
+ * `sma-cross` (strategies.md §2): a 21/200 SMA crossover of closed 1m closes, a structural stop at the extreme
+ * of the bars before the signal, a fixed reward:risk take-profit, at most one position per symbol.
+ *
+ * Pure and incremental: `stepSmaCross` consumes one closed bar and returns the next state (plain immutable
+ * JSON data, a new object per bar) and a decision. Per bar it only parses close/high/low into integer price
+ * units (10^-scale, scale = decimals of the instrument's tickSize) and updates exact integer sums; decimal.js
+ * runs only when a crossover fires (sizing) and in `protectionPrices`.
+ */
+import { canonical, decimalsOf, floorToStep, formatAtScale, roundToTick, toDec } from "../decimal.ts";
+import { compareSma, initialSma, type SmaState, smaReady, smaValue, stepSma } from "../indicators/sma.ts";
+import type { Instrument } from "../instruments.ts";
+import { fromScaledUnits, toScaledUnits } from "../scaled-units.ts";
+
+/** sma-cross works on 1m bars: consecutive bars are this many ms apart. */
+export const SMA_CROSS_BAR_INTERVAL_MS = 60_000;
+
+/** Strategy parameters (strategies.md §2.2). */
+export type SmaCrossParams = {
+  /** Short SMA window, bars. */
+  readonly smaShort: number;
+  /** Long SMA window, bars. */
+  readonly smaLong: number;
+  /** Bars before the signal bar searched for the structural stop. */
+  readonly pivotLookback: number;
+  /** Take-profit distance as a multiple of the risk (decimal string, e.g. "3"). */
+  readonly tpSlRatio: string;
+  /** Minimum bars between two accepted signals. */
+  readonly cooldownBars: number;
+  /** Margin committed per entry, USDT (decimal string; required, no default). */
+  readonly marginUsdt: string;
+  /** Leverage (integer); the position notional is marginUsdt × leverage. */
+  readonly leverage: number;
+};
+
+/** Defaults of strategies.md §2.2; `marginUsdt` has none. */
+export const smaCrossDefaults: Omit<SmaCrossParams, "marginUsdt"> = {
+  smaShort: 21,
+  smaLong: 200,
+  pivotLookback: 30,
+  tpSlRatio: "3",
+  cooldownBars: 15,
+  leverage: 10,
+};
+
+/** Strategy state between bars (JSON-serialisable, compared by value between snapshots). */
+export type SmaCrossState = {
+  /** Decimals of the price units (the instrument's tickSize scale), fixed by the first bar; null before it. */
+  readonly priceScale: number | null;
+  /** openTime of the last bar consumed (ms), null after a (re)start. */
+  readonly lastOpenTime: number | null;
+  /** Bars consumed since the warm-up anchor; the next bar gets this index. */
+  readonly barCount: number;
+  readonly short: SmaState;
+  readonly long: SmaState;
+  /** Exact sign of SMA_short − SMA_long at the last bar; null until both averages are valid. */
+  readonly relation: -1 | 0 | 1 | null;
+  /** Lows / highs (price units) of the last min(pivotLookback, barCount) bars, oldest first. */
+  readonly lows: readonly number[];
+  readonly highs: readonly number[];
+  /** Index of the bar of the last accepted signal (cooldown anchor), null if none since the anchor. */
+  readonly lastSignalBarIndex: number | null;
+};
+
+/** A closed kline; prices are decimal strings in quote asset. */
+export type SmaCrossBar = {
+  readonly openTime: number;
+  readonly open: string;
+  readonly high: string;
+  readonly low: string;
+  readonly close: string;
+};
+
+/** What the strategy needs besides the bar. `positionOpen` is true while a position or a pending entry exists. */
+export type SmaCrossContext = {
+  readonly params: SmaCrossParams;
+  readonly instrument: Instrument;
+  readonly positionOpen: boolean;
+};
+
+export type Direction = "LONG" | "SHORT";
+
+/** Why a crossover was not acted on (catalog `SignalSuppressed.reason`). */
+export type SuppressionReason =
+  | "positionOpen"
+  | "cooldown"
+  | "stopWindowTooShort"
+  | "invalidRisk"
+  | "quantityTooSmall";
+
+/** The outcome of one bar. Prices at the tick scale, quantity at the MARKET_LOT_SIZE step scale. */
+export type SmaCrossDecision =
+  | { readonly kind: "none" }
+  | {
+      readonly kind: "signal";
+      readonly direction: Direction;
+      /** Index of the signal bar s since the warm-up anchor. */
+      readonly barIndex: number;
+      /** SMA values at bar s, in quote asset (float64). */
+      readonly smaShort: number;
+      readonly smaLong: number;
+      /** P_ref = close of bar s. */
+      readonly referencePrice: string;
+      /** Structural stop from the pivot window (before the fill). */
+      readonly stopPrice: string;
+      /** floor_step(marginUsdt × leverage / P_ref) on MARKET_LOT_SIZE, base asset. */
+      readonly quantity: string;
+    }
+  | { readonly kind: "suppressed"; readonly direction: Direction; readonly reason: SuppressionReason };
+
+const NONE: SmaCrossDecision = { kind: "none" };
+
+function positiveInteger(value: number, name: string, min = 1): void {
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`sma-cross ${name} must be an integer ≥ ${min}, got ${value}`);
+}
+
+function positiveDecimal(value: string, name: string): void {
+  if (toDec(value, `sma-cross ${name}`).lte(0))
+    throw new Error(`sma-cross ${name} must be > 0, got "${value}"`);
+}
+
+/** A fresh state (warm-up from the next bar). Throws an Error naming the first invalid parameter. */
+export function initialSmaCrossState(params: SmaCrossParams): SmaCrossState {
+  positiveInteger(params.smaShort, "smaShort");
+  positiveInteger(params.smaLong, "smaLong");
+  positiveInteger(params.pivotLookback, "pivotLookback");
+  positiveInteger(params.cooldownBars, "cooldownBars", 0);
+  positiveInteger(params.leverage, "leverage");
+  positiveDecimal(params.tpSlRatio, "tpSlRatio");
+  positiveDecimal(params.marginUsdt, "marginUsdt");
+  return emptyState(params.smaShort, params.smaLong);
+}
+
+function emptyState(smaShort: number, smaLong: number): SmaCrossState {
+  return {
+    priceScale: null,
+    lastOpenTime: null,
+    barCount: 0,
+    short: initialSma(smaShort),
+    long: initialSma(smaLong),
+    relation: null,
+    lows: [],
+    highs: [],
+    lastSignalBarIndex: null,
+  };
+}
+
+/** Restart after a data gap (strategies.md §0): averages, stop window and cooldown restart; warm-up again. */
+export function resetSmaCross(state: SmaCrossState): SmaCrossState {
+  return emptyState(state.short.period, state.long.period);
+}
+
+/**
+ * Structural stop (strategies.md §2.3 "Stop") from the bars before the signal bar: the window is the last
+ * min(pivotLookback, available) of them; LONG → min low, SHORT → max high. Undefined when the window has fewer
+ * than 3 bars. Works on any consistent units (e.g. price units).
+ */
+export function pivotStop(
+  direction: Direction,
+  priorLows: readonly number[],
+  priorHighs: readonly number[],
+  pivotLookback: number,
+): number | undefined {
+  const values = direction === "LONG" ? priorLows : priorHighs;
+  const window = values.slice(Math.max(0, values.length - pivotLookback));
+  if (window.length < 3) return undefined;
+  return direction === "LONG" ? Math.min(...window) : Math.max(...window);
+}
+
+function pushCapped(window: readonly number[], value: number, capacity: number): readonly number[] {
+  const next = window.slice(Math.max(0, window.length - capacity + 1));
+  next.push(value);
+  return next;
+}
+
+function crossing(previous: -1 | 0 | 1 | null, current: -1 | 0 | 1 | null): Direction | undefined {
+  if (previous === null || current === null) return undefined;
+  if (previous <= 0 && current > 0) return "LONG";
+  if (previous >= 0 && current < 0) return "SHORT";
+  return undefined;
+}
+
+/**
+ * Consumes one closed 1m bar (strategies.md §2.3). A crossover at bar s (LONG: S_{s−1} ≤ L_{s−1} and S_s > L_s;
+ * SHORT mirrored; equal-to-equal is none) is, in this order: suppressed `positionOpen` (does not consume the
+ * cooldown), `cooldown` (s − s_last < cooldownBars, s_last = last accepted signal), `stopWindowTooShort`
+ * (< 3 prior bars), `invalidRisk` (P_ref = C_s not beyond the stop), `quantityTooSmall` (floor_step(margin ×
+ * leverage / P_ref) is 0 or its notional < minNotional); otherwise a signal. The first possible signal is at
+ * bar index smaLong (200 with defaults: 201 bars).
+ * A bar with the last bar's openTime is a duplicate and is ignored (state unchanged, decision none).
+ * Throws an Error for out-of-order bars, for a bar that does not follow the previous one by 1 minute (a gap:
+ * call `resetSmaCross` first), for malformed prices, and when the instrument's tick scale or the SMA periods
+ * differ from those the state was built with.
+ */
+export function stepSmaCross(
+  state: SmaCrossState,
+  bar: SmaCrossBar,
+  ctx: SmaCrossContext,
+): { state: SmaCrossState; decision: SmaCrossDecision } {
+  const { params, instrument } = ctx;
+  if (state.short.period !== params.smaShort || state.long.period !== params.smaLong) {
+    throw new Error(
+      `sma-cross state was built for SMA ${state.short.period}/${state.long.period}, params say ${params.smaShort}/${params.smaLong}`,
+    );
+  }
+  if (state.lastOpenTime !== null) {
+    if (bar.openTime === state.lastOpenTime) return { state, decision: NONE };
+    if (bar.openTime < state.lastOpenTime) {
+      throw new Error(
+        `sma-cross: bar ${bar.openTime} arrived after bar ${state.lastOpenTime} (out of order)`,
+      );
+    }
+    if (bar.openTime !== state.lastOpenTime + SMA_CROSS_BAR_INTERVAL_MS) {
+      throw new Error(
+        `sma-cross: bar ${bar.openTime} does not follow bar ${state.lastOpenTime} by 1 minute (data gap: reset the state first)`,
+      );
+    }
+  }
+  const scale = decimalsOf(instrument.tickSize);
+  if (state.priceScale !== null && state.priceScale !== scale) {
+    throw new Error(
+      `sma-cross: ${instrument.symbol} tickSize ${instrument.tickSize} changed the price scale mid-run`,
+    );
+  }
+  const close = toScaledUnits(bar.close, scale, `${instrument.symbol} close at ${bar.openTime}`);
+  const low = toScaledUnits(bar.low, scale, `${instrument.symbol} low at ${bar.openTime}`);
+  const high = toScaledUnits(bar.high, scale, `${instrument.symbol} high at ${bar.openTime}`);
+
+  const short = stepSma(state.short, close);
+  const long = stepSma(state.long, close);
+  const relation = smaReady(short) && smaReady(long) ? compareSma(short, long) : null;
+  const barIndex = state.barCount;
+  const next: SmaCrossState = {
+    priceScale: scale,
+    lastOpenTime: bar.openTime,
+    barCount: barIndex + 1,
+    short,
+    long,
+    relation,
+    lows: pushCapped(state.lows, low, params.pivotLookback),
+    highs: pushCapped(state.highs, high, params.pivotLookback),
+    lastSignalBarIndex: state.lastSignalBarIndex,
+  };
+
+  const direction = crossing(state.relation, relation);
+  if (direction === undefined) return { state: next, decision: NONE };
+  const suppressed = (reason: SuppressionReason) => ({
+    state: next,
+    decision: { kind: "suppressed", direction, reason } as const,
+  });
+
+  if (ctx.positionOpen) return suppressed("positionOpen");
+  if (state.lastSignalBarIndex !== null && barIndex - state.lastSignalBarIndex < params.cooldownBars) {
+    return suppressed("cooldown");
+  }
+  const stop = pivotStop(direction, state.lows, state.highs, params.pivotLookback);
+  if (stop === undefined) return suppressed("stopWindowTooShort");
+  if (direction === "LONG" ? close - stop <= 0 : stop - close <= 0) return suppressed("invalidRisk");
+
+  const referencePrice = fromScaledUnits(close, scale);
+  const quantity = floorToStep(
+    toDec(params.marginUsdt, "marginUsdt").times(params.leverage).div(referencePrice),
+    instrument.marketStepSize,
+    instrument.marketMinQty,
+  );
+  if (quantity.isZero() || quantity.times(referencePrice).lt(toDec(instrument.minNotional, "minNotional"))) {
+    return suppressed("quantityTooSmall");
+  }
+
+  const unit = 10 ** scale;
+  return {
+    state: { ...next, lastSignalBarIndex: barIndex },
+    decision: {
+      kind: "signal",
+      direction,
+      barIndex,
+      smaShort: smaValue(short)! / unit,
+      smaLong: smaValue(long)! / unit,
+      referencePrice,
+      stopPrice: fromScaledUnits(stop, scale),
+      quantity: formatAtScale(quantity, instrument.marketStepSize),
+    },
+  };
+}
+
+/** Protection prices at the entry fill (strategies.md §2.3 "Entry"), or `invalidRisk` when risk ≤ 0. */
+export type ProtectionPrices =
+  | {
+      readonly kind: "ok";
+      readonly stopPrice: string;
+      readonly takeProfitPrice: string;
+      readonly risk: string;
+    }
+  | { readonly kind: "invalidRisk"; readonly risk: string };
+
+/**
+ * At fill price E with the structural stop SL: risk = E − SL (LONG) or SL − E (SHORT); risk ≤ 0 → invalidRisk
+ * (the caller flattens at once). TP = E ± risk × tpSlRatio. Both SL and TP are rounded to tickSize, LONG down,
+ * SHORT up (stop away from the entry, target toward it), and serialised at the tick scale; `risk` (USDT per unit
+ * of base asset) is canonical. A SHORT target at or below 0 is returned as computed: the order filters reject it.
+ */
+export function protectionPrices(
+  direction: Direction,
+  entryPrice: string,
+  stopPrice: string,
+  tpSlRatio: string,
+  tickSize: string,
+): ProtectionPrices {
+  const entry = toDec(entryPrice, "entryPrice");
+  const stop = toDec(stopPrice, "stopPrice");
+  const risk = direction === "LONG" ? entry.minus(stop) : stop.minus(entry);
+  if (risk.lte(0)) return { kind: "invalidRisk", risk: canonical(risk) };
+  const reward = risk.times(toDec(tpSlRatio, "tpSlRatio"));
+  const takeProfit = direction === "LONG" ? entry.plus(reward) : entry.minus(reward);
+  const mode = direction === "LONG" ? "floor" : "ceil";
+  return {
+    kind: "ok",
+    stopPrice: formatAtScale(roundToTick(stop, tickSize, mode), tickSize),
+    takeProfitPrice: formatAtScale(roundToTick(takeProfit, tickSize, mode), tickSize),
+    risk: canonical(risk),
+  };
+}

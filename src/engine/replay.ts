@@ -1,0 +1,139 @@
+/**
+ * `replay --verify`: proves a stored run is what its recorded inputs produce. It rebuilds every projection from
+ * the stored log, re-runs the run from its RunStarted configuration and manifest (after checking each input
+ * file's sha256) into an in-memory store, and compares the two logs event by event and the two sets of
+ * projections. Replay never sends orders: the re-run uses the simulated venue.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { ArchiveFile } from "../adapters/market/archive.ts";
+import { InMemoryEventStore } from "../adapters/store/memory.ts";
+import { BacktestConfigSchema } from "../config/schema.ts";
+import type { EventData } from "../events/catalog.ts";
+import type { RecordedEvent } from "../events/envelope.ts";
+import { canonicalEventLine, EventLogHasher } from "../events/log-hash.ts";
+import type { EventStore } from "../events/store.ts";
+import { createProjections } from "../projections/index.ts";
+import { executeBacktest } from "./backtest.ts";
+
+/** The verdict of a replay. `differences` lists the first mismatches found (at most `maxDifferences`). */
+export interface ReplayReport {
+  ok: boolean;
+  runId: string;
+  events: number;
+  eventLogSha256: string;
+  /** sha256 of the re-run's log; equal to eventLogSha256 when ok. */
+  replayedSha256: string;
+  differences: string[];
+}
+
+const maxDifferences = 20;
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** The RunStarted event of the store's log (its first event). @throws Error when the log has none. */
+async function findRunStarted(store: EventStore): Promise<RecordedEvent> {
+  for await (const e of store.readAll({ limit: 1 })) {
+    if (e.type === "RunStarted") return e;
+    throw new Error(`the store's first event is ${e.type} in ${e.stream}, not RunStarted: not a recorded run`);
+  }
+  throw new Error("the store is empty: nothing to replay");
+}
+
+/** Describes how two canonical event lines differ (which top-level part). */
+function describeDifference(stored: RecordedEvent, replayed: RecordedEvent): string {
+  const a = JSON.parse(canonicalEventLine(stored)) as Record<string, unknown>;
+  const b = JSON.parse(canonicalEventLine(replayed)) as Record<string, unknown>;
+  const parts = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return `event #${stored.position} ${stored.stream}@${stored.revision} (${stored.type}) differs from the re-run in ${parts.join(", ")}`;
+}
+
+/** Compares two JSON-able objects key by key; returns the paths that differ. */
+function diffObjects(a: unknown, b: unknown, path: string, out: string[]): void {
+  if (out.length >= maxDifferences) return;
+  if (JSON.stringify(a) === JSON.stringify(b)) return;
+  if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      diffObjects((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, out);
+    }
+    return;
+  }
+  out.push(`projection ${path} differs: stored ${JSON.stringify(a)?.slice(0, 120)} vs re-run ${JSON.stringify(b)?.slice(0, 120)}`);
+}
+
+/**
+ * Verifies the run recorded in `store` against its inputs under `deps.dataRoot`.
+ * @throws Error when the store holds no run or the recorded configuration is invalid.
+ */
+export async function verifyReplay(store: EventStore, deps: { dataRoot: string; logger: Logger }): Promise<ReplayReport> {
+  const started = await findRunStarted(store);
+  const run = started.data as EventData<"RunStarted">;
+  const config = BacktestConfigSchema.parse(run.config);
+  const differences: string[] = [];
+
+  const files: ArchiveFile[] = [];
+  for (const entry of run.manifest) {
+    const absolutePath = join(deps.dataRoot, entry.path);
+    let actual: string;
+    try {
+      actual = await sha256File(absolutePath);
+    } catch {
+      differences.push(`input file ${entry.path} is missing under ${deps.dataRoot}`);
+      continue;
+    }
+    if (actual !== entry.sha256) differences.push(`input file ${entry.path} changed: sha256 ${actual} ≠ recorded ${entry.sha256}`);
+    files.push({ ...entry, absolutePath });
+  }
+
+  const stored = createProjections();
+  const storedHash = new EventLogHasher();
+  for await (const e of store.readAll()) {
+    stored.apply(e);
+    storedHash.add(e);
+  }
+  const eventLogSha256 = storedHash.digest();
+  if (differences.length > 0) {
+    return { ok: false, runId: run.runId, events: storedHash.count, eventLogSha256, replayedSha256: "", differences };
+  }
+
+  deps.logger.info({ runId: run.runId, files: files.length }, "re-running the recorded run");
+  const rerunStore = new InMemoryEventStore();
+  await executeBacktest(config, files, { store: rerunStore, dataRoot: deps.dataRoot, logger: deps.logger });
+
+  const replayed = createProjections();
+  const replayedHash = new EventLogHasher();
+  const storedIter = store.readAll()[Symbol.asyncIterator]();
+  for await (const r of rerunStore.readAll()) {
+    replayed.apply(r);
+    replayedHash.add(r);
+    const s = await storedIter.next();
+    if (s.done) {
+      if (differences.length < maxDifferences) differences.push(`the re-run has more events than the store (from ${r.stream}@${r.revision} ${r.type})`);
+      continue;
+    }
+    if (differences.length < maxDifferences && canonicalEventLine(s.value) !== canonicalEventLine(r)) {
+      differences.push(describeDifference(s.value, r));
+    }
+  }
+  const extra = await storedIter.next();
+  if (!extra.done) differences.push(`the store has more events than the re-run (from ${extra.value.stream}@${extra.value.revision})`);
+  await storedIter.return?.();
+  await rerunStore.close();
+
+  diffObjects(stored.snapshot(), replayed.snapshot(), "projections", differences);
+  const replayedSha256 = replayedHash.digest();
+  return {
+    ok: differences.length === 0 && replayedSha256 === eventLogSha256,
+    runId: run.runId,
+    events: storedHash.count,
+    eventLogSha256,
+    replayedSha256,
+    differences,
+  };
+}

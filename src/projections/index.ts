@@ -1,0 +1,238 @@
+/**
+ * All read models of the event log, folded in one pass with no I/O: positions, PnL and the equity curve,
+ * orders, risk, runs, the bar count and the last applied global position. `createProjections()` starts an
+ * empty fold; `apply` feeds it one event at a time in global order (catch-up or live).
+ */
+import { createHash } from "node:crypto";
+import type { DomainEvent } from "../events/catalog.ts";
+import type { RecordedEvent } from "../events/envelope.ts";
+import { type CurveQuery, curveIntervals, type EquityPoint } from "./equity-curve.ts";
+import { type OrderQuery, OrdersProjection, type OrderView } from "./orders.ts";
+import { PnlProjection, type PnlView } from "./pnl.ts";
+import { PositionsProjection, type PositionView } from "./positions.ts";
+import { type RiskView, riskView } from "./risk.ts";
+import { RunsProjection, type RunView } from "./runs.ts";
+
+export { type CurveInterval, type CurveQuery, curveIntervals, type EquityPoint } from "./equity-curve.ts";
+export { type OrderQuery, type OrderStatus, type OrderView, orderStatuses } from "./orders.ts";
+export type { PnlView } from "./pnl.ts";
+export type { PositionView } from "./positions.ts";
+export type { RiskView, SymbolExposure } from "./risk.ts";
+export type { RunView } from "./runs.ts";
+
+/** The figures a run summary takes from the projections. Money in USDT decimal strings. */
+export interface ProjectionSummary {
+  /** BarClosed events. */
+  bars: number;
+  /** Orders submitted. */
+  orders: number;
+  /** FillBooked events. */
+  fills: number;
+  realizedPnl: string;
+  fees: string;
+  funding: string;
+  netPnl: string;
+  walletBalance: string;
+  equity: string;
+  maxDrawdown: string;
+  maxDrawdownRatio: string | null;
+}
+
+/**
+ * Every projection as plain JSON-comparable data. Global positions are left out (they are adapter-specific),
+ * so the snapshot of a log rebuilt from any store equals the one of a re-run.
+ */
+export interface ProjectionsSnapshot {
+  events: number;
+  bars: number;
+  runs: RunView[];
+  positions: PositionView[];
+  pnl: PnlView;
+  /** Every equity sample (one per distinct bar closeTime). */
+  equityCurve: EquityPoint[];
+  orders: OrderView[];
+  risk: RiskView;
+}
+
+/** The projections fold and its read accessors. Accessors return copies. */
+export interface Projections {
+  /** Folds one event; events must come in global order. Pure: no I/O, no clock. */
+  apply(event: RecordedEvent): void;
+  /** Global position of the last applied event, or null before any. */
+  lastPosition(): number | null;
+  /** Number of events applied. */
+  eventCount(): number;
+  /** Number of BarClosed events applied. */
+  bars(): number;
+  runs(): RunView[];
+  /** Every symbol seen (RunStarted symbols, bars, fills), flat ones included. */
+  positions(): PositionView[];
+  position(symbol: string): PositionView | undefined;
+  pnl(): PnlView;
+  /** Equity samples, downsampled (default: every sample, i.e. per 1m bar). */
+  equityCurve(query?: Partial<CurveQuery>): EquityPoint[];
+  /** Orders in submission order, filtered and paged, with the count before paging. */
+  orders(query?: OrderQuery): { total: number; orders: OrderView[] };
+  order(clientOrderId: string): OrderView | undefined;
+  risk(): RiskView;
+  summary(): ProjectionSummary;
+  snapshot(): ProjectionsSnapshot;
+}
+
+/** A recorded event narrowed by its `type` (a discriminated union for `switch`). */
+type AnyRecordedEvent = DomainEvent extends infer E
+  ? E extends DomainEvent
+    ? RecordedEvent<E>
+    : never
+  : never;
+
+class ProjectionFold implements Projections {
+  private readonly positionsFold = new PositionsProjection();
+  private readonly pnlFold = new PnlProjection();
+  private readonly ordersFold = new OrdersProjection();
+  private readonly runsFold = new RunsProjection();
+  private barCount = 0;
+  private applied = 0;
+  private last: number | null = null;
+
+  apply(event: RecordedEvent): void {
+    const e = event as AnyRecordedEvent;
+    const time = e.metadata.eventTime;
+    switch (e.type) {
+      case "BarClosed":
+        this.barCount++;
+        this.positionsFold.mark(e.data.symbol, e.data.close);
+        this.pnlFold.sample(e.data.closeTime, this.positionsFold.totalUnrealizedPnl());
+        break;
+      case "FillBooked":
+        this.positionsFold.book(e.data, time);
+        this.pnlFold.bookFill(e.data);
+        break;
+      case "FundingFeeBooked":
+        this.pnlFold.bookFunding(e.data);
+        break;
+      case "AccountOpened":
+        this.pnlFold.open(e.data);
+        break;
+      case "OrderSubmitted":
+        this.ordersFold.submitted(e.data, time);
+        break;
+      case "OrderAccepted":
+        this.ordersFold.accepted(e.data, time);
+        break;
+      case "OrderFilled":
+        this.ordersFold.filled(e.data, time);
+        break;
+      case "OrderCanceled":
+        this.ordersFold.canceled(e.data, time);
+        break;
+      case "OrderExpired":
+        this.ordersFold.expired(e.data, time);
+        break;
+      case "OrderRejected":
+        this.ordersFold.rejected(e.data, time);
+        break;
+      case "RunStarted":
+        this.runsFold.started(e.data, time);
+        for (const symbol of e.data.symbols) this.positionsFold.track(symbol);
+        break;
+      case "RunCompleted":
+        this.runsFold.completed(e.data, time);
+        break;
+    }
+    this.applied++;
+    this.last = event.position;
+  }
+
+  lastPosition(): number | null {
+    return this.last;
+  }
+
+  eventCount(): number {
+    return this.applied;
+  }
+
+  bars(): number {
+    return this.barCount;
+  }
+
+  runs(): RunView[] {
+    return this.runsFold.views();
+  }
+
+  positions(): PositionView[] {
+    return this.positionsFold.views();
+  }
+
+  position(symbol: string): PositionView | undefined {
+    return this.positionsFold.view(symbol);
+  }
+
+  pnl(): PnlView {
+    return this.pnlFold.view(this.positionsFold.totalUnrealizedPnl());
+  }
+
+  equityCurve(query: Partial<CurveQuery> = {}): EquityPoint[] {
+    return this.pnlFold.curve.points({ intervalMs: curveIntervals["1m"], ...query });
+  }
+
+  orders(query?: OrderQuery): { total: number; orders: OrderView[] } {
+    return this.ordersFold.list(query);
+  }
+
+  order(clientOrderId: string): OrderView | undefined {
+    return this.ordersFold.get(clientOrderId);
+  }
+
+  risk(): RiskView {
+    const { equity } = this.pnl();
+    return riskView(this.positionsFold.views(), equity, this.runsFold.configuredLeverage);
+  }
+
+  summary(): ProjectionSummary {
+    const pnl = this.pnl();
+    return {
+      bars: this.barCount,
+      orders: this.ordersFold.count,
+      fills: pnl.fills,
+      realizedPnl: pnl.realizedPnl,
+      fees: pnl.fees,
+      funding: pnl.funding,
+      netPnl: pnl.netPnl,
+      walletBalance: pnl.walletBalance,
+      equity: pnl.equity,
+      maxDrawdown: pnl.maxDrawdown,
+      maxDrawdownRatio: pnl.maxDrawdownRatio,
+    };
+  }
+
+  snapshot(): ProjectionsSnapshot {
+    return {
+      events: this.applied,
+      bars: this.barCount,
+      runs: this.runs(),
+      positions: this.positions(),
+      pnl: this.pnl(),
+      equityCurve: this.equityCurve(),
+      orders: this.orders().orders,
+      risk: this.risk(),
+    };
+  }
+}
+
+/** An empty projections fold. */
+export function createProjections(): Projections {
+  return new ProjectionFold();
+}
+
+/** Folds every event of `events` (e.g. `store.readAll()`) into fresh projections. */
+export async function rebuildProjections(events: AsyncIterable<RecordedEvent>): Promise<Projections> {
+  const projections = createProjections();
+  for await (const event of events) projections.apply(event);
+  return projections;
+}
+
+/** sha256 (lowercase hex) of the JSON of `projections.snapshot()`: equal digests ⇔ equal projections. */
+export function projectionsDigest(projections: Projections): string {
+  return createHash("sha256").update(JSON.stringify(projections.snapshot())).digest("hex");
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { monthRange, parseKinds, parseSymbols } from "../src/cli/args.ts";
+import { replayReport, summaryJsonLine, summaryTable } from "../src/cli/format.ts";
+
+const summary = {
+  runId: "bt-0001",
+  bars: 146_880,
+  orders: 42,
+  fills: 40,
+  realizedPnl: "-123.45",
+  fees: "12.5",
+  funding: "-0.75",
+  maxDrawdown: "310.2",
+  events: 150_000,
+  barsPerSec: 51234.6,
+  eventLogSha256: "ab".repeat(32),
+};
+
+describe("backtest summary", () => {
+  it("--json is one line with exactly the documented keys, money as strings", () => {
+    const line = summaryJsonLine(summary);
+    expect(line).not.toContain("\n");
+    expect(Object.keys(JSON.parse(line))).toEqual([
+      "bars",
+      "orders",
+      "fills",
+      "realizedPnl",
+      "fees",
+      "funding",
+      "maxDrawdown",
+      "events",
+      "barsPerSec",
+      "eventLogSha256",
+    ]);
+    expect(JSON.parse(line)).toMatchObject({ bars: 146_880, realizedPnl: "-123.45", barsPerSec: 51234.6 });
+  });
+
+  it("the table aligns one row per figure and names the store", () => {
+    const rows = summaryTable(summary, "sqlite:var/perpsource.sqlite").split("\n");
+    expect(rows).toContain("  realizedPnl     -123.45 USDT");
+    expect(rows).toContain("  barsPerSec      51235");
+    expect(rows.at(-1)).toBe("  store           sqlite:var/perpsource.sqlite");
+  });
+});
+
+describe("replay report", () => {
+  const base = {
+    runId: "bt-0001",
+    events: 10,
+    eventLogSha256: "cd".repeat(32),
+    replayedSha256: "ef".repeat(32),
+  };
+
+  it("says ok without differences", () => {
+    expect(replayReport({ ...base, ok: true, differences: [] })).toMatch(/^replay ok/);
+  });
+
+  it("shows the first five differences and counts the rest", () => {
+    const differences = Array.from({ length: 8 }, (_, i) => `event ${i} differs`);
+    const text = replayReport({ ...base, ok: false, differences });
+    expect(text).toMatch(/^replay FAILED/);
+    expect(text).toContain("  - event 4 differs");
+    expect(text).not.toContain("event 5 differs");
+    expect(text).toContain("… and 3 more");
+  });
+});
+
+describe("data fetch arguments", () => {
+  it("month ranges are inclusive and cross years", () => {
+    expect(monthRange("2025-05", "2025-06")).toEqual(["2025-05", "2025-06"]);
+    expect(monthRange("2024-11", "2025-02")).toEqual(["2024-11", "2024-12", "2025-01", "2025-02"]);
+    expect(monthRange("2025-03", "2025-03")).toEqual(["2025-03"]);
+  });
+
+  it("symbols are upper-cased, kinds checked", () => {
+    expect(parseSymbols("btcusdt, ethusdt")).toEqual(["BTCUSDT", "ETHUSDT"]);
+    expect(() => parseSymbols("btc-usdt")).toThrow("expected symbols such as BTCUSDT,ETHUSDT");
+    expect(parseKinds("klines,markPriceKlines")).toEqual(["klines", "markPriceKlines"]);
+    expect(() => parseKinds("klines,trades")).toThrow(
+      "expected a list of klines, fundingRate, markPriceKlines",
+    );
+  });
+});

@@ -1,0 +1,263 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ConfigError, type ConfigSources, loadConfig } from "../src/config/load.ts";
+import { AppConfigSchema, BacktestConfigSchema, windowOf } from "../src/config/schema.ts";
+
+const DAY_MS = 86_400_000;
+
+/** A fresh cwd, optionally holding perpsource.config.json with `file` (an object, or raw text). */
+function cwdWith(file?: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), "perpsource-config-"));
+  if (file !== undefined) {
+    writeFileSync(
+      join(dir, "perpsource.config.json"),
+      typeof file === "string" ? file : JSON.stringify(file),
+    );
+  }
+  return dir;
+}
+
+function load(sources: Partial<ConfigSources> & { cwd: string }) {
+  return loadConfig({ env: {}, flags: {}, ...sources });
+}
+
+function configError(sources: Partial<ConfigSources> & { cwd: string }): string {
+  try {
+    load(sources);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("defaults", () => {
+  it("are the documented ones, with dataRoot resolved against cwd", () => {
+    const cwd = cwdWith();
+    expect(load({ cwd })).toEqual({
+      dataRoot: join(cwd, "data"),
+      store: "sqlite:var/perpsource.sqlite",
+      http: { host: "127.0.0.1", port: 8080 },
+      logLevel: "info",
+      backtest: {
+        strategy: "sma-cross",
+        symbols: ["BTCUSDT", "ETHUSDT"],
+        from: "2025-05-05",
+        to: "2025-06-24",
+        accountId: "main",
+        initialBalance: "10000",
+        feeRates: { maker: "0.0002", taker: "0.0005" },
+        slippage: "0.0001",
+        smaCross: {
+          smaShort: 21,
+          smaLong: 200,
+          pivotLookback: 30,
+          tpSlRatio: "3",
+          cooldownBars: 15,
+          marginUsdt: "1000",
+          leverage: 10,
+          marginType: "ISOLATED",
+        },
+      },
+    });
+  });
+
+  it("fill a partial backtest config", () => {
+    const cfg = BacktestConfigSchema.parse({ symbols: ["SOLUSDT"], smaCross: { leverage: 5 } });
+    expect(cfg.symbols).toEqual(["SOLUSDT"]);
+    expect(cfg.smaCross).toMatchObject({ leverage: 5, smaShort: 21, marginType: "ISOLATED" });
+    expect(cfg.feeRates).toEqual({ maker: "0.0002", taker: "0.0005" });
+  });
+});
+
+describe("precedence: default < file < env < flag", () => {
+  it("takes each key from the highest layer that sets it", () => {
+    const cwd = cwdWith({
+      http: { port: 9001, host: "0.0.0.0" },
+      logLevel: "warn",
+      backtest: { slippage: "0.0003" },
+    });
+    const cfg = load({
+      cwd,
+      env: { PERPSOURCE_PORT: "9002", PERPSOURCE_LOG_LEVEL: "error", PERPSOURCE_DATA: "/srv/data" },
+      flags: { port: "9003", slippage: "0.0004", symbols: "solusdt, bnbusdt", leverage: "20" },
+    });
+    expect(cfg.http).toEqual({ host: "0.0.0.0", port: 9003 });
+    expect(cfg.logLevel).toBe("error");
+    expect(cfg.dataRoot).toBe("/srv/data");
+    expect(cfg.backtest.slippage).toBe("0.0004");
+    expect(cfg.backtest.symbols).toEqual(["SOLUSDT", "BNBUSDT"]);
+    expect(cfg.backtest.smaCross.leverage).toBe(20);
+    expect(cfg.backtest.smaCross.marginUsdt).toBe("1000");
+  });
+
+  it("holds for any combination of layers setting http.port", () => {
+    const port = fc.option(fc.integer({ min: 1, max: 65_535 }), { nil: undefined });
+    fc.assert(
+      fc.property(port, port, port, (inFile, inEnv, inFlag) => {
+        const cwd = cwdWith(inFile === undefined ? undefined : { http: { port: inFile } });
+        const cfg = load({
+          cwd,
+          env: { PERPSOURCE_PORT: inEnv === undefined ? undefined : String(inEnv) },
+          flags: { port: inFlag === undefined ? undefined : String(inFlag) },
+        });
+        expect(cfg.http.port).toBe(inFlag ?? inEnv ?? inFile ?? 8080);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("reads --config before PERPSOURCE_CONFIG before ./perpsource.config.json", () => {
+    const cwd = cwdWith({ store: "sqlite:cwd.sqlite" });
+    writeFileSync(join(cwd, "env.json"), JSON.stringify({ store: "sqlite:env.sqlite" }));
+    writeFileSync(join(cwd, "flag.json"), JSON.stringify({ store: "sqlite:flag.sqlite" }));
+    expect(load({ cwd }).store).toBe("sqlite:cwd.sqlite");
+    expect(load({ cwd, env: { PERPSOURCE_CONFIG: "env.json" } }).store).toBe("sqlite:env.sqlite");
+    expect(load({ cwd, file: "flag.json", env: { PERPSOURCE_CONFIG: "env.json" } }).store).toBe(
+      "sqlite:flag.sqlite",
+    );
+  });
+
+  it("treats empty environment variables as unset and --log-level as stronger than --verbose", () => {
+    const cwd = cwdWith();
+    expect(load({ cwd, env: { PERPSOURCE_PORT: "" } }).http.port).toBe(8080);
+    expect(load({ cwd, flags: { verbose: true } }).logLevel).toBe("debug");
+    expect(load({ cwd, flags: { verbose: true, logLevel: "trace" } }).logLevel).toBe("trace");
+  });
+});
+
+describe("errors name the key and its source", () => {
+  it("bad port in env", () => {
+    expect(configError({ cwd: cwdWith(), env: { PERPSOURCE_PORT: "80x" } })).toBe(
+      "invalid config: http.port (from env PERPSOURCE_PORT): expected an integer port 1–65535",
+    );
+    expect(configError({ cwd: cwdWith(), env: { PERPSOURCE_PORT: "70000" } })).toContain(
+      "http.port (from env PERPSOURCE_PORT)",
+    );
+  });
+
+  it("bad decimal flag", () => {
+    for (const slippage of ["1e-4", "-0.0001", "1.5", "abc", ".5"]) {
+      expect(configError({ cwd: cwdWith(), flags: { slippage } })).toBe(
+        'invalid config: backtest.slippage (from flag --slippage): expected a decimal ratio such as "0.0001"',
+      );
+    }
+    expect(configError({ cwd: cwdWith(), flags: { balance: "0" } })).toBe(
+      'invalid config: backtest.initialBalance (from flag --balance): expected a positive USDT amount such as "10000"',
+    );
+  });
+
+  it("unknown key in the file", () => {
+    const cwd = cwdWith({ backtest: { smaCros: { smaShort: 9 } }, htpp: {} });
+    const message = configError({ cwd });
+    const file = join(cwd, "perpsource.config.json");
+    expect(message).toContain(`backtest.smaCros (from file ${file}): unknown key`);
+    expect(message).toContain(`htpp (from file ${file}): unknown key`);
+  });
+
+  it("a number where the file needs a decimal string", () => {
+    const cwd = cwdWith({ backtest: { feeRates: { taker: 0.0005 } } });
+    expect(configError({ cwd })).toContain(
+      `backtest.feeRates.taker (from file ${join(cwd, "perpsource.config.json")}): expected a decimal ratio such as "0.0005"`,
+    );
+  });
+
+  it("bad JSON names the file", () => {
+    const cwd = cwdWith('{ "store": "sqlite:x.sqlite", }');
+    expect(configError({ cwd })).toMatch(
+      new RegExp(`^invalid config: config file ${join(cwd, "perpsource.config.json")} is not valid JSON: `),
+    );
+  });
+
+  it("a missing --config file names the flag", () => {
+    const cwd = cwdWith();
+    expect(configError({ cwd, file: "nope.json" })).toContain(
+      `cannot read config file ${join(cwd, "nope.json")} (from flag --config)`,
+    );
+  });
+
+  it("from after to", () => {
+    expect(configError({ cwd: cwdWith(), flags: { from: "2025-07-01" } })).toBe(
+      "invalid config: backtest.from (from flag --from): must be on or before backtest.to (2025-06-24)",
+    );
+    const cwd = cwdWith({ backtest: { from: "2025-06-10" } });
+    expect(configError({ cwd, flags: { to: "2025-06-09" } })).toContain(
+      `backtest.from (from file ${join(cwd, "perpsource.config.json")}): must be on or before backtest.to (2025-06-09)`,
+    );
+  });
+
+  it("bad dates", () => {
+    for (const to of ["2025-13-01", "2025-02-29", "2025-6-01", "20250601", "2025-06-31"]) {
+      expect(configError({ cwd: cwdWith(), flags: { to } })).toBe(
+        'invalid config: backtest.to (from flag --to): expected a UTC date YYYY-MM-DD such as "2025-05-05"',
+      );
+    }
+    expect(load({ cwd: cwdWith(), flags: { from: "2024-02-29", to: "2024-02-29" } }).backtest.to).toBe(
+      "2024-02-29",
+    );
+  });
+
+  it("bad symbols, leverage and strategy", () => {
+    const cwd = cwdWith();
+    expect(configError({ cwd, flags: { symbols: "BTCUSDT,btcusdt" } })).toBe(
+      "invalid config: backtest.symbols (from flag --symbols): expected each symbol once, BTCUSDT is repeated",
+    );
+    expect(configError({ cwd, flags: { symbols: "BTC-USDT" } })).toBe(
+      'invalid config: backtest.symbols[0] (from flag --symbols): expected an upper-case symbol such as "BTCUSDT"',
+    );
+    expect(configError({ cwd, flags: { leverage: "126" } })).toBe(
+      "invalid config: backtest.smaCross.leverage (from flag --leverage): expected an integer leverage 1–125",
+    );
+    expect(configError({ cwd, flags: { strategy: "rsi" } })).toBe(
+      'invalid config: backtest.strategy (from flag --strategy): expected "sma-cross"',
+    );
+  });
+
+  it("lists every problem at once", () => {
+    const err = (() => {
+      try {
+        load({ cwd: cwdWith(), env: { PERPSOURCE_LOG_LEVEL: "loud" }, flags: { margin: "-5" } });
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error("expected a ConfigError");
+    })();
+    expect(err.problems).toEqual([
+      "logLevel (from env PERPSOURCE_LOG_LEVEL): expected one of fatal, error, warn, info, debug, trace, silent",
+      'backtest.smaCross.marginUsdt (from flag --margin): expected a positive USDT amount such as "1000"',
+    ]);
+  });
+});
+
+describe("windowOf", () => {
+  it("spans [from 00:00 UTC, to + 1 day 00:00 UTC)", () => {
+    expect(windowOf({ from: "2025-05-05", to: "2025-06-24" })).toEqual({
+      from: Date.UTC(2025, 4, 5),
+      to: Date.UTC(2025, 5, 25),
+    });
+    expect(windowOf({ from: "2024-02-29", to: "2024-02-29" })).toEqual({
+      from: 1709164800000,
+      to: 1709164800000 + DAY_MS,
+    });
+  });
+
+  it("covers whole UTC days, one more than to − from", () => {
+    const day = fc
+      .integer({ min: 0, max: 20_000 })
+      .map((d) => new Date(d * DAY_MS).toISOString().slice(0, 10));
+    fc.assert(
+      fc.property(day, day, (a, b) => {
+        const [from, to] = a <= b ? [a, b] : [b, a];
+        const cfg = AppConfigSchema.parse({ backtest: { from, to } }).backtest;
+        const w = windowOf(cfg);
+        expect(w.from % DAY_MS).toBe(0);
+        expect(w.to % DAY_MS).toBe(0);
+        expect(w.to - w.from).toBe(Date.parse(to) - Date.parse(from) + DAY_MS);
+        expect(new Date(w.to - 1).toISOString().slice(0, 10)).toBe(to);
+      }),
+    );
+  });
+});

@@ -1,0 +1,266 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compareDecimals } from "../src/adapters/market/csv.ts";
+import { readFundingFile } from "../src/adapters/market/funding.ts";
+import { type KlineRow, readKlineFile, readMarkPriceKlineFile } from "../src/adapters/market/klines.ts";
+import { type CsvSource, MarketDataError } from "../src/adapters/market/types.ts";
+
+const fixture = (name: string): CsvSource => {
+  const path = `test/fixtures/market/${name}`;
+  return { path, absolutePath: resolve(import.meta.dirname, "fixtures/market", name) };
+};
+
+async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const row of rows) out.push(row);
+  return out;
+}
+
+/** The MarketDataError `read` rejects with. */
+async function failure(read: Promise<unknown>): Promise<MarketDataError> {
+  const err = await read.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(MarketDataError);
+  return err as MarketDataError;
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "perpsource-market-csv-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let fileNo = 0;
+async function csvFile(content: string): Promise<CsvSource> {
+  const absolutePath = join(dir, `f${fileNo++}.csv`);
+  await writeFile(absolutePath, content);
+  return { path: `tmp/${absolutePath.split("/").pop()}`, absolutePath };
+}
+
+describe("kline CSV errors name file:line and the reason", () => {
+  const cases: [file: string, line: number, reason: string][] = [
+    ["bad-field-count.csv", 3, "expected 12 fields (official 12-column kline layout), got 11"],
+    [
+      "non-numeric-price.csv",
+      3,
+      'close "abc" is not a non-negative decimal like 123.45 (no exponent)',
+    ],
+    ["high-below-low.csv", 2, "high 4.250 is below low 4.252"],
+    ["bad-close-time.csv", 3, "close_time 1690848060000 is not open_time + 59999 (1690848119999)"],
+    [
+      "decreasing-time.csv",
+      4,
+      "open_time 1746372720000 is before the previous row's 1746372840000 (rows must be in time order)",
+    ],
+    ["exponent-volume.csv", 2, 'volume "1.6536e1" is not a non-negative decimal like 123.45 (no exponent)'],
+    ["exponent-price.csv", 1, 'open "9.55054E4" is not a non-negative decimal like 123.45 (no exponent)'],
+  ];
+  it.each(cases)("%s → line %i", async (name, line, reason) => {
+    const err = await failure(collect(readKlineFile(fixture(name))));
+    expect(err.file).toBe(`test/fixtures/market/${name}`);
+    expect(err.line).toBe(line);
+    expect(err.reason).toBe(reason);
+    expect(err.message).toBe(`test/fixtures/market/${name}:${line}: ${reason}`);
+  });
+
+  it("funding: an empty rate", async () => {
+    const err = await failure(collect(readFundingFile(fixture("funding-empty-rate.csv"))));
+    expect(err.message).toBe(
+      'test/fixtures/market/funding-empty-rate.csv:3: last_funding_rate "" is not a decimal like -0.0001 (no exponent)',
+    );
+  });
+
+  it("mark price: an open_time off the 8h grid", async () => {
+    const err = await failure(collect(readMarkPriceKlineFile(fixture("mark-unaligned.csv"))));
+    expect([err.line, err.reason]).toEqual([3, "open_time 1746403260000 is not a multiple of 28800000 ms"]);
+  });
+
+  it("a row with a different field count than the first row", async () => {
+    const src = await csvFile("1746372780000,1,2,0.5,1.5,3\n1746372840000,1,2,0.5,1.5\n");
+    const err = await failure(collect(readKlineFile(src)));
+    expect([err.line, err.reason]).toEqual([2, "expected 6 fields (open_time,open,high,low,close,volume), got 5"]);
+  });
+
+  it("an unknown layout and an unexpected header", async () => {
+    const layout = await failure(collect(readKlineFile(await csvFile("1746372780000,1,2\n"))));
+    expect([layout.line, layout.reason]).toEqual([
+      1,
+      "expected 12 (official 12-column kline layout) or 6 (open_time,open,high,low,close,volume) fields, got 3",
+    ]);
+    const header = await failure(collect(readKlineFile(await csvFile("time,open,high,low,close,volume\n"))));
+    expect([header.line, header.reason]).toEqual([
+      1,
+      'unexpected header "time,open,high,low,close,volume": column 1 must be "open_time"',
+    ]);
+  });
+
+  it("a negative volume, a high below the close, a non-integer time", async () => {
+    const rows = [
+      ["1746372780000,1,2,0.5,1.5,-3", 'volume "-3" is not a non-negative decimal like 123.45 (no exponent)'],
+      ["1746372780000,1,1.4,0.5,1.5,3", "high 1.4 is below close 1.5"],
+      ["1746372780000,1,2,1.2,1.5,3", "low 1.2 is above open 1"],
+      ["1746372780000.5,1,2,0.5,1.5,3", 'open_time "1746372780000.5" is not a non-negative integer'],
+    ];
+    for (const [row, reason] of rows) {
+      const err = await failure(collect(readKlineFile(await csvFile(`open_time,open,high,low,close,volume\n${row}\n`))));
+      expect([err.line, err.reason]).toEqual([2, reason]);
+    }
+  });
+
+  it("compares decimals exactly where doubles are equal", async () => {
+    expect(compareDecimals("1.00000000000000001", "1.00000000000000002")).toBe(-1);
+    expect(compareDecimals("4503", "4503.0")).toBe(0);
+    const src = await csvFile("1746372780000,1.00000000000000002,1.00000000000000001,1,1,0\n");
+    const err = await failure(collect(readKlineFile(src)));
+    expect(err.reason).toBe("high 1.00000000000000001 is below open 1.00000000000000002");
+  });
+});
+
+describe("kline CSV layouts", () => {
+  const official =
+    "1690848000000,4.255,4.256,4.252,4.252,25259.1,1690848059999,107451.0165,208,5452.3,23199.1103,0\n" +
+    "1690848060000,4.251,4.253,4.251,4.253,2476.0,1690848119999,10527.7466,92,1334.3,5673.4734,0\n";
+  const expected: KlineRow[] = [
+    {
+      openTime: 1690848000000,
+      closeTime: 1690848059999,
+      open: "4.255",
+      high: "4.256",
+      low: "4.252",
+      close: "4.252",
+      volume: "25259.1",
+    },
+    {
+      openTime: 1690848060000,
+      closeTime: 1690848119999,
+      open: "4.251",
+      high: "4.253",
+      low: "4.251",
+      close: "4.253",
+      volume: "2476.0",
+    },
+  ];
+
+  it("reads the official layout with and without header, keeping decimals verbatim", async () => {
+    const header =
+      "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n";
+    expect(await collect(readKlineFile(await csvFile(header + official)))).toEqual(expected);
+    expect(await collect(readKlineFile(await csvFile(official)))).toEqual(expected);
+  });
+
+  it("reads the OHLCV subset; closeTime = openTime + 59999", async () => {
+    const ohlcv = "1690848000000,4.255,4.256,4.252,4.252,25259.1\r\n1690848060000,4.251,4.253,4.251,4.253,2476.0\r\n";
+    expect(await collect(readKlineFile(await csvFile(`open_time,open,high,low,close,volume\r\n${ohlcv}`)))).toEqual(
+      expected,
+    );
+    expect(await collect(readKlineFile(await csvFile(ohlcv)))).toEqual(expected);
+  });
+
+  it("keeps the last row of a repeated open_time (strategies.md §2.4 vector 4) and skips blank lines", async () => {
+    const src = await csvFile(
+      "open_time,open,high,low,close,volume\n" +
+        "1746372780000,100,100,100,100,1\n" +
+        "1746372840000,110,110,110,110,1\n\n" +
+        "1746372840000,125,125,125,125,2\n" +
+        "1746372900000,130,130,130,130,1\n",
+    );
+    const rows = await collect(readKlineFile(src));
+    expect(rows.map((r) => r.close)).toEqual(["100", "125", "130"]);
+    const err = await failure(collect(readKlineFile(await csvFile("1746372780000,1,1,1,1,0\n\n1746372720000,1,1,1,1,0\n"))));
+    expect(err.line).toBe(3);
+  });
+
+  it("accepts a zero-volume bar truncated by a trading halt, nothing else closing early", async () => {
+    const halted = "1679659200000,28080,28080,28080,28080,0.00000000,1679661581646,0,0,0,0,0\n";
+    const [bar] = await collect(readKlineFile(await csvFile(halted), 3_600_000));
+    expect(bar?.closeTime).toBe(1679661581646);
+    const traded = "1679659200000,28080,28080,28080,28080,0.1,1679661581646,0,0,0,0,0\n";
+    const err = await failure(collect(readKlineFile(await csvFile(traded), 3_600_000)));
+    expect(err.reason).toBe("close_time 1679661581646 is not open_time + 3599999 (1679662799999)");
+  });
+
+  it("reads mark-price klines in both layouts", async () => {
+    const five = "open_time,open,high,low,close\n1746403200000,94240.51430435,94771.4,93474.16553623,94697.79082609\n";
+    const twelve = "1746403200000,94240.51430435,94771.4,93474.16553623,94697.79082609,0,1746431999999,0,0,0,0,0\n";
+    const want = [
+      { openTime: 1746403200000, open: "94240.51430435", high: "94771.4", low: "93474.16553623", close: "94697.79082609" },
+    ];
+    expect(await collect(readMarkPriceKlineFile(await csvFile(five)))).toEqual(want);
+    expect(await collect(readMarkPriceKlineFile(await csvFile(twelve)))).toEqual(want);
+  });
+
+  it("reads funding rows, rewriting exponent rates exactly", async () => {
+    const src = await csvFile(
+      "calc_time,funding_interval_hours,last_funding_rate\n1741536000000,8,-1.30000000000000e-7\n1741564800003,4,0.0001\n",
+    );
+    expect(await collect(readFundingFile(src))).toEqual([
+      { fundingTime: 1741536000000, fundingIntervalHours: 8, fundingRate: "-0.00000013" },
+      { fundingTime: 1741564800003, fundingIntervalHours: 4, fundingRate: "0.0001" },
+    ]);
+  });
+});
+
+/** A non-negative decimal string with `scale` fraction digits for the integer `units` (value = units / 10^scale). */
+function scaled(units: bigint, scale: number): string {
+  if (scale === 0) return units.toString();
+  const digits = units.toString().padStart(scale + 1, "0");
+  return `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+const barArb = fc.record({
+  step: fc.integer({ min: 1, max: 30 }),
+  prices: fc.array(fc.bigInt({ min: 0n, max: 10n ** 13n }), { minLength: 4, maxLength: 4 }),
+  volume: fc.bigInt({ min: 0n, max: 10n ** 15n }),
+});
+
+describe("kline parser round trip (property)", () => {
+  it("returns exactly the valid bars written", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(barArb, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 0, max: 30_000_000 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.constantFrom("official", "ohlcv"),
+        fc.boolean(),
+        fc.constantFrom("\n", "\r\n"),
+        async (specs, startMinute, scale, layout, header, eol) => {
+          let openTime = startMinute * 60_000;
+          const bars: KlineRow[] = specs.map(({ step, prices, volume }) => {
+            openTime += step * 60_000;
+            const [a, b, c, d] = prices as [bigint, bigint, bigint, bigint];
+            const sorted = [a, b, c, d].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+            // low and high are the extremes; open and close the middle two, in generated order
+            const [open, close] = a <= b ? [sorted[1]!, sorted[2]!] : [sorted[2]!, sorted[1]!];
+            return {
+              openTime,
+              closeTime: openTime + 59_999,
+              open: scaled(open, scale),
+              high: scaled(sorted[3]!, scale),
+              low: scaled(sorted[0]!, scale),
+              close: scaled(close, scale),
+              volume: scaled(volume, scale),
+            };
+          });
+          const lines = bars.map((r) => {
+            const base = [r.openTime, r.open, r.high, r.low, r.close, r.volume];
+            return (layout === "official" ? [...base, r.closeTime, "0", "0", "0", "0", "0"] : base).join(",");
+          });
+          const head =
+            layout === "official"
+              ? "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore"
+              : "open_time,open,high,low,close,volume";
+          const src = await csvFile((header ? [head, ...lines] : lines).join(eol) + eol);
+          expect(await collect(readKlineFile(src))).toEqual(bars);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});

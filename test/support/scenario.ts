@@ -1,0 +1,74 @@
+/**
+ * Drives the trading engine and the simulated venue over hand-made bars and funding settlements, in memory,
+ * exactly as a backtest does (venue matching first, then the bar close).
+ */
+import { InMemoryEventStore } from "../../src/adapters/store/memory.ts";
+import { SimulatedVenue } from "../../src/adapters/venue/simulated.ts";
+import { getInstrument } from "../../src/domain/instruments.ts";
+import { type SmaCrossParams, smaCrossDefaults } from "../../src/domain/strategies/sma-cross.ts";
+import type { EventData } from "../../src/events/catalog.ts";
+import type { RecordedEvent } from "../../src/events/envelope.ts";
+import { TradingEngine } from "../../src/engine/trading-engine.ts";
+
+/** 2024-01-01 00:00 UTC. */
+export const T0 = 1704067200000;
+
+/** A closed 1m bar `i` minutes after `t0`. */
+export function bar(
+  symbol: string,
+  i: number,
+  [open, high, low, close]: [string, string, string, string],
+  t0 = T0,
+): EventData<"BarClosed"> {
+  const openTime = t0 + i * 60_000;
+  return { symbol, interval: "1m", openTime, closeTime: openTime + 59_999, open, high, low, close, volume: "1" };
+}
+
+export type ScenarioInput =
+  | { kind: "bar"; bar: EventData<"BarClosed"> }
+  | { kind: "funding"; funding: EventData<"FundingRateSettled"> };
+
+export interface ScenarioOptions {
+  params?: Partial<SmaCrossParams>;
+  takerRate?: string;
+  slippage?: string;
+  initialBalance?: string;
+  runId?: string;
+}
+
+/** Runs `inputs` through a fresh engine; returns the store, the engine, the venue and the whole log. */
+export async function runScenario(inputs: ScenarioInput[], options: ScenarioOptions = {}) {
+  const store = new InMemoryEventStore();
+  const venue = new SimulatedVenue({
+    takerRate: options.takerRate ?? "0.0005",
+    slippage: options.slippage ?? "0",
+    instrument: getInstrument,
+  });
+  const params = { ...smaCrossDefaults, marginUsdt: "1000", ...options.params };
+  const engine = new TradingEngine({
+    store,
+    venue,
+    runId: options.runId ?? "test-run",
+    accountId: "main",
+    params,
+    instrument: getInstrument,
+  });
+  await engine.openAccount(options.initialBalance ?? "10000", { causationId: "test", eventTime: T0 });
+  for (const input of inputs) {
+    if (input.kind === "bar") {
+      await venue.matchBar(input.bar, engine.onVenueReport);
+      await engine.onBar(input.bar);
+    } else {
+      await engine.onFundingRate(input.funding);
+      await venue.settleFunding(input.funding, engine.onVenueReport);
+    }
+  }
+  const events: RecordedEvent[] = [];
+  for await (const e of store.readAll()) events.push(e);
+  return { store, engine, venue, events, params };
+}
+
+/** The data of every event of `type` in `events`. */
+export function dataOf<T extends RecordedEvent["type"]>(events: RecordedEvent[], type: T) {
+  return events.filter((e) => e.type === type).map((e) => e.data as EventData<T>);
+}

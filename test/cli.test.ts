@@ -115,4 +115,23 @@ describe("perpsource CLI", () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(join(cwd, "var"))).toBe(false);
   });
+
+  it("start with data for other symbols prints the engine's finding and the how-to, exit 1", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "perpsource-cli-"));
+    const dir = join(cwd, "data", "futures", "um", "fundingRate", "SOLUSDT");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "SOLUSDT-fundingRate-2025-05.csv"),
+      "calc_time,funding_interval_hours,last_funding_rate\n",
+    );
+    const r = perpsource(["start"], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `no market data for BTCUSDT, ETHUSDT from 2025-05-05 to 2025-06-24 under ${join(cwd, "data")}`,
+    );
+    expect(r.stderr).toMatch(/^ {2}.*BTCUSDT/m);
+    expect(r.stderr).toContain("perpsource data fetch --symbols BTCUSDT,ETHUSDT --from 2025-05 --to 2025-06");
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stdout).toBe("");
+  });
 });

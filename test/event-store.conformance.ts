@@ -156,7 +156,8 @@ export function runEventStoreConformance(
       const bars = f.symbolStream();
       const events = [0, 1, 2, 3, 4].map((m) => f.barClosed(m));
       const results: AppendResult[] = [];
-      for (const [i, event] of events.entries()) results.push(await store.append(bars, [event], i - 1 < 0 ? "noStream" : i - 1));
+      for (const [i, event] of events.entries())
+        results.push(await store.append(bars, [event], i - 1 < 0 ? "noStream" : i - 1));
 
       const afterSecond = await collect(store.readAll({ after: results[1]!.position }));
       expect(idsOf(afterSecond.filter((e) => f.owns(e.stream)))).toEqual(idsOf(events.slice(2)));
@@ -183,7 +184,12 @@ export function runEventStoreConformance(
         if (existing.length > 0) await store.append(bars, existing, "noStream");
         const actual = setup === "twoEvents" ? 1 : undefined;
 
-        await expectWrongRevision(store.append(bars, [f.barClosed(2), f.barClosed(3)], expected), bars, expected, actual);
+        await expectWrongRevision(
+          store.append(bars, [f.barClosed(2), f.barClosed(3)], expected),
+          bars,
+          expected,
+          actual,
+        );
         expect(idsOf(await collect(store.readStream(bars)))).toEqual(idsOf(existing));
         expect(await store.streamRevision(bars)).toBe(actual);
       });
@@ -244,7 +250,11 @@ export function runEventStoreConformance(
         const bars = f.symbolStream();
         const bad = f.barClosed(1);
         const invalid = { ...bad, data: { ...(bad.data as object), high: "94.5e3" } } as NewEvent;
-        await expectSchemaError(store.append(bars, [f.barClosed(0), invalid], "noStream"), "BarClosed", "high");
+        await expectSchemaError(
+          store.append(bars, [f.barClosed(0), invalid], "noStream"),
+          "BarClosed",
+          "high",
+        );
         expect(await collect(store.readStream(bars))).toEqual([]);
         expect(await store.streamRevision(bars)).toBeUndefined();
       });
@@ -263,18 +273,28 @@ export function runEventStoreConformance(
             from: 0,
             to: 1,
             config: {},
-            manifest: [{ path: "futures/um/x.csv", kind: "klines", symbol: "BTCUSDT", sha256: "abc", bytes: 1 }],
+            manifest: [
+              { path: "futures/um/x.csv", kind: "klines", symbol: "BTCUSDT", sha256: "abc", bytes: 1 },
+            ],
           },
           0,
         );
-        await expectSchemaError(store.append(run, [runStarted], "noStream"), "RunStarted", "manifest.0.sha256");
+        await expectSchemaError(
+          store.append(run, [runStarted], "noStream"),
+          "RunStarted",
+          "manifest.0.sha256",
+        );
         const bar = f.barClosed(0);
         await expectSchemaError(
           store.append(run, [{ ...bar, metadata: { ...bar.metadata, eventTime: -1 } }], "any"),
           "BarClosed",
           "metadata.eventTime",
         );
-        await expectSchemaError(store.append(run, [{ ...bar, eventId: "bar-0" }], "any"), "BarClosed", "eventId");
+        await expectSchemaError(
+          store.append(run, [{ ...bar, eventId: "bar-0" }], "any"),
+          "BarClosed",
+          "eventId",
+        );
         await expectSchemaError(store.append(run, [f.event("BarOpened", {}, 0)], "any"), "BarOpened", "type");
         expect(await store.streamRevision(run)).toBeUndefined();
       });
@@ -308,7 +328,9 @@ export function runEventStoreConformance(
 
       const [readSubmitted, readFilled] = await collect(store.readStream(order));
       expect(readSubmitted!.data).toEqual(submitted.data);
-      expect(JSON.stringify(readSubmitted!.data)).toBe(JSON.stringify(validateEvent("OrderSubmitted", shuffled.data)));
+      expect(JSON.stringify(readSubmitted!.data)).toBe(
+        JSON.stringify(validateEvent("OrderSubmitted", shuffled.data)),
+      );
       expect(JSON.stringify(readSubmitted!.data)).toBe(JSON.stringify(submitted.data));
       expect(JSON.stringify(readFilled!.data)).toBe(JSON.stringify(filled.data));
       expect(readFilled!.metadata).toEqual({
@@ -344,7 +366,12 @@ export function runEventStoreConformance(
           await store.append(bars, [sentinel], 2);
           await waitForCount(6);
           expect(idsOf(received)).toEqual(idsOf([...stored, entry, ...live, sentinel]));
-          expect(received[3]).toEqual({ ...live[0], stream: bars, revision: 2, position: received[3]!.position });
+          expect(received[3]).toEqual({
+            ...live[0],
+            stream: bars,
+            revision: 2,
+            position: received[3]!.position,
+          });
           for (let i = 1; i < received.length; i++) {
             expect(received[i]!.position).toBeGreaterThan(received[i - 1]!.position);
           }
@@ -413,7 +440,9 @@ export function runEventStoreConformance(
         }
         const stream = await collect(store.readStream(bars));
         expect(idsOf(stream)).toEqual(idsOf(events));
-        const after = (await collect(store.readAll({ after: first!.position }))).filter((e) => f.owns(e.stream));
+        const after = (await collect(store.readAll({ after: first!.position }))).filter((e) =>
+          f.owns(e.stream),
+        );
         expect(idsOf(after)).toEqual(idsOf(events.slice(250)));
 
         const { received, subscription, waitForCount } = record(store, f, first!.position);

@@ -42,7 +42,8 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-// Each store gets a fresh double (a fresh node: only its system events), so readAll sees only that test's events.
+// Each store gets a fresh double (a fresh node: only its system events), so readAll sees only that test's
+// events.
 runEventStoreConformance("EventStoreDbEventStore (gRPC double)", async () =>
   EventStoreDbEventStore.connect((await startDouble()).connectionString),
 );
@@ -56,7 +57,7 @@ describe.skipIf(!eventStoreUrl)("against the EventStoreDB at EVENTSTORE_URL", ()
 });
 
 describe("EventStoreDbEventStore specifics (gRPC double)", () => {
-  it("appends over BatchAppend when the node offers it and over Append otherwise, with the same results", async () => {
+  it("appends over BatchAppend when offered and over Append otherwise, with the same results", async () => {
     const outcomes: unknown[] = [];
     for (const serverFeatures of [true, false]) {
       const double = await startDouble({ serverFeatures });
@@ -72,10 +73,15 @@ describe("EventStoreDbEventStore specifics (gRPC double)", () => {
       const read = await collect(store.readStream(bars));
       const { stream, expected, actual } = wrong as WrongExpectedRevisionError;
       outcomes.push({ first, retried, wrong: { stream, expected, actual }, second, read });
-      expect(double.appends).toEqual(serverFeatures ? { append: 0, batchAppend: 4 } : { append: 4, batchAppend: 0 });
+      expect(double.appends).toEqual(
+        serverFeatures ? { append: 0, batchAppend: 4 } : { append: 4, batchAppend: 0 },
+      );
     }
     expect(outcomes[1]).toEqual(outcomes[0]);
-    expect(outcomes[0]).toMatchObject({ wrong: { expected: 0, actual: 1 }, second: { nextExpectedRevision: 2 } });
+    expect(outcomes[0]).toMatchObject({
+      wrong: { expected: 0, actual: 1 },
+      second: { nextExpectedRevision: 2 },
+    });
   });
 
   it("hides system events (a $ stream or a $ type) from readAll and subscribe, stored and live", async () => {
@@ -84,9 +90,15 @@ describe("EventStoreDbEventStore specifics (gRPC double)", () => {
     const raw = rawClient(double);
     const f = new FixtureEvents(randomUUID().slice(0, 8));
     const bars = f.symbolStream();
-    await raw.appendToStream("$settings", jsonEvent({ type: "update-default-acl", data: { $userStreamAcl: {} } }));
+    await raw.appendToStream(
+      "$settings",
+      jsonEvent({ type: "update-default-acl", data: { $userStreamAcl: {} } }),
+    );
     await store.append(bars, [f.barClosed(0)], "noStream");
-    await raw.appendToStream(`stats-${f.scope}`, jsonEvent({ type: "$statsCollected", data: { "proc-cpu": 1 } }));
+    await raw.appendToStream(
+      `stats-${f.scope}`,
+      jsonEvent({ type: "$statsCollected", data: { "proc-cpu": 1 } }),
+    );
 
     const stored = await collect(store.readAll());
     expect(stored.map((e) => e.stream)).toEqual([bars]);
@@ -95,8 +107,14 @@ describe("EventStoreDbEventStore specifics (gRPC double)", () => {
     const subscription = store.subscribe().subscribe((event) => received.push(event));
     try {
       await vi.waitFor(() => expect(received).toHaveLength(1), { timeout: 10_000, interval: 5 });
-      await raw.appendToStream("$settings", jsonEvent({ type: "update-default-acl", data: { $userStreamAcl: {} } }));
-      await raw.appendToStream(`stats-${f.scope}`, jsonEvent({ type: "$statsCollected", data: { "proc-cpu": 2 } }));
+      await raw.appendToStream(
+        "$settings",
+        jsonEvent({ type: "update-default-acl", data: { $userStreamAcl: {} } }),
+      );
+      await raw.appendToStream(
+        `stats-${f.scope}`,
+        jsonEvent({ type: "$statsCollected", data: { "proc-cpu": 2 } }),
+      );
       await store.append(bars, [f.barClosed(1)], 0);
       await vi.waitFor(() => expect(received).toHaveLength(2), { timeout: 10_000, interval: 5 });
       expect(received).toEqual(await collect(store.readAll()));
@@ -108,7 +126,10 @@ describe("EventStoreDbEventStore specifics (gRPC double)", () => {
   it("fails reads and subscriptions clearly on a foreign event without perpsource metadata", async () => {
     const double = await startDouble();
     const store = await connect(double);
-    await rawClient(double).appendToStream("inventory-1", jsonEvent({ type: "ItemAdded", data: { sku: "A-1" } }));
+    await rawClient(double).appendToStream(
+      "inventory-1",
+      jsonEvent({ type: "ItemAdded", data: { sku: "A-1" } }),
+    );
 
     await expect(collect(store.readAll())).rejects.toThrow(/inventory-1.*lacks perpsource metadata/);
     const error = await new Promise<unknown>((resolve) => {
@@ -118,7 +139,7 @@ describe("EventStoreDbEventStore specifics (gRPC double)", () => {
     expect((error as Error).message).toMatch(/inventory-1.*lacks perpsource metadata/);
   });
 
-  it("ends the server-side subscription on unsubscribe, and completes open subscriptions on close", async () => {
+  it("ends the server subscription on unsubscribe and completes open subscriptions on close", async () => {
     const double = await startDouble();
     const store = await connect(double);
     const f = new FixtureEvents(randomUUID().slice(0, 8));
@@ -165,9 +186,20 @@ describe("EventStoreDbEventStore specifics (gRPC double)", () => {
     expect(await store.streamRevision(run)).toBeUndefined();
   });
 
+  it("accepts the KurrentDB spelling of a connection string", async () => {
+    const double = await startDouble();
+    const store = await connect({
+      ...double,
+      connectionString: double.connectionString.replace("esdb:", "kurrentdb:"),
+    });
+    const f = new FixtureEvents(randomUUID().slice(0, 8));
+    await store.append(f.symbolStream(), [f.barClosed(0)], "noStream");
+    expect(await store.streamRevision(f.symbolStream())).toBe(0);
+  });
+
   it("rejects a malformed connection string and an unreachable node with EventStoreError", async () => {
-    await expect(EventStoreDbEventStore.connect("http://127.0.0.1:2113")).rejects.toThrow(
-      /invalid EventStoreDB connection string/,
+    await expect(EventStoreDbEventStore.connect("http://admin:changeit@127.0.0.1:2113")).rejects.toThrow(
+      'invalid EventStoreDB connection string "http://***@127.0.0.1:2113"',
     );
     const double = await startEsdbDouble();
     await double.stop();

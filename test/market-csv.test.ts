@@ -47,11 +47,7 @@ async function csvFile(content: string): Promise<CsvSource> {
 describe("kline CSV errors name file:line and the reason", () => {
   const cases: [file: string, line: number, reason: string][] = [
     ["bad-field-count.csv", 3, "expected 12 fields (official 12-column kline layout), got 11"],
-    [
-      "non-numeric-price.csv",
-      3,
-      'close "abc" is not a non-negative decimal like 123.45 (no exponent)',
-    ],
+    ["non-numeric-price.csv", 3, 'close "abc" is not a non-negative decimal like 123.45 (no exponent)'],
     ["high-below-low.csv", 2, "high 4.250 is below low 4.252"],
     ["bad-close-time.csv", 3, "close_time 1690848060000 is not open_time + 59999 (1690848119999)"],
     [
@@ -85,7 +81,10 @@ describe("kline CSV errors name file:line and the reason", () => {
   it("a row with a different field count than the first row", async () => {
     const src = await csvFile("1746372780000,1,2,0.5,1.5,3\n1746372840000,1,2,0.5,1.5\n");
     const err = await failure(collect(readKlineFile(src)));
-    expect([err.line, err.reason]).toEqual([2, "expected 6 fields (open_time,open,high,low,close,volume), got 5"]);
+    expect([err.line, err.reason]).toEqual([
+      2,
+      "expected 6 fields (open_time,open,high,low,close,volume), got 5",
+    ]);
   });
 
   it("an unknown layout and an unexpected header", async () => {
@@ -109,7 +108,9 @@ describe("kline CSV errors name file:line and the reason", () => {
       ["1746372780000.5,1,2,0.5,1.5,3", 'open_time "1746372780000.5" is not a non-negative integer'],
     ];
     for (const [row, reason] of rows) {
-      const err = await failure(collect(readKlineFile(await csvFile(`open_time,open,high,low,close,volume\n${row}\n`))));
+      const err = await failure(
+        collect(readKlineFile(await csvFile(`open_time,open,high,low,close,volume\n${row}\n`))),
+      );
       expect([err.line, err.reason]).toEqual([2, reason]);
     }
   });
@@ -156,10 +157,11 @@ describe("kline CSV layouts", () => {
   });
 
   it("reads the OHLCV subset; closeTime = openTime + 59999", async () => {
-    const ohlcv = "1690848000000,4.255,4.256,4.252,4.252,25259.1\r\n1690848060000,4.251,4.253,4.251,4.253,2476.0\r\n";
-    expect(await collect(readKlineFile(await csvFile(`open_time,open,high,low,close,volume\r\n${ohlcv}`)))).toEqual(
-      expected,
-    );
+    const ohlcv =
+      "1690848000000,4.255,4.256,4.252,4.252,25259.1\r\n1690848060000,4.251,4.253,4.251,4.253,2476.0\r\n";
+    expect(
+      await collect(readKlineFile(await csvFile(`open_time,open,high,low,close,volume\r\n${ohlcv}`))),
+    ).toEqual(expected);
     expect(await collect(readKlineFile(await csvFile(ohlcv)))).toEqual(expected);
   });
 
@@ -173,7 +175,9 @@ describe("kline CSV layouts", () => {
     );
     const rows = await collect(readKlineFile(src));
     expect(rows.map((r) => r.close)).toEqual(["100", "125", "130"]);
-    const err = await failure(collect(readKlineFile(await csvFile("1746372780000,1,1,1,1,0\n\n1746372720000,1,1,1,1,0\n"))));
+    const err = await failure(
+      collect(readKlineFile(await csvFile("1746372780000,1,1,1,1,0\n\n1746372720000,1,1,1,1,0\n"))),
+    );
     expect(err.line).toBe(3);
   });
 
@@ -187,10 +191,18 @@ describe("kline CSV layouts", () => {
   });
 
   it("reads mark-price klines in both layouts", async () => {
-    const five = "open_time,open,high,low,close\n1746403200000,94240.51430435,94771.4,93474.16553623,94697.79082609\n";
-    const twelve = "1746403200000,94240.51430435,94771.4,93474.16553623,94697.79082609,0,1746431999999,0,0,0,0,0\n";
+    const five =
+      "open_time,open,high,low,close\n1746403200000,94240.51430435,94771.4,93474.16553623,94697.79082609\n";
+    const twelve =
+      "1746403200000,94240.51430435,94771.4,93474.16553623,94697.79082609,0,1746431999999,0,0,0,0,0\n";
     const want = [
-      { openTime: 1746403200000, open: "94240.51430435", high: "94771.4", low: "93474.16553623", close: "94697.79082609" },
+      {
+        openTime: 1746403200000,
+        open: "94240.51430435",
+        high: "94771.4",
+        low: "93474.16553623",
+        close: "94697.79082609",
+      },
     ];
     expect(await collect(readMarkPriceKlineFile(await csvFile(five)))).toEqual(want);
     expect(await collect(readMarkPriceKlineFile(await csvFile(twelve)))).toEqual(want);

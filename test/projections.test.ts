@@ -1,13 +1,26 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { applyFill, commission, flatPosition, type Position, unrealizedPnl } from "../src/domain/accounting.ts";
+import {
+  applyFill,
+  commission,
+  flatPosition,
+  type Position,
+  unrealizedPnl,
+} from "../src/domain/accounting.ts";
 import { canonical, Dec } from "../src/domain/decimal.ts";
 import { type EventData, type EventType, validateEvent } from "../src/events/catalog.ts";
 import type { RecordedEvent } from "../src/events/envelope.ts";
 import { deterministicEventId } from "../src/events/ids.ts";
 import { streams } from "../src/events/streams.ts";
 import { EquityCurve } from "../src/projections/equity-curve.ts";
-import { createProjections, type Projections, projectionsDigest, rebuildProjections } from "../src/projections/index.ts";
+import { MONEY_SCALE, toUnits } from "../src/projections/fixed-point.ts";
+import {
+  createProjections,
+  type Projections,
+  projectionsDigest,
+  rebuildProjections,
+} from "../src/projections/index.ts";
+import { bar, runScenario, type ScenarioInput } from "./support/scenario.ts";
 
 const T0 = 1_704_067_200_000; // 2024-01-01T00:00Z
 const MINUTE = 60_000;
@@ -37,13 +50,27 @@ class LogBuilder {
     return this.add(
       streams.run("test"),
       "RunStarted",
-      { runId: "test", mode: "backtest", strategy: "sma-cross", symbols, from: T0, to: T0 + 86_400_000, config, manifest: [] },
+      {
+        runId: "test",
+        mode: "backtest",
+        strategy: "sma-cross",
+        symbols,
+        from: T0,
+        to: T0 + 86_400_000,
+        config,
+        manifest: [],
+      },
       T0,
     );
   }
 
   account(walletBalance: string): this {
-    return this.add(streams.account("main"), "AccountOpened", { accountId: "main", asset: "USDT", walletBalance }, T0);
+    return this.add(
+      streams.account("main"),
+      "AccountOpened",
+      { accountId: "main", asset: "USDT", walletBalance },
+      T0,
+    );
   }
 
   /** The 1m bar `minute` after T0, closing at `close`. */
@@ -52,14 +79,28 @@ class LogBuilder {
     return this.add(
       streams.symbol(symbol),
       "BarClosed",
-      { symbol, interval: "1m", openTime, closeTime: openTime + MINUTE - 1, open: close, high: close, low: close, close, volume: "1" },
+      {
+        symbol,
+        interval: "1m",
+        openTime,
+        closeTime: openTime + MINUTE - 1,
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: "1",
+      },
       openTime + MINUTE - 1,
     );
   }
 
   submit(
     clientOrderId: string,
-    order: { side: "BUY" | "SELL"; quantity: string; purpose?: "ENTRY" | "STOP_LOSS" | "TAKE_PROFIT" | "FLATTEN" },
+    order: {
+      side: "BUY" | "SELL";
+      quantity: string;
+      purpose?: "ENTRY" | "STOP_LOSS" | "TAKE_PROFIT" | "FLATTEN";
+    },
     time: number,
     trigger?: { type: "STOP_MARKET" | "TAKE_PROFIT_MARKET"; triggerPrice: string; sibling: string },
     symbol = "BTCUSDT",
@@ -80,7 +121,12 @@ class LogBuilder {
         ...(trigger && { triggerPrice: trigger.triggerPrice, siblingClientOrderId: trigger.sibling }),
       },
       time,
-    ).add(streams.order(clientOrderId), "OrderAccepted", { clientOrderId, orderId: `v-${clientOrderId}` }, time);
+    ).add(
+      streams.order(clientOrderId),
+      "OrderAccepted",
+      { clientOrderId, orderId: `v-${clientOrderId}` },
+      time,
+    );
   }
 
   /** OrderFilled (complete) + FillBooked with the given account state after the fill. */
@@ -113,7 +159,17 @@ class LogBuilder {
     ).add(
       streams.account("main"),
       "FillBooked",
-      { symbol, clientOrderId, tradeId, side, price: fill.price, quantity: fill.quantity, commission: fill.commission, realizedPnl: fill.realizedPnl, ...after },
+      {
+        symbol,
+        clientOrderId,
+        tradeId,
+        side,
+        price: fill.price,
+        quantity: fill.quantity,
+        commission: fill.commission,
+        realizedPnl: fill.realizedPnl,
+        ...after,
+      },
       time,
     );
   }
@@ -220,7 +276,12 @@ describe("projections on hand-built logs", () => {
         { positionAmt: "0", entryPrice: "0", walletBalance: "10005.7758" },
         at(4) - 1,
       )
-      .add(streams.order("SL1"), "OrderCanceled", { clientOrderId: "SL1", reason: "siblingFilled" }, at(4) - 1)
+      .add(
+        streams.order("SL1"),
+        "OrderCanceled",
+        { clientOrderId: "SL1", reason: "siblingFilled" },
+        at(4) - 1,
+      )
       .bar(4, "104.00")
       .add(streams.run("test"), "RunCompleted", { runId: "test", bars: 5, fundingSettlements: 1 }, at(5) - 1);
     const p = rebuild(log.events);
@@ -246,7 +307,12 @@ describe("projections on hand-built logs", () => {
       { time: at(4) - 1, equity: "10004.8793" }, // 9999.8793 + 2 × (103 − 100.5)
       { time: at(5) - 1, equity: "10005.7758" },
     ]);
-    expect(p.positions()[0]).toMatchObject({ side: "FLAT", positionAmt: "0", unrealizedPnl: "0", notional: "0" });
+    expect(p.positions()[0]).toMatchObject({
+      side: "FLAT",
+      positionAmt: "0",
+      unrealizedPnl: "0",
+      notional: "0",
+    });
     expect(p.risk()).toMatchObject({ grossExposure: "0", netExposure: "0", leverage: "0", exposures: [] });
     expect(p.summary()).toEqual({
       bars: 5,
@@ -278,13 +344,28 @@ describe("projections on hand-built logs", () => {
       updateTime: at(4) - 1,
     });
     expect(tp.fills).toEqual([
-      { tradeId: "t-TP1", price: "103.50", quantity: "2", commission: "0.1035", maker: false, time: at(4) - 1 },
+      {
+        tradeId: "t-TP1",
+        price: "103.50",
+        quantity: "2",
+        commission: "0.1035",
+        maker: false,
+        time: at(4) - 1,
+      },
     ]);
-    expect(p.order("SL1")).toMatchObject({ status: "CANCELED", cancelReason: "siblingFilled", executedQty: "0" });
+    expect(p.order("SL1")).toMatchObject({
+      status: "CANCELED",
+      cancelReason: "siblingFilled",
+      executedQty: "0",
+    });
     expect(p.orders({ status: "FILLED" }).total).toBe(2);
     expect(p.orders({ limit: 1, offset: 1 })).toMatchObject({ total: 3, orders: [{ clientOrderId: "SL1" }] });
     expect(p.runs()).toEqual([
-      expect.objectContaining({ runId: "test", startTime: T0, completed: { bars: 5, fundingSettlements: 1, time: at(5) - 1 } }),
+      expect.objectContaining({
+        runId: "test",
+        startTime: T0,
+        completed: { bars: 5, fundingSettlements: 1, time: at(5) - 1 },
+      }),
     ]);
     expect(p.bars()).toBe(5);
     expect(p.lastPosition()).toBe(log.events.length);
@@ -304,7 +385,12 @@ describe("projections on hand-built logs", () => {
       .bar(0, "190");
     const p = rebuild(log.events);
     expect(p.position("BTCUSDT")).toMatchObject({ side: "SHORT", unrealizedPnl: "5", notional: "95" });
-    expect(p.risk()).toMatchObject({ grossExposure: "95", netExposure: "-95", configuredLeverage: null, initialMargin: null });
+    expect(p.risk()).toMatchObject({
+      grossExposure: "95",
+      netExposure: "-95",
+      configuredLeverage: null,
+      initialMargin: null,
+    });
     expect(p.risk().exposures[0]).toMatchObject({ signedNotional: "-95", initialMargin: null });
 
     log
@@ -371,12 +457,31 @@ describe("projections on hand-built logs", () => {
       .add(
         streams.order("R1"),
         "OrderSubmitted",
-        { clientOrderId: "R1", symbol: "ETHUSDT", side: "BUY", type: "MARKET", purpose: "ENTRY", positionSide: "BOTH", quantity: "1", reduceOnly: false },
+        {
+          clientOrderId: "R1",
+          symbol: "ETHUSDT",
+          side: "BUY",
+          type: "MARKET",
+          purpose: "ENTRY",
+          positionSide: "BOTH",
+          quantity: "1",
+          reduceOnly: false,
+        },
         at(0),
       )
-      .add(streams.order("R1"), "OrderRejected", { clientOrderId: "R1", code: -2019, reason: "Margin is insufficient." }, at(0) + 5)
+      .add(
+        streams.order("R1"),
+        "OrderRejected",
+        { clientOrderId: "R1", code: -2019, reason: "Margin is insufficient." },
+        at(0) + 5,
+      )
       .submit("X1", { side: "SELL", quantity: "1", purpose: "FLATTEN" }, at(1))
-      .add(streams.order("X1"), "OrderExpired", { clientOrderId: "X1", reason: "nothing to reduce" }, at(1) + 7);
+      .add(
+        streams.order("X1"),
+        "OrderExpired",
+        { clientOrderId: "X1", reason: "nothing to reduce" },
+        at(1) + 7,
+      );
     const p = rebuild(log.events);
     expect(p.order("R1")).toMatchObject({
       status: "REJECTED",
@@ -430,7 +535,8 @@ describe("projections on hand-built logs", () => {
 describe("EquityCurve", () => {
   const curve = (values: string[], minutes?: number[]) => {
     const c = new EquityCurve();
-    values.forEach((v, i) => c.sample(minutes ? at(minutes[i]!) : at(i), new Dec(v)));
+    for (const [i, v] of values.entries())
+      c.sample(minutes ? at(minutes[i]!) : at(i), toUnits(v, MONEY_SCALE));
     return c;
   };
 
@@ -446,19 +552,24 @@ describe("EquityCurve", () => {
   });
 
   it("replaces the sample of a repeated time", () => {
-    expect(curve(["100", "80", "90"], [0, 1, 1]).drawdown()).toEqual({ maxDrawdown: "10", maxDrawdownRatio: "0.1" });
+    expect(curve(["100", "80", "90"], [0, 1, 1]).drawdown()).toEqual({
+      maxDrawdown: "10",
+      maxDrawdownRatio: "0.1",
+    });
   });
 
   it("downsamples to the last sample of each UTC bucket within [from, to]", () => {
     const c = new EquityCurve();
-    for (let m = 0; m < 180; m++) c.sample(at(m + 1) - 1, new Dec(m));
+    for (let m = 0; m < 180; m++) c.sample(at(m + 1) - 1, toUnits(String(m), MONEY_SCALE));
     const hourly = c.points({ intervalMs: 3_600_000 });
     expect(hourly).toEqual([
       { time: at(60) - 1, equity: "59" },
       { time: at(120) - 1, equity: "119" },
       { time: at(180) - 1, equity: "179" },
     ]);
-    expect(c.points({ intervalMs: 3_600_000, from: at(60), to: at(90) })).toEqual([{ time: at(90) - 1, equity: "89" }]);
+    expect(c.points({ intervalMs: 3_600_000, from: at(60), to: at(90) })).toEqual([
+      { time: at(90) - 1, equity: "89" },
+    ]);
     expect(c.points({ intervalMs: 60_000, from: at(5), to: at(7) - 1 })).toEqual([
       { time: at(6) - 1, equity: "5" },
       { time: at(7) - 1, equity: "6" },
@@ -480,7 +591,7 @@ describe("EquityCurve", () => {
             minute++;
             byTime.push(equity);
           }
-          c.sample(at(minute), equity);
+          c.sample(at(minute), toUnits(canonical(equity), MONEY_SCALE));
         }
         let best = new Dec(0);
         let bestPeak: Dec | null = null;
@@ -493,7 +604,8 @@ describe("EquityCurve", () => {
             }
           }
         }
-        const ratio = bestPeak === null ? "0" : bestPeak.gt(0) ? canonical(best.div(bestPeak).toDecimalPlaces(8)) : null;
+        const ratio =
+          bestPeak === null ? "0" : bestPeak.gt(0) ? canonical(best.div(bestPeak).toDecimalPlaces(8)) : null;
         expect(c.drawdown()).toEqual({ maxDrawdown: canonical(best), maxDrawdownRatio: ratio });
       }),
     );
@@ -503,7 +615,11 @@ describe("EquityCurve", () => {
 /** A random trading session over BTCUSDT and ETHUSDT, with the equity a naive recomputation expects per bar. */
 const sessionArb = fc.array(
   fc.oneof(
-    fc.record({ kind: fc.constant("tick" as const), btc: fc.integer({ min: 5_000, max: 15_000 }), eth: fc.integer({ min: 500, max: 1_500 }) }),
+    fc.record({
+      kind: fc.constant("tick" as const),
+      btc: fc.integer({ min: 5_000, max: 15_000 }),
+      eth: fc.integer({ min: 500, max: 1_500 }),
+    }),
     fc.record({
       kind: fc.constant("fill" as const),
       symbol: fc.constantFrom("BTCUSDT", "ETHUSDT"),
@@ -519,7 +635,8 @@ const sessionArb = fc.array(
   { maxLength: 80 },
 );
 
-type Session = fc.Arbitrary<unknown> extends never ? never : typeof sessionArb extends fc.Arbitrary<infer A> ? A : never;
+type Session =
+  fc.Arbitrary<unknown> extends never ? never : typeof sessionArb extends fc.Arbitrary<infer A> ? A : never;
 
 function playSession(actions: Session) {
   const log = new LogBuilder().run({ smaCross: { leverage: 3 } }, ["BTCUSDT", "ETHUSDT"]).account("5000");
@@ -530,7 +647,8 @@ function playSession(actions: Session) {
   let orders = 0;
   const equity = () =>
     [...positions].reduce(
-      (sum, [symbol, position]) => sum.plus(marks.has(symbol) ? unrealizedPnl(position, marks.get(symbol)!) : 0),
+      (sum, [symbol, position]) =>
+        sum.plus(marks.has(symbol) ? unrealizedPnl(position, marks.get(symbol)!) : 0),
       wallet,
     );
   const expectedCurve: { time: number; equity: string }[] = [];
@@ -538,7 +656,10 @@ function playSession(actions: Session) {
   for (const action of actions) {
     if (action.kind === "tick") {
       minute++;
-      for (const [symbol, cents] of [["BTCUSDT", action.btc], ["ETHUSDT", action.eth]] as const) {
+      for (const [symbol, cents] of [
+        ["BTCUSDT", action.btc],
+        ["ETHUSDT", action.eth],
+      ] as const) {
         marks.set(symbol, price(cents));
         log.bar(minute, price(cents), symbol);
       }
@@ -568,7 +689,14 @@ function playSession(actions: Session) {
       const fee = new Dec(position.positionAmt).times(mark).times(rate).neg();
       wallet = wallet.plus(fee);
       log.funding(
-        { fundingTime: at(minute + 1) - 2, fundingRate: rate, markPrice: mark, positionAmt: position.positionAmt, fundingFee: canonical(fee), walletBalance: canonical(wallet) },
+        {
+          fundingTime: at(minute + 1) - 2,
+          fundingRate: rate,
+          markPrice: mark,
+          positionAmt: position.positionAmt,
+          fundingFee: canonical(fee),
+          walletBalance: canonical(wallet),
+        },
         action.symbol,
       );
     }
@@ -605,21 +733,91 @@ describe("projections properties", () => {
     );
   });
 
-  it("rebuildProjections folds an async log like apply does, fast enough for a 300k-event backtest", async () => {
-    // 100k minutes × 2 symbols, in a position the whole time: the hot path of the fold.
+  it("rebuildProjections folds a long async log with two open positions to the exact equity", async () => {
+    // 20k minutes × 2 symbols, in a position the whole time: the per-bar path of the fold.
     const actions: Session = [
       { kind: "tick", btc: 10_000, eth: 1_000 },
       { kind: "fill", symbol: "BTCUSDT", side: "BUY", units: 7 },
       { kind: "fill", symbol: "ETHUSDT", side: "SELL", units: 13 },
     ];
-    for (let i = 0; i < 100_000; i++) actions.push({ kind: "tick", btc: 9_000 + ((i * 7919) % 2_000), eth: 900 + (i % 200) });
+    for (let i = 0; i < 20_000; i++)
+      actions.push({ kind: "tick", btc: 9_000 + ((i * 7919) % 2_000), eth: 900 + (i % 200) });
     const { events, expectedCurve, equity } = playSession(actions);
     async function* source() {
       yield* events;
     }
     const p = await rebuildProjections(source());
-    expect(p.bars()).toBe(200_002);
+    expect(p.bars()).toBe(40_002);
     expect(p.pnl().equity).toBe(equity);
-    expect(p.equityCurve({ intervalMs: 86_400_000 }).at(-1)).toEqual(expectedCurve.at(-1));
+    expect(p.equityCurve()).toEqual(expectedCurve);
+  });
+});
+
+describe("projections over the engine's log of strategies.md §2.4 vector 8", () => {
+  // LONG crossover at bar 5 (close 100, stop 99), entry 5 ETH at the open of bar 6 (100.01 with slippage)
+  const S = "ETHUSDT";
+  const params = {
+    smaShort: 3,
+    smaLong: 5,
+    pivotLookback: 5,
+    tpSlRatio: "3",
+    cooldownBars: 0,
+    marginUsdt: "50",
+    leverage: 10,
+  };
+  const options = { params, takerRate: "0.0004", slippage: "0.0001", initialBalance: "1000" };
+  const ohlc: [string, string, string, string][] = [
+    ["101", "101.1", "100.9", "101"],
+    ["101", "101", "99.4", "99.5"],
+    ["99.5", "99.6", "99.3", "99.4"],
+    ["99.4", "99.5", "99.2", "99.3"],
+    ["99.3", "99.4", "99", "99.2"],
+    ["99.2", "100.1", "99.1", "100"],
+    ["100", "100.5", "99.5", "100.2"],
+  ];
+  const inputs = (exit: [string, string, string, string]): ScenarioInput[] =>
+    [...ohlc, exit].map((bars, i) => ({ kind: "bar", bar: bar(S, i, bars) }));
+
+  it("take-profit exit: net 14.692400608 (gross 15.09848, fees 0.406079392)", async () => {
+    const { store } = await runScenario(inputs(["101", "103.5", "100.8", "103"]), options);
+    const p = await rebuildProjections(store.readAll());
+    expect(p.pnl()).toMatchObject({
+      initialBalance: "1000",
+      realizedPnl: "15.09848",
+      fees: "0.406079392",
+      funding: "0",
+      netPnl: "14.692400608",
+      walletBalance: "1014.692400608",
+      equity: "1014.692400608",
+      maxDrawdown: "0",
+      fills: 2,
+    });
+    // flat at 1000 for bars 0–5; bar 6: 999.79998 (entry fee 0.20002) + 5 × (100.2 − 100.01)
+    expect(p.equityCurve().map((x) => x.equity)).toEqual([
+      ...Array(6).fill("1000"),
+      "1000.74998",
+      "1014.692400608",
+    ]);
+    expect(p.summary()).toMatchObject({ bars: 8, orders: 3, fills: 2 });
+    const orders = p.orders().orders;
+    expect(orders.map((o) => [o.purpose, o.status, o.avgPrice])).toEqual([
+      ["ENTRY", "FILLED", "100.01"],
+      ["STOP_LOSS", "CANCELED", "0"],
+      ["TAKE_PROFIT", "FILLED", "103.029696"],
+    ]);
+    expect(orders[1]!.cancelReason).toBe("siblingFilled");
+    expect(p.position(S)).toMatchObject({ side: "FLAT", positionAmt: "0" });
+  });
+
+  it("stop-loss exit: net −5.4975002, drawdown 6.2474802 from the bar-6 peak", async () => {
+    const { store } = await runScenario(inputs(["100", "100.2", "98.9", "99.5"]), options);
+    const p = await rebuildProjections(store.readAll());
+    expect(p.pnl()).toMatchObject({
+      realizedPnl: "-5.0995",
+      netPnl: "-5.4975002",
+      walletBalance: "994.5024998",
+      maxDrawdown: "6.2474802", // 1000.74998 − 994.5024998
+      maxDrawdownRatio: "0.0062428", // 6.2474802 / 1000.74998 = 0.0062428 (8 decimals)
+    });
   });
 });

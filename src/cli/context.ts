@@ -16,10 +16,10 @@ export interface CliContext {
   err(line: string): void;
 }
 
-export const out = (line: string): void => {
+const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
-export const err = (line: string): void => {
+const err = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 

@@ -88,7 +88,7 @@ export function missingDataHowTo(cfg: AppConfig, detail: string): string {
   const { symbols, from, to } = cfg.backtest;
   return [
     `error: no market data for ${symbols.join(", ")} from ${from} to ${to} under ${cfg.dataRoot}`,
-    `  (${detail})`,
+    ...detail.split("\n").map((line) => `  ${line}`),
     "Download it from data.binance.vision with:",
     `  perpsource data fetch --symbols ${symbols.join(",")} --from ${from.slice(0, 7)} --to ${to.slice(0, 7)} --types klines,fundingRate,markPriceKlines`,
     "or point perpsource at a copy you already have, e.g.:",

@@ -29,7 +29,7 @@ export interface ConfigSources {
 }
 
 /** File looked for in cwd when neither `--config` nor PERPSOURCE_CONFIG names one. */
-export const DEFAULT_CONFIG_FILE = "perpsource.config.json";
+const DEFAULT_CONFIG_FILE = "perpsource.config.json";
 
 type Path = readonly (string | number)[];
 type Tree = Record<string, unknown>;

@@ -4,6 +4,7 @@
  * calendar days. `loadConfig` (load.ts) layers a file, the environment and CLI flags over these defaults.
  */
 import { z } from "zod";
+import { smaCrossDefaults } from "../domain/strategies/sma-cross.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -38,27 +39,27 @@ export const SymbolSchema = z
   .string({ error: 'expected an upper-case symbol such as "BTCUSDT"' })
   .regex(/^[A-Z0-9]{2,30}$/, { error: 'expected an upper-case symbol such as "BTCUSDT"' });
 
-/** Parameters of the `sma-cross` strategy (strategies.md §2.2); defaults are the spec's. */
-export const SmaCrossParamsSchema = z
+/** Parameters of the `sma-cross` strategy (strategies.md §2.2); defaults are the strategy's own. */
+const SmaCrossConfigSchema = z
   .strictObject({
     /** Bars in the short SMA of 1m closes. */
-    smaShort: Int(1, 100_000, "an integer number of bars ≥ 1").default(21),
+    smaShort: Int(1, 100_000, "an integer number of bars ≥ 1").default(smaCrossDefaults.smaShort),
     /** Bars in the long SMA; must exceed smaShort. */
-    smaLong: Int(2, 100_000, "an integer number of bars ≥ 2").default(200),
+    smaLong: Int(2, 100_000, "an integer number of bars ≥ 2").default(smaCrossDefaults.smaLong),
     /** Closed bars before the signal bar whose extreme sets the stop (fewer than 3 → no signal). */
-    pivotLookback: Int(3, 100_000, "an integer number of bars ≥ 3").default(30),
+    pivotLookback: Int(3, 100_000, "an integer number of bars ≥ 3").default(smaCrossDefaults.pivotLookback),
     /** Reward:risk of the take-profit, a positive decimal. */
     tpSlRatio: z
       .string({ error: 'expected a positive decimal such as "3"' })
       .regex(/^\d+(\.\d+)?$/, { error: 'expected a positive decimal such as "3"' })
       .regex(/[1-9]/, { error: 'expected a positive decimal such as "3"' })
-      .default("3"),
+      .default(smaCrossDefaults.tpSlRatio),
     /** Bars after an accepted signal during which new signals are suppressed (0 = none). */
-    cooldownBars: Int(0, 100_000, "an integer number of bars ≥ 0").default(15),
+    cooldownBars: Int(0, 100_000, "an integer number of bars ≥ 0").default(smaCrossDefaults.cooldownBars),
     /** Margin committed per entry, USDT; notional = marginUsdt × leverage. */
     marginUsdt: PositiveUsdt("1000").default("1000"),
     /** Initial leverage, an integer 1–125. */
-    leverage: Int(1, 125, "an integer leverage 1–125").default(10),
+    leverage: Int(1, 125, "an integer leverage 1–125").default(smaCrossDefaults.leverage),
     marginType: z
       .enum(["ISOLATED", "CROSSED"], { error: 'expected "ISOLATED" or "CROSSED"' })
       .default("ISOLATED"),
@@ -102,7 +103,7 @@ export const BacktestConfigSchema = z
       .prefault({}),
     /** Market-fill slippage as a ratio of the modelled price (strategies.md §0 "Backtest fills"). */
     slippage: Ratio("0.0001").default("0.0001"),
-    smaCross: SmaCrossParamsSchema.prefault({}),
+    smaCross: SmaCrossConfigSchema.prefault({}),
   })
   .check((ctx) => {
     const { from, to } = ctx.value;
@@ -117,7 +118,7 @@ export const BacktestConfigSchema = z
   });
 
 /** pino levels, plus "silent". */
-export const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
   error: "expected one of fatal, error, warn, info, debug, trace, silent",
 });
 
@@ -146,7 +147,6 @@ export const AppConfigSchema = z.strictObject({
   backtest: BacktestConfigSchema.prefault({}),
 });
 
-export type SmaCrossParams = z.output<typeof SmaCrossParamsSchema>;
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
 export type AppConfig = z.output<typeof AppConfigSchema>;
 export type LogLevel = z.output<typeof LogLevelSchema>;

@@ -69,11 +69,6 @@ export class EquityCurve {
   /** Drawdown over every sample except the last, which a bar of another symbol may still overwrite. */
   private readonly settled: DrawdownState = { peak: null, maxDrawdown: 0n, peakOfMax: null };
 
-  /** Number of samples (distinct closeTimes). */
-  get length(): number {
-    return this.times.length;
-  }
-
   /**
    * Records `equity` (10^-MONEY_SCALE USDT units) at `time`. A time not after the last sample's (another
    * symbol's bar with the same closeTime) replaces the last sample's equity.

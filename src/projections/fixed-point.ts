@@ -10,7 +10,9 @@
  */
 export const MONEY_SCALE = 24;
 
-const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+/** 10^0 … 10^(2·MONEY_SCALE). */
+const POWERS_OF_TEN = Array.from({ length: 2 * MONEY_SCALE + 1 }, (_, i) => 10n ** BigInt(i));
 
 /** Number of significant decimals of a plain decimal string ("1.2300" → 2, "-5" → 0). */
 export function decimalsOf(value: string): number {
@@ -22,15 +24,19 @@ export function decimalsOf(value: string): number {
 }
 
 /**
- * `value` (a plain decimal string, e.g. "-65432.10") as an integer count of 10^-`scale`.
- * Throws an Error when `value` is not a plain decimal or has more significant decimals than `scale`.
+ * `value` (a plain decimal string, e.g. "-65432.10") as an integer count of 10^-`scale` (0 ≤ scale ≤
+ * 2·MONEY_SCALE). Throws an Error when `value` is not a plain decimal or has more significant decimals than
+ * `scale`.
  */
 export function toUnits(value: string, scale: number): bigint {
-  const m = DECIMAL.exec(value);
-  if (!m) throw new Error(`expected a decimal string like "123.45", got "${value}"`);
-  const fraction = (m[3] ?? "").replace(/0+$/, "");
-  if (fraction.length > scale) throw new Error(`"${value}" has more than ${scale} significant decimals`);
-  return BigInt(`${m[1]}${m[2]}${fraction.padEnd(scale, "0")}`);
+  if (!DECIMAL.test(value)) throw new Error(`expected a decimal string like "123.45", got "${value}"`);
+  const decimals = decimalsOf(value);
+  if (decimals > scale) throw new Error(`"${value}" has more than ${scale} significant decimals`);
+  const dot = value.indexOf(".");
+  const digits = dot < 0 ? value : value.slice(0, dot) + value.slice(dot + 1, dot + 1 + decimals);
+  const small = Number(digits);
+  const mantissa = Number.isSafeInteger(small) ? BigInt(small) : BigInt(digits);
+  return mantissa * POWERS_OF_TEN[scale - decimals]!;
 }
 
 /** Formats a count of 10^-`scale` as a canonical decimal string (no trailing fractional zeros, "0" for zero). */

@@ -99,6 +99,7 @@ export class OrdersProjection {
     return this.byId.size;
   }
 
+  /** A new order, PENDING_NEW, submitted at `time` (ms). */
   submitted(order: Submitted, time: number): void {
     this.byId.set(order.clientOrderId, {
       view: {
@@ -129,7 +130,10 @@ export class OrdersProjection {
     });
   }
 
-  /** The following updates ignore an order never submitted (its stream always starts with OrderSubmitted). */
+  /**
+   * The venue accepted the order: NEW, with its orderId. This and the following updates ignore an order never
+   * submitted (an order stream always starts with OrderSubmitted).
+   */
   accepted(event: EventData<"OrderAccepted">, time: number): void {
     const view = this.touch(event.clientOrderId, time);
     if (!view) return;
@@ -137,6 +141,7 @@ export class OrdersProjection {
     if (view.status === "PENDING_NEW") view.status = "NEW";
   }
 
+  /** A fill: status, executedQty, avgPrice and commission follow; the fill is appended. */
   filled(fill: EventData<"OrderFilled">, time: number): void {
     const s = this.byId.get(fill.clientOrderId);
     if (!s) return;
@@ -158,6 +163,7 @@ export class OrdersProjection {
     });
   }
 
+  /** CANCELED, with its reason. */
   canceled(event: EventData<"OrderCanceled">, time: number): void {
     const view = this.touch(event.clientOrderId, time);
     if (!view) return;
@@ -165,6 +171,7 @@ export class OrdersProjection {
     view.cancelReason = event.reason;
   }
 
+  /** EXPIRED, with its reason. */
   expired(event: EventData<"OrderExpired">, time: number): void {
     const view = this.touch(event.clientOrderId, time);
     if (!view) return;
@@ -172,6 +179,7 @@ export class OrdersProjection {
     view.expireReason = event.reason;
   }
 
+  /** REJECTED, with the venue's code and reason. */
   rejected(event: EventData<"OrderRejected">, time: number): void {
     const view = this.touch(event.clientOrderId, time);
     if (!view) return;

@@ -45,11 +45,13 @@ export class PnlProjection {
   private fills = 0;
   private fundingPayments = 0;
 
+  /** The account's opening wallet balance. */
   open(account: EventData<"AccountOpened">): void {
     this.initialBalance = account.walletBalance;
     this.wallet = money(account.walletBalance);
   }
 
+  /** Adds the fill's realizedPnl and commission; the wallet becomes the reported walletBalance. */
   bookFill(fill: EventData<"FillBooked">): void {
     this.realizedPnl += money(fill.realizedPnl);
     this.fees += money(fill.commission);
@@ -57,15 +59,11 @@ export class PnlProjection {
     this.fills++;
   }
 
+  /** Adds the signed fundingFee; the wallet becomes the reported walletBalance. */
   bookFunding(fee: EventData<"FundingFeeBooked">): void {
     this.funding += money(fee.fundingFee);
     this.wallet = money(fee.walletBalance);
     this.fundingPayments++;
-  }
-
-  /** Equity in money units: wallet + `unrealized` (Σ unrealized PnL, money units). */
-  equity(unrealized: bigint): bigint {
-    return this.wallet + unrealized;
   }
 
   /** Samples the equity curve at bar closeTime `time` given the current Σ unrealized PnL (money units). */

@@ -23,6 +23,7 @@ export class RunsProjection {
   private readonly byId = new Map<string, RunView>();
   private leverage: number | null = null;
 
+  /** A run started at `time` (ms); its config becomes the configured one. */
   started(run: EventData<"RunStarted">, time: number): void {
     this.byId.set(run.runId, {
       runId: run.runId,
@@ -49,6 +50,7 @@ export class RunsProjection {
     return this.leverage;
   }
 
+  /** Every run, in start order (copies). */
   views(): RunView[] {
     return [...this.byId.values()].map((v) => ({
       ...v,

@@ -1,29 +1,30 @@
 /**
- * An in-process test double of EventStoreDB's gRPC API, served with `@grpc/grpc-js` from the service definitions
- * and protobuf messages shipped inside `@eventstore/db-client` (so the real client talks to it unchanged).
+ * An in-process test double of EventStoreDB's gRPC API, served with `@grpc/grpc-js` from the service
+ * definitions and protobuf messages shipped inside `@eventstore/db-client` (so the real client talks to it
+ * unchanged).
  *
  * Services: `Streams` — Read (stream reads forwards/backwards, `$all` reads forwards with an event-type or
- * stream-name filter, catch-up subscriptions to `$all` and to a stream), Append (client streaming: options, then
- * proposed messages) and BatchAppend (the duplex stream the client prefers when the server advertises it); and
- * `ServerFeatures` — GetSupportedMethods, advertising those three methods like a 24.10 node (turn it off to be
- * answered UNIMPLEMENTED like a pre-21.10 node, which makes the client fall back to Append).
+ * stream-name filter, catch-up subscriptions to `$all` and to a stream), Append (client streaming: options,
+ * then proposed messages) and BatchAppend (the duplex stream the client prefers when the server advertises
+ * it); and `ServerFeatures` — GetSupportedMethods, advertising those three methods like a 24.10 node (turn
+ * it off to be answered UNIMPLEMENTED like a pre-21.10 node, which makes the client fall back to Append).
  *
  * Protocol behaviours modelled after the server (the write rules live in `esdb-log.ts`):
  * - a stream read of an absent stream answers `stream_not_found`; a read past the end answers nothing;
- * - stream reads carry the event's `$all` position in the recorded event (22.6+) and `no_position` on the read
- *   event; `$all` reads and subscriptions carry `commit_position`;
+ * - stream reads carry the event's `$all` position in the recorded event (22.6+) and `no_position` on the
+ *   read event; `$all` reads and subscriptions carry `commit_position`;
  * - `$all` reads from a position are inclusive; subscriptions from a position or revision are exclusive;
  * - a subscription answers a confirmation, the stored events, `caught_up` (23.10+), then each new event;
- * - a wrong expected version is an `AppendResp.wrong_expected_version` result for Append and a `google.rpc.Status`
- *   ALREADY_EXISTS carrying `event_store.client.WrongExpectedVersion` for BatchAppend;
- * - proposed messages must carry the `type` and `content-type` metadata; an append's total size is capped at the
- *   default 1 MiB; event ids arrive as string or structured UUIDs and are stored lower-case.
- * Not modelled: authentication, deletes and tombstones, `$all` backwards reads, link resolution, filtered-read
- * checkpoints (the client only surfaces them to a `checkpointReached` callback), deadlines, and a reading from a
- * position that is not a record start, which the double refuses with INVALID_ARGUMENT.
+ * - a wrong expected version is an `AppendResp.wrong_expected_version` result for Append and a
+ *   `google.rpc.Status` ALREADY_EXISTS carrying `event_store.client.WrongExpectedVersion` for BatchAppend;
+ * - proposed messages must carry the `type` and `content-type` metadata; an append's total size is capped at
+ *   the default 1 MiB; event ids travel as string UUIDs (the form the client sends and asks for), stored
+ *   lower-case.
+ * Not modelled: authentication, deletes and tombstones, `$all` backwards reads, link resolution,
+ * filtered-read checkpoints (the client only surfaces them to a `checkpointReached` callback), deadlines,
+ * and reads from a position that is not a record start (the double refuses them with INVALID_ARGUMENT).
  */
 import { randomUUID } from "node:crypto";
-import * as grpc from "@grpc/grpc-js";
 import codePb from "@eventstore/db-client/generated/code_pb.js";
 import serverFeaturesGrpc from "@eventstore/db-client/generated/serverfeatures_grpc_pb.js";
 import serverFeaturesPb from "@eventstore/db-client/generated/serverfeatures_pb.js";
@@ -31,9 +32,17 @@ import sharedPb from "@eventstore/db-client/generated/shared_pb.js";
 import statusPb from "@eventstore/db-client/generated/status_pb.js";
 import streamsGrpc from "@eventstore/db-client/generated/streams_grpc_pb.js";
 import streamsPb from "@eventstore/db-client/generated/streams_pb.js";
+import * as grpc from "@grpc/grpc-js";
 import anyPb from "google-protobuf/google/protobuf/any_pb.js";
 import emptyPb from "google-protobuf/google/protobuf/empty_pb.js";
-import { type EventFilter, type EventRecord, type ExpectedVersion, type ProposedEvent, TransactionLog, type WriteOutcome } from "./esdb-log.ts";
+import {
+  type EventFilter,
+  type EventRecord,
+  type ExpectedVersion,
+  type ProposedEvent,
+  TransactionLog,
+  type WriteOutcome,
+} from "./esdb-log.ts";
 
 const { AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, ReadReq, ReadResp } = streamsPb;
 type ReadReqT = InstanceType<typeof ReadReq>;
@@ -43,7 +52,9 @@ type AppendRespT = InstanceType<typeof AppendResp>;
 type BatchAppendReqT = InstanceType<typeof BatchAppendReq>;
 type BatchAppendRespT = InstanceType<typeof BatchAppendResp>;
 type ReadOptions = InstanceType<typeof ReadReq.Options>;
-type ProposedMessage = InstanceType<typeof AppendReq.ProposedMessage> | InstanceType<typeof BatchAppendReq.ProposedMessage>;
+type ProposedMessage =
+  | InstanceType<typeof AppendReq.ProposedMessage>
+  | InstanceType<typeof BatchAppendReq.ProposedMessage>;
 type Uuid = InstanceType<typeof sharedPb.UUID>;
 
 /** The server's default maximum total size of one append (`MaxAppendSize`), bytes. */
@@ -75,8 +86,10 @@ export async function startEsdbDouble(options: EsdbDoubleOptions = {}): Promise<
   const server = new grpc.Server();
   server.addService(streamsGrpc.StreamsService, {
     read: (call: grpc.ServerWritableStream<ReadReqT, ReadRespT>) => read(log, call),
-    append: (call: grpc.ServerReadableStream<AppendReqT, AppendRespT>, done: grpc.sendUnaryData<AppendRespT>) =>
-      append(log, call, done, () => appends.append++),
+    append: (
+      call: grpc.ServerReadableStream<AppendReqT, AppendRespT>,
+      done: grpc.sendUnaryData<AppendRespT>,
+    ) => append(log, call, done, () => appends.append++),
     batchAppend: (call: grpc.ServerDuplexStream<BatchAppendReqT, BatchAppendRespT>) =>
       batchAppend(log, call, () => appends.batchAppend++),
   });
@@ -124,9 +137,11 @@ function read(log: TransactionLog, call: grpc.ServerWritableStream<ReadReqT, Rea
   const options = call.request.getOptions();
   try {
     if (!options) throw rpcError(grpc.status.INVALID_ARGUMENT, "ReadReq.options is required");
-    const stringIds = options.getUuidOption()?.hasString() ?? false;
-    if (options.hasStream()) readStream(log, call, options, stringIds);
-    else if (options.hasAll()) readAll(log, call, options, stringIds);
+    if (!options.getUuidOption()?.hasString()) {
+      throw rpcError(grpc.status.INVALID_ARGUMENT, "the double only serves string UUIDs");
+    }
+    if (options.hasStream()) readStream(log, call, options);
+    else if (options.hasAll()) readAll(log, call, options);
     else throw rpcError(grpc.status.INVALID_ARGUMENT, "ReadReq.options needs stream or all");
   } catch (error) {
     call.emit("error", error);
@@ -137,11 +152,10 @@ function readStream(
   log: TransactionLog,
   call: grpc.ServerWritableStream<ReadReqT, ReadRespT>,
   options: ReadOptions,
-  stringIds: boolean,
 ): void {
   const streamOptions = options.getStream()!;
   const name = streamName(streamOptions.getStreamIdentifier());
-  const send = (record: EventRecord) => call.write(eventResp(record, stringIds, false));
+  const send = (record: EventRecord) => call.write(eventResp(record, false));
   if (options.hasSubscription()) {
     const events = log.stream(name) ?? [];
     const from = streamOptions.hasRevision()
@@ -167,10 +181,18 @@ function readStream(
   const count = Number(options.getCount());
   const last = events.length - 1;
   if (options.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS) {
-    const from = streamOptions.hasRevision() ? Math.min(Number(streamOptions.getRevision()), last) : last;
+    const from = streamOptions.hasRevision()
+      ? Math.min(Number(streamOptions.getRevision()), last)
+      : streamOptions.hasStart()
+        ? 0
+        : last;
     for (let i = from, sent = 0; i >= 0 && sent < count; i--, sent++) send(events[i]!);
   } else {
-    const from = streamOptions.hasRevision() ? Number(streamOptions.getRevision()) : streamOptions.hasEnd() ? last + 1 : 0;
+    const from = streamOptions.hasRevision()
+      ? Number(streamOptions.getRevision())
+      : streamOptions.hasEnd()
+        ? last + 1
+        : 0;
     for (let i = from, sent = 0; i <= last && sent < count; i++, sent++) send(events[i]!);
   }
   call.end();
@@ -180,7 +202,6 @@ function readAll(
   log: TransactionLog,
   call: grpc.ServerWritableStream<ReadReqT, ReadRespT>,
   options: ReadOptions,
-  stringIds: boolean,
 ): void {
   if (options.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS) {
     throw rpcError(grpc.status.UNIMPLEMENTED, "the double does not read $all backwards");
@@ -192,13 +213,14 @@ function readAll(
   if (allOptions.hasPosition()) {
     const position = allOptions.getPosition()!;
     const commit = BigInt(position.getCommitPosition());
-    const index = commit === BigInt(position.getPreparePosition()) ? log.indexOf(commit, subscription) : undefined;
+    const index =
+      commit === BigInt(position.getPreparePosition()) ? log.indexOf(commit, subscription) : undefined;
     if (index === undefined) throw rpcError(grpc.status.INVALID_ARGUMENT, `Invalid position ${commit}.`);
     from = index;
   }
   const wanted = options.hasFilter() ? toFilter(options.getFilter()!) : () => true;
   const send = (record: EventRecord) => {
-    if (wanted(record)) call.write(eventResp(record, stringIds, true));
+    if (wanted(record)) call.write(eventResp(record, true));
   };
   if (subscription) {
     subscribe(call, () => {
@@ -218,10 +240,13 @@ function readAll(
 
 /**
  * Runs a catch-up subscription: confirmation, `catchUpThenFollow` (sends the stored events synchronously and
- * registers the live listener in the same turn, so nothing is missed or repeated), `caught_up`, then live events
- * until the client cancels.
+ * registers the live listener in the same turn, so nothing is missed or repeated), `caught_up`, then live
+ * events until the client cancels.
  */
-function subscribe(call: grpc.ServerWritableStream<ReadReqT, ReadRespT>, catchUpThenFollow: () => () => void): void {
+function subscribe(
+  call: grpc.ServerWritableStream<ReadReqT, ReadRespT>,
+  catchUpThenFollow: () => () => void,
+): void {
   const confirmation = new ReadResp.SubscriptionConfirmation().setSubscriptionId(randomUUID());
   call.write(new ReadResp().setConfirmation(confirmation));
   const stop = catchUpThenFollow();
@@ -235,15 +260,16 @@ function toFilter(filter: InstanceType<typeof ReadReq.Options.FilterOptions>): E
   const expression = onType ? filter.getEventType()! : filter.getStreamIdentifier()!;
   const regex = expression.getRegex();
   const prefixes = expression.getPrefixList();
-  const matches = regex
-    ? (value: string) => new RegExp(regex).test(value)
+  const pattern = regex ? new RegExp(regex) : undefined;
+  const matches = pattern
+    ? (value: string) => pattern.test(value)
     : (value: string) => prefixes.some((prefix) => value.startsWith(prefix));
   return (record) => matches(onType ? record.type : record.stream);
 }
 
-function eventResp(record: EventRecord, stringIds: boolean, fromAll: boolean): ReadRespT {
+function eventResp(record: EventRecord, fromAll: boolean): ReadRespT {
   const recorded = new ReadResp.ReadEvent.RecordedEvent()
-    .setId(toUuid(record.eventId, stringIds))
+    .setId(new sharedPb.UUID().setString(record.eventId))
     .setStreamIdentifier(streamIdentifier(record.stream))
     .setStreamRevision(String(record.revision))
     .setCommitPosition(String(record.position))
@@ -280,27 +306,32 @@ function append(
   call.on("data", (request: AppendReqT) => {
     if (failed) return;
     try {
-      if (!options) {
-        if (!request.hasOptions()) throw rpcError(grpc.status.INVALID_ARGUMENT, "the first AppendReq must be options");
+      if (options) {
+        const message = request.getProposedMessage();
+        if (!message) throw rpcError(grpc.status.INVALID_ARGUMENT, "expected a proposed message");
+        const event = proposedEvent(message);
+        size += event.data.length;
+        if (size > MAX_APPEND_SIZE) throw maxAppendSizeExceeded();
+        events.push(event);
+      } else {
         options = request.getOptions();
-        return;
+        if (!options) throw rpcError(grpc.status.INVALID_ARGUMENT, "the first AppendReq must be options");
       }
-      if (!request.hasProposedMessage()) throw rpcError(grpc.status.INVALID_ARGUMENT, "expected a proposed message");
-      const event = proposedEvent(request.getProposedMessage()!);
-      size += event.data.length;
-      if (size > MAX_APPEND_SIZE) throw maxAppendSizeExceeded();
-      events.push(event);
     } catch (error) {
       fail(error);
     }
   });
   call.on("end", () => {
     if (failed) return;
-    if (!options) return fail(rpcError(grpc.status.INVALID_ARGUMENT, "AppendReq.options is required"));
-    const expected = appendExpected(options);
-    const outcome = log.write(streamName(options.getStreamIdentifier()), expected, events);
-    served();
-    done(null, appendResp(outcome, expected));
+    try {
+      if (!options) throw rpcError(grpc.status.INVALID_ARGUMENT, "AppendReq.options is required");
+      const expected = appendExpected(options);
+      const outcome = log.write(streamName(options.getStreamIdentifier()), expected, events);
+      served();
+      done(null, appendResp(outcome, expected));
+    } catch (error) {
+      fail(error);
+    }
   });
 }
 
@@ -349,24 +380,20 @@ function batchAppend(
 ): void {
   const pending = new Map<string, PendingBatch>();
   call.on("data", (request: BatchAppendReqT) => {
-    const correlationId = request.getCorrelationId();
-    const respond = (stream: string, result: (resp: BatchAppendRespT) => void) => {
-      const resp = new BatchAppendResp().setCorrelationId(correlationId).setStreamIdentifier(streamIdentifier(stream));
-      result(resp);
-      call.write(resp);
-    };
+    const resp = new BatchAppendResp()
+      .setCorrelationId(request.getCorrelationId())
+      .setStreamIdentifier(request.getOptions()?.getStreamIdentifier());
     let key = "";
-    let stream = "";
     try {
-      key = parseUuid(correlationId);
-      if (request.hasOptions()) {
-        const options = request.getOptions()!;
-        stream = streamName(options.getStreamIdentifier());
+      key = parseUuid(request.getCorrelationId());
+      const options = request.getOptions();
+      if (options) {
+        const stream = streamName(options.getStreamIdentifier());
         pending.set(key, { stream, expected: batchExpected(options), events: [], size: 0 });
       }
       const batch = pending.get(key);
       if (!batch) return;
-      stream = batch.stream;
+      resp.setStreamIdentifier(streamIdentifier(batch.stream));
       for (const message of request.getProposedMessagesList()) {
         const event = proposedEvent(message);
         batch.size += event.data.length + event.metadata.length;
@@ -375,42 +402,45 @@ function batchAppend(
       if (batch.size > MAX_APPEND_SIZE) {
         pending.delete(key);
         const exceeded = new sharedPb.MaximumAppendSizeExceeded().setMaxappendsize(MAX_APPEND_SIZE);
-        return respond(stream, (resp) =>
-          resp.setError(status(codePb.Code.INVALID_ARGUMENT, "MaximumAppendSizeExceeded", exceeded, "MaximumAppendSizeExceeded")),
-        );
+        resp.setError(rpcStatus(codePb.Code.INVALID_ARGUMENT, "MaximumAppendSizeExceeded", exceeded));
+      } else if (request.getIsFinal()) {
+        pending.delete(key);
+        const outcome = log.write(batch.stream, batch.expected, batch.events);
+        served();
+        setBatchOutcome(resp, outcome, batch.expected);
+      } else {
+        return;
       }
-      if (!request.getIsFinal()) return;
-      pending.delete(key);
-      const outcome = log.write(batch.stream, batch.expected, batch.events);
-      served();
-      respond(stream, (resp) => {
-        if (outcome.kind !== "wrongExpectedVersion") {
-          const position = new sharedPb.AllStreamPosition()
-            .setCommitPosition(String(outcome.commitPosition))
-            .setPreparePosition(String(outcome.preparePosition));
-          const success = new BatchAppendResp.Success().setPosition(position);
-          if (outcome.lastRevision < 0) success.setNoStream(new emptyPb.Empty());
-          else success.setCurrentRevision(String(outcome.lastRevision));
-          resp.setSuccess(success);
-          return;
-        }
-        const wrong = new sharedPb.WrongExpectedVersion();
-        if (outcome.currentRevision < 0) wrong.setCurrentNoStream(new emptyPb.Empty());
-        else wrong.setCurrentStreamRevision(String(outcome.currentRevision));
-        const expected = batch.expected;
-        if (expected.kind === "revision") wrong.setExpectedStreamPosition(String(expected.revision));
-        else if (expected.kind === "noStream") wrong.setExpectedNoStream(new emptyPb.Empty());
-        else if (expected.kind === "streamExists") wrong.setExpectedStreamExists(new emptyPb.Empty());
-        else wrong.setExpectedAny(new emptyPb.Empty());
-        resp.setError(status(codePb.Code.ALREADY_EXISTS, "WrongExpectedVersion", wrong, "WrongExpectedVersion"));
-      });
     } catch (error) {
       pending.delete(key);
       const badRequest = new sharedPb.BadRequest().setMessage(errorMessage(error));
-      respond(stream, (resp) => resp.setError(status(codePb.Code.INVALID_ARGUMENT, "BadRequest", badRequest, "BadRequest")));
+      resp.setError(rpcStatus(codePb.Code.INVALID_ARGUMENT, "BadRequest", badRequest));
     }
+    call.write(resp);
   });
   call.on("end", () => call.end());
+}
+
+/** Success with the stream's revision and position, or ALREADY_EXISTS with the wrong expected version. */
+function setBatchOutcome(resp: BatchAppendRespT, outcome: WriteOutcome, expected: ExpectedVersion): void {
+  if (outcome.kind !== "wrongExpectedVersion") {
+    const position = new sharedPb.AllStreamPosition()
+      .setCommitPosition(String(outcome.commitPosition))
+      .setPreparePosition(String(outcome.preparePosition));
+    const success = new BatchAppendResp.Success().setPosition(position);
+    if (outcome.lastRevision < 0) success.setNoStream(new emptyPb.Empty());
+    else success.setCurrentRevision(String(outcome.lastRevision));
+    resp.setSuccess(success);
+    return;
+  }
+  const wrong = new sharedPb.WrongExpectedVersion();
+  if (outcome.currentRevision < 0) wrong.setCurrentNoStream(new emptyPb.Empty());
+  else wrong.setCurrentStreamRevision(String(outcome.currentRevision));
+  if (expected.kind === "revision") wrong.setExpectedStreamPosition(String(expected.revision));
+  else if (expected.kind === "noStream") wrong.setExpectedNoStream(new emptyPb.Empty());
+  else if (expected.kind === "streamExists") wrong.setExpectedStreamExists(new emptyPb.Empty());
+  else wrong.setExpectedAny(new emptyPb.Empty());
+  resp.setError(rpcStatus(codePb.Code.ALREADY_EXISTS, "WrongExpectedVersion", wrong));
 }
 
 function batchExpected(options: InstanceType<typeof BatchAppendReq.Options>): ExpectedVersion {
@@ -420,16 +450,15 @@ function batchExpected(options: InstanceType<typeof BatchAppendReq.Options>): Ex
   return { kind: "any" };
 }
 
-/** A `google.rpc.Status` whose details pack `message` as `event_store.client.<typeName>`. */
-function status(
+/** A `google.rpc.Status` with message `typeName` and `details` packed as `event_store.client.<typeName>`. */
+function rpcStatus(
   code: number,
-  message: string,
-  details: { serializeBinary(): Uint8Array },
   typeName: string,
+  details: { serializeBinary(): Uint8Array },
 ): InstanceType<typeof statusPb.Status> {
   const any = new anyPb.Any();
   any.pack(details.serializeBinary(), `event_store.client.${typeName}`);
-  return new statusPb.Status().setCode(code).setMessage(message).setDetails(any);
+  return new statusPb.Status().setCode(code).setMessage(typeName).setDetails(any);
 }
 
 // ── Shared conversions ────────────────────────────────────────────────────────────────────────────────────
@@ -462,30 +491,16 @@ function maxAppendSizeExceeded(): grpc.ServiceError {
 
 const UUID_TEXT = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
-/** The lower-case 8-4-4-4-12 form of a gRPC UUID (string or structured). @throws a ServiceError when invalid */
+/**
+ * The lower-case 8-4-4-4-12 form of a gRPC UUID. The client sends string UUIDs (and asks for them in reads),
+ * so the structured form is refused like any malformed id. @throws a ServiceError when invalid
+ */
 function parseUuid(uuid: Uuid | undefined): string {
-  let hex: string;
-  if (uuid?.hasStructured()) {
-    const structured = uuid.getStructured()!;
-    const msb = BigInt.asUintN(64, BigInt(structured.getMostSignificantBits()));
-    const lsb = BigInt.asUintN(64, BigInt(structured.getLeastSignificantBits()));
-    hex = msb.toString(16).padStart(16, "0") + lsb.toString(16).padStart(16, "0");
-  } else {
-    const text = uuid?.getString() ?? "";
-    if (!UUID_TEXT.test(text)) throw rpcError(grpc.status.INVALID_ARGUMENT, `invalid UUID ${JSON.stringify(text)}`);
-    hex = text.replaceAll("-", "").toLowerCase();
-  }
+  const text = uuid?.getString() ?? "";
+  if (!UUID_TEXT.test(text))
+    throw rpcError(grpc.status.INVALID_ARGUMENT, `invalid UUID ${JSON.stringify(text)}`);
+  const hex = text.replaceAll("-", "").toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-function toUuid(id: string, asString: boolean): Uuid {
-  if (asString) return new sharedPb.UUID().setString(id);
-  const hex = id.replaceAll("-", "");
-  return new sharedPb.UUID().setStructured(
-    new sharedPb.UUID.Structured()
-      .setMostSignificantBits(String(BigInt.asIntN(64, BigInt(`0x${hex.slice(0, 16)}`))))
-      .setLeastSignificantBits(String(BigInt.asIntN(64, BigInt(`0x${hex.slice(16)}`)))),
-  );
 }
 
 function streamName(identifier: InstanceType<typeof sharedPb.StreamIdentifier> | undefined): string {
@@ -499,7 +514,11 @@ function streamIdentifier(name: string): InstanceType<typeof sharedPb.StreamIden
 }
 
 /** A gRPC error with the `exception` trailers the client maps to its typed errors. */
-function rpcError(code: grpc.status, details: string, trailers: Record<string, string> = {}): grpc.ServiceError {
+function rpcError(
+  code: grpc.status,
+  details: string,
+  trailers: Record<string, string> = {},
+): grpc.ServiceError {
   const metadata = new grpc.Metadata();
   for (const [key, value] of Object.entries(trailers)) metadata.set(key, value);
   return Object.assign(new Error(details), { code, details, metadata });

@@ -1,17 +1,17 @@
 /**
  * The storage model behind the EventStoreDB gRPC double (`esdb-grpc-double.ts`): one transaction log of event
  * records with EventStoreDB's write rules. What it models from the real server:
- * - `$all` positions are byte offsets of records in the log: strictly increasing, sparse, and for events written
- *   by a normal append (an implicit transaction) the prepare position equals the commit position;
+ * - `$all` positions are byte offsets of records in the log: strictly increasing, sparse, and for events
+ *   written by a normal append (an implicit transaction) the prepare position equals the commit position;
  * - an append is atomic and returns the commit position of its last event (prepare position: its first);
- * - expected-version checks and idempotent retries follow the server's `IndexWriter.CheckCommit`: with `any` /
- *   `streamExists` a batch whose ids are all already stored in the stream is a retry (the committed-event cache
- *   lookup); with a revision / `noStream` below the current one, a batch whose ids match the stored events at
- *   revision + 1… is a retry; a partial match ("corrupted idempotency") is a wrong expected version; event ids are
- *   NOT unique across streams;
+ * - expected-version checks and idempotent retries follow the server's `IndexWriter.CheckCommit`: with `any`
+ *   / `streamExists` a batch whose ids are all already stored in the stream is a retry (the committed-event
+ *   cache lookup); with a revision / `noStream` below the current one, a batch whose ids match the stored
+ *   events at revision + 1… is a retry; a partial match ("corrupted idempotency") is a wrong expected
+ *   version; event ids are NOT unique across streams;
  * - an empty append that passes its check writes an empty record (it advances the log, adds no event);
- * - a fresh node's log starts with system events in `$` streams, one of them (`$settings`) with a type that does
- *   not start with `$`.
+ * - a fresh node's log starts with system events in `$` streams, one of them (`$settings`) with a type that
+ *   does not start with `$`.
  * Not modelled: explicit transactions, deletes and tombstones, stream metadata (`$maxCount`, ACLs), links,
  * scavenging, and the bounded size of the server's committed-event-id cache.
  */
@@ -83,7 +83,9 @@ export class TransactionLog {
     for (const [stream, type] of SYSTEM_EVENTS) {
       const eventId = `00000000-0000-4000-8000-${(++id).toString(16).padStart(12, "0")}`;
       const data = encoder.encode("{}");
-      this.write(stream, { kind: "any" }, [{ eventId, type, contentType: "application/json", data, metadata: data }]);
+      this.write(stream, { kind: "any" }, [
+        { eventId, type, contentType: "application/json", data, metadata: data },
+      ]);
     }
   }
 
@@ -114,7 +116,8 @@ export class TransactionLog {
 
   /**
    * Index in `$all` of the first event at or after `position` (`exclusive`: after it), or undefined when
-   * `position` is neither a record start nor the end of the log (the server cannot read from inside a record).
+   * `position` is neither a record start nor the end of the log (the server cannot read from inside a
+   * record).
    */
   indexOf(position: bigint, exclusive: boolean): number | undefined {
     if (position !== this.nextPosition && !this.boundaries.has(position)) return undefined;
@@ -145,7 +148,8 @@ export class TransactionLog {
     const existing = this.streams.get(stream);
     const current = (existing?.length ?? 0) - 1;
     const decision = this.checkCommit(stream, existing ?? [], current, expected, events);
-    if (decision === "wrongExpectedVersion") return { kind: "wrongExpectedVersion", currentRevision: current };
+    if (decision === "wrongExpectedVersion")
+      return { kind: "wrongExpectedVersion", currentRevision: current };
     if (decision !== "ok") {
       return {
         kind: "idempotent",
@@ -164,7 +168,13 @@ export class TransactionLog {
     if (!existing) this.streams.set(stream, target);
     const created = BigInt(this.clock()) * 10_000n;
     const written = events.map((event) => {
-      const record: EventRecord = { ...event, stream, revision: target.length, position: this.nextPosition, created };
+      const record: EventRecord = {
+        ...event,
+        stream,
+        revision: target.length,
+        position: this.nextPosition,
+        created,
+      };
       const payload = encoder.encode(stream + event.type).length + event.data.length + event.metadata.length;
       this.nextPosition += BigInt(RECORD_OVERHEAD + payload);
       this.boundaries.add(record.position);

@@ -4,7 +4,12 @@
  * an unexpected failure a 500 JSON without stack trace.
  */
 import { STATUS_CODES } from "node:http";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from "fastify";
 import type { Logger } from "pino";
 import type { RecordedEvent } from "../../events/envelope.ts";
 import type { EventStore } from "../../events/store.ts";
@@ -24,7 +29,13 @@ export interface HttpServerDeps {
 export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
   const { store, projections } = deps;
   const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
-  const app = loggerInstance ? Fastify({ loggerInstance }) : Fastify({ logger: false });
+  const options: FastifyServerOptions = {
+    // malformed URLs and over-long path parameters, rejected before routing
+    frameworkErrors: (error, _request, reply) => clientError(reply, error.statusCode ?? 400, error.message),
+  };
+  const app = loggerInstance
+    ? Fastify({ ...options, loggerInstance })
+    : Fastify({ ...options, logger: false });
 
   app.setErrorHandler((error: unknown, request, reply) => {
     if (error instanceof BadRequestError) {
@@ -32,9 +43,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
     }
     const status = (error as { statusCode?: unknown }).statusCode;
     if (typeof status === "number" && status >= 400 && status < 500) {
-      return reply
-        .code(status)
-        .send({ error: STATUS_CODES[status] ?? "Client Error", message: String(error) });
+      return clientError(reply, status, error instanceof Error ? error.message : String(error));
     }
     request.log.error({ err: error }, "request failed");
     return reply
@@ -104,6 +113,11 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
   });
 
   return app;
+}
+
+/** Sends a 4xx `{ error: <status text>, message }`. */
+function clientError(reply: FastifyReply, status: number, message: string): FastifyReply {
+  return reply.code(status).send({ error: STATUS_CODES[status] ?? "Client Error", message });
 }
 
 /** A listening projections server. */

@@ -24,7 +24,7 @@ const KIND_ORDER: Record<ArchiveKind, number> = { klines: 0, fundingRate: 1, mar
 
 /**
  * Directories searched per kind, relative to the data root. The `monthly/` trees are what `fetchArchive`
- * writes; the others hold the ranged files of the shared data (see /work/shared/data/README.md).
+ * writes; the others hold ranged `SYM-…-YYYY-MM-DD_YYYY-MM-DD.csv` files (the project's real-data set).
  */
 const DIRECTORIES: readonly { kind: ArchiveKind; dir: (symbol: string) => string }[] = [
   { kind: "klines", dir: (s) => `futures/um/monthly/klines/${s}/1m` },
@@ -42,17 +42,18 @@ const DIRECTORIES: readonly { kind: ArchiveKind; dir: (symbol: string) => string
  * and 8h markPriceKlines (`futures/um/[monthly/]markPriceKlines/SYM/8h/`). Funding and mark-price files are
  * optional. Sorted by symbol, kind (klines, fundingRate, markPriceKlines), range start, path; each hashed
  * (SHA-256, streamed). Throws an Error naming the symbol, the window, the data root and the months to fetch
- * (`perpsource data fetch`) when a symbol's kline files do not cover the whole window (one line per symbol); a RangeError for an
- * invalid window or symbol.
+ * (`perpsource data fetch`) when a symbol's kline files do not cover the whole window (one line per symbol);
+ * a RangeError for an invalid window or symbol; an Error for a CSV whose name carries no dates.
  */
 export async function discoverArchive(dataRoot: string, q: ArchiveQuery): Promise<ArchiveFile[]> {
   checkWindow(q);
   const symbols = [...new Set(q.symbols)].sort();
   if (symbols.length === 0) throw new RangeError("no symbols requested");
+  const invalid = symbols.find((s) => !SYMBOL.test(s));
+  if (invalid !== undefined) throw new RangeError(`invalid symbol "${invalid}": expected e.g. BTCUSDT`);
   const problems: string[] = [];
   const found: { file: Omit<ArchiveFile, "sha256" | "bytes">; range: MarketWindow }[] = [];
   for (const symbol of symbols) {
-    if (!SYMBOL.test(symbol)) throw new RangeError(`invalid symbol "${symbol}": expected e.g. BTCUSDT`);
     for (const { kind, dir } of DIRECTORIES) {
       for (const name of await csvNames(join(dataRoot, dir(symbol)))) {
         const path = `${dir(symbol)}/${name}`;

@@ -77,13 +77,19 @@ const CHECKSUM_LINE = /^([0-9a-fA-F]{64})\s+\*?(\S+)\s*$/;
 export async function fetchArchive(opts: FetchArchiveOptions): Promise<FetchedFile[]> {
   const baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
   const fetchImpl = opts.fetchImpl ?? fetch;
-  for (const s of opts.symbols) if (!SYMBOL.test(s)) throw new RangeError(`invalid symbol "${s}": expected e.g. BTCUSDT`);
-  for (const m of opts.months) if (!MONTH.test(m)) throw new RangeError(`invalid month "${m}": expected YYYY-MM`);
+  for (const s of opts.symbols)
+    if (!SYMBOL.test(s)) throw new RangeError(`invalid symbol "${s}": expected e.g. BTCUSDT`);
+  for (const m of opts.months)
+    if (!MONTH.test(m)) throw new RangeError(`invalid month "${m}": expected YYYY-MM`);
   if (opts.interval !== undefined && !INTERVAL.test(opts.interval)) {
-    throw new RangeError(`invalid interval "${opts.interval}": expected a Binance kline interval such as 1m or 8h`);
+    throw new RangeError(
+      `invalid interval "${opts.interval}": expected a Binance kline interval such as 1m or 8h`,
+    );
   }
   const targets = opts.dataTypes.flatMap((kind) =>
-    opts.symbols.flatMap((symbol) => opts.months.map((month) => archiveTarget(kind, symbol, month, opts.interval))),
+    opts.symbols.flatMap((symbol) =>
+      opts.months.map((month) => archiveTarget(kind, symbol, month, opts.interval)),
+    ),
   );
   const fetched: FetchedFile[] = [];
   for (const target of targets) {
@@ -101,7 +107,12 @@ interface Target {
   stem: string;
 }
 
-function archiveTarget(kind: ArchiveKind, symbol: string, month: string, interval: string | undefined): Target {
+function archiveTarget(
+  kind: ArchiveKind,
+  symbol: string,
+  month: string,
+  interval: string | undefined,
+): Target {
   if (kind === "fundingRate") {
     return { dir: `futures/um/monthly/fundingRate/${symbol}`, stem: `${symbol}-fundingRate-${month}` };
   }
@@ -109,7 +120,12 @@ function archiveTarget(kind: ArchiveKind, symbol: string, month: string, interva
   return { dir: `futures/um/monthly/${kind}/${symbol}/${i}`, stem: `${symbol}-${i}-${month}` };
 }
 
-async function fetchOne(baseUrl: string, dest: string, target: Target, fetchImpl: typeof fetch): Promise<FetchedFile> {
+async function fetchOne(
+  baseUrl: string,
+  dest: string,
+  target: Target,
+  fetchImpl: typeof fetch,
+): Promise<FetchedFile> {
   const zipName = `${target.stem}.zip`;
   const url = `${baseUrl}/data/${target.dir}/${zipName}`;
   const path = `${target.dir}/${target.stem}.csv`;

@@ -9,7 +9,7 @@
  */
 import { from, type Observable } from "rxjs";
 import { type FundingRow, readFundingFile } from "./funding.ts";
-import { type KlineRow, ONE_MINUTE_MS, readKlineFile, readMarkPriceKlineFile } from "./klines.ts";
+import { ONE_MINUTE_MS, readKlineFile, readMarkPriceKlineFile } from "./klines.ts";
 import { archiveFileRange, checkWindow } from "./layout.ts";
 import type { ArchiveFile, FundingSettlement, MarketEvent, MarketGap, MarketWindow } from "./types.ts";
 
@@ -77,6 +77,7 @@ export async function countKlineRows(files: readonly ArchiveFile[]): Promise<num
   return rows;
 }
 
+/** By time, then kind; equal keys go in source order, i.e. alphabetical symbol (see `mergeOrdered`). */
 function compareEvents(a: MarketEvent, b: MarketEvent): number {
   return a.time - b.time || KIND_RANK[a.kind] - KIND_RANK[b.kind];
 }
@@ -118,10 +119,10 @@ async function* symbolEvents(
     return { kind: "funding", time: row.fundingTime, funding };
   };
   let previousOpenTime = Math.ceil(q.from / ONE_MINUTE_MS) * ONE_MINUTE_MS - ONE_MINUTE_MS;
-  let previous: KlineRow | undefined;
+  let lastOpenTime = Number.NEGATIVE_INFINITY;
   for await (const row of bars) {
-    if (row.openTime === previous?.openTime) continue; // overlapping files: the first file's bar won
-    previous = row;
+    if (row.openTime === lastOpenTime) continue; // overlapping files: the first file's bar won
+    lastOpenTime = row.openTime;
     if (row.openTime >= q.to) break;
     const inWindow = row.openTime >= q.from;
     const gap = inWindow ? klineGap(symbol, previousOpenTime, row.openTime) : undefined;

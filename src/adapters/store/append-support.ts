@@ -2,8 +2,7 @@
  * Adapter-independent append rules shared by the event store adapters: envelope validation, the
  * expected-revision check and the idempotent-retry decision. Pure functions; each adapter supplies the lookups.
  */
-import { z } from "zod";
-import { EpochMs, type EventData, type EventType, EventSchemaError, validateEvent } from "../../events/catalog.ts";
+import { type EventData, EventSchemaError, type EventType, validateEvent } from "../../events/catalog.ts";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope.ts";
 import {
   type AppendResult,
@@ -14,12 +13,6 @@ import {
 
 /** Lower-case UUID (8-4-4-4-12 hex): the id form every adapter stores and reads back unchanged. */
 const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const Metadata = z.strictObject({
-  correlationId: z.string().min(1),
-  causationId: z.string().min(1),
-  eventTime: EpochMs,
-});
 
 /** An event that passed validation: canonical data and metadata (schema key order), ready to store. */
 export interface ValidatedEvent {
@@ -38,26 +31,61 @@ export interface ValidatedEvent {
  */
 export function validateBatch(stream: string, events: readonly NewEvent[]): ValidatedEvent[] {
   if (stream.length === 0 || stream.startsWith("$")) {
-    throw new EventStoreError(`invalid stream name ${JSON.stringify(stream)}: must be non-empty, not start with $`);
+    throw new EventStoreError(
+      `invalid stream name ${JSON.stringify(stream)}: must be non-empty, not start with $`,
+    );
   }
-  const seen = new Set<string>();
-  return events.map((event) => {
+  return events.map((event, i) => {
     const type = String(event.type);
     if (typeof event.eventId !== "string" || !EVENT_ID.test(event.eventId)) {
-      throw new EventSchemaError(type, "eventId", `expected a lower-case UUID, got ${JSON.stringify(event.eventId)}`);
+      throw new EventSchemaError(
+        type,
+        "eventId",
+        `expected a lower-case UUID, got ${JSON.stringify(event.eventId)}`,
+      );
     }
-    if (seen.has(event.eventId)) {
-      throw new EventStoreError(`event id ${event.eventId} appears twice in one append to stream ${stream}`);
+    for (let j = 0; j < i; j++) {
+      if (events[j]!.eventId === event.eventId) {
+        throw new EventStoreError(
+          `event id ${event.eventId} appears twice in one append to stream ${stream}`,
+        );
+      }
     }
-    seen.add(event.eventId);
     const data = validateEvent(event.type, event.data);
-    const metadata = Metadata.safeParse(event.metadata);
-    if (!metadata.success) {
-      const issue = metadata.error.issues[0]!;
-      throw new EventSchemaError(type, ["metadata", ...issue.path].join("."), issue.message);
-    }
-    return { eventId: event.eventId, type: event.type, data, metadata: metadata.data };
+    return {
+      eventId: event.eventId,
+      type: event.type,
+      data,
+      metadata: validateMetadata(type, event.metadata),
+    };
   });
+}
+
+/** A fresh, canonical copy of `metadata` (hand-written checks: this runs for every appended event). */
+function validateMetadata(type: string, metadata: unknown): EventMetadata {
+  if (typeof metadata !== "object" || metadata === null) {
+    throw new EventSchemaError(type, "metadata", "expected an object");
+  }
+  const { correlationId, causationId, eventTime } = metadata as Record<string, unknown>;
+  if (typeof correlationId !== "string" || correlationId.length === 0) {
+    throw new EventSchemaError(type, "metadata.correlationId", "expected a non-empty string");
+  }
+  if (typeof causationId !== "string" || causationId.length === 0) {
+    throw new EventSchemaError(type, "metadata.causationId", "expected a non-empty string");
+  }
+  if (typeof eventTime !== "number" || !Number.isSafeInteger(eventTime) || eventTime < 0) {
+    throw new EventSchemaError(
+      type,
+      "metadata.eventTime",
+      "expected ms since epoch (a non-negative integer)",
+    );
+  }
+  const keys = Object.keys(metadata);
+  if (keys.length !== 3) {
+    const extra = keys.find((k) => k !== "correlationId" && k !== "causationId" && k !== "eventTime");
+    throw new EventSchemaError(type, `metadata.${extra}`, "unknown metadata field");
+  }
+  return { correlationId, causationId, eventTime };
 }
 
 /** Whether `expected` holds for a stream whose last revision is `current` (undefined: the stream is absent). */
@@ -121,7 +149,11 @@ export function idempotentResult(
 }
 
 /** The error for an append whose event id is already stored elsewhere (not an idempotent retry). */
-export function duplicateEventIdError(stream: string, eventId: string, stored: StoredEventRef): EventStoreError {
+export function duplicateEventIdError(
+  stream: string,
+  eventId: string,
+  stored: StoredEventRef,
+): EventStoreError {
   return new EventStoreError(
     `cannot append event ${eventId} to stream ${stream}: that id is already stored in stream ${stored.stream} ` +
       `at revision ${stored.revision}`,

@@ -2,17 +2,18 @@
  * EventStoreDB adapter of the event store port (production), over gRPC with `@eventstore/db-client` v6.
  *
  * Mapping (EventStoreDB ≥ 22.6, which reports $all positions on stream reads):
- * - one port stream = one EventStoreDB stream of JSON events (`content-type: application/json`); the event id,
- *   type and data are ours; the custom metadata is `{ correlationId, causationId, eventTime }`;
+ * - one port stream = one EventStoreDB stream of JSON events (`content-type: application/json`); the event
+ *   id, type and data are ours; the custom metadata is `{ correlationId, causationId, eventTime }`;
  * - `revision` = the stream revision; `position` = the event's commit position in `$all` as a Number (a byte
  *   offset in the transaction log: strictly increasing, not contiguous). Every event we write is its own
  *   implicit transaction, so its prepare position equals its commit position and `{ commit: p, prepare: p }`
  *   addresses it exactly;
  * - system events (a type or stream starting with `$`) never leave the adapter.
  *
- * An append is one gRPC call (the client batches appends over one BatchAppend stream when the server offers it);
- * the server's optimistic-concurrency and idempotency checks do the rest. A perpsource database is dedicated:
- * every non-system event in it must carry our metadata, otherwise reads fail with `EventStoreError`.
+ * An append is one gRPC call (the client batches appends over one BatchAppend stream when the server offers
+ * it); the server's optimistic-concurrency and idempotency checks do the rest. A perpsource database is
+ * dedicated: every non-system event in it must carry our metadata, otherwise reads fail with
+ * `EventStoreError`.
  */
 import {
   ANY,
@@ -68,30 +69,27 @@ export class EventStoreDbEventStore implements EventStore {
   private constructor(private readonly client: EventStoreDBClient) {}
 
   /**
-   * Connects with an EventStoreDB connection string (e.g. `esdb://127.0.0.1:2113?tls=false`) and checks the
-   * node answers (one read of an absent stream).
+   * Connects with an EventStoreDB connection string (e.g. `esdb://127.0.0.1:2113?tls=false`; the KurrentDB
+   * spelling `kurrentdb://` is read as `esdb://`) and checks the node answers (one read of an absent stream).
    * @throws EventStoreError for a malformed connection string or an unreachable node.
    */
   static async connect(connectionString: string): Promise<EventStoreDbEventStore> {
     let client: EventStoreDBClient;
     try {
-      client = EventStoreDBClient.connectionString(connectionString);
-    } catch (error) {
-      throw new EventStoreError(
-        `invalid EventStoreDB connection string ${JSON.stringify(connectionString)}`,
-        {
-          cause: error,
-        },
+      client = EventStoreDBClient.connectionString(
+        connectionString.replace(/^kurrentdb(\+discover)?:/i, "esdb$1:"),
       );
+    } catch (error) {
+      const shown = JSON.stringify(redact(connectionString));
+      throw new EventStoreError(`invalid EventStoreDB connection string ${shown}`, { cause: error });
     }
     const store = new EventStoreDbEventStore(client);
     try {
       await store.streamRevision("perpsource-connection-check");
     } catch (error) {
       await client.dispose();
-      throw new EventStoreError(`cannot reach EventStoreDB at ${connectionString}: ${messageOf(error)}`, {
-        cause: error,
-      });
+      const message = `cannot reach EventStoreDB at ${redact(connectionString)}: ${messageOf(error)}`;
+      throw new EventStoreError(message, { cause: error });
     }
     return store;
   }
@@ -99,7 +97,8 @@ export class EventStoreDbEventStore implements EventStore {
   /**
    * See `EventStore.append`: validated with `validateBatch` (catalog schema, ids, metadata), then sent in one
    * call. The server decides idempotent retries by event id. An empty `events` (or an expected revision that
-   * is not a non-negative integer, which never holds) checks `expectedRevision` with one read and writes nothing.
+   * is not a non-negative integer, which never holds) checks `expectedRevision` with one read and writes
+   * nothing.
    * @throws EventSchemaError, WrongExpectedRevisionError, EventStoreError (transport and server errors).
    */
   async append(
@@ -165,36 +164,40 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
-  /** See `EventStore.readAll`; system events are skipped. Negative options count as 0. @throws EventStoreError */
+  /**
+   * See `EventStore.readAll`; system events are skipped. Negative options count as 0.
+   * @throws EventStoreError
+   */
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
-    const after = nonNegativeInteger("after", options.after ?? 0);
+    const after = options.after === undefined ? undefined : nonNegativeInteger("after", options.after);
     const limit = options.limit === undefined ? undefined : nonNegativeInteger("limit", options.limit);
     if (limit === 0) return;
     // Reads of $all are inclusive of `fromPosition`; the event at `after` itself is skipped below.
-    const read = this.client.readAll({ fromPosition: after === 0 ? START : allPosition(after) });
+    const read = this.client.readAll({ fromPosition: after === undefined ? START : allPosition(after) });
     let yielded = 0;
     for await (const resolved of consume(read, "read $all")) {
       const event = resolved.event as ClientRecordedEvent | undefined;
       if (!event || isSystemEvent(event)) continue;
       const recorded = toRecordedEvent(event);
-      if (recorded.position <= after) continue;
+      if (after !== undefined && recorded.position <= after) continue;
       yield recorded;
       if (++yielded === limit) return;
     }
   }
 
   /**
-   * See `EventStore.subscribe`: an EventStoreDB catch-up subscription to `$all` from `after` (exclusive), with a
-   * server-side filter excluding `$` event types and a client-side one for `$` streams. Unsubscribing ends the
-   * server subscription; `close()` completes it. Transport errors and foreign events error the Observable.
+   * See `EventStore.subscribe`: an EventStoreDB catch-up subscription to `$all` from `after` (exclusive),
+   * with a server-side filter excluding `$` event types and a client-side one for `$` streams. Unsubscribing
+   * ends the server subscription; `close()` completes it. Transport errors and foreign events error the
+   * Observable.
    */
   subscribe(options: { after?: number } = {}): Observable<RecordedEvent> {
     return new Observable<RecordedEvent>((subscriber) => {
       this.assertOpen();
-      const after = options.after === undefined ? 0 : nonNegativeInteger("after", options.after);
+      const after = options.after === undefined ? undefined : nonNegativeInteger("after", options.after);
       const subscription = this.client.subscribeToAll({
-        fromPosition: after === 0 ? START : allPosition(after),
+        fromPosition: after === undefined ? START : allPosition(after),
         filter: excludeSystemEvents(),
       });
       const complete = (): void => subscriber.complete();
@@ -273,8 +276,8 @@ function isSystemEvent(event: ClientRecordedEvent): boolean {
 }
 
 /**
- * Iterates a client read, mapping its errors to `EventStoreError` (except `StreamNotFoundError`, which callers
- * treat as an empty stream), and cancels the gRPC call when the consumer stops early.
+ * Iterates a client read, mapping its errors to `EventStoreError` (except `StreamNotFoundError`, which
+ * callers treat as an empty stream), and cancels the gRPC call when the consumer stops early.
  */
 async function* consume<E>(read: StreamingRead<E>, what: string): AsyncGenerator<E> {
   let finished = false;
@@ -335,6 +338,12 @@ function nonNegativeInteger(name: string, value: number): number {
   return Math.max(0, value);
 }
 
+/** The connection string with its `user:password@` credentials masked, for error messages. */
+function redact(connectionString: string): string {
+  return connectionString.replace(/^([a-z+]+:\/\/)[^@/?#]*@/i, "$1***@");
+}
+
+/** `error` as an `EventStoreError` naming the failed operation (kept as the cause). */
 function storeError(what: string, error: unknown): EventStoreError {
   if (error instanceof EventStoreError) return error;
   return new EventStoreError(`EventStoreDB ${what} failed: ${messageOf(error)}`, { cause: error });

@@ -34,7 +34,11 @@ export class InMemoryEventStore implements EventStore {
   private closed = false;
 
   /** See `EventStore.append`. An empty `events` checks `expectedRevision` and writes nothing. */
-  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+  ): Promise<AppendResult> {
     this.assertOpen();
     const batch = validateBatch(stream, events);
     const existing = this.streams.get(stream);

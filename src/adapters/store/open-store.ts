@@ -32,7 +32,9 @@ export async function openEventStore(url: string): Promise<EventStore> {
     const { EventStoreDbEventStore } = await import("./eventstoredb.ts");
     return EventStoreDbEventStore.connect(url);
   }
-  throw new Error(`unsupported event store URL ${JSON.stringify(describeStoreUrl(url))}; accepted: ${ACCEPTED}`);
+  throw new Error(
+    `unsupported event store URL ${JSON.stringify(describeStoreUrl(url))}; accepted: ${ACCEPTED}`,
+  );
 }
 
 /** The URL with any `user:password@` credentials replaced by `***@`, for logs and error messages. */

@@ -2,13 +2,15 @@
  * Embedded SQLite event store (better-sqlite3), the default store. One file, WAL journal, `synchronous =
  * NORMAL` (a committed append survives a process crash; the last few may be lost on power failure). Table:
  *
- *   events(position INTEGER PRIMARY KEY AUTOINCREMENT, stream, revision, event_id UNIQUE, type,
+ *   events(position INTEGER PRIMARY KEY, stream, revision, event_id UNIQUE, type,
  *          data (JSON text), metadata (JSON text), UNIQUE(stream, revision))
  *
- * Global positions are the rowids. Each append is one `BEGIN IMMEDIATE` transaction, so appends from several
- * processes on one file are serialised; the last revision of each stream is cached in memory and checked
- * against the UNIQUE(stream, revision) constraint, so a cache made stale by another process is detected and
- * refreshed inside the transaction. Reads go page by page (no statement stays open across an await).
+ * Global positions are the rowids: rows are never deleted, so each new row gets the largest rowid + 1 and
+ * positions grow in commit order (AUTOINCREMENT would only add a page write to every commit). Each append is
+ * one `BEGIN IMMEDIATE` transaction, so appends from several processes on one file are serialised; the last
+ * revision of each stream is cached in memory and checked against the UNIQUE(stream, revision) constraint, so
+ * a cache made stale by another process is detected and refreshed inside the transaction. Reads go page by
+ * page (no statement stays open across an await).
  * Subscriptions see this process's appends at once and other processes' appends by polling.
  */
 import Database from "better-sqlite3";
@@ -56,7 +58,7 @@ const PAGE_SIZE = 1000;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS events (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    position INTEGER PRIMARY KEY,
     stream TEXT NOT NULL,
     revision INTEGER NOT NULL,
     event_id TEXT NOT NULL UNIQUE,
@@ -79,7 +81,11 @@ export class SqliteEventStore implements EventStore {
   private readonly selectById: Database.Statement<[string], StoredEventRef>;
   private readonly selectStreamPage: Database.Statement<[string, number, number], EventRow>;
   private readonly selectAllPage: Database.Statement<[number, number], EventRow>;
-  private readonly appendTransaction: (stream: string, batch: ValidatedEvent[], expected: ExpectedRevision) => {
+  private readonly appendTransaction: (
+    stream: string,
+    batch: ValidatedEvent[],
+    expected: ExpectedRevision,
+  ) => {
     result: AppendResult;
     revision: number;
   };
@@ -97,7 +103,9 @@ export class SqliteEventStore implements EventStore {
     this.selectStreamPage = db.prepare(
       `SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`,
     );
-    this.selectAllPage = db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`);
+    this.selectAllPage = db.prepare(
+      `SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+    );
     // Nested inside appendTransaction it runs as a savepoint: a constraint failure undoes only this batch.
     this.insertBatch = db.transaction((stream: string, from: number, batch: ValidatedEvent[]) => {
       let position = 0;
@@ -136,7 +144,11 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** See `EventStore.append`. An empty `events` checks `expectedRevision` and writes nothing. */
-  async append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  async append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+  ): Promise<AppendResult> {
     this.assertOpen();
     const batch = validateBatch(stream, events);
     const { result, revision } = this.guard(`append to stream ${stream}`, () =>
@@ -153,7 +165,9 @@ export class SqliteEventStore implements EventStore {
     let remaining = options.limit ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
       const size = Math.min(PAGE_SIZE, remaining);
-      const rows = this.readPage(`read stream ${stream}`, () => this.selectStreamPage.all(stream, from, size));
+      const rows = this.readPage(`read stream ${stream}`, () =>
+        this.selectStreamPage.all(stream, from, size),
+      );
       for (const row of rows) yield toRecordedEvent(row);
       if (rows.length < size) return;
       from = rows[rows.length - 1]!.revision + 1;
@@ -202,7 +216,10 @@ export class SqliteEventStore implements EventStore {
   /** See `EventStore.streamRevision`; always reads the file (another process may have appended). */
   async streamRevision(stream: string): Promise<number | undefined> {
     this.assertOpen();
-    return this.guard(`read revision of ${stream}`, () => this.selectRevision.get(stream)?.revision ?? undefined);
+    return this.guard(
+      `read revision of ${stream}`,
+      () => this.selectRevision.get(stream)?.revision ?? undefined,
+    );
   }
 
   /** Completes every subscription, stops polling and closes the file. Idempotent. */
@@ -240,14 +257,17 @@ export class SqliteEventStore implements EventStore {
         continue;
       }
       const ids = batch.map((e) => e.eventId);
-      const retried = ids.length > 0 && idempotentResult(stream, ids, expected, current, (id) => this.selectById.get(id));
+      const retried =
+        ids.length > 0 && idempotentResult(stream, ids, expected, current, (id) => this.selectById.get(id));
       if (retried) return { result: retried, revision: current ?? -1 };
       if (!holds) throw new WrongExpectedRevisionError(stream, expected, current);
       for (const id of ids) {
         const stored = this.selectById.get(id);
         if (stored) throw duplicateEventIdError(stream, id, stored);
       }
-      throw new EventStoreError(`append to stream ${stream} hit a UNIQUE conflict that no stored row explains`);
+      throw new EventStoreError(
+        `append to stream ${stream} hit a UNIQUE conflict that no stored row explains`,
+      );
     }
   }
 
@@ -262,7 +282,8 @@ export class SqliteEventStore implements EventStore {
       const revision = from + batch.length - 1;
       return { result: { nextExpectedRevision: revision, position }, revision };
     } catch (error) {
-      if (error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_UNIQUE") return undefined;
+      if (error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_UNIQUE")
+        return undefined;
       throw error;
     }
   }

@@ -78,6 +78,7 @@ export type SmaCrossContext = {
   readonly positionOpen: boolean;
 };
 
+/** Position direction of a signal (catalog `PositionDirection`). */
 export type Direction = "LONG" | "SHORT";
 
 /** Why a crossover was not acted on (catalog `SignalSuppressed.reason`). */

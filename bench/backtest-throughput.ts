@@ -48,7 +48,13 @@ async function backtest(name: string, open: () => EventStore) {
   const store = open();
   const [summary, seconds] = await time(() => executeBacktest(config, files, { store, dataRoot, logger }));
   await store.close();
-  rows.push({ name, seconds, bars: summary.bars, events: summary.events, sha: summary.eventLogSha256.slice(0, 16) });
+  rows.push({
+    name,
+    seconds,
+    bars: summary.bars,
+    events: summary.events,
+    sha: summary.eventLogSha256.slice(0, 16),
+  });
 }
 
 const dir = mkdtempSync(join(tmpdir(), "perpsource-bench-"));
@@ -64,9 +70,21 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const baseline = rows.filter((r) => r.name.startsWith("bare")).reduce((best, r) => Math.min(best, r.seconds), Infinity);
-console.log(`perpsource bench: sma-cross ${config.symbols.join(",")} ${config.from}..${config.to}, ${klineFiles.length} kline files`);
-console.log("name".padEnd(30), "bars".padStart(9), "seconds".padStart(9), "bars/s".padStart(10), "events/s".padStart(10), "×baseline".padStart(10), " log sha256");
+const baseline = rows
+  .filter((r) => r.name.startsWith("bare"))
+  .reduce((best, r) => Math.min(best, r.seconds), Infinity);
+console.log(
+  `perpsource bench: sma-cross ${config.symbols.join(",")} ${config.from}..${config.to}, ${klineFiles.length} kline files`,
+);
+console.log(
+  "name".padEnd(30),
+  "bars".padStart(9),
+  "seconds".padStart(9),
+  "bars/s".padStart(10),
+  "events/s".padStart(10),
+  "×baseline".padStart(10),
+  " log sha256",
+);
 for (const r of rows) {
   const barsPerSec = r.bars / r.seconds;
   const eventsPerSec = r.events === undefined ? "" : Math.round(r.events / r.seconds).toString();

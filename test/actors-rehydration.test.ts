@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { accountMachine } from "../src/actors/account.machine.ts";
 import { EventSourcedActor } from "../src/actors/event-sourced-actor.ts";
-import { orderMachine, type OrderStatus } from "../src/actors/order.machine.ts";
+import { type OrderStatus, orderMachine } from "../src/actors/order.machine.ts";
 import { symbolMachine } from "../src/actors/symbol.machine.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
@@ -15,14 +15,25 @@ import { WrongExpectedRevisionError } from "../src/events/store.ts";
 import { bar, runScenario, type ScenarioInput } from "./support/scenario.ts";
 
 const S = "ETHUSDT";
-const params = { smaShort: 3, smaLong: 8, pivotLookback: 5, tpSlRatio: "1.5", cooldownBars: 2, marginUsdt: "100", leverage: 5 };
+const params = {
+  smaShort: 3,
+  smaLong: 8,
+  pivotLookback: 5,
+  tpSlRatio: "1.5",
+  cooldownBars: 2,
+  marginUsdt: "100",
+  leverage: 5,
+};
 
 /** A random walk of 1m bars in whole cents around 100 USDT. */
 const market = fc
-  .array(fc.tuple(fc.integer({ min: -60, max: 60 }), fc.nat(40), fc.nat(40), fc.integer({ min: -10, max: 10 })), {
-    minLength: 20,
-    maxLength: 160,
-  })
+  .array(
+    fc.tuple(fc.integer({ min: -60, max: 60 }), fc.nat(40), fc.nat(40), fc.integer({ min: -10, max: 10 })),
+    {
+      minLength: 20,
+      maxLength: 160,
+    },
+  )
   .map((steps) => {
     let close = 10_000; // cents
     return steps.map(([move, up, down, gap], i): ScenarioInput => {
@@ -47,12 +58,22 @@ describe("rehydration", () => {
           correlationId: "test-run",
           input,
         });
-        expect({ value: symbol.snapshot.value, context: symbol.snapshot.context }).toEqual(live.get(`symbol-${S}`));
-        const account = await EventSourcedActor.rehydrate("account-main", accountMachine, { store, correlationId: "test-run" });
-        expect({ value: account.snapshot.value, context: account.snapshot.context }).toEqual(live.get("account-main"));
+        expect({ value: symbol.snapshot.value, context: symbol.snapshot.context }).toEqual(
+          live.get(`symbol-${S}`),
+        );
+        const account = await EventSourcedActor.rehydrate("account-main", accountMachine, {
+          store,
+          correlationId: "test-run",
+        });
+        expect({ value: account.snapshot.value, context: account.snapshot.context }).toEqual(
+          live.get("account-main"),
+        );
         for (const [stream, snap] of live) {
           if (!stream.startsWith("order-")) continue;
-          const order = await EventSourcedActor.rehydrate(stream, orderMachine, { store, correlationId: "test-run" });
+          const order = await EventSourcedActor.rehydrate(stream, orderMachine, {
+            store,
+            correlationId: "test-run",
+          });
           expect({ value: order.snapshot.value, context: order.snapshot.context }).toEqual(snap);
         }
       }),
@@ -63,12 +84,21 @@ describe("rehydration", () => {
   it("a commit on a stale revision fails and the actor applies nothing", async () => {
     const store = new InMemoryEventStore();
     const a = EventSourcedActor.create("account-x", accountMachine, { store, correlationId: "c" });
-    const b = EventSourcedActor.create("account-x", accountMachine, { store, correlationId: "another-writer" });
-    const opened = { type: "AccountOpened", data: { accountId: "x", asset: "USDT", walletBalance: "10" } } as const;
+    const b = EventSourcedActor.create("account-x", accountMachine, {
+      store,
+      correlationId: "another-writer",
+    });
+    const opened = {
+      type: "AccountOpened",
+      data: { accountId: "x", asset: "USDT", walletBalance: "10" },
+    } as const;
     await a.commit([opened], { causationId: "t", eventTime: 1 });
-    await expect(b.commit([{ ...opened, data: { ...opened.data, walletBalance: "20" } }], { causationId: "t", eventTime: 1 })).rejects.toBeInstanceOf(
-      WrongExpectedRevisionError,
-    );
+    await expect(
+      b.commit([{ ...opened, data: { ...opened.data, walletBalance: "20" } }], {
+        causationId: "t",
+        eventTime: 1,
+      }),
+    ).rejects.toBeInstanceOf(WrongExpectedRevisionError);
     expect(b.snapshot.value).toBe("none");
     expect(a.snapshot.context.walletBalance).toBe("10");
   });
@@ -85,7 +115,16 @@ describe("order actor status table (model-based)", () => {
     OrderExpired: { NEW: "EXPIRED", PARTIALLY_FILLED: "EXPIRED" },
   };
   const data: Record<string, unknown> = {
-    OrderSubmitted: { clientOrderId: id, symbol: S, side: "BUY", type: "MARKET", purpose: "ENTRY", positionSide: "BOTH", quantity: "3", reduceOnly: false },
+    OrderSubmitted: {
+      clientOrderId: id,
+      symbol: S,
+      side: "BUY",
+      type: "MARKET",
+      purpose: "ENTRY",
+      positionSide: "BOTH",
+      quantity: "3",
+      reduceOnly: false,
+    },
     OrderAccepted: { clientOrderId: id, orderId: "1" },
     OrderRejected: { clientOrderId: id, code: -4164, reason: "min notional" },
     OrderCanceled: { clientOrderId: id, reason: "user" },
@@ -111,8 +150,16 @@ describe("order actor status table (model-based)", () => {
       actor["actor"].send({
         type: "OrderFilled",
         data: {
-          clientOrderId: id, symbol: S, side: "BUY", tradeId: "t", price: "100", quantity: String(this.qty),
-          cumulativeQuantity: String(cumulative), commission: "0", commissionAsset: "USDT", maker: false,
+          clientOrderId: id,
+          symbol: S,
+          side: "BUY",
+          tradeId: "t",
+          price: "100",
+          quantity: String(this.qty),
+          cumulativeQuantity: String(cumulative),
+          commission: "0",
+          commissionAsset: "USDT",
+          maker: false,
           status: cumulative === 3 ? "FILLED" : "PARTIALLY_FILLED",
         },
       } as never);
@@ -132,8 +179,14 @@ describe("order actor status table (model-based)", () => {
     ];
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 12 }), async (cmds) => {
-        const actor = EventSourcedActor.create("order-x", orderMachine, { store: new InMemoryEventStore(), correlationId: "c" });
-        await fc.asyncModelRun(() => ({ model: { status: "NONE" as OrderStatus, executed: 0 }, real: actor }), cmds);
+        const actor = EventSourcedActor.create("order-x", orderMachine, {
+          store: new InMemoryEventStore(),
+          correlationId: "c",
+        });
+        await fc.asyncModelRun(
+          () => ({ model: { status: "NONE" as OrderStatus, executed: 0 }, real: actor }),
+          cmds,
+        );
       }),
       { numRuns: 200 },
     );

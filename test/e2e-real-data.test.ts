@@ -18,7 +18,11 @@ import { requireRealData } from "./support/real-data.ts";
 
 const root = requireRealData("end-to-end backtest of BTCUSDT+ETHUSDT 2025-05-05..2025-06-24");
 const logger = pino({ level: "silent" });
-const config = BacktestConfigSchema.parse({ symbols: ["BTCUSDT", "ETHUSDT"], from: "2025-05-05", to: "2025-06-24" });
+const config = BacktestConfigSchema.parse({
+  symbols: ["BTCUSDT", "ETHUSDT"],
+  from: "2025-05-05",
+  to: "2025-06-24",
+});
 
 describe.skipIf(!root)("end to end on real data", () => {
   const dir = mkdtempSync(join(tmpdir(), "perpsource-e2e-"));
@@ -55,7 +59,9 @@ describe.skipIf(!root)("end to end on real data", () => {
     expect(report.eventLogSha256).toBe(sqliteRun.eventLogSha256);
 
     const db = new Database(file);
-    const row = db.prepare("SELECT position, data FROM events WHERE type = 'FillBooked' ORDER BY position LIMIT 1").get() as {
+    const row = db
+      .prepare("SELECT position, data FROM events WHERE type = 'FillBooked' ORDER BY position LIMIT 1")
+      .get() as {
       position: number;
       data: string;
     };
@@ -68,6 +74,8 @@ describe.skipIf(!root)("end to end on real data", () => {
     const second = await verifyReplay(tampered, { dataRoot: root!, logger });
     await tampered.close();
     expect(second.ok).toBe(false);
-    expect(second.differences[0]).toMatch(new RegExp(`event #${row.position} account-main@\\d+ \\(FillBooked\\) differs from the re-run in data`));
+    expect(second.differences[0]).toMatch(
+      new RegExp(`event #${row.position} account-main@\\d+ \\(FillBooked\\) differs from the re-run in data`),
+    );
   });
 });

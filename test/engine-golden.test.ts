@@ -6,7 +6,15 @@ import { describe, expect, it } from "vitest";
 import { bar, dataOf, runScenario, type ScenarioInput, T0 } from "./support/scenario.ts";
 
 const S = "ETHUSDT"; // tick 0.01, step 0.001
-const params = { smaShort: 3, smaLong: 5, pivotLookback: 5, tpSlRatio: "3", cooldownBars: 0, marginUsdt: "50", leverage: 10 };
+const params = {
+  smaShort: 3,
+  smaLong: 5,
+  pivotLookback: 5,
+  tpSlRatio: "3",
+  cooldownBars: 0,
+  marginUsdt: "50",
+  leverage: 10,
+};
 const options = { params, takerRate: "0.0004", slippage: "0.0001", initialBalance: "1000" };
 
 /** Bars 0..5 make a LONG crossover at bar 5 (close 100) with the lowest prior low 99; bar 6 opens at 100. */
@@ -20,13 +28,21 @@ const setup: ScenarioInput[] = [
   ["100", "100.5", "99.5", "100.2"],
 ].map((ohlc, i) => ({ kind: "bar", bar: bar(S, i, ohlc as [string, string, string, string]) }));
 
-const exitBar = (ohlc: [string, string, string, string]): ScenarioInput => ({ kind: "bar", bar: bar(S, 7, ohlc) });
+const exitBar = (ohlc: [string, string, string, string]): ScenarioInput => ({
+  kind: "bar",
+  bar: bar(S, 7, ohlc),
+});
 
 describe("strategies.md §2.4 vector 8 through the engine", () => {
   it("signals at close 100 with stop 99, enters at 100.01, targets 103.04", async () => {
     const { events } = await runScenario(setup, options);
     const [signal] = dataOf(events, "EntrySignalled");
-    expect(signal).toMatchObject({ direction: "LONG", referencePrice: "100.00", stopPrice: "99.00", quantity: "5.000" });
+    expect(signal).toMatchObject({
+      direction: "LONG",
+      referencePrice: "100.00",
+      stopPrice: "99.00",
+      quantity: "5.000",
+    });
     const [protection] = dataOf(events, "PositionProtectionRequested");
     expect(protection).toMatchObject({ entryPrice: "100.01", stopPrice: "99.00", takeProfitPrice: "103.04" });
     const submitted = dataOf(events, "OrderSubmitted");
@@ -38,25 +54,36 @@ describe("strategies.md §2.4 vector 8 through the engine", () => {
   });
 
   it("take-profit exit: gross 15.09848, fees 0.406079392, net 14.692400608", async () => {
-    const { events, engine } = await runScenario([...setup, exitBar(["101", "103.5", "100.8", "103"])], options);
+    const { events, engine } = await runScenario(
+      [...setup, exitBar(["101", "103.5", "100.8", "103"])],
+      options,
+    );
     const fills = dataOf(events, "FillBooked");
     expect(fills.map((f) => f.price)).toEqual(["100.01", "103.029696"]);
     expect(fills[1]!.realizedPnl).toBe("15.09848");
     const fees = fills.reduce((s, f) => s + Number(f.commission), 0);
     expect(fees).toBeCloseTo(0.406079392, 12);
     expect(engine.accountState.walletBalance).toBe("1014.692400608");
-    expect(dataOf(events, "OrderCanceled")).toEqual([{ clientOrderId: "ps-ETHUSDT-000001-SL", reason: "siblingFilled" }]);
+    expect(dataOf(events, "OrderCanceled")).toEqual([
+      { clientOrderId: "ps-ETHUSDT-000001-SL", reason: "siblingFilled" },
+    ]);
     expect(dataOf(events, "PositionClosed")[0]).toMatchObject({ exitPurpose: "TAKE_PROFIT" });
   });
 
   it("stop-loss exit: gross −5.0995, net −5.4975002", async () => {
-    const { engine, events } = await runScenario([...setup, exitBar(["100", "100.2", "98.9", "99.5"])], options);
+    const { engine, events } = await runScenario(
+      [...setup, exitBar(["100", "100.2", "98.9", "99.5"])],
+      options,
+    );
     expect(dataOf(events, "FillBooked")[1]).toMatchObject({ price: "98.9901", realizedPnl: "-5.0995" });
     expect(engine.accountState.walletBalance).toBe("994.5024998");
   });
 
   it("a bar that opens below the stop fills at the open (gap): net −7.9962503", async () => {
-    const { engine, events } = await runScenario([...setup, exitBar(["98.5", "98.6", "98.2", "98.4"])], options);
+    const { engine, events } = await runScenario(
+      [...setup, exitBar(["98.5", "98.6", "98.2", "98.4"])],
+      options,
+    );
     expect(dataOf(events, "FillBooked")[1]).toMatchObject({ price: "98.49015" });
     expect(engine.accountState.walletBalance).toBe("992.0037497");
   });
@@ -82,7 +109,13 @@ describe("funding (strategies.md §0, binance-usdm.md §4.4)", () => {
 
   it("a long position pays notional × rate when the rate is positive; a flat account pays nothing", async () => {
     const { events, engine } = await runScenario(
-      [...setup.slice(0, 6), funding(6, "0.001"), ...setup.slice(6), funding(7, "0.001"), funding(7, "-0.002")],
+      [
+        ...setup.slice(0, 6),
+        funding(6, "0.001"),
+        ...setup.slice(6),
+        funding(7, "0.001"),
+        funding(7, "-0.002"),
+      ],
       options,
     );
     // The funding before bar 6 comes before the entry at bar 6's open: not charged.

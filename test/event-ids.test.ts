@@ -11,10 +11,18 @@ describe("deterministicEventId", () => {
 
   it("differs for any other stream, revision or correlation id", () => {
     fc.assert(
-      fc.property(fc.string(), fc.string(), fc.nat(), fc.string(), fc.string(), fc.nat(), (c1, s1, r1, c2, s2, r2) => {
-        fc.pre(c1 !== c2 || s1 !== s2 || r1 !== r2);
-        expect(deterministicEventId(c1, s1, r1)).not.toBe(deterministicEventId(c2, s2, r2));
-      }),
+      fc.property(
+        fc.string(),
+        fc.string(),
+        fc.nat(),
+        fc.string(),
+        fc.string(),
+        fc.nat(),
+        (c1, s1, r1, c2, s2, r2) => {
+          fc.pre(c1 !== c2 || s1 !== s2 || r1 !== r2);
+          expect(deterministicEventId(c1, s1, r1)).not.toBe(deterministicEventId(c2, s2, r2));
+        },
+      ),
     );
   });
 

@@ -236,6 +236,8 @@ export function runEventStoreConformance(
       expect(await store.append(bars, [a!, b!], "any")).toEqual(first);
       expect(await store.append(bars, [c!], "streamExists")).toEqual(second);
 
+      // Stored, but not where the expected revision puts the batch: not a retry.
+      await expectWrongRevision(store.append(bars, [a!], 1), bars, 1, 2);
       // Only a prefix of the batch is stored at that place: not a retry.
       await expectWrongRevision(store.append(bars, [b!, d!], 0), bars, 0, 2);
       await expect(store.append(bars, [c!, d!], "any")).rejects.toBeInstanceOf(EventStoreError);

@@ -197,6 +197,29 @@ describe("EventStoreDbEventStore specifics (gRPC double)", () => {
     expect(await store.streamRevision(f.symbolStream())).toBe(0);
   });
 
+  it("serves stream subscriptions like the server: after a revision, caught up, then live", async () => {
+    const double = await startDouble();
+    const raw = rawClient(double);
+    const note = (n: number) => jsonEvent({ type: "NoteTaken", data: { n } });
+    await raw.appendToStream("notes-1", [note(0), note(1), note(2)]);
+    await raw.appendToStream("notes-2", note(0));
+    const received: unknown[] = [];
+    let caughtUp = false;
+    const subscription = raw
+      .subscribeToStream("notes-1", { fromRevision: 0n })
+      .on("caughtUp", () => (caughtUp = true))
+      .on("data", (resolved) => received.push(resolved.event?.data));
+    try {
+      await vi.waitFor(() => expect(caughtUp).toBe(true), { timeout: 10_000, interval: 5 });
+      await raw.appendToStream("notes-2", note(1));
+      await raw.appendToStream("notes-1", note(3));
+      await vi.waitFor(() => expect(received).toHaveLength(3), { timeout: 10_000, interval: 5 });
+      expect(received).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    } finally {
+      await subscription.unsubscribe();
+    }
+  });
+
   it("rejects a malformed connection string and an unreachable node with EventStoreError", async () => {
     await expect(EventStoreDbEventStore.connect("http://admin:changeit@127.0.0.1:2113")).rejects.toThrow(
       'invalid EventStoreDB connection string "http://***@127.0.0.1:2113"',

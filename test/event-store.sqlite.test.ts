@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
+import { describeStoreUrl, openEventStore } from "../src/adapters/store/open-store.ts";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import type { RecordedEvent } from "../src/events/envelope.ts";
 import { EventStoreError, WrongExpectedRevisionError } from "../src/events/store.ts";
@@ -145,5 +147,45 @@ describe("SqliteEventStore specifics", () => {
     const file = newFile();
     writeFileSync(file, "open_time,open,high,low,close,volume\n".repeat(100));
     expect(() => SqliteEventStore.open(file)).toThrow(EventStoreError);
+  });
+});
+
+describe("openEventStore", () => {
+  it("opens memory: and sqlite:PATH, creating the file's folders", async () => {
+    const memory = await openEventStore("memory:");
+    expect(memory).toBeInstanceOf(InMemoryEventStore);
+    await memory.close();
+    const file = join(dir, "nested", "deeper", "events.db");
+    const sqlite = await openEventStore(`sqlite:${file}`);
+    try {
+      expect(sqlite).toBeInstanceOf(SqliteEventStore);
+      const f = new FixtureEvents("open-store");
+      await sqlite.append(f.symbolStream(), [f.barClosed(0)], "noStream");
+    } finally {
+      await sqlite.close();
+    }
+    const reopened = SqliteEventStore.open(file);
+    expect(await reopened.streamRevision(new FixtureEvents("open-store").symbolStream())).toBe(0);
+    await reopened.close();
+  });
+
+  it("rejects other URLs, naming the URL without its password and the accepted forms", async () => {
+    const error = await openEventStore("postgres://trader:s3cret@db:5432/events").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    const message = (error as Error).message;
+    expect(message).toContain("postgres://***@db:5432/events");
+    expect(message).not.toContain("s3cret");
+    for (const form of ["memory:", "sqlite:PATH", "esdb://", "kurrentdb://"]) expect(message).toContain(form);
+    await expect(openEventStore("sqlite:")).rejects.toThrow(/sqlite:PATH/);
+  });
+
+  it("hides credentials when describing a URL", () => {
+    expect(describeStoreUrl("esdb://admin:changeit@localhost:2113?tls=false")).toBe(
+      "esdb://***@localhost:2113?tls=false",
+    );
+    expect(describeStoreUrl("kurrentdb+discover://ops:pw@a:2113,b:2113")).toBe(
+      "kurrentdb+discover://***@a:2113,b:2113",
+    );
+    expect(describeStoreUrl("sqlite:data/events.db")).toBe("sqlite:data/events.db");
   });
 });

@@ -52,7 +52,10 @@ export interface FundingReport {
 }
 
 /** Books a funding payment: walletBalance += fundingFee. */
-export function decideFundingBooking(account: AccountContext, report: FundingReport): EventData<"FundingFeeBooked"> {
+export function decideFundingBooking(
+  account: AccountContext,
+  report: FundingReport,
+): EventData<"FundingFeeBooked"> {
   return {
     ...report,
     walletBalance: new Dec(account.walletBalance).plus(report.fundingFee).toFixed(),

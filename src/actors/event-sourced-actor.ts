@@ -6,7 +6,7 @@
 import { type Actor, type AnyStateMachine, createActor, type SnapshotFrom } from "xstate";
 import type { DomainEvent } from "../events/catalog.ts";
 import type { NewEvent } from "../events/envelope.ts";
-import { deterministicEventId } from "../events/ids.ts";
+import { eventIdFactory } from "../events/ids.ts";
 import type { EventStore } from "../events/store.ts";
 
 /** Causation and market time of a batch of events. */
@@ -22,6 +22,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
   private readonly actor: Actor<TMachine>;
   /** Revision of the stream's last event; -1 while the stream does not exist. */
   private revision = -1;
+  private readonly eventId: (revision: number) => string;
 
   private constructor(
     readonly stream: string,
@@ -30,6 +31,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     private readonly correlationId: string,
     input: unknown,
   ) {
+    this.eventId = eventIdFactory(correlationId, stream);
     this.actor = createActor(machine, { input } as never);
     this.actor.start();
   }
@@ -77,10 +79,14 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     if (events.length === 0) return [];
     const base = this.revision;
     const batch: NewEvent[] = events.map((e, i) => ({
-      eventId: deterministicEventId(this.correlationId, this.stream, base + 1 + i),
+      eventId: this.eventId(base + 1 + i),
       type: e.type,
       data: e.data,
-      metadata: { correlationId: this.correlationId, causationId: meta.causationId, eventTime: meta.eventTime },
+      metadata: {
+        correlationId: this.correlationId,
+        causationId: meta.causationId,
+        eventTime: meta.eventTime,
+      },
     }));
     const result = await this.store.append(this.stream, batch, base < 0 ? "noStream" : base);
     for (const e of events) this.actor.send(e as never);

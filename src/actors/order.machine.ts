@@ -11,7 +11,13 @@ import { assign, setup } from "xstate";
 import type { EventData } from "../events/catalog.ts";
 
 type Ev<
-  T extends "OrderSubmitted" | "OrderAccepted" | "OrderFilled" | "OrderCanceled" | "OrderExpired" | "OrderRejected",
+  T extends
+    | "OrderSubmitted"
+    | "OrderAccepted"
+    | "OrderFilled"
+    | "OrderCanceled"
+    | "OrderExpired"
+    | "OrderRejected",
 > = {
   type: T;
   data: EventData<T>;
@@ -43,15 +49,27 @@ export const orderMachine = setup({
   types: { context: {} as OrderContext, events: {} as OrderActorEvent },
   actions: {
     recordRequest: assign(({ event }) => (event.type === "OrderSubmitted" ? { request: event.data } : {})),
-    recordAccept: assign(({ event }) => (event.type === "OrderAccepted" ? { orderId: event.data.orderId } : {})),
+    recordAccept: assign(({ event }) =>
+      event.type === "OrderAccepted" ? { orderId: event.data.orderId } : {},
+    ),
     recordFill: assign(({ context, event }) =>
       event.type === "OrderFilled"
-        ? { executedQty: event.data.cumulativeQuantity, lastFillPrice: event.data.price, fills: context.fills + 1 }
+        ? {
+            executedQty: event.data.cumulativeQuantity,
+            lastFillPrice: event.data.price,
+            fills: context.fills + 1,
+          }
         : {},
     ),
-    recordCancel: assign(({ event }) => (event.type === "OrderCanceled" ? { cancelReason: event.data.reason } : {})),
-    recordExpiry: assign(({ event }) => (event.type === "OrderExpired" ? { cancelReason: event.data.reason } : {})),
-    recordReject: assign(({ event }) => (event.type === "OrderRejected" ? { rejectReason: event.data.reason } : {})),
+    recordCancel: assign(({ event }) =>
+      event.type === "OrderCanceled" ? { cancelReason: event.data.reason } : {},
+    ),
+    recordExpiry: assign(({ event }) =>
+      event.type === "OrderExpired" ? { cancelReason: event.data.reason } : {},
+    ),
+    recordReject: assign(({ event }) =>
+      event.type === "OrderRejected" ? { rejectReason: event.data.reason } : {},
+    ),
   },
   guards: {
     completesOrder: ({ event }) => event.type === "OrderFilled" && event.data.status === "FILLED",

@@ -13,7 +13,11 @@ type Submitted = EventData<"OrderSubmitted">;
  * A closed bar: BarClosed, plus EntrySignalled or SignalSuppressed when sma-cross saw a crossover.
  * The strategy sees the position as open in every state but `flat`.
  */
-export function decideOnBar(ctx: SymbolContext, state: SymbolState, bar: EventData<"BarClosed">): SymbolActorEvent[] {
+export function decideOnBar(
+  ctx: SymbolContext,
+  state: SymbolState,
+  bar: EventData<"BarClosed">,
+): SymbolActorEvent[] {
   const events: SymbolActorEvent[] = [{ type: "BarClosed", data: bar }];
   const { decision } = stepSmaCross(ctx.strategy, bar, {
     params: ctx.params,
@@ -40,7 +44,12 @@ export function decideOnBar(ctx: SymbolContext, state: SymbolState, bar: EventDa
   } else if (decision.kind === "suppressed") {
     events.push({
       type: "SignalSuppressed",
-      data: { symbol: ctx.symbol, direction: decision.direction, barOpenTime: bar.openTime, reason: decision.reason },
+      data: {
+        symbol: ctx.symbol,
+        direction: decision.direction,
+        barOpenTime: bar.openTime,
+        reason: decision.reason,
+      },
     });
   }
   return events;
@@ -50,11 +59,21 @@ export function decideOnBar(ctx: SymbolContext, state: SymbolState, bar: EventDa
  * The entry filled at `entryPrice` for `quantity`: protect it with a stop-loss and a take-profit computed from
  * the fill, or flatten at once when the fill left no risk (risk ≤ 0).
  */
-export function decideOnEntryFill(ctx: SymbolContext, entryPrice: string, quantity: string): SymbolActorEvent {
+export function decideOnEntryFill(
+  ctx: SymbolContext,
+  entryPrice: string,
+  quantity: string,
+): SymbolActorEvent {
   const trade = ctx.trade;
   if (!trade) throw new Error(`${ctx.symbol}: entry fill without an active trade`);
   const n = ctx.signals;
-  const p = protectionPrices(trade.direction, entryPrice, trade.plannedStopPrice, ctx.params.tpSlRatio, ctx.instrument.tickSize);
+  const p = protectionPrices(
+    trade.direction,
+    entryPrice,
+    trade.plannedStopPrice,
+    ctx.params.tpSlRatio,
+    ctx.instrument.tickSize,
+  );
   if (p.kind === "ok") {
     return {
       type: "PositionProtectionRequested",
@@ -88,7 +107,11 @@ export function decideOnEntryFill(ctx: SymbolContext, entryPrice: string, quanti
 export function decideOnProtectionFailure(ctx: SymbolContext, reason: string): SymbolActorEvent {
   return {
     type: "PositionUnprotected",
-    data: { symbol: ctx.symbol, reason, flattenClientOrderId: clientOrderIdFor(ctx.symbol, ctx.signals, "FL") },
+    data: {
+      symbol: ctx.symbol,
+      reason,
+      flattenClientOrderId: clientOrderIdFor(ctx.symbol, ctx.signals, "FL"),
+    },
   };
 }
 

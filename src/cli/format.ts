@@ -1,6 +1,7 @@
 /** Text the CLI prints: the backtest summary (table or one JSON line), the replay report, the how-to for data. */
 import { describeStoreUrl } from "../adapters/store/open-store.ts";
 import type { AppConfig } from "../config/schema.ts";
+import { canonical, Dec } from "../domain/decimal.ts";
 import type { BacktestSummary } from "../engine/backtest.ts";
 import type { ReplayReport } from "../engine/replay.ts";
 
@@ -26,17 +27,22 @@ export function summaryJsonLine(s: BacktestSummary): string {
   });
 }
 
-/** The summary as an aligned two-column table (money in USDT), ending with the store URL. */
+/** A USDT amount for people: rounded half-even to 8 decimals (USDT's wallet precision); `--json` keeps it exact. */
+function usdt(amount: string): string {
+  return `${canonical(new Dec(amount).toDecimalPlaces(8))} USDT`;
+}
+
+/** The summary as an aligned two-column table (money in USDT, 8 decimals), ending with the store URL. */
 export function summaryTable(s: BacktestSummary, store: string): string {
   return table([
     ["runId", s.runId],
     ["bars", String(s.bars)],
     ["orders", String(s.orders)],
     ["fills", String(s.fills)],
-    ["realizedPnl", `${s.realizedPnl} USDT`],
-    ["fees", `${s.fees} USDT`],
-    ["funding", `${s.funding} USDT`],
-    ["maxDrawdown", `${s.maxDrawdown} USDT`],
+    ["realizedPnl", usdt(s.realizedPnl)],
+    ["fees", usdt(s.fees)],
+    ["funding", usdt(s.funding)],
+    ["maxDrawdown", usdt(s.maxDrawdown)],
     ["events", String(s.events)],
     ["barsPerSec", String(Math.round(s.barsPerSec))],
     ["eventLogSha256", s.eventLogSha256],

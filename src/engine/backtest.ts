@@ -101,7 +101,11 @@ export async function executeBacktest(
   }
   const window = windowOf(config);
   const runId = backtestRunId(config, files);
-  const venue = new SimulatedVenue({ takerRate: config.feeRates.taker, slippage: config.slippage, instrument: getInstrument });
+  const venue = new SimulatedVenue({
+    takerRate: config.feeRates.taker,
+    slippage: config.slippage,
+    instrument: getInstrument,
+  });
   const engine = new TradingEngine({
     store,
     venue,
@@ -112,7 +116,13 @@ export async function executeBacktest(
   });
   const runStream = streams.run(runId);
   const start = { causationId: `run:${runId}`, eventTime: window.from };
-  const manifest = files.map(({ path, kind, symbol, sha256, bytes }) => ({ path, kind, symbol, sha256, bytes }));
+  const manifest = files.map(({ path, kind, symbol, sha256, bytes }) => ({
+    path,
+    kind,
+    symbol,
+    sha256,
+    bytes,
+  }));
   let runRevision = (
     await store.append(
       runStream,
@@ -160,7 +170,9 @@ export async function executeBacktest(
         return;
     }
   };
-  await lastValueFrom(archiveMarket$([...files], window).pipe(concatMap(handle)), { defaultValue: undefined });
+  await lastValueFrom(archiveMarket$([...files], window).pipe(concatMap(handle)), {
+    defaultValue: undefined,
+  });
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
   runRevision = (
     await store.append(

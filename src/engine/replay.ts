@@ -41,7 +41,9 @@ async function sha256File(path: string): Promise<string> {
 async function findRunStarted(store: EventStore): Promise<RecordedEvent> {
   for await (const e of store.readAll({ limit: 1 })) {
     if (e.type === "RunStarted") return e;
-    throw new Error(`the store's first event is ${e.type} in ${e.stream}, not RunStarted: not a recorded run`);
+    throw new Error(
+      `the store's first event is ${e.type} in ${e.stream}, not RunStarted: not a recorded run`,
+    );
   }
   throw new Error("the store is empty: nothing to replay");
 }
@@ -64,14 +66,19 @@ function diffObjects(a: unknown, b: unknown, path: string, out: string[]): void 
     }
     return;
   }
-  out.push(`projection ${path} differs: stored ${JSON.stringify(a)?.slice(0, 120)} vs re-run ${JSON.stringify(b)?.slice(0, 120)}`);
+  out.push(
+    `projection ${path} differs: stored ${JSON.stringify(a)?.slice(0, 120)} vs re-run ${JSON.stringify(b)?.slice(0, 120)}`,
+  );
 }
 
 /**
  * Verifies the run recorded in `store` against its inputs under `deps.dataRoot`.
  * @throws Error when the store holds no run or the recorded configuration is invalid.
  */
-export async function verifyReplay(store: EventStore, deps: { dataRoot: string; logger: Logger }): Promise<ReplayReport> {
+export async function verifyReplay(
+  store: EventStore,
+  deps: { dataRoot: string; logger: Logger },
+): Promise<ReplayReport> {
   const started = await findRunStarted(store);
   const run = started.data as EventData<"RunStarted">;
   const config = BacktestConfigSchema.parse(run.config);
@@ -87,7 +94,8 @@ export async function verifyReplay(store: EventStore, deps: { dataRoot: string; 
       differences.push(`input file ${entry.path} is missing under ${deps.dataRoot}`);
       continue;
     }
-    if (actual !== entry.sha256) differences.push(`input file ${entry.path} changed: sha256 ${actual} ≠ recorded ${entry.sha256}`);
+    if (actual !== entry.sha256)
+      differences.push(`input file ${entry.path} changed: sha256 ${actual} ≠ recorded ${entry.sha256}`);
     files.push({ ...entry, absolutePath });
   }
 
@@ -99,7 +107,14 @@ export async function verifyReplay(store: EventStore, deps: { dataRoot: string; 
   }
   const eventLogSha256 = storedHash.digest();
   if (differences.length > 0) {
-    return { ok: false, runId: run.runId, events: storedHash.count, eventLogSha256, replayedSha256: "", differences };
+    return {
+      ok: false,
+      runId: run.runId,
+      events: storedHash.count,
+      eventLogSha256,
+      replayedSha256: "",
+      differences,
+    };
   }
 
   deps.logger.info({ runId: run.runId, files: files.length }, "re-running the recorded run");
@@ -114,7 +129,10 @@ export async function verifyReplay(store: EventStore, deps: { dataRoot: string; 
     replayedHash.add(r);
     const s = await storedIter.next();
     if (s.done) {
-      if (differences.length < maxDifferences) differences.push(`the re-run has more events than the store (from ${r.stream}@${r.revision} ${r.type})`);
+      if (differences.length < maxDifferences)
+        differences.push(
+          `the re-run has more events than the store (from ${r.stream}@${r.revision} ${r.type})`,
+        );
       continue;
     }
     if (differences.length < maxDifferences && canonicalEventLine(s.value) !== canonicalEventLine(r)) {
@@ -122,7 +140,10 @@ export async function verifyReplay(store: EventStore, deps: { dataRoot: string; 
     }
   }
   const extra = await storedIter.next();
-  if (!extra.done) differences.push(`the store has more events than the re-run (from ${extra.value.stream}@${extra.value.revision})`);
+  if (!extra.done)
+    differences.push(
+      `the store has more events than the re-run (from ${extra.value.stream}@${extra.value.revision})`,
+    );
   await storedIter.return?.();
   await rerunStore.close();
 

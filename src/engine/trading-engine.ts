@@ -4,10 +4,10 @@
  * simulated venue. Every reaction follows "persist, then act": an order's intent (OrderSubmitted) is appended
  * before the venue sees it, and each actor applies only events its stream has accepted.
  */
-import { type FillReport, decideFillBooking, decideFundingBooking } from "../actors/account.decide.ts";
+import { decideFillBooking, decideFundingBooking, type FillReport } from "../actors/account.decide.ts";
 import { accountMachine } from "../actors/account.machine.ts";
 import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
-import { orderMachine, type OrderStatus } from "../actors/order.machine.ts";
+import { type OrderStatus, orderMachine } from "../actors/order.machine.ts";
 import {
   decideOnBar,
   decideOnEntryFill,
@@ -96,10 +96,13 @@ export class TradingEngine {
   /** A realized funding settlement: record it (the venue then reports the payment, if any). */
   async onFundingRate(settlement: EventData<"FundingRateSettled">): Promise<void> {
     this.stats.fundingSettlements += 1;
-    const [id] = await this.symbolActor(settlement.symbol).commit([{ type: "FundingRateSettled", data: settlement }], {
-      causationId: `funding:${settlement.symbol}:${settlement.fundingTime}`,
-      eventTime: settlement.fundingTime,
-    });
+    const [id] = await this.symbolActor(settlement.symbol).commit(
+      [{ type: "FundingRateSettled", data: settlement }],
+      {
+        causationId: `funding:${settlement.symbol}:${settlement.fundingTime}`,
+        eventTime: settlement.fundingTime,
+      },
+    );
     this.fundingCause.set(settlement.symbol, id!);
   }
 
@@ -112,16 +115,23 @@ export class TradingEngine {
         const order = this.openOrders.get(report.clientOrderId);
         if (!order) return;
         this.openOrders.delete(report.clientOrderId);
-        await order.commit([{ type: "OrderExpired", data: { clientOrderId: report.clientOrderId, reason: report.reason } }], {
-          causationId: `venue:expired:${report.clientOrderId}`,
-          eventTime: report.time,
-        });
+        await order.commit(
+          [{ type: "OrderExpired", data: { clientOrderId: report.clientOrderId, reason: report.reason } }],
+          {
+            causationId: `venue:expired:${report.clientOrderId}`,
+            eventTime: report.time,
+          },
+        );
         return;
       }
       case "funding": {
         const data = decideFundingBooking(this.account.snapshot.context, report.funding);
-        const causationId = this.fundingCause.get(report.funding.symbol) ?? `funding:${report.funding.symbol}`;
-        await this.account.commit([{ type: "FundingFeeBooked", data }], { causationId, eventTime: report.time });
+        const causationId =
+          this.fundingCause.get(report.funding.symbol) ?? `funding:${report.funding.symbol}`;
+        await this.account.commit([{ type: "FundingFeeBooked", data }], {
+          causationId,
+          eventTime: report.time,
+        });
         return;
       }
     }
@@ -169,12 +179,20 @@ export class TradingEngine {
     const result = await this.options.venue.submit(request);
     const next = { causationId: submittedId!, eventTime: cause.eventTime };
     if (result.accepted) {
-      await order.commit([{ type: "OrderAccepted", data: { clientOrderId: request.clientOrderId, orderId: result.orderId } }], next);
+      await order.commit(
+        [{ type: "OrderAccepted", data: { clientOrderId: request.clientOrderId, orderId: result.orderId } }],
+        next,
+      );
       return true;
     }
     this.openOrders.delete(request.clientOrderId);
     const [rejectedId] = await order.commit(
-      [{ type: "OrderRejected", data: { clientOrderId: request.clientOrderId, code: result.code, reason: result.reason } }],
+      [
+        {
+          type: "OrderRejected",
+          data: { clientOrderId: request.clientOrderId, code: result.code, reason: result.reason },
+        },
+      ],
       next,
     );
     await this.onRejected(request, result.reason, { causationId: rejectedId!, eventTime: cause.eventTime });
@@ -186,7 +204,12 @@ export class TradingEngine {
     const actor = this.symbolActor(request.symbol);
     if (request.purpose === "ENTRY") {
       await actor.commit(
-        [{ type: "EntryFailed", data: { symbol: request.symbol, entryClientOrderId: request.clientOrderId, reason } }],
+        [
+          {
+            type: "EntryFailed",
+            data: { symbol: request.symbol, entryClientOrderId: request.clientOrderId, reason },
+          },
+        ],
         cause,
       );
     } else if (request.purpose === "STOP_LOSS" && this.stateOf(actor) === "protected") {
@@ -204,7 +227,12 @@ export class TradingEngine {
       if (exit) await this.cancel(actor.snapshot.context.symbol, exit, "protectionFailed", next);
     }
     await this.submit(
-      flattenOrder(actor.snapshot.context.symbol, trade.flattenClientOrderId!, trade.direction, trade.quantity),
+      flattenOrder(
+        actor.snapshot.context.symbol,
+        trade.flattenClientOrderId!,
+        trade.direction,
+        trade.quantity,
+      ),
       next,
     );
   }
@@ -250,10 +278,13 @@ export class TradingEngine {
       { causationId: `venue:trade:${fill.symbol}:${fill.tradeId}`, eventTime: time },
     );
     if ((order.snapshot.value as OrderStatus) === "FILLED") this.openOrders.delete(fill.clientOrderId);
-    const [bookedId] = await this.account.commit([{ type: "FillBooked", data: decideFillBooking(this.account.snapshot.context, fill as FillReport) }], {
-      causationId: filledId!,
-      eventTime: time,
-    });
+    const [bookedId] = await this.account.commit(
+      [{ type: "FillBooked", data: decideFillBooking(this.account.snapshot.context, fill as FillReport) }],
+      {
+        causationId: filledId!,
+        eventTime: time,
+      },
+    );
     if (fill.status !== "FILLED") return;
     await this.onOrderFilled(request, fill, { causationId: bookedId!, eventTime: time });
   }
@@ -271,21 +302,29 @@ export class TradingEngine {
         if (stopAccepted) await this.submit(takeProfit, next);
       } else if (decision.type === "InvalidRiskAtFill") {
         const t = actor.snapshot.context.trade!;
-        await this.submit(flattenOrder(request.symbol, decision.data.flattenClientOrderId, t.direction, t.quantity), next);
+        await this.submit(
+          flattenOrder(request.symbol, decision.data.flattenClientOrderId, t.direction, t.quantity),
+          next,
+        );
       }
       return;
     }
     // An exit filled: cancel what is left of the bracket, then the symbol is flat.
     const trade = actor.snapshot.context.trade;
     for (const other of [trade?.stopClientOrderId, trade?.takeProfitClientOrderId]) {
-      if (other && other !== request.clientOrderId) await this.cancel(request.symbol, other, "siblingFilled", cause);
+      if (other && other !== request.clientOrderId)
+        await this.cancel(request.symbol, other, "siblingFilled", cause);
     }
     if (this.account.snapshot.context.positions[request.symbol] === undefined) {
       await actor.commit(
         [
           {
             type: "PositionClosed",
-            data: { symbol: request.symbol, exitClientOrderId: request.clientOrderId, exitPurpose: request.purpose },
+            data: {
+              symbol: request.symbol,
+              exitClientOrderId: request.clientOrderId,
+              exitPurpose: request.purpose,
+            },
           },
         ],
         cause,

@@ -10,7 +10,9 @@ import type { EventData } from "../events/catalog.ts";
 export type OrderRequest = EventData<"OrderSubmitted">;
 
 /** The venue's answer to a new order: its order id, or a rejection with a Binance error code. */
-export type SubmitResult = { accepted: true; orderId: string } | { accepted: false; code: number; reason: string };
+export type SubmitResult =
+  | { accepted: true; orderId: string }
+  | { accepted: false; code: number; reason: string };
 
 /** The venue's answer to a cancel request. */
 export type CancelResult = { canceled: true } | { canceled: false; code: number; reason: string };

@@ -7,10 +7,10 @@
 import { z } from "zod";
 
 /** A decimal number as a string: optional minus, digits, optional fraction (no exponent). */
-export const Decimal = z.string().regex(/^-?\d+(\.\d+)?$/, "expected a decimal string like \"123.45\"");
+export const Decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'expected a decimal string like "123.45"');
 /** ms since the Unix epoch, UTC. */
 export const EpochMs = z.number().int().nonnegative();
-export const Symbol = z.string().regex(/^[A-Z0-9]{2,30}$/, "expected an upper-case symbol like BTCUSDT");
+export const SymbolName = z.string().regex(/^[A-Z0-9]{2,30}$/, "expected an upper-case symbol like BTCUSDT");
 /** Binance's newClientOrderId pattern. */
 export const ClientOrderId = z.string().regex(/^[.A-Z:/a-z0-9_-]{1,36}$/, "expected a Binance clientOrderId");
 export const OrderSide = z.enum(["BUY", "SELL"]);
@@ -23,7 +23,7 @@ const manifestEntry = z.strictObject({
   /** Path relative to the data root, with forward slashes. */
   path: z.string().min(1),
   kind: z.enum(["klines", "fundingRate", "markPriceKlines"]),
-  symbol: Symbol,
+  symbol: SymbolName,
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().nonnegative(),
 });
@@ -35,7 +35,7 @@ const schemas = {
     runId: z.string().min(1),
     mode: z.enum(["backtest", "paper", "testnet", "live"]),
     strategy: z.string().min(1),
-    symbols: z.array(Symbol).min(1),
+    symbols: z.array(SymbolName).min(1),
     from: EpochMs,
     to: EpochMs,
     /** The validated run configuration, as recorded (replay re-runs from it). */
@@ -52,7 +52,7 @@ const schemas = {
   // ── symbol-<SYMBOL> ─────────────────────────────────────────────────────────────────────────────────────
   /** A closed kline (x = true). Prices in quote asset, volume in base asset. */
   BarClosed: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     interval: z.literal("1m"),
     openTime: EpochMs,
     closeTime: EpochMs,
@@ -64,7 +64,7 @@ const schemas = {
   }),
   /** Bars are missing between two closed bars: reported, never filled. Strategy state restarts its warm-up. */
   MarketDataGapDetected: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     /** openTime of the first missing bar. */
     fromOpenTime: EpochMs,
     /** openTime of the bar that arrived after the gap. */
@@ -73,7 +73,7 @@ const schemas = {
   }),
   /** A realized funding settlement (positive fundingRate: longs pay shorts). */
   FundingRateSettled: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     fundingTime: EpochMs,
     /** Rate per funding interval, as a ratio (0.0001 = 0.01 %). */
     fundingRate: Decimal,
@@ -86,7 +86,7 @@ const schemas = {
   }),
   /** sma-cross accepted a crossover: an entry order follows (strategies.md §2.3). */
   EntrySignalled: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     strategy: z.literal("sma-cross"),
     direction: PositionDirection,
     /** openTime of the signal bar s. */
@@ -104,14 +104,14 @@ const schemas = {
   }),
   /** A crossover that was not acted on, and why. */
   SignalSuppressed: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     direction: PositionDirection,
     barOpenTime: EpochMs,
     reason: z.enum(["positionOpen", "cooldown", "stopWindowTooShort", "invalidRisk", "quantityTooSmall"]),
   }),
   /** The entry filled; the bracket (stop-loss + take-profit) is placed, both reduce-only. */
   PositionProtectionRequested: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     direction: PositionDirection,
     entryClientOrderId: ClientOrderId,
     entryPrice: Decimal,
@@ -123,7 +123,7 @@ const schemas = {
   }),
   /** The fill made the planned stop meaningless (risk ≤ 0): the position is flattened at once. */
   InvalidRiskAtFill: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     direction: PositionDirection,
     entryClientOrderId: ClientOrderId,
     entryPrice: Decimal,
@@ -132,19 +132,19 @@ const schemas = {
   }),
   /** The entry order was rejected or canceled before any fill: the symbol is flat again, no position. */
   EntryFailed: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     entryClientOrderId: ClientOrderId,
     reason: z.string().min(1),
   }),
   /** A protective exit was rejected or lost: the position is flattened with a reduce-only MARKET order. */
   PositionUnprotected: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     reason: z.string().min(1),
     flattenClientOrderId: ClientOrderId,
   }),
   /** The symbol's position is flat again. */
   PositionClosed: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     exitClientOrderId: ClientOrderId,
     exitPurpose: OrderPurpose,
   }),
@@ -153,7 +153,7 @@ const schemas = {
   /** The intent to send an order, durable before the venue sees it. */
   OrderSubmitted: z.strictObject({
     clientOrderId: ClientOrderId,
-    symbol: Symbol,
+    symbol: SymbolName,
     side: OrderSide,
     type: OrderType,
     purpose: OrderPurpose,
@@ -176,7 +176,7 @@ const schemas = {
   /** A fill (execution type TRADE). */
   OrderFilled: z.strictObject({
     clientOrderId: ClientOrderId,
-    symbol: Symbol,
+    symbol: SymbolName,
     side: OrderSide,
     tradeId: z.string().min(1),
     price: Decimal,
@@ -214,7 +214,7 @@ const schemas = {
   }),
   /** A fill booked to the account (ACCOUNT_UPDATE reason ORDER): position and wallet after it. */
   FillBooked: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     clientOrderId: ClientOrderId,
     tradeId: z.string().min(1),
     side: OrderSide,
@@ -230,7 +230,7 @@ const schemas = {
   }),
   /** A funding payment (ACCOUNT_UPDATE reason FUNDING_FEE); binance-usdm.md §4.4. */
   FundingFeeBooked: z.strictObject({
-    symbol: Symbol,
+    symbol: SymbolName,
     fundingTime: EpochMs,
     fundingRate: Decimal,
     markPrice: Decimal,

@@ -26,12 +26,24 @@ function streamPrefix(correlationId: string, stream: string): string {
 }
 
 /**
+ * The id function of one stream: revision (0 … 2³²−1) → UUID. Same ids as `deterministicEventId`, without a
+ * cache lookup per event (an actor keeps one for its stream).
+ * @throws RangeError (from the returned function) for a revision outside 0 … 2³²−1.
+ */
+export function eventIdFactory(correlationId: string, stream: string): (revision: number) => string {
+  const prefix = streamPrefix(correlationId, stream);
+  return (revision) => {
+    if (!Number.isInteger(revision) || revision < 0 || revision > 0xffffffff) {
+      throw new RangeError(`revision ${revision} is outside 0 … 2^32−1`);
+    }
+    return prefix + revision.toString(16).padStart(8, "0");
+  };
+}
+
+/**
  * UUID for the event at `revision` (0 … 2³²−1) of `stream` in the causal chain `correlationId`.
  * @throws RangeError for a revision outside 0 … 2³²−1.
  */
 export function deterministicEventId(correlationId: string, stream: string, revision: number): string {
-  if (!Number.isInteger(revision) || revision < 0 || revision > 0xffffffff) {
-    throw new RangeError(`revision ${revision} is outside 0 … 2^32−1`);
-  }
-  return streamPrefix(correlationId, stream) + revision.toString(16).padStart(8, "0");
+  return eventIdFactory(correlationId, stream)(revision);
 }

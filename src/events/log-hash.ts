@@ -33,7 +33,9 @@ export class EventLogHasher {
 }
 
 /** sha256 (hex) over every event of `events`, in order. */
-export async function eventLogSha256(events: AsyncIterable<RecordedEvent>): Promise<{ sha256: string; events: number }> {
+export async function eventLogSha256(
+  events: AsyncIterable<RecordedEvent>,
+): Promise<{ sha256: string; events: number }> {
   const hasher = new EventLogHasher();
   for await (const e of events) hasher.add(e);
   return { sha256: hasher.digest(), events: hasher.count };

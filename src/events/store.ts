@@ -42,8 +42,16 @@ export interface EventStore {
    * `WrongExpectedRevisionError` and writes nothing. Re-appending events whose ids are already stored at the
    * same place in the stream is a no-op that resolves with the original result (idempotent retry).
    * Events are validated against the catalog first: `EventSchemaError` names the type and field.
+   * Retry rule: the batch's ids must sit consecutively from the revision `expectedRevision` implies (expected
+   * + 1, 0 for "noStream", wherever the first id is for "any"/"streamExists"); a batch only partly stored there
+   * is rejected. An empty `events` only checks `expectedRevision`: it resolves with nextExpectedRevision = the
+   * stream's revision (−1 when absent) and position = −1.
    */
-  append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
+  append(
+    stream: string,
+    events: readonly NewEvent[],
+    expectedRevision: ExpectedRevision,
+  ): Promise<AppendResult>;
   /** Reads one stream in revision order; an absent stream yields nothing. */
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
   /** Reads the global log in append order. */

@@ -10,8 +10,8 @@
  *   events at revision + 1… is a retry; a partial match ("corrupted idempotency") is a wrong expected
  *   version; event ids are NOT unique across streams;
  * - an empty append that passes its check writes an empty record (it advances the log, adds no event);
- * - a fresh node's log starts with system events in `$` streams, one of them (`$settings`) with a type that
- *   does not start with `$`.
+ * - a node's log starts with system events in `$` streams (epoch information, default users); an operator's
+ *   ACL change adds a `$settings` event whose type, `update-default-acl`, does not start with `$`.
  * Not modelled: explicit transactions, deletes and tombstones, stream metadata (`$maxCount`, ACLs), links,
  * scavenging, and the bounded size of the server's committed-event-id cache.
  */
@@ -56,7 +56,7 @@ const RECORD_OVERHEAD = 96;
 /** Size of the empty record an empty append writes. */
 const EMPTY_RECORD_SIZE = 64;
 
-/** System events a fresh node has written before any client connects (stream, type). */
+/** System events the double's log starts with (stream, type): a node's own, and an ACL change. */
 const SYSTEM_EVENTS: readonly (readonly [string, string])[] = [
   ["$epoch-information", "$epoch-information"],
   ["$user-admin", "$UserCreated"],

@@ -6,9 +6,9 @@ import { InMemoryEventStore } from "../../src/adapters/store/memory.ts";
 import { SimulatedVenue } from "../../src/adapters/venue/simulated.ts";
 import { getInstrument } from "../../src/domain/instruments.ts";
 import { type SmaCrossParams, smaCrossDefaults } from "../../src/domain/strategies/sma-cross.ts";
+import { TradingEngine } from "../../src/engine/trading-engine.ts";
 import type { EventData } from "../../src/events/catalog.ts";
 import type { RecordedEvent } from "../../src/events/envelope.ts";
-import { TradingEngine } from "../../src/engine/trading-engine.ts";
 
 /** 2024-01-01 00:00 UTC. */
 export const T0 = 1704067200000;
@@ -21,7 +21,17 @@ export function bar(
   t0 = T0,
 ): EventData<"BarClosed"> {
   const openTime = t0 + i * 60_000;
-  return { symbol, interval: "1m", openTime, closeTime: openTime + 59_999, open, high, low, close, volume: "1" };
+  return {
+    symbol,
+    interval: "1m",
+    openTime,
+    closeTime: openTime + 59_999,
+    open,
+    high,
+    low,
+    close,
+    volume: "1",
+  };
 }
 
 export type ScenarioInput =

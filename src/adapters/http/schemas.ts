@@ -11,7 +11,7 @@ import {
   OrderPurpose,
   OrderSide,
   OrderType,
-  Symbol as SymbolName,
+  SymbolName,
 } from "../../events/catalog.ts";
 import {
   curveIntervals,

@@ -1,7 +1,7 @@
 /**
  * In-memory event store: unit tests, and the engine's replay of a recorded run. Global positions are the
- * 1-based insertion index. Recorded events (and their data and metadata objects) are frozen and shared by
- * every reader; event ids are unique across the whole store.
+ * 1-based insertion index; event ids are unique across the whole store. Readers and subscribers share the
+ * stored objects (not frozen, to keep appends cheap): they must not mutate them.
  */
 import type { Observable } from "rxjs";
 import type { NewEvent, RecordedEvent } from "../../events/envelope.ts";
@@ -48,22 +48,18 @@ export class InMemoryEventStore implements EventStore {
       if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
       return emptyAppendResult(current);
     }
-    if (!holds || this.byId.has(batch[0]!.eventId)) {
+    const stored = batch.findIndex((event) => this.byId.has(event.eventId));
+    if (!holds || stored >= 0) {
       const ids = batch.map((e) => e.eventId);
       const retried = idempotentResult(stream, ids, expectedRevision, current, (id) => this.byId.get(id));
       if (retried) return retried;
       if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
-    }
-    for (const event of batch) {
-      const stored = this.byId.get(event.eventId);
-      if (stored) throw duplicateEventIdError(stream, event.eventId, stored);
+      throw duplicateEventIdError(stream, ids[stored]!, this.byId.get(ids[stored]!)!);
     }
     const target = existing ?? [];
     if (!existing) this.streams.set(stream, target);
     for (const event of batch) {
-      Object.freeze(event.data);
-      Object.freeze(event.metadata);
-      const recorded = Object.freeze(recordedEvent(stream, target.length, this.log.length + 1, event));
+      const recorded = recordedEvent(stream, target.length, this.log.length + 1, event);
       this.log.push(recorded);
       target.push(recorded);
       this.byId.set(recorded.eventId, recorded);

@@ -16,7 +16,13 @@
 import { commission, fillPriceWithSlippage, fundingFee } from "../../domain/accounting.ts";
 import { Dec } from "../../domain/decimal.ts";
 import { checkOrderFilters, type Instrument } from "../../domain/instruments.ts";
-import type { CancelResult, OrderRequest, SubmitResult, Venue, VenueReportHandler } from "../../engine/venue.ts";
+import type {
+  CancelResult,
+  OrderRequest,
+  SubmitResult,
+  Venue,
+  VenueReportHandler,
+} from "../../engine/venue.ts";
 
 /** Settings of the simulated venue. Rates and slippage are ratios (0.0005 = 0.05 %). */
 export interface SimulatedVenueOptions {
@@ -74,7 +80,8 @@ export class SimulatedVenue implements Venue {
       return { accepted: false, code: -4116, reason: "ClientOrderId is duplicated." };
     }
     const last = this.lastPrice.get(order.symbol);
-    if (last === undefined) return { accepted: false, code: -1121, reason: `no market price yet for ${order.symbol}` };
+    if (last === undefined)
+      return { accepted: false, code: -1121, reason: `no market price yet for ${order.symbol}` };
     const violations = checkOrderFilters(this.options.instrument(order.symbol), {
       type: order.type,
       quantity: order.quantity,
@@ -99,7 +106,8 @@ export class SimulatedVenue implements Venue {
 
   async cancel(symbol: string, clientOrderId: string): Promise<CancelResult> {
     const w = this.working.get(clientOrderId);
-    if (!w || w.request.symbol !== symbol) return { canceled: false, code: -2011, reason: "Unknown order sent." };
+    if (!w || w.request.symbol !== symbol)
+      return { canceled: false, code: -2011, reason: "Unknown order sent." };
     this.working.delete(clientOrderId);
     return { canceled: true };
   }
@@ -121,7 +129,11 @@ export class SimulatedVenue implements Venue {
     const high = Number(bar.high);
     const low = Number(bar.low);
     const open = Number(bar.open);
-    for (let o = this.nextTriggered(bar.symbol, high, low); o; o = this.nextTriggered(bar.symbol, high, low)) {
+    for (
+      let o = this.nextTriggered(bar.symbol, high, low);
+      o;
+      o = this.nextTriggered(bar.symbol, high, low)
+    ) {
       const gapped = touched(o, open, open);
       await this.execute(o, gapped ? bar.open : o.request.triggerPrice!, bar.closeTime, handle);
     }

@@ -4,7 +4,7 @@
  * (model-based, fc.commands).
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { accountMachine } from "../src/actors/account.machine.ts";
 import { EventSourcedActor } from "../src/actors/event-sourced-actor.ts";
 import { type OrderStatus, orderMachine } from "../src/actors/order.machine.ts";
@@ -105,6 +105,9 @@ describe("rehydration", () => {
 });
 
 describe("order actor status table (model-based)", () => {
+  // Events sent after a final state are ignored by design; XState warns about each one on stderr.
+  beforeAll(() => vi.spyOn(console, "warn").mockImplementation(() => {}));
+  afterAll(() => vi.restoreAllMocks());
   type Model = { status: OrderStatus; executed: number };
   const id = "ps-ETHUSDT-000001-E";
   const transitions: Record<string, Partial<Record<OrderStatus, OrderStatus>>> = {

@@ -1,4 +1,6 @@
 /** Text the CLI prints: the backtest summary (table or one JSON line), the replay report, the how-to for data. */
+
+import { apiRoutes } from "../adapters/http/server.ts";
 import { describeStoreUrl } from "../adapters/store/open-store.ts";
 import type { AppConfig } from "../config/schema.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
@@ -70,20 +72,9 @@ export function replayReport(r: ReplayReport): string {
   return lines.join("\n");
 }
 
-/** The routes of the projections API (src/adapters/http/server.ts), with their query parameters. */
-const ROUTES: readonly (readonly [string, string])[] = [
-  ["GET /health", "events folded so far"],
-  ["GET /positions", "open positions"],
-  ["GET /pnl?interval=1h&from=&to=", "wallet, PnL, fees, funding, drawdown and the equity curve"],
-  ["GET /orders?symbol=&status=&limit=&offset=", "orders, a page at a time"],
-  ["GET /orders/:clientOrderId", "one order"],
-  ["GET /risk", "exposure, leverage and margin"],
-  ["GET /events?stream=&from=&limit=", "the event log"],
-];
-
 /** `serving on URL`, the API's routes, and how to stop. */
 export function servingBanner(url: string): string {
-  return [`serving on ${url}`, table(ROUTES), "Ctrl-C stops the server."].join("\n");
+  return [`serving on ${url}`, table(apiRoutes), "Ctrl-C stops the server."].join("\n");
 }
 
 /**

@@ -35,7 +35,10 @@ export interface ReadAllOptions {
   limit?: number;
 }
 
-/** The port every event store adapter implements. All methods reject with `EventStoreError` subclasses. */
+/**
+ * The port every event store adapter implements. Methods reject with `EventStoreError` (or a subclass), except
+ * `append`, which rejects with `EventSchemaError` (src/events/catalog.ts) when an event fails its schema.
+ */
 export interface EventStore {
   /**
    * Appends `events` atomically to `stream` if `expectedRevision` holds; otherwise rejects with

@@ -25,6 +25,17 @@ export interface HttpServerDeps {
   logger?: Logger;
 }
 
+/** The routes of the API with their query parameters and what they return (for banners and docs). */
+export const apiRoutes: readonly (readonly [string, string])[] = [
+  ["GET /health", "events folded so far"],
+  ["GET /positions", "position per symbol (flat ones included), marked to the last close"],
+  ["GET /pnl?interval=1h&from=&to=", "wallet, PnL, fees, funding, drawdown and the equity curve"],
+  ["GET /orders?symbol=&status=&limit=&offset=", "orders, a page at a time"],
+  ["GET /orders/:clientOrderId", "one order"],
+  ["GET /risk", "exposure, leverage and margin"],
+  ["GET /events?stream=&from=&limit=", "the event log"],
+];
+
 /** The fastify app with every route, error and not-found handler registered (not listening yet). */
 export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
   const { store, projections } = deps;

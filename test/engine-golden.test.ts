@@ -3,35 +3,12 @@
  * vector 8 (backtest arithmetic: take-profit, stop-loss and gap exits) and the funding rule of §0.
  */
 import { describe, expect, it } from "vitest";
-import { bar, dataOf, runScenario, type ScenarioInput, T0 } from "./support/scenario.ts";
+import { dataOf, runScenario, type ScenarioInput, T0, vector8 } from "./support/scenario.ts";
 
-const S = "ETHUSDT"; // tick 0.01, step 0.001
-const params = {
-  smaShort: 3,
-  smaLong: 5,
-  pivotLookback: 5,
-  tpSlRatio: "3",
-  cooldownBars: 0,
-  marginUsdt: "50",
-  leverage: 10,
-};
-const options = { params, takerRate: "0.0004", slippage: "0.0001", initialBalance: "1000" };
-
-/** Bars 0..5 make a LONG crossover at bar 5 (close 100) with the lowest prior low 99; bar 6 opens at 100. */
-const setup: ScenarioInput[] = [
-  ["101", "101.1", "100.9", "101"],
-  ["101", "101", "99.4", "99.5"],
-  ["99.5", "99.6", "99.3", "99.4"],
-  ["99.4", "99.5", "99.2", "99.3"],
-  ["99.3", "99.4", "99", "99.2"],
-  ["99.2", "100.1", "99.1", "100"],
-  ["100", "100.5", "99.5", "100.2"],
-].map((ohlc, i) => ({ kind: "bar", bar: bar(S, i, ohlc as [string, string, string, string]) }));
-
-const exitBar = (ohlc: [string, string, string, string]): ScenarioInput => ({
-  kind: "bar",
-  bar: bar(S, 7, ohlc),
-});
+const S = vector8.symbol;
+const options = vector8.options;
+const setup = vector8.inputs();
+const exitBar = (ohlc: [string, string, string, string]): ScenarioInput => vector8.inputs(ohlc)[7]!;
 
 describe("strategies.md §2.4 vector 8 through the engine", () => {
   it("signals at close 100 with stop 99, enters at 100.01, targets 103.04", async () => {

@@ -20,7 +20,7 @@ import {
   projectionsDigest,
   rebuildProjections,
 } from "../src/projections/index.ts";
-import { bar, runScenario, type ScenarioInput } from "./support/scenario.ts";
+import { runScenario, type ScenarioInput, vector8 } from "./support/scenario.ts";
 
 const T0 = 1_704_067_200_000; // 2024-01-01T00:00Z
 const MINUTE = 60_000;
@@ -754,29 +754,8 @@ describe("projections properties", () => {
 });
 
 describe("projections over the engine's log of strategies.md §2.4 vector 8", () => {
-  // LONG crossover at bar 5 (close 100, stop 99), entry 5 ETH at the open of bar 6 (100.01 with slippage)
-  const S = "ETHUSDT";
-  const params = {
-    smaShort: 3,
-    smaLong: 5,
-    pivotLookback: 5,
-    tpSlRatio: "3",
-    cooldownBars: 0,
-    marginUsdt: "50",
-    leverage: 10,
-  };
-  const options = { params, takerRate: "0.0004", slippage: "0.0001", initialBalance: "1000" };
-  const ohlc: [string, string, string, string][] = [
-    ["101", "101.1", "100.9", "101"],
-    ["101", "101", "99.4", "99.5"],
-    ["99.5", "99.6", "99.3", "99.4"],
-    ["99.4", "99.5", "99.2", "99.3"],
-    ["99.3", "99.4", "99", "99.2"],
-    ["99.2", "100.1", "99.1", "100"],
-    ["100", "100.5", "99.5", "100.2"],
-  ];
-  const inputs = (exit: [string, string, string, string]): ScenarioInput[] =>
-    [...ohlc, exit].map((bars, i) => ({ kind: "bar", bar: bar(S, i, bars) }));
+  const { options, symbol: S } = vector8;
+  const inputs = (exit: [string, string, string, string]): ScenarioInput[] => vector8.inputs(exit);
 
   it("take-profit exit: net 14.692400608 (gross 15.09848, fees 0.406079392)", async () => {
     const { store } = await runScenario(inputs(["101", "103.5", "100.8", "103"]), options);

@@ -82,3 +82,43 @@ export async function runScenario(inputs: ScenarioInput[], options: ScenarioOpti
 export function dataOf<T extends RecordedEvent["type"]>(events: RecordedEvent[], type: T) {
   return events.filter((e) => e.type === type).map((e) => e.data as EventData<T>);
 }
+
+type Ohlc = [string, string, string, string];
+
+/**
+ * strategies.md §2.4 vector 8 as bars (SMA 3/5, margin 50, leverage 10, fee 0.04 %, slippage 0.01 %): bars 0..5
+ * make a LONG crossover at bar 5 (close 100) whose lowest prior low is 99; bar 6 opens at 100, so the entry
+ * fills at 100.01 and the take-profit is 103.04. `inputs(exit)` appends bar 7 with the given OHLC.
+ */
+export const vector8 = {
+  symbol: "ETHUSDT", // tick 0.01, step 0.001
+  options: {
+    params: {
+      smaShort: 3,
+      smaLong: 5,
+      pivotLookback: 5,
+      tpSlRatio: "3",
+      cooldownBars: 0,
+      marginUsdt: "50",
+      leverage: 10,
+    },
+    takerRate: "0.0004",
+    slippage: "0.0001",
+    initialBalance: "1000",
+  } satisfies ScenarioOptions,
+  bars: [
+    ["101", "101.1", "100.9", "101"],
+    ["101", "101", "99.4", "99.5"],
+    ["99.5", "99.6", "99.3", "99.4"],
+    ["99.4", "99.5", "99.2", "99.3"],
+    ["99.3", "99.4", "99", "99.2"],
+    ["99.2", "100.1", "99.1", "100"],
+    ["100", "100.5", "99.5", "100.2"],
+  ] as Ohlc[],
+  inputs(exit?: Ohlc): ScenarioInput[] {
+    return [...this.bars, ...(exit ? [exit] : [])].map((ohlc, i) => ({
+      kind: "bar",
+      bar: bar(this.symbol, i, ohlc),
+    }));
+  },
+};

@@ -23,6 +23,7 @@ import type {
   Venue,
   VenueReportHandler,
 } from "../../engine/venue.ts";
+import type { EventData } from "../../events/catalog.ts";
 
 /** Settings of the simulated venue. Rates and slippage are ratios (0.0005 = 0.05 %). */
 export interface SimulatedVenueOptions {
@@ -32,23 +33,16 @@ export interface SimulatedVenueOptions {
 }
 
 /** A bar as the venue sees it: prices as decimal strings, times in ms. */
-export interface VenueBar {
-  symbol: string;
-  openTime: number;
-  closeTime: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-}
+export type VenueBar = Pick<
+  EventData<"BarClosed">,
+  "symbol" | "openTime" | "closeTime" | "open" | "high" | "low" | "close"
+>;
 
 /** A settlement as the venue sees it. fundingRate is a ratio per interval; markPrice in USDT. */
-export interface VenueFundingSettlement {
-  symbol: string;
-  fundingTime: number;
-  fundingRate: string;
-  markPrice: string;
-}
+export type VenueFundingSettlement = Pick<
+  EventData<"FundingRateSettled">,
+  "symbol" | "fundingTime" | "fundingRate" | "markPrice"
+>;
 
 interface WorkingOrder {
   request: OrderRequest;

@@ -132,7 +132,9 @@ export const AppConfigSchema = z.strictObject({
   /** Event store URL: `sqlite:PATH`, or another adapter's URL (see src/adapters/store/open-store.ts). */
   store: z
     .string({ error: 'expected a store URL such as "sqlite:var/perpsource.sqlite"' })
-    .regex(/^[a-z][a-z0-9+.-]*:./, { error: 'expected a store URL such as "sqlite:var/perpsource.sqlite"' })
+    .regex(/^(memory:$|sqlite:.|(esdb|kurrentdb)(\+discover)?:\/\/.)/, {
+      error: 'expected a store URL: "sqlite:PATH", "memory:" or "esdb://HOST:2113?tls=false"',
+    })
     .default("sqlite:var/perpsource.sqlite"),
   http: z
     .strictObject({

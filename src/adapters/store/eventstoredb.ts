@@ -277,19 +277,24 @@ function isSystemEvent(event: ClientRecordedEvent): boolean {
 
 /**
  * Iterates a client read, mapping its errors to `EventStoreError` (except `StreamNotFoundError`, which
- * callers treat as an empty stream), and cancels the gRPC call when the consumer stops early.
+ * callers treat as an empty stream). When the consumer stops early, the gRPC call is cancelled and the rest
+ * of the read is drained and dropped: the client's `dispose()` waits for every call it started to end, and a
+ * destroyed read would leave its finished call unread forever.
  */
 async function* consume<E>(read: StreamingRead<E>, what: string): AsyncGenerator<E> {
   let finished = false;
   try {
-    for await (const item of read) yield item;
+    for await (const item of read.iterator({ destroyOnReturn: false })) yield item as E;
     finished = true;
   } catch (error) {
     finished = true;
     if (error instanceof StreamNotFoundError) throw error;
     throw storeError(what, error);
   } finally {
-    if (!finished) await read.cancel();
+    if (!finished) {
+      read.resume();
+      await read.cancel();
+    }
   }
 }
 

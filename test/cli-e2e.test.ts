@@ -35,17 +35,11 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
   const dir = mkdtempSync(join(tmpdir(), "perpsource-cli-e2e-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const store = (name: string) => `sqlite:${join(dir, name)}`;
+  const backtest = (storeName: string, ...extra: string[]) =>
+    perpsource(["backtest", ...window, "--data", root!, "--store", store(storeName), "--json", ...extra]);
 
   it("backtest --json prints one JSON line with the summary keys; the same run twice has the same sha256", () => {
-    const first = perpsource([
-      "backtest",
-      ...window,
-      "--data",
-      root!,
-      "--store",
-      store("a.sqlite"),
-      "--json",
-    ]);
+    const first = backtest("a.sqlite");
     expect(first.code, first.stderr).toBe(0);
     const lines = first.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
@@ -65,41 +59,16 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
     expect(summary.bars).toBe(2 * 3 * 1440);
     expect(Number(summary.funding)).not.toBe(0);
 
-    const second = perpsource([
-      "backtest",
-      ...window,
-      "--data",
-      root!,
-      "--store",
-      store("b.sqlite"),
-      "--json",
-    ]);
+    const second = backtest("b.sqlite");
     expect(JSON.parse(second.stdout).eventLogSha256).toBe(summary.eventLogSha256);
   });
 
   it("refuses a store that already holds a run unless --overwrite", () => {
-    const again = perpsource([
-      "backtest",
-      ...window,
-      "--data",
-      root!,
-      "--store",
-      store("a.sqlite"),
-      "--json",
-    ]);
+    const again = backtest("a.sqlite");
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already holds events|--overwrite/);
     expect(again.stdout).toBe("");
-    const overwritten = perpsource([
-      "backtest",
-      ...window,
-      "--data",
-      root!,
-      "--store",
-      store("a.sqlite"),
-      "--json",
-      "--overwrite",
-    ]);
+    const overwritten = backtest("a.sqlite", "--overwrite");
     expect(overwritten.code, overwritten.stderr).toBe(0);
   });
 

@@ -10,6 +10,8 @@ const summary = {
   realizedPnl: "-123.45",
   fees: "12.5",
   funding: "-0.75",
+  netPnl: "-136.7",
+  equity: "9870.123456789",
   maxDrawdown: "310.2",
   events: 150_000,
   barsPerSec: 51234.6,
@@ -39,6 +41,8 @@ describe("backtest summary", () => {
     const rows = summaryTable(summary, "sqlite:var/perpsource.sqlite").split("\n");
     expect(rows).toContain("  realizedPnl     -123.45 USDT");
     expect(rows).toContain("  barsPerSec      51235");
+    expect(rows).toContain("  netPnl          -136.7 USDT");
+    expect(rows).toContain("  equity          9870.12345679 USDT"); // 8 decimals, half-even
     expect(rows.at(-1)).toBe("  store           sqlite:var/perpsource.sqlite");
   });
 });

@@ -44,6 +44,8 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["realizedPnl", usdt(s.realizedPnl)],
     ["fees", usdt(s.fees)],
     ["funding", usdt(s.funding)],
+    ["netPnl", usdt(s.netPnl)],
+    ["equity", usdt(s.equity)],
     ["maxDrawdown", usdt(s.maxDrawdown)],
     ["events", String(s.events)],
     ["barsPerSec", String(Math.round(s.barsPerSec))],

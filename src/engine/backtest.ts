@@ -29,6 +29,10 @@ export interface BacktestSummary {
   realizedPnl: string;
   fees: string;
   funding: string;
+  /** realizedPnl − fees + funding. */
+  netPnl: string;
+  /** walletBalance + unrealized PnL of the positions still open, marked to the last close. */
+  equity: string;
   maxDrawdown: string;
   events: number;
   barsPerSec: number;
@@ -196,7 +200,7 @@ export async function executeBacktest(
     hasher.add(e);
     projections.apply(e);
   }
-  const { realizedPnl, fees, funding, maxDrawdown } = projections.summary();
+  const { realizedPnl, fees, funding, netPnl, equity, maxDrawdown } = projections.summary();
   const result: BacktestSummary = {
     runId,
     bars: engine.stats.bars,
@@ -205,6 +209,8 @@ export async function executeBacktest(
     realizedPnl,
     fees,
     funding,
+    netPnl,
+    equity,
     maxDrawdown,
     events: hasher.count,
     barsPerSec: Math.round((engine.stats.bars / elapsedMs) * 1000),

@@ -216,6 +216,6 @@ export async function executeBacktest(
     barsPerSec: Math.round((engine.stats.bars / elapsedMs) * 1000),
     eventLogSha256: hasher.digest(),
   };
-  logger.info(result, "backtest completed");
+  logger.debug(result, "backtest completed");
   return result;
 }

@@ -6,8 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import { concatMap, lastValueFrom } from "rxjs";
-import { type ArchiveFile, archiveMarket$, discoverArchive } from "../adapters/market/archive.ts";
+import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated.ts";
 import type { BacktestConfig } from "../config/schema.ts";
@@ -174,9 +173,9 @@ export async function executeBacktest(
         return;
     }
   };
-  await lastValueFrom(archiveMarket$([...files], window).pipe(concatMap(handle)), {
-    defaultValue: undefined,
-  });
+  // Pulled one event at a time: the archive is read only as fast as the engine consumes it, so memory stays
+  // bounded however long the window (an RxJS subscription, `archiveMarket$`, would read ahead without limit).
+  for await (const e of archiveMarketEvents(files, window)) await handle(e);
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
   runRevision = (
     await store.append(

@@ -37,6 +37,7 @@ function withPosition(
   return next;
 }
 
+/** The account machine (transition table in the header comment). */
 export const accountMachine = setup({
   types: { context: {} as AccountContext, events: {} as AccountActorEvent },
   actions: {

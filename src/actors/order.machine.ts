@@ -45,6 +45,7 @@ export interface OrderContext {
   rejectReason?: string;
 }
 
+/** The order machine (transition table in the header comment). */
 export const orderMachine = setup({
   types: { context: {} as OrderContext, events: {} as OrderActorEvent },
   actions: {

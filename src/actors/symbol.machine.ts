@@ -67,6 +67,7 @@ export interface SymbolInput {
   instrument: Instrument;
 }
 
+/** The symbol machine (transition table in the header comment). */
 export const symbolMachine = setup({
   types: { context: {} as SymbolContext, events: {} as SymbolActorEvent, input: {} as SymbolInput },
   actions: {

@@ -10,11 +10,15 @@ import { z } from "zod";
 export const Decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'expected a decimal string like "123.45"');
 /** ms since the Unix epoch, UTC. */
 export const EpochMs = z.number().int().nonnegative();
+/** A Binance symbol, e.g. BTCUSDT. */
 export const SymbolName = z.string().regex(/^[A-Z0-9]{2,30}$/, "expected an upper-case symbol like BTCUSDT");
 /** Binance's newClientOrderId pattern. */
 export const ClientOrderId = z.string().regex(/^[.A-Z:/a-z0-9_-]{1,36}$/, "expected a Binance clientOrderId");
+/** Binance order side. */
 export const OrderSide = z.enum(["BUY", "SELL"]);
+/** Direction of a position or signal. */
 export const PositionDirection = z.enum(["LONG", "SHORT"]);
+/** The order types the engine sends (binance-usdm.md §2.3). */
 export const OrderType = z.enum(["MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"]);
 /** Why an order exists: the entry, its two exits, or an emergency reduce-only close. */
 export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTEN"]);
@@ -248,6 +252,7 @@ export type EventData<T extends EventType> = z.infer<(typeof schemas)[T]>;
 /** A domain event: a type and its data. */
 export type DomainEvent = { [T in EventType]: { type: T; data: EventData<T> } }[EventType];
 
+/** Every event type name, in catalog order. */
 export const eventTypes = Object.keys(schemas) as EventType[];
 
 /** An event's data failed its schema. The message names the event type and the field path. */

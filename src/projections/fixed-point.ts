@@ -15,7 +15,7 @@ const DECIMAL = /^-?\d+(\.\d+)?$/;
 const POWERS_OF_TEN = Array.from({ length: 2 * MONEY_SCALE + 1 }, (_, i) => 10n ** BigInt(i));
 
 /** Number of significant decimals of a plain decimal string ("1.2300" → 2, "-5" → 0). */
-export function decimalsOf(value: string): number {
+export function significantDecimals(value: string): number {
   const dot = value.indexOf(".");
   if (dot < 0) return 0;
   let end = value.length;
@@ -30,7 +30,7 @@ export function decimalsOf(value: string): number {
  */
 export function toUnits(value: string, scale: number): bigint {
   if (!DECIMAL.test(value)) throw new Error(`expected a decimal string like "123.45", got "${value}"`);
-  const decimals = decimalsOf(value);
+  const decimals = significantDecimals(value);
   if (decimals > scale) throw new Error(`"${value}" has more than ${scale} significant decimals`);
   const dot = value.indexOf(".");
   const digits = dot < 0 ? value : value.slice(0, dot) + value.slice(dot + 1, dot + 1 + decimals);

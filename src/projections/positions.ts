@@ -6,7 +6,7 @@
  */
 import { notional, unrealizedPnl } from "../domain/accounting.ts";
 import type { EventData } from "../events/catalog.ts";
-import { decimalsOf, MONEY_SCALE, toUnits } from "./fixed-point.ts";
+import { significantDecimals, MONEY_SCALE, toUnits } from "./fixed-point.ts";
 
 /** A position as the API shows it. Amounts are decimal strings. */
 export interface PositionView {
@@ -66,7 +66,7 @@ export class PositionsProjection {
     s.positionAmt = fill.positionAmt;
     s.entryPrice = fill.entryPrice;
     s.updateTime = time;
-    const amountScale = decimalsOf(fill.positionAmt);
+    const amountScale = significantDecimals(fill.positionAmt);
     s.priceScale = MONEY_SCALE - amountScale;
     s.amount = toUnits(fill.positionAmt, amountScale);
     if (s.amount === 0n) {

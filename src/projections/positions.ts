@@ -6,7 +6,7 @@
  */
 import { notional, unrealizedPnl } from "../domain/accounting.ts";
 import type { EventData } from "../events/catalog.ts";
-import { significantDecimals, MONEY_SCALE, toUnits } from "./fixed-point.ts";
+import { MONEY_SCALE, significantDecimals, toUnits } from "./fixed-point.ts";
 
 /** A position as the API shows it. Amounts are decimal strings. */
 export interface PositionView {

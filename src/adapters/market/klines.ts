@@ -14,19 +14,13 @@ import {
   LastRowPerTime,
   readCsvRecords,
 } from "./csv.ts";
-import { type CsvSource, MarketDataError } from "./types.ts";
+import { type Bar, type CsvSource, MarketDataError } from "./types.ts";
 
-/** One kline row: times in ms epoch, prices (quote asset) and volume (base asset) as in the file. */
-export interface KlineRow {
-  openTime: number;
-  /** From the file's close_time column, or openTime + interval − 1 when the layout has none. */
-  closeTime: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-}
+/**
+ * One kline row: a `Bar` without its symbol and interval (the file's path gives those). closeTime comes from the
+ * file's close_time column, or is openTime + interval − 1 when the layout has none.
+ */
+export type KlineRow = Omit<Bar, "symbol" | "interval">;
 
 /** One mark-price kline row (ms epoch, prices in quote asset). */
 export interface MarkPriceKline {

@@ -6,9 +6,8 @@ WORKDIR /app
 ENV NODE_ENV=production
 
 # Dependencies first, so source edits reuse this layer. better-sqlite3 installs a prebuilt binary.
-# `npm install` with the lockfile, not `npm ci`: see .ci/run (the lockfile lists only linux builds of biome).
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.json ./
 COPY bin ./bin

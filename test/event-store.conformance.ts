@@ -10,6 +10,7 @@ import { EventSchemaError, validateEvent } from "../src/events/catalog.ts";
 import type { NewEvent, RecordedEvent } from "../src/events/envelope.ts";
 import {
   type AppendResult,
+  EventIdConflictError,
   type EventStore,
   EventStoreError,
   type ExpectedRevision,
@@ -50,6 +51,34 @@ async function expectWrongRevision(
     expected,
     actual,
   });
+}
+
+/** Expects `promise` to reject with an EventIdConflictError carrying exactly these fields. */
+async function expectIdConflict(
+  promise: Promise<unknown>,
+  stream: string,
+  eventId: string,
+  revision: number,
+): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(EventIdConflictError);
+  expect(error).toBeInstanceOf(EventStoreError);
+  const conflict = error as EventIdConflictError;
+  expect({ stream: conflict.stream, eventId: conflict.eventId, revision: conflict.revision }).toEqual({
+    stream,
+    eventId,
+    revision,
+  });
+  expect(conflict.message).toContain(eventId);
+  expect(conflict.message).toMatch(/stored and the new event differ/);
+}
+
+/** `event` with the same id and a different content: its data's `field` set to `value`. */
+function withData(event: NewEvent, field: string, value: unknown): NewEvent {
+  return { ...event, data: { ...(event.data as Record<string, unknown>), [field]: value } } as NewEvent;
 }
 
 /** Expects `promise` to reject with an EventSchemaError naming `eventType` and `field`. */
@@ -243,6 +272,39 @@ export function runEventStoreConformance(
       await expect(store.append(bars, [c!, d!], "any")).rejects.toBeInstanceOf(EventStoreError);
       expect(idsOf(await collect(store.readStream(bars)))).toEqual(idsOf([a!, b!, c!]));
       expect(await store.streamRevision(bars)).toBe(2);
+    });
+
+    it("rejects a re-append of a stored id with different content, writing nothing", async () => {
+      const store = await fresh();
+      const f = fixture();
+      const bars = f.symbolStream();
+      const orders = f.orderStream("ps-BTCUSDT-000001-E");
+      const [a, b, c] = [f.barClosed(0), f.barClosed(1), f.barClosed(2)];
+      await store.append(bars, [a!, b!], "noStream");
+      const before = await collect(store.readAll());
+      const changedClose = withData(b!, "close", "1.00");
+      const changedMetadata = { ...b!, metadata: { ...b!.metadata, causationId: "another-writer" } };
+      const entry = f.entrySubmitted("ps-BTCUSDT-000001-E", b!.metadata.eventTime);
+      const changedType = { ...entry, eventId: b!.eventId };
+      for (const expected of ["noStream", "any", "streamExists"] as const) {
+        await expectIdConflict(store.append(bars, [a!, changedClose], expected), bars, b!.eventId, 1);
+        await expectIdConflict(store.append(bars, [a!, changedMetadata], expected), bars, b!.eventId, 1);
+      }
+      await expectIdConflict(store.append(bars, [changedClose], 0), bars, b!.eventId, 1);
+      await expectIdConflict(
+        store.append(bars, [withData(a!, "volume", "0.1")], "noStream"),
+        bars,
+        a!.eventId,
+        0,
+      );
+      await expectIdConflict(store.append(bars, [changedType], 0), bars, b!.eventId, 1);
+      // A conflict in a batch that also holds a new event writes nothing either.
+      await expectIdConflict(store.append(bars, [changedClose, c!], 0), bars, b!.eventId, 1);
+      expect(await collect(store.readAll())).toEqual(before);
+      expect(await store.streamRevision(bars)).toBe(1);
+      expect(await store.streamRevision(orders)).toBeUndefined();
+      // The identical retry is still idempotent.
+      expect((await store.append(bars, [a!, b!], "noStream")).nextExpectedRevision).toBe(1);
     });
 
     describe("schema validation", () => {
@@ -460,7 +522,7 @@ export function runEventStoreConformance(
       });
     });
 
-    it("behaves like a list-of-streams model under random appends, retries and reads", async () => {
+    it("behaves like a list-of-streams model under random appends, retries, conflicting re-appends and reads", async () => {
       await fc.assert(
         fc.asyncProperty(fc.commands(modelCommands, { maxCommands: 20 }), async (commands) => {
           const store = await open();
@@ -554,6 +616,35 @@ class ReappendLastCommand implements fc.AsyncCommand<Model, Real> {
   }
 }
 
+class ReappendChangedCommand implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly which: "data" | "metadata") {}
+  check(model: Readonly<Model>): boolean {
+    return model.last !== undefined;
+  }
+  async run(model: Model, real: Real): Promise<void> {
+    const last = model.last!;
+    const index = last.events.length - 1;
+    const original = last.events[index]!;
+    const changed =
+      this.which === "data"
+        ? withData(original, "volume", "0.001")
+        : { ...original, metadata: { ...original.metadata, eventTime: original.metadata.eventTime + 1 } };
+    const events = last.events.map((e, i) => (i === index ? changed : e));
+    const before = await collect(real.store.readAll());
+    const revision = last.result.nextExpectedRevision;
+    await expectIdConflict(
+      real.store.append(last.stream, events, last.expected),
+      last.stream,
+      original.eventId,
+      revision,
+    );
+    expect(await collect(real.store.readAll())).toEqual(before);
+  }
+  toString(): string {
+    return `reappendLastChanged(${this.which})`;
+  }
+}
+
 class ReadStreamCommand implements fc.AsyncCommand<Model, Real> {
   constructor(readonly streamIndex: number) {}
   check(): boolean {
@@ -582,5 +673,6 @@ const modelCommands = [
     )
     .map(([s, n, e]) => new AppendCommand(s, n, e)),
   fc.constant(new ReappendLastCommand()),
+  fc.constantFrom<"data" | "metadata">("data", "metadata").map((w) => new ReappendChangedCommand(w)),
   streamIndex.map((s) => new ReadStreamCommand(s)),
 ];

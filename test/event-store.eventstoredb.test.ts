@@ -3,7 +3,7 @@ import { EventStoreDBClient, jsonEvent } from "@eventstore/db-client";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EventStoreDbEventStore } from "../src/adapters/store/eventstoredb.ts";
 import type { RecordedEvent } from "../src/events/envelope.ts";
-import { EventStoreError, WrongExpectedRevisionError } from "../src/events/store.ts";
+import { CorruptEventError, EventStoreError, WrongExpectedRevisionError } from "../src/events/store.ts";
 import { runEventStoreConformance } from "./event-store.conformance.ts";
 import { type EsdbDouble, type EsdbDoubleOptions, startEsdbDouble } from "./support/esdb-grpc-double.ts";
 import { FixtureEvents } from "./support/events.ts";
@@ -123,20 +123,29 @@ describe("EventStoreDbEventStore specifics (gRPC double)", () => {
     }
   });
 
-  it("fails reads and subscriptions clearly on a foreign event without perpsource metadata", async () => {
+  it("fails reads and subscriptions with CorruptEventError on foreign events (type, metadata)", async () => {
     const double = await startDouble();
     const store = await connect(double);
     await rawClient(double).appendToStream(
       "inventory-1",
       jsonEvent({ type: "ItemAdded", data: { sku: "A-1" } }),
     );
-
-    await expect(collect(store.readAll())).rejects.toThrow(/inventory-1.*lacks perpsource metadata/);
+    const unknownType =
+      /corrupt event at position \d+ \(stream inventory-1, revision 0, type ItemAdded\): unknown event type/;
+    await expect(collect(store.readAll())).rejects.toThrow(unknownType);
     const error = await new Promise<unknown>((resolve) => {
       store.subscribe().subscribe({ error: resolve, complete: () => resolve(undefined) });
     });
-    expect(error).toBeInstanceOf(EventStoreError);
-    expect((error as Error).message).toMatch(/inventory-1.*lacks perpsource metadata/);
+    expect(error).toBeInstanceOf(CorruptEventError);
+    expect((error as Error).message).toMatch(unknownType);
+
+    const f = new FixtureEvents(randomUUID().slice(0, 8));
+    const bar = f.barClosed(0);
+    await rawClient(double).appendToStream("bars-1", jsonEvent({ type: "BarClosed", data: bar.data }));
+    const corrupt = await collect(store.readStream("bars-1")).catch((e: unknown) => e);
+    expect(corrupt).toBeInstanceOf(CorruptEventError);
+    expect(corrupt).toMatchObject({ stream: "bars-1", revision: 0, eventType: "BarClosed" });
+    expect((corrupt as CorruptEventError).problem).toMatch(/^metadata/);
   });
 
   it("ends the server subscription on unsubscribe and completes open subscriptions on close", async () => {

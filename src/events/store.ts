@@ -43,7 +43,10 @@ export interface EventStore {
   /**
    * Appends `events` atomically to `stream` if `expectedRevision` holds; otherwise rejects with
    * `WrongExpectedRevisionError` and writes nothing. Re-appending events whose ids are already stored at the
-   * same place in the stream is a no-op that resolves with the original result (idempotent retry).
+   * same place in the stream, with identical content (type, data and metadata, compared as canonical JSON),
+   * is a no-op that resolves with the original result (idempotent retry); different content under a stored id
+   * rejects with `EventIdConflictError` and writes nothing. A read-only store rejects every append with
+   * `EventStoreError`.
    * Events are validated against the catalog first: `EventSchemaError` names the type and field.
    * Retry rule: the batch's ids must sit consecutively from the revision `expectedRevision` implies (expected
    * + 1, 0 for "noStream", wherever the first id is for "any"/"streamExists"); a batch only partly stored there
@@ -66,7 +69,13 @@ export interface EventStore {
   subscribe(options?: { after?: number }): Observable<RecordedEvent>;
   /** Current revision of a stream's last event, or undefined when the stream does not exist. */
   streamRevision(stream: string): Promise<number | undefined>;
-  /** Releases connections and file handles. */
+  /**
+   * Makes every event appended so far durable and visible to readers (commits an open unit of work). A no-op
+   * on stores whose appends are each durable (memory, EventStoreDB). Call it before any side effect outside
+   * the process (a real venue's submit).
+   */
+  flush(): Promise<void>;
+  /** Flushes (see `flush`), then releases connections and file handles. */
   close(): Promise<void>;
 }
 
@@ -90,4 +99,55 @@ export class WrongExpectedRevisionError extends EventStoreError {
       }`,
     );
   }
+}
+
+/**
+ * An append re-used a stored event id (at the place an idempotent retry would put it) with different content:
+ * the stored event and the new one differ in type, data or metadata. Nothing was written.
+ */
+export class EventIdConflictError extends EventStoreError {
+  override name = "EventIdConflictError";
+  constructor(
+    readonly stream: string,
+    readonly eventId: string,
+    /** Revision of the stored event with that id. */
+    readonly revision: number,
+  ) {
+    super(
+      `event id conflict on stream ${stream}: event ${eventId} is stored at revision ${revision} with ` +
+        "different content; the stored and the new event differ (type, data or metadata), nothing was written",
+    );
+  }
+}
+
+/**
+ * A stored event cannot be read back: its JSON does not parse, its data fails the catalog schema, or its
+ * metadata is not perpsource's. Readers throw it instead of skipping the event or stopping with a bare
+ * parser error.
+ */
+export class CorruptEventError extends EventStoreError {
+  override name = "CorruptEventError";
+  constructor(
+    /** Global position of the event in the store's log. */
+    readonly position: number,
+    readonly stream: string,
+    readonly revision: number,
+    /** The stored type (as stored, possibly not a catalog type). */
+    readonly eventType: string,
+    /** What is wrong, e.g. `data is not JSON: Unterminated string…` or `data.price: expected a decimal…`. */
+    readonly problem: string,
+  ) {
+    super(
+      `corrupt event at position ${position} (stream ${stream}, revision ${revision}, type ${eventType}): ${problem}`,
+    );
+  }
+}
+
+/**
+ * The store a reader follows was replaced under it (another file now sits at its path, or another store id):
+ * what was read before belongs to a log that no longer exists. A read-only SQLite store reopens the new file
+ * and errors its subscriptions with this; a follower drops its state and reads again from the start.
+ */
+export class StoreReplacedError extends EventStoreError {
+  override name = "StoreReplacedError";
 }

@@ -2,14 +2,24 @@
  * Adapter-independent append rules shared by the event store adapters: envelope validation, the
  * expected-revision check and the idempotent-retry decision. Pure functions; each adapter supplies the lookups.
  */
-import { type EventData, EventSchemaError, type EventType, validateEvent } from "../../events/catalog.ts";
+import {
+  type EventData,
+  EventSchemaError,
+  type EventType,
+  eventTypes,
+  validateEvent,
+} from "../../events/catalog.ts";
 import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope.ts";
 import {
   type AppendResult,
+  CorruptEventError,
+  EventIdConflictError,
   EventStoreError,
   type ExpectedRevision,
   WrongExpectedRevisionError,
 } from "../../events/store.ts";
+
+const catalogTypes = new Set<string>(eventTypes);
 
 /** Lower-case UUID (8-4-4-4-12 hex): the id form every adapter stores and reads back unchanged. */
 const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -109,40 +119,62 @@ export interface StoredEventRef {
   position: number;
 }
 
+/** A stored event's place and content: its type, and its data and metadata as canonical JSON text. */
+export interface StoredEvent extends StoredEventRef {
+  type: string;
+  data: string;
+  metadata: string;
+}
+
+/**
+ * Whether a stored event has exactly the content of `event` (same type, and the same canonical JSON of data
+ * and metadata; validated events are canonical, so this is a byte comparison).
+ */
+export function sameContent(stored: StoredEvent, event: ValidatedEvent): boolean {
+  return (
+    stored.type === event.type &&
+    stored.data === JSON.stringify(event.data) &&
+    stored.metadata === JSON.stringify(event.metadata)
+  );
+}
+
 /**
  * Decides whether a batch that cannot be appended as-is (its expected revision fails or one of its ids is
  * already stored) is an idempotent retry. It is when the batch's ids are stored consecutively in `stream`
  * starting at the revision `expected` implies (expected + 1 for a number, 0 for `"noStream"`, wherever the
- * first id sits for `"any"` / `"streamExists"`); the original result is then returned. Returns undefined when
- * the first id is not stored at that place (not a retry).
+ * first id sits for `"any"` / `"streamExists"`) with identical content; the original result is then returned.
+ * Returns undefined when the first id is not stored at that place (not a retry).
  * @param current the stream's last revision now (undefined: absent), reported in errors.
- * @param lookup where an event id is stored, or undefined.
- * @throws WrongExpectedRevisionError (numeric / "noStream" expectations) or EventStoreError (others) when
- *   only a prefix of the batch is stored there: a retry must repeat the original batch exactly.
+ * @param lookup where an event id is stored and its content, or undefined.
+ * @throws EventIdConflictError when an id sits where a retry puts it but its stored content differs;
+ *   WrongExpectedRevisionError (numeric / "noStream" expectations) or EventStoreError (others) when only a
+ *   prefix of the batch is stored there: a retry must repeat the original batch exactly.
  */
 export function idempotentResult(
   stream: string,
-  eventIds: readonly string[],
+  batch: readonly ValidatedEvent[],
   expected: ExpectedRevision,
   current: number | undefined,
-  lookup: (eventId: string) => StoredEventRef | undefined,
+  lookup: (eventId: string) => StoredEvent | undefined,
 ): AppendResult | undefined {
-  const first = lookup(eventIds[0]!);
+  const first = lookup(batch[0]!.eventId);
   if (!first || first.stream !== stream) return undefined;
   const start = typeof expected === "number" ? expected + 1 : expected === "noStream" ? 0 : first.revision;
   if (first.revision !== start) return undefined;
   let last = first;
-  for (let i = 1; i < eventIds.length; i++) {
-    const ref = lookup(eventIds[i]!);
+  for (let i = 0; i < batch.length; i++) {
+    const event = batch[i]!;
+    const ref = i === 0 ? first : lookup(event.eventId);
     if (!ref || ref.stream !== stream || ref.revision !== start + i) {
       if (typeof expected === "number" || expected === "noStream") {
         throw new WrongExpectedRevisionError(stream, expected, current);
       }
       throw new EventStoreError(
         `append to stream ${stream} partially repeats events stored from revision ${start}: ` +
-          `event ${eventIds[i]} is not stored at revision ${start + i}; a retry must repeat the original batch`,
+          `event ${event.eventId} is not stored at revision ${start + i}; a retry must repeat the original batch`,
       );
     }
+    if (!sameContent(ref, event)) throw new EventIdConflictError(stream, event.eventId, ref.revision);
     last = ref;
   }
   return { nextExpectedRevision: last.revision, position: last.position };
@@ -181,4 +213,54 @@ export function recordedEvent(
     revision,
     position,
   } as RecordedEvent;
+}
+
+/** A stored event as an adapter reads it: its place, type, data and metadata. */
+export interface StoredRow {
+  position: number;
+  stream: string;
+  revision: number;
+  eventId: string;
+  type: string;
+  /** JSON text when `encoded`, else already parsed. */
+  data: unknown;
+  /** JSON text when `encoded`, else already parsed. */
+  metadata: unknown;
+  encoded: boolean;
+}
+
+/**
+ * The recorded event of a stored row, checked like an append: JSON that parses, data valid against the catalog
+ * schema of its type (returned in schema key order), perpsource metadata.
+ * @throws CorruptEventError naming the position, stream, revision, type and the problem.
+ */
+export function decodeStoredEvent(row: StoredRow): RecordedEvent {
+  const corrupt = (problem: string) =>
+    new CorruptEventError(row.position, row.stream, row.revision, row.type, problem);
+  const parse = (field: string, value: unknown): unknown => {
+    if (!row.encoded) return value;
+    try {
+      return JSON.parse(value as string);
+    } catch (error) {
+      throw corrupt(`${field} is not JSON: ${(error as Error).message}`);
+    }
+  };
+  if (!catalogTypes.has(row.type)) throw corrupt("unknown event type");
+  const data = parse("data", row.data);
+  const metadata = parse("metadata", row.metadata);
+  const check = <T>(prefix: string, run: () => T): T => {
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof EventSchemaError) throw corrupt(`${prefix}${error.field}: ${error.problem}`);
+      throw error;
+    }
+  };
+  const type = row.type as EventType;
+  return recordedEvent(row.stream, row.revision, row.position, {
+    eventId: row.eventId,
+    type,
+    data: check("data.", () => validateEvent(type, data)),
+    metadata: check("", () => validateMetadata(row.type, metadata)),
+  });
 }

@@ -32,10 +32,11 @@ import {
   WrongExpectedVersionError,
 } from "@eventstore/db-client";
 import { Observable } from "rxjs";
-import type { EventType } from "../../events/catalog.ts";
-import type { EventMetadata, NewEvent, RecordedEvent } from "../../events/envelope.ts";
+import type { NewEvent, RecordedEvent } from "../../events/envelope.ts";
 import {
   type AppendResult,
+  CorruptEventError,
+  EventIdConflictError,
   type EventStore,
   EventStoreError,
   type ExpectedRevision,
@@ -43,7 +44,13 @@ import {
   type ReadStreamOptions,
   WrongExpectedRevisionError,
 } from "../../events/store.ts";
-import { emptyAppendResult, expectedRevisionHolds, recordedEvent, validateBatch } from "./append-support.ts";
+import {
+  decodeStoredEvent,
+  emptyAppendResult,
+  expectedRevisionHolds,
+  type ValidatedEvent,
+  validateBatch,
+} from "./append-support.ts";
 
 /** The fields of a client-side recorded event the adapter reads (stream and `$all` reads alike). */
 interface ClientRecordedEvent {
@@ -96,10 +103,12 @@ export class EventStoreDbEventStore implements EventStore {
 
   /**
    * See `EventStore.append`: validated with `validateBatch` (catalog schema, ids, metadata), then sent in one
-   * call. The server decides idempotent retries by event id. An empty `events` (or an expected revision that
-   * is not a non-negative integer, which never holds) checks `expectedRevision` with one read and writes
-   * nothing.
-   * @throws EventSchemaError, WrongExpectedRevisionError, EventStoreError (transport and server errors).
+   * call. The server decides idempotent retries by event id alone, so the appended revisions are read back
+   * (one more call) and compared with the batch: a retry whose stored content differs is an
+   * `EventIdConflictError` (the server wrote nothing). An empty `events` (or an expected revision that is not
+   * a non-negative integer, which never holds) checks `expectedRevision` with one read and writes nothing.
+   * @throws EventSchemaError, WrongExpectedRevisionError, EventIdConflictError, EventStoreError (transport and
+   *   server errors).
    */
   async append(
     stream: string,
@@ -126,22 +135,61 @@ export class EventStoreDbEventStore implements EventStore {
     } catch (error) {
       if (error instanceof WrongExpectedVersionError) {
         const actual = error.actualVersion === NO_STREAM ? undefined : Number(error.actualVersion);
+        await this.checkConflict(stream, batch, expectedRevision);
         throw new WrongExpectedRevisionError(stream, expectedRevision, actual);
       }
       throw storeError(`append to stream ${stream}`, error);
     }
     const nextExpectedRevision = Number(result.nextExpectedRevision);
-    const position = result.position?.commit;
-    if (position !== undefined && position !== UNKNOWN_POSITION) {
-      return { nextExpectedRevision, position: Number(position) };
+    const stored = await this.storedContent(stream, batch, nextExpectedRevision - batch.length + 1);
+    return { nextExpectedRevision, position: stored.at(-1)!.position };
+  }
+
+  /** A no-op: every append is durable once it resolves. */
+  async flush(): Promise<void> {
+    this.assertOpen();
+  }
+
+  /**
+   * After a wrong expected version: when the batch's ids are stored where a retry would put them (from
+   * expected + 1, or 0 for "noStream") but one differs in content, the server refused a partial retry; that
+   * is an id conflict rather than a wrong revision. One read, on this error path only.
+   * @throws EventIdConflictError
+   */
+  private async checkConflict(stream: string, batch: readonly ValidatedEvent[], expected: ExpectedRevision) {
+    const from = typeof expected === "number" ? expected + 1 : expected === "noStream" ? 0 : undefined;
+    if (from === undefined) return;
+    let i = 0;
+    for await (const stored of this.readStream(stream, { fromRevision: from, limit: batch.length })) {
+      const event = batch[i++]!;
+      if (stored.eventId !== event.eventId) return;
+      if (!sameRecordedContent(stored, event))
+        throw new EventIdConflictError(stream, event.eventId, stored.revision);
     }
-    // An idempotent retry can come back without a position: read it from the batch's last event.
-    for await (const last of this.readStream(stream, { fromRevision: nextExpectedRevision, limit: 1 })) {
-      return { nextExpectedRevision, position: last.position };
+  }
+
+  /**
+   * Reads the `batch.length` events stored from revision `from` and checks they are the batch: same ids and
+   * same content (canonical JSON of type, data and metadata).
+   * @throws EventIdConflictError when a stored event with one of the ids differs in content;
+   *   EventStoreError when the revisions do not hold the batch's ids.
+   */
+  private async storedContent(stream: string, batch: readonly ValidatedEvent[], from: number) {
+    const stored: RecordedEvent[] = [];
+    for await (const event of this.readStream(stream, { fromRevision: from, limit: batch.length })) {
+      stored.push(event);
     }
-    throw new EventStoreError(
-      `append to stream ${stream} succeeded but revision ${nextExpectedRevision} is absent`,
-    );
+    batch.forEach((event, i) => {
+      const found = stored[i];
+      if (found?.eventId !== event.eventId) {
+        throw new EventStoreError(
+          `append to stream ${stream} succeeded but revision ${from + i} holds ${found?.eventId ?? "nothing"}, not event ${event.eventId}`,
+        );
+      }
+      if (!sameRecordedContent(found, event))
+        throw new EventIdConflictError(stream, event.eventId, found.revision);
+    });
+    return stored;
   }
 
   /** See `EventStore.readStream`. Negative options count as 0. @throws EventStoreError */
@@ -298,38 +346,44 @@ async function* consume<E>(read: StreamingRead<E>, what: string): AsyncGenerator
   }
 }
 
-/** Our recorded event from the client's; checks the JSON content, our metadata and the `$all` position. */
+/**
+ * Our recorded event from the client's: checked like an append (JSON object data valid against the catalog,
+ * perpsource metadata), with its `$all` position.
+ * @throws CorruptEventError for a non-JSON event or one failing the catalog or metadata checks;
+ *   EventStoreError when the server did not report the position.
+ */
 function toRecordedEvent(event: ClientRecordedEvent): RecordedEvent {
   const where = `event ${event.id} at ${event.streamId}@${event.revision}`;
-  if (!event.isJson || typeof event.data !== "object" || event.data === null) {
-    throw new EventStoreError(`${where} is not a JSON object event`);
-  }
-  const metadata = event.metadata as Partial<EventMetadata> | undefined;
-  if (
-    typeof metadata !== "object" ||
-    metadata === null ||
-    typeof metadata.correlationId !== "string" ||
-    typeof metadata.causationId !== "string" ||
-    typeof metadata.eventTime !== "number"
-  ) {
-    throw new EventStoreError(`${where} lacks perpsource metadata (correlationId, causationId, eventTime)`);
-  }
   const commit = event.position?.commit;
   if (commit === undefined || commit === UNKNOWN_POSITION) {
     throw new EventStoreError(
       `${where} came without its $all position (EventStoreDB 22.6 or later is required)`,
     );
   }
-  return recordedEvent(event.streamId, Number(event.revision), Number(commit), {
+  const position = Number(commit);
+  const revision = Number(event.revision);
+  if (!event.isJson || typeof event.data !== "object" || event.data === null) {
+    throw new CorruptEventError(position, event.streamId, revision, event.type, "not a JSON object event");
+  }
+  return decodeStoredEvent({
+    position,
+    stream: event.streamId,
+    revision,
     eventId: event.id,
-    type: event.type as EventType,
-    data: event.data as RecordedEvent["data"],
-    metadata: {
-      correlationId: metadata.correlationId,
-      causationId: metadata.causationId,
-      eventTime: metadata.eventTime,
-    },
+    type: event.type,
+    data: event.data,
+    metadata: event.metadata,
+    encoded: false,
   });
+}
+
+/** Whether a recorded event (read back, so canonical) has the content of `event`. */
+function sameRecordedContent(recorded: RecordedEvent, event: ValidatedEvent): boolean {
+  return (
+    recorded.type === event.type &&
+    JSON.stringify(recorded.data) === JSON.stringify(event.data) &&
+    JSON.stringify(recorded.metadata) === JSON.stringify(event.metadata)
+  );
 }
 
 /** Whether `value` can be a stream revision. */

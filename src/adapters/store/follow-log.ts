@@ -7,15 +7,25 @@
 import { Observable } from "rxjs";
 import type { RecordedEvent } from "../../events/envelope.ts";
 
+/** One subscription as its store sees it. */
+export interface LogFollower {
+  /** New events may be stored: read the next page. */
+  wake: () => void;
+  /** The store closed: complete the subscription. */
+  end: () => void;
+  /** The log can no longer be followed (e.g. `StoreReplacedError`): error the subscription. */
+  fail: (error: unknown) => void;
+}
+
 /** How a store drives one subscription. */
 export interface LogFollowerHooks {
   /** Events with position > `after`, in order, at most `limit` of them (synchronous). */
   readPage(after: number, limit: number): readonly RecordedEvent[];
   /**
    * Registers the subscription: the store calls `wake` after each append (and on every poll), `end` when it
-   * closes. Returns the function that unregisters it.
+   * closes, `fail` when the log cannot be followed any more. Returns the function that unregisters it.
    */
-  watch(follower: { wake: () => void; end: () => void }): () => void;
+  watch(follower: LogFollower): () => void;
 }
 
 /** Events per page while catching up; between full pages the subscriber yields to the event loop. */
@@ -55,7 +65,11 @@ export function followLog(hooks: LogFollowerHooks, after: number | undefined): O
       scheduled = true;
       queueMicrotask(drain);
     };
-    const unwatch = hooks.watch({ wake, end: () => subscriber.complete() });
+    const unwatch = hooks.watch({
+      wake,
+      end: () => subscriber.complete(),
+      fail: (error) => subscriber.error(error),
+    });
     wake();
     return unwatch;
   });

@@ -20,9 +20,10 @@ import {
   expectedRevisionHolds,
   idempotentResult,
   recordedEvent,
+  type StoredEvent,
   validateBatch,
 } from "./append-support.ts";
-import { followLog } from "./follow-log.ts";
+import { followLog, type LogFollower } from "./follow-log.ts";
 
 /** `EventStore` held in process memory; `close()` completes subscriptions and rejects later calls. */
 export class InMemoryEventStore implements EventStore {
@@ -30,7 +31,7 @@ export class InMemoryEventStore implements EventStore {
   private readonly log: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly byId = new Map<string, RecordedEvent>();
-  private readonly followers = new Set<{ wake: () => void; end: () => void }>();
+  private readonly followers = new Set<LogFollower>();
   private closed = false;
 
   /** See `EventStore.append`. An empty `events` checks `expectedRevision` and writes nothing. */
@@ -50,11 +51,13 @@ export class InMemoryEventStore implements EventStore {
     }
     const stored = batch.findIndex((event) => this.byId.has(event.eventId));
     if (!holds || stored >= 0) {
-      const ids = batch.map((e) => e.eventId);
-      const retried = idempotentResult(stream, ids, expectedRevision, current, (id) => this.byId.get(id));
+      const retried = idempotentResult(stream, batch, expectedRevision, current, (id) =>
+        this.storedEvent(id),
+      );
       if (retried) return retried;
       if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
-      throw duplicateEventIdError(stream, ids[stored]!, this.byId.get(ids[stored]!)!);
+      const id = batch[stored]!.eventId;
+      throw duplicateEventIdError(stream, id, this.byId.get(id)!);
     }
     const target = existing ?? [];
     if (!existing) this.streams.set(stream, target);
@@ -115,11 +118,31 @@ export class InMemoryEventStore implements EventStore {
     return events ? events.length - 1 : undefined;
   }
 
+  /** A no-op: every append is visible at once (nothing is durable anyway). */
+  async flush(): Promise<void> {
+    this.assertOpen();
+  }
+
   /** Completes every subscription; later calls reject with `EventStoreError`. */
   async close(): Promise<void> {
     this.closed = true;
     for (const follower of [...this.followers]) follower.end();
     this.followers.clear();
+  }
+
+  /** The stored event with `eventId` and its canonical content, for the idempotent-retry check. */
+  private storedEvent(eventId: string): StoredEvent | undefined {
+    const event = this.byId.get(eventId);
+    if (!event) return undefined;
+    const { stream, revision, position, type } = event;
+    return {
+      stream,
+      revision,
+      position,
+      type,
+      data: JSON.stringify(event.data),
+      metadata: JSON.stringify(event.metadata),
+    };
   }
 
   private assertOpen(): void {

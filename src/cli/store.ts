@@ -2,19 +2,21 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
-import { describeStoreUrl, openEventStore } from "../adapters/store/open-store.ts";
+import { describeStoreUrl, openEventStore, parseSqliteUrl } from "../adapters/store/open-store.ts";
+import { BACKTEST_GROUP_COMMIT } from "../adapters/store/sqlite.ts";
 import type { EventStore } from "../events/store.ts";
 
 const SQLITE = "sqlite:";
 
 /** The absolute file of a `sqlite:PATH` URL (PATH resolved against cwd), or undefined for other stores. */
 function sqliteFile(url: string): string | undefined {
-  return url.startsWith(SQLITE) ? resolve(url.slice(SQLITE.length)) : undefined;
+  return url.startsWith(SQLITE) ? resolve(parseSqliteUrl(url).path) : undefined;
 }
 
 /**
- * Opens the store at `url` for a new run. With `overwrite`, a sqlite store's file (and its -wal and -shm
- * files) is deleted first.
+ * Opens the store at `url` for a new run, with SQLite group commit `BACKTEST_GROUP_COMMIT` unless the URL
+ * says otherwise (call `store.flush()` before serving it to other processes). With `overwrite`, a sqlite
+ * store's file (and its -wal and -shm files) is deleted first.
  * @throws Error when the store already holds events and cannot be replaced (not sqlite, or no overwrite).
  */
 export async function openEmptyStore(url: string, overwrite: boolean): Promise<EventStore> {
@@ -22,7 +24,7 @@ export async function openEmptyStore(url: string, overwrite: boolean): Promise<E
   if (overwrite && file !== undefined) {
     await Promise.all(["", "-wal", "-shm"].map((suffix) => rm(`${file}${suffix}`, { force: true })));
   }
-  const store = await openEventStore(url);
+  const store = await openEventStore(url, { groupCommit: BACKTEST_GROUP_COMMIT });
   if (await holdsEvents(store)) {
     await store.close();
     throw new Error(
@@ -35,13 +37,14 @@ export async function openEmptyStore(url: string, overwrite: boolean): Promise<E
 }
 
 /**
- * Opens the store of a recorded run.
- * @throws Error when `url` names a sqlite file that does not exist (rather than creating an empty one).
+ * Opens the store of a recorded run read-only (serve, replay): it is never written to.
+ * @throws Error when `url` names a sqlite file that does not exist (rather than creating an empty one);
+ *   EventStoreError when the file is not a perpsource store (nothing is written to it).
  */
 export async function openExistingStore(url: string): Promise<EventStore> {
   const file = sqliteFile(url);
   if (file !== undefined && !existsSync(file)) throw new Error(`store ${url} not found: no file ${file}`);
-  return openEventStore(url);
+  return openEventStore(url, { readOnly: true });
 }
 
 async function holdsEvents(store: EventStore): Promise<boolean> {

@@ -73,14 +73,21 @@ export class EventStoreDbEventStore implements EventStore {
   private readonly subscriptions = new Set<() => void>();
   private closed = false;
 
-  private constructor(private readonly client: EventStoreDBClient) {}
+  private constructor(
+    private readonly client: EventStoreDBClient,
+    private readonly readOnly: boolean,
+  ) {}
 
   /**
    * Connects with an EventStoreDB connection string (e.g. `esdb://127.0.0.1:2113?tls=false`; the KurrentDB
    * spelling `kurrentdb://` is read as `esdb://`) and checks the node answers (one read of an absent stream).
+   * With `readOnly`, appends reject with EventStoreError (nothing is sent).
    * @throws EventStoreError for a malformed connection string or an unreachable node.
    */
-  static async connect(connectionString: string): Promise<EventStoreDbEventStore> {
+  static async connect(
+    connectionString: string,
+    options: { readOnly?: boolean } = {},
+  ): Promise<EventStoreDbEventStore> {
     let client: EventStoreDBClient;
     try {
       client = EventStoreDBClient.connectionString(
@@ -90,7 +97,7 @@ export class EventStoreDbEventStore implements EventStore {
       const shown = JSON.stringify(redact(connectionString));
       throw new EventStoreError(`invalid EventStoreDB connection string ${shown}`, { cause: error });
     }
-    const store = new EventStoreDbEventStore(client);
+    const store = new EventStoreDbEventStore(client, options.readOnly === true);
     try {
       await store.streamRevision("perpsource-connection-check");
     } catch (error) {
@@ -116,6 +123,11 @@ export class EventStoreDbEventStore implements EventStore {
     expectedRevision: ExpectedRevision,
   ): Promise<AppendResult> {
     this.assertOpen();
+    if (this.readOnly) {
+      throw new EventStoreError(
+        `cannot append to stream ${stream}: the EventStoreDB event store is open read-only`,
+      );
+    }
     const batch = validateBatch(stream, events);
     if (batch.length === 0 || (typeof expectedRevision === "number" && !isRevision(expectedRevision))) {
       const current = await this.streamRevision(stream);

@@ -284,11 +284,13 @@ export class SqliteEventStore implements EventStore {
       );
     } catch (error) {
       this.checkUnitAlive();
+      if (this.unit?.events === 0) this.commit(); // release the write lock a failed first append took
       throw error;
     }
     if (outcome.revision >= 0) this.revisions.set(stream, outcome.revision);
     if (this.unit) {
       if (outcome.written) this.grow(batch);
+      else if (this.unit.events === 0) this.commit();
     } else if (outcome.written) {
       this.wakeFollowers();
     }

@@ -16,6 +16,7 @@ export function backtestCommand(flags: Flags): Promise<number> {
     const store = await openEmptyStore(cfg.store, flags["overwrite"] === true);
     try {
       const summary = await runBacktestWithProgress(cfg, store, logger, !json);
+      await store.flush(); // commit the last unit of work before serving (other processes see it too)
       out(json ? summaryJsonLine(summary) : summaryTable(summary, cfg.store));
       if (flags["serve"] !== undefined) {
         const { host, port } = cfg.http;

@@ -28,6 +28,7 @@ export function startCommand(flags: Flags): Promise<number> {
         err(missingDataHowTo(cfg, error.message));
         return 1;
       }
+      await store.flush(); // commit the last unit of work before serving (other processes see it too)
       const { host, port } = cfg.http;
       await serveUntilSignal({ store, host, port, logger, announce: (url) => out(servingBanner(url)) });
       return 0;

@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import pino from "pino";
 import { countKlineRows, discoverArchive } from "../src/adapters/market/archive.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
-import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
+import { BACKTEST_GROUP_COMMIT, SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { BacktestConfigSchema, windowOf } from "../src/config/schema.ts";
 import { executeBacktest } from "../src/engine/backtest.ts";
 import type { EventStore } from "../src/events/store.ts";
@@ -64,7 +64,9 @@ try {
     rows.push({ name: "bare CSV parse (baseline)", seconds, bars });
     await backtest("backtest, in-memory store", () => new InMemoryEventStore());
     const file = join(dir, `bench-${round}.sqlite`);
-    await backtest("backtest, SQLite store", () => SqliteEventStore.open(file));
+    await backtest("backtest, SQLite store", () =>
+      SqliteEventStore.open(file, { groupCommit: BACKTEST_GROUP_COMMIT }),
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -231,10 +231,12 @@ export interface StoredRow {
 
 /**
  * The recorded event of a stored row, checked like an append: JSON that parses, data valid against the catalog
- * schema of its type (returned in schema key order), perpsource metadata.
+ * schema of its type (returned in schema key order), perpsource metadata. With `validated` (the adapter wrote
+ * this row itself from a `ValidatedEvent` in this session) the schema checks are skipped; the JSON is still
+ * parsed and the type checked.
  * @throws CorruptEventError naming the position, stream, revision, type and the problem.
  */
-export function decodeStoredEvent(row: StoredRow): RecordedEvent {
+export function decodeStoredEvent(row: StoredRow, validated = false): RecordedEvent {
   const corrupt = (problem: string) =>
     new CorruptEventError(row.position, row.stream, row.revision, row.type, problem);
   const parse = (field: string, value: unknown): unknown => {
@@ -248,6 +250,14 @@ export function decodeStoredEvent(row: StoredRow): RecordedEvent {
   if (!catalogTypes.has(row.type)) throw corrupt("unknown event type");
   const data = parse("data", row.data);
   const metadata = parse("metadata", row.metadata);
+  if (validated) {
+    return recordedEvent(row.stream, row.revision, row.position, {
+      eventId: row.eventId,
+      type: row.type as EventType,
+      data: data as EventData<EventType>,
+      metadata: metadata as EventMetadata,
+    });
+  }
   const check = <T>(prefix: string, run: () => T): T => {
     try {
       return run();

@@ -3,7 +3,7 @@
  * - `memory:` → InMemoryEventStore;
  * - `sqlite:PATH[?groupCommit=off|on|EVENTS,MARKET_MS]` → SqliteEventStore in PATH (relative to the working
  *   directory; parent folders are created for writers). `groupCommit` overrides the opener's default: `on` is
- *   `BACKTEST_GROUP_COMMIT` (1000 events or 60 000 ms of market time per unit of work), `off` commits each
+ *   `BACKTEST_GROUP_COMMIT` (1000 events or one day of market time per unit of work), `off` commits each
  *   append, `EVENTS,MARKET_MS` sets both bounds;
  * - `esdb://…`, `esdb+discover://…`, `kurrentdb://…`, `kurrentdb+discover://…` → EventStoreDB / KurrentDB
  *   (the connection string is passed unchanged to its client).

@@ -356,7 +356,17 @@ export class SqliteEventStore implements EventStore {
           const rows = this.readPage("subscribe", this.generation, () =>
             this.conn.selectAllPage.all(after, upTo, limit),
           );
-          return rows.map((row) => this.decode(row));
+          // Events before a corrupt row are delivered; the next page starts at it and fails.
+          const events: RecordedEvent[] = [];
+          for (const row of rows) {
+            try {
+              events.push(this.decode(row));
+            } catch (error) {
+              if (events.length === 0) throw error;
+              break;
+            }
+          }
+          return events;
         },
         watch: (follower) => {
           this.followers.add(follower);

@@ -13,7 +13,8 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { RecordedEvent } from "../../events/envelope.ts";
 import type { EventStore } from "../../events/store.ts";
-import { curveIntervals, type Projections, rebuildProjections } from "../../projections/index.ts";
+import { curveIntervals, type Projections } from "../../projections/index.ts";
+import { followProjections, type LogHealth } from "./follow-projections.ts";
 import { EventsQuery, NoQuery, OrderParams, OrdersQuery, PnlQuery } from "./schemas.ts";
 import { BadRequestError, parseParams } from "./validation.ts";
 
@@ -23,6 +24,11 @@ export interface HttpServerDeps {
   projections: Projections;
   /** Request logging; none when absent. */
   logger?: Logger;
+  /**
+   * Whether the projections still follow the log (default: always ok). In the error state `/health` answers
+   * 503 with the error and the projection routes 503; `/events` still serves the raw log.
+   */
+  health?: () => LogHealth;
 }
 
 /** The routes of the API with their query parameters and what they return (for banners and docs). */
@@ -65,9 +71,19 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
     reply.code(404).send({ error: "Not Found", message: `no route ${request.method} ${request.url}` }),
   );
 
-  app.get("/health", async (request) => {
+  const health = deps.health ?? (() => ({ status: "ok" }) as const);
+  app.addHook("onRequest", async (request, reply) => {
+    const state = health();
+    if (state.status === "ok" || request.url === "/health" || request.url.startsWith("/events")) return;
+    return reply.code(503).send({ error: "Service Unavailable", message: state.error.message });
+  });
+
+  app.get("/health", async (request, reply) => {
     parseParams(NoQuery, request.query);
-    return { status: "ok", lastPosition: projections.lastPosition(), events: projections.eventCount() };
+    const counts = { lastPosition: projections.lastPosition(), events: projections.eventCount() };
+    const state = health();
+    if (state.status === "ok") return { status: "ok", ...counts };
+    return reply.code(503).send({ status: "error", ...counts, error: state.error });
   });
 
   app.get("/positions", async (request) => {
@@ -140,10 +156,10 @@ export interface ProjectionsServer {
 }
 
 /**
- * Folds the whole store into fresh projections (catch-up via `readAll`), then follows it live via
- * `subscribe({ after: lastPosition })` so a store still being written stays current, and listens on
- * host:port (port 0: any free port). A failing live subscription is logged; the server keeps the state it has.
- * Rejects when the store cannot be read or the port cannot be bound.
+ * Folds the whole store into fresh projections, then follows it live so a store still being written stays
+ * current (`followProjections`: a replaced store is reloaded; a corrupt event or a failing store puts
+ * `/health` in an error state naming the position), and listens on host:port (port 0: any free port).
+ * Rejects when the store cannot be read at all or the port cannot be bound.
  */
 export async function serveProjections(opts: {
   store: EventStore;
@@ -152,13 +168,9 @@ export async function serveProjections(opts: {
   logger: Logger;
 }): Promise<ProjectionsServer> {
   const { store, logger } = opts;
-  const projections = await rebuildProjections(store.readAll());
-  const after = projections.lastPosition();
-  const subscription = store.subscribe(after === null ? {} : { after }).subscribe({
-    next: (event) => projections.apply(event),
-    error: (err: unknown) => logger.error({ err }, "projections stopped following the event store"),
-  });
-  const app = buildHttpServer({ store, projections, logger });
+  const followed = await followProjections(store, logger);
+  const subscription = { unsubscribe: followed.stop };
+  const app = buildHttpServer({ store, projections: followed.projections, logger, health: followed.health });
   try {
     const url = await app.listen({ host: opts.host, port: opts.port });
     return {

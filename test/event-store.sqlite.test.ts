@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -167,6 +167,50 @@ describe("openEventStore", () => {
     const reopened = SqliteEventStore.open(file);
     expect(await reopened.streamRevision(new FixtureEvents("open-store").symbolStream())).toBe(0);
     await reopened.close();
+  });
+
+  it("reads the group commit from a sqlite: URL, over the opener's default", async () => {
+    const committed = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM events").get()!.n;
+      } finally {
+        db.close();
+      }
+    };
+    const appendBars = async (url: string, count: number, options = {}) => {
+      const store = await openEventStore(url, options);
+      const f = new FixtureEvents(randomUUID().slice(0, 8));
+      for (let i = 0; i < count; i++)
+        await store.append(f.symbolStream(), [f.barClosed(i)], i - 1 < 0 ? "noStream" : i - 1);
+      return store;
+    };
+    const grouped = join(dir, "grouped.db");
+    const a = await appendBars(`sqlite:${grouped}?groupCommit=3,86400000`, 4);
+    expect(committed(grouped)).toBe(3);
+    await a.close();
+    expect(committed(grouped)).toBe(4);
+    const off = join(dir, "off.db");
+    const b = await appendBars(`sqlite:${off}?groupCommit=off`, 2, {
+      groupCommit: { maxEvents: 100, maxMarketMs: 1e9 },
+    });
+    expect(committed(off)).toBe(2);
+    await b.close();
+    const byDefault = join(dir, "default.db");
+    const c = await appendBars(`sqlite:${byDefault}`, 2, {
+      groupCommit: { maxEvents: 100, maxMarketMs: 1e9 },
+    });
+    expect(committed(byDefault)).toBe(0);
+    await c.close();
+    for (const bad of ["0,10", "x", "10", "1,-5"]) {
+      await expect(openEventStore(`sqlite:${join(dir, "bad.db")}?groupCommit=${bad}`)).rejects.toThrow(
+        `groupCommit=${bad} is invalid; expected off, on, or EVENTS,MARKET_MS`,
+      );
+    }
+    await expect(openEventStore(`sqlite:${join(dir, "bad.db")}?journal=wal`)).rejects.toThrow(
+      /unknown parameter "journal"/,
+    );
+    expect(existsSync(join(dir, "bad.db"))).toBe(false);
   });
 
   it("rejects other URLs, naming the URL without its password and the accepted forms", async () => {

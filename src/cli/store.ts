@@ -4,6 +4,7 @@ import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import { describeStoreUrl, openEventStore, parseSqliteUrl } from "../adapters/store/open-store.ts";
 import { BACKTEST_GROUP_COMMIT } from "../adapters/store/sqlite.ts";
+import { inspectStoreFile } from "../adapters/store/sqlite-file.ts";
 import type { EventStore } from "../events/store.ts";
 
 const SQLITE = "sqlite:";
@@ -17,11 +18,13 @@ function sqliteFile(url: string): string | undefined {
  * Opens the store at `url` for a new run, with SQLite group commit `BACKTEST_GROUP_COMMIT` unless the URL
  * says otherwise (call `store.flush()` before serving it to other processes). With `overwrite`, a sqlite
  * store's file (and its -wal and -shm files) is deleted first.
- * @throws Error when the store already holds events and cannot be replaced (not sqlite, or no overwrite).
+ * @throws Error when the store already holds events and cannot be replaced (not sqlite, or no overwrite);
+ *   EventStoreError when the file is not a perpsource store (it is neither replaced nor modified).
  */
 export async function openEmptyStore(url: string, overwrite: boolean): Promise<EventStore> {
   const file = sqliteFile(url);
   if (overwrite && file !== undefined) {
+    inspectStoreFile(file); // never delete a file that is not a perpsource store
     await Promise.all(["", "-wal", "-shm"].map((suffix) => rm(`${file}${suffix}`, { force: true })));
   }
   const store = await openEventStore(url, { groupCommit: BACKTEST_GROUP_COMMIT });

@@ -89,7 +89,11 @@ export async function followProjections(store: EventStore, logger: Logger): Prom
       { reason: reason.message },
       "the event store was replaced: reloading the projections from its start",
     );
-    await load(false);
+    try {
+      await load(false);
+    } catch (error) {
+      return fail(error);
+    }
     if (health.status === "ok") {
       logger.info({ events: current.eventCount() }, "projections reloaded from the replaced event store");
     }

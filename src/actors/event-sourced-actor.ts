@@ -1,13 +1,24 @@
 /**
- * Hosts an XState v5 actor whose events are the domain events of one stream, and enforces "persist, then act":
- * `commit` appends the events with optimistic concurrency on the stream revision, and only after the store has
- * accepted them are they sent to the actor. `rehydrate` rebuilds the same actor from its stream.
+ * Hosts an XState v5 actor whose events are the domain events of one stream, and enforces "decide, validate,
+ * append, apply": `commit` takes the events a decision produced, checks each against the machine's transition
+ * table (the state it would be in after the ones before it: `snapshot.can(event)`), appends them with optimistic
+ * concurrency on the stream revision, and only after the store has accepted them sends them to the actor.
+ * An event the machine would not take is never written (`IllegalTransitionError`). `rehydrate` rebuilds the same
+ * actor from its stream and refuses a stored event its machine would not take (a tampered or foreign log).
  */
-import { type Actor, type AnyStateMachine, createActor, type SnapshotFrom } from "xstate";
+import {
+  type Actor,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  createActor,
+  type SnapshotFrom,
+  transition,
+} from "xstate";
 import type { DomainEvent } from "../events/catalog.ts";
-import type { NewEvent } from "../events/envelope.ts";
+import type { NewEvent, RecordedEvent } from "../events/envelope.ts";
 import { eventIdFactory } from "../events/ids.ts";
 import type { EventStore } from "../events/store.ts";
+import { IllegalTransitionError } from "./illegal-transition.ts";
 
 /** Causation and market time of a batch of events. */
 export interface CommitMetadata {
@@ -52,11 +63,26 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     deps: { store: EventStore; correlationId: string; input?: unknown },
   ): Promise<EventSourcedActor<M>> {
     const host = new EventSourcedActor(stream, machine, deps.store, deps.correlationId, deps.input);
-    for await (const e of deps.store.readStream(stream)) {
-      host.actor.send({ type: e.type, data: e.data } as never);
-      host.revision = e.revision;
-    }
+    for await (const e of deps.store.readStream(stream)) host.applyRecorded(e);
     return host;
+  }
+
+  /**
+   * Applies one event read from the store (it must be this stream's next revision).
+   * @throws IllegalTransitionError (with the event's log position) when the machine would not take it;
+   *   Error when its revision is not the next one.
+   */
+  applyRecorded(e: RecordedEvent): void {
+    if (e.revision !== this.revision + 1) {
+      throw new Error(`${this.stream}: expected revision ${this.revision + 1}, read ${e.revision}`);
+    }
+    const event = { type: e.type, data: e.data };
+    const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+    if (!snapshot.can(event)) {
+      throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), e.type, e.position);
+    }
+    this.actor.send(event as never);
+    this.revision = e.revision;
   }
 
   /** The actor's current snapshot (state value and context). */
@@ -70,13 +96,16 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
   }
 
   /**
-   * Appends `events` (expected revision = the last one this actor applied), then applies them.
+   * Validates `events` against the machine, appends them (expected revision = the last one this actor applied),
+   * then applies them.
    * @returns the ids of the appended events, in order.
-   * @throws WrongExpectedRevisionError when another writer got there first (nothing is applied), or
-   *   EventSchemaError when an event's data is invalid.
+   * @throws IllegalTransitionError when the machine would not take an event (nothing is written or applied);
+   *   WrongExpectedRevisionError when another writer got there first, EventIdConflictError when the ids are
+   *   stored with other content, EventSchemaError when an event's data is invalid (nothing is applied).
    */
   async commit(events: readonly DomainEvent[], meta: CommitMetadata): Promise<string[]> {
     if (events.length === 0) return [];
+    this.validate(events);
     const base = this.revision;
     const batch: NewEvent[] = events.map((e, i) => ({
       eventId: this.eventId(base + 1 + i),
@@ -92,6 +121,22 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     for (const e of events) this.actor.send(e as never);
     this.revision = result.nextExpectedRevision;
     return batch.map((e) => e.eventId);
+  }
+
+  /**
+   * Checks that the machine takes `events` in order from its current state, without changing it.
+   * @throws IllegalTransitionError naming the first refused event.
+   */
+  validate(events: readonly DomainEvent[]): void {
+    const machine = this.actor.logic as AnyStateMachine;
+    let snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (i > 0) [snapshot] = transition(machine, snapshot, events[i - 1]! as never);
+      if (!snapshot.can(event)) {
+        throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), event.type);
+      }
+    }
   }
 
   /** Stops the underlying actor. */

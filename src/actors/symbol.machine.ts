@@ -57,6 +57,10 @@ export interface SymbolContext {
   strategy: SmaCrossState;
   /** Number of accepted signals so far (numbers the clientOrderIds). */
   signals: number;
+  /** Suppressed crossovers so far. */
+  suppressedSignals: number;
+  /** fundingTime of the last settlement recorded (ms), undefined before the first. */
+  lastFundingTime?: number;
   trade?: ActiveTrade;
 }
 
@@ -128,6 +132,10 @@ export const symbolMachine = setup({
         : {},
     ),
     closeTrade: assign({ trade: undefined }),
+    recordFunding: assign(({ event }) =>
+      event.type === "FundingRateSettled" ? { lastFundingTime: event.data.fundingTime } : {},
+    ),
+    recordSuppression: assign(({ context }) => ({ suppressedSignals: context.suppressedSignals + 1 })),
   },
 }).createMachine({
   id: "symbol",
@@ -137,12 +145,13 @@ export const symbolMachine = setup({
     instrument: input.instrument,
     strategy: initialSmaCrossState(input.params),
     signals: 0,
+    suppressedSignals: 0,
   }),
   initial: "flat",
   on: {
     MarketDataGapDetected: { actions: "restartWarmUp" },
-    FundingRateSettled: {},
-    SignalSuppressed: {},
+    FundingRateSettled: { actions: "recordFunding" },
+    SignalSuppressed: { actions: "recordSuppression" },
   },
   states: {
     flat: {

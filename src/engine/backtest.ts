@@ -6,13 +6,14 @@
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
+import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
+import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
 import { getInstrument } from "../domain/instruments.ts";
-import { deterministicEventId } from "../events/ids.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
@@ -126,29 +127,25 @@ export async function executeBacktest(
     sha256,
     bytes,
   }));
-  let runRevision = (
-    await store.append(
-      runStream,
-      [
-        {
-          eventId: deterministicEventId(runId, runStream, 0),
-          type: "RunStarted",
-          data: {
-            runId,
-            mode: "backtest",
-            strategy: config.strategy,
-            symbols: config.symbols,
-            from: window.from,
-            to: window.to,
-            config: config as unknown as Record<string, unknown>,
-            manifest,
-          },
-          metadata: { correlationId: runId, ...start },
+  const run = EventSourcedActor.create(runStream, runMachine, { store, correlationId: runId });
+  await run.commit(
+    [
+      {
+        type: "RunStarted",
+        data: {
+          runId,
+          mode: "backtest",
+          strategy: config.strategy,
+          symbols: config.symbols,
+          from: window.from,
+          to: window.to,
+          config: config as unknown as Record<string, unknown>,
+          manifest,
         },
-      ],
-      "noStream",
-    )
-  ).nextExpectedRevision;
+      },
+    ],
+    start,
+  );
   await engine.openAccount(config.initialBalance, start);
   logger.info({ runId, files: files.length, symbols: config.symbols }, "backtest started");
 
@@ -177,20 +174,15 @@ export async function executeBacktest(
   // bounded however long the window (an RxJS subscription, `archiveMarket$`, would read ahead without limit).
   for await (const e of archiveMarketEvents(files, window)) await handle(e);
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
-  runRevision = (
-    await store.append(
-      runStream,
-      [
-        {
-          eventId: deterministicEventId(runId, runStream, runRevision + 1),
-          type: "RunCompleted",
-          data: { runId, bars: engine.stats.bars, fundingSettlements: engine.stats.fundingSettlements },
-          metadata: { correlationId: runId, causationId: `run:${runId}`, eventTime: lastTime },
-        },
-      ],
-      runRevision,
-    )
-  ).nextExpectedRevision;
+  await run.commit(
+    [
+      {
+        type: "RunCompleted",
+        data: { runId, bars: engine.stats.bars, fundingSettlements: engine.stats.fundingSettlements },
+      },
+    ],
+    { causationId: `run:${runId}`, eventTime: lastTime },
+  );
   deps.onProgress?.({ bars: engine.stats.bars, eventTime: lastTime, ...window });
 
   const projections = createProjections();

@@ -1,0 +1,35 @@
+/**
+ * The run actor, stream `run-<runId>`: one run's configuration and its end.
+ *
+ *   none ──RunStarted──▶ started ──RunCompleted──▶ completed
+ */
+import { assign, setup } from "xstate";
+import type { EventData } from "../events/catalog.ts";
+
+type Ev<T extends "RunStarted" | "RunCompleted"> = { type: T; data: EventData<T> };
+/** The events a run actor applies. */
+export type RunActorEvent = Ev<"RunStarted"> | Ev<"RunCompleted">;
+
+/** What the run actor knows. */
+export interface RunContext {
+  started?: EventData<"RunStarted">;
+  completed?: EventData<"RunCompleted">;
+}
+
+/** The run machine (transition table in the header comment). */
+export const runMachine = setup({
+  types: { context: {} as RunContext, events: {} as RunActorEvent },
+  actions: {
+    start: assign(({ event }) => (event.type === "RunStarted" ? { started: event.data } : {})),
+    complete: assign(({ event }) => (event.type === "RunCompleted" ? { completed: event.data } : {})),
+  },
+}).createMachine({
+  id: "run",
+  context: {},
+  initial: "none",
+  states: {
+    none: { on: { RunStarted: { target: "started", actions: "start" } } },
+    started: { on: { RunCompleted: { target: "completed", actions: "complete" } } },
+    completed: { type: "final" },
+  },
+});

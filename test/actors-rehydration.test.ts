@@ -9,6 +9,7 @@ import { accountMachine } from "../src/actors/account.machine.ts";
 import { EventSourcedActor } from "../src/actors/event-sourced-actor.ts";
 import { orderMachine } from "../src/actors/order.machine.ts";
 import { symbolMachine } from "../src/actors/symbol.machine.ts";
+import { tradeMachine } from "../src/actors/trade.machine.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
 import { WrongExpectedRevisionError } from "../src/events/store.ts";
@@ -47,20 +48,22 @@ const market = fc
   });
 
 describe("rehydration", () => {
-  it("symbol and account actors rebuilt from their streams equal the live ones", async () => {
+  it("symbol, trade, account and order actors rebuilt from their streams equal the live ones", async () => {
     await fc.assert(
       fc.asyncProperty(market, async (inputs) => {
         const { store, engine } = await runScenario(inputs, { params, slippage: "0.0002" });
         const live = engine.snapshots();
-        const input = { symbol: S, params: { ...engine["options"].params }, instrument: getInstrument(S) };
-        const symbol = await EventSourcedActor.rehydrate(`symbol-${S}`, symbolMachine, {
-          store,
-          correlationId: "test-run",
-          input,
-        });
-        expect({ value: symbol.snapshot.value, context: symbol.snapshot.context }).toEqual(
-          live.get(`symbol-${S}`),
-        );
+        for (const [stream, machine, input] of [
+          [`symbol-${S}`, symbolMachine, undefined],
+          [`trade-${S}`, tradeMachine, { symbol: S }],
+        ] as const) {
+          const actor = await EventSourcedActor.rehydrate(stream, machine, {
+            store,
+            correlationId: "test-run",
+            input,
+          });
+          expect({ value: actor.snapshot.value, context: actor.snapshot.context }).toEqual(live.get(stream));
+        }
         const account = await EventSourcedActor.rehydrate("account-main", accountMachine, {
           store,
           correlationId: "test-run",

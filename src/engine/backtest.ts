@@ -18,6 +18,7 @@ import { EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { createProjections } from "../projections/index.ts";
+import { getStrategy } from "../strategies/registry.ts";
 import { TradingEngine } from "./trading-engine.ts";
 
 /** The end-of-run summary. Money in USDT as decimal strings; barsPerSec from the wall clock (not in the log). */
@@ -105,6 +106,8 @@ export async function executeBacktest(
   }
   const window = windowOf(config);
   const runId = backtestRunId(config, files);
+  const strategy = getStrategy(config.strategy);
+  const params = strategy.params.parse(config.smaCross);
   const venue = new SimulatedVenue({
     takerRate: config.feeRates.taker,
     slippage: config.slippage,
@@ -115,7 +118,8 @@ export async function executeBacktest(
     venue,
     runId,
     accountId: config.accountId,
-    params: config.smaCross,
+    strategy,
+    params,
     instrument: getInstrument,
   });
   const runStream = streams.run(runId);

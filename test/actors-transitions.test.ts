@@ -14,14 +14,17 @@ import type { AnyStateMachine } from "xstate";
 import { accountMachine } from "../src/actors/account.machine.ts";
 import { EventSourcedActor } from "../src/actors/event-sourced-actor.ts";
 import { IllegalTransitionError } from "../src/actors/illegal-transition.ts";
+import { LogAudit } from "../src/actors/log-audit.ts";
 import { type OrderStatus, orderMachine } from "../src/actors/order.machine.ts";
 import { runMachine } from "../src/actors/run.machine.ts";
 import { EventStoreDbEventStore } from "../src/adapters/store/eventstoredb.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import type { DomainEvent } from "../src/events/catalog.ts";
+import type { RecordedEvent } from "../src/events/envelope.ts";
 import type { EventStore } from "../src/events/store.ts";
 import { startEsdbDouble } from "./support/esdb-grpc-double.ts";
+import { runScenario, vector8 } from "./support/scenario.ts";
 
 const S = "BTCUSDT";
 const ID = "ps-BTCUSDT-000001-E";
@@ -354,5 +357,33 @@ describe("a stored log that breaks a machine", () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IllegalTransitionError);
     expect(error).toMatchObject({ stream, state: '"PENDING_NEW"', eventType: "OrderFilled", position: 2 });
+  });
+});
+
+describe("the log audit", () => {
+  it("passes a real engine log and names the first event that breaks a machine", async () => {
+    const { events } = await runScenario(vector8.inputs(["100.2", "103.5", "100.1", "103"]), vector8.options);
+    const audit = new LogAudit();
+    for (const e of events) audit.check(e);
+    expect(events.some((e) => e.type === "OrderFilled")).toBe(true);
+
+    // Tampering: a bar written to an order stream, an acceptance after the order filled, a bar out of order.
+    const filled = events.find((e) => e.type === "OrderFilled")!;
+    const bar = events.find((e) => e.type === "BarClosed")!;
+    const tampered: [RecordedEvent, string][] = [
+      [{ ...bar, stream: filled.stream, position: 999 }, '"FILLED"'],
+      [
+        { ...events.find((e) => e.type === "OrderAccepted")!, stream: filled.stream, position: 999 },
+        '"FILLED"',
+      ],
+      [{ ...bar, position: 999 }, '"streaming"'],
+      [{ ...bar, stream: "positions-BTCUSDT", position: 999 }, '"unknown stream"'],
+    ];
+    for (const [event, state] of tampered) {
+      const fresh = new LogAudit();
+      for (const e of events) fresh.check(e);
+      expect(() => fresh.check(event)).toThrow(IllegalTransitionError);
+      expect(() => fresh.check(event)).toThrow(`in state ${state} (event at log position 999)`);
+    }
   });
 });

@@ -28,9 +28,18 @@ export interface CommitMetadata {
   eventTime: number;
 }
 
+/** An actor's state at one revision of its stream, as JSON (a checkpoint's part). */
+export interface PersistedActor {
+  stream: string;
+  /** Revision of the stream's last applied event (-1 when none). */
+  revision: number;
+  /** The XState persisted snapshot (`actor.getPersistedSnapshot()`). */
+  snapshot: unknown;
+}
+
 /** An event-sourced XState actor bound to one stream. */
 export class EventSourcedActor<TMachine extends AnyStateMachine> {
-  private readonly actor: Actor<TMachine>;
+  private actor: Actor<TMachine>;
   /** Revision of the stream's last event; -1 while the stream does not exist. */
   private revision = -1;
   private readonly eventId: (revision: number) => string;
@@ -41,10 +50,55 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     private readonly store: EventStore,
     private readonly correlationId: string,
     input: unknown,
+    snapshot?: unknown,
   ) {
     this.eventId = eventIdFactory(correlationId, stream);
-    this.actor = createActor(machine, { input } as never);
+    this.actor = createActor(machine, (snapshot === undefined ? { input } : { snapshot }) as never);
     this.actor.start();
+  }
+
+  /**
+   * Restores an actor from `persisted` (from `persist()`); it continues at the persisted revision.
+   * @throws Error when the persisted stream is not `stream`.
+   */
+  static restore<M extends AnyStateMachine>(
+    persisted: PersistedActor,
+    machine: M,
+    deps: { store: EventStore; correlationId: string },
+  ): EventSourcedActor<M> {
+    const host = new EventSourcedActor(
+      persisted.stream,
+      machine,
+      deps.store,
+      deps.correlationId,
+      undefined,
+      persisted.snapshot,
+    );
+    host.revision = persisted.revision;
+    return host;
+  }
+
+  /**
+   * Replaces this actor's state with `persisted` (from `persist()` of an actor of the same stream).
+   * @throws Error when `persisted` belongs to another stream.
+   */
+  restoreFrom(persisted: PersistedActor): void {
+    if (persisted.stream !== this.stream) {
+      throw new Error(`cannot restore ${this.stream} from a checkpoint of ${persisted.stream}`);
+    }
+    this.actor.stop();
+    this.actor = createActor(this.actor.logic as TMachine, { snapshot: persisted.snapshot } as never);
+    this.actor.start();
+    this.revision = persisted.revision;
+  }
+
+  /** The actor's state and revision as JSON, for a checkpoint. */
+  persist(): PersistedActor {
+    return {
+      stream: this.stream,
+      revision: this.revision,
+      snapshot: this.actor.getPersistedSnapshot(),
+    };
   }
 
   /** A new actor for a stream that has no events yet. */

@@ -5,7 +5,7 @@
  * cancels its sibling and closes the trade; a rejected entry fails the trade; a rejected stop flattens the
  * position. Strategy-agnostic: it only sees the port's decisions.
  */
-import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
+import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import {
   type DecisionOrigin,
   decideOnEntryFill,
@@ -48,6 +48,23 @@ export class BracketManager {
   /** The trade actors (for snapshots). */
   actors(): Iterable<TradeActor> {
     return this.trades.values();
+  }
+
+  /** The trade actors' states, for a checkpoint. */
+  persist(): PersistedActor[] {
+    return [...this.trades.values()].map((t) => t.persist());
+  }
+
+  /** Continues from `persisted` (from `persist()`). */
+  restore(persisted: PersistedActor[]): void {
+    this.trades.clear();
+    for (const p of persisted) {
+      const actor = EventSourcedActor.restore(p, tradeMachine, {
+        store: this.deps.store,
+        correlationId: this.deps.runId,
+      });
+      this.trades.set(actor.snapshot.context.symbol, actor);
+    }
   }
 
   /** Records a strategy's decision; an entry is sent as a MARKET order. */

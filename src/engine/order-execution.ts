@@ -11,7 +11,7 @@ import {
   type FundingReport,
 } from "../actors/account.decide.ts";
 import type { accountMachine } from "../actors/account.machine.ts";
-import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
+import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import { type OrderStatus, orderMachine } from "../actors/order.machine.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
@@ -56,6 +56,24 @@ export class OrderExecution {
   /** The working orders' actors (for snapshots). */
   workingOrders(): Iterable<OrderActor> {
     return this.openOrders.values();
+  }
+
+  /** The working orders and counters, for a checkpoint. */
+  persist(): { workingOrders: PersistedActor[]; stats: ExecutionStats } {
+    return { workingOrders: [...this.openOrders.values()].map((o) => o.persist()), stats: { ...this.stats } };
+  }
+
+  /** Continues from `persisted` (from `persist()`). */
+  restore(persisted: { workingOrders: PersistedActor[]; stats: ExecutionStats }): void {
+    this.openOrders.clear();
+    for (const p of persisted.workingOrders) {
+      const order = EventSourcedActor.restore(p, orderMachine, {
+        store: this.deps.store,
+        correlationId: this.deps.runId,
+      });
+      this.openOrders.set(order.snapshot.context.request!.clientOrderId, order);
+    }
+    Object.assign(this.stats, persisted.stats);
   }
 
   /** Records the intent, then sends it; records the venue's acknowledgement or rejection. */

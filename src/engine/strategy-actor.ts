@@ -13,6 +13,13 @@ import type {
   StrategyInputs,
 } from "../strategies/strategy.ts";
 
+/** A strategy actor's state as JSON (a checkpoint's part). */
+export interface PersistedStrategy {
+  state: unknown;
+  warm: boolean;
+  warmFrom?: number;
+}
+
 /** Hosts one strategy instance. */
 export class StrategyActor {
   private state: unknown;
@@ -50,8 +57,19 @@ export class StrategyActor {
     return next.decision;
   }
 
-  /** The strategy's current state (JSON-serialisable). */
-  get snapshot(): unknown {
-    return this.state;
+  /** The strategy's state, for a checkpoint. */
+  persist(): PersistedStrategy {
+    return {
+      state: this.state,
+      warm: this.warm,
+      ...(this.warmFrom === undefined ? {} : { warmFrom: this.warmFrom }),
+    };
+  }
+
+  /** Continues from `persisted` (from `persist()`). */
+  restore(persisted: PersistedStrategy): void {
+    this.state = persisted.state;
+    this.warm = persisted.warm;
+    this.warmFrom = persisted.warmFrom;
   }
 }

@@ -7,7 +7,7 @@
  * sees it.
  */
 import { accountMachine } from "../actors/account.machine.ts";
-import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
+import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import { symbolMachine } from "../actors/symbol.machine.ts";
 import type { Instrument } from "../domain/instruments.ts";
 import type { EventData } from "../events/catalog.ts";
@@ -16,7 +16,7 @@ import { streams } from "../events/streams.ts";
 import type { AnyStrategy, StrategyInput } from "../strategies/strategy.ts";
 import { BracketManager } from "./bracket-manager.ts";
 import { type Cause, OrderExecution } from "./order-execution.ts";
-import { StrategyActor } from "./strategy-actor.ts";
+import { type PersistedStrategy, StrategyActor } from "./strategy-actor.ts";
 import type { Venue, VenueReport } from "./venue.ts";
 
 /** What the engine needs: the store, the venue, the run's identity and its strategy with validated params. */
@@ -42,6 +42,17 @@ export interface EngineStats {
 }
 
 type SymbolActor = EventSourcedActor<typeof symbolMachine>;
+
+/** The engine's whole state at a market-event boundary, as JSON (the engine's part of a run checkpoint). */
+export interface EngineCheckpoint {
+  account: PersistedActor;
+  symbols: { symbol: string; actor: PersistedActor; strategy: PersistedStrategy }[];
+  trades: PersistedActor[];
+  execution: ReturnType<OrderExecution["persist"]>;
+  counts: { bars: number; fundingSettlements: number; gaps: number };
+  /** eventId of each symbol's latest FundingRateSettled. */
+  fundingCause: Record<string, string>;
+}
 
 /** Routes market data and venue reports through the actors. Not re-entrant: await each call. */
 export class TradingEngine {
@@ -69,6 +80,39 @@ export class TradingEngine {
       instrument: options.instrument,
       positionAmt: (symbol) => this.account.snapshot.context.positions[symbol]?.positionAmt,
     });
+  }
+
+  /** The engine's state, for a checkpoint (call between market events). */
+  checkpoint(): EngineCheckpoint {
+    return {
+      account: this.account.persist(),
+      symbols: [...this.symbols].map(([symbol, { actor, strategy }]) => ({
+        symbol,
+        actor: actor.persist(),
+        strategy: strategy.persist(),
+      })),
+      trades: this.brackets.persist(),
+      execution: this.execution.persist(),
+      counts: { ...this.counts },
+      fundingCause: Object.fromEntries(this.fundingCause),
+    };
+  }
+
+  /** Continues from `checkpoint` (from `checkpoint()`, possibly through JSON), replacing the engine's state. */
+  restore(checkpoint: EngineCheckpoint): void {
+    const deps = { store: this.options.store, correlationId: this.options.runId };
+    this.account.restoreFrom(checkpoint.account);
+    this.symbols.clear();
+    for (const { symbol, actor, strategy } of checkpoint.symbols) {
+      const entry = this.symbol(symbol);
+      entry.actor = EventSourcedActor.restore(actor, symbolMachine, deps);
+      entry.strategy.restore(strategy);
+    }
+    this.brackets.restore(checkpoint.trades);
+    this.execution.restore(checkpoint.execution);
+    Object.assign(this.counts, checkpoint.counts);
+    this.fundingCause.clear();
+    for (const [symbol, id] of Object.entries(checkpoint.fundingCause)) this.fundingCause.set(symbol, id);
   }
 
   /** Counters so far. */

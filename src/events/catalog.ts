@@ -46,6 +46,23 @@ const schemas = {
     config: z.record(z.string(), z.unknown()),
     manifest: z.array(manifestEntry),
   }),
+  /**
+   * A unit of work ended: everything the run decided up to its `marketEvents`-th market event is in the log, and
+   * `state` holds the engine's and the venue's state at that point, so `backtest --resume` continues from here.
+   */
+  RunCheckpointed: z.strictObject({
+    runId: z.string().min(1),
+    /** Market events (bars, settlements, gaps) of the feed applied so far. */
+    marketEvents: z.number().int().positive(),
+    /** The last of them: its time (ms), kind and symbol, to check the feed on resume. */
+    cursor: z.strictObject({
+      time: EpochMs,
+      kind: z.enum(["bar", "funding", "gap"]),
+      symbol: SymbolName,
+    }),
+    /** The engine's and the venue's state (JSON). */
+    state: z.record(z.string(), z.unknown()),
+  }),
   /** Last event of a run: its counters (no wall-clock values, so the log stays deterministic). */
   RunCompleted: z.strictObject({
     runId: z.string().min(1),

@@ -106,8 +106,8 @@ export class MarketCoverage {
 
   /**
    * One line per problem, for stderr: each gap (`ETHUSDT: 14 bars missing 2025-05-06T10:00Z..2025-05-06T10:13Z`,
-   * the first 10 per symbol, then a count of the rest), no funding data, skipped settlements, missing
-   * mark-price data. Empty when the data covers the window.
+   * the first 10 per symbol, then a count of the rest), no funding data, skipped settlements, settlements
+   * without mark-price data (said only when there is funding data). Empty when the data covers the window.
    */
   warnings(): string[] {
     const w = this.window_;
@@ -132,6 +132,7 @@ export class MarketCoverage {
       }
       if (c.fundingSettlements + c.fundingSkipped === 0) {
         lines.push(`${c.symbol}: no funding data in ${span}: funding not charged`);
+        continue;
       }
       if (c.fundingSkipped > 0) {
         lines.push(

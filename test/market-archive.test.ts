@@ -21,26 +21,12 @@ import type {
   MarketGap,
   MarketWindow,
 } from "../src/adapters/market/types.ts";
+import { collect, label, symbolOf } from "./support/market.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 const MIN = 60_000;
 const DAY = 86_400_000;
 const KIND_RANK = { funding: 0, gap: 1, bar: 2 } as const;
-
-async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const row of rows) out.push(row);
-  return out;
-}
-
-function symbolOf(e: MarketEvent): string {
-  return e.kind === "bar" ? e.bar.symbol : e.kind === "funding" ? e.funding.symbol : e.gap.symbol;
-}
-
-/** "kind SYMBOL HH:MM:SS.mmm" for compact order assertions. */
-function label(e: MarketEvent): string {
-  return `${e.kind} ${symbolOf(e)} ${new Date(e.time).toISOString().slice(11, 23)}`;
-}
 
 /** The settlement slot of a calc_time: its minute, rounded to the nearest (ms epoch). */
 function slotOf(calcTime: number): number {

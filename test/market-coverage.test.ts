@@ -156,6 +156,28 @@ describe("holes anywhere in the window are gaps, on rows (hand-made archive)", (
   });
 });
 
+describe("coverage warnings about mark prices", () => {
+  it("names settlements priced at the last close, or a symbol without any mark-price data", () => {
+    const coverage = new MarketCoverage();
+    expect(coverage.warnings()).toEqual([]); // before the stream started
+    const from = Date.UTC(2024, 0, 1);
+    coverage.begin({ from, to: from + DAY }, ["YYYUSDT", "XXXUSDT"]);
+    Object.assign(coverage.of("XXXUSDT"), {
+      bars: 1440,
+      fundingSettlements: 3,
+      fundingAtLastClose: 1,
+      markPriceKlines: 2,
+    });
+    Object.assign(coverage.of("YYYUSDT"), { bars: 1440, fundingSettlements: 3, fundingAtLastClose: 3 });
+    expect(coverage.symbols.map((c) => c.symbol)).toEqual(["XXXUSDT", "YYYUSDT"]);
+    expect(coverage.warnings()).toEqual([
+      "XXXUSDT: 1 funding settlement without an 8h mark-price kline: priced at the last 1m close",
+      "YYYUSDT: no mark-price data in [2024-01-01T00:00Z, 2024-01-02T00:00Z): funding priced at the last 1m close",
+    ]);
+    expect(() => coverage.of("ZZZUSDT")).toThrow("no coverage for ZZZUSDT: not a symbol of this stream");
+  });
+});
+
 describe("bars and gaps partition the window's minutes (property)", () => {
   const BASE = Date.UTC(2024, 0, 1);
   const PATHS = [

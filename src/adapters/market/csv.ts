@@ -78,8 +78,9 @@ export const MAX_INTEGER_DIGITS = 15;
 /** See `MAX_INTEGER_DIGITS`. */
 export const MAX_FRACTION_DIGITS = 18;
 
-const BOUNDED_UNSIGNED = /^\d{1,15}(\.\d{1,18})?$/;
-const BOUNDED_SIGNED = /^-?\d{1,15}(\.\d{1,18})?$/;
+const BOUNDED = `\\d{1,${MAX_INTEGER_DIGITS}}(\\.\\d{1,${MAX_FRACTION_DIGITS}})?$`;
+const BOUNDED_UNSIGNED = new RegExp(`^${BOUNDED}`);
+const BOUNDED_SIGNED = new RegExp(`^-?${BOUNDED}`);
 
 /** Parses a non-negative integer field (ms epoch, hours); throws `MarketDataError` otherwise. */
 export function integerField(src: CsvSource, line: number, value: string, column: string): number {

@@ -22,7 +22,8 @@ const COLUMNS = ["calc_time", "funding_interval_hours", "last_funding_rate"] as 
 /**
  * Reads a fundingRate CSV. Per row: 3 fields, integer calc_time, positive integer funding_interval_hours,
  * signed decimal rate with |rate| < 1 (exponent notation, which the archive uses for tiny rates, is rewritten
- * exactly; every rate is returned in canonical form, see `rateField`). calc_time must increase; a repeated calc_time replaces the previous row.
+ * exactly; every rate is returned in canonical form, see `rateField`). calc_time must increase; a repeated
+ * calc_time replaces the previous row.
  * Throws `MarketDataError` (file:line: reason) on the first violation.
  */
 export async function* readFundingFile(src: CsvSource): AsyncGenerator<FundingRow> {

@@ -74,13 +74,15 @@ const SymbolSchema = z
   })
   .transform((s, ctx): Instrument => {
     const found: Partial<Filters> = {};
+    const seen = new Set<string>();
     s.filters.forEach((raw, i) => {
       const type = raw.filterType;
       if (!isKnownFilter(type)) return;
-      if (found[type] !== undefined) {
+      if (seen.has(type)) {
         ctx.issues.push({ code: "custom", path: ["filters", i], message: `a second ${type}`, input: raw });
         return;
       }
+      seen.add(type);
       const parsed = FILTERS[type].safeParse(raw);
       if (!parsed.success) {
         for (const issue of parsed.error.issues)
@@ -90,7 +92,7 @@ const SymbolSchema = z
       (found as Record<FilterType, unknown>)[type] = parsed.data;
     });
     for (const type of Object.keys(FILTERS) as FilterType[]) {
-      if (found[type] === undefined && !OPTIONAL_FILTERS.has(type))
+      if (!seen.has(type) && !OPTIONAL_FILTERS.has(type))
         ctx.issues.push({
           code: "custom",
           path: ["filters"],

@@ -1,11 +1,20 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config/load.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 const BIN = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
@@ -170,6 +179,27 @@ describe("perpsource instruments show and --instruments FILE", () => {
   });
 });
 
+describe("the instruments config key", () => {
+  it("comes from the file, PERPSOURCE_INSTRUMENTS or --instruments, resolved against cwd", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "perpsource-cfg-"));
+    const configFile = join(cwd, "perpsource.config.json");
+    writeFileSync(configFile, JSON.stringify({ instruments: "from-file.json" }));
+    const load = (env: Record<string, string>, flags: Record<string, unknown>) =>
+      loadConfig({ env, flags, cwd }).instruments;
+    expect(load({}, {})).toBe(join(cwd, "from-file.json"));
+    expect(load({ PERPSOURCE_INSTRUMENTS: "env.json" }, {})).toBe(join(cwd, "env.json"));
+    expect(load({ PERPSOURCE_INSTRUMENTS: "env.json" }, { instruments: "/abs/flag.json" })).toBe(
+      "/abs/flag.json",
+    );
+    writeFileSync(configFile, JSON.stringify({ instruments: 7 }));
+    expect(() => load({}, {})).toThrow(
+      `invalid config: instruments (from file ${configFile}): expected an exchangeInfo JSON file`,
+    );
+    writeFileSync(configFile, "{}");
+    expect(load({}, {})).toBeUndefined();
+  });
+});
+
 const root = requireRealData("instruments refresh of a shared raw exchangeInfo response");
 
 describe.skipIf(!root)("instruments refresh of a real raw response", () => {
@@ -196,5 +226,28 @@ describe.skipIf(!root)("instruments refresh of a real raw response", () => {
       "FILUSDT",
     ]);
     expect(JSON.parse(shown.stdout)).toMatchObject({ minPrice: "1.381", maxNumAlgoOrders: 10 });
+  });
+
+  it("a backtest of a perpetual outside the ten of the old capture runs given its klines", async () => {
+    // FILUSDT's real 2023-08 1m klines filed as ATOMUSDT (both tick 0.001 in the bundled snapshot).
+    const data = mkdtempSync(join(tmpdir(), "perpsource-data-"));
+    const dir = join(data, "futures", "um", "monthly", "klines", "ATOMUSDT", "1m");
+    mkdirSync(dir, { recursive: true });
+    const fil = join(root!, "futures", "um", "monthly", "klines", "FILUSDT", "1m", "FILUSDT-1m-2023-08.csv");
+    copyFileSync(fil, join(dir, "ATOMUSDT-1m-2023-08.csv"));
+    const args = ["backtest", "--symbols", "ATOMUSDT", "--from", "2023-08-01", "--to", "2023-08-03"];
+    const r = await perpsource([...args, "--data", data, "--store", "memory:", "--json"]);
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ bars: 3 * 1440 });
+
+    const json = JSON.parse(readFileSync(BUNDLED_JSON, "utf8"));
+    const file = join(data, "exchangeInfo-btc-only.json");
+    writeFileSync(file, JSON.stringify({ ...json, symbols: [json.symbols[0]] }));
+    const without = await perpsource([...args, "--data", data, "--store", "memory:", "--instruments", file]);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain(
+      `unknown symbol ATOMUSDT in the exchangeInfo snapshot of 2025-12-24 (file ${file})`,
+    );
   });
 });

@@ -128,7 +128,7 @@ describe("perpsource instruments refresh (against a local HTTP server)", () => {
 
 describe("perpsource instruments show and --instruments FILE", () => {
   it("prints a bundled symbol's instrument as JSON", async () => {
-    const r = await perpsource(["instruments", "show", "DOGEUSDT"]);
+    const r = await perpsource(["instruments", "show", "dogeusdt"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       symbol: "DOGEUSDT",

@@ -8,8 +8,8 @@ import { type ExchangeInfo, parseExchangeInfo } from "./instruments.exchange-inf
 import bundledSnapshot from "./instruments.snapshot.json" with { type: "json" };
 import type { Instrument, RateLimit } from "./instruments.ts";
 
-/** The name and origin of the bundled snapshot, as error messages show it. */
-export const BUNDLED_SNAPSHOT_SOURCE = "bundled";
+/** The source of the bundled snapshot, as error messages show it. */
+const BUNDLED_SNAPSHOT_SOURCE = "bundled";
 
 /** A symbol that is not in the catalog's snapshot. */
 export class UnknownSymbolError extends Error {
@@ -38,6 +38,7 @@ export class InstrumentCatalog {
   /** The snapshot's top-level `rateLimits` (binance-usdm.md §5.1). */
   readonly rateLimits: readonly RateLimit[];
 
+  /** A catalog of a validated response; `source` as messages should name it (`file <path>`, `bundled`). */
   constructor(info: ExchangeInfo, source: string) {
     this.#bySymbol = new Map(info.instruments.map((i) => [i.symbol, i]));
     this.serverTime = info.serverTime;

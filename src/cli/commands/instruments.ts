@@ -22,13 +22,14 @@ export function instrumentsRefreshCommand(flags: Flags): Promise<number> {
 }
 
 /**
- * Prints the instrument of `flags.args[0]` as JSON (from `--instruments FILE`, else the bundled snapshot).
+ * Prints the instrument of `flags.args[0]` (upper-cased) as JSON (from `--instruments FILE`, else the bundled
+ * snapshot).
  * Resolves to 0, or 1 when the snapshot does not list the symbol.
  */
 export function instrumentsShowCommand(flags: Flags): Promise<number> {
   const [symbol] = flags["args"] as string[];
   return withContext(flags, flags, async ({ out }) => {
-    out(JSON.stringify(instrumentCatalog().get(symbol!), null, 2));
+    out(JSON.stringify(instrumentCatalog().get(symbol!.toUpperCase()), null, 2));
     return 0;
   });
 }

@@ -23,8 +23,12 @@ import { requireRealData } from "./support/real-data.ts";
 
 const T0 = 1_704_067_200_000;
 
-/** A test instrument: tick 0.01, step 0.001, minNotional 5 (strategies.md §2.4 vector 1). */
+/**
+ * A test instrument: tick 0.01, step 0.001, minNotional 5 (strategies.md §2.4 vector 1); the fields sma-cross
+ * does not read (status, PERCENT_PRICE, order types, …) are BTCUSDT's.
+ */
 const testInstrument = (overrides: Partial<Instrument> = {}): Instrument => ({
+  ...getInstrument("BTCUSDT"),
   symbol: "TESTUSDT",
   tickSize: "0.01",
   minPrice: "0.01",

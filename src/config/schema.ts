@@ -110,6 +110,14 @@ export const AppConfigSchema = z.strictObject({
     })
     .prefault({}),
   logLevel: LogLevelSchema.default("info"),
+  /**
+   * A saved `GET /fapi/v1/exchangeInfo` response to take instruments from instead of the bundled snapshot;
+   * `loadConfig` resolves it against cwd. Unset: the bundled snapshot.
+   */
+  instruments: z
+    .string({ error: "expected an exchangeInfo JSON file" })
+    .min(1, { error: "expected an exchangeInfo JSON file" })
+    .optional(),
   backtest: BacktestConfigSchema.prefault({}),
 });
 

@@ -1,14 +1,15 @@
 /**
  * Event-sourced actors: an actor rehydrated from its stream reaches the same snapshot as the live actor that
- * wrote it (property-tested over random markets), and the order actor follows Binance's status table
- * (model-based, fc.commands).
+ * wrote it (property-tested over random markets); a second writer on the same stream is refused. The order
+ * status table is tested in actors-transitions.test.ts.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { accountMachine } from "../src/actors/account.machine.ts";
 import { EventSourcedActor } from "../src/actors/event-sourced-actor.ts";
-import { type OrderStatus, orderMachine } from "../src/actors/order.machine.ts";
+import { orderMachine } from "../src/actors/order.machine.ts";
 import { symbolMachine } from "../src/actors/symbol.machine.ts";
+import { tradeMachine } from "../src/actors/trade.machine.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
 import { WrongExpectedRevisionError } from "../src/events/store.ts";
@@ -47,20 +48,22 @@ const market = fc
   });
 
 describe("rehydration", () => {
-  it("symbol and account actors rebuilt from their streams equal the live ones", async () => {
+  it("symbol, trade, account and order actors rebuilt from their streams equal the live ones", async () => {
     await fc.assert(
       fc.asyncProperty(market, async (inputs) => {
         const { store, engine } = await runScenario(inputs, { params, slippage: "0.0002" });
         const live = engine.snapshots();
-        const input = { symbol: S, params: { ...engine["options"].params }, instrument: getInstrument(S) };
-        const symbol = await EventSourcedActor.rehydrate(`symbol-${S}`, symbolMachine, {
-          store,
-          correlationId: "test-run",
-          input,
-        });
-        expect({ value: symbol.snapshot.value, context: symbol.snapshot.context }).toEqual(
-          live.get(`symbol-${S}`),
-        );
+        for (const [stream, machine, input] of [
+          [`symbol-${S}`, symbolMachine, undefined],
+          [`trade-${S}`, tradeMachine, { symbol: S }],
+        ] as const) {
+          const actor = await EventSourcedActor.rehydrate(stream, machine, {
+            store,
+            correlationId: "test-run",
+            input,
+          });
+          expect({ value: actor.snapshot.value, context: actor.snapshot.context }).toEqual(live.get(stream));
+        }
         const account = await EventSourcedActor.rehydrate("account-main", accountMachine, {
           store,
           correlationId: "test-run",
@@ -101,97 +104,5 @@ describe("rehydration", () => {
     ).rejects.toBeInstanceOf(WrongExpectedRevisionError);
     expect(b.snapshot.value).toBe("none");
     expect(a.snapshot.context.walletBalance).toBe("10");
-  });
-});
-
-describe("order actor status table (model-based)", () => {
-  // Events sent after a final state are ignored by design; XState warns about each one on stderr.
-  beforeAll(() => vi.spyOn(console, "warn").mockImplementation(() => {}));
-  afterAll(() => vi.restoreAllMocks());
-  type Model = { status: OrderStatus; executed: number };
-  const id = "ps-ETHUSDT-000001-E";
-  const transitions: Record<string, Partial<Record<OrderStatus, OrderStatus>>> = {
-    OrderSubmitted: { NONE: "PENDING_NEW" },
-    OrderAccepted: { PENDING_NEW: "NEW" },
-    OrderRejected: { PENDING_NEW: "REJECTED" },
-    OrderCanceled: { PENDING_NEW: "CANCELED", NEW: "CANCELED", PARTIALLY_FILLED: "CANCELED" },
-    OrderExpired: { NEW: "EXPIRED", PARTIALLY_FILLED: "EXPIRED" },
-  };
-  const data: Record<string, unknown> = {
-    OrderSubmitted: {
-      clientOrderId: id,
-      symbol: S,
-      side: "BUY",
-      type: "MARKET",
-      purpose: "ENTRY",
-      positionSide: "BOTH",
-      quantity: "3",
-      reduceOnly: false,
-    },
-    OrderAccepted: { clientOrderId: id, orderId: "1" },
-    OrderRejected: { clientOrderId: id, code: -4164, reason: "min notional" },
-    OrderCanceled: { clientOrderId: id, reason: "user" },
-    OrderExpired: { clientOrderId: id, reason: "reduce-only" },
-  };
-  class Apply implements fc.AsyncCommand<Model, EventSourcedActor<typeof orderMachine>> {
-    constructor(readonly type: string) {}
-    check = () => true;
-    async run(m: Model, actor: EventSourcedActor<typeof orderMachine>) {
-      const next = transitions[this.type]![m.status];
-      actor["actor"].send({ type: this.type, data: data[this.type] } as never);
-      if (next) m.status = next;
-      expect(actor.snapshot.value).toBe(m.status);
-    }
-    toString = () => this.type;
-  }
-  class Fill implements fc.AsyncCommand<Model, EventSourcedActor<typeof orderMachine>> {
-    constructor(readonly qty: number) {}
-    check = () => true;
-    async run(m: Model, actor: EventSourcedActor<typeof orderMachine>) {
-      const fillable = m.status === "NEW" || m.status === "PARTIALLY_FILLED";
-      const cumulative = Math.min(3, m.executed + this.qty);
-      actor["actor"].send({
-        type: "OrderFilled",
-        data: {
-          clientOrderId: id,
-          symbol: S,
-          side: "BUY",
-          tradeId: "t",
-          price: "100",
-          quantity: String(this.qty),
-          cumulativeQuantity: String(cumulative),
-          commission: "0",
-          commissionAsset: "USDT",
-          maker: false,
-          status: cumulative === 3 ? "FILLED" : "PARTIALLY_FILLED",
-        },
-      } as never);
-      if (fillable) {
-        m.executed = cumulative;
-        m.status = cumulative === 3 ? "FILLED" : "PARTIALLY_FILLED";
-      }
-      expect(actor.snapshot.value).toBe(m.status);
-      expect(actor.snapshot.context.executedQty).toBe(String(m.executed));
-    }
-    toString = () => `Fill(${this.qty})`;
-  }
-  it("follows NEW → PARTIALLY_FILLED → FILLED / CANCELED / EXPIRED / REJECTED and ignores the rest", async () => {
-    const commands = [
-      ...Object.keys(transitions).map((t) => fc.constant(new Apply(t))),
-      fc.integer({ min: 1, max: 2 }).map((q) => new Fill(q)),
-    ];
-    await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 12 }), async (cmds) => {
-        const actor = EventSourcedActor.create("order-x", orderMachine, {
-          store: new InMemoryEventStore(),
-          correlationId: "c",
-        });
-        await fc.asyncModelRun(
-          () => ({ model: { status: "NONE" as OrderStatus, executed: 0 }, real: actor }),
-          cmds,
-        );
-      }),
-      { numRuns: 200 },
-    );
   });
 });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
 import { Dec, decimalsOf } from "../src/domain/decimal.ts";
-import { instrumentSnapshot } from "../src/domain/instruments.snapshot.ts";
+import { bundledInstrumentCatalog } from "../src/domain/instruments.catalog.ts";
 import {
   checkOrderFilters,
   type FilterOrder,
@@ -36,11 +36,15 @@ const codes = (instrument: Instrument, order: Partial<FilterOrder>) =>
   }).map((v) => `${v.filter}:${v.code}`);
 
 describe("bundled instruments", () => {
-  it("has the ten symbols and refuses others with the known list", () => {
-    expect(Object.keys(instrumentSnapshot).sort()).toEqual([...SYMBOLS].sort());
+  it("holds the ten original symbols among the snapshot's and names the snapshot for others", () => {
+    const catalog = bundledInstrumentCatalog();
     for (const symbol of SYMBOLS) expect(getInstrument(symbol).symbol).toBe(symbol);
-    expect(() => getInstrument("DOGEUSDT")).toThrow(/Unknown symbol "DOGEUSDT".*known: BTCUSDT, ETHUSDT/);
-    expect(() => getInstrument("toString")).toThrow(/Unknown symbol "toString"/);
+    expect(catalog.symbols()).toEqual(expect.arrayContaining(SYMBOLS));
+    expect(() => getInstrument("FOOUSDT")).toThrow(
+      "unknown symbol FOOUSDT in the exchangeInfo snapshot of 2025-12-24 (bundled); " +
+        "refresh with perpsource instruments refresh or pass --instruments FILE",
+    );
+    expect(() => getInstrument("toString")).toThrow(/unknown symbol toString/);
   });
 
   it("keeps the real exchangeInfo strings (BTCUSDT tick 0.10, min notional 100)", () => {
@@ -54,6 +58,17 @@ describe("bundled instruments", () => {
     ]);
     expect(getInstrument("SOLUSDT").stepSize).toBe("1");
     expect(getInstrument("BNBUSDT").tickSize).toBe("0.010");
+  });
+
+  it("changed from the 2025-10-29 ten-symbol capture only where Binance lowered minPrice", () => {
+    // 2025-10-29 → 2025-12-24: FILUSDT 1.381 → 0.001, ALGOUSDT 0.0141 → 0.0001, DOTUSDT 0.373 → 0.001;
+    // MAX_NUM_ALGO_ORDERS (10) is gone from every symbol (binance-usdm.md §1.2).
+    expect(["FILUSDT", "ALGOUSDT", "DOTUSDT"].map((s) => getInstrument(s).minPrice)).toEqual([
+      "0.001",
+      "0.0001",
+      "0.001",
+    ]);
+    expect(SYMBOLS.map((s) => getInstrument(s).maxNumAlgoOrders)).toEqual(SYMBOLS.map(() => null));
   });
 
   it.each(SYMBOLS)(

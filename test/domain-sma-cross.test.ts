@@ -3,13 +3,13 @@ import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { protectionPrices } from "../src/domain/bracket.ts";
 import { Dec, decimalsOf } from "../src/domain/decimal.ts";
 import { checkOrderFilters, getInstrument, type Instrument } from "../src/domain/instruments.ts";
 import { fromScaledUnits, toScaledUnits } from "../src/domain/scaled-units.ts";
 import {
   initialSmaCrossState,
   pivotStop,
-  protectionPrices,
   resetSmaCross,
   SMA_CROSS_BAR_INTERVAL_MS,
   type SmaCrossBar,
@@ -18,13 +18,17 @@ import {
   type SmaCrossState,
   smaCrossDefaults,
   stepSmaCross,
-} from "../src/domain/strategies/sma-cross.ts";
+} from "../src/strategies/sma-cross/rules.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 const T0 = 1_704_067_200_000;
 
-/** A test instrument: tick 0.01, step 0.001, minNotional 5 (strategies.md §2.4 vector 1). */
+/**
+ * A test instrument: tick 0.01, step 0.001, minNotional 5 (strategies.md §2.4 vector 1); the fields sma-cross
+ * does not read (status, PERCENT_PRICE, order types, …) are BTCUSDT's.
+ */
 const testInstrument = (overrides: Partial<Instrument> = {}): Instrument => ({
+  ...getInstrument("BTCUSDT"),
   symbol: "TESTUSDT",
   tickSize: "0.01",
   minPrice: "0.01",

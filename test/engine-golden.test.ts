@@ -91,7 +91,7 @@ describe("funding (strategies.md §0, binance-usdm.md §4.4)", () => {
         funding(6, "0.001"),
         ...setup.slice(6),
         funding(7, "0.001"),
-        funding(7, "-0.002"),
+        funding(8, "-0.002"),
       ],
       options,
     );

@@ -10,29 +10,42 @@ import {
   archiveMarketEvents,
   countKlineRows,
   discoverArchive,
+  MarketCoverage,
 } from "../src/adapters/market/archive.ts";
 import { readKlineFile } from "../src/adapters/market/klines.ts";
 import { klineGap } from "../src/adapters/market/merge.ts";
-import type { ArchiveFile, MarketEvent, MarketGap, MarketWindow } from "../src/adapters/market/types.ts";
+import type {
+  ArchiveFile,
+  FundingSettlement,
+  MarketEvent,
+  MarketGap,
+  MarketWindow,
+} from "../src/adapters/market/types.ts";
+import { collect, label, symbolOf } from "./support/market.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 const MIN = 60_000;
 const DAY = 86_400_000;
 const KIND_RANK = { funding: 0, gap: 1, bar: 2 } as const;
 
-async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const row of rows) out.push(row);
-  return out;
+/** The settlement slot of a calc_time: its minute, rounded to the nearest (ms epoch). */
+function slotOf(calcTime: number): number {
+  return Math.round(calcTime / MIN) * MIN;
 }
 
-function symbolOf(e: MarketEvent): string {
-  return e.kind === "bar" ? e.bar.symbol : e.kind === "funding" ? e.funding.symbol : e.gap.symbol;
-}
-
-/** "kind SYMBOL HH:MM:SS.mmm" for compact order assertions. */
-function label(e: MarketEvent): string {
-  return `${e.kind} ${symbolOf(e)} ${new Date(e.time).toISOString().slice(11, 23)}`;
+/**
+ * The distinct settlement slots in [q.from, q.to) over every fundingRate file in `files`, read straight from
+ * the text (first column, header skipped), ascending: what one-settlement-per-slot must deliver.
+ */
+async function fundingSlots(files: readonly ArchiveFile[], q: MarketWindow): Promise<number[]> {
+  const slots = new Set<number>();
+  for (const f of files.filter((file) => file.kind === "fundingRate")) {
+    for (const line of readFileSync(f.absolutePath, "utf8").split("\n").slice(1)) {
+      const t = Number(line.split(",")[0]);
+      if (line !== "" && t >= q.from && t < q.to) slots.add(slotOf(t));
+    }
+  }
+  return [...slots].sort((a, b) => a - b);
 }
 
 /** Throws unless the events are strictly increasing by (time, kind rank, symbol). */
@@ -278,19 +291,25 @@ describe.skipIf(!root)("archive market data on the real Binance files", () => {
   const to = Date.UTC(2025, 5, 24);
   let files: ArchiveFile[];
   let events: MarketEvent[];
+  const coverage = new MarketCoverage();
 
   beforeAll(async () => {
     files = await discoverArchive(root!, { symbols: ["ETHUSDT", "BTCUSDT"], from, to });
-    events = await collect(archiveMarketEvents(files, { from, to }));
+    events = await collect(archiveMarketEvents(files, { from, to }, { coverage }));
   });
 
-  it("BTCUSDT + ETHUSDT 2025-05-05..2025-06-24: every minute, every settlement, strictly ordered", () => {
+  it("BTCUSDT + ETHUSDT 2025-05-05..2025-06-24: every minute, every settlement once, strictly ordered", () => {
+    // Both funding sources are listed (REST-derived range file, official monthly files); the merge keeps one.
     expect(files.map((f) => f.path)).toEqual([
       "futures/um/ohlcv/klines/BTCUSDT/1m/BTCUSDT-1m-2025-05-04_2025-06-24.csv",
       "futures/um/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2025-03-06_2025-07-17.csv",
+      "futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2025-05.csv",
+      "futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2025-06.csv",
       "futures/um/markPriceKlines/BTCUSDT/8h/BTCUSDT-markPriceKlines-8h-2025-03-06_2025-07-17.csv",
       "futures/um/ohlcv/klines/ETHUSDT/1m/ETHUSDT-1m-2025-05-04_2025-06-24.csv",
       "futures/um/fundingRate/ETHUSDT/ETHUSDT-fundingRate-2025-03-06_2025-07-17.csv",
+      "futures/um/monthly/fundingRate/ETHUSDT/ETHUSDT-fundingRate-2025-05.csv",
+      "futures/um/monthly/fundingRate/ETHUSDT/ETHUSDT-fundingRate-2025-06.csv",
       "futures/um/markPriceKlines/ETHUSDT/8h/ETHUSDT-markPriceKlines-8h-2025-03-06_2025-07-17.csv",
     ]);
     const days = (to - from) / DAY;
@@ -307,6 +326,27 @@ describe.skipIf(!root)("archive market data on the real Binance files", () => {
     }
     expect(events.filter((e) => e.kind === "gap")).toEqual([]);
     expectStrictOrder(events);
+  });
+
+  it("reports full coverage and no warning for the default window", () => {
+    const days = (to - from) / DAY;
+    expect(coverage.window).toEqual({ from, to });
+    expect(coverage.symbols).toEqual(
+      ["BTCUSDT", "ETHUSDT"].map((symbol) => ({
+        symbol,
+        expectedBars: days * 1440,
+        bars: days * 1440,
+        gaps: 0,
+        missingBars: 0,
+        firstBarOpenTime: from,
+        lastBarOpenTime: to - MIN,
+        fundingSettlements: days * 3,
+        fundingAtLastClose: 0,
+        fundingSkipped: 0,
+        markPriceKlines: days * 3,
+      })),
+    );
+    expect(coverage.warnings()).toEqual([]);
   });
 
   it("puts the 08:00:00.006 settlement between the bars closing 07:59:59.999 and 08:00:59.999", () => {
@@ -344,22 +384,42 @@ describe.skipIf(!root)("archive market data on the real Binance files", () => {
   it("reads FILUSDT's four monthly files 2023-08..2023-11 contiguously", async () => {
     const q = { from: Date.UTC(2023, 7, 1), to: Date.UTC(2023, 11, 1) };
     const fil = await discoverArchive(root!, { symbols: ["FILUSDT"], ...q });
-    expect(fil.map((f) => f.path.split("/").pop())).toEqual([
-      "FILUSDT-1m-2023-08.csv",
-      "FILUSDT-1m-2023-09.csv",
-      "FILUSDT-1m-2023-10.csv",
-      "FILUSDT-1m-2023-11.csv",
+    const months = ["2023-08", "2023-09", "2023-10", "2023-11"];
+    expect(fil.map((f) => [f.kind, f.path.split("/").pop()])).toEqual([
+      ...months.map((m) => ["klines", `FILUSDT-1m-${m}.csv`]),
+      ...months.map((m) => ["fundingRate", `FILUSDT-fundingRate-${m}.csv`]),
     ]);
     let expectedOpen = q.from;
     const breaks: string[] = [];
-    for await (const e of archiveMarketEvents(fil, q)) {
-      if (e.kind !== "bar" || e.bar.openTime !== expectedOpen)
-        breaks.push(`${label(e)} instead of ${expectedOpen}`);
-      expectedOpen += MIN;
+    const settlements: FundingSettlement[] = [];
+    const coverage = new MarketCoverage();
+    for await (const e of archiveMarketEvents(fil, q, { coverage })) {
+      if (e.kind === "funding") settlements.push(e.funding);
+      else if (e.kind !== "bar" || e.bar.openTime !== expectedOpen)
+        breaks.push(`${label(e)} at ${expectedOpen}`);
+      else expectedOpen += MIN;
     }
     expect(breaks).toEqual([]);
     expect(expectedOpen).toBe(q.to);
     expect(await countKlineRows(fil)).toBe(122 * 1440);
+    // No mark-price klines for FILUSDT: every settlement is priced at the last close, and the one at the window's
+    // first millisecond (2023-08-01T00:00:00.000, before any bar) has no price at all: skipped, and said so.
+    const slots = await fundingSlots(fil, q);
+    expect(slots[0]).toBe(q.from);
+    expect(settlements.map((f) => slotOf(f.fundingTime))).toEqual(slots.slice(1));
+    expect(settlements.every((f) => f.markPriceSource === "lastClose")).toBe(true);
+    expect(coverage.symbols[0]).toMatchObject({
+      bars: 122 * 1440,
+      gaps: 0,
+      fundingSettlements: slots.length - 1,
+      fundingAtLastClose: slots.length - 1,
+      fundingSkipped: 1,
+      markPriceKlines: 0,
+    });
+    expect(coverage.warnings()).toEqual([
+      "FILUSDT: 1 funding settlement before the first 1m bar and without a mark-price kline: not charged",
+      "FILUSDT: no mark-price data in [2023-08-01T00:00Z, 2023-12-01T00:00Z): funding priced at the last 1m close",
+    ]);
   });
 
   it("finds the 2023-03-24 halt in the headerless spot 1h file (parser + gap detector)", async () => {

@@ -1,9 +1,15 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compareDecimals } from "../src/adapters/market/csv.ts";
+import {
+  canonicalDecimal,
+  compareDecimals,
+  MAX_FRACTION_DIGITS,
+  MAX_INTEGER_DIGITS,
+} from "../src/adapters/market/csv.ts";
 import { readFundingFile } from "../src/adapters/market/funding.ts";
 import { type KlineRow, readKlineFile, readMarkPriceKlineFile } from "../src/adapters/market/klines.ts";
 import { type CsvSource, MarketDataError } from "../src/adapters/market/types.ts";
@@ -124,6 +130,110 @@ describe("kline CSV errors name file:line and the reason", () => {
   });
 });
 
+describe("every value that could fail later fails at parse, naming file:line", () => {
+  const OHLCV_HEADER = "open_time,open,high,low,close,volume\n";
+  const GOOD = "1746372720000,1,2,0.5,1.5,3\n";
+  // [row written at line 3 after a header and a valid row, reason]
+  const klineCases: [row: string, reason: string][] = [
+    ["1746372780000,0,2,0.5,1.5,3", 'open "0" is zero: prices must be positive'],
+    ["1746372780000,1,2,0.000,1.5,3", 'low "0.000" is zero: prices must be positive'],
+    ["1746372780000,0,0,0,0,0", 'open "0" is zero: prices must be positive'],
+    ["1746372780000,-1,2,0.5,1.5,3", 'open "-1" is not a non-negative decimal like 123.45 (no exponent)'],
+    ["1746372780000,1,2,0.5,NaN,3", 'close "NaN" is not a non-negative decimal like 123.45 (no exponent)'],
+    [
+      "1746372780000,1,Infinity,0.5,1.5,3",
+      'high "Infinity" is not a non-negative decimal like 123.45 (no exponent)',
+    ],
+    ["1746372780000,1,2e1,0.5,1.5,3", 'high "2e1" is not a non-negative decimal like 123.45 (no exponent)'],
+    [
+      "1746372780000,1,1234567890123456,0.5,1.5,3",
+      'high "1234567890123456" has 16 integer digits, more than the 15 any real value has (overflow)',
+    ],
+    [
+      `1746372780000,1,2,0.5,1.5,${"9".repeat(400)}`,
+      `volume "${"9".repeat(400)}" has 400 integer digits, more than the 15 any real value has (overflow)`,
+    ],
+    [
+      "1746372780000,1,2,0.5,1.0000000000000000001,3",
+      'close "1.0000000000000000001" has 19 fraction digits, more than 18',
+    ],
+    [
+      "1746372780000,1,2,0.5,1.5,-0.1",
+      'volume "-0.1" is not a non-negative decimal like 123.45 (no exponent)',
+    ],
+    ["1746372780000,1,0.4,0.5,0.45,3", "high 0.4 is below low 0.5"],
+    ["1746372780000,2.5,2,0.5,1.5,3", "high 2 is below open 2.5"],
+    ["1746372780000,1,2,0.5,0.4,3", "low 0.5 is above close 0.4"],
+  ];
+  it.each(klineCases)("kline %s", async (row, reason) => {
+    const src = await csvFile(`${OHLCV_HEADER}${GOOD}${row}\n`);
+    const err = await failure(collect(readKlineFile(src)));
+    expect(err.message).toBe(`${src.path}:3: ${reason}`);
+  });
+
+  it("a close_time that is not open_time + 59 999 (official layout)", async () => {
+    const row = (open: number, close: number) => `${open},1,2,0.5,1.5,3,${close},0,1,0,0,0`;
+    for (const close of [1746372839998, 1746372840000, 1746372780000]) {
+      const src = await csvFile(`${row(1746372720000, 1746372779999)}\n${row(1746372780000, close)}\n`);
+      const err = await failure(collect(readKlineFile(src)));
+      expect(err.message).toBe(`${src.path}:2: close_time ${close} is not open_time + 59999 (1746372839999)`);
+    }
+  });
+
+  it("a zero mark price", async () => {
+    const src = await csvFile("open_time,open,high,low,close\n1746403200000,0,94771.4,0,94697.79\n");
+    const err = await failure(collect(readMarkPriceKlineFile(src)));
+    expect(err.message).toBe(`${src.path}:2: open "0" is zero: prices must be positive`);
+  });
+
+  const FUNDING_HEADER = "calc_time,funding_interval_hours,last_funding_rate\n1746057600000,8,0.0001\n";
+  const fundingCases: [row: string, reason: string][] = [
+    ["1746086400000,8,abc", 'last_funding_rate "abc" is not a decimal like -0.0001 (no exponent)'],
+    ["1746086400000,8,NaN", 'last_funding_rate "NaN" is not a decimal like -0.0001 (no exponent)'],
+    [
+      "1746086400000,8,-Infinity",
+      'last_funding_rate "-Infinity" is not a decimal like -0.0001 (no exponent)',
+    ],
+    ["1746086400000,8,0.0001.5", 'last_funding_rate "0.0001.5" is not a decimal like -0.0001 (no exponent)'],
+    ["1746086400000,8,1.5", 'last_funding_rate "1.5" is not a funding rate: |rate| must be < 1'],
+    ["1746086400000,8,-1", 'last_funding_rate "-1" is not a funding rate: |rate| must be < 1'],
+    ["1746086400000,8,1e999", 'last_funding_rate "1e999" is not a funding rate: |rate| must be < 1'],
+    ["1746086400000,8,1e-30", 'last_funding_rate "1e-30" has 30 fraction digits, more than 18'],
+    ["1746086400000,0,0.0001", 'funding_interval_hours "0" is not a positive integer'],
+    ["1746086400000,8.0,0.0001", 'funding_interval_hours "8.0" is not a positive integer'],
+    ["1746086400000,-8,0.0001", 'funding_interval_hours "-8" is not a positive integer'],
+    ["1746086400000,,0.0001", 'funding_interval_hours "" is not a positive integer'],
+    ["1746086400000.5,8,0.0001", 'calc_time "1746086400000.5" is not a non-negative integer'],
+  ];
+  it.each(fundingCases)("funding %s", async (row, reason) => {
+    const src = await csvFile(`${FUNDING_HEADER}${row}\n`);
+    const err = await failure(collect(readFundingFile(src)));
+    expect(err.message).toBe(`${src.path}:3: ${reason}`);
+  });
+
+  it("accepts exactly the decimals within the documented bounds; canonical form agrees with decimal.js", async () => {
+    const digits = (min: number, max: number) =>
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((d) => d.join(""));
+    await fc.assert(
+      fc.asyncProperty(digits(1, 20), digits(0, 22), fc.boolean(), async (integer, fraction, negative) => {
+        const value = `${negative ? "-" : ""}${integer}${fraction === "" ? "" : `.${fraction}`}`;
+        const src = await csvFile(`1746086400000,8,${value}\n`);
+        const within = integer.length <= MAX_INTEGER_DIGITS && fraction.length <= MAX_FRACTION_DIGITS;
+        const isRate = within && new Decimal(value).abs().lt(1);
+        const read = collect(readFundingFile(src));
+        if (isRate) {
+          const [row] = await read;
+          expect(row?.fundingRate).toBe(new Decimal(value).toFixed());
+          expect(canonicalDecimal(value)).toBe(new Decimal(value).toFixed());
+        } else {
+          expect((await failure(read)).line).toBe(1);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe("kline CSV layouts", () => {
   const official =
     "1690848000000,4.255,4.256,4.252,4.252,25259.1,1690848059999,107451.0165,208,5452.3,23199.1103,0\n" +
@@ -213,8 +323,22 @@ describe("kline CSV layouts", () => {
       "calc_time,funding_interval_hours,last_funding_rate\n1741536000000,8,-1.30000000000000e-7\n1741564800003,4,0.0001\n",
     );
     expect(await collect(readFundingFile(src))).toEqual([
-      { fundingTime: 1741536000000, fundingIntervalHours: 8, fundingRate: "-0.00000013" },
-      { fundingTime: 1741564800003, fundingIntervalHours: 4, fundingRate: "0.0001" },
+      { fundingTime: 1741536000000, fundingIntervalHours: 8, fundingRate: "-0.00000013", line: 2 },
+      { fundingTime: 1741564800003, fundingIntervalHours: 4, fundingRate: "0.0001", line: 3 },
+    ]);
+  });
+
+  it("writes each funding rate in one canonical spelling, as the official and REST sources differ", async () => {
+    // Real spellings of the same rates: official monthly files vs REST-derived files (BNBUSDT, BTCUSDT 2025-05).
+    const src = await csvFile(
+      "calc_time,funding_interval_hours,last_funding_rate\n" +
+        "1745510400001,8,0E-8\n1746057600000,8,0.00003510\n1746086400000,8,-0.00000990\n1746115200000,8,-0.0\n",
+    );
+    expect((await collect(readFundingFile(src))).map((r) => r.fundingRate)).toEqual([
+      "0",
+      "0.0000351",
+      "-0.0000099",
+      "0",
     ]);
   });
 });
@@ -228,7 +352,7 @@ function scaled(units: bigint, scale: number): string {
 
 const barArb = fc.record({
   step: fc.integer({ min: 1, max: 30 }),
-  prices: fc.array(fc.bigInt({ min: 0n, max: 10n ** 13n }), { minLength: 4, maxLength: 4 }),
+  prices: fc.array(fc.bigInt({ min: 1n, max: 10n ** 13n }), { minLength: 4, maxLength: 4 }),
   volume: fc.bigInt({ min: 0n, max: 10n ** 15n }),
 });
 

@@ -1,13 +1,24 @@
 /**
- * Hosts an XState v5 actor whose events are the domain events of one stream, and enforces "persist, then act":
- * `commit` appends the events with optimistic concurrency on the stream revision, and only after the store has
- * accepted them are they sent to the actor. `rehydrate` rebuilds the same actor from its stream.
+ * Hosts an XState v5 actor whose events are the domain events of one stream, and enforces "decide, validate,
+ * append, apply": `commit` takes the events a decision produced, checks each against the machine's transition
+ * table (the state it would be in after the ones before it: `snapshot.can(event)`), appends them with optimistic
+ * concurrency on the stream revision, and only after the store has accepted them sends them to the actor.
+ * An event the machine would not take is never written (`IllegalTransitionError`). `rehydrate` rebuilds the same
+ * actor from its stream and refuses a stored event its machine would not take (a tampered or foreign log).
  */
-import { type Actor, type AnyStateMachine, createActor, type SnapshotFrom } from "xstate";
+import {
+  type Actor,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  createActor,
+  type SnapshotFrom,
+  transition,
+} from "xstate";
 import type { DomainEvent } from "../events/catalog.ts";
-import type { NewEvent } from "../events/envelope.ts";
+import type { NewEvent, RecordedEvent } from "../events/envelope.ts";
 import { eventIdFactory } from "../events/ids.ts";
 import type { EventStore } from "../events/store.ts";
+import { IllegalTransitionError } from "./illegal-transition.ts";
 
 /** Causation and market time of a batch of events. */
 export interface CommitMetadata {
@@ -17,9 +28,18 @@ export interface CommitMetadata {
   eventTime: number;
 }
 
+/** An actor's state at one revision of its stream, as JSON (a checkpoint's part). */
+export interface PersistedActor {
+  stream: string;
+  /** Revision of the stream's last applied event (-1 when none). */
+  revision: number;
+  /** The XState persisted snapshot (`actor.getPersistedSnapshot()`). */
+  snapshot: unknown;
+}
+
 /** An event-sourced XState actor bound to one stream. */
 export class EventSourcedActor<TMachine extends AnyStateMachine> {
-  private readonly actor: Actor<TMachine>;
+  private actor: Actor<TMachine>;
   /** Revision of the stream's last event; -1 while the stream does not exist. */
   private revision = -1;
   private readonly eventId: (revision: number) => string;
@@ -30,10 +50,55 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     private readonly store: EventStore,
     private readonly correlationId: string,
     input: unknown,
+    snapshot?: unknown,
   ) {
     this.eventId = eventIdFactory(correlationId, stream);
-    this.actor = createActor(machine, { input } as never);
+    this.actor = createActor(machine, (snapshot === undefined ? { input } : { snapshot }) as never);
     this.actor.start();
+  }
+
+  /**
+   * Restores an actor from `persisted` (from `persist()`); it continues at the persisted revision.
+   * @throws Error when the persisted stream is not `stream`.
+   */
+  static restore<M extends AnyStateMachine>(
+    persisted: PersistedActor,
+    machine: M,
+    deps: { store: EventStore; correlationId: string },
+  ): EventSourcedActor<M> {
+    const host = new EventSourcedActor(
+      persisted.stream,
+      machine,
+      deps.store,
+      deps.correlationId,
+      undefined,
+      persisted.snapshot,
+    );
+    host.revision = persisted.revision;
+    return host;
+  }
+
+  /**
+   * Replaces this actor's state with `persisted` (from `persist()` of an actor of the same stream).
+   * @throws Error when `persisted` belongs to another stream.
+   */
+  restoreFrom(persisted: PersistedActor): void {
+    if (persisted.stream !== this.stream) {
+      throw new Error(`cannot restore ${this.stream} from a checkpoint of ${persisted.stream}`);
+    }
+    this.actor.stop();
+    this.actor = createActor(this.actor.logic as TMachine, { snapshot: persisted.snapshot } as never);
+    this.actor.start();
+    this.revision = persisted.revision;
+  }
+
+  /** The actor's state and revision as JSON, for a checkpoint. */
+  persist(): PersistedActor {
+    return {
+      stream: this.stream,
+      revision: this.revision,
+      snapshot: this.actor.getPersistedSnapshot(),
+    };
   }
 
   /** A new actor for a stream that has no events yet. */
@@ -52,11 +117,26 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     deps: { store: EventStore; correlationId: string; input?: unknown },
   ): Promise<EventSourcedActor<M>> {
     const host = new EventSourcedActor(stream, machine, deps.store, deps.correlationId, deps.input);
-    for await (const e of deps.store.readStream(stream)) {
-      host.actor.send({ type: e.type, data: e.data } as never);
-      host.revision = e.revision;
-    }
+    for await (const e of deps.store.readStream(stream)) host.applyRecorded(e);
     return host;
+  }
+
+  /**
+   * Applies one event read from the store (it must be this stream's next revision).
+   * @throws IllegalTransitionError (with the event's log position) when the machine would not take it;
+   *   Error when its revision is not the next one.
+   */
+  applyRecorded(e: RecordedEvent): void {
+    if (e.revision !== this.revision + 1) {
+      throw new Error(`${this.stream}: expected revision ${this.revision + 1}, read ${e.revision}`);
+    }
+    const event = { type: e.type, data: e.data };
+    const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+    if (!snapshot.can(event)) {
+      throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), e.type, e.position);
+    }
+    this.actor.send(event as never);
+    this.revision = e.revision;
   }
 
   /** The actor's current snapshot (state value and context). */
@@ -70,13 +150,16 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
   }
 
   /**
-   * Appends `events` (expected revision = the last one this actor applied), then applies them.
+   * Validates `events` against the machine, appends them (expected revision = the last one this actor applied),
+   * then applies them.
    * @returns the ids of the appended events, in order.
-   * @throws WrongExpectedRevisionError when another writer got there first (nothing is applied), or
-   *   EventSchemaError when an event's data is invalid.
+   * @throws IllegalTransitionError when the machine would not take an event (nothing is written or applied);
+   *   WrongExpectedRevisionError when another writer got there first, EventIdConflictError when the ids are
+   *   stored with other content, EventSchemaError when an event's data is invalid (nothing is applied).
    */
   async commit(events: readonly DomainEvent[], meta: CommitMetadata): Promise<string[]> {
     if (events.length === 0) return [];
+    this.validate(events);
     const base = this.revision;
     const batch: NewEvent[] = events.map((e, i) => ({
       eventId: this.eventId(base + 1 + i),
@@ -92,6 +175,22 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     for (const e of events) this.actor.send(e as never);
     this.revision = result.nextExpectedRevision;
     return batch.map((e) => e.eventId);
+  }
+
+  /**
+   * Checks that the machine takes `events` in order from its current state, without changing it.
+   * @throws IllegalTransitionError naming the first refused event.
+   */
+  validate(events: readonly DomainEvent[]): void {
+    const machine = this.actor.logic as AnyStateMachine;
+    let snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (i > 0) [snapshot] = transition(machine, snapshot, events[i - 1]! as never);
+      if (!snapshot.can(event)) {
+        throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), event.type);
+      }
+    }
   }
 
   /** Stops the underlying actor. */

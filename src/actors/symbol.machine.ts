@@ -1,179 +1,66 @@
 /**
- * The symbol actor: one per traded symbol, stream `symbol-<SYMBOL>`. It consumes closed bars, runs sma-cross
- * (strategies.md §2) through its incremental indicators, and owns the lifecycle of the symbol's one position.
+ * The symbol actor: one per symbol, stream `symbol-<SYMBOL>`: the market facts the run consumed, in market-time
+ * order. Its guards are the feed's invariants: bars strictly after the last one, a gap only between the last bar
+ * and a later one, settlements strictly after the last one.
  *
- *   flat ──EntrySignalled──▶ entryPending ──PositionProtectionRequested──▶ protected ──PositionClosed──▶ flat
- *                               │   └──InvalidRiskAtFill──▶ flattening ──PositionClosed──▶ flat
- *                               │          protected ──PositionUnprotected──▶ flattening
- *                               └──EntryFailed──▶ flat
- *   any state: BarClosed (indicators step), MarketDataGapDetected (warm-up restarts), FundingRateSettled,
- *              SignalSuppressed (recorded, no transition)
+ *   awaitingData ──BarClosed──▶ streaming
+ *   any state: MarketDataGapDetected (after the last bar), FundingRateSettled (after the last settlement)
+ *   streaming: BarClosed (openTime > the last bar's)
  */
 import { assign, setup } from "xstate";
-import type { Instrument } from "../domain/instruments.ts";
-import {
-  initialSmaCrossState,
-  resetSmaCross,
-  type SmaCrossParams,
-  type SmaCrossState,
-  stepSmaCross,
-} from "../domain/strategies/sma-cross.ts";
 import type { EventData } from "../events/catalog.ts";
 
-type SymbolEventType =
-  | "BarClosed"
-  | "MarketDataGapDetected"
-  | "FundingRateSettled"
-  | "EntrySignalled"
-  | "SignalSuppressed"
-  | "EntryFailed"
-  | "PositionProtectionRequested"
-  | "InvalidRiskAtFill"
-  | "PositionUnprotected"
-  | "PositionClosed";
+type SymbolEventType = "BarClosed" | "MarketDataGapDetected" | "FundingRateSettled";
 /** The events a symbol actor applies. */
 export type SymbolActorEvent = { [T in SymbolEventType]: { type: T; data: EventData<T> } }[SymbolEventType];
 
-/** The position being worked on: from the accepted signal until the position is flat again. */
-export interface ActiveTrade {
-  direction: "LONG" | "SHORT";
-  entryClientOrderId: string;
-  /** Planned structural stop from the signal (before the fill). */
-  plannedStopPrice: string;
-  quantity: string;
-  entryPrice?: string;
-  stopPrice?: string;
-  takeProfitPrice?: string;
-  stopClientOrderId?: string;
-  takeProfitClientOrderId?: string;
-  flattenClientOrderId?: string;
-}
-
-/** What the symbol actor knows. */
+/** What the symbol actor knows. Times in ms. */
 export interface SymbolContext {
-  symbol: string;
-  params: SmaCrossParams;
-  instrument: Instrument;
-  strategy: SmaCrossState;
-  /** Number of accepted signals so far (numbers the clientOrderIds). */
-  signals: number;
-  trade?: ActiveTrade;
-}
-
-/** Input of a new symbol actor. */
-export interface SymbolInput {
-  symbol: string;
-  params: SmaCrossParams;
-  instrument: Instrument;
+  /** The last closed bar, undefined before the first. */
+  lastBar?: EventData<"BarClosed">;
+  bars: number;
+  gaps: number;
+  /** fundingTime of the last settlement, undefined before the first. */
+  lastFundingTime?: number;
+  fundingSettlements: number;
 }
 
 /** The symbol machine (transition table in the header comment). */
 export const symbolMachine = setup({
-  types: { context: {} as SymbolContext, events: {} as SymbolActorEvent, input: {} as SymbolInput },
+  types: { context: {} as SymbolContext, events: {} as SymbolActorEvent },
+  guards: {
+    afterLastBar: ({ context, event }) =>
+      event.type === "BarClosed" &&
+      (context.lastBar === undefined || event.data.openTime > context.lastBar.openTime),
+    gapAfterLastBar: ({ context, event }) =>
+      event.type === "MarketDataGapDetected" &&
+      event.data.toOpenTime > event.data.fromOpenTime &&
+      (context.lastBar === undefined || event.data.fromOpenTime > context.lastBar.openTime),
+    afterLastSettlement: ({ context, event }) =>
+      event.type === "FundingRateSettled" &&
+      (context.lastFundingTime === undefined || event.data.fundingTime > context.lastFundingTime),
+  },
   actions: {
-    stepIndicators: assign(({ context, event }, params: { positionOpen: boolean }) =>
-      event.type === "BarClosed"
-        ? {
-            strategy: stepSmaCross(context.strategy, event.data, {
-              params: context.params,
-              instrument: context.instrument,
-              positionOpen: params.positionOpen,
-            }).state,
-          }
+    recordBar: assign(({ context, event }) =>
+      event.type === "BarClosed" ? { lastBar: event.data, bars: context.bars + 1 } : {},
+    ),
+    recordGap: assign(({ context }) => ({ gaps: context.gaps + 1 })),
+    recordFunding: assign(({ context, event }) =>
+      event.type === "FundingRateSettled"
+        ? { lastFundingTime: event.data.fundingTime, fundingSettlements: context.fundingSettlements + 1 }
         : {},
     ),
-    restartWarmUp: assign(({ context }) => ({ strategy: resetSmaCross(context.strategy) })),
-    openTrade: assign(({ context, event }) =>
-      event.type === "EntrySignalled"
-        ? {
-            signals: context.signals + 1,
-            trade: {
-              direction: event.data.direction,
-              entryClientOrderId: event.data.entryClientOrderId,
-              plannedStopPrice: event.data.stopPrice,
-              quantity: event.data.quantity,
-            },
-          }
-        : {},
-    ),
-    protectTrade: assign(({ context, event }) =>
-      event.type === "PositionProtectionRequested" && context.trade
-        ? {
-            trade: {
-              ...context.trade,
-              entryPrice: event.data.entryPrice,
-              quantity: event.data.quantity,
-              stopPrice: event.data.stopPrice,
-              takeProfitPrice: event.data.takeProfitPrice,
-              stopClientOrderId: event.data.stopClientOrderId,
-              takeProfitClientOrderId: event.data.takeProfitClientOrderId,
-            },
-          }
-        : {},
-    ),
-    flattenTrade: assign(({ context, event }) =>
-      event.type === "InvalidRiskAtFill" && context.trade
-        ? {
-            trade: {
-              ...context.trade,
-              entryPrice: event.data.entryPrice,
-              flattenClientOrderId: event.data.flattenClientOrderId,
-            },
-          }
-        : {},
-    ),
-    unprotectTrade: assign(({ context, event }) =>
-      event.type === "PositionUnprotected" && context.trade
-        ? { trade: { ...context.trade, flattenClientOrderId: event.data.flattenClientOrderId } }
-        : {},
-    ),
-    closeTrade: assign({ trade: undefined }),
   },
 }).createMachine({
   id: "symbol",
-  context: ({ input }) => ({
-    symbol: input.symbol,
-    params: input.params,
-    instrument: input.instrument,
-    strategy: initialSmaCrossState(input.params),
-    signals: 0,
-  }),
-  initial: "flat",
+  context: { bars: 0, gaps: 0, fundingSettlements: 0 },
+  initial: "awaitingData",
   on: {
-    MarketDataGapDetected: { actions: "restartWarmUp" },
-    FundingRateSettled: {},
-    SignalSuppressed: {},
+    MarketDataGapDetected: { guard: "gapAfterLastBar", actions: "recordGap" },
+    FundingRateSettled: { guard: "afterLastSettlement", actions: "recordFunding" },
   },
   states: {
-    flat: {
-      on: {
-        BarClosed: { actions: { type: "stepIndicators", params: { positionOpen: false } } },
-        EntrySignalled: { target: "entryPending", actions: "openTrade" },
-      },
-    },
-    entryPending: {
-      on: {
-        BarClosed: { actions: { type: "stepIndicators", params: { positionOpen: true } } },
-        PositionProtectionRequested: { target: "protected", actions: "protectTrade" },
-        InvalidRiskAtFill: { target: "flattening", actions: "flattenTrade" },
-        EntryFailed: { target: "flat", actions: "closeTrade" },
-      },
-    },
-    protected: {
-      on: {
-        BarClosed: { actions: { type: "stepIndicators", params: { positionOpen: true } } },
-        PositionUnprotected: { target: "flattening", actions: "unprotectTrade" },
-        PositionClosed: { target: "flat", actions: "closeTrade" },
-      },
-    },
-    flattening: {
-      on: {
-        BarClosed: { actions: { type: "stepIndicators", params: { positionOpen: true } } },
-        PositionClosed: { target: "flat", actions: "closeTrade" },
-      },
-    },
+    awaitingData: { on: { BarClosed: { guard: "afterLastBar", target: "streaming", actions: "recordBar" } } },
+    streaming: { on: { BarClosed: { guard: "afterLastBar", actions: "recordBar" } } },
   },
 });
-
-/** The symbol actor's state names. */
-export type SymbolState = "flat" | "entryPending" | "protected" | "flattening";

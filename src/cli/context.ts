@@ -1,6 +1,6 @@
 /** What every command action gets: the validated config, a logger, and the result/diagnostic printers. */
 import type { Logger } from "pino";
-import { loadConfig } from "../config/load.ts";
+import { ConfigError, loadConfig } from "../config/load.ts";
 import type { AppConfig } from "../config/schema.ts";
 import { createLogger } from "./logger.ts";
 
@@ -32,9 +32,10 @@ export function reportError(error: unknown, withStack: boolean): void {
 
 /**
  * Loads the config from `process.env`, cwd, `flags.config` and `configFlags` (the subset of flags that are
- * config keys), then runs `action`. A runtime error is printed (stack only at log level debug/trace or with
+ * config keys), reads the `instruments` file when one is configured (it replaces the bundled snapshot for
+ * `getInstrument`), then runs `action`. A runtime error is printed (stack only at log level debug/trace or with
  * --verbose) and gives exit code 1.
- * @throws ConfigError when the configuration is invalid (the caller exits 2).
+ * @throws ConfigError when the configuration or the instruments file is invalid (the caller exits 2).
  */
 export async function withContext(
   flags: Flags,
@@ -47,12 +48,24 @@ export async function withContext(
     flags: configFlags,
     cwd: process.cwd(),
   });
+  if (cfg.instruments !== undefined) await selectInstruments(cfg.instruments);
   const logger = createLogger(cfg.logLevel);
   try {
     return await action({ cfg, logger, out, err });
   } catch (error) {
     reportError(error, flags["verbose"] === true || cfg.logLevel === "debug" || cfg.logLevel === "trace");
     return 1;
+  }
+}
+
+/** Makes the exchangeInfo file at `path` the process's instrument catalog; a bad file is a ConfigError. */
+async function selectInstruments(path: string): Promise<void> {
+  const { loadInstrumentCatalog } = await import("../adapters/exchange-info/load.ts");
+  const { useInstrumentCatalog } = await import("../domain/instruments.ts");
+  try {
+    useInstrumentCatalog(loadInstrumentCatalog(path));
+  } catch (error) {
+    throw new ConfigError([`instruments: ${(error as Error).message}`]);
   }
 }
 

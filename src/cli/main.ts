@@ -20,9 +20,12 @@ const { version } = JSON.parse(readFileSync(new URL("../../package.json", import
  */
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
-  const run = (load: () => Promise<CommandRunner>) => async (_options: unknown, cmd: Command) => {
-    exitCode = await (await load())(cmd.optsWithGlobals());
-  };
+  const run =
+    (load: () => Promise<CommandRunner>) =>
+    async (...params: unknown[]) => {
+      const cmd = params.at(-1) as Command; // commander passes (…arguments, options, command)
+      exitCode = await (await load())({ ...cmd.optsWithGlobals(), args: cmd.args });
+    };
   try {
     await buildProgram(run).parseAsync([...argv]);
     return exitCode;
@@ -37,9 +40,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** A command's implementation: its options in, its exit code out. */
+/** A command's implementation: its options (positional arguments under `args`) in, its exit code out. */
 type CommandRunner = (flags: Flags) => Promise<number>;
-type Action = (options: unknown, cmd: Command) => Promise<void>;
+type Action = (...params: unknown[]) => Promise<void>;
 
 function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Command {
   const program = new Command("perpsource")
@@ -56,7 +59,11 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
       "--log-level <level>",
       "fatal|error|warn|info|debug|trace|silent (default: info, $PERPSOURCE_LOG_LEVEL)",
     )
-    .option("--verbose", "debug logs and stack traces");
+    .option("--verbose", "debug logs and stack traces")
+    .option(
+      "--instruments <file>",
+      "saved exchangeInfo response to take instruments from (default: the bundled snapshot, $PERPSOURCE_INSTRUMENTS)",
+    );
 
   program
     .command("backtest")
@@ -104,6 +111,21 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option("--dest <dir>", "destination directory (default: the data root)")
     .option("--base-url <url>", "archive base URL (default: https://data.binance.vision)")
     .action(run(async () => (await import("./commands/data-fetch.ts")).dataFetchCommand));
+
+  const instruments = program
+    .command("instruments")
+    .description("exchangeInfo snapshots (symbols and filters)");
+  instruments
+    .command("refresh")
+    .description("fetch GET /fapi/v1/exchangeInfo and save it as exchangeInfo-YYYY-MM-DD.json")
+    .option("--dest <dir>", "destination directory (default: <data root>/futures/um/exchangeInfo)")
+    .option("--base-url <url>", "REST base URL (default: https://fapi.binance.com)")
+    .action(run(async () => (await import("./commands/instruments.ts")).instrumentsRefreshCommand));
+  instruments
+    .command("show")
+    .description("print one symbol's instrument as JSON")
+    .argument("<symbol>", "symbol, e.g. BTCUSDT")
+    .action(run(async () => (await import("./commands/instruments.ts")).instrumentsShowCommand));
 
   program
     .command("start")

@@ -20,7 +20,7 @@ export class ConfigError extends Error {
 export interface ConfigSources {
   /** Config file given explicitly (`--config FILE`), relative to cwd. */
   file?: string;
-  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _LOG_LEVEL, _CONFIG). */
+  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _LOG_LEVEL, _INSTRUMENTS, _CONFIG). */
   env: Record<string, string | undefined>;
   /** Parsed CLI options, keyed as commander camel-cases them (`logLevel` for `--log-level`). */
   flags: Record<string, unknown>;
@@ -64,6 +64,7 @@ const ENV: Record<string, Mapping> = {
   PERPSOURCE_HOST: { path: ["http", "host"], parse: asIs },
   PERPSOURCE_PORT: { path: ["http", "port"], parse: integer },
   PERPSOURCE_LOG_LEVEL: { path: ["logLevel"], parse: asIs },
+  PERPSOURCE_INSTRUMENTS: { path: ["instruments"], parse: asIs },
 };
 
 /** CLI option key → config key. Later entries win, so `--log-level` beats `--verbose`. */
@@ -75,6 +76,7 @@ const FLAGS: Record<string, Mapping> = {
   port: { path: ["http", "port"], parse: integer },
   verbose: { path: ["logLevel"], parse: (raw) => (raw === true ? "debug" : undefined) },
   logLevel: { path: ["logLevel"], parse: asIs },
+  instruments: { path: ["instruments"], parse: asIs },
   strategy: { path: ["backtest", "strategy"], parse: asIs },
   symbols: { path: ["backtest", "symbols"], parse: symbolList },
   from: { path: ["backtest", "from"], parse: asIs },
@@ -87,7 +89,8 @@ const FLAGS: Record<string, Mapping> = {
 
 /**
  * Builds the validated `AppConfig`. The file is `sources.file`, else env PERPSOURCE_CONFIG, else
- * `perpsource.config.json` in cwd when it exists. `dataRoot` comes back absolute (resolved against cwd).
+ * `perpsource.config.json` in cwd when it exists. `dataRoot` and `instruments` come back absolute (resolved
+ * against cwd).
  * Unknown keys in the file are errors. Empty environment variables count as unset.
  * @throws ConfigError naming each bad key and its source, or the unreadable / non-JSON file.
  */
@@ -105,7 +108,12 @@ export function loadConfig(sources: ConfigSources): AppConfig {
       layers.reduceRight<string | undefined>((found, l) => found ?? l.sourceOf(path), undefined) ?? "default";
     throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(issue, sourceOf)));
   }
-  return { ...parsed.data, dataRoot: resolve(sources.cwd, parsed.data.dataRoot) };
+  const { dataRoot, instruments } = parsed.data;
+  return {
+    ...parsed.data,
+    dataRoot: resolve(sources.cwd, dataRoot),
+    ...(instruments === undefined ? {} : { instruments: resolve(sources.cwd, instruments) }),
+  };
 }
 
 function fileLayer({ file, env, cwd }: ConfigSources): Layer | undefined {

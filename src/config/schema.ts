@@ -4,7 +4,7 @@
  * calendar days. `loadConfig` (load.ts) layers a file, the environment and CLI flags over these defaults.
  */
 import { z } from "zod";
-import { smaCrossDefaults } from "../domain/strategies/sma-cross.ts";
+import { smaCrossParamsSchema } from "../strategies/sma-cross/params.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -39,42 +39,6 @@ export const SymbolSchema = z
   .string({ error: 'expected an upper-case symbol such as "BTCUSDT"' })
   .regex(/^[A-Z0-9]{2,30}$/, { error: 'expected an upper-case symbol such as "BTCUSDT"' });
 
-/** Parameters of the `sma-cross` strategy (strategies.md §2.2); defaults are the strategy's own. */
-const SmaCrossConfigSchema = z
-  .strictObject({
-    /** Bars in the short SMA of 1m closes. */
-    smaShort: Int(1, 100_000, "an integer number of bars ≥ 1").default(smaCrossDefaults.smaShort),
-    /** Bars in the long SMA; must exceed smaShort. */
-    smaLong: Int(2, 100_000, "an integer number of bars ≥ 2").default(smaCrossDefaults.smaLong),
-    /** Closed bars before the signal bar whose extreme sets the stop (fewer than 3 → no signal). */
-    pivotLookback: Int(3, 100_000, "an integer number of bars ≥ 3").default(smaCrossDefaults.pivotLookback),
-    /** Reward:risk of the take-profit, a positive decimal. */
-    tpSlRatio: z
-      .string({ error: 'expected a positive decimal such as "3"' })
-      .regex(/^\d+(\.\d+)?$/, { error: 'expected a positive decimal such as "3"' })
-      .regex(/[1-9]/, { error: 'expected a positive decimal such as "3"' })
-      .default(smaCrossDefaults.tpSlRatio),
-    /** Bars after an accepted signal during which new signals are suppressed (0 = none). */
-    cooldownBars: Int(0, 100_000, "an integer number of bars ≥ 0").default(smaCrossDefaults.cooldownBars),
-    /** Margin committed per entry, USDT; notional = marginUsdt × leverage. */
-    marginUsdt: PositiveUsdt("1000").default("1000"),
-    /** Initial leverage, an integer 1–125. */
-    leverage: Int(1, 125, "an integer leverage 1–125").default(smaCrossDefaults.leverage),
-    marginType: z
-      .enum(["ISOLATED", "CROSSED"], { error: 'expected "ISOLATED" or "CROSSED"' })
-      .default("ISOLATED"),
-  })
-  .check((ctx) => {
-    if (ctx.value.smaShort >= ctx.value.smaLong) {
-      ctx.issues.push({
-        code: "custom",
-        path: ["smaShort"],
-        message: `must be less than smaLong (${ctx.value.smaLong})`,
-        input: ctx.value.smaShort,
-      });
-    }
-  });
-
 /** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
 export const BacktestConfigSchema = z
   .strictObject({
@@ -103,7 +67,7 @@ export const BacktestConfigSchema = z
       .prefault({}),
     /** Market-fill slippage as a ratio of the modelled price (strategies.md §0 "Backtest fills"). */
     slippage: Ratio("0.0001").default("0.0001"),
-    smaCross: SmaCrossConfigSchema.prefault({}),
+    smaCross: smaCrossParamsSchema.prefault({}),
   })
   .check((ctx) => {
     const { from, to } = ctx.value;
@@ -146,6 +110,14 @@ export const AppConfigSchema = z.strictObject({
     })
     .prefault({}),
   logLevel: LogLevelSchema.default("info"),
+  /**
+   * A saved `GET /fapi/v1/exchangeInfo` response to take instruments from instead of the bundled snapshot;
+   * `loadConfig` resolves it against cwd. Unset: the bundled snapshot.
+   */
+  instruments: z
+    .string({ error: "expected an exchangeInfo JSON file" })
+    .min(1, { error: "expected an exchangeInfo JSON file" })
+    .optional(),
   backtest: BacktestConfigSchema.prefault({}),
 });
 

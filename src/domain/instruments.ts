@@ -1,14 +1,28 @@
 /**
- * Instrument rules of USDⓈ-M perpetuals (binance-usdm.md §1) and the exact pre-trade filter check (§1.2, §1.3).
+ * Instrument rules of USDⓈ-M contracts (binance-usdm.md §1) and the exact pre-trade filter check (§1.2, §1.3).
  * All decimal fields are the strings Binance sends; prices in quote asset (USDT), quantities in base asset.
+ * Instruments come from an exchangeInfo snapshot (`InstrumentCatalog`, instruments.catalog.ts): the bundled one,
+ * or the file given with `--instruments`.
  */
 import { type Dec, toDec } from "./decimal.ts";
-import { instrumentSnapshot } from "./instruments.snapshot.ts";
+import { bundledInstrumentCatalog, type InstrumentCatalog } from "./instruments.catalog.ts";
 
-/** One symbol's filters from `GET /fapi/v1/exchangeInfo`. */
+/** One symbol of `GET /fapi/v1/exchangeInfo`: its contract, its filters and its order rules (§1.1, §1.2). */
 export type Instrument = {
   readonly symbol: string;
-  /** PRICE_FILTER. A price is valid when minPrice ≤ price ≤ maxPrice and (price − minPrice) % tickSize = 0. */
+  /** `PERPETUAL` for perpetuals; also `TRADIFI_PERPETUAL`, `CURRENT_QUARTER`, `NEXT_QUARTER`, … as sent. */
+  readonly contractType: string;
+  /** `TRADING` is tradable; `PENDING_TRADING`, `SETTLING` (delisted), `PRE_SETTLE`, `DELIVERING`, … as sent. */
+  readonly status: string;
+  readonly baseAsset: string;
+  readonly quoteAsset: string;
+  readonly marginAsset: string;
+  /** Listing time, ms since epoch UTC. */
+  readonly onboardDate: number;
+  /**
+   * PRICE_FILTER. A price is valid when minPrice ≤ price ≤ maxPrice and (price − minPrice) % tickSize = 0; a
+   * field equal to "0" disables its part (a pre-market symbol may send tickSize "0").
+   */
   readonly tickSize: string;
   readonly minPrice: string;
   readonly maxPrice: string;
@@ -22,24 +36,59 @@ export type Instrument = {
   readonly marketMaxQty: string;
   /** MIN_NOTIONAL.notional (USDT). */
   readonly minNotional: string;
+  /** PERCENT_PRICE: BUY price ≤ markPrice × multiplierUp, SELL price ≥ markPrice × multiplierDown (§1.2). */
+  readonly multiplierUp: string;
+  readonly multiplierDown: string;
+  readonly multiplierDecimal: string;
+  /** MAX_NUM_ORDERS.limit: open orders per symbol, algo orders included (as sent; some symbols send 0). */
+  readonly maxNumOrders: number;
+  /** MAX_NUM_ALGO_ORDERS.limit, or null when the snapshot has none (removed from exchangeInfo, §1.2). */
+  readonly maxNumAlgoOrders: number | null;
   /** Upper bound on the decimals a price / quantity may be sent with (more → -1111 BAD_PRECISION). */
   readonly pricePrecision: number;
   readonly quantityPrecision: number;
   /** Liquidation clearance fee rate (ratio, e.g. "0.020000" = 2 %), binance-usdm.md §4.8. */
   readonly liquidationFee: string;
+  /** Max price difference rate from the mark price a MARKET order can make (ratio, e.g. "0.10"). */
+  readonly marketTakeBound: string;
+  /** Threshold of `priceProtect` on conditional orders (ratio, e.g. "0.0500"). */
+  readonly triggerProtect: string;
+  /** Order types and time-in-force values the symbol accepts, as sent (LIMIT, MARKET, …; GTC, IOC, …). */
+  readonly orderTypes: readonly string[];
+  readonly timeInForce: readonly string[];
 };
 
+/** One entry of exchangeInfo's top-level `rateLimits` (binance-usdm.md §5.1). */
+export type RateLimit = {
+  /** REQUEST_WEIGHT or ORDERS. */
+  readonly rateLimitType: string;
+  /** SECOND, MINUTE, … */
+  readonly interval: string;
+  readonly intervalNum: number;
+  readonly limit: number;
+};
+
+let selected: InstrumentCatalog | undefined;
+
 /**
- * The bundled instrument for `symbol` (BTCUSDT, ETHUSDT, SOLUSDT, BNBUSDT, XRPUSDT, FILUSDT, NEARUSDT,
- * ALGOUSDT, AVAXUSDT, DOTUSDT). Throws an Error naming the symbol and the known ones otherwise.
+ * Makes `catalog` the one `getInstrument` reads for the rest of the process (the CLI's `--instruments FILE`);
+ * `undefined` goes back to the bundled snapshot.
+ */
+export function useInstrumentCatalog(catalog: InstrumentCatalog | undefined): void {
+  selected = catalog;
+}
+
+/** The catalog `getInstrument` reads: the one chosen with `useInstrumentCatalog`, else the bundled snapshot. */
+export function instrumentCatalog(): InstrumentCatalog {
+  return selected ?? bundledInstrumentCatalog();
+}
+
+/**
+ * The instrument of `symbol` in the current catalog (`instrumentCatalog()`).
+ * @throws UnknownSymbolError naming the snapshot's date and source when the snapshot does not list it.
  */
 export function getInstrument(symbol: string): Instrument {
-  const instrument = Object.hasOwn(instrumentSnapshot, symbol) ? instrumentSnapshot[symbol] : undefined;
-  if (instrument === undefined) {
-    const known = Object.keys(instrumentSnapshot).join(", ");
-    throw new Error(`Unknown symbol "${symbol}": no bundled instrument (known: ${known})`);
-  }
-  return instrument;
+  return instrumentCatalog().get(symbol);
 }
 
 /** An order as the filters see it. Quantity in base asset, prices in USDT, all decimal strings. */

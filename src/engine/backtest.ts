@@ -6,17 +6,19 @@
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
+import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
+import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
 import { getInstrument } from "../domain/instruments.ts";
-import { deterministicEventId } from "../events/ids.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { createProjections } from "../projections/index.ts";
+import { getStrategy } from "../strategies/registry.ts";
 import { TradingEngine } from "./trading-engine.ts";
 
 /** The end-of-run summary. Money in USDT as decimal strings; barsPerSec from the wall clock (not in the log). */
@@ -104,6 +106,8 @@ export async function executeBacktest(
   }
   const window = windowOf(config);
   const runId = backtestRunId(config, files);
+  const strategy = getStrategy(config.strategy);
+  const params = strategy.params.parse(config.smaCross);
   const venue = new SimulatedVenue({
     takerRate: config.feeRates.taker,
     slippage: config.slippage,
@@ -114,7 +118,8 @@ export async function executeBacktest(
     venue,
     runId,
     accountId: config.accountId,
-    params: config.smaCross,
+    strategy,
+    params,
     instrument: getInstrument,
   });
   const runStream = streams.run(runId);
@@ -126,29 +131,25 @@ export async function executeBacktest(
     sha256,
     bytes,
   }));
-  let runRevision = (
-    await store.append(
-      runStream,
-      [
-        {
-          eventId: deterministicEventId(runId, runStream, 0),
-          type: "RunStarted",
-          data: {
-            runId,
-            mode: "backtest",
-            strategy: config.strategy,
-            symbols: config.symbols,
-            from: window.from,
-            to: window.to,
-            config: config as unknown as Record<string, unknown>,
-            manifest,
-          },
-          metadata: { correlationId: runId, ...start },
+  const run = EventSourcedActor.create(runStream, runMachine, { store, correlationId: runId });
+  await run.commit(
+    [
+      {
+        type: "RunStarted",
+        data: {
+          runId,
+          mode: "backtest",
+          strategy: config.strategy,
+          symbols: config.symbols,
+          from: window.from,
+          to: window.to,
+          config: config as unknown as Record<string, unknown>,
+          manifest,
         },
-      ],
-      "noStream",
-    )
-  ).nextExpectedRevision;
+      },
+    ],
+    start,
+  );
   await engine.openAccount(config.initialBalance, start);
   logger.info({ runId, files: files.length, symbols: config.symbols }, "backtest started");
 
@@ -177,20 +178,15 @@ export async function executeBacktest(
   // bounded however long the window (an RxJS subscription, `archiveMarket$`, would read ahead without limit).
   for await (const e of archiveMarketEvents(files, window)) await handle(e);
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
-  runRevision = (
-    await store.append(
-      runStream,
-      [
-        {
-          eventId: deterministicEventId(runId, runStream, runRevision + 1),
-          type: "RunCompleted",
-          data: { runId, bars: engine.stats.bars, fundingSettlements: engine.stats.fundingSettlements },
-          metadata: { correlationId: runId, causationId: `run:${runId}`, eventTime: lastTime },
-        },
-      ],
-      runRevision,
-    )
-  ).nextExpectedRevision;
+  await run.commit(
+    [
+      {
+        type: "RunCompleted",
+        data: { runId, bars: engine.stats.bars, fundingSettlements: engine.stats.fundingSettlements },
+      },
+    ],
+    { causationId: `run:${runId}`, eventTime: lastTime },
+  );
   deps.onProgress?.({ bars: engine.stats.bars, eventTime: lastTime, ...window });
 
   const projections = createProjections();

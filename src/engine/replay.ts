@@ -4,19 +4,14 @@
  * file's sha256) into an in-memory store, and compares the two logs event by event and the two sets of
  * projections. Replay never sends orders: the re-run uses the simulated venue.
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { join } from "node:path";
 import type { Logger } from "pino";
-import type { ArchiveFile } from "../adapters/market/archive.ts";
 import { InMemoryEventStore } from "../adapters/store/memory.ts";
-import { BacktestConfigSchema } from "../config/schema.ts";
-import type { EventData } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { canonicalEventLine, EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
 import { createProjections } from "../projections/index.ts";
 import { executeBacktest } from "./backtest.ts";
+import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 
 /** The verdict of a replay. `differences` lists the first mismatches found (at most `maxDifferences`). */
 export interface ReplayReport {
@@ -30,23 +25,6 @@ export interface ReplayReport {
 }
 
 const maxDifferences = 20;
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-/** The RunStarted event of the store's log (its first event). @throws Error when the log has none. */
-async function findRunStarted(store: EventStore): Promise<RecordedEvent> {
-  for await (const e of store.readAll({ limit: 1 })) {
-    if (e.type === "RunStarted") return e;
-    throw new Error(
-      `the store's first event is ${e.type} in ${e.stream}, not RunStarted: not a recorded run`,
-    );
-  }
-  throw new Error("the store is empty: nothing to replay");
-}
 
 /** Describes how two canonical event lines differ (which top-level part). */
 function describeDifference(stored: RecordedEvent, replayed: RecordedEvent): string {
@@ -79,33 +57,26 @@ export async function verifyReplay(
   store: EventStore,
   deps: { dataRoot: string; logger: Logger },
 ): Promise<ReplayReport> {
-  const started = await findRunStarted(store);
-  const run = started.data as EventData<"RunStarted">;
-  const config = BacktestConfigSchema.parse(run.config);
-  const differences: string[] = [];
-
-  const files: ArchiveFile[] = [];
-  for (const entry of run.manifest) {
-    const absolutePath = join(deps.dataRoot, entry.path);
-    let actual: string;
-    try {
-      actual = await sha256File(absolutePath);
-    } catch {
-      differences.push(`input file ${entry.path} is missing under ${deps.dataRoot}`);
-      continue;
-    }
-    if (actual !== entry.sha256)
-      differences.push(`input file ${entry.path} changed: sha256 ${actual} ≠ recorded ${entry.sha256}`);
-    files.push({ ...entry, absolutePath });
-  }
+  const recorded = await readRecordedRun(store);
+  const run = recorded.started;
+  const { files, problems } = await recordedInputs(run, deps.dataRoot);
+  const differences: string[] = [...problems];
 
   const stored = createProjections();
   const storedHash = new EventLogHasher();
+  let lastEventTime: number | undefined;
   for await (const e of store.readAll()) {
     stored.apply(e);
     storedHash.add(e);
+    lastEventTime = e.metadata.eventTime;
   }
   const eventLogSha256 = storedHash.digest();
+  if (!recorded.completed) {
+    differences.unshift(
+      `run incomplete: ${storedHash.count} events, last at ${new Date(lastEventTime ?? 0).toISOString()} ` +
+        "(the run was interrupted: continue it with backtest --resume)",
+    );
+  }
   if (differences.length > 0) {
     return {
       ok: false,
@@ -119,7 +90,11 @@ export async function verifyReplay(
 
   deps.logger.info({ runId: run.runId, files: files.length }, "re-running the recorded run");
   const rerunStore = new InMemoryEventStore();
-  await executeBacktest(config, files, { store: rerunStore, dataRoot: deps.dataRoot, logger: deps.logger });
+  await executeBacktest(recorded.config, files, {
+    store: rerunStore,
+    dataRoot: deps.dataRoot,
+    logger: deps.logger,
+  });
 
   const replayed = createProjections();
   const replayedHash = new EventLogHasher();

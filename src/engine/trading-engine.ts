@@ -1,37 +1,34 @@
 /**
- * The trading engine: routes market events and venue reports to the symbol, order and account actors, and turns
- * their decisions into orders. It is the same in every mode; backtests drive it with archive data and the
- * simulated venue. Every reaction follows "persist, then act": an order's intent (OrderSubmitted) is appended
- * before the venue sees it, and each actor applies only events its stream has accepted.
+ * The trading engine: the thin router of the kernel. Market events go to the symbol actor (the market facts,
+ * appended in order) and then to the strategy actors that consume them; a strategy's decision goes to the
+ * bracket manager; venue reports go to order execution and, when an order completes, to the bracket manager.
+ * It is the same in every mode and names no strategy: backtests drive it with archive data and the simulated
+ * venue. Every reaction follows "decide, validate, append, apply"; an order's intent is appended before the venue
+ * sees it.
  */
-import { decideFillBooking, decideFundingBooking, type FillReport } from "../actors/account.decide.ts";
 import { accountMachine } from "../actors/account.machine.ts";
-import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
-import { type OrderStatus, orderMachine } from "../actors/order.machine.ts";
-import {
-  decideOnBar,
-  decideOnEntryFill,
-  decideOnProtectionFailure,
-  entryOrder,
-  flattenOrder,
-  protectionOrders,
-} from "../actors/symbol.decide.ts";
-import { type SymbolState, symbolMachine } from "../actors/symbol.machine.ts";
+import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
+import { symbolMachine } from "../actors/symbol.machine.ts";
 import type { Instrument } from "../domain/instruments.ts";
-import type { SmaCrossParams } from "../domain/strategies/sma-cross.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
-import type { OrderRequest, Venue, VenueFill, VenueReport } from "./venue.ts";
+import type { AnyStrategy, StrategyInput } from "../strategies/strategy.ts";
+import { BracketManager } from "./bracket-manager.ts";
+import { type Cause, OrderExecution } from "./order-execution.ts";
+import { type PersistedStrategy, StrategyActor } from "./strategy-actor.ts";
+import type { Venue, VenueReport } from "./venue.ts";
 
-/** What the engine needs: the store, the venue, the run's identity and the strategy settings. */
+/** What the engine needs: the store, the venue, the run's identity and its strategy with validated params. */
 export interface TradingEngineOptions {
   store: EventStore;
   venue: Venue;
   /** Correlation id of every event (the run id). */
   runId: string;
   accountId: string;
-  params: SmaCrossParams;
+  strategy: AnyStrategy;
+  /** The strategy's parameters, validated by its schema. */
+  params: unknown;
   instrument: (symbol: string) => Instrument;
 }
 
@@ -39,29 +36,88 @@ export interface TradingEngineOptions {
 export interface EngineStats {
   bars: number;
   fundingSettlements: number;
+  gaps: number;
   orders: number;
   fills: number;
 }
 
 type SymbolActor = EventSourcedActor<typeof symbolMachine>;
-type OrderActor = EventSourcedActor<typeof orderMachine>;
-interface Cause {
-  causationId: string;
-  eventTime: number;
+
+/** The engine's whole state at a market-event boundary, as JSON (the engine's part of a run checkpoint). */
+export interface EngineCheckpoint {
+  account: PersistedActor;
+  symbols: { symbol: string; actor: PersistedActor; strategy: PersistedStrategy }[];
+  trades: PersistedActor[];
+  execution: ReturnType<OrderExecution["persist"]>;
+  counts: { bars: number; fundingSettlements: number; gaps: number };
+  /** eventId of each symbol's latest FundingRateSettled. */
+  fundingCause: Record<string, string>;
 }
 
 /** Routes market data and venue reports through the actors. Not re-entrant: await each call. */
 export class TradingEngine {
-  readonly stats: EngineStats = { bars: 0, fundingSettlements: 0, orders: 0, fills: 0 };
   private readonly account: EventSourcedActor<typeof accountMachine>;
-  private readonly symbols = new Map<string, SymbolActor>();
-  /** Orders that can still fill or be canceled, by clientOrderId. */
-  private readonly openOrders = new Map<string, OrderActor>();
+  private readonly execution: OrderExecution;
+  private readonly brackets: BracketManager;
+  private readonly symbols = new Map<string, { actor: SymbolActor; strategy: StrategyActor }>();
   /** eventId of each symbol's latest FundingRateSettled (the cause of the funding booking). */
   private readonly fundingCause = new Map<string, string>();
+  private readonly counts = { bars: 0, fundingSettlements: 0, gaps: 0 };
 
   constructor(private readonly options: TradingEngineOptions) {
-    this.account = EventSourcedActor.create(streams.account(options.accountId), accountMachine, this.deps());
+    const deps = { store: options.store, correlationId: options.runId };
+    this.account = EventSourcedActor.create(streams.account(options.accountId), accountMachine, deps);
+    this.execution = new OrderExecution({
+      store: options.store,
+      runId: options.runId,
+      venue: options.venue,
+      account: this.account,
+    });
+    this.brackets = new BracketManager({
+      store: options.store,
+      runId: options.runId,
+      execution: this.execution,
+      instrument: options.instrument,
+      positionAmt: (symbol) => this.account.snapshot.context.positions[symbol]?.positionAmt,
+    });
+  }
+
+  /** The engine's state, for a checkpoint (call between market events). */
+  checkpoint(): EngineCheckpoint {
+    return {
+      account: this.account.persist(),
+      symbols: [...this.symbols].map(([symbol, { actor, strategy }]) => ({
+        symbol,
+        actor: actor.persist(),
+        strategy: strategy.persist(),
+      })),
+      trades: this.brackets.persist(),
+      execution: this.execution.persist(),
+      counts: { ...this.counts },
+      fundingCause: Object.fromEntries(this.fundingCause),
+    };
+  }
+
+  /** Continues from `checkpoint` (from `checkpoint()`, possibly through JSON), replacing the engine's state. */
+  restore(checkpoint: EngineCheckpoint): void {
+    const deps = { store: this.options.store, correlationId: this.options.runId };
+    this.account.restoreFrom(checkpoint.account);
+    this.symbols.clear();
+    for (const { symbol, actor, strategy } of checkpoint.symbols) {
+      const entry = this.symbol(symbol);
+      entry.actor = EventSourcedActor.restore(actor, symbolMachine, deps);
+      entry.strategy.restore(strategy);
+    }
+    this.brackets.restore(checkpoint.trades);
+    this.execution.restore(checkpoint.execution);
+    Object.assign(this.counts, checkpoint.counts);
+    this.fundingCause.clear();
+    for (const [symbol, id] of Object.entries(checkpoint.fundingCause)) this.fundingCause.set(symbol, id);
+  }
+
+  /** Counters so far. */
+  get stats(): EngineStats {
+    return { ...this.counts, ...this.execution.stats };
   }
 
   /** Opens the account with `walletBalance` USDT. */
@@ -72,67 +128,70 @@ export class TradingEngine {
     );
   }
 
-  /** A closed 1m bar: record it, step the strategy, and send the entry of an accepted signal. */
+  /** A closed 1m bar: record it, then let the symbol's strategy decide on it. */
   async onBar(bar: EventData<"BarClosed">): Promise<void> {
-    this.stats.bars += 1;
-    const actor = this.symbolActor(bar.symbol);
-    const events = decideOnBar(actor.snapshot.context, this.stateOf(actor), bar);
-    const cause = { causationId: `bar:${bar.symbol}:${bar.openTime}`, eventTime: bar.closeTime };
-    const ids = await actor.commit(events, cause);
-    const signal = events[1];
-    if (signal?.type === "EntrySignalled") {
-      await this.submit(entryOrder(signal.data), { causationId: ids[1]!, eventTime: bar.closeTime });
-    }
+    this.counts.bars += 1;
+    const [id] = await this.symbol(bar.symbol).actor.commit([{ type: "BarClosed", data: bar }], {
+      causationId: `bar:${bar.symbol}:${bar.openTime}`,
+      eventTime: bar.closeTime,
+    });
+    await this.decide(
+      bar.symbol,
+      { kind: "bar", bar },
+      { causationId: id!, eventTime: bar.closeTime },
+      bar.openTime,
+    );
   }
 
   /** Bars are missing: record the gap; the strategy restarts its warm-up. */
   async onGap(gap: EventData<"MarketDataGapDetected">, time: number): Promise<void> {
-    await this.symbolActor(gap.symbol).commit([{ type: "MarketDataGapDetected", data: gap }], {
+    this.counts.gaps += 1;
+    const [id] = await this.symbol(gap.symbol).actor.commit([{ type: "MarketDataGapDetected", data: gap }], {
       causationId: `gap:${gap.symbol}:${gap.fromOpenTime}`,
       eventTime: time,
     });
+    await this.decide(
+      gap.symbol,
+      { kind: "gap", gap },
+      { causationId: id!, eventTime: time },
+      gap.toOpenTime,
+    );
   }
 
   /** A realized funding settlement: record it (the venue then reports the payment, if any). */
   async onFundingRate(settlement: EventData<"FundingRateSettled">): Promise<void> {
-    this.stats.fundingSettlements += 1;
-    const [id] = await this.symbolActor(settlement.symbol).commit(
+    this.counts.fundingSettlements += 1;
+    const time = settlement.fundingTime;
+    const [id] = await this.symbol(settlement.symbol).actor.commit(
       [{ type: "FundingRateSettled", data: settlement }],
-      {
-        causationId: `funding:${settlement.symbol}:${settlement.fundingTime}`,
-        eventTime: settlement.fundingTime,
-      },
+      { causationId: `funding:${settlement.symbol}:${time}`, eventTime: time },
     );
     this.fundingCause.set(settlement.symbol, id!);
+    await this.decide(
+      settlement.symbol,
+      { kind: "funding", funding: settlement },
+      { causationId: id!, eventTime: time },
+      time,
+    );
   }
 
   /** A venue report: a fill, an expiry or a funding payment. */
   onVenueReport = async (report: VenueReport): Promise<void> => {
     switch (report.kind) {
-      case "fill":
-        return this.onFill(report.fill, report.time);
-      case "expired": {
-        const order = this.openOrders.get(report.clientOrderId);
-        if (!order) return;
-        this.openOrders.delete(report.clientOrderId);
-        await order.commit(
-          [{ type: "OrderExpired", data: { clientOrderId: report.clientOrderId, reason: report.reason } }],
-          {
-            causationId: `venue:expired:${report.clientOrderId}`,
-            eventTime: report.time,
-          },
-        );
+      case "fill": {
+        const completed = await this.execution.onFill(report.fill, report.time);
+        if (completed) await this.brackets.onOrderFilled(completed);
         return;
       }
+      case "expired":
+        return this.execution.onExpired(report.clientOrderId, report.reason, report.time);
       case "funding": {
-        const data = decideFundingBooking(this.account.snapshot.context, report.funding);
-        const causationId =
-          this.fundingCause.get(report.funding.symbol) ?? `funding:${report.funding.symbol}`;
-        await this.account.commit([{ type: "FundingFeeBooked", data }], {
-          causationId,
-          eventTime: report.time,
-        });
-        return;
+        const symbol = report.funding.symbol;
+        return this.execution.onFunding(
+          report.funding,
+          this.fundingCause.get(symbol) ?? `funding:${symbol}`,
+          report.time,
+        );
       }
     }
   };
@@ -142,193 +201,60 @@ export class TradingEngine {
     return this.account.snapshot.context;
   }
 
-  /** The live actors' snapshots (state value and context) by stream: symbols, the account and open orders. */
+  /** Market time (ms) from which each symbol's strategy was warm; absent while it never was. */
+  warmFrom(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [symbol, { strategy }] of this.symbols) {
+      if (strategy.warmFrom !== undefined) out[symbol] = strategy.warmFrom;
+    }
+    return out;
+  }
+
+  /** The live actors' snapshots (state value and context) by stream: symbols, trades, the account, open orders. */
   snapshots(): Map<string, { value: unknown; context: unknown }> {
     const out = new Map<string, { value: unknown; context: unknown }>();
-    const actors = [this.account, ...this.symbols.values(), ...this.openOrders.values()];
+    const actors = [
+      this.account,
+      ...[...this.symbols.values()].map((s) => s.actor),
+      ...this.brackets.actors(),
+      ...this.execution.workingOrders(),
+    ];
     for (const a of actors) out.set(a.stream, { value: a.snapshot.value, context: a.snapshot.context });
     return out;
   }
 
-  private deps() {
-    return { store: this.options.store, correlationId: this.options.runId };
-  }
-
-  private symbolActor(symbol: string): SymbolActor {
-    let actor = this.symbols.get(symbol);
-    if (!actor) {
-      actor = EventSourcedActor.create(streams.symbol(symbol), symbolMachine, {
-        ...this.deps(),
-        input: { symbol, params: this.options.params, instrument: this.options.instrument(symbol) },
-      });
-      this.symbols.set(symbol, actor);
-    }
-    return actor;
-  }
-
-  private stateOf(actor: SymbolActor): SymbolState {
-    return actor.snapshot.value as SymbolState;
-  }
-
-  /** Records the intent, then sends it; records the venue's acknowledgement or rejection. */
-  private async submit(request: OrderRequest, cause: Cause): Promise<boolean> {
-    const order = EventSourcedActor.create(streams.order(request.clientOrderId), orderMachine, this.deps());
-    const [submittedId] = await order.commit([{ type: "OrderSubmitted", data: request }], cause);
-    this.stats.orders += 1;
-    this.openOrders.set(request.clientOrderId, order);
-    const result = await this.options.venue.submit(request);
-    const next = { causationId: submittedId!, eventTime: cause.eventTime };
-    if (result.accepted) {
-      await order.commit(
-        [{ type: "OrderAccepted", data: { clientOrderId: request.clientOrderId, orderId: result.orderId } }],
-        next,
-      );
-      return true;
-    }
-    this.openOrders.delete(request.clientOrderId);
-    const [rejectedId] = await order.commit(
-      [
-        {
-          type: "OrderRejected",
-          data: { clientOrderId: request.clientOrderId, code: result.code, reason: result.reason },
-        },
-      ],
-      next,
-    );
-    await this.onRejected(request, result.reason, { causationId: rejectedId!, eventTime: cause.eventTime });
-    return false;
-  }
-
-  /** A rejected entry leaves the symbol flat; a rejected stop leaves the position unprotected: flatten it. */
-  private async onRejected(request: OrderRequest, reason: string, cause: Cause): Promise<void> {
-    const actor = this.symbolActor(request.symbol);
-    if (request.purpose === "ENTRY") {
-      await actor.commit(
-        [
-          {
-            type: "EntryFailed",
-            data: { symbol: request.symbol, entryClientOrderId: request.clientOrderId, reason },
-          },
-        ],
-        cause,
-      );
-    } else if (request.purpose === "STOP_LOSS" && this.stateOf(actor) === "protected") {
-      await this.flatten(actor, `stop-loss rejected: ${reason}`, cause);
-    }
-    // A rejected take-profit leaves the stop in place; a rejected flatten keeps the position for the next attempt.
-  }
-
-  /** Cancels the working exits of the trade and closes the position with a reduce-only MARKET order. */
-  private async flatten(actor: SymbolActor, reason: string, cause: Cause): Promise<void> {
-    const [id] = await actor.commit([decideOnProtectionFailure(actor.snapshot.context, reason)], cause);
-    const trade = actor.snapshot.context.trade!;
-    const next = { causationId: id!, eventTime: cause.eventTime };
-    for (const exit of [trade.stopClientOrderId, trade.takeProfitClientOrderId]) {
-      if (exit) await this.cancel(actor.snapshot.context.symbol, exit, "protectionFailed", next);
-    }
-    await this.submit(
-      flattenOrder(
-        actor.snapshot.context.symbol,
-        trade.flattenClientOrderId!,
-        trade.direction,
-        trade.quantity,
-      ),
-      next,
-    );
-  }
-
-  private async cancel(
+  /** Steps the symbol's strategy on `input` and hands its decision to the bracket manager. */
+  private async decide(
     symbol: string,
-    clientOrderId: string,
-    reason: EventData<"OrderCanceled">["reason"],
+    input: StrategyInput,
     cause: Cause,
+    barOpenTime: number,
   ): Promise<void> {
-    const order = this.openOrders.get(clientOrderId);
-    if (!order) return;
-    const result = await this.options.venue.cancel(symbol, clientOrderId);
-    if (!result.canceled) return;
-    this.openOrders.delete(clientOrderId);
-    await order.commit([{ type: "OrderCanceled", data: { clientOrderId, reason } }], cause);
+    const { strategy } = this.symbol(symbol);
+    if (!strategy.consumes(input)) return;
+    const decision = strategy.step(input, { open: this.brackets.isOpen(symbol) }, cause.eventTime);
+    if (decision.kind === "none") return;
+    const origin = {
+      strategy: strategy.strategy.name,
+      paramsVersion: strategy.strategy.paramsVersion,
+      barOpenTime,
+    };
+    await this.brackets.onDecision(symbol, decision, origin, cause);
   }
 
-  private async onFill(fill: VenueFill, time: number): Promise<void> {
-    const order = this.openOrders.get(fill.clientOrderId);
-    if (!order) throw new Error(`fill for unknown order ${fill.clientOrderId}`);
-    this.stats.fills += 1;
-    const request = order.snapshot.context.request!;
-    const [filledId] = await order.commit(
-      [
-        {
-          type: "OrderFilled",
-          data: {
-            clientOrderId: fill.clientOrderId,
-            symbol: fill.symbol,
-            side: fill.side,
-            tradeId: fill.tradeId,
-            price: fill.price,
-            quantity: fill.quantity,
-            cumulativeQuantity: fill.cumulativeQuantity,
-            commission: fill.commission,
-            commissionAsset: "USDT",
-            maker: fill.maker,
-            status: fill.status,
-          },
-        },
-      ],
-      { causationId: `venue:trade:${fill.symbol}:${fill.tradeId}`, eventTime: time },
-    );
-    if ((order.snapshot.value as OrderStatus) === "FILLED") this.openOrders.delete(fill.clientOrderId);
-    const [bookedId] = await this.account.commit(
-      [{ type: "FillBooked", data: decideFillBooking(this.account.snapshot.context, fill as FillReport) }],
-      {
-        causationId: filledId!,
-        eventTime: time,
-      },
-    );
-    if (fill.status !== "FILLED") return;
-    await this.onOrderFilled(request, fill, { causationId: bookedId!, eventTime: time });
-  }
-
-  /** The symbol's reaction to a completely filled order. */
-  private async onOrderFilled(request: OrderRequest, fill: VenueFill, cause: Cause): Promise<void> {
-    const actor = this.symbolActor(request.symbol);
-    if (request.purpose === "ENTRY") {
-      const decision = decideOnEntryFill(actor.snapshot.context, fill.price, fill.cumulativeQuantity);
-      const [id] = await actor.commit([decision], cause);
-      const next = { causationId: id!, eventTime: cause.eventTime };
-      if (decision.type === "PositionProtectionRequested") {
-        const [stop, takeProfit] = protectionOrders(decision.data);
-        const stopAccepted = await this.submit(stop, next);
-        if (stopAccepted) await this.submit(takeProfit, next);
-      } else if (decision.type === "InvalidRiskAtFill") {
-        const t = actor.snapshot.context.trade!;
-        await this.submit(
-          flattenOrder(request.symbol, decision.data.flattenClientOrderId, t.direction, t.quantity),
-          next,
-        );
-      }
-      return;
+  private symbol(symbol: string): { actor: SymbolActor; strategy: StrategyActor } {
+    let entry = this.symbols.get(symbol);
+    if (!entry) {
+      const { store, runId, strategy, params, instrument } = this.options;
+      entry = {
+        actor: EventSourcedActor.create(streams.symbol(symbol), symbolMachine, {
+          store,
+          correlationId: runId,
+        }),
+        strategy: new StrategyActor(strategy, symbol, params, instrument(symbol)),
+      };
+      this.symbols.set(symbol, entry);
     }
-    // An exit filled: cancel what is left of the bracket, then the symbol is flat.
-    const trade = actor.snapshot.context.trade;
-    for (const other of [trade?.stopClientOrderId, trade?.takeProfitClientOrderId]) {
-      if (other && other !== request.clientOrderId)
-        await this.cancel(request.symbol, other, "siblingFilled", cause);
-    }
-    if (this.account.snapshot.context.positions[request.symbol] === undefined) {
-      await actor.commit(
-        [
-          {
-            type: "PositionClosed",
-            data: {
-              symbol: request.symbol,
-              exitClientOrderId: request.clientOrderId,
-              exitPurpose: request.purpose,
-            },
-          },
-        ],
-        cause,
-      );
-    }
+    return entry;
   }
 }

@@ -46,6 +46,23 @@ const schemas = {
     config: z.record(z.string(), z.unknown()),
     manifest: z.array(manifestEntry),
   }),
+  /**
+   * A unit of work ended: everything the run decided up to its `marketEvents`-th market event is in the log, and
+   * `state` holds the engine's and the venue's state at that point, so `backtest --resume` continues from here.
+   */
+  RunCheckpointed: z.strictObject({
+    runId: z.string().min(1),
+    /** Market events (bars, settlements, gaps) of the feed applied so far. */
+    marketEvents: z.number().int().positive(),
+    /** The last of them: its time (ms), kind and symbol, to check the feed on resume. */
+    cursor: z.strictObject({
+      time: EpochMs,
+      kind: z.enum(["bar", "funding", "gap"]),
+      symbol: SymbolName,
+    }),
+    /** The engine's and the venue's state (JSON). */
+    state: z.record(z.string(), z.unknown()),
+  }),
   /** Last event of a run: its counters (no wall-clock values, so the log stays deterministic). */
   RunCompleted: z.strictObject({
     runId: z.string().min(1),
@@ -88,30 +105,35 @@ const schemas = {
     /** Where markPrice came from: the 8h mark-price kline open at the settlement, or the last 1m close. */
     markPriceSource: z.enum(["markPriceKline", "lastClose"]),
   }),
-  /** sma-cross accepted a crossover: an entry order follows (strategies.md §2.3). */
+  // ── trade-<SYMBOL> ──────────────────────────────────────────────────────────────────────────────────────
+  /** A strategy decided to enter: a MARKET entry follows, bracketed once it fills. */
   EntrySignalled: z.strictObject({
     symbol: SymbolName,
-    strategy: z.literal("sma-cross"),
+    /** The strategy's registered name, and the version of its parameter schema. */
+    strategy: z.string().min(1),
+    paramsVersion: z.number().int().positive(),
     direction: PositionDirection,
-    /** openTime of the signal bar s. */
+    /** openTime of the bar the decision was made on. */
     barOpenTime: EpochMs,
-    /** Index of bar s since the strategy's warm-up anchor. */
-    barIndex: z.number().int().nonnegative(),
-    smaShort: z.number(),
-    smaLong: z.number(),
-    /** P_ref = close of bar s. */
+    /** The price the decision was made at. */
     referencePrice: Decimal,
-    /** Structural stop from the pivot window, before the fill. */
+    /** Planned stop-loss trigger, before the fill. */
     stopPrice: Decimal,
+    /** Take-profit distance as a multiple of the risk the fill takes. */
+    takeProfitRiskMultiple: Decimal,
     quantity: Decimal,
     entryClientOrderId: ClientOrderId,
+    /** The numbers behind the decision (e.g. sma-cross's barIndex, smaShort, smaLong). */
+    signal: z.record(z.string(), z.union([z.number(), z.string()])),
   }),
-  /** A crossover that was not acted on, and why. */
+  /** A signal the strategy saw but did not act on, and why. */
   SignalSuppressed: z.strictObject({
     symbol: SymbolName,
+    strategy: z.string().min(1),
     direction: PositionDirection,
     barOpenTime: EpochMs,
-    reason: z.enum(["positionOpen", "cooldown", "stopWindowTooShort", "invalidRisk", "quantityTooSmall"]),
+    /** The strategy's reason, e.g. sma-cross's positionOpen, cooldown, stopWindowTooShort, invalidRisk, quantityTooSmall. */
+    reason: z.string().min(1),
   }),
   /** The entry filled; the bracket (stop-loss + take-profit) is placed, both reduce-only. */
   PositionProtectionRequested: z.strictObject({

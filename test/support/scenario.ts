@@ -5,10 +5,11 @@
 import { InMemoryEventStore } from "../../src/adapters/store/memory.ts";
 import { SimulatedVenue } from "../../src/adapters/venue/simulated.ts";
 import { getInstrument } from "../../src/domain/instruments.ts";
-import { type SmaCrossParams, smaCrossDefaults } from "../../src/domain/strategies/sma-cross.ts";
 import { TradingEngine } from "../../src/engine/trading-engine.ts";
 import type { EventData } from "../../src/events/catalog.ts";
 import type { RecordedEvent } from "../../src/events/envelope.ts";
+import { smaCross } from "../../src/strategies/sma-cross/index.ts";
+import type { SmaCrossConfig } from "../../src/strategies/sma-cross/params.ts";
 
 /** 2024-01-01 00:00 UTC. */
 export const T0 = 1704067200000;
@@ -39,7 +40,7 @@ export type ScenarioInput =
   | { kind: "funding"; funding: EventData<"FundingRateSettled"> };
 
 export interface ScenarioOptions {
-  params?: Partial<SmaCrossParams>;
+  params?: Partial<SmaCrossConfig>;
   takerRate?: string;
   slippage?: string;
   initialBalance?: string;
@@ -54,12 +55,13 @@ export async function runScenario(inputs: ScenarioInput[], options: ScenarioOpti
     slippage: options.slippage ?? "0",
     instrument: getInstrument,
   });
-  const params = { ...smaCrossDefaults, marginUsdt: "1000", ...options.params };
+  const params = smaCross.params.parse({ marginUsdt: "1000", ...options.params });
   const engine = new TradingEngine({
     store,
     venue,
     runId: options.runId ?? "test-run",
     accountId: "main",
+    strategy: smaCross,
     params,
     instrument: getInstrument,
   });

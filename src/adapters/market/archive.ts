@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { archiveFileRange, checkWindow } from "./layout.ts";
 import type { ArchiveFile, ArchiveKind, MarketWindow } from "./types.ts";
 
-export { archiveMarket$, archiveMarketEvents, countKlineRows } from "./merge.ts";
+export { MarketCoverage, type SymbolCoverage } from "./coverage.ts";
+export { archiveMarket$, archiveMarketEvents, countKlineRows, type MarketStreamOptions } from "./merge.ts";
 export type { ArchiveFile, MarketWindow } from "./types.ts";
 
 /** What a backtest reads: symbols over [from, to) (ms epoch UTC). */
@@ -40,7 +41,8 @@ const DIRECTORIES: readonly { kind: ArchiveKind; dir: (symbol: string) => string
  * `archiveFileRange`): 1m klines (`futures/um/monthly/klines/SYM/1m/SYM-1m-YYYY-MM.csv`,
  * `futures/um/ohlcv/klines/SYM/1m/SYM-1m-FROM_TO.csv`), fundingRate (`futures/um/[monthly/]fundingRate/SYM/`)
  * and 8h markPriceKlines (`futures/um/[monthly/]markPriceKlines/SYM/8h/`). Funding and mark-price files are
- * optional. Sorted by symbol, kind (klines, fundingRate, markPriceKlines), range start, path; each hashed
+ * optional; overlapping funding sources are all listed (the merge keeps one settlement per slot). Only file
+ * names are checked here: holes inside the files are gaps of the merged stream (`archiveMarketEvents`). Sorted by symbol, kind (klines, fundingRate, markPriceKlines), range start, path; each hashed
  * (SHA-256, streamed). Throws an Error naming the symbol, the window, the data root and the months to fetch
  * (`perpsource data fetch`) when a symbol's kline files do not cover the whole window (one line per symbol);
  * a RangeError for an invalid window or symbol; an Error for a CSV whose name carries no dates.

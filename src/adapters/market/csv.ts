@@ -66,8 +66,21 @@ export function checkHeader(
 
 const SIGNED_DECIMAL = /^-?\d+(\.\d+)?$/;
 const UNSIGNED_DECIMAL = /^\d+(\.\d+)?$/;
-const ZERO = /^0+(\.0+)?$/;
+const ZERO = /^-?0+(\.0+)?$/;
 const INTEGER = /^\d{1,16}$/;
+
+/**
+ * Overflow bound of every decimal field: at most 15 integer digits (< 10^15), so the integer part stays exact
+ * in a float64 (2^53 ≈ 9.007·10^15, used by the fast comparisons and the indicators); real prices are below
+ * 10^7 and real 1m volumes far below 10^15. Fraction digits are bounded too (Binance writes at most 8).
+ */
+export const MAX_INTEGER_DIGITS = 15;
+/** See `MAX_INTEGER_DIGITS`. */
+export const MAX_FRACTION_DIGITS = 18;
+
+const BOUNDED = `\\d{1,${MAX_INTEGER_DIGITS}}(\\.\\d{1,${MAX_FRACTION_DIGITS}})?$`;
+const BOUNDED_UNSIGNED = new RegExp(`^${BOUNDED}`);
+const BOUNDED_SIGNED = new RegExp(`^-?${BOUNDED}`);
 
 /** Parses a non-negative integer field (ms epoch, hours); throws `MarketDataError` otherwise. */
 export function integerField(src: CsvSource, line: number, value: string, column: string): number {
@@ -78,7 +91,11 @@ export function integerField(src: CsvSource, line: number, value: string, column
   return n;
 }
 
-/** Checks a decimal field (no exponent, no sign unless `signed`, not empty) and returns it unchanged. */
+/**
+ * Checks a decimal field and returns it unchanged: plain digits with an optional fraction (no exponent, no
+ * NaN/Infinity, not empty), no sign unless `signed`, within `MAX_INTEGER_DIGITS`/`MAX_FRACTION_DIGITS`.
+ * Throws `MarketDataError` (file:line, the column and the value) otherwise.
+ */
 export function decimalField(
   src: CsvSource,
   line: number,
@@ -86,9 +103,27 @@ export function decimalField(
   column: string,
   signed = false,
 ): string {
+  if ((signed ? BOUNDED_SIGNED : BOUNDED_UNSIGNED).test(value)) return value;
   if (!(signed ? SIGNED_DECIMAL : UNSIGNED_DECIMAL).test(value)) {
     const expected = signed ? "a decimal like -0.0001" : "a non-negative decimal like 123.45";
     throw new MarketDataError(src.path, line, `${column} "${value}" is not ${expected} (no exponent)`);
+  }
+  const [integer, fraction = ""] = value.replace("-", "").split(".") as [string, string?];
+  const reason =
+    integer.length > MAX_INTEGER_DIGITS
+      ? `has ${integer.length} integer digits, more than the ${MAX_INTEGER_DIGITS} any real value has (overflow)`
+      : `has ${fraction.length} fraction digits, more than ${MAX_FRACTION_DIGITS}`;
+  throw new MarketDataError(src.path, line, `${column} "${value}" ${reason}`);
+}
+
+/**
+ * A price field: a `decimalField` that is also positive. Throws `MarketDataError` for zero ("0", "0.00").
+ * Cheap per row: only a value starting with "0" is tested for zero.
+ */
+export function priceField(src: CsvSource, line: number, value: string, column: string): string {
+  decimalField(src, line, value, column);
+  if (value.charCodeAt(0) === 48 && ZERO.test(value)) {
+    throw new MarketDataError(src.path, line, `${column} "${value}" is zero: prices must be positive`);
   }
   return value;
 }
@@ -96,13 +131,41 @@ export function decimalField(
 const SCIENTIFIC = /^-?\d+(\.\d+)?[eE][-+]?\d{1,3}$/;
 
 /**
- * Like a signed `decimalField`, but also accepts exponent notation and rewrites it exactly (decimal.js, no
- * float) as a plain decimal: "-2.50000000000000e-7" → "-0.00000025". The archive's fundingRate files write
- * tiny rates that way; other values are returned unchanged.
+ * A funding rate (ratio per interval): a signed decimal, also accepted in exponent notation (the archive's
+ * fundingRate files write tiny rates that way, e.g. "-2.50000000000000e-7", "0E-8"), returned in canonical
+ * form (exact, no float: no exponent, no trailing fraction zeros, no "-0"), so one rate has one spelling
+ * whatever the source ("0.00010000" and "0.0001" → "0.0001"). The rewritten value must be within the
+ * `decimalField` bounds and strictly between −1 and 1 (Binance caps rates at a few percent per interval; a
+ * rate of 100 % cannot be real). Throws `MarketDataError` otherwise.
  */
 export function rateField(src: CsvSource, line: number, value: string, column: string): string {
-  if (SCIENTIFIC.test(value)) return new Decimal(value).toFixed();
-  return decimalField(src, line, value, column, true);
+  const notRate = () =>
+    new MarketDataError(src.path, line, `${column} "${value}" is not a funding rate: |rate| must be < 1`);
+  if (SCIENTIFIC.test(value)) {
+    const rate = new Decimal(value);
+    if (rate.abs().gte(1)) throw notRate();
+    if (rate.decimalPlaces() > MAX_FRACTION_DIGITS) {
+      throw new MarketDataError(
+        src.path,
+        line,
+        `${column} "${value}" has ${rate.decimalPlaces()} fraction digits, more than ${MAX_FRACTION_DIGITS}`,
+      );
+    }
+    return canonicalDecimal(rate.toFixed());
+  }
+  const rate = canonicalDecimal(decimalField(src, line, value, column, true));
+  if (!/^-?0(\.|$)/.test(rate)) throw notRate();
+  return rate;
+}
+
+/** A valid plain decimal string without leading integer zeros, trailing fraction zeros or a negative zero. */
+export function canonicalDecimal(value: string): string {
+  const negative = value.startsWith("-");
+  let [integer, fraction = ""] = (negative ? value.slice(1) : value).split(".") as [string, string?];
+  integer = integer.replace(/^0+(?=\d)/, "");
+  fraction = fraction.replace(/0+$/, "");
+  const abs = fraction === "" ? integer : `${integer}.${fraction}`;
+  return negative && abs !== "0" ? `-${abs}` : abs;
 }
 
 /** True for a decimal string equal to zero ("0", "0.000"). */

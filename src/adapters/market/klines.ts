@@ -12,6 +12,7 @@ import {
   isHeader,
   isZeroDecimal,
   LastRowPerTime,
+  priceField,
   readCsvRecords,
 } from "./csv.ts";
 import { type Bar, type CsvSource, MarketDataError } from "./types.ts";
@@ -55,7 +56,8 @@ const HEADER_NAMES = ["open_time", "open", "high", "low", "close", "volume", "cl
 /**
  * Reads a 1m (or `intervalMs`) kline CSV: official 12 columns or `open_time,open,high,low,close,volume`, with
  * or without header. Per row it checks the field count, integer times aligned to the interval, decimals
- * (no exponent, no sign, not empty), high ≥ max(open, close), low ≤ min(open, close), and close_time =
+ * (no exponent, no sign, not empty, within the overflow bound `MAX_INTEGER_DIGITS`), positive prices,
+ * high ≥ max(open, close), low ≤ min(open, close), and close_time =
  * open_time + interval − 1 — except that a zero-volume bar may close early (a trading halt truncates the
  * bar, e.g. spot 2023-03-24 12:00). open_time must increase; a repeated open_time replaces the previous row.
  * Only those columns are validated. Throws `MarketDataError` (file:line: reason) on the first violation.
@@ -127,10 +129,10 @@ async function* readOhlcRows<T>(
         `open_time ${openTime} is not a multiple of ${intervalMs} ms`,
       );
     }
-    const open = decimalField(src, line, f[1]!, "open");
-    const high = decimalField(src, line, f[2]!, "high");
-    const low = decimalField(src, line, f[3]!, "low");
-    const close = decimalField(src, line, f[4]!, "close");
+    const open = priceField(src, line, f[1]!, "open");
+    const high = priceField(src, line, f[2]!, "high");
+    const low = priceField(src, line, f[3]!, "low");
+    const close = priceField(src, line, f[4]!, "close");
     const volume = layout.volume >= 0 ? decimalField(src, line, f[layout.volume]!, "volume") : undefined;
     checkRange(src, line, open, high, low, close);
     let closeTime = openTime + intervalMs - 1;

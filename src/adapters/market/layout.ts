@@ -29,6 +29,14 @@ export function archiveFileRange(path: string): MarketWindow {
   );
 }
 
+/**
+ * True for a file of the official monthly archive tree (`futures/um/monthly/…`, what data.binance.vision
+ * serves and `fetchArchive` writes), as opposed to ranged files derived from other sources (REST, freqtrade).
+ */
+export function isOfficialMonthly(path: string): boolean {
+  return path.startsWith("futures/um/monthly/");
+}
+
 /** Throws a RangeError unless from and to are integers (ms epoch) with from < to. */
 export function checkWindow(q: MarketWindow): void {
   if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to) || q.from >= q.to) {

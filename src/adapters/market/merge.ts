@@ -4,14 +4,23 @@
  *
  * Order: by `time` (bar: closeTime, settlement: fundingTime, gap: toOpenTime), then kind (funding < gap <
  * bar), then symbol (alphabetical). So a settlement at 08:00:00.003 comes after the bar closing 07:59:59.999
- * and before the bar closing 08:00:59.999 (strategies.md §0, funding boundary rule), and a gap comes right
- * before the bar that revealed it.
+ * and before the bar closing 08:00:59.999 (strategies.md §0, funding boundary rule), a gap comes right
+ * before the bar that revealed it, and a hole at the window's end is reported at the window end.
  */
 import { from, type Observable } from "rxjs";
+import { ceilMinute, MarketCoverage } from "./coverage.ts";
+import { compareDecimals } from "./csv.ts";
 import { type FundingRow, readFundingFile } from "./funding.ts";
-import { ONE_MINUTE_MS, readKlineFile, readMarkPriceKlineFile } from "./klines.ts";
-import { archiveFileRange, checkWindow } from "./layout.ts";
-import type { ArchiveFile, FundingSettlement, MarketEvent, MarketGap, MarketWindow } from "./types.ts";
+import { EIGHT_HOURS_MS, ONE_MINUTE_MS, readKlineFile, readMarkPriceKlineFile } from "./klines.ts";
+import { archiveFileRange, checkWindow, isOfficialMonthly } from "./layout.ts";
+import {
+  type ArchiveFile,
+  type FundingSettlement,
+  MarketDataError,
+  type MarketEvent,
+  type MarketGap,
+  type MarketWindow,
+} from "./types.ts";
 
 const KIND_RANK: Record<MarketEvent["kind"], number> = { funding: 0, gap: 1, bar: 2 };
 
@@ -30,38 +39,59 @@ export function klineGap(
   return { symbol, fromOpenTime, toOpenTime: openTime, missingBars: (openTime - fromOpenTime) / intervalMs };
 }
 
+/** Options of `archiveMarketEvents`. */
+export interface MarketStreamOptions {
+  /** Reset when the stream starts, then filled as it is consumed (see `MarketCoverage`). */
+  coverage?: MarketCoverage;
+}
+
 /**
  * Merges `files` (from `discoverArchive`) into one ordered stream over [q.from, q.to):
  * - bars with from ≤ openTime < to. A symbol's kline files are merged by openTime; when files overlap, the bar
  *   of the file whose name-range starts first (then by path) wins and the others' bars at that openTime are
  *   dropped, identical or not (the archive's copies agree, README). Within a file the parser's rules apply.
- * - a gap before a bar whose openTime is more than 1 minute after the previous bar's (or, for the first bar,
- *   after the first whole minute ≥ from); none after the last bar.
- * - settlements with from ≤ fundingTime < to (first file wins per fundingTime). markPrice = open of the 8h
- *   mark-price kline with open_time = fundingTime floored to the minute (`markPriceKline`), else the close of the
- *   symbol's latest bar with closeTime < fundingTime, looking before `from` too (`lastClose`); a settlement with
- *   neither (before the symbol's first bar) is skipped.
- * Rejects with `MarketDataError` on a malformed file, RangeError on an invalid window.
+ * - gaps, on rows (not file names): every minute m with from ≤ m < to that has no bar is in exactly one gap,
+ *   whatever the cause (late first bar, hole, early end, an empty, header-only or truncated file). A gap comes
+ *   right before the bar after it; a hole at the end of the window (or a symbol without any bar in it) is one
+ *   gap reported at the window end (time and toOpenTime = the first minute ≥ to), after the last bar.
+ * - settlements with from ≤ fundingTime < to: one per settlement slot (calc_time rounded to the nearest
+ *   minute; settlements are ≥ 1 h apart and the sources' jitter is a few ms), whatever the number of files
+ *   holding it. The official monthly files (`futures/um/monthly/…`) win: their row's calc_time, rate and
+ *   interval are kept; other files fill the slots they lack. Two rows of one slot with different rates reject
+ *   with `MarketDataError` naming both file:line positions. markPrice = open of the 8h mark-price kline with
+ *   open_time = fundingTime floored to the minute (`markPriceKline`), else the close of the symbol's latest bar
+ *   with closeTime < fundingTime, looking before `from` too (`lastClose`); a settlement with neither (before
+ *   the symbol's first bar) is skipped and counted in the coverage (`fundingSkipped`).
+ * `options.coverage` receives the per-symbol coverage report (bars, gaps, settlements, warnings).
+ * Rejects with `MarketDataError` on a malformed file or conflicting sources, RangeError on an invalid window.
  */
 export async function* archiveMarketEvents(
   files: readonly ArchiveFile[],
   q: MarketWindow,
+  options: MarketStreamOptions = {},
 ): AsyncGenerator<MarketEvent> {
   checkWindow(q);
   const symbols = [...new Set(files.map((f) => f.symbol))].sort();
+  const coverage = options.coverage ?? new MarketCoverage();
+  coverage.begin(q, symbols);
   const sources = symbols.map((s) =>
     symbolEvents(
       s,
       files.filter((f) => f.symbol === s),
       q,
+      coverage,
     ),
   );
   yield* mergeOrdered(sources, compareEvents);
 }
 
 /** `archiveMarketEvents` as an RxJS Observable (cold: each subscription reads the files again). */
-export function archiveMarket$(files: readonly ArchiveFile[], q: MarketWindow): Observable<MarketEvent> {
-  return from(archiveMarketEvents(files, q));
+export function archiveMarket$(
+  files: readonly ArchiveFile[],
+  q: MarketWindow,
+  options: MarketStreamOptions = {},
+): Observable<MarketEvent> {
+  return from(archiveMarketEvents(files, q, options));
 }
 
 /**
@@ -82,12 +112,19 @@ function compareEvents(a: MarketEvent, b: MarketEvent): number {
   return a.time - b.time || KIND_RANK[a.kind] - KIND_RANK[b.kind];
 }
 
-/** Files of one kind in merge priority: name-range start, then path. */
+/**
+ * Files of one kind in merge priority: official monthly files first for funding (see `isOfficialMonthly`), then
+ * name-range start, then path.
+ */
 function inPriorityOrder(files: readonly ArchiveFile[], kind: ArchiveFile["kind"]): ArchiveFile[] {
+  const rank = (f: ArchiveFile) => (kind === "fundingRate" && isOfficialMonthly(f.path) ? 0 : 1);
   return files
     .filter((f) => f.kind === kind)
-    .map((f) => ({ f, start: archiveFileRange(f.path).from }))
-    .sort((a, b) => a.start - b.start || (a.f.path < b.f.path ? -1 : a.f.path > b.f.path ? 1 : 0))
+    .map((f) => ({ f, rank: rank(f), start: archiveFileRange(f.path).from }))
+    .sort(
+      (a, b) =>
+        a.rank - b.rank || a.start - b.start || (a.f.path < b.f.path ? -1 : a.f.path > b.f.path ? 1 : 0),
+    )
     .map(({ f }) => f);
 }
 
@@ -95,9 +132,14 @@ async function* symbolEvents(
   symbol: string,
   files: readonly ArchiveFile[],
   q: MarketWindow,
+  coverage: MarketCoverage,
 ): AsyncGenerator<MarketEvent> {
+  const cov = coverage.of(symbol);
   const settlements = await loadSettlements(inPriorityOrder(files, "fundingRate"), q);
   const markOpens = await loadMarkOpens(inPriorityOrder(files, "markPriceKlines"));
+  for (const openTime of markOpens.keys()) {
+    if (openTime < q.to && openTime + EIGHT_HOURS_MS > q.from) cov.markPriceKlines++;
+  }
   const bars = mergeOrdered(
     inPriorityOrder(files, "klines").map((f) => readKlineFile(f)),
     (a, b) => a.openTime - b.openTime,
@@ -107,7 +149,12 @@ async function* symbolEvents(
   const settle = (row: FundingRow): MarketEvent | undefined => {
     const mark = markOpens.get(row.fundingTime - (row.fundingTime % ONE_MINUTE_MS));
     const markPrice = mark ?? lastClose;
-    if (markPrice === undefined) return undefined;
+    if (markPrice === undefined) {
+      cov.fundingSkipped++;
+      return undefined;
+    }
+    cov.fundingSettlements++;
+    if (mark === undefined) cov.fundingAtLastClose++;
     const funding: FundingSettlement = {
       symbol,
       fundingTime: row.fundingTime,
@@ -118,7 +165,11 @@ async function* symbolEvents(
     };
     return { kind: "funding", time: row.fundingTime, funding };
   };
-  let previousOpenTime = Math.ceil(q.from / ONE_MINUTE_MS) * ONE_MINUTE_MS - ONE_MINUTE_MS;
+  const gapEvent = (gap: MarketGap): MarketEvent => {
+    coverage.addGap(gap);
+    return { kind: "gap", time: gap.toOpenTime, gap };
+  };
+  let previousOpenTime = ceilMinute(q.from) - ONE_MINUTE_MS;
   let lastOpenTime = Number.NEGATIVE_INFINITY;
   for await (const row of bars) {
     if (row.openTime === lastOpenTime) continue; // overlapping files: the first file's bar won
@@ -131,7 +182,7 @@ async function* symbolEvents(
         const event = settle(settlements[next]!);
         if (event !== undefined) yield event;
       }
-      yield { kind: "gap", time: gap.toOpenTime, gap };
+      yield gapEvent(gap);
     }
     for (; next < settlements.length && settlements[next]!.fundingTime <= row.closeTime; next++) {
       const event = settle(settlements[next]!);
@@ -140,6 +191,9 @@ async function* symbolEvents(
     lastClose = row.close;
     if (inWindow) {
       previousOpenTime = row.openTime;
+      cov.bars++;
+      cov.firstBarOpenTime ??= row.openTime;
+      cov.lastBarOpenTime = row.openTime;
       yield { kind: "bar", time: row.closeTime, bar: { symbol, interval: "1m", ...row } };
     }
   }
@@ -147,19 +201,40 @@ async function* symbolEvents(
     const event = settle(settlements[next]!);
     if (event !== undefined) yield event;
   }
+  const endGap = klineGap(symbol, previousOpenTime, ceilMinute(q.to));
+  if (endGap !== undefined) yield gapEvent(endGap);
 }
 
-/** Settlements in [from, to), ordered by fundingTime; the first file (in priority order) wins per time. */
+/**
+ * Settlements with from ≤ fundingTime < to, ordered by fundingTime, one per slot (calc_time rounded to the
+ * nearest minute): the first file in priority order wins, a later row of the same slot must agree on the rate
+ * (exactly) or the load rejects with `MarketDataError` naming both rows. Only rows within a minute of the
+ * window are kept in memory.
+ */
 async function loadSettlements(files: ArchiveFile[], q: MarketWindow): Promise<FundingRow[]> {
-  const byTime = new Map<number, FundingRow>();
+  const bySlot = new Map<number, { row: FundingRow; path: string }>();
   for (const file of files) {
     for await (const row of readFundingFile(file)) {
-      if (row.fundingTime >= q.from && row.fundingTime < q.to && !byTime.has(row.fundingTime)) {
-        byTime.set(row.fundingTime, row);
+      if (row.fundingTime < q.from - ONE_MINUTE_MS || row.fundingTime >= q.to + ONE_MINUTE_MS) continue;
+      const slot = Math.round(row.fundingTime / ONE_MINUTE_MS);
+      const kept = bySlot.get(slot);
+      if (kept === undefined) {
+        bySlot.set(slot, { row, path: file.path });
+      } else if (compareDecimals(kept.row.fundingRate, row.fundingRate) !== 0) {
+        throw new MarketDataError(
+          file.path,
+          row.line,
+          `last_funding_rate ${row.fundingRate} at calc_time ${row.fundingTime} disagrees with ` +
+            `${kept.path}:${kept.row.line} (${kept.row.fundingRate} at ${kept.row.fundingTime}) ` +
+            `for the settlement at ${new Date(slot * ONE_MINUTE_MS).toISOString()}`,
+        );
       }
     }
   }
-  return [...byTime.values()].sort((a, b) => a.fundingTime - b.fundingTime);
+  return [...bySlot.values()]
+    .map(({ row }) => row)
+    .filter((row) => row.fundingTime >= q.from && row.fundingTime < q.to)
+    .sort((a, b) => a.fundingTime - b.fundingTime);
 }
 
 /** open_time → open of the 8h mark-price klines; the first file (in priority order) wins per open_time. */

@@ -37,12 +37,18 @@ export interface FundingSettlement {
   markPriceSource: "markPriceKline" | "lastClose";
 }
 
-/** 1m bars missing between two bars of a symbol: reported, never filled. */
+/**
+ * 1m bars of a symbol missing in the window (before its first bar, between two bars, or after its last bar):
+ * reported, never filled.
+ */
 export interface MarketGap {
   symbol: string;
   /** openTime of the first missing bar (ms epoch). */
   fromOpenTime: number;
-  /** openTime of the bar that arrived after the gap (ms epoch). */
+  /**
+   * openTime just after the last missing bar (ms epoch): the bar that arrived after the gap, or for a hole at
+   * the end of the window the first minute ≥ the window's end.
+   */
   toOpenTime: number;
   /** Number of missing bars: (toOpenTime − fromOpenTime) / interval. */
   missingBars: number;
@@ -50,7 +56,7 @@ export interface MarketGap {
 
 /**
  * One item of the merged market stream. `time` (ms epoch) orders the stream: a bar's closeTime, a settlement's
- * fundingTime, a gap's toOpenTime.
+ * fundingTime, a gap's toOpenTime (the window end for a hole at the end).
  */
 export type MarketEvent =
   | { kind: "bar"; time: number; bar: Bar }

@@ -52,11 +52,27 @@ interface WorkingOrder {
 
 const isConditional = (o: OrderRequest) => o.type !== "MARKET";
 
+function workingOrder(request: OrderRequest): WorkingOrder {
+  return { request, trigger: request.triggerPrice === undefined ? Number.NaN : Number(request.triggerPrice) };
+}
+
 /** True when `price` has reached the trigger of a conditional order (binance-usdm.md §2.3). */
 function touched(o: WorkingOrder, high: number, low: number): boolean {
   const { side, type } = o.request;
   const upward = (type === "STOP_MARKET") === (side === "BUY"); // BUY stop / SELL take-profit fire on a rise
   return upward ? high >= o.trigger : low <= o.trigger;
+}
+
+/** The simulated venue's whole state as JSON (a checkpoint's part). Quantities in base asset, prices in quote. */
+export interface SimulatedVenueState {
+  /** Working orders in submission order (conditional triggers are matched in that order). */
+  working: OrderRequest[];
+  /** Signed position per symbol. */
+  positions: Record<string, string>;
+  /** Last known price per symbol (the last bar's close). */
+  lastPrice: Record<string, string>;
+  orderSeq: number;
+  tradeSeq: number;
 }
 
 /** The backtest venue. Deterministic: order and trade ids are sequence numbers. */
@@ -68,6 +84,29 @@ export class SimulatedVenue implements Venue {
   private tradeSeq = 0;
 
   constructor(private readonly options: SimulatedVenueOptions) {}
+
+  /** The venue's state, for a checkpoint. */
+  snapshot(): SimulatedVenueState {
+    return {
+      working: [...this.working.values()].map((w) => w.request),
+      positions: Object.fromEntries([...this.positions].map(([symbol, amt]) => [symbol, amt.toFixed()])),
+      lastPrice: Object.fromEntries(this.lastPrice),
+      orderSeq: this.orderSeq,
+      tradeSeq: this.tradeSeq,
+    };
+  }
+
+  /** Replaces the venue's state with `state` (from `snapshot()`). */
+  restore(state: SimulatedVenueState): void {
+    this.working.clear();
+    for (const request of state.working) this.working.set(request.clientOrderId, workingOrder(request));
+    this.positions.clear();
+    for (const [symbol, amt] of Object.entries(state.positions)) this.positions.set(symbol, new Dec(amt));
+    this.lastPrice.clear();
+    for (const [symbol, price] of Object.entries(state.lastPrice)) this.lastPrice.set(symbol, price);
+    this.orderSeq = state.orderSeq;
+    this.tradeSeq = state.tradeSeq;
+  }
 
   async submit(order: OrderRequest): Promise<SubmitResult> {
     if (this.working.has(order.clientOrderId)) {
@@ -85,8 +124,7 @@ export class SimulatedVenue implements Venue {
     });
     const first = violations[0];
     if (first) return { accepted: false, code: first.code, reason: first.message };
-    const trigger = order.triggerPrice === undefined ? Number.NaN : Number(order.triggerPrice);
-    const w: WorkingOrder = { request: order, trigger };
+    const w = workingOrder(order);
     if (isConditional(order)) {
       const p = Number(last);
       if (touched(w, p, p)) {

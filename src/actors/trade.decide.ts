@@ -1,58 +1,66 @@
 /**
- * Decisions of the symbol actor: pure functions from its snapshot and an input (a closed bar, the entry's fill,
- * an exit's fill) to the events to append, and the order requests those events imply. strategies.md §2.3.
+ * Decisions of the trade actor: pure functions from its snapshot and an input (a strategy's decision, the
+ * entry's fill, a failed exit) to the events to append, and the order requests those events imply.
+ * strategies.md §2.3 (brackets), binance-usdm.md §2.3 (order types).
  */
-import { protectionPrices, stepSmaCross } from "../domain/strategies/sma-cross.ts";
+import { protectionPrices } from "../domain/bracket.ts";
+import type { Instrument } from "../domain/instruments.ts";
 import type { EventData } from "../events/catalog.ts";
+import type { StrategyDecision } from "../strategies/strategy.ts";
 import { clientOrderIdFor } from "./client-order-ids.ts";
-import type { SymbolActorEvent, SymbolContext, SymbolState } from "./symbol.machine.ts";
+import type { TradeActorEvent, TradeContext } from "./trade.machine.ts";
 
 type Submitted = EventData<"OrderSubmitted">;
 
+/** Who decided, and on which bar. */
+export interface DecisionOrigin {
+  strategy: string;
+  paramsVersion: number;
+  barOpenTime: number;
+}
+
 /**
- * A closed bar: BarClosed, plus EntrySignalled or SignalSuppressed when sma-cross saw a crossover.
- * The strategy sees the position as open in every state but `flat`.
+ * A strategy's decision on a bar: EntrySignalled for an entry (numbering its entry clientOrderId),
+ * SignalSuppressed for a suppressed signal, nothing otherwise.
  */
-export function decideOnBar(
-  ctx: SymbolContext,
-  state: SymbolState,
-  bar: EventData<"BarClosed">,
-): SymbolActorEvent[] {
-  const events: SymbolActorEvent[] = [{ type: "BarClosed", data: bar }];
-  const { decision } = stepSmaCross(ctx.strategy, bar, {
-    params: ctx.params,
-    instrument: ctx.instrument,
-    positionOpen: state !== "flat",
-  });
-  if (decision.kind === "signal") {
-    events.push({
+export function decideOnStrategyDecision(
+  ctx: TradeContext,
+  decision: StrategyDecision,
+  origin: DecisionOrigin,
+): TradeActorEvent[] {
+  if (decision.kind === "suppressed") {
+    return [
+      {
+        type: "SignalSuppressed",
+        data: {
+          symbol: ctx.symbol,
+          strategy: origin.strategy,
+          direction: decision.direction,
+          barOpenTime: origin.barOpenTime,
+          reason: decision.reason,
+        },
+      },
+    ];
+  }
+  if (decision.kind !== "entry") return [];
+  return [
+    {
       type: "EntrySignalled",
       data: {
         symbol: ctx.symbol,
-        strategy: "sma-cross",
+        strategy: origin.strategy,
+        paramsVersion: origin.paramsVersion,
         direction: decision.direction,
-        barOpenTime: bar.openTime,
-        barIndex: decision.barIndex,
-        smaShort: decision.smaShort,
-        smaLong: decision.smaLong,
+        barOpenTime: origin.barOpenTime,
         referencePrice: decision.referencePrice,
         stopPrice: decision.stopPrice,
+        takeProfitRiskMultiple: decision.takeProfitRiskMultiple,
         quantity: decision.quantity,
         entryClientOrderId: clientOrderIdFor(ctx.symbol, ctx.signals + 1, "E"),
+        signal: { ...decision.signal },
       },
-    });
-  } else if (decision.kind === "suppressed") {
-    events.push({
-      type: "SignalSuppressed",
-      data: {
-        symbol: ctx.symbol,
-        direction: decision.direction,
-        barOpenTime: bar.openTime,
-        reason: decision.reason,
-      },
-    });
-  }
-  return events;
+    },
+  ];
 }
 
 /**
@@ -60,10 +68,11 @@ export function decideOnBar(
  * the fill, or flatten at once when the fill left no risk (risk ≤ 0).
  */
 export function decideOnEntryFill(
-  ctx: SymbolContext,
+  ctx: TradeContext,
+  instrument: Instrument,
   entryPrice: string,
   quantity: string,
-): SymbolActorEvent {
+): TradeActorEvent {
   const trade = ctx.trade;
   if (!trade) throw new Error(`${ctx.symbol}: entry fill without an active trade`);
   const n = ctx.signals;
@@ -71,8 +80,8 @@ export function decideOnEntryFill(
     trade.direction,
     entryPrice,
     trade.plannedStopPrice,
-    ctx.params.tpSlRatio,
-    ctx.instrument.tickSize,
+    trade.takeProfitRiskMultiple,
+    instrument.tickSize,
   );
   if (p.kind === "ok") {
     return {
@@ -104,7 +113,7 @@ export function decideOnEntryFill(
 }
 
 /** A protective exit was rejected or lost: flatten the position. */
-export function decideOnProtectionFailure(ctx: SymbolContext, reason: string): SymbolActorEvent {
+export function decideOnProtectionFailure(ctx: TradeContext, reason: string): TradeActorEvent {
   return {
     type: "PositionUnprotected",
     data: {

@@ -5,12 +5,20 @@
  * Pure and incremental: `stepSmaCross` consumes one closed bar and returns the next state (plain immutable
  * JSON data, a new object per bar) and a decision. Per bar it only parses close/high/low into integer price
  * units (10^-scale, scale = decimals of the instrument's tickSize) and updates exact integer sums; decimal.js
- * runs only when a crossover fires (sizing) and in `protectionPrices`.
+ * runs only when a crossover fires (sizing).
  */
-import { canonical, decimalsOf, floorToStep, formatAtScale, roundToTick, toDec } from "../decimal.ts";
-import { compareSma, initialSma, type SmaState, smaReady, smaValue, stepSma } from "../indicators/sma.ts";
-import type { Instrument } from "../instruments.ts";
-import { fromScaledUnits, toScaledUnits } from "../scaled-units.ts";
+import type { Direction } from "../../domain/bracket.ts";
+import { decimalsOf, floorToStep, formatAtScale, toDec } from "../../domain/decimal.ts";
+import {
+  compareSma,
+  initialSma,
+  type SmaState,
+  smaReady,
+  smaValue,
+  stepSma,
+} from "../../domain/indicators/sma.ts";
+import type { Instrument } from "../../domain/instruments.ts";
+import { fromScaledUnits, toScaledUnits } from "../../domain/scaled-units.ts";
 
 /** sma-cross works on 1m bars: consecutive bars are this many ms apart. */
 export const SMA_CROSS_BAR_INTERVAL_MS = 60_000;
@@ -77,9 +85,6 @@ export type SmaCrossContext = {
   readonly instrument: Instrument;
   readonly positionOpen: boolean;
 };
-
-/** Position direction of a signal (catalog `PositionDirection`). */
-export type Direction = "LONG" | "SHORT";
 
 /** Why a crossover was not acted on (catalog `SignalSuppressed.reason`). */
 export type SuppressionReason =
@@ -282,43 +287,5 @@ export function stepSmaCross(
       stopPrice: fromScaledUnits(stop, scale),
       quantity: formatAtScale(quantity, instrument.marketStepSize),
     },
-  };
-}
-
-/** Protection prices at the entry fill (strategies.md §2.3 "Entry"), or `invalidRisk` when risk ≤ 0. */
-export type ProtectionPrices =
-  | {
-      readonly kind: "ok";
-      readonly stopPrice: string;
-      readonly takeProfitPrice: string;
-      readonly risk: string;
-    }
-  | { readonly kind: "invalidRisk"; readonly risk: string };
-
-/**
- * At fill price E with the structural stop SL: risk = E − SL (LONG) or SL − E (SHORT); risk ≤ 0 → invalidRisk
- * (the caller flattens at once). TP = E ± risk × tpSlRatio. Both SL and TP are rounded to tickSize, LONG down,
- * SHORT up (stop away from the entry, target toward it), and serialised at the tick scale; `risk` (USDT per unit
- * of base asset) is canonical. A SHORT target at or below 0 is returned as computed: the order filters reject it.
- */
-export function protectionPrices(
-  direction: Direction,
-  entryPrice: string,
-  stopPrice: string,
-  tpSlRatio: string,
-  tickSize: string,
-): ProtectionPrices {
-  const entry = toDec(entryPrice, "entryPrice");
-  const stop = toDec(stopPrice, "stopPrice");
-  const risk = direction === "LONG" ? entry.minus(stop) : stop.minus(entry);
-  if (risk.lte(0)) return { kind: "invalidRisk", risk: canonical(risk) };
-  const reward = risk.times(toDec(tpSlRatio, "tpSlRatio"));
-  const takeProfit = direction === "LONG" ? entry.plus(reward) : entry.minus(reward);
-  const mode = direction === "LONG" ? "floor" : "ceil";
-  return {
-    kind: "ok",
-    stopPrice: formatAtScale(roundToTick(stop, tickSize, mode), tickSize),
-    takeProfitPrice: formatAtScale(roundToTick(takeProfit, tickSize, mode), tickSize),
-    risk: canonical(risk),
   };
 }

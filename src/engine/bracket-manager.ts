@@ -1,0 +1,194 @@
+/**
+ * The bracket manager: the process manager of a bracketed position, across the trade, order and account
+ * aggregates. An entry decision becomes EntrySignalled and a MARKET entry; the entry's fill becomes a reduce-only
+ * stop-loss and take-profit computed from the fill (or a flatten when the fill left no risk); an exit's fill
+ * cancels its sibling and closes the trade; a rejected entry fails the trade; a rejected stop flattens the
+ * position. Strategy-agnostic: it only sees the port's decisions.
+ */
+import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
+import {
+  type DecisionOrigin,
+  decideOnEntryFill,
+  decideOnProtectionFailure,
+  decideOnStrategyDecision,
+  entryOrder,
+  flattenOrder,
+  protectionOrders,
+} from "../actors/trade.decide.ts";
+import { type TradeState, tradeMachine } from "../actors/trade.machine.ts";
+import type { Instrument } from "../domain/instruments.ts";
+import type { EventStore } from "../events/store.ts";
+import { streams } from "../events/streams.ts";
+import type { StrategyDecision } from "../strategies/strategy.ts";
+import type { Cause, CompletedOrder, OrderExecution } from "./order-execution.ts";
+import type { OrderRequest } from "./venue.ts";
+
+type TradeActor = EventSourcedActor<typeof tradeMachine>;
+
+/** Drives each symbol's trade actor. Not re-entrant: await each call. */
+export class BracketManager {
+  private readonly trades = new Map<string, TradeActor>();
+
+  constructor(
+    private readonly deps: {
+      store: EventStore;
+      runId: string;
+      execution: OrderExecution;
+      instrument: (symbol: string) => Instrument;
+      /** The position after the last booked fill, base asset, signed; undefined when flat. */
+      positionAmt: (symbol: string) => string | undefined;
+    },
+  ) {}
+
+  /** Whether the symbol has a position or an entry that may still fill (the strategy's PositionView). */
+  isOpen(symbol: string): boolean {
+    return this.stateOf(this.trade(symbol)) !== "flat";
+  }
+
+  /** The trade actors (for snapshots). */
+  actors(): Iterable<TradeActor> {
+    return this.trades.values();
+  }
+
+  /** The trade actors' states, for a checkpoint. */
+  persist(): PersistedActor[] {
+    return [...this.trades.values()].map((t) => t.persist());
+  }
+
+  /** Continues from `persisted` (from `persist()`). */
+  restore(persisted: PersistedActor[]): void {
+    this.trades.clear();
+    for (const p of persisted) {
+      const actor = EventSourcedActor.restore(p, tradeMachine, {
+        store: this.deps.store,
+        correlationId: this.deps.runId,
+      });
+      this.trades.set(actor.snapshot.context.symbol, actor);
+    }
+  }
+
+  /** Records a strategy's decision; an entry is sent as a MARKET order. */
+  async onDecision(
+    symbol: string,
+    decision: StrategyDecision,
+    origin: DecisionOrigin,
+    cause: Cause,
+  ): Promise<void> {
+    const actor = this.trade(symbol);
+    const events = decideOnStrategyDecision(actor.snapshot.context, decision, origin);
+    if (events.length === 0) return;
+    const [id] = await actor.commit(events, cause);
+    const signal = events[0]!;
+    if (signal.type !== "EntrySignalled") return;
+    const outcome = await this.deps.execution.submit(entryOrder(signal.data), {
+      causationId: id!,
+      eventTime: cause.eventTime,
+    });
+    if (!outcome.accepted) await this.onRejected(entryOrder(signal.data), outcome.reason, outcome.cause);
+  }
+
+  /** An order of a trade completely filled. */
+  async onOrderFilled({ request, fill, cause }: CompletedOrder): Promise<void> {
+    const actor = this.trade(request.symbol);
+    if (request.purpose === "ENTRY") {
+      const decision = decideOnEntryFill(
+        actor.snapshot.context,
+        this.deps.instrument(request.symbol),
+        fill.price,
+        fill.cumulativeQuantity,
+      );
+      const [id] = await actor.commit([decision], cause);
+      const next = { causationId: id!, eventTime: cause.eventTime };
+      if (decision.type === "PositionProtectionRequested") {
+        const [stop, takeProfit] = protectionOrders(decision.data);
+        if (await this.send(stop, next)) await this.send(takeProfit, next);
+      } else if (decision.type === "InvalidRiskAtFill") {
+        const t = actor.snapshot.context.trade!;
+        await this.send(
+          flattenOrder(request.symbol, decision.data.flattenClientOrderId, t.direction, t.quantity),
+          next,
+        );
+      }
+      return;
+    }
+    // An exit filled: cancel what is left of the bracket, then the trade is over once the position is flat.
+    const trade = actor.snapshot.context.trade;
+    for (const other of [trade?.stopClientOrderId, trade?.takeProfitClientOrderId]) {
+      if (other && other !== request.clientOrderId) {
+        await this.deps.execution.cancel(request.symbol, other, "siblingFilled", cause);
+      }
+    }
+    if (this.deps.positionAmt(request.symbol) === undefined) {
+      await actor.commit(
+        [
+          {
+            type: "PositionClosed",
+            data: {
+              symbol: request.symbol,
+              exitClientOrderId: request.clientOrderId,
+              exitPurpose: request.purpose,
+            },
+          },
+        ],
+        cause,
+      );
+    }
+  }
+
+  /** Sends an order; a rejection is handled here. Resolves true when the venue accepted it. */
+  private async send(request: OrderRequest, cause: Cause): Promise<boolean> {
+    const outcome = await this.deps.execution.submit(request, cause);
+    if (!outcome.accepted) await this.onRejected(request, outcome.reason, outcome.cause);
+    return outcome.accepted;
+  }
+
+  /** A rejected entry leaves the symbol flat; a rejected stop leaves the position unprotected: flatten it. */
+  private async onRejected(request: OrderRequest, reason: string, cause: Cause): Promise<void> {
+    const actor = this.trade(request.symbol);
+    if (request.purpose === "ENTRY") {
+      await actor.commit(
+        [
+          {
+            type: "EntryFailed",
+            data: { symbol: request.symbol, entryClientOrderId: request.clientOrderId, reason },
+          },
+        ],
+        cause,
+      );
+    } else if (request.purpose === "STOP_LOSS" && this.stateOf(actor) === "protected") {
+      await this.flatten(actor, `stop-loss rejected: ${reason}`, cause);
+    }
+    // A rejected take-profit leaves the stop in place; a rejected flatten keeps the position for the next attempt.
+  }
+
+  /** Cancels the working exits of the trade and closes the position with a reduce-only MARKET order. */
+  private async flatten(actor: TradeActor, reason: string, cause: Cause): Promise<void> {
+    const [id] = await actor.commit([decideOnProtectionFailure(actor.snapshot.context, reason)], cause);
+    const { symbol, trade } = actor.snapshot.context;
+    const next = { causationId: id!, eventTime: cause.eventTime };
+    for (const exit of [trade!.stopClientOrderId, trade!.takeProfitClientOrderId]) {
+      if (exit) await this.deps.execution.cancel(symbol, exit, "protectionFailed", next);
+    }
+    await this.send(
+      flattenOrder(symbol, trade!.flattenClientOrderId!, trade!.direction, trade!.quantity),
+      next,
+    );
+  }
+
+  private trade(symbol: string): TradeActor {
+    let actor = this.trades.get(symbol);
+    if (!actor) {
+      actor = EventSourcedActor.create(streams.trade(symbol), tradeMachine, {
+        store: this.deps.store,
+        correlationId: this.deps.runId,
+        input: { symbol },
+      });
+      this.trades.set(symbol, actor);
+    }
+    return actor;
+  }
+
+  private stateOf(actor: TradeActor): TradeState {
+    return actor.snapshot.value as TradeState;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Order execution: the one place orders meet the venue. Every order is an order actor (stream
+ * `order-<clientOrderId>`); its intent (OrderSubmitted) is appended before the venue sees it, and the venue's
+ * answers (acceptance, rejection, fills, expiry, cancel) are appended to it as they come. Fills and funding are
+ * booked on the account actor. Strategy-agnostic: the bracket manager and the router call it.
+ */
+import {
+  decideFillBooking,
+  decideFundingBooking,
+  type FillReport,
+  type FundingReport,
+} from "../actors/account.decide.ts";
+import type { accountMachine } from "../actors/account.machine.ts";
+import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
+import { type OrderStatus, orderMachine } from "../actors/order.machine.ts";
+import type { EventData } from "../events/catalog.ts";
+import type { EventStore } from "../events/store.ts";
+import { streams } from "../events/streams.ts";
+import type { OrderRequest, Venue, VenueFill } from "./venue.ts";
+
+/** Causation and market time of what an action appends. */
+export interface Cause {
+  causationId: string;
+  eventTime: number;
+}
+
+/** What a submit came to: accepted, or rejected with the id of the OrderRejected event. */
+export type SubmitOutcome = { accepted: true } | { accepted: false; reason: string; cause: Cause };
+
+/** A fill that completed its order, with the id of its FillBooked event. */
+export interface CompletedOrder {
+  request: OrderRequest;
+  fill: VenueFill;
+  cause: Cause;
+}
+
+/** Counters of the orders sent and fills received. */
+export interface ExecutionStats {
+  orders: number;
+  fills: number;
+}
+
+type OrderActor = EventSourcedActor<typeof orderMachine>;
+type AccountActor = EventSourcedActor<typeof accountMachine>;
+
+/** Submits and cancels orders and books what the venue reports. Not re-entrant: await each call. */
+export class OrderExecution {
+  readonly stats: ExecutionStats = { orders: 0, fills: 0 };
+  /** Orders that can still fill or be canceled, by clientOrderId. */
+  private readonly openOrders = new Map<string, OrderActor>();
+
+  constructor(
+    private readonly deps: { store: EventStore; runId: string; venue: Venue; account: AccountActor },
+  ) {}
+
+  /** The working orders' actors (for snapshots). */
+  workingOrders(): Iterable<OrderActor> {
+    return this.openOrders.values();
+  }
+
+  /** The working orders and counters, for a checkpoint. */
+  persist(): { workingOrders: PersistedActor[]; stats: ExecutionStats } {
+    return { workingOrders: [...this.openOrders.values()].map((o) => o.persist()), stats: { ...this.stats } };
+  }
+
+  /** Continues from `persisted` (from `persist()`). */
+  restore(persisted: { workingOrders: PersistedActor[]; stats: ExecutionStats }): void {
+    this.openOrders.clear();
+    for (const p of persisted.workingOrders) {
+      const order = EventSourcedActor.restore(p, orderMachine, {
+        store: this.deps.store,
+        correlationId: this.deps.runId,
+      });
+      this.openOrders.set(order.snapshot.context.request!.clientOrderId, order);
+    }
+    Object.assign(this.stats, persisted.stats);
+  }
+
+  /** Records the intent, then sends it; records the venue's acknowledgement or rejection. */
+  async submit(request: OrderRequest, cause: Cause): Promise<SubmitOutcome> {
+    const order = EventSourcedActor.create(streams.order(request.clientOrderId), orderMachine, {
+      store: this.deps.store,
+      correlationId: this.deps.runId,
+    });
+    const [submittedId] = await order.commit([{ type: "OrderSubmitted", data: request }], cause);
+    this.stats.orders += 1;
+    this.openOrders.set(request.clientOrderId, order);
+    const result = await this.deps.venue.submit(request);
+    const next = { causationId: submittedId!, eventTime: cause.eventTime };
+    if (result.accepted) {
+      await order.commit(
+        [{ type: "OrderAccepted", data: { clientOrderId: request.clientOrderId, orderId: result.orderId } }],
+        next,
+      );
+      return { accepted: true };
+    }
+    this.openOrders.delete(request.clientOrderId);
+    const [rejectedId] = await order.commit(
+      [
+        {
+          type: "OrderRejected",
+          data: { clientOrderId: request.clientOrderId, code: result.code, reason: result.reason },
+        },
+      ],
+      next,
+    );
+    return {
+      accepted: false,
+      reason: result.reason,
+      cause: { causationId: rejectedId!, eventTime: cause.eventTime },
+    };
+  }
+
+  /** Cancels a working order at the venue and records it; an order no longer working is left alone. */
+  async cancel(
+    symbol: string,
+    clientOrderId: string,
+    reason: EventData<"OrderCanceled">["reason"],
+    cause: Cause,
+  ): Promise<void> {
+    const order = this.openOrders.get(clientOrderId);
+    if (!order) return;
+    const result = await this.deps.venue.cancel(symbol, clientOrderId);
+    if (!result.canceled) return;
+    this.openOrders.delete(clientOrderId);
+    await order.commit([{ type: "OrderCanceled", data: { clientOrderId, reason } }], cause);
+  }
+
+  /**
+   * Records a fill on its order and books it on the account.
+   * @returns the completed order when this fill completed it, else undefined.
+   * @throws Error for a fill of an order that is not working.
+   */
+  async onFill(fill: VenueFill, time: number): Promise<CompletedOrder | undefined> {
+    const order = this.openOrders.get(fill.clientOrderId);
+    if (!order) throw new Error(`fill for unknown order ${fill.clientOrderId}`);
+    this.stats.fills += 1;
+    const request = order.snapshot.context.request!;
+    const [filledId] = await order.commit(
+      [
+        {
+          type: "OrderFilled",
+          data: {
+            clientOrderId: fill.clientOrderId,
+            symbol: fill.symbol,
+            side: fill.side,
+            tradeId: fill.tradeId,
+            price: fill.price,
+            quantity: fill.quantity,
+            cumulativeQuantity: fill.cumulativeQuantity,
+            commission: fill.commission,
+            commissionAsset: "USDT",
+            maker: fill.maker,
+            status: fill.status,
+          },
+        },
+      ],
+      { causationId: `venue:trade:${fill.symbol}:${fill.tradeId}`, eventTime: time },
+    );
+    if ((order.snapshot.value as OrderStatus) === "FILLED") this.openOrders.delete(fill.clientOrderId);
+    const account = this.deps.account;
+    const [bookedId] = await account.commit(
+      [{ type: "FillBooked", data: decideFillBooking(account.snapshot.context, fill as FillReport) }],
+      { causationId: filledId!, eventTime: time },
+    );
+    if (fill.status !== "FILLED") return undefined;
+    return { request, fill, cause: { causationId: bookedId!, eventTime: time } };
+  }
+
+  /** The venue expired a working order. */
+  async onExpired(clientOrderId: string, reason: string, time: number): Promise<void> {
+    const order = this.openOrders.get(clientOrderId);
+    if (!order) return;
+    this.openOrders.delete(clientOrderId);
+    await order.commit([{ type: "OrderExpired", data: { clientOrderId, reason } }], {
+      causationId: `venue:expired:${clientOrderId}`,
+      eventTime: time,
+    });
+  }
+
+  /** Books a funding payment the venue charged (caused by the symbol's FundingRateSettled). */
+  async onFunding(report: FundingReport, causationId: string, time: number): Promise<void> {
+    const account = this.deps.account;
+    const data = decideFundingBooking(account.snapshot.context, report);
+    await account.commit([{ type: "FundingFeeBooked", data }], { causationId, eventTime: time });
+  }
+}

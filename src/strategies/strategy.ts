@@ -1,0 +1,100 @@
+/**
+ * The strategy port. A strategy is a module that declares its market inputs, its versioned parameters (a zod
+ * schema) and a serialisable state, and a pure step `(state, input, view) → (state, intents)`. The kernel feeds
+ * it (src/engine/strategy-actor.ts), records its decisions and executes its intents; it never names a strategy.
+ * Adding one is a folder under src/strategies and a line in registry.ts.
+ */
+import type { z } from "zod";
+import type { Direction } from "../domain/bracket.ts";
+import type { Instrument } from "../domain/instruments.ts";
+import type { EventData } from "../events/catalog.ts";
+
+/** A closed bar as strategies see it: prices and volume as decimal strings, times in ms (strategies.md §0). */
+export type StrategyBar = Pick<
+  EventData<"BarClosed">,
+  "symbol" | "interval" | "openTime" | "closeTime" | "open" | "high" | "low" | "close" | "volume"
+>;
+
+/** One market input of a strategy, in market-time order. */
+export type StrategyInput =
+  | { readonly kind: "bar"; readonly bar: StrategyBar }
+  /** A realized funding settlement (rate per interval, positive: longs pay shorts). */
+  | { readonly kind: "funding"; readonly funding: EventData<"FundingRateSettled"> }
+  /** Bars are missing: the strategy must restart its warm-up (strategies.md §0). */
+  | { readonly kind: "gap"; readonly gap: EventData<"MarketDataGapDetected"> };
+
+/** What a strategy consumes besides 1m bars. Intervals other than 1m are aggregated from 1m (strategies.md §0). */
+export interface StrategyInputs {
+  /** Bar intervals, e.g. ["1m"] or ["1h"]. */
+  readonly intervals: readonly "1m"[];
+  /** Realized funding settlements. */
+  readonly funding: boolean;
+}
+
+/** The strategy's view of its own trading on the symbol when it decides. */
+export interface PositionView {
+  /** True while a position or an entry that may still fill exists on the symbol. */
+  readonly open: boolean;
+}
+
+/**
+ * An entry with its bracket: a MARKET order of `quantity` (base asset) in `direction`, protected once it fills
+ * by a reduce-only stop at `stopPrice` and a take-profit `takeProfitRiskMultiple` × the risk the fill took.
+ */
+export interface EntryIntent {
+  readonly kind: "entry";
+  readonly direction: Direction;
+  /** Base asset, at the MARKET_LOT_SIZE step. */
+  readonly quantity: string;
+  /** The price the decision was made at (quote asset). */
+  readonly referencePrice: string;
+  /** Planned stop-loss trigger, at the tick (quote asset). */
+  readonly stopPrice: string;
+  /** Take-profit distance as a multiple of the risk (decimal string). */
+  readonly takeProfitRiskMultiple: string;
+  /** The numbers behind the decision, recorded with it (e.g. the SMA values). */
+  readonly signal: Readonly<Record<string, number | string>>;
+}
+
+/** What one step of a strategy decided. */
+export type StrategyDecision =
+  | { readonly kind: "none" }
+  | EntryIntent
+  /** A signal the strategy saw but did not act on, and why (recorded for the decision trace). */
+  | { readonly kind: "suppressed"; readonly direction: Direction; readonly reason: string };
+
+/** The outcome of one step. */
+export interface StrategyStep<S> {
+  readonly state: S;
+  readonly decision: StrategyDecision;
+}
+
+/** The fixed context of a strategy instance on one symbol. */
+export interface StrategyContext<P> {
+  readonly params: P;
+  readonly instrument: Instrument;
+}
+
+/** A strategy module. `P`: validated parameters; `S`: its JSON-serialisable state. */
+export interface Strategy<P, S> {
+  /** The name runs record and `--strategy` selects, e.g. "sma-cross". */
+  readonly name: string;
+  /** Version of the parameter schema; recorded with every decision. */
+  readonly paramsVersion: number;
+  /** Validates and defaults the parameters (errors name the field). */
+  readonly params: z.ZodType<P, unknown>;
+  /** The market inputs it consumes. */
+  inputs(params: P): StrategyInputs;
+  /** Closed bars of its first interval it needs before it can decide (its warm-up). */
+  warmupBars(params: P): number;
+  /** A fresh state. Throws an Error naming an invalid parameter. */
+  init(ctx: StrategyContext<P>): S;
+  /** Whether the state has seen enough bars to decide. */
+  isWarm(state: S, params: P): boolean;
+  /** Consumes one input. Pure: same state and input, same result. */
+  step(state: S, input: StrategyInput, ctx: StrategyContext<P>, position: PositionView): StrategyStep<S>;
+}
+
+/** A strategy of any parameter and state types (the registry's element type). */
+// biome-ignore lint/suspicious/noExplicitAny: the registry erases each strategy's own P and S
+export type AnyStrategy = Strategy<any, any>;

@@ -58,13 +58,18 @@ export interface EventStore {
     events: readonly NewEvent[],
     expectedRevision: ExpectedRevision,
   ): Promise<AppendResult>;
-  /** Reads one stream in revision order; an absent stream yields nothing. */
+  /**
+   * Reads one stream in revision order; an absent stream yields nothing. A stored event that cannot be read
+   * back (bad JSON, fails its catalog schema or the metadata checks) throws `CorruptEventError` when reached.
+   */
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
-  /** Reads the global log in append order. */
+  /** Reads the global log in append order; `CorruptEventError` as for `readStream`. */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /**
    * Every event with position > `after` (all when absent): first those already stored (catch-up), then each
-   * new one as it is appended (live), in global order, with no gaps or duplicates at the switch-over.
+   * new one as it is appended (live; for a store with units of work, once committed), in global order, with
+   * no gaps or duplicates at the switch-over. Errors with `CorruptEventError` at an unreadable event (after
+   * delivering those before it), with `StoreReplacedError` when the store was replaced under it.
    */
   subscribe(options?: { after?: number }): Observable<RecordedEvent>;
   /** Current revision of a stream's last event, or undefined when the stream does not exist. */

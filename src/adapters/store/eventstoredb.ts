@@ -48,6 +48,7 @@ import {
   decodeStoredEvent,
   emptyAppendResult,
   expectedRevisionHolds,
+  sameContent,
   type ValidatedEvent,
   validateBatch,
 } from "./append-support.ts";
@@ -389,13 +390,10 @@ function toRecordedEvent(event: ClientRecordedEvent): RecordedEvent {
   });
 }
 
-/** Whether a recorded event (read back, so canonical) has the content of `event`. */
+/** Whether a recorded event (read back, so canonical) has the content of `event` (see `sameContent`). */
 function sameRecordedContent(recorded: RecordedEvent, event: ValidatedEvent): boolean {
-  return (
-    recorded.type === event.type &&
-    JSON.stringify(recorded.data) === JSON.stringify(event.data) &&
-    JSON.stringify(recorded.metadata) === JSON.stringify(event.metadata)
-  );
+  const { data, metadata, ...place } = recorded;
+  return sameContent({ ...place, data: JSON.stringify(data), metadata: JSON.stringify(metadata) }, event);
 }
 
 /** Whether `value` can be a stream revision. */

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { EventSchemaError, validateEvent } from "../src/events/catalog.ts";
 import type { NewEvent, RecordedEvent } from "../src/events/envelope.ts";
+import { deterministicEventId } from "../src/events/ids.ts";
 import {
   type AppendResult,
   EventIdConflictError,
@@ -16,7 +17,7 @@ import {
   type ExpectedRevision,
   WrongExpectedRevisionError,
 } from "../src/events/store.ts";
-import { FixtureEvents } from "./support/events.ts";
+import { FIXTURE_START, FixtureEvents } from "./support/events.ts";
 
 /** Options of the suite. */
 export interface ConformanceOptions {
@@ -305,6 +306,25 @@ export function runEventStoreConformance(
       expect(await store.streamRevision(orders)).toBeUndefined();
       // The identical retry is still idempotent.
       expect((await store.append(bars, [a!, b!], "noStream")).nextExpectedRevision).toBe(1);
+    });
+
+    it("lets only the first of two writers open an account under one derived event id (issue 5)", async () => {
+      const store = await fresh();
+      const f = fixture();
+      const account = `account-main-${f.scope}`;
+      // Event ids derive from (correlationId, stream, revision): two writers of one run get the same id.
+      const eventId = deterministicEventId(`run-${f.scope}`, account, 0);
+      const opened = (walletBalance: string): NewEvent =>
+        ({
+          eventId,
+          type: "AccountOpened",
+          data: { accountId: "main", asset: "USDT", walletBalance },
+          metadata: f.metadata(FIXTURE_START),
+        }) as NewEvent;
+      await store.append(account, [opened("10")], "noStream");
+      await expectIdConflict(store.append(account, [opened("20")], "noStream"), account, eventId, 0);
+      const stored = await collect(store.readStream(account));
+      expect(stored.map((e) => e.data)).toEqual([{ accountId: "main", asset: "USDT", walletBalance: "10" }]);
     });
 
     describe("schema validation", () => {

@@ -51,7 +51,7 @@ async function serve(file: string, logger: pino.Logger) {
 }
 
 describe("serve over a followed SQLite store", () => {
-  it("answers /health with an error naming the corrupt event's position, and 503 on projections", async () => {
+  it("answers /health with an error naming the corrupt event's position and 503 on projections, until the store is replaced", async () => {
     const file = newFile();
     await writeStore(file, 4);
     const db = new Database(file);
@@ -77,6 +77,16 @@ describe("serve over a followed SQLite store", () => {
       expect((await served.get("/pnl")).status).toBe(503);
       expect((await served.get("/events?limit=2")).status).toBe(200);
       expect(lines.some((l) => l.level === 50 && l.position === position)).toBe(true);
+
+      // A good store replacing the corrupt one is noticed and served.
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+      const replacement = await writeStore(file, 6);
+      await expect
+        .poll(async () => (await served.get("/health")).body, { timeout: 10_000 })
+        .toEqual({ status: "ok", lastPosition: 6, events: 6 });
+      const events = (await served.get("/events")).body["events"] as { eventId: string }[];
+      expect(events.map((e) => e.eventId)).toEqual(replacement);
+      expect((await served.get("/pnl")).status).toBe(200);
     } finally {
       await served.close();
     }

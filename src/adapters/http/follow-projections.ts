@@ -45,11 +45,21 @@ export async function followProjections(store: EventStore, logger: Logger): Prom
   let subscription: { unsubscribe(): void } | undefined;
   let stopped = false;
 
+  /**
+   * Enters the error state. When one event is to blame, keeps a subscription past it only to notice a
+   * replaced store (which is then reloaded); its events are not folded.
+   */
   const fail = (error: unknown, event?: RecordedEvent): void => {
     const position = error instanceof CorruptEventError ? error.position : event?.position;
     const { name, message } = error instanceof Error ? error : new Error(String(error));
     health = { status: "error", error: { name, message, ...(position === undefined ? {} : { position }) } };
     logger.error({ err: error, position }, "the served projections stopped following the event store");
+    subscription?.unsubscribe();
+    subscription = undefined;
+    if (position === undefined || stopped) return;
+    subscription = store.subscribe({ after: position }).subscribe({
+      error: (later: unknown) => (later instanceof StoreReplacedError ? void reload(later) : undefined),
+    });
   };
 
   /** Folds the log from its start into fresh projections, swaps them in, then follows the live log. */
@@ -75,7 +85,6 @@ export async function followProjections(store: EventStore, logger: Logger): Prom
         try {
           current.apply(live);
         } catch (error) {
-          subscription?.unsubscribe();
           fail(error, live);
         }
       },

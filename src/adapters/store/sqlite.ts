@@ -15,7 +15,8 @@
  * await) and check every row (`CorruptEventError`).
  *
  * Group commit (option `groupCommit`): the write transaction stays open across appends (a unit of work),
- * each append inside it is a SAVEPOINT (a failed append rolls back only itself), and the unit commits once
+ * each append inside it is a SAVEPOINT (a failed append rolls back only itself; a one-event append is a
+ * single INSERT, atomic without one), and the unit commits once
  * `maxEvents` events were appended in it or the market time (`metadata.eventTime`) of its last event is
  * `maxMarketMs` or more past its first: the commit points depend only on the appended events. `flush()` and
  * `close()` commit. Until then the events are visible to this instance's reads, not to its subscriptions nor
@@ -665,5 +666,7 @@ function initialise(file: string, db: Database.Database): string | undefined {
     insert.run("schemaVersion", String(SCHEMA_VERSION));
     if (storeId !== undefined) insert.run("storeId", storeId);
   }).immediate();
-  return storeId;
+  // Another process may have created the store meanwhile: its id is the one stored.
+  const stored = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'storeId'").get();
+  return stored?.value;
 }

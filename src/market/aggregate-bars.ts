@@ -1,0 +1,70 @@
+/**
+ * The market stream's 1m bars aggregated into a higher interval, as an RxJS operator over the pure aggregator of
+ * src/domain/bars/aggregate.ts (strategies.md §0, Time and bars). Synchronous, so it keeps `pull`'s backpressure.
+ *
+ * To receive the 1m events and the aggregated ones in one stream, in order (a bucket right after the 1m bar
+ * that closes it): `market$.pipe(connect((m$) => merge(m$, m$.pipe(aggregateBars("1h")))))`.
+ */
+import { Observable, type OperatorFunction } from "rxjs";
+import type { MarketEvent } from "../adapters/market/types.ts";
+import {
+  type BarAggregatorState,
+  type BarStep,
+  flushBarAggregator,
+  type IntervalEvent,
+  initialBarAggregator,
+  stepBarAggregator,
+} from "../domain/bars/aggregate.ts";
+import type { BarInterval } from "../domain/bars/intervals.ts";
+
+/** Options of `aggregateBars`. */
+export interface AggregateBarsOptions {
+  /**
+   * On completion, emit the still-open buckets as partial (default false: a bucket whose last minute never
+   * closed is not a closed bar; a trailing gap event flushes it anyway).
+   */
+  flushOnComplete?: boolean;
+  /** Resume from a saved state (e.g. a strategy snapshot) instead of an empty one; its interval must match. */
+  state?: BarAggregatorState;
+}
+
+/**
+ * Market events (any symbols; funding settlements are ignored) → `interval` bars and interval gaps, per symbol
+ * in time order (see `stepBarAggregator`). Errors with the aggregator's Error on out-of-order or malformed
+ * input; source errors pass through unchanged.
+ */
+export function aggregateBars(
+  interval: BarInterval,
+  options: AggregateBarsOptions = {},
+): OperatorFunction<MarketEvent, IntervalEvent> {
+  const initial = options.state ?? initialBarAggregator(interval);
+  if (initial.interval !== interval) {
+    throw new RangeError(`aggregateBars(${interval}): the given state aggregates ${initial.interval}`);
+  }
+  return (source) =>
+    new Observable<IntervalEvent>((subscriber) => {
+      let state = initial;
+      const emit = (events: readonly IntervalEvent[]): void => {
+        for (const event of events) subscriber.next(event);
+      };
+      return source.subscribe({
+        next: (event) => {
+          if (event.kind === "funding") return;
+          let step: BarStep;
+          try {
+            step = stepBarAggregator(state, event);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          state = step.state;
+          emit(step.emitted);
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => {
+          if (options.flushOnComplete) emit(flushBarAggregator(state).emitted);
+          subscriber.complete();
+        },
+      });
+    });
+}

@@ -14,7 +14,7 @@
  * turns into several is still handled before the next read; an item it drops frees the demand at once.
  * Without `consume`, `items$` reads as fast as its subscriber takes items, like `from`.
  */
-import { concatMap, config, Observable, type OperatorFunction, tap } from "rxjs";
+import { config, Observable, type OperatorFunction } from "rxjs";
 
 /** How far the source may run ahead of the consumer. */
 export interface PullOptions {
@@ -94,16 +94,42 @@ export function pull<T>(iterable: AsyncIterable<T>, options: PullOptions = {}): 
 
   const consume = <U, R>(handler: (item: U) => R | PromiseLike<R>): OperatorFunction<U, R> => {
     return (source) =>
-      source.pipe(
-        tap(() => {
-          pending++;
-        }),
-        concatMap(async (item) => handler(item)),
-        tap(() => {
-          pending--;
-          if (pending < window) wake();
-        }),
-      );
+      new Observable<R>((subscriber) => {
+        const queue: U[] = []; // arrived, not yet handled: at most `window` items (plus one item's fan-out)
+        let handling = false;
+        let sourceDone = false;
+        const drain = async (): Promise<void> => {
+          handling = true;
+          try {
+            while (queue.length > 0 && !subscriber.closed) {
+              const item = queue.shift() as U;
+              const result = await handler(item);
+              if (subscriber.closed) return;
+              pending--;
+              if (pending < window) wake();
+              subscriber.next(result);
+            }
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          handling = false;
+          if (sourceDone) subscriber.complete();
+        };
+        const subscription = source.subscribe({
+          next: (item) => {
+            pending++;
+            queue.push(item);
+            if (!handling) void drain();
+          },
+          error: (error) => subscriber.error(error),
+          complete: () => {
+            sourceDone = true;
+            if (!handling) subscriber.complete();
+          },
+        });
+        return () => subscription.unsubscribe();
+      });
   };
 
   return { items$, consume };

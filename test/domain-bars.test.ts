@@ -262,7 +262,7 @@ describe("bar aggregation: golden cases (5m unless stated)", () => {
     });
     const mixed = [barEvent(withFlows(0, "1", 1)), barEvent(flat("BTCUSDT", 1, "10"))];
     expect(() => run("5m", mixed)).toThrow(
-      /BTCUSDT bar 2024-01-01T00:01:00.000Z .*: quoteVolume is on some minutes of its bucket only/,
+      /BTCUSDT: bar 2024-01-01T00:01:00.000Z .*: quoteVolume is on some minutes of its bucket only/,
     );
   });
 
@@ -277,6 +277,23 @@ describe("bar aggregation: golden cases (5m unless stated)", () => {
       "1.00000000000000002",
       "0.999999999999999985",
     ]);
+  });
+
+  it("property: high and low equal decimal.js max and min over random scales (first of equal values wins)", () => {
+    const price = fc
+      .tuple(fc.stringMatching(/^\d{1,3}$/), fc.stringMatching(/^\d{0,20}$/))
+      .map(([whole, fraction]) => (fraction === "" ? whole : `${whole}.${fraction}`));
+    fc.assert(
+      fc.property(fc.array(price, { minLength: 1, maxLength: 5 }), (prices) => {
+        const bars = prices.map((p, m) => flat("X", m, p));
+        const { emitted } = run("5m", [
+          ...bars.map(barEvent),
+          gapEvent("X", prices.length, 5 + prices.length),
+        ]);
+        const ref = referenceAggregate("X", bars, "5m", at(0), at(5));
+        expect(emitted[0]).toEqual({ kind: "bar", time: at(5) - 1, bar: ref.bars[0] });
+      }),
+    );
   });
 
   it("flush emits open buckets as partial; the 1m interval passes bars through", () => {
@@ -309,7 +326,7 @@ describe("bar aggregation: golden cases (5m unless stated)", () => {
       "BTCUSDT: bar openTime 1704067200001 is not a whole minute",
     );
     expect(() => run("5m", [barEvent(flat("BTCUSDT", 0, "1", "-2"))])).toThrow(
-      'BTCUSDT bar 2024-01-01T00:00:00.000Z (1704067200000) volume: expected an unsigned decimal, got "-2"',
+      'BTCUSDT: bar 2024-01-01T00:00:00.000Z (1704067200000): volume: expected an unsigned decimal, got "-2"',
     );
   });
 });

@@ -175,7 +175,11 @@ export function stepBarAggregator(state: BarAggregatorState, event: MinuteEvent)
   if (bucket !== null && bucket.openTime !== bucketStart) {
     throw new Error(`${symbol}: bar ${iso(openTime)} is outside the open bucket ${iso(bucket.openTime)}`);
   }
-  bucket = bucket === null ? startBucket(bucketStart, bar) : addMinute(bucket, bar);
+  try {
+    bucket = bucket === null ? startBucket(bucketStart, bar) : addMinute(bucket, bar);
+  } catch (error) {
+    throw new Error(`${symbol}: bar ${iso(openTime)}: ${(error as Error).message}`, { cause: error });
+  }
   if (openTime + MINUTE_MS === bucketStart + intervalMs) {
     emitted.push(closeBucket(state.interval, symbol, bucket));
     bucket = null;
@@ -232,7 +236,6 @@ function hole(
 }
 
 function startBucket(openTime: number, bar: MinuteBar): OpenBucket {
-  const where = `${bar.symbol} bar ${iso(bar.openTime)}`;
   const bucket: OpenBucket = {
     openTime,
     open: bar.open,
@@ -240,18 +243,17 @@ function startBucket(openTime: number, bar: MinuteBar): OpenBucket {
     low: bar.low,
     close: bar.close,
     minutes: 1,
-    volume: addToSum(ZERO_SUM, bar.volume, `${where} volume`),
+    volume: addToSum(ZERO_SUM, bar.volume, "volume"),
   };
   for (const field of SUM_FIELDS) {
     const value = bar[field];
-    if (value !== undefined) bucket[field] = addToSum(ZERO_SUM, value, `${where} ${field}`);
+    if (value !== undefined) bucket[field] = addToSum(ZERO_SUM, value, field);
   }
-  if (bar.trades !== undefined) bucket.trades = checkTrades(where, bar.trades);
+  if (bar.trades !== undefined) bucket.trades = checkTrades(bar.trades);
   return bucket;
 }
 
 function addMinute(bucket: OpenBucket, bar: MinuteBar): OpenBucket {
-  const where = `${bar.symbol} bar ${iso(bar.openTime)}`;
   const next: OpenBucket = {
     openTime: bucket.openTime,
     open: bucket.open,
@@ -259,17 +261,17 @@ function addMinute(bucket: OpenBucket, bar: MinuteBar): OpenBucket {
     low: compareDecimals(bar.low, bucket.low) < 0 ? bar.low : bucket.low,
     close: bar.close,
     minutes: bucket.minutes + 1,
-    volume: addToSum(bucket.volume, bar.volume, `${where} volume`),
+    volume: addToSum(bucket.volume, bar.volume, "volume"),
   };
   for (const field of SUM_FIELDS) {
     const sum = bucket[field];
     const value = bar[field];
-    if ((sum === undefined) !== (value === undefined)) throw mixedField(where, field);
-    if (sum !== undefined && value !== undefined) next[field] = addToSum(sum, value, `${where} ${field}`);
+    if ((sum === undefined) !== (value === undefined)) throw mixedField(field);
+    if (sum !== undefined && value !== undefined) next[field] = addToSum(sum, value, field);
   }
-  if ((bucket.trades === undefined) !== (bar.trades === undefined)) throw mixedField(where, "trades");
+  if ((bucket.trades === undefined) !== (bar.trades === undefined)) throw mixedField("trades");
   if (bucket.trades !== undefined && bar.trades !== undefined) {
-    next.trades = bucket.trades + checkTrades(where, bar.trades);
+    next.trades = bucket.trades + checkTrades(bar.trades);
   }
   return next;
 }
@@ -298,7 +300,9 @@ function closeBucket(interval: BarInterval, symbol: string, bucket: OpenBucket):
 }
 
 function withSymbol(state: BarAggregatorState, symbol: string, entry: SymbolBuckets): BarAggregatorState {
-  return { interval: state.interval, symbols: { ...state.symbols, [symbol]: entry } };
+  const symbols = { ...state.symbols };
+  symbols[symbol] = entry;
+  return { interval: state.interval, symbols };
 }
 
 function checkMinute(symbol: string, what: string, time: number): void {
@@ -307,42 +311,42 @@ function checkMinute(symbol: string, what: string, time: number): void {
   }
 }
 
-function checkTrades(where: string, trades: number): number {
+function checkTrades(trades: number): number {
   if (!Number.isSafeInteger(trades) || trades < 0) {
-    throw new Error(`${where} trades: expected a non-negative integer, got ${trades}`);
+    throw new Error(`trades: expected a non-negative integer, got ${trades}`);
   }
   return trades;
 }
 
-function mixedField(where: string, field: string): Error {
-  return new Error(`${where}: ${field} is on some minutes of its bucket only`);
+function mixedField(field: string): Error {
+  return new Error(`${field} is on some minutes of its bucket only`);
 }
 
 /**
- * Exact order of two unsigned plain decimal strings (−1, 0, 1). Distinct doubles decide (rounding is
- * monotonic); equal doubles are compared digit by digit.
+ * Exact order of two unsigned plain decimal strings (−1, 0, 1), digit by digit without parsing: integer parts
+ * by length after leading zeros, then digits; missing fraction digits count as 0.
  */
 function compareDecimals(a: string, b: string): number {
   if (a === b) return 0;
-  const fa = Number(a);
-  const fb = Number(b);
-  if (fa !== fb) return fa < fb ? -1 : 1;
-  const [ai, af] = splitDecimal(a);
-  const [bi, bf] = splitDecimal(b);
-  if (ai.length !== bi.length) return ai.length < bi.length ? -1 : 1;
-  if (ai !== bi) return ai < bi ? -1 : 1;
-  const width = Math.max(af.length, bf.length);
-  const pa = af.padEnd(width, "0");
-  const pb = bf.padEnd(width, "0");
-  return pa === pb ? 0 : pa < pb ? -1 : 1;
-}
-
-/** Integer digits without leading zeros, fraction digits without trailing zeros. */
-function splitDecimal(value: string): [string, string] {
-  const dot = value.indexOf(".");
-  const whole = (dot < 0 ? value : value.slice(0, dot)).replace(/^0+/, "");
-  const fraction = dot < 0 ? "" : value.slice(dot + 1).replace(/0+$/, "");
-  return [whole, fraction];
+  let dotA = a.indexOf(".");
+  let dotB = b.indexOf(".");
+  if (dotA < 0) dotA = a.length;
+  if (dotB < 0) dotB = b.length;
+  let startA = 0;
+  let startB = 0;
+  while (startA < dotA - 1 && a.charCodeAt(startA) === 48) startA++;
+  while (startB < dotB - 1 && b.charCodeAt(startB) === 48) startB++;
+  if (dotA - startA !== dotB - startB) return dotA - startA < dotB - startB ? -1 : 1;
+  for (let i = 0; i < dotA - startA; i++) {
+    const diff = a.charCodeAt(startA + i) - b.charCodeAt(startB + i);
+    if (diff !== 0) return diff < 0 ? -1 : 1;
+  }
+  for (let i = 1; dotA + i < a.length || dotB + i < b.length; i++) {
+    const digitA = dotA + i < a.length ? a.charCodeAt(dotA + i) : 48;
+    const digitB = dotB + i < b.length ? b.charCodeAt(dotB + i) : 48;
+    if (digitA !== digitB) return digitA < digitB ? -1 : 1;
+  }
+  return 0;
 }
 
 function iso(time: number): string {

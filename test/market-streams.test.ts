@@ -3,14 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { concatMap, config, connect, from, lastValueFrom, merge, Observable, take, toArray } from "rxjs";
+import { concatMap, config, from, lastValueFrom, Observable, take, toArray } from "rxjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { discoverArchive } from "../src/adapters/market/archive.ts";
 import { readKlineFile } from "../src/adapters/market/klines.ts";
 import { archiveMarketEvents } from "../src/adapters/market/merge.ts";
 import { type Bar, MarketDataError, type MarketEvent } from "../src/adapters/market/types.ts";
 import { type IntervalEvent, initialBarAggregator, stepBarAggregator } from "../src/domain/bars/aggregate.ts";
-import { aggregateBars } from "../src/market/aggregate-bars.ts";
+import { aggregateBars, withAggregatedBars } from "../src/market/aggregate-bars.ts";
 import { consumeInOrder, pull } from "../src/market/pull.ts";
 import { referenceAggregate } from "./support/bar-reference.ts";
 import { requireRealData } from "./support/real-data.ts";
@@ -310,6 +310,25 @@ describe("aggregateBars operator", () => {
     await expect(lastValueFrom(failing.pipe(aggregateBars("5m")))).rejects.toBe(bad);
   });
 
+  it("withAggregatedBars: each market event, then what it closed per interval, in the given order", async () => {
+    const market = [
+      ...Array.from({ length: 15 }, (_, m) => minuteBar("BTCUSDT", m, String(m + 1))),
+      ...Array.from({ length: 15 }, (_, m) => minuteBar("ETHUSDT", m, String(m + 1))),
+    ].sort((a, b) => a.time - b.time);
+    const out = await lastValueFrom(from(market).pipe(withAggregatedBars(["5m", "15m"]), toArray()));
+    const label = (e: MarketEvent | IntervalEvent) =>
+      e.kind === "bar" ? `${e.bar.symbol} ${e.bar.interval}@${(e.bar.openTime - T0) / 60_000}` : e.kind;
+    expect(out.map(label).slice(-6)).toEqual([
+      "BTCUSDT 1m@14",
+      "BTCUSDT 5m@10",
+      "BTCUSDT 15m@0",
+      "ETHUSDT 1m@14",
+      "ETHUSDT 5m@10",
+      "ETHUSDT 15m@0",
+    ]);
+    expect(out).toHaveLength(30 + 6 + 2);
+  });
+
   it("keeps pull's backpressure: 1m events and 5m bars in one ordered stream, at most `window` ahead", async () => {
     const { stats } = countingSource(0);
     async function* market() {
@@ -324,7 +343,7 @@ describe("aggregateBars operator", () => {
     const handled: string[] = [];
     await lastValueFrom(
       feed.items$.pipe(
-        connect((m$) => merge(m$, m$.pipe(aggregateBars("5m")))),
+        withAggregatedBars(["5m"]),
         feed.consume(async (e: MarketEvent | IntervalEvent) => {
           await slowWork();
           if (e.kind === "bar") handled.push(`${e.bar.interval}@${e.bar.openTime - T0}`);
@@ -362,7 +381,7 @@ describe.skipIf(!root)("aggregation on real data", () => {
     const feed = pull(archiveMarketEvents(files, window));
     const hourly = await lastValueFrom(
       feed.items$.pipe(
-        connect((m$) => merge(m$, m$.pipe(aggregateBars("1h")))),
+        withAggregatedBars(["1h"]),
         feed.consume((e: MarketEvent | IntervalEvent) => {
           if (e.kind === "bar" && e.bar.interval === "1m") minutes.push(e.bar as Bar);
           return e;

@@ -2,10 +2,10 @@
  * The market stream's 1m bars aggregated into a higher interval, as an RxJS operator over the pure aggregator of
  * src/domain/bars/aggregate.ts (strategies.md §0, Time and bars). Synchronous, so it keeps `pull`'s backpressure.
  *
- * To receive the 1m events and the aggregated ones in one stream, in order (a bucket right after the 1m bar
- * that closes it): `market$.pipe(connect((m$) => merge(m$, m$.pipe(aggregateBars("1h")))))`.
+ * `withAggregatedBars` keeps the market events and adds the aggregated ones, each right after the event that
+ * closed it.
  */
-import { Observable, type OperatorFunction } from "rxjs";
+import { connect, merge, Observable, type OperatorFunction } from "rxjs";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import {
   type BarAggregatorState,
@@ -67,4 +67,17 @@ export function aggregateBars(
         },
       });
     });
+}
+
+/**
+ * The market events unchanged, each followed by the `intervals`' events it closed (in the order of
+ * `intervals`): e.g. the 1m bar closing 10:59:59.999, then the 5m, 15m and 1h bars closing with it. Aggregated
+ * bars are told from the 1m ones by `bar.interval`, interval gaps by `gap.interval`.
+ */
+export function withAggregatedBars(
+  intervals: readonly BarInterval[],
+): OperatorFunction<MarketEvent, MarketEvent | IntervalEvent> {
+  return connect((market$) =>
+    merge(market$, ...intervals.map((interval) => market$.pipe(aggregateBars(interval)))),
+  );
 }

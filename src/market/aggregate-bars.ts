@@ -24,7 +24,10 @@ export interface AggregateBarsOptions {
    * closed is not a closed bar; a trailing gap event flushes it anyway).
    */
   flushOnComplete?: boolean;
-  /** Resume from a saved state (e.g. a strategy snapshot) instead of an empty one; its interval must match. */
+  /**
+   * Resume from a saved state (e.g. a strategy snapshot; validate its JSON with `parseBarAggregatorState`)
+   * instead of an empty one; its interval must match.
+   */
   state?: BarAggregatorState;
 }
 

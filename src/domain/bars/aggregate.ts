@@ -101,7 +101,10 @@ export interface SymbolBuckets {
   bucket: OpenBucket | null;
 }
 
-/** The aggregator's state: plain JSON (JSON.parse(JSON.stringify(s)) is an equal state). Treat as immutable. */
+/**
+ * The aggregator's state: plain JSON (JSON.parse(JSON.stringify(s)) is an equal state; restore untrusted JSON
+ * with `parseBarAggregatorState`). Treat as immutable: each step copies the symbols record, O(symbols).
+ */
 export interface BarAggregatorState {
   interval: BarInterval;
   symbols: Readonly<Record<string, SymbolBuckets>>;

@@ -126,6 +126,7 @@ const samples = {
       to: 1_746_403_200_000,
       config: {},
       manifest: [],
+      instruments: { source: "bundled", snapshotDate: "2025-12-24" },
     },
   },
   RunCompleted: { type: "RunCompleted", data: { runId: "bt-1", bars: 1440, fundingSettlements: 3 } },

@@ -11,8 +11,14 @@ const summary = {
   fees: "12.5",
   funding: "-0.75",
   netPnl: "-136.7",
+  unrealizedPnl: "-0.5",
   equity: "9870.123456789",
   maxDrawdown: "310.2",
+  gaps: 2,
+  fundingSettlements: { BTCUSDT: 153, ETHUSDT: 0 },
+  warmFrom: { BTCUSDT: 1_746_415_259_999 },
+  completed: true,
+  warnings: [],
   events: 150_000,
   barsPerSec: 51234.6,
   eventLogSha256: "ab".repeat(32),
@@ -29,7 +35,13 @@ describe("backtest summary", () => {
       "realizedPnl",
       "fees",
       "funding",
+      "unrealizedPnl",
+      "equity",
       "maxDrawdown",
+      "gaps",
+      "fundingSettlements",
+      "warmFrom",
+      "completed",
       "events",
       "barsPerSec",
       "eventLogSha256",
@@ -39,11 +51,13 @@ describe("backtest summary", () => {
 
   it("the table aligns one row per figure and names the store", () => {
     const rows = summaryTable(summary, "sqlite:var/perpsource.sqlite").split("\n");
-    expect(rows).toContain("  realizedPnl     -123.45 USDT");
-    expect(rows).toContain("  barsPerSec      51235");
-    expect(rows).toContain("  netPnl          -136.7 USDT");
-    expect(rows).toContain("  equity          9870.12345679 USDT"); // 8 decimals, half-even
-    expect(rows.at(-1)).toBe("  store           sqlite:var/perpsource.sqlite");
+    expect(rows).toContain("  realizedPnl         -123.45 USDT");
+    expect(rows).toContain("  barsPerSec          51235");
+    expect(rows).toContain("  netPnl              -136.7 USDT");
+    expect(rows).toContain("  equity              9870.12345679 USDT"); // 8 decimals, half-even
+    expect(rows).toContain("  fundingSettlements  BTCUSDT 153, ETHUSDT 0");
+    expect(rows).toContain("  warmFrom            BTCUSDT 2025-05-05T03:20:59.999Z");
+    expect(rows.at(-1)).toBe("  store               sqlite:var/perpsource.sqlite");
   });
 });
 

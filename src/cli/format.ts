@@ -12,7 +12,8 @@ const MAX_DIFFERENCES_SHOWN = 5;
 
 /**
  * The summary as one JSON line (no newline): counts as numbers, money (USDT) as decimal strings, exactly the
- * keys bars, orders, fills, realizedPnl, fees, funding, maxDrawdown, events, barsPerSec, eventLogSha256.
+ * keys bars, orders, fills, realizedPnl, fees, funding, unrealizedPnl, equity, maxDrawdown, gaps,
+ * fundingSettlements (per symbol), warmFrom (per symbol, ms), completed, events, barsPerSec, eventLogSha256.
  */
 export function summaryJsonLine(s: BacktestSummary): string {
   return JSON.stringify({
@@ -22,11 +23,23 @@ export function summaryJsonLine(s: BacktestSummary): string {
     realizedPnl: s.realizedPnl,
     fees: s.fees,
     funding: s.funding,
+    unrealizedPnl: s.unrealizedPnl,
+    equity: s.equity,
     maxDrawdown: s.maxDrawdown,
+    gaps: s.gaps,
+    fundingSettlements: s.fundingSettlements,
+    warmFrom: s.warmFrom,
+    completed: s.completed,
     events: s.events,
     barsPerSec: s.barsPerSec,
     eventLogSha256: s.eventLogSha256,
   });
+}
+
+/** Per-symbol values as `BTCUSDT 12, ETHUSDT 0`, or `none`. */
+function perSymbol(values: Record<string, number>, format: (v: number) => string = String): string {
+  const entries = Object.entries(values);
+  return entries.length === 0 ? "none" : entries.map(([symbol, v]) => `${symbol} ${format(v)}`).join(", ");
 }
 
 /** A USDT amount for people: rounded half-even to 8 decimals (USDT's wallet precision); `--json` keeps it exact. */
@@ -45,8 +58,13 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["fees", usdt(s.fees)],
     ["funding", usdt(s.funding)],
     ["netPnl", usdt(s.netPnl)],
+    ["unrealizedPnl", usdt(s.unrealizedPnl)],
     ["equity", usdt(s.equity)],
     ["maxDrawdown", usdt(s.maxDrawdown)],
+    ["gaps", String(s.gaps)],
+    ["fundingSettlements", perSymbol(s.fundingSettlements)],
+    ["warmFrom", perSymbol(s.warmFrom, (ms) => new Date(ms).toISOString())],
+    ["completed", String(s.completed)],
     ["events", String(s.events)],
     ["barsPerSec", String(Math.round(s.barsPerSec))],
     ["eventLogSha256", s.eventLogSha256],

@@ -75,6 +75,7 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
     .option("--store <url>", "event store URL (default: sqlite:var/perpsource.sqlite, $PERPSOURCE_STORE)")
     .option("--overwrite", "replace an existing sqlite store")
+    .option("--resume", "continue the interrupted run of --store from its last checkpoint")
     .option("--balance <usdt>", "initial wallet balance, USDT (default: 10000)")
     .option("--margin <usdt>", "margin per entry, USDT (default: 1000)")
     .option("--leverage <n>", "leverage 1-125 (default: 10)")

@@ -50,6 +50,18 @@ export async function openExistingStore(url: string): Promise<EventStore> {
   return openEventStore(url, { readOnly: true });
 }
 
+/**
+ * Opens the store of a killed run to continue writing it (`backtest --resume`), with the backtest group
+ * commit unless the URL says otherwise.
+ * @throws Error when `url` names a sqlite file that does not exist; EventStoreError when the file is not a
+ *   perpsource store (nothing is written to it).
+ */
+export async function openStoreToResume(url: string): Promise<EventStore> {
+  const file = sqliteFile(url);
+  if (file !== undefined && !existsSync(file)) throw new Error(`store ${url} not found: no file ${file}`);
+  return openEventStore(url, { groupCommit: BACKTEST_GROUP_COMMIT });
+}
+
 async function holdsEvents(store: EventStore): Promise<boolean> {
   for await (const _ of store.readAll({ limit: 1 })) return true;
   return false;

@@ -3,23 +3,36 @@
  * (RunStarted) records its configuration and the sha256 of every input file, so `replay --verify` can re-run it.
  * Deterministic: market time is the only clock in the log, ids derive from the run id, and the run id derives
  * from the configuration and the input files; the same inputs give a byte-identical log (same eventLogSha256).
+ *
+ * Units of work: after every `UNIT.marketEvents` market events or `UNIT.marketMs` of market time (whichever comes
+ * first, so the points are deterministic) the run appends a RunCheckpointed with the engine's and the venue's
+ * state and flushes the store. `resumeBacktest` continues a killed run from its last checkpoint: the actors and
+ * the venue are restored from it, the market events it covers are skipped, and the events the run had written
+ * after it are written again with the same ids and content, which every store takes as idempotent retries. The
+ * resumed log is the uninterrupted one, byte for byte.
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
+import { MarketCoverage } from "../adapters/market/coverage.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
-import { SimulatedVenue } from "../adapters/venue/simulated.ts";
+import { SimulatedVenue, type SimulatedVenueState } from "../adapters/venue/simulated.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
-import { getInstrument } from "../domain/instruments.ts";
+import { getInstrument, instrumentCatalog } from "../domain/instruments.ts";
+import type { EventData } from "../events/catalog.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { createProjections } from "../projections/index.ts";
 import { getStrategy } from "../strategies/registry.ts";
-import { TradingEngine } from "./trading-engine.ts";
+import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
+import { type EngineCheckpoint, TradingEngine } from "./trading-engine.ts";
+
+/** A unit of work ends after this many market events or this much market time (ms), whichever first. */
+export const UNIT = { marketEvents: 2_000, marketMs: 6 * 3_600_000 } as const;
 
 /** The end-of-run summary. Money in USDT as decimal strings; barsPerSec from the wall clock (not in the log). */
 export interface BacktestSummary {
@@ -32,12 +45,24 @@ export interface BacktestSummary {
   funding: string;
   /** realizedPnl − fees + funding. */
   netPnl: string;
-  /** walletBalance + unrealized PnL of the positions still open, marked to the last close. */
+  /** Σ unrealized PnL of the positions still open, marked to the last close. */
+  unrealizedPnl: string;
+  /** walletBalance + unrealizedPnl. */
   equity: string;
   maxDrawdown: string;
+  /** Holes in the market data (MarketDataGapDetected) over all symbols. */
+  gaps: number;
+  /** Funding settlements per symbol in the window (0: the symbol had no funding data; see the warnings). */
+  fundingSettlements: Record<string, number>;
+  /** Per symbol, market time (ms) from which its strategy was warm; absent when it never was. */
+  warmFrom: Record<string, number>;
+  /** Whether the run reached the end of its window (RunCompleted). */
+  completed: boolean;
   events: number;
   barsPerSec: number;
   eventLogSha256: string;
+  /** Data problems found on the way (gaps, missing funding or mark prices), one line each, for stderr. */
+  warnings: string[];
 }
 
 /** Progress of a running backtest; times in ms. */
@@ -68,6 +93,11 @@ export class StoreNotEmptyError extends Error {
   override name = "StoreNotEmptyError";
 }
 
+/** `--resume` on a store whose run cannot be continued (completed, or its inputs changed). */
+export class CannotResumeError extends Error {
+  override name = "CannotResumeError";
+}
+
 /** Deterministic run id: `bt-` + 16 hex of sha256(config, input files). */
 export function backtestRunId(config: BacktestConfig, files: readonly ArchiveFile[]): string {
   const h = createHash("sha256")
@@ -80,9 +110,10 @@ export function backtestRunId(config: BacktestConfig, files: readonly ArchiveFil
 /**
  * Runs a backtest of `config` on the archive under `deps.dataRoot`, writing to `deps.store` (which must be empty).
  * @throws MissingMarketDataError when the data root lacks klines for a symbol/window, StoreNotEmptyError,
- *   MarketDataError (file:line) for a malformed input row.
+ *   MarketDataError (file:line) for a malformed input row, UnknownSymbolError (naming the instruments snapshot).
  */
 export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): Promise<BacktestSummary> {
+  for (const symbol of config.symbols) getInstrument(symbol);
   const window = windowOf(config);
   let files: ArchiveFile[];
   try {
@@ -93,16 +124,45 @@ export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): P
   return executeBacktest(config, files, deps);
 }
 
-/** Runs a backtest on exactly `files` (the replay verifier passes a recorded manifest). */
+/**
+ * Continues the run recorded in `deps.store` from its last checkpoint (or its start) to the end of its window.
+ * @throws CannotResumeError when the run already completed or an input file is missing or changed; Error when
+ *   the store holds no run.
+ */
+export async function resumeBacktest(deps: BacktestDeps): Promise<BacktestSummary> {
+  const recorded = await readRecordedRun(deps.store);
+  if (recorded.completed) {
+    throw new CannotResumeError(`run ${recorded.started.runId} already completed: nothing to resume`);
+  }
+  const { files, problems } = await recordedInputs(recorded.started, deps.dataRoot);
+  if (problems.length > 0) {
+    throw new CannotResumeError(`cannot resume run ${recorded.started.runId}: ${problems.join("; ")}`);
+  }
+  return executeBacktest(recorded.config, files, deps, { checkpoint: recorded.lastCheckpoint });
+}
+
+/** The state a RunCheckpointed carries. */
+interface CheckpointState {
+  engine: EngineCheckpoint;
+  venue: SimulatedVenueState;
+}
+
+/**
+ * Runs a backtest on exactly `files` (the replay verifier passes a recorded manifest). With `resume`, continues
+ * the run already in the store from `resume.checkpoint` (its start when undefined).
+ */
 export async function executeBacktest(
   config: BacktestConfig,
   files: readonly ArchiveFile[],
   deps: BacktestDeps,
+  resume?: { checkpoint: EventData<"RunCheckpointed"> | undefined },
 ): Promise<BacktestSummary> {
   const { store, logger } = deps;
   const wallClock = deps.wallClock ?? (() => performance.now());
-  for await (const _ of store.readAll({ limit: 1 })) {
-    throw new StoreNotEmptyError("the store already holds events; a backtest needs an empty store");
+  if (!resume) {
+    for await (const _ of store.readAll({ limit: 1 })) {
+      throw new StoreNotEmptyError("the store already holds events; a backtest needs an empty store");
+    }
   }
   const window = windowOf(config);
   const runId = backtestRunId(config, files);
@@ -124,39 +184,62 @@ export async function executeBacktest(
   });
   const runStream = streams.run(runId);
   const start = { causationId: `run:${runId}`, eventTime: window.from };
-  const manifest = files.map(({ path, kind, symbol, sha256, bytes }) => ({
-    path,
-    kind,
-    symbol,
-    sha256,
-    bytes,
-  }));
-  const run = EventSourcedActor.create(runStream, runMachine, { store, correlationId: runId });
-  await run.commit(
-    [
-      {
-        type: "RunStarted",
-        data: {
-          runId,
-          mode: "backtest",
-          strategy: config.strategy,
-          symbols: config.symbols,
-          from: window.from,
-          to: window.to,
-          config: config as unknown as Record<string, unknown>,
-          manifest,
+  const actorDeps = { store, correlationId: runId };
+  let run: EventSourcedActor<typeof runMachine>;
+  let skip = 0;
+  const checkpoint = resume?.checkpoint;
+  if (resume) {
+    run = await EventSourcedActor.rehydrate(runStream, runMachine, actorDeps);
+    if (run.streamRevision < 0)
+      throw new CannotResumeError(`the store holds no run ${runId} for these inputs`);
+  } else {
+    run = EventSourcedActor.create(runStream, runMachine, actorDeps);
+    const catalog = instrumentCatalog();
+    await run.commit(
+      [
+        {
+          type: "RunStarted",
+          data: {
+            runId,
+            mode: "backtest",
+            strategy: config.strategy,
+            symbols: config.symbols,
+            from: window.from,
+            to: window.to,
+            config: config as unknown as Record<string, unknown>,
+            manifest: files.map(({ path, kind, symbol, sha256, bytes }) => ({
+              path,
+              kind,
+              symbol,
+              sha256,
+              bytes,
+            })),
+            instruments: { source: catalog.source, snapshotDate: catalog.snapshotDate },
+          },
         },
-      },
-    ],
-    start,
+      ],
+      start,
+    );
+  }
+  if (checkpoint) {
+    const state = checkpoint.state as unknown as CheckpointState;
+    engine.restore(state.engine);
+    venue.restore(state.venue);
+    skip = checkpoint.marketEvents;
+  } else {
+    await engine.openAccount(config.initialBalance, start);
+  }
+  logger.info(
+    { runId, files: files.length, symbols: config.symbols, resumedAfter: skip },
+    resume ? "backtest resumed" : "backtest started",
   );
-  await engine.openAccount(config.initialBalance, start);
-  logger.info({ runId, files: files.length, symbols: config.symbols }, "backtest started");
 
   const began = wallClock();
+  const barsBefore = engine.stats.bars;
   let lastTime = window.from;
+  let marketEvents = 0;
+  let unit = { events: 0, since: Number.NaN };
   const handle = async (e: MarketEvent): Promise<void> => {
-    lastTime = e.time;
     switch (e.kind) {
       case "bar":
         await venue.matchBar(e.bar, engine.onVenueReport);
@@ -174,9 +257,44 @@ export async function executeBacktest(
         return;
     }
   };
+  const coverage = new MarketCoverage();
   // Pulled one event at a time: the archive is read only as fast as the engine consumes it, so memory stays
-  // bounded however long the window (an RxJS subscription, `archiveMarket$`, would read ahead without limit).
-  for await (const e of archiveMarketEvents(files, window)) await handle(e);
+  // bounded however long the window.
+  for await (const e of archiveMarketEvents(files, window, { coverage })) {
+    marketEvents += 1;
+    lastTime = e.time;
+    if (marketEvents <= skip) {
+      if (marketEvents === skip) checkCursor(checkpoint!, e);
+      continue;
+    }
+    await handle(e);
+    if (Number.isNaN(unit.since)) unit.since = e.time;
+    unit.events += 1;
+    if (unit.events >= UNIT.marketEvents || e.time - unit.since >= UNIT.marketMs) {
+      const state: CheckpointState = { engine: engine.checkpoint(), venue: venue.snapshot() };
+      await run.commit(
+        [
+          {
+            type: "RunCheckpointed",
+            data: {
+              runId,
+              marketEvents,
+              cursor: { time: e.time, kind: e.kind, symbol: marketSymbol(e) },
+              state: state as unknown as Record<string, unknown>,
+            },
+          },
+        ],
+        { causationId: `run:${runId}`, eventTime: e.time },
+      );
+      await flush(store);
+      unit = { events: 0, since: Number.NaN };
+    }
+  }
+  if (marketEvents < skip) {
+    throw new CannotResumeError(
+      `the market data now holds ${marketEvents} events, fewer than the ${skip} the checkpoint covers`,
+    );
+  }
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
   await run.commit(
     [
@@ -187,6 +305,7 @@ export async function executeBacktest(
     ],
     { causationId: `run:${runId}`, eventTime: lastTime },
   );
+  await flush(store);
   deps.onProgress?.({ bars: engine.stats.bars, eventTime: lastTime, ...window });
 
   const projections = createProjections();
@@ -205,12 +324,39 @@ export async function executeBacktest(
     fees,
     funding,
     netPnl,
+    unrealizedPnl: projections.pnl().unrealizedPnl,
     equity,
     maxDrawdown,
+    gaps: coverage.totals.gaps,
+    fundingSettlements: Object.fromEntries(coverage.symbols.map((c) => [c.symbol, c.fundingSettlements])),
+    warmFrom: engine.warmFrom(),
+    completed: true,
     events: hasher.count,
-    barsPerSec: Math.round((engine.stats.bars / elapsedMs) * 1000),
+    barsPerSec: Math.round(((engine.stats.bars - barsBefore) / elapsedMs) * 1000),
     eventLogSha256: hasher.digest(),
+    warnings: coverage.warnings(),
   };
   logger.debug(result, "backtest completed");
   return result;
+}
+
+/** The symbol a market event concerns. */
+function marketSymbol(e: MarketEvent): string {
+  return e.kind === "bar" ? e.bar.symbol : e.kind === "funding" ? e.funding.symbol : e.gap.symbol;
+}
+
+/** On resume, the feed's event at the checkpoint must be the one the checkpoint recorded. */
+function checkCursor(checkpoint: EventData<"RunCheckpointed">, e: MarketEvent): void {
+  const { cursor } = checkpoint;
+  if (cursor.time !== e.time || cursor.kind !== e.kind || cursor.symbol !== marketSymbol(e)) {
+    throw new CannotResumeError(
+      `the market data changed since the checkpoint: its event ${checkpoint.marketEvents} was ${cursor.kind} ` +
+        `${cursor.symbol} at ${cursor.time}, the feed now has ${e.kind} ${marketSymbol(e)} at ${e.time}`,
+    );
+  }
+}
+
+/** Makes every append so far durable (stores whose appends are each durable have nothing to do). */
+async function flush(store: EventStore): Promise<void> {
+  await (store as { flush?: () => Promise<void> }).flush?.();
 }

@@ -45,6 +45,8 @@ const schemas = {
     /** The validated run configuration, as recorded (replay re-runs from it). */
     config: z.record(z.string(), z.unknown()),
     manifest: z.array(manifestEntry),
+    /** The exchangeInfo snapshot the instruments came from: `bundled` or a file, and its date (UTC day). */
+    instruments: z.strictObject({ source: z.string().min(1), snapshotDate: z.string().min(1) }).optional(),
   }),
   /**
    * A unit of work ended: everything the run decided up to its `marketEvents`-th market event is in the log, and

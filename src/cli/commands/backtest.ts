@@ -1,22 +1,29 @@
 /** `perpsource backtest`: one run into an empty store, a summary, and optionally serving the result. */
-import { type Flags, withContext } from "../context.ts";
+import { type Flags, UsageError, withContext } from "../context.ts";
 import { servingBanner, summaryJsonLine, summaryTable } from "../format.ts";
 import { runBacktestWithProgress } from "../run-backtest.ts";
 import { serveUntilSignal } from "../serve.ts";
-import { openEmptyStore } from "../store.ts";
+import { openEmptyStore, openStoreToResume } from "../store.ts";
 
 /**
- * Runs the configured backtest (flags override the config; `--overwrite`, `--json`, `--serve PORT`) and prints
- * the summary: a table, or with --json exactly one JSON line on stdout. Resolves to the exit code.
+ * Runs the configured backtest (flags override the config; `--overwrite`, `--json`, `--serve PORT`), or with
+ * `--resume` continues the interrupted run of `--store`, and prints the summary: a table, or with --json exactly
+ * one JSON line on stdout; data warnings go to stderr. Resolves to the exit code.
  * @throws ConfigError on an invalid configuration.
  */
 export function backtestCommand(flags: Flags): Promise<number> {
   return withContext(flags, flags, async ({ cfg, logger, out, err }) => {
     const json = flags["json"] === true;
-    const store = await openEmptyStore(cfg.store, flags["overwrite"] === true);
+    const resume = flags["resume"] === true;
+    if (resume && flags["overwrite"] === true)
+      throw new UsageError("--resume and --overwrite exclude each other");
+    const store = resume
+      ? await openStoreToResume(cfg.store)
+      : await openEmptyStore(cfg.store, flags["overwrite"] === true);
     try {
-      const summary = await runBacktestWithProgress(cfg, store, logger, !json);
+      const summary = await runBacktestWithProgress(cfg, store, logger, !json, resume);
       await store.flush(); // commit the last unit of work before serving (other processes see it too)
+      for (const warning of summary.warnings) err(`warning: ${warning}`);
       out(json ? summaryJsonLine(summary) : summaryTable(summary, cfg.store));
       if (flags["serve"] !== undefined) {
         const { host, port } = cfg.http;

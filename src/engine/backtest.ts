@@ -13,6 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
+import { lastValueFrom } from "rxjs";
 import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
@@ -26,6 +27,7 @@ import type { EventData } from "../events/catalog.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
+import { consumeInOrder } from "../market/pull.ts";
 import { createProjections } from "../projections/index.ts";
 import { getStrategy } from "../strategies/registry.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
@@ -258,14 +260,12 @@ export async function executeBacktest(
     }
   };
   const coverage = new MarketCoverage();
-  // Pulled one event at a time: the archive is read only as fast as the engine consumes it, so memory stays
-  // bounded however long the window.
-  for await (const e of archiveMarketEvents(files, window, { coverage })) {
+  const step = async (e: MarketEvent): Promise<void> => {
     marketEvents += 1;
     lastTime = e.time;
     if (marketEvents <= skip) {
       if (marketEvents === skip) checkCursor(checkpoint!, e);
-      continue;
+      return;
     }
     await handle(e);
     if (Number.isNaN(unit.since)) unit.since = e.time;
@@ -289,7 +289,12 @@ export async function executeBacktest(
       await flush(store);
       unit = { events: 0, since: Number.NaN };
     }
-  }
+  };
+  // The market feed as a pulled RxJS stream: the archive is read one event ahead of the engine at most, so memory
+  // stays flat however long the window.
+  await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage }), step), {
+    defaultValue: undefined,
+  });
   if (marketEvents < skip) {
     throw new CannotResumeError(
       `the market data now holds ${marketEvents} events, fewer than the ${skip} the checkpoint covers`,

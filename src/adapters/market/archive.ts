@@ -10,7 +10,7 @@ import { archiveFileRange, checkWindow } from "./layout.ts";
 import type { ArchiveFile, ArchiveKind, MarketWindow } from "./types.ts";
 
 export { MarketCoverage, type SymbolCoverage } from "./coverage.ts";
-export { archiveMarket$, archiveMarketEvents, countKlineRows, type MarketStreamOptions } from "./merge.ts";
+export { archiveMarketEvents, countKlineRows, type MarketStreamOptions } from "./merge.ts";
 export type { ArchiveFile, MarketWindow } from "./types.ts";
 
 /** What a backtest reads: symbols over [from, to) (ms epoch UTC). */

@@ -64,7 +64,11 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
     ]);
     expect(summary.bars).toBe(2 * 3 * 1440);
     expect(Number(summary.funding)).not.toBe(0);
-    expect(summary).toMatchObject({ gaps: 0, completed: true, fundingSettlements: { BTCUSDT: 9, ETHUSDT: 9 } });
+    expect(summary).toMatchObject({
+      gaps: 0,
+      completed: true,
+      fundingSettlements: { BTCUSDT: 9, ETHUSDT: 9 },
+    });
 
     const second = backtest("b.sqlite");
     expect(JSON.parse(second.stdout).eventLogSha256).toBe(summary.eventLogSha256);

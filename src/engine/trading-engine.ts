@@ -164,6 +164,20 @@ export class TradingEngine {
     );
   }
 
+  /**
+   * A market input before the run's window, to warm the strategy up: the strategy steps on it as if flat, its
+   * decisions are dropped and nothing is appended (the input is in the run's files, so a replay sees it too).
+   */
+  warmUp(input: StrategyInput, time: number): void {
+    const symbol =
+      input.kind === "bar"
+        ? input.bar.symbol
+        : input.kind === "gap"
+          ? input.gap.symbol
+          : input.funding.symbol;
+    this.symbol(symbol).strategy.step(input, { open: false }, time);
+  }
+
   /** A venue report: a fill, an expiry or a funding payment. */
   onVenueReport = async (report: VenueReport): Promise<void> => {
     switch (report.kind) {

@@ -102,8 +102,8 @@ describe("the strategy port", () => {
     const [protection] = dataOf(events, "PositionProtectionRequested");
     expect(protection).toMatchObject({
       entryPrice: "2015",
-      stopPrice: "2008",
-      takeProfitPrice: "2029",
+      stopPrice: "2008.00",
+      takeProfitPrice: "2029.00",
       quantity: "0.5",
     });
     expect(engine.warmFrom()).toEqual({ ETHUSDT: T0 + 15 * 60_000 - 1 });

@@ -417,21 +417,19 @@ describe("projections on hand-built logs", () => {
   });
 
   it("counts FundingRateSettled per run", () => {
-    const log = new LogBuilder()
-      .run({})
-      .add(
-        streams.symbol("BTCUSDT"),
-        "FundingRateSettled",
-        {
-          symbol: "BTCUSDT",
-          fundingTime: at(1),
-          fundingRate: "0.0001",
-          fundingIntervalHours: 8,
-          markPrice: "100",
-          markPriceSource: "lastClose",
-        },
-        at(1),
-      );
+    const log = new LogBuilder().run({}).add(
+      streams.symbol("BTCUSDT"),
+      "FundingRateSettled",
+      {
+        symbol: "BTCUSDT",
+        fundingTime: at(1),
+        fundingRate: "0.0001",
+        fundingIntervalHours: 8,
+        markPrice: "100",
+        markPriceSource: "lastClose",
+      },
+      at(1),
+    );
     expect(rebuild(log.events).latestRun()).toMatchObject({ fundingSettlements: 1, events: 2 });
     expect(rebuild([]).latestRun()).toBeNull();
   });
@@ -683,7 +681,7 @@ function extremes(points: readonly { equity: string }[]) {
   let drawdown = new Dec(0);
   for (const { equity } of points) {
     const e = new Dec(equity);
-    if (max !== null && max.minus(e).gt(drawdown)) drawdown = max.minus(e);
+    if (max?.minus(e).gt(drawdown)) drawdown = max.minus(e);
     if (max === null || e.gt(max)) max = e;
     if (min === null || e.lt(min)) min = e;
   }

@@ -692,9 +692,11 @@ describe("equity curve downsampling", () => {
   it("keeps the drawdown's peak and trough even when no bucket extreme is one of them", () => {
     // one bucket (maxPoints 6): first 3, min 1, max 20, last 19; the largest fall is 10 → 4, inside the bucket
     const values = [3, 1, 10, 4, 12, 11, 20, 19].map((v) => BigInt(v));
-    expect(keepExtremes(values, 6)).toEqual([0, 1, 2, 3, 6, 7]);
-    expect(keepExtremes(values, 8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(() => keepExtremes(values, MIN_CURVE_POINTS - 1)).toThrow(/maxPoints must be ≥ 6, got 5/);
+    expect(keepExtremes(values.length, (i) => values[i]!, 6)).toEqual([0, 1, 2, 3, 6, 7]);
+    expect(keepExtremes(values.length, (i) => values[i]!, 8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(() => keepExtremes(values.length, (i) => values[i]!, MIN_CURVE_POINTS - 1)).toThrow(
+      /maxPoints must be ≥ 6, got 5/,
+    );
   });
 
   it("says whether the curve was downsampled and how many points it had", () => {

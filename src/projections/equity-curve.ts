@@ -125,31 +125,30 @@ export class EquityCurve {
     }
     const { intervalMs, from = 0, to = Number.POSITIVE_INFINITY } = query;
     const n = this.times.length;
-    const lastValue = this.values[n - 1];
-    const times: number[] = [];
-    const values: bigint[] = [];
+    const lastValue = this.values[n - 1]!;
+    const equityAt = (i: number) => (i === n - 1 ? lastValue : this.values[i]!);
     let i = lowerBound(this.times, from);
+    // indices of the bucket-last samples, in a typed array (off the JS heap when large: no GC copying)
+    const sampled = new Uint32Array(Math.max(0, n - i));
+    let count = 0;
     let bucket = Math.floor(this.times[i]! / intervalMs);
     for (; i < n; i++) {
       const time = this.times[i]!;
       if (time > to) break;
       const next = i + 1 < n ? this.times[i + 1]! : Number.POSITIVE_INFINITY;
       const nextBucket = Math.floor(next / intervalMs);
-      if (next > to || nextBucket !== bucket) {
-        times.push(time);
-        values.push(i === n - 1 ? lastValue! : this.values[i]!);
-      }
+      if (next > to || nextBucket !== bucket) sampled[count++] = i;
       bucket = nextBucket;
       if (i % chunk === chunk - 1) yield;
     }
-    const kept = keepExtremes(values, maxPoints);
+    const kept = keepExtremes(count, (k) => equityAt(sampled[k]!), maxPoints);
     const points: EquityPoint[] = [];
     for (let k = 0; k < kept.length; k++) {
-      const index = kept[k]!;
-      points.push({ time: times[index]!, equity: formatUnits(values[index]!, MONEY_SCALE) });
+      const index = sampled[kept[k]!]!;
+      points.push({ time: this.times[index]!, equity: formatUnits(equityAt(index), MONEY_SCALE) });
       if (k % chunk === chunk - 1) yield;
     }
-    return { points, totalPoints: times.length, downsampled: kept.length < times.length };
+    return { points, totalPoints: count, downsampled: kept.length < count };
   }
 }
 
@@ -167,7 +166,8 @@ export interface CurveView {
 export const MIN_CURVE_POINTS = 6;
 
 /**
- * Indices (ascending) of the values a downsampled curve keeps: all of them when there are ≤ maxPoints; else
+ * Indices (ascending) of the values a downsampled curve of `count` values (`valueAt(0)` … `valueAt(count − 1)`)
+ * keeps: all of them when there are ≤ maxPoints; else
  * the first and the last, the peak and the trough of the maximum drawdown (the first such pair), and, with the
  * values cut into ⌊(maxPoints − 4) / 2⌋ buckets of consecutive indices, each bucket's highest and lowest value
  * (first on ties). At most maxPoints indices.
@@ -178,33 +178,35 @@ export const MIN_CURVE_POINTS = 6;
  * bucket extremes would not suffice: a fall from 10 to 4 inside a bucket [1, 10, 4, 12] is lost.
  * @throws RangeError when maxPoints < MIN_CURVE_POINTS.
  */
-export function keepExtremes(values: readonly bigint[], maxPoints: number): number[] {
+export function keepExtremes(count: number, valueAt: (index: number) => bigint, maxPoints: number): number[] {
   if (!(maxPoints >= MIN_CURVE_POINTS)) {
     throw new RangeError(`maxPoints must be ≥ ${MIN_CURVE_POINTS}, got ${maxPoints}`);
   }
-  const n = values.length;
+  const n = count;
   if (n <= maxPoints) return Array.from({ length: n }, (_, i) => i);
   const keep = new Uint8Array(n);
   keep[0] = 1;
   keep[n - 1] = 1;
   const buckets = Math.floor((maxPoints - 4) / 2);
-  // maximum drawdown: `below` = peak value − largest fall so far, so only a deeper trough costs a subtraction
+  // maximum drawdown: `below` = peak − largest fall so far, so only a deeper trough costs a subtraction
   let peak = 0;
-  let fall = 0n;
-  let below = values[0]!;
+  let peakValue = valueAt(0);
+  let below = peakValue;
   let drawdownPeak = 0;
   let drawdownTrough = 0;
   let bucket = 0;
   let bucketEnd = Math.floor(n / buckets);
   let high = 0;
+  let highValue = peakValue;
   let low = 0;
+  let lowValue = peakValue;
   for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    if (v > values[peak]!) {
+    const v = valueAt(i);
+    if (v > peakValue) {
+      below = v - (peakValue - below);
       peak = i;
-      below = v - fall;
+      peakValue = v;
     } else if (v < below) {
-      fall = values[peak]! - v;
       below = v;
       drawdownPeak = peak;
       drawdownTrough = i;
@@ -214,11 +216,14 @@ export function keepExtremes(values: readonly bigint[], maxPoints: number): numb
       keep[low] = 1;
       bucket++;
       bucketEnd = Math.floor(((bucket + 1) * n) / buckets);
+      high = low = i;
+      highValue = lowValue = v;
+    } else if (v > highValue) {
       high = i;
+      highValue = v;
+    } else if (v < lowValue) {
       low = i;
-    } else {
-      if (v > values[high]!) high = i;
-      if (v < values[low]!) low = i;
+      lowValue = v;
     }
   }
   keep[high] = 1;

@@ -1,7 +1,9 @@
 /**
  * Serialised responses of the projection routes, so identical requests at the same log position are
  * serialised once: keyed by route and normalised query, valid while the projections and their last position
- * are those the body was built at. Concurrent requests for a body being built share it.
+ * are those the body was built at. One build per key at a time: a request arriving while its key is being
+ * built shares that build (a body as of the position at which the build began, which it reports), so a log
+ * that moves on every event cannot make parallel requests each pay for a build.
  */
 
 /** What a cached body was built from: the projections object (a reload replaces it) and its last position. */
@@ -10,9 +12,16 @@ export interface CacheVersion {
   position: number | null;
 }
 
+/** A body and the log position it shows. */
+export interface CachedBody {
+  body: Buffer;
+  position: number | null;
+}
+
 interface Entry {
   version: CacheVersion;
-  body: Promise<Buffer>;
+  built: Promise<CachedBody>;
+  settled: boolean;
 }
 
 /** At most `capacity` bodies; the least recently used goes first. */
@@ -22,30 +31,42 @@ export class ResponseCache {
   constructor(readonly capacity = 64) {}
 
   /**
-   * The body cached under `key` at `version`, or the one `build` makes (then cached). A failed build is not
-   * cached: its rejection reaches every request that shared it.
+   * The body cached under `key` at `version`, the one being built under `key`, or the one `build` makes
+   * (then cached). A failed build is not cached: its rejection reaches every request that shared it.
    */
-  get(key: string, version: CacheVersion, build: () => Promise<Buffer>): Promise<Buffer> {
+  get(key: string, version: CacheVersion, build: () => Promise<Buffer>): Promise<CachedBody> {
     const entry = this.entries.get(key);
     this.entries.delete(key);
-    if (entry && entry.version.source === version.source && entry.version.position === version.position) {
+    if (entry && (!entry.settled || sameVersion(entry.version, version))) {
       this.entries.set(key, entry);
-      return entry.body;
+      return entry.built;
     }
-    const body = build();
-    const fresh = { version, body };
+    const fresh: Entry = {
+      version,
+      built: build().then((body) => ({ body, position: version.position })),
+      settled: false,
+    };
     this.entries.set(key, fresh);
-    body.catch(() => {
-      if (this.entries.get(key) === fresh) this.entries.delete(key);
-    });
+    fresh.built.then(
+      () => {
+        fresh.settled = true;
+      },
+      () => {
+        if (this.entries.get(key) === fresh) this.entries.delete(key);
+      },
+    );
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
-    return body;
+    return fresh.built;
   }
 
-  /** Bodies held. */
+  /** Bodies held or being built. */
   get size(): number {
     return this.entries.size;
   }
+}
+
+function sameVersion(a: CacheVersion, b: CacheVersion): boolean {
+  return a.source === b.source && a.position === b.position;
 }
 
 /** A cache key: the route and its parsed parameters with sorted keys (so `?a=1&b=2` ≡ `?b=2&a=1`). */

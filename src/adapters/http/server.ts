@@ -74,11 +74,17 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
   );
 
   const cache = new ResponseCache();
-  /** Sends the body `build()` makes, built once per (route, params, log position). */
+  /**
+   * Sends the body `build()` makes, built once per (route, params, log position) (see ResponseCache), with the
+   * position it shows in the `x-log-position` header ("none" for an empty log).
+   */
   const cached = async (reply: FastifyReply, route: string, params: object, build: () => Promise<Buffer>) => {
     const version = { source: projections, position: projections.lastPosition() };
-    const body = await cache.get(cacheKey(route, params), version, build);
-    return reply.type("application/json; charset=utf-8").send(body);
+    const { body, position } = await cache.get(cacheKey(route, params), version, build);
+    return reply
+      .type("application/json; charset=utf-8")
+      .header("x-log-position", position === null ? "none" : String(position))
+      .send(body);
   };
   const json = async (value: unknown) => Buffer.from(JSON.stringify(value));
 

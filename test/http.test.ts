@@ -303,6 +303,9 @@ describe("HTTP API over the projections", () => {
     const fetchPnl = (url: string) => cachedApp.inject({ method: "GET", url }).then((r) => r.payload);
     try {
       const parallel = await Promise.all(Array.from({ length: 20 }, () => fetchPnl("/pnl?interval=1m")));
+      const res = await cachedApp.inject({ method: "GET", url: "/pnl?interval=1m" });
+      expect(res.headers["x-log-position"]).toBe("13");
+      expect(res.headers["content-type"]).toBe("application/json; charset=utf-8");
       expect(new Set(parallel).size).toBe(1);
       expect(pnl).toHaveBeenCalledTimes(1);
       // the same normalised query (parameter order, defaults spelled out) is the same body

@@ -50,6 +50,11 @@ describe("ResponseCache", () => {
     const cache = new ResponseCache();
     await expect(cache.get("k", at(1), () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
     expect(cache.size).toBe(0);
+    const throwing = () => {
+      throw new Error("thrown");
+    };
+    await expect(cache.get("k", at(1), throwing)).rejects.toThrow("thrown");
+    expect(cache.size).toBe(0);
     expect((await cache.get("k", at(1), async () => Buffer.from("ok"))).body.toString()).toBe("ok");
   });
 

@@ -32,7 +32,8 @@ export class ResponseCache {
 
   /**
    * The body cached under `key` at `version`, the one being built under `key`, or the one `build` makes
-   * (then cached). A failed build is not cached: its rejection reaches every request that shared it.
+   * (then cached). `build` is called synchronously, so it reads the projections at `version`. A failed build
+   * (a throw or a rejection) is not cached: its error reaches every request that shared it.
    */
   get(key: string, version: CacheVersion, build: () => Promise<Buffer>): Promise<CachedBody> {
     const entry = this.entries.get(key);
@@ -41,9 +42,15 @@ export class ResponseCache {
       this.entries.set(key, entry);
       return entry.built;
     }
+    let body: Promise<Buffer>;
+    try {
+      body = build(); // now, so the body is of the position `version` names
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const fresh: Entry = {
       version,
-      built: build().then((body) => ({ body, position: version.position })),
+      built: body.then((buffer) => ({ body: buffer, position: version.position })),
       settled: false,
     };
     this.entries.set(key, fresh);

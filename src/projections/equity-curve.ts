@@ -66,6 +66,8 @@ function fold(state: DrawdownState, equity: bigint): void {
 export class EquityCurve {
   private readonly times: number[] = [];
   private readonly values: bigint[] = [];
+  /** values[i] formatted, filled on demand for samples that can no longer change (all but the last). */
+  private readonly formatted: (string | undefined)[] = [];
   /** Drawdown over every sample except the last, which a bar of another symbol may still overwrite. */
   private readonly settled: DrawdownState = { peak: null, maxDrawdown: 0n, peakOfMax: null };
 
@@ -127,6 +129,12 @@ export class EquityCurve {
     const n = this.times.length;
     const lastValue = this.values[n - 1]!;
     const equityAt = (i: number) => (i === n - 1 ? lastValue : this.values[i]!);
+    const format = (i: number): string => {
+      if (i === n - 1) return formatUnits(lastValue, MONEY_SCALE);
+      const memo = this.formatted[i] ?? formatUnits(this.values[i]!, MONEY_SCALE);
+      this.formatted[i] = memo;
+      return memo;
+    };
     let i = lowerBound(this.times, from);
     // indices of the bucket-last samples, in a typed array (off the JS heap when large: no GC copying)
     const sampled = new Uint32Array(Math.max(0, n - i));
@@ -145,7 +153,7 @@ export class EquityCurve {
     const points: EquityPoint[] = [];
     for (let k = 0; k < kept.length; k++) {
       const index = sampled[kept[k]!]!;
-      points.push({ time: this.times[index]!, equity: formatUnits(equityAt(index), MONEY_SCALE) });
+      points.push({ time: this.times[index]!, equity: format(index) });
       if (k % chunk === chunk - 1) yield;
     }
     return { points, totalPoints: count, downsampled: kept.length < count };

@@ -1,6 +1,7 @@
 /**
  * The equity curve: equity (wallet balance + Σ unrealizedPnl at mark, in 10^-MONEY_SCALE USDT units) sampled
- * once per distinct bar closeTime, and its maximum drawdown, kept incrementally (O(1) per sample).
+ * once per distinct bar closeTime, and its maximum drawdown, kept incrementally (O(1) per sample). Read back
+ * per interval bucket and downsampled to a bounded number of points, exact at the extremes (`keepExtremes`).
  */
 import { Dec } from "../domain/decimal.ts";
 import { quotient } from "./amounts.ts";

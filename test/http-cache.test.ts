@@ -73,6 +73,27 @@ describe("ResponseCache", () => {
     await cache.get("b", at(1), build);
     expect(calls).toBe(4);
   });
+
+  it("holds at most `maxBytes` of bodies; a larger one is served, then dropped", async () => {
+    const cache = new ResponseCache(64, 10);
+    let calls = 0;
+    const build = (bytes: number) => async () => {
+      calls++;
+      return Buffer.alloc(bytes);
+    };
+    await cache.get("a", at(1), build(4));
+    await cache.get("b", at(1), build(4));
+    expect(cache.heldBytes).toBe(8);
+    await cache.get("c", at(1), build(4)); // 12 > 10: drops a
+    expect([cache.size, cache.heldBytes]).toEqual([2, 8]);
+    await cache.get("b", at(1), build(4));
+    expect(calls).toBe(3);
+    const big = await cache.get("big", at(1), build(11));
+    expect(big.body.length).toBe(11);
+    expect([cache.size, cache.heldBytes]).toEqual([0, 0]);
+    await cache.get("a", at(1), build(4));
+    expect(calls).toBe(5);
+  });
 });
 
 describe("cacheKey", () => {

@@ -21,14 +21,22 @@ export interface CachedBody {
 interface Entry {
   version: CacheVersion;
   built: Promise<CachedBody>;
-  settled: boolean;
+  /** Size of the built body; 0 while it is being built. */
+  bytes: number;
 }
 
-/** At most `capacity` bodies; the least recently used goes first. */
+/**
+ * At most `capacity` entries and `maxBytes` bytes of built bodies; the least recently used go first (a body
+ * larger than `maxBytes` is still served to the requests that shared its build, then dropped).
+ */
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
 
-  constructor(readonly capacity = 64) {}
+  constructor(
+    readonly capacity = 64,
+    readonly maxBytes = 64 * 1024 * 1024,
+  ) {}
 
   /**
    * The body cached under `key` at `version`, the one being built under `key`, or the one `build` makes
@@ -37,11 +45,12 @@ export class ResponseCache {
    */
   get(key: string, version: CacheVersion, build: () => Promise<Buffer>): Promise<CachedBody> {
     const entry = this.entries.get(key);
-    this.entries.delete(key);
-    if (entry && (!entry.settled || sameVersion(entry.version, version))) {
-      this.entries.set(key, entry);
+    if (entry && (entry.bytes === 0 || sameVersion(entry.version, version))) {
+      this.entries.delete(key);
+      this.entries.set(key, entry); // most recently used
       return entry.built;
     }
+    if (entry) this.remove(key, entry);
     let body: Promise<Buffer>;
     try {
       body = build(); // now, so the body is of the position `version` names
@@ -51,24 +60,45 @@ export class ResponseCache {
     const fresh: Entry = {
       version,
       built: body.then((buffer) => ({ body: buffer, position: version.position })),
-      settled: false,
+      bytes: 0,
     };
     this.entries.set(key, fresh);
     fresh.built.then(
-      () => {
-        fresh.settled = true;
+      ({ body }) => {
+        if (this.entries.get(key) !== fresh) return;
+        fresh.bytes = Math.max(1, body.length);
+        this.bytes += fresh.bytes;
+        this.evict();
       },
       () => {
-        if (this.entries.get(key) === fresh) this.entries.delete(key);
+        if (this.entries.get(key) === fresh) this.remove(key, fresh);
       },
     );
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    this.evict();
     return fresh.built;
   }
 
-  /** Bodies held or being built. */
+  /** Entries held (built or being built). */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Bytes of the built bodies held. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  private remove(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
+  }
+
+  /** Drops the least recently used entries while over `capacity` or `maxBytes`. */
+  private evict(): void {
+    for (const [key, entry] of this.entries) {
+      if (this.entries.size <= this.capacity && this.bytes <= this.maxBytes) return;
+      this.remove(key, entry);
+    }
   }
 }
 

@@ -21,6 +21,8 @@ const HEALTH_EVERY_MS = 10;
 const P99_BOUND_MS = 50;
 /** Each client's pause between two requests (a dashboard polls; a zero pause would only measure the CPU). */
 const CLIENT_PAUSE_MS = 20;
+/** Load before the first /health sample. */
+const WARM_UP_MS = 1_000;
 
 /**
  * Node script for the child: CLIENTS loops of GET argv[1] (then a CLIENT_PAUSE_MS pause) until a line
@@ -92,6 +94,8 @@ describe("HTTP under load", () => {
         }
       })();
       const clients = startClients(`${server.url}/pnl?interval=1m`);
+      // steady state: the clients' connections are open and the first (JIT-cold) builds are done
+      await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
 
       const latencies: number[] = [];
       for (let i = 0; i < HEALTH_SAMPLES; i++) {

@@ -1,7 +1,9 @@
 /**
  * The read-only HTTP API over the projections and the event log (fastify 5; parameters validated with zod,
  * see schemas.ts). Every bad parameter is a 400 `{ error, message, field }`, an unknown route a 404 JSON, and
- * an unexpected failure a 500 JSON without stack trace.
+ * an unexpected failure a 500 JSON without stack trace. The projection routes' JSON bodies are built once per
+ * (route, normalised query, log position) and cached (cache.ts), so parallel identical requests cost one
+ * serialisation and /health stays responsive while a heavy body is asked for many times.
  */
 import { STATUS_CODES } from "node:http";
 import Fastify, {
@@ -13,7 +15,9 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { RecordedEvent } from "../../events/envelope.ts";
 import type { EventStore } from "../../events/store.ts";
-import { curveIntervals, type Projections, rebuildProjections } from "../../projections/index.ts";
+import { type Projections, rebuildProjections } from "../../projections/index.ts";
+import { cacheKey, ResponseCache } from "./cache.ts";
+import { pnlBody } from "./pnl-body.ts";
 import { EventsQuery, NoQuery, OrderParams, OrdersQuery, PnlQuery } from "./schemas.ts";
 import { BadRequestError, parseParams } from "./validation.ts";
 
@@ -27,9 +31,13 @@ export interface HttpServerDeps {
 
 /** The routes of the API with their query parameters and what they return (for banners and docs). */
 export const apiRoutes: readonly (readonly [string, string])[] = [
-  ["GET /health", "events folded so far"],
+  ["GET /health", "events folded so far; status incomplete while the latest run has no RunCompleted"],
+  ["GET /runs", "each run, completed or not, with its counters and last event"],
   ["GET /positions", "position per symbol (flat ones included), marked to the last close"],
-  ["GET /pnl?interval=1h&from=&to=", "wallet, PnL, fees, funding, drawdown and the equity curve"],
+  [
+    "GET /pnl?interval=1h&from=&to=&maxPoints=2000",
+    "wallet, PnL, fees, funding, drawdown and the equity curve",
+  ],
   ["GET /orders?symbol=&status=&limit=&offset=", "orders, a page at a time"],
   ["GET /orders/:clientOrderId", "one order"],
   ["GET /risk", "exposure, leverage and margin"],
@@ -65,25 +73,53 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
     reply.code(404).send({ error: "Not Found", message: `no route ${request.method} ${request.url}` }),
   );
 
+  const cache = new ResponseCache();
+  /**
+   * Sends the body `build()` makes, built once per (route, params, log position) (see ResponseCache), with the
+   * position it shows in the `x-log-position` header ("none" for an empty log).
+   */
+  const cached = async (reply: FastifyReply, route: string, params: object, build: () => Promise<Buffer>) => {
+    const version = { source: projections, position: projections.lastPosition() };
+    const { body, position } = await cache.get(cacheKey(route, params), version, build);
+    return reply
+      .type("application/json; charset=utf-8")
+      .header("x-log-position", position === null ? "none" : String(position))
+      .send(body);
+  };
+  const json = async (value: unknown) => Buffer.from(JSON.stringify(value));
+
   app.get("/health", async (request) => {
     parseParams(NoQuery, request.query);
-    return { status: "ok", lastPosition: projections.lastPosition(), events: projections.eventCount() };
+    const run = projections.latestRun();
+    return {
+      status: run !== null && !run.completed ? "incomplete" : "ok",
+      runId: run?.runId ?? null,
+      lastPosition: projections.lastPosition(),
+      events: projections.eventCount(),
+      lastEventTime: projections.lastEventTime(),
+    };
   });
 
-  app.get("/positions", async (request) => {
-    parseParams(NoQuery, request.query);
-    return { positions: projections.positions() };
+  app.get("/runs", async (request, reply) => {
+    const params = parseParams(NoQuery, request.query);
+    return cached(reply, "/runs", params, () => json({ runs: projections.runs() }));
   });
 
-  app.get("/pnl", async (request) => {
-    const { interval, from, to } = parseParams(PnlQuery, request.query);
-    const equityCurve = projections.equityCurve({ intervalMs: curveIntervals[interval], from, to });
-    return { ...projections.pnl(), interval, equityCurve };
+  app.get("/positions", async (request, reply) => {
+    const params = parseParams(NoQuery, request.query);
+    return cached(reply, "/positions", params, () => json({ positions: projections.positions() }));
   });
 
-  app.get("/orders", async (request) => {
+  app.get("/pnl", async (request, reply) => {
+    const params = parseParams(PnlQuery, request.query);
+    return cached(reply, "/pnl", params, () => pnlBody(projections, params));
+  });
+
+  app.get("/orders", async (request, reply) => {
     const query = parseParams(OrdersQuery, request.query);
-    return { ...projections.orders(query), limit: query.limit, offset: query.offset };
+    return cached(reply, "/orders", query, () =>
+      json({ ...projections.orders(query), limit: query.limit, offset: query.offset }),
+    );
   });
 
   app.get("/orders/:clientOrderId", async (request, reply) => {
@@ -94,9 +130,9 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
     return order;
   });
 
-  app.get("/risk", async (request) => {
-    parseParams(NoQuery, request.query);
-    return projections.risk();
+  app.get("/risk", async (request, reply) => {
+    const params = parseParams(NoQuery, request.query);
+    return cached(reply, "/risk", params, () => json(projections.risk()));
   });
 
   app.get("/events", async (request) => {

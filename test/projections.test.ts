@@ -404,7 +404,14 @@ describe("projections on hand-built logs", () => {
     expect(p.snapshot().runs[0]).toMatchObject({ completed: false, events: log.events.length });
 
     // an event of another correlation (no run of that id) counts towards no run; RunCompleted completes it
-    p.apply({ ...last, position: last.position + 1, metadata: { ...last.metadata, correlationId: "other" } });
+    expect(last.type).toBe("BarClosed");
+    const bar = last.data as { openTime: number; closeTime: number };
+    p.apply({
+      ...last,
+      position: last.position + 1,
+      data: { ...bar, openTime: bar.openTime + 60_000, closeTime: bar.closeTime + 60_000 },
+      metadata: { ...last.metadata, correlationId: "other" },
+    } as typeof last);
     expect(p.latestRun()).toMatchObject({ events: log.events.length, lastPosition: last.position });
     log.add(streams.run("test"), "RunCompleted", { runId: "test", bars: 4, fundingSettlements: 0 }, at(5));
     p.apply({ ...log.events[log.events.length - 1]!, position: last.position + 2 });

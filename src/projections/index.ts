@@ -4,6 +4,7 @@
  * empty fold; `apply` feeds it one event at a time in global order (catch-up or live).
  */
 import { createHash } from "node:crypto";
+import { LogAudit } from "../actors/log-audit.ts";
 import type { DomainEvent } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { type CurveQuery, type CurveView, curveIntervals, type EquityPoint } from "./equity-curve.ts";
@@ -64,7 +65,11 @@ export interface ProjectionsSnapshot {
 
 /** The projections fold and its read accessors. Accessors return copies. */
 export interface Projections {
-  /** Folds one event; events must come in global order. Pure: no I/O, no clock. */
+  /**
+   * Folds one event; events must come in global order. Pure: no I/O, no clock.
+   * @throws IllegalTransitionError (naming the event's position) for an event its aggregate's machine would not
+   *   take: a tampered or foreign log is refused, not folded; the projections keep the state before it.
+   */
   apply(event: RecordedEvent): void;
   /** Global position of the last applied event, or null before any. */
   lastPosition(): number | null;
@@ -113,8 +118,10 @@ class ProjectionFold implements Projections {
   private applied = 0;
   private last: number | null = null;
   private lastTime: number | null = null;
+  private readonly audit = new LogAudit();
 
   apply(event: RecordedEvent): void {
+    this.audit.check(event);
     const e = event as AnyRecordedEvent;
     const time = e.metadata.eventTime;
     switch (e.type) {

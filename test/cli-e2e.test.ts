@@ -51,13 +51,24 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
       "realizedPnl",
       "fees",
       "funding",
+      "unrealizedPnl",
+      "equity",
       "maxDrawdown",
+      "gaps",
+      "fundingSettlements",
+      "warmFrom",
+      "completed",
       "events",
       "barsPerSec",
       "eventLogSha256",
     ]);
     expect(summary.bars).toBe(2 * 3 * 1440);
     expect(Number(summary.funding)).not.toBe(0);
+    expect(summary).toMatchObject({
+      gaps: 0,
+      completed: true,
+      fundingSettlements: { BTCUSDT: 9, ETHUSDT: 9 },
+    });
 
     const second = backtest("b.sqlite");
     expect(JSON.parse(second.stdout).eventLogSha256).toBe(summary.eventLogSha256);
@@ -111,9 +122,9 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
       expect(health.status).toBe("ok");
       expect(health.events).toBeGreaterThan(2 * 3 * 1440);
       const pnl = (await (await fetch(`http://127.0.0.1:${port}/pnl?interval=1d`)).json()) as {
-        equityCurve: unknown[];
+        equityCurve: { points: unknown[] };
       };
-      expect(pnl.equityCurve).toHaveLength(3);
+      expect(pnl.equityCurve.points).toHaveLength(3);
       const bad = await fetch(`http://127.0.0.1:${port}/events?limit=0`);
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ error: "Bad Request", field: "limit" });

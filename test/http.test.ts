@@ -10,13 +10,14 @@ import {
   PnlResponse,
   PositionsResponse,
   RiskResponse,
+  RunsResponse,
 } from "../src/adapters/http/schemas.ts";
 import { buildHttpServer, serveProjections } from "../src/adapters/http/server.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import type { EventData, EventType } from "../src/events/catalog.ts";
 import { deterministicEventId } from "../src/events/ids.ts";
 import { streams } from "../src/events/streams.ts";
-import { type Projections, rebuildProjections } from "../src/projections/index.ts";
+import { createProjections, type Projections, rebuildProjections } from "../src/projections/index.ts";
 
 const T0 = 1_704_067_200_000; // 2024-01-01T00:00Z
 const at = (minute: number) => T0 + minute * 60_000;
@@ -34,10 +35,10 @@ async function append<T extends EventType>(
     stream,
     [
       {
-        eventId: deterministicEventId("run-http", stream, revision),
+        eventId: deterministicEventId("http", stream, revision),
         type,
         data,
-        metadata: { correlationId: "run-http", causationId: "test", eventTime },
+        metadata: { correlationId: "http", causationId: "test", eventTime }, // the run id, as a backtest writes
       },
     ],
     revision === 0 ? "noStream" : revision - 1,
@@ -210,10 +211,43 @@ describe("HTTP API over the projections", () => {
 
   const get = (url: string) => app.inject({ method: "GET", url });
 
-  it("GET /health reports the folded position and event count", async () => {
+  it("GET /health reports the folded position and event count, and a run without RunCompleted as incomplete", async () => {
     const res = await get("/health");
     expect(res.statusCode).toBe(200);
-    expect(body(HealthResponse, res.payload)).toEqual({ status: "ok", lastPosition: 13, events: 13 });
+    expect(body(HealthResponse, res.payload)).toEqual({
+      status: "incomplete",
+      runId: "http",
+      lastPosition: 13,
+      events: 13,
+      lastEventTime: at(4) - 1,
+    });
+  });
+
+  it("GET /runs lists the run with completed: false, its counters and its last event", async () => {
+    const res = await get("/runs");
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toBe("application/json; charset=utf-8");
+    expect(body(RunsResponse, res.payload).runs).toEqual([
+      {
+        runId: "http",
+        mode: "backtest",
+        strategy: "sma-cross",
+        symbols: ["BTCUSDT"],
+        from: T0,
+        to: at(10),
+        config: { smaCross: { leverage: 5 } },
+        startTime: T0,
+        completed: false,
+        completedTime: null,
+        events: 13,
+        bars: 4,
+        fundingSettlements: 0,
+        orders: 2,
+        fills: 1,
+        lastPosition: 13,
+        lastEventTime: at(4) - 1,
+      },
+    ]);
   });
 
   it("GET /positions marks the open long to the latest close", async () => {
@@ -242,10 +276,61 @@ describe("HTTP API over the projections", () => {
       fees: "0.1005",
       funding: "-0.0202",
       maxDrawdown: "4.0202",
-      equityCurve: [{ time: at(4) - 1, equity: "10004.8793" }],
+      equityCurve: {
+        points: [{ time: at(4) - 1, equity: "10004.8793" }],
+        totalPoints: 1,
+        downsampled: false,
+      },
     });
     const minutes = body(PnlResponse, (await get(`/pnl?interval=1m&from=${at(2)}&to=${at(3)}`)).payload);
-    expect(minutes.equityCurve).toEqual([{ time: at(3) - 1, equity: "9996.8793" }]);
+    expect(minutes.equityCurve.points).toEqual([{ time: at(3) - 1, equity: "9996.8793" }]);
+    // every minute: 4 points, under maxPoints (6 at least), so nothing is dropped
+    const all = body(PnlResponse, (await get("/pnl?interval=1m&maxPoints=6")).payload);
+    expect(all.equityCurve).toMatchObject({ totalPoints: 4, downsampled: false });
+    expect(all.equityCurve.points.map((p) => p.equity)).toEqual([
+      "10000",
+      "10000.8995",
+      "9996.8793",
+      "10004.8793",
+    ]);
+  });
+
+  it("serialises a projection route once per query and log position, shared by parallel requests", async () => {
+    const local = createProjections();
+    for await (const e of store.readAll()) local.apply(e);
+    const pnl = vi.spyOn(local, "pnl");
+    const cachedApp = buildHttpServer({ store, projections: local });
+    const fetchPnl = (url: string) => cachedApp.inject({ method: "GET", url }).then((r) => r.payload);
+    try {
+      const parallel = await Promise.all(Array.from({ length: 20 }, () => fetchPnl("/pnl?interval=1m")));
+      const res = await cachedApp.inject({ method: "GET", url: "/pnl?interval=1m" });
+      expect(res.headers["x-log-position"]).toBe("13");
+      expect(res.headers["content-type"]).toBe("application/json; charset=utf-8");
+      expect(new Set(parallel).size).toBe(1);
+      expect(pnl).toHaveBeenCalledTimes(1);
+      // the same normalised query (parameter order, defaults spelled out) is the same body
+      await fetchPnl("/pnl?maxPoints=2000&interval=1m");
+      expect(pnl).toHaveBeenCalledTimes(1);
+      await fetchPnl("/pnl?interval=1h");
+      await fetchPnl("/pnl");
+      expect(pnl).toHaveBeenCalledTimes(2);
+      // a new event (folded, not stored: the shared store stays as seeded) moves the log position: rebuilt
+      local.apply({
+        stream: streams.symbol("BTCUSDT"),
+        revision: 4,
+        position: 14,
+        eventId: deterministicEventId("http", streams.symbol("BTCUSDT"), 4),
+        type: "BarClosed",
+        data: bar(4, "104.00"),
+        metadata: { correlationId: "http", causationId: "test", eventTime: at(5) - 1 },
+      });
+      const after = body(PnlResponse, await fetchPnl("/pnl?interval=1m"));
+      expect(pnl).toHaveBeenCalledTimes(3);
+      expect(after.equity).toBe("10006.8793");
+      expect(after.equityCurve.totalPoints).toBe(5);
+    } finally {
+      await cachedApp.close();
+    }
   });
 
   it("GET /orders filters by status and symbol and pages", async () => {
@@ -324,9 +409,9 @@ describe("HTTP API over the projections", () => {
     ]);
     expect(stream.next).toBe(3);
     expect(stream.events[1]).toMatchObject({
-      eventId: deterministicEventId("run-http", "order-E1", 2),
+      eventId: deterministicEventId("http", "order-E1", 2),
       data: { clientOrderId: "E1", price: "100.50" },
-      metadata: { correlationId: "run-http", causationId: "test", eventTime: at(1) },
+      metadata: { correlationId: "http", causationId: "test", eventTime: at(1) },
     });
     expect(body(EventsResponse, (await get("/events?stream=order-NOPE")).payload).events).toEqual([]);
   });
@@ -349,6 +434,11 @@ describe("HTTP API over the projections", () => {
     ["/pnl?from=abc", "from"],
     ["/pnl?from=20&to=10", "to"],
     ["/pnl?to=99999999999999999999", "to"],
+    ["/pnl?maxPoints=5", "maxPoints"],
+    ["/pnl?maxPoints=100001", "maxPoints"],
+    ["/pnl?maxPoints=2e3", "maxPoints"],
+    ["/pnl?maxPoints=", "maxPoints"],
+    ["/runs?all=1", "all"],
     ["/orders/bad%20id", "clientOrderId"],
     ["/orders/ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789X", "clientOrderId"],
     ["/orders/E1?verbose=1", "verbose"],
@@ -419,15 +509,41 @@ describe("serveProjections", () => {
     try {
       expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const health = async () => body(HealthResponse, await (await fetch(`${server.url}/health`)).text());
-      expect(await health()).toEqual({ status: "ok", lastPosition: 13, events: 13 });
+      expect(await health()).toMatchObject({
+        status: "incomplete",
+        runId: "http",
+        lastPosition: 13,
+        events: 13,
+      });
 
       await append(store, streams.symbol("BTCUSDT"), "BarClosed", bar(4, "104.00"), at(5) - 1);
       await vi.waitFor(async () =>
-        expect(await health()).toEqual({ status: "ok", lastPosition: 14, events: 14 }),
+        expect(await health()).toMatchObject({ status: "incomplete", lastPosition: 14, events: 14 }),
       );
       const pnl = body(PnlResponse, await (await fetch(`${server.url}/pnl?interval=1m`)).text());
       expect(pnl.equity).toBe("10006.8793"); // 9999.8793 + 2 × (104 − 100.5)
-      expect(pnl.equityCurve).toHaveLength(5);
+      expect(pnl.equityCurve.points).toHaveLength(5);
+
+      await append(
+        store,
+        streams.run("http"),
+        "RunCompleted",
+        { runId: "http", bars: 5, fundingSettlements: 0 },
+        at(5) - 1,
+      );
+      await vi.waitFor(async () =>
+        expect(await health()).toEqual({
+          status: "ok",
+          runId: "http",
+          lastPosition: 15,
+          events: 15,
+          lastEventTime: at(5) - 1,
+        }),
+      );
+      const runs = body(RunsResponse, await (await fetch(`${server.url}/runs`)).text()).runs;
+      expect(runs).toMatchObject([
+        { completed: true, completedTime: at(5) - 1, bars: 5, events: 15, lastPosition: 15 },
+      ]);
     } finally {
       await server.close();
       await store.close();

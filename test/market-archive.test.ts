@@ -6,7 +6,6 @@ import { dirname, join } from "node:path";
 import { lastValueFrom, toArray } from "rxjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  archiveMarket$,
   archiveMarketEvents,
   countKlineRows,
   discoverArchive,
@@ -21,6 +20,7 @@ import type {
   MarketGap,
   MarketWindow,
 } from "../src/adapters/market/types.ts";
+import { consumeInOrder } from "../src/market/pull.ts";
 import { collect, label, symbolOf } from "./support/market.ts";
 import { requireRealData } from "./support/real-data.ts";
 
@@ -270,10 +270,12 @@ describe("archive discovery and merge on a hand-made archive", () => {
     ]);
   });
 
-  it("counts kline rows with the bare parser; archiveMarket$ emits the same events", async () => {
+  it("counts kline rows with the bare parser; the pulled RxJS feed emits the same events", async () => {
     const found = await discoverArchive(root, { symbols: ["AAAUSDT", "BBBUSDT"], ...window });
     expect(await countKlineRows(found)).toBe(9 + 2 + 10);
-    const viaRx = await lastValueFrom(archiveMarket$(found, window).pipe(toArray()));
+    const viaRx = await lastValueFrom(
+      consumeInOrder(archiveMarketEvents(found, window), (e) => e).pipe(toArray()),
+    );
     expect(viaRx).toEqual(await collect(archiveMarketEvents(found, window)));
   });
 

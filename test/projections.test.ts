@@ -12,7 +12,7 @@ import { type EventData, type EventType, validateEvent } from "../src/events/cat
 import type { RecordedEvent } from "../src/events/envelope.ts";
 import { deterministicEventId } from "../src/events/ids.ts";
 import { streams } from "../src/events/streams.ts";
-import { EquityCurve } from "../src/projections/equity-curve.ts";
+import { EquityCurve, keepExtremes, MIN_CURVE_POINTS } from "../src/projections/equity-curve.ts";
 import { MONEY_SCALE, toUnits } from "../src/projections/fixed-point.ts";
 import {
   createProjections,
@@ -41,7 +41,7 @@ class LogBuilder {
       eventId: deterministicEventId("run-test", stream, revision),
       type,
       data: validateEvent(type, data),
-      metadata: { correlationId: "run-test", causationId: "test", eventTime },
+      metadata: { correlationId: "test", causationId: "test", eventTime }, // the run id, as a backtest writes
     } as RecordedEvent);
     return this;
   }
@@ -364,12 +364,81 @@ describe("projections on hand-built logs", () => {
       expect.objectContaining({
         runId: "test",
         startTime: T0,
-        completed: { bars: 5, fundingSettlements: 1, time: at(5) - 1 },
+        completed: true,
+        completedTime: at(5) - 1,
+        events: log.events.length,
+        bars: 5,
+        fundingSettlements: 0, // FundingFeeBooked only: no FundingRateSettled in this log
+        orders: 3,
+        fills: 2,
+        lastPosition: log.events.length,
+        lastEventTime: at(5) - 1,
       }),
     ]);
     expect(p.bars()).toBe(5);
     expect(p.lastPosition()).toBe(log.events.length);
     expect(p.eventCount()).toBe(log.events.length);
+  });
+
+  it("shows a run without RunCompleted as incomplete, with its counters and last event so far", () => {
+    const log = longTrip();
+    const p = rebuild(log.events);
+    const last = log.events[log.events.length - 1]!;
+    const run = {
+      runId: "test",
+      completed: false,
+      completedTime: null,
+      events: log.events.length,
+      bars: 4,
+      fundingSettlements: 0,
+      orders: 3,
+      fills: 1,
+      lastPosition: last.position,
+      lastEventTime: at(4) - 1,
+    };
+    expect(p.runs()).toEqual([expect.objectContaining(run)]);
+    expect(p.latestRun()).toMatchObject(run);
+    expect(p.lastEventTime()).toBe(at(4) - 1);
+    // positions are adapter-specific: the snapshot leaves them out
+    expect(p.snapshot().runs[0]).not.toHaveProperty("lastPosition");
+    expect(p.snapshot().runs[0]).toMatchObject({ completed: false, events: log.events.length });
+
+    // an event of another correlation (no run of that id) counts towards no run; RunCompleted completes it
+    expect(last.type).toBe("BarClosed");
+    const bar = last.data as { openTime: number; closeTime: number };
+    p.apply({
+      ...last,
+      position: last.position + 1,
+      data: { ...bar, openTime: bar.openTime + 60_000, closeTime: bar.closeTime + 60_000 },
+      metadata: { ...last.metadata, correlationId: "other" },
+    } as typeof last);
+    expect(p.latestRun()).toMatchObject({ events: log.events.length, lastPosition: last.position });
+    log.add(streams.run("test"), "RunCompleted", { runId: "test", bars: 4, fundingSettlements: 0 }, at(5));
+    p.apply({ ...log.events[log.events.length - 1]!, position: last.position + 2 });
+    expect(p.latestRun()).toMatchObject({
+      completed: true,
+      completedTime: at(5),
+      events: log.events.length,
+      lastPosition: last.position + 2,
+    });
+  });
+
+  it("counts FundingRateSettled per run", () => {
+    const log = new LogBuilder().run({}).add(
+      streams.symbol("BTCUSDT"),
+      "FundingRateSettled",
+      {
+        symbol: "BTCUSDT",
+        fundingTime: at(1),
+        fundingRate: "0.0001",
+        fundingIntervalHours: 8,
+        markPrice: "100",
+        markPriceSource: "lastClose",
+      },
+      at(1),
+    );
+    expect(rebuild(log.events).latestRun()).toMatchObject({ fundingSettlements: 1, events: 2 });
+    expect(rebuild([]).latestRun()).toBeNull();
   });
 
   it("books a short: profit when the price falls, funding received at a positive rate", () => {
@@ -608,6 +677,104 @@ describe("EquityCurve", () => {
           bestPeak === null ? "0" : bestPeak.gt(0) ? canonical(best.div(bestPeak).toDecimalPlaces(8)) : null;
         expect(c.drawdown()).toEqual({ maxDrawdown: canonical(best), maxDrawdownRatio: ratio });
       }),
+    );
+  });
+});
+
+/** Maximum, minimum and maximum drawdown (max over i < j of e_i − e_j, by a running peak) of a curve, with Dec. */
+function extremes(points: readonly { equity: string }[]) {
+  let max: Dec | null = null;
+  let min: Dec | null = null;
+  let drawdown = new Dec(0);
+  for (const { equity } of points) {
+    const e = new Dec(equity);
+    if (max?.minus(e).gt(drawdown)) drawdown = max.minus(e);
+    if (max === null || e.gt(max)) max = e;
+    if (min === null || e.lt(min)) min = e;
+  }
+  return { max: max && canonical(max), min: min && canonical(min), drawdown: canonical(drawdown) };
+}
+
+describe("equity curve downsampling", () => {
+  it("keeps the drawdown's peak and trough even when no bucket extreme is one of them", () => {
+    // one bucket (maxPoints 6): first 3, min 1, max 20, last 19; the largest fall is 10 → 4, inside the bucket
+    const values = [3, 1, 10, 4, 12, 11, 20, 19].map((v) => BigInt(v));
+    expect(keepExtremes(values.length, (i) => values[i]!, 6)).toEqual([0, 1, 2, 3, 6, 7]);
+    expect(keepExtremes(values.length, (i) => values[i]!, 8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(() => keepExtremes(values.length, (i) => values[i]!, MIN_CURVE_POINTS - 1)).toThrow(
+      /maxPoints must be ≥ 6, got 5/,
+    );
+  });
+
+  it("says whether the curve was downsampled and how many points it had", () => {
+    const c = new EquityCurve();
+    for (let m = 0; m < 180; m++) c.sample(at(m + 1) - 1, toUnits(String((m * 37) % 101), MONEY_SCALE));
+    const full = c.points({ intervalMs: MINUTE });
+    const view = c.view({ intervalMs: MINUTE }, 20);
+    expect(view).toMatchObject({ totalPoints: 180, downsampled: true });
+    expect(view.points.length).toBeLessThanOrEqual(20);
+    expect(view.points[0]).toEqual(full[0]);
+    expect(view.points.at(-1)).toEqual(full.at(-1));
+    expect(c.view({ intervalMs: 3_600_000 }, 20)).toEqual({
+      points: c.points({ intervalMs: 3_600_000 }),
+      totalPoints: 3,
+      downsampled: false,
+    });
+    expect(c.view({ intervalMs: MINUTE, from: at(500) }, 20)).toEqual({
+      points: [],
+      totalPoints: 0,
+      downsampled: false,
+    });
+  });
+
+  it("reads the curve as it was when its steps started", () => {
+    const c = new EquityCurve();
+    for (let m = 0; m < 50; m++) c.sample(at(m), toUnits(String(m), MONEY_SCALE));
+    const steps = c.viewSteps({ intervalMs: MINUTE }, 1_000, 10);
+    expect(steps.next().done).toBe(false);
+    c.sample(at(49), toUnits("-7", MONEY_SCALE)); // replaces the last sample
+    c.sample(at(50), toUnits("1000", MONEY_SCALE));
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    expect(step.value.totalPoints).toBe(50);
+    expect(step.value.points.at(-1)).toEqual({ time: at(49), equity: "49" });
+    expect(c.points({ intervalMs: MINUTE }).slice(-2)).toEqual([
+      { time: at(49), equity: "-7" },
+      { time: at(50), equity: "1000" },
+    ]);
+  });
+
+  it("property: the downsampled curve has ≤ maxPoints points, the first and last, and the full curve's max, min and max drawdown", () => {
+    const cents = fc.integer({ min: -1_000_000, max: 1_000_000 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 3 }), cents), { maxLength: 400 }),
+        fc.integer({ min: MIN_CURVE_POINTS, max: 60 }),
+        fc.constantFrom(MINUTE, 5 * MINUTE),
+        (steps, maxPoints, intervalMs) => {
+          const c = new EquityCurve();
+          let minute = 0;
+          for (const [gap, value] of steps) {
+            minute += gap;
+            c.sample(at(minute), toUnits(canonical(new Dec(value).div(100)), MONEY_SCALE));
+          }
+          const full = c.points({ intervalMs });
+          const view = c.view({ intervalMs }, maxPoints);
+          expect(view.totalPoints).toBe(full.length);
+          expect(view.downsampled).toBe(full.length > maxPoints);
+          expect(view.points.length).toBeLessThanOrEqual(maxPoints);
+          if (!view.downsampled) expect(view.points).toEqual(full);
+          // a subsequence of the full curve, in time order, with its first and last point
+          const times = new Map(full.map((p) => [p.time, p.equity]));
+          for (const p of view.points) expect(times.get(p.time)).toBe(p.equity);
+          expect(view.points.map((p) => p.time)).toEqual(
+            [...view.points.map((p) => p.time)].sort((a, b) => a - b),
+          );
+          expect(view.points[0]).toEqual(full[0]);
+          expect(view.points.at(-1)).toEqual(full.at(-1));
+          expect(extremes(view.points)).toEqual(extremes(full));
+        },
+      ),
     );
   });
 });

@@ -80,6 +80,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option("--margin <usdt>", "margin per entry, USDT (default: 1000)")
     .option("--leverage <n>", "leverage 1-125 (default: 10)")
     .option("--slippage <ratio>", "market-fill slippage as a ratio (default: 0.0001)")
+    .option(
+      "--warmup-bars <n>",
+      "bars before --from to warm the strategy up (default: what it declares; 0: none)",
+    )
     .option("--json", "print the summary as one JSON line")
     .option("--serve <port>", "then serve the projections on this port until interrupted")
     .action(run(async () => (await import("./commands/backtest.ts")).backtestCommand));

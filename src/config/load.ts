@@ -85,6 +85,7 @@ const FLAGS: Record<string, Mapping> = {
   margin: { path: ["backtest", "smaCross", "marginUsdt"], parse: asIs },
   leverage: { path: ["backtest", "smaCross", "leverage"], parse: integer },
   slippage: { path: ["backtest", "slippage"], parse: asIs },
+  warmupBars: { path: ["backtest", "warmupBars"], parse: integer },
 };
 
 /**

@@ -67,6 +67,11 @@ export const BacktestConfigSchema = z
       .prefault({}),
     /** Market-fill slippage as a ratio of the modelled price (strategies.md §0 "Backtest fills"). */
     slippage: Ratio("0.0001").default("0.0001"),
+    /**
+     * Bars of the strategy's first interval read before `from` to warm it up, when the files hold them (absent:
+     * what the strategy declares; 0: no warm-up, the strategy starts cold at `from`).
+     */
+    warmupBars: Int(0, 1_000_000, "an integer number of bars ≥ 0").optional(),
     smaCross: smaCrossParamsSchema.prefault({}),
   })
   .check((ctx) => {

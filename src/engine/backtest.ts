@@ -13,6 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
+import { lastValueFrom } from "rxjs";
 import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
@@ -21,11 +22,13 @@ import type { MarketEvent } from "../adapters/market/types.ts";
 import { SimulatedVenue, type SimulatedVenueState } from "../adapters/venue/simulated.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
+import { BAR_INTERVALS } from "../domain/bars/intervals.ts";
 import { getInstrument, instrumentCatalog } from "../domain/instruments.ts";
 import type { EventData } from "../events/catalog.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
+import { consumeInOrder } from "../market/pull.ts";
 import { createProjections } from "../projections/index.ts";
 import { getStrategy } from "../strategies/registry.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
@@ -115,13 +118,37 @@ export function backtestRunId(config: BacktestConfig, files: readonly ArchiveFil
 export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): Promise<BacktestSummary> {
   for (const symbol of config.symbols) getInstrument(symbol);
   const window = windowOf(config);
+  const symbols = config.symbols;
   let files: ArchiveFile[];
   try {
-    files = await discoverArchive(deps.dataRoot, { symbols: config.symbols, ...window });
+    files = await discoverArchive(deps.dataRoot, { symbols, ...window });
   } catch (err) {
     throw new MissingMarketDataError((err as Error).message);
   }
+  const warmUp = warmUpWindow(config);
+  if (warmUp !== undefined) {
+    // The files of the window and whatever files hold bars before it (the warm-up reads what there is).
+    files = await discoverArchive(
+      deps.dataRoot,
+      { symbols, from: warmUp.from, to: window.to },
+      { partial: true },
+    );
+  }
   return executeBacktest(config, files, deps);
+}
+
+/**
+ * The market time before the window that warms the strategy up: `warmupBars` (default: the strategy's own
+ * `warmupBars`) bars of its first interval before `from`; undefined for no warm-up.
+ */
+export function warmUpWindow(config: BacktestConfig): { from: number; to: number } | undefined {
+  const strategy = getStrategy(config.strategy);
+  const params = strategy.params.parse(config.smaCross);
+  const bars = config.warmupBars ?? strategy.warmupBars(params);
+  if (bars === 0) return undefined;
+  const interval = strategy.inputs(params).intervals[0] ?? "1m";
+  const from = windowOf(config).from;
+  return { from: from - bars * BAR_INTERVALS[interval], to: from };
 }
 
 /**
@@ -221,6 +248,13 @@ export async function executeBacktest(
       start,
     );
   }
+  const warmUp = warmUpWindow(config);
+  if (warmUp !== undefined && !checkpoint) {
+    for await (const e of archiveMarketEvents(files, warmUp)) {
+      if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
+      else if (e.kind === "gap") engine.warmUp({ kind: "gap", gap: e.gap }, e.time);
+    }
+  }
   if (checkpoint) {
     const state = checkpoint.state as unknown as CheckpointState;
     engine.restore(state.engine);
@@ -258,14 +292,12 @@ export async function executeBacktest(
     }
   };
   const coverage = new MarketCoverage();
-  // Pulled one event at a time: the archive is read only as fast as the engine consumes it, so memory stays
-  // bounded however long the window.
-  for await (const e of archiveMarketEvents(files, window, { coverage })) {
+  const step = async (e: MarketEvent): Promise<void> => {
     marketEvents += 1;
     lastTime = e.time;
     if (marketEvents <= skip) {
       if (marketEvents === skip) checkCursor(checkpoint!, e);
-      continue;
+      return;
     }
     await handle(e);
     if (Number.isNaN(unit.since)) unit.since = e.time;
@@ -289,7 +321,12 @@ export async function executeBacktest(
       await flush(store);
       unit = { events: 0, since: Number.NaN };
     }
-  }
+  };
+  // The market feed as a pulled RxJS stream: the archive is read one event ahead of the engine at most, so memory
+  // stays flat however long the window.
+  await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage }), step), {
+    defaultValue: undefined,
+  });
   if (marketEvents < skip) {
     throw new CannotResumeError(
       `the market data now holds ${marketEvents} events, fewer than the ${skip} the checkpoint covers`,

@@ -1,8 +1,15 @@
 /**
  * A strategy actor: one strategy on one symbol. It holds the strategy's state, feeds it the market inputs the
- * strategy declared, and hands each decision on. Its state is a pure function of the inputs it was given (all in
- * the log), so it is rebuilt by feeding them again.
+ * strategy declared — 1m bars, bars aggregated from them (strategies.md §0, src/domain/bars), gaps of those
+ * intervals, funding — and hands each decision on. Its state (the strategy's and the aggregators') is a pure
+ * function of the inputs it was given, all in the log or the run's input files.
  */
+import {
+  type BarAggregatorState,
+  type IntervalEvent,
+  initialBarAggregator,
+  stepBarAggregator,
+} from "../domain/bars/aggregate.ts";
 import type { Instrument } from "../domain/instruments.ts";
 import type {
   AnyStrategy,
@@ -16,8 +23,16 @@ import type {
 /** A strategy actor's state as JSON (a checkpoint's part). */
 export interface PersistedStrategy {
   state: unknown;
+  aggregators: BarAggregatorState[];
   warm: boolean;
   warmFrom?: number;
+}
+
+/** A decision and the openTime of the bar (or gap end, or settlement time) it was made on. */
+export interface TimedDecision {
+  decision: StrategyDecision;
+  /** ms. */
+  at: number;
 }
 
 /** Hosts one strategy instance. */
@@ -25,6 +40,9 @@ export class StrategyActor {
   private state: unknown;
   private readonly ctx: StrategyContext<unknown>;
   private readonly inputs: StrategyInputs;
+  private readonly wantsMinutes: boolean;
+  /** One aggregator per declared interval above 1m. */
+  private aggregators: BarAggregatorState[];
   private warm = false;
   /** Market time (ms) of the input after which the strategy first was warm; undefined while it never was. */
   warmFrom: number | undefined;
@@ -38,29 +56,37 @@ export class StrategyActor {
     this.ctx = { params, instrument };
     this.state = strategy.init(this.ctx);
     this.inputs = strategy.inputs(params);
+    this.wantsMinutes = this.inputs.intervals.includes("1m");
+    this.aggregators = this.inputs.intervals.filter((i) => i !== "1m").map((i) => initialBarAggregator(i));
   }
 
-  /** Whether the strategy consumes `input`'s kind (bars of its intervals, funding when declared, always gaps). */
-  consumes(input: StrategyInput): boolean {
-    if (input.kind === "funding") return this.inputs.funding;
-    if (input.kind === "bar") return this.inputs.intervals.includes(input.bar.interval);
-    return true;
-  }
-
-  /** Steps the strategy on `input` (at market time `time`, ms) and returns its decision. */
-  step(input: StrategyInput, position: PositionView, time: number): StrategyDecision {
-    const next = this.strategy.step(this.state, input, this.ctx, position);
-    this.state = next.state;
-    const warm = this.strategy.isWarm(this.state, this.ctx.params);
-    if (warm && !this.warm && this.warmFrom === undefined) this.warmFrom = time;
-    this.warm = warm;
-    return next.decision;
+  /**
+   * Feeds one market input (a 1m bar or gap, or a settlement) at market time `time` (ms): to the strategy when it
+   * consumes it, and through the aggregators, whose closed bars and gaps go to the strategy in turn.
+   * @returns the strategy's decisions other than "none", in order.
+   */
+  step(input: StrategyInput, position: PositionView, time: number): TimedDecision[] {
+    const out: TimedDecision[] = [];
+    if (input.kind === "funding") {
+      if (this.inputs.funding) this.feed(input, position, time, input.funding.fundingTime, out);
+      return out;
+    }
+    if (this.wantsMinutes) {
+      this.feed(input, position, time, input.kind === "bar" ? input.bar.openTime : input.gap.toOpenTime, out);
+    }
+    for (let i = 0; i < this.aggregators.length; i++) {
+      const stepped = stepBarAggregator(this.aggregators[i]!, input);
+      this.aggregators[i] = stepped.state;
+      for (const e of stepped.emitted) this.feed(fromInterval(e), position, time, openTimeOf(e), out);
+    }
+    return out;
   }
 
   /** The strategy's state, for a checkpoint. */
   persist(): PersistedStrategy {
     return {
       state: this.state,
+      aggregators: this.aggregators,
       warm: this.warm,
       ...(this.warmFrom === undefined ? {} : { warmFrom: this.warmFrom }),
     };
@@ -69,7 +95,25 @@ export class StrategyActor {
   /** Continues from `persisted` (from `persist()`). */
   restore(persisted: PersistedStrategy): void {
     this.state = persisted.state;
+    this.aggregators = persisted.aggregators;
     this.warm = persisted.warm;
     this.warmFrom = persisted.warmFrom;
   }
+
+  private feed(input: StrategyInput, position: PositionView, time: number, at: number, out: TimedDecision[]) {
+    const next = this.strategy.step(this.state, input, this.ctx, position);
+    this.state = next.state;
+    const warm = this.strategy.isWarm(this.state, this.ctx.params);
+    if (warm && !this.warm && this.warmFrom === undefined) this.warmFrom = time;
+    this.warm = warm;
+    if (next.decision.kind !== "none") out.push({ decision: next.decision, at });
+  }
+}
+
+function fromInterval(e: IntervalEvent): StrategyInput {
+  return e.kind === "bar" ? { kind: "bar", bar: e.bar } : { kind: "gap", gap: e.gap };
+}
+
+function openTimeOf(e: IntervalEvent): number {
+  return e.kind === "bar" ? e.bar.openTime : e.gap.toOpenTime;
 }

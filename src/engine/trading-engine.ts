@@ -135,12 +135,7 @@ export class TradingEngine {
       causationId: `bar:${bar.symbol}:${bar.openTime}`,
       eventTime: bar.closeTime,
     });
-    await this.decide(
-      bar.symbol,
-      { kind: "bar", bar },
-      { causationId: id!, eventTime: bar.closeTime },
-      bar.openTime,
-    );
+    await this.decide(bar.symbol, { kind: "bar", bar }, { causationId: id!, eventTime: bar.closeTime });
   }
 
   /** Bars are missing: record the gap; the strategy restarts its warm-up. */
@@ -150,12 +145,7 @@ export class TradingEngine {
       causationId: `gap:${gap.symbol}:${gap.fromOpenTime}`,
       eventTime: time,
     });
-    await this.decide(
-      gap.symbol,
-      { kind: "gap", gap },
-      { causationId: id!, eventTime: time },
-      gap.toOpenTime,
-    );
+    await this.decide(gap.symbol, { kind: "gap", gap }, { causationId: id!, eventTime: time });
   }
 
   /** A realized funding settlement: record it (the venue then reports the payment, if any). */
@@ -171,8 +161,21 @@ export class TradingEngine {
       settlement.symbol,
       { kind: "funding", funding: settlement },
       { causationId: id!, eventTime: time },
-      time,
     );
+  }
+
+  /**
+   * A market input before the run's window, to warm the strategy up: the strategy steps on it as if flat, its
+   * decisions are dropped and nothing is appended (the input is in the run's files, so a replay sees it too).
+   */
+  warmUp(input: StrategyInput, time: number): void {
+    const symbol =
+      input.kind === "bar"
+        ? input.bar.symbol
+        : input.kind === "gap"
+          ? input.gap.symbol
+          : input.funding.symbol;
+    this.symbol(symbol).strategy.step(input, { open: false }, time);
   }
 
   /** A venue report: a fill, an expiry or a funding payment. */
@@ -223,23 +226,18 @@ export class TradingEngine {
     return out;
   }
 
-  /** Steps the symbol's strategy on `input` and hands its decision to the bracket manager. */
-  private async decide(
-    symbol: string,
-    input: StrategyInput,
-    cause: Cause,
-    barOpenTime: number,
-  ): Promise<void> {
+  /** Steps the symbol's strategy on `input` and hands its decisions to the bracket manager. */
+  private async decide(symbol: string, input: StrategyInput, cause: Cause): Promise<void> {
     const { strategy } = this.symbol(symbol);
-    if (!strategy.consumes(input)) return;
-    const decision = strategy.step(input, { open: this.brackets.isOpen(symbol) }, cause.eventTime);
-    if (decision.kind === "none") return;
-    const origin = {
-      strategy: strategy.strategy.name,
-      paramsVersion: strategy.strategy.paramsVersion,
-      barOpenTime,
-    };
-    await this.brackets.onDecision(symbol, decision, origin, cause);
+    const decisions = strategy.step(input, { open: this.brackets.isOpen(symbol) }, cause.eventTime);
+    for (const { decision, at } of decisions) {
+      const origin = {
+        strategy: strategy.strategy.name,
+        paramsVersion: strategy.strategy.paramsVersion,
+        barOpenTime: at,
+      };
+      await this.brackets.onDecision(symbol, decision, origin, cause);
+    }
   }
 
   private symbol(symbol: string): { actor: SymbolActor; strategy: StrategyActor } {

@@ -1,6 +1,7 @@
 /**
  * The equity curve: equity (wallet balance + Σ unrealizedPnl at mark, in 10^-MONEY_SCALE USDT units) sampled
- * once per distinct bar closeTime, and its maximum drawdown, kept incrementally (O(1) per sample).
+ * once per distinct bar closeTime, and its maximum drawdown, kept incrementally (O(1) per sample). Read back
+ * per interval bucket and downsampled to a bounded number of points, exact at the extremes (`keepExtremes`).
  */
 import { Dec } from "../domain/decimal.ts";
 import { quotient } from "./amounts.ts";
@@ -66,6 +67,8 @@ function fold(state: DrawdownState, equity: bigint): void {
 export class EquityCurve {
   private readonly times: number[] = [];
   private readonly values: bigint[] = [];
+  /** values[i] formatted, filled on demand for samples that can no longer change (all but the last). */
+  private readonly formatted: (string | undefined)[] = [];
   /** Drawdown over every sample except the last, which a bar of another symbol may still overwrite. */
   private readonly settled: DrawdownState = { peak: null, maxDrawdown: 0n, peakOfMax: null };
 
@@ -98,18 +101,157 @@ export class EquityCurve {
 
   /** The samples within [from, to], downsampled to the last sample of each `intervalMs` bucket. */
   points(query: CurveQuery): EquityPoint[] {
-    const { intervalMs, from = 0, to = Number.POSITIVE_INFINITY } = query;
-    const out: EquityPoint[] = [];
-    const n = this.times.length;
-    for (let i = 0; i < n; i++) {
-      const time = this.times[i]!;
-      if (time < from) continue;
-      if (time > to) break;
-      const next = this.times[i + 1];
-      const lastOfBucket =
-        next === undefined || next > to || Math.floor(next / intervalMs) !== Math.floor(time / intervalMs);
-      if (lastOfBucket) out.push({ time, equity: formatUnits(this.values[i]!, MONEY_SCALE) });
-    }
-    return out;
+    return this.view(query, Number.POSITIVE_INFINITY).points;
   }
+
+  /**
+   * The curve of `points(query)` with at most `maxPoints` points (≥ MIN_CURVE_POINTS): when it has more, it
+   * is downsampled by `keepExtremes`, so its maximum, minimum and maximum drawdown are exactly those of
+   * `points(query)`. O(samples in [from, to]); only the kept points are formatted.
+   * @throws RangeError when maxPoints < MIN_CURVE_POINTS.
+   */
+  view(query: CurveQuery, maxPoints: number): CurveView {
+    const steps = this.viewSteps(query, maxPoints);
+    for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+  }
+
+  /**
+   * `view` as a generator that yields after every `chunk` samples scanned or points formatted, so a caller
+   * can let other work run in between (nothing else is done at a yield); it returns the view. It reads the
+   * curve as it was when started: samples added meanwhile are not in it, and the last sample's equity is the
+   * one it had then.
+   * @throws RangeError when maxPoints < MIN_CURVE_POINTS (on the first `next()`).
+   */
+  *viewSteps(query: CurveQuery, maxPoints: number, chunk = 2_048): Generator<void, CurveView, void> {
+    if (!(maxPoints >= MIN_CURVE_POINTS)) {
+      throw new RangeError(`maxPoints must be ≥ ${MIN_CURVE_POINTS}, got ${maxPoints}`);
+    }
+    const { intervalMs, from = 0, to = Number.POSITIVE_INFINITY } = query;
+    const n = this.times.length;
+    const lastValue = this.values[n - 1]!;
+    const equityAt = (i: number) => (i === n - 1 ? lastValue : this.values[i]!);
+    const format = (i: number): string => {
+      if (i === n - 1) return formatUnits(lastValue, MONEY_SCALE);
+      const memo = this.formatted[i] ?? formatUnits(this.values[i]!, MONEY_SCALE);
+      this.formatted[i] = memo;
+      return memo;
+    };
+    let i = lowerBound(this.times, from);
+    // indices of the bucket-last samples, in a typed array (off the JS heap when large: no GC copying)
+    const sampled = new Uint32Array(Math.max(0, n - i));
+    let count = 0;
+    let bucket = Math.floor(this.times[i]! / intervalMs);
+    for (; i < n; i++) {
+      const time = this.times[i]!;
+      if (time > to) break;
+      const next = i + 1 < n ? this.times[i + 1]! : Number.POSITIVE_INFINITY;
+      const nextBucket = Math.floor(next / intervalMs);
+      if (next > to || nextBucket !== bucket) sampled[count++] = i;
+      bucket = nextBucket;
+      if (i % chunk === chunk - 1) yield;
+    }
+    const kept = keepExtremes(count, (k) => equityAt(sampled[k]!), maxPoints);
+    const points: EquityPoint[] = [];
+    for (let k = 0; k < kept.length; k++) {
+      const index = sampled[kept[k]!]!;
+      points.push({ time: this.times[index]!, equity: format(index) });
+      if (k % chunk === chunk - 1) yield;
+    }
+    return { points, totalPoints: count, downsampled: kept.length < count };
+  }
+}
+
+/** The points a downsampled curve keeps, and how many the curve had. */
+export interface CurveView {
+  /** Kept samples, in time order. */
+  points: EquityPoint[];
+  /** Samples of the curve before downsampling. */
+  totalPoints: number;
+  /** Whether points were dropped (totalPoints > maxPoints). */
+  downsampled: boolean;
+}
+
+/** Smallest `maxPoints` of `keepExtremes`: first, last, drawdown peak and trough, and one bucket's two extremes. */
+export const MIN_CURVE_POINTS = 6;
+
+/**
+ * Indices (ascending) of the values a downsampled curve of `count` values (`valueAt(0)` … `valueAt(count − 1)`)
+ * keeps: all of them when there are ≤ maxPoints; else
+ * the first and the last, the peak and the trough of the maximum drawdown (the first such pair), and, with the
+ * values cut into ⌊(maxPoints − 4) / 2⌋ buckets of consecutive indices, each bucket's highest and lowest value
+ * (first on ties). At most maxPoints indices.
+ *
+ * Exact at the extremes: the global maximum and minimum are some bucket's extremes, so they are kept; the
+ * kept values are a subsequence, so their maximum drawdown (max over i < j of v_i − v_j) is at most the full
+ * curve's, and it is at least it because the full curve's own peak and trough are kept in order. Keeping only
+ * bucket extremes would not suffice: a fall from 10 to 4 inside a bucket [1, 10, 4, 12] is lost.
+ * @throws RangeError when maxPoints < MIN_CURVE_POINTS.
+ */
+export function keepExtremes(count: number, valueAt: (index: number) => bigint, maxPoints: number): number[] {
+  if (!(maxPoints >= MIN_CURVE_POINTS)) {
+    throw new RangeError(`maxPoints must be ≥ ${MIN_CURVE_POINTS}, got ${maxPoints}`);
+  }
+  const n = count;
+  if (n <= maxPoints) return Array.from({ length: n }, (_, i) => i);
+  const keep = new Uint8Array(n);
+  keep[0] = 1;
+  keep[n - 1] = 1;
+  const buckets = Math.floor((maxPoints - 4) / 2);
+  // maximum drawdown: `below` = peak − largest fall so far, so only a deeper trough costs a subtraction
+  let peak = 0;
+  let peakValue = valueAt(0);
+  let below = peakValue;
+  let drawdownPeak = 0;
+  let drawdownTrough = 0;
+  let bucket = 0;
+  let bucketEnd = Math.floor(n / buckets);
+  let high = 0;
+  let highValue = peakValue;
+  let low = 0;
+  let lowValue = peakValue;
+  for (let i = 0; i < n; i++) {
+    const v = valueAt(i);
+    if (v > peakValue) {
+      below = v - (peakValue - below);
+      peak = i;
+      peakValue = v;
+    } else if (v < below) {
+      below = v;
+      drawdownPeak = peak;
+      drawdownTrough = i;
+    }
+    if (i === bucketEnd) {
+      keep[high] = 1;
+      keep[low] = 1;
+      bucket++;
+      bucketEnd = Math.floor(((bucket + 1) * n) / buckets);
+      high = low = i;
+      highValue = lowValue = v;
+    } else if (v > highValue) {
+      high = i;
+      highValue = v;
+    } else if (v < lowValue) {
+      low = i;
+      lowValue = v;
+    }
+  }
+  keep[high] = 1;
+  keep[low] = 1;
+  keep[drawdownPeak] = 1;
+  keep[drawdownTrough] = 1;
+  const kept: number[] = [];
+  for (let i = 0; i < n; i++) if (keep[i]) kept.push(i);
+  return kept;
+}
+
+/** First index of the ascending `times` whose time is ≥ `time` (binary search). */
+function lowerBound(times: readonly number[], time: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! < time) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

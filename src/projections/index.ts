@@ -4,16 +4,24 @@
  * empty fold; `apply` feeds it one event at a time in global order (catch-up or live).
  */
 import { createHash } from "node:crypto";
+import { LogAudit } from "../actors/log-audit.ts";
 import type { DomainEvent } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
-import { type CurveQuery, curveIntervals, type EquityPoint } from "./equity-curve.ts";
+import { type CurveQuery, type CurveView, curveIntervals, type EquityPoint } from "./equity-curve.ts";
 import { type OrderQuery, OrdersProjection, type OrderView } from "./orders.ts";
 import { PnlProjection, type PnlView } from "./pnl.ts";
 import { PositionsProjection, type PositionView } from "./positions.ts";
 import { type RiskView, riskView } from "./risk.ts";
 import { RunsProjection, type RunView } from "./runs.ts";
 
-export { type CurveInterval, type CurveQuery, curveIntervals, type EquityPoint } from "./equity-curve.ts";
+export {
+  type CurveInterval,
+  type CurveQuery,
+  type CurveView,
+  curveIntervals,
+  type EquityPoint,
+  MIN_CURVE_POINTS,
+} from "./equity-curve.ts";
 export { type OrderQuery, type OrderStatus, type OrderView, orderStatuses } from "./orders.ts";
 export type { PnlView } from "./pnl.ts";
 export type { PositionView } from "./positions.ts";
@@ -45,7 +53,8 @@ export interface ProjectionSummary {
 export interface ProjectionsSnapshot {
   events: number;
   bars: number;
-  runs: RunView[];
+  /** Runs without their `lastPosition`. */
+  runs: Omit<RunView, "lastPosition">[];
   positions: PositionView[];
   pnl: PnlView;
   /** Every equity sample (one per distinct bar closeTime). */
@@ -56,7 +65,11 @@ export interface ProjectionsSnapshot {
 
 /** The projections fold and its read accessors. Accessors return copies. */
 export interface Projections {
-  /** Folds one event; events must come in global order. Pure: no I/O, no clock. */
+  /**
+   * Folds one event; events must come in global order. Pure: no I/O, no clock.
+   * @throws IllegalTransitionError (naming the event's position) for an event its aggregate's machine would not
+   *   take: a tampered or foreign log is refused, not folded; the projections keep the state before it.
+   */
   apply(event: RecordedEvent): void;
   /** Global position of the last applied event, or null before any. */
   lastPosition(): number | null;
@@ -64,13 +77,23 @@ export interface Projections {
   eventCount(): number;
   /** Number of BarClosed events applied. */
   bars(): number;
+  /** Every run in start order, complete or not. */
   runs(): RunView[];
+  /** The run started last, or null before any RunStarted. */
+  latestRun(): RunView | null;
+  /** eventTime of the last applied event, or null before any. */
+  lastEventTime(): number | null;
   /** Every symbol seen (RunStarted symbols, bars, fills), flat ones included. */
   positions(): PositionView[];
   position(symbol: string): PositionView | undefined;
   pnl(): PnlView;
   /** Equity samples, downsampled (default: every sample, i.e. per 1m bar). */
   equityCurve(query?: Partial<CurveQuery>): EquityPoint[];
+  /**
+   * `equityCurve(query)` with at most `maxPoints` points, exact at the extremes, computed step by step: a
+   * generator that yields between chunks of work and returns the view (`EquityCurve.viewSteps`).
+   */
+  downsampleCurve(query: CurveQuery, maxPoints: number): Generator<void, CurveView, void>;
   /** Orders in submission order, filtered and paged, with the count before paging. */
   orders(query?: OrderQuery): { total: number; orders: OrderView[] };
   order(clientOrderId: string): OrderView | undefined;
@@ -94,8 +117,11 @@ class ProjectionFold implements Projections {
   private barCount = 0;
   private applied = 0;
   private last: number | null = null;
+  private lastTime: number | null = null;
+  private readonly audit = new LogAudit();
 
   apply(event: RecordedEvent): void {
+    this.audit.check(event);
     const e = event as AnyRecordedEvent;
     const time = e.metadata.eventTime;
     switch (e.type) {
@@ -133,15 +159,13 @@ class ProjectionFold implements Projections {
         this.ordersFold.rejected(e.data, time);
         break;
       case "RunStarted":
-        this.runsFold.started(e.data, time);
         for (const symbol of e.data.symbols) this.positionsFold.track(symbol);
         break;
-      case "RunCompleted":
-        this.runsFold.completed(e.data, time);
-        break;
     }
+    this.runsFold.apply(event);
     this.applied++;
     this.last = event.position;
+    this.lastTime = time;
   }
 
   lastPosition(): number | null {
@@ -160,6 +184,14 @@ class ProjectionFold implements Projections {
     return this.runsFold.views();
   }
 
+  latestRun(): RunView | null {
+    return this.runsFold.latestRun();
+  }
+
+  lastEventTime(): number | null {
+    return this.lastTime;
+  }
+
   positions(): PositionView[] {
     return this.positionsFold.views();
   }
@@ -174,6 +206,10 @@ class ProjectionFold implements Projections {
 
   equityCurve(query: Partial<CurveQuery> = {}): EquityPoint[] {
     return this.pnlFold.curve.points({ intervalMs: curveIntervals["1m"], ...query });
+  }
+
+  downsampleCurve(query: CurveQuery, maxPoints: number): Generator<void, CurveView, void> {
+    return this.pnlFold.curve.viewSteps(query, maxPoints);
   }
 
   orders(query?: OrderQuery): { total: number; orders: OrderView[] } {
@@ -210,7 +246,7 @@ class ProjectionFold implements Projections {
     return {
       events: this.applied,
       bars: this.barCount,
-      runs: this.runs(),
+      runs: this.runs().map(({ lastPosition: _adapterSpecific, ...run }) => run),
       positions: this.positions(),
       pnl: this.pnl(),
       equityCurve: this.equityCurve(),

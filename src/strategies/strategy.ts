@@ -5,28 +5,49 @@
  * Adding one is a folder under src/strategies and a line in registry.ts.
  */
 import type { z } from "zod";
+import type { BarInterval } from "../domain/bars/intervals.ts";
 import type { Direction } from "../domain/bracket.ts";
 import type { Instrument } from "../domain/instruments.ts";
 import type { EventData } from "../events/catalog.ts";
 
-/** A closed bar as strategies see it: prices and volume as decimal strings, times in ms (strategies.md §0). */
-export type StrategyBar = Pick<
-  EventData<"BarClosed">,
-  "symbol" | "interval" | "openTime" | "closeTime" | "open" | "high" | "low" | "close" | "volume"
->;
+/**
+ * A closed bar as strategies see it (strategies.md §0): a 1m bar, or one aggregated from 1m in UTC buckets.
+ * Prices (quote asset) and volume (base asset) as decimal strings, times in ms.
+ */
+export interface StrategyBar {
+  readonly symbol: string;
+  readonly interval: BarInterval;
+  readonly openTime: number;
+  readonly closeTime: number;
+  readonly open: string;
+  readonly high: string;
+  readonly low: string;
+  readonly close: string;
+  readonly volume: string;
+  /** An aggregated bar built from some, not all, of its minutes. */
+  readonly partial?: boolean;
+}
 
 /** One market input of a strategy, in market-time order. */
 export type StrategyInput =
   | { readonly kind: "bar"; readonly bar: StrategyBar }
   /** A realized funding settlement (rate per interval, positive: longs pay shorts). */
   | { readonly kind: "funding"; readonly funding: EventData<"FundingRateSettled"> }
-  /** Bars are missing: the strategy must restart its warm-up (strategies.md §0). */
-  | { readonly kind: "gap"; readonly gap: EventData<"MarketDataGapDetected"> };
+  /** Bars of the strategy's interval are missing: it must restart its warm-up (strategies.md §0). */
+  | { readonly kind: "gap"; readonly gap: StrategyGap };
 
-/** What a strategy consumes besides 1m bars. Intervals other than 1m are aggregated from 1m (strategies.md §0). */
+/** Missing bars of one interval: openTimes [fromOpenTime, toOpenTime), ms. */
+export interface StrategyGap {
+  readonly symbol: string;
+  readonly fromOpenTime: number;
+  readonly toOpenTime: number;
+  readonly missingBars: number;
+}
+
+/** What a strategy consumes. Intervals other than 1m are aggregated from 1m (strategies.md §0). */
 export interface StrategyInputs {
-  /** Bar intervals, e.g. ["1m"] or ["1h"]. */
-  readonly intervals: readonly "1m"[];
+  /** Bar intervals, e.g. ["1m"] or ["1h"]; the strategy gets the bars and the gaps of these intervals. */
+  readonly intervals: readonly BarInterval[];
   /** Realized funding settlements. */
   readonly funding: boolean;
 }

@@ -27,8 +27,8 @@ export type LogHealth =
 
 /** Projections that follow a store. */
 export interface FollowedProjections {
-  /** Always the current projections (a reload swaps what this delegates to). */
-  projections: Projections;
+  /** The current projections (a reload replaces them: a new object, so caches keyed on it are dropped). */
+  current(): Projections;
   health(): LogHealth;
   /** Stops following (the store stays open). */
   stop(): void;
@@ -110,22 +110,11 @@ export async function followProjections(store: EventStore, logger: Logger): Prom
 
   await load(true);
   return {
-    projections: delegateTo(() => current),
+    current: () => current,
     health: () => health,
     stop: () => {
       stopped = true;
       subscription?.unsubscribe();
     },
   };
-}
-
-/** A `Projections` whose every method calls the one `get()` returns at call time. */
-function delegateTo(get: () => Projections): Projections {
-  return new Proxy({} as Projections, {
-    get: (_target, key) => {
-      const target = get();
-      const value = target[key as keyof Projections];
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
 }

@@ -16,11 +16,13 @@ import {
 import {
   curveIntervals,
   type EquityPoint,
+  MIN_CURVE_POINTS,
   type OrderView,
   orderStatuses,
   type PnlView,
   type PositionView,
   type RiskView,
+  type RunView,
 } from "../../projections/index.ts";
 
 /** A query-string integer in [min, max] (digits only, so "1e3", "0x10" and "1.0" are rejected). */
@@ -48,9 +50,16 @@ const streamName = z
 /** Routes without parameters accept none. */
 export const NoQuery = z.strictObject({});
 
-/** GET /pnl: equity-curve sampling interval (default 1h) and optional inclusive time bounds (ms). */
+/** Largest `maxPoints` of GET /pnl (bounds the body: about 50 bytes a point). */
+export const MAX_CURVE_POINTS = 100_000;
+
+/**
+ * GET /pnl: equity-curve sampling interval (default 1h), optional inclusive time bounds (ms), and the most
+ * points the curve may have (`maxPoints`, MIN_CURVE_POINTS..MAX_CURVE_POINTS, default 2,000).
+ */
 export const PnlQuery = z
   .strictObject({
+    maxPoints: integer(MIN_CURVE_POINTS, MAX_CURVE_POINTS).default(2_000),
     interval: z
       .enum(Object.keys(curveIntervals) as [keyof typeof curveIntervals], {
         error: `expected one of ${Object.keys(curveIntervals).join(", ")}`,
@@ -95,12 +104,42 @@ export const ErrorResponse = z.object({
 });
 
 /** GET /health. */
-export const HealthResponse = z.object({
-  status: z.literal("ok"),
+export const HealthResponse = z.strictObject({
+  /** "incomplete" while the latest run has a RunStarted and no RunCompleted (killed, or still being written). */
+  status: z.enum(["ok", "incomplete"]),
+  /** The latest run's id, null before any RunStarted. */
+  runId: z.string().nullable(),
   /** Global position of the last event folded into the projections, null before any. */
   lastPosition: z.number().int().nullable(),
   /** Number of events folded. */
   events: z.number().int().nonnegative(),
+  /** eventTime (market time, ms) of the last event folded, null before any. */
+  lastEventTime: EpochMs.nullable(),
+});
+
+/** GET /runs: every run in start order. */
+export const RunsResponse = z.strictObject({
+  runs: z.array(
+    z.strictObject({
+      runId: z.string(),
+      mode: z.enum(["backtest", "paper", "testnet", "live"]),
+      strategy: z.string(),
+      symbols: z.array(SymbolName),
+      from: EpochMs,
+      to: EpochMs,
+      config: z.record(z.string(), z.unknown()),
+      startTime: EpochMs,
+      completed: z.boolean(),
+      completedTime: EpochMs.nullable(),
+      events: z.number().int().nonnegative(),
+      bars: z.number().int().nonnegative(),
+      fundingSettlements: z.number().int().nonnegative(),
+      orders: z.number().int().nonnegative(),
+      fills: z.number().int().nonnegative(),
+      lastPosition: z.number().int(),
+      lastEventTime: EpochMs,
+    }) satisfies z.ZodType<RunView>,
+  ),
 });
 
 export const PositionResponse: z.ZodType<PositionView> = z.object({
@@ -134,10 +173,20 @@ const PnlFields: z.ZodType<PnlView> = z.object({
   fundingPayments: z.number().int().nonnegative(),
 });
 
-/** GET /pnl: the account's PnL plus the equity curve sampled at `interval` (last sample of each bucket). */
+/**
+ * GET /pnl: the account's PnL plus the equity curve sampled at `interval` (last sample of each bucket),
+ * downsampled to `maxPoints` when longer (exact at the extremes, see `keepExtremes`).
+ */
 export const PnlResponse = z.intersection(
   PnlFields,
-  z.object({ interval: z.enum(Object.keys(curveIntervals)), equityCurve: z.array(EquityPointResponse) }),
+  z.object({
+    interval: z.enum(Object.keys(curveIntervals)),
+    equityCurve: z.strictObject({
+      points: z.array(EquityPointResponse),
+      totalPoints: z.number().int().nonnegative(),
+      downsampled: z.boolean(),
+    }),
+  }),
 );
 
 export const OrderResponse: z.ZodType<OrderView> = z.object({

@@ -1,7 +1,9 @@
 /**
  * The read-only HTTP API over the projections and the event log (fastify 5; parameters validated with zod,
  * see schemas.ts). Every bad parameter is a 400 `{ error, message, field }`, an unknown route a 404 JSON, and
- * an unexpected failure a 500 JSON without stack trace.
+ * an unexpected failure a 500 JSON without stack trace. The projection routes' JSON bodies are built once per
+ * (route, normalised query, log position) and cached (cache.ts), so parallel identical requests cost one
+ * serialisation and /health stays responsive while a heavy body is asked for many times.
  */
 import { STATUS_CODES } from "node:http";
 import Fastify, {
@@ -13,29 +15,36 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { RecordedEvent } from "../../events/envelope.ts";
 import type { EventStore } from "../../events/store.ts";
-import { curveIntervals, type Projections } from "../../projections/index.ts";
+import type { Projections } from "../../projections/index.ts";
+import { cacheKey, ResponseCache } from "./cache.ts";
 import { followProjections, type LogHealth } from "./follow-projections.ts";
+import { pnlBody } from "./pnl-body.ts";
 import { EventsQuery, NoQuery, OrderParams, OrdersQuery, PnlQuery } from "./schemas.ts";
 import { BadRequestError, parseParams } from "./validation.ts";
 
 /** What the HTTP server reads: the store (GET /events) and the projections folded from it. */
 export interface HttpServerDeps {
   store: EventStore;
-  projections: Projections;
+  /** The projections, or a function returning the current ones (a reload replaces them). */
+  projections: Projections | (() => Projections);
   /** Request logging; none when absent. */
   logger?: Logger;
   /**
    * Whether the projections still follow the log (default: always ok). In the error state `/health` answers
-   * 503 with the error and the projection routes 503; `/events` still serves the raw log.
+   * 503 with `status: "error"` and the error, the projection routes 503; `/events` still serves the raw log.
    */
   health?: () => LogHealth;
 }
 
 /** The routes of the API with their query parameters and what they return (for banners and docs). */
 export const apiRoutes: readonly (readonly [string, string])[] = [
-  ["GET /health", "events folded so far"],
+  ["GET /health", "events folded so far; status incomplete while the latest run has no RunCompleted"],
+  ["GET /runs", "each run, completed or not, with its counters and last event"],
   ["GET /positions", "position per symbol (flat ones included), marked to the last close"],
-  ["GET /pnl?interval=1h&from=&to=", "wallet, PnL, fees, funding, drawdown and the equity curve"],
+  [
+    "GET /pnl?interval=1h&from=&to=&maxPoints=2000",
+    "wallet, PnL, fees, funding, drawdown and the equity curve",
+  ],
   ["GET /orders?symbol=&status=&limit=&offset=", "orders, a page at a time"],
   ["GET /orders/:clientOrderId", "one order"],
   ["GET /risk", "exposure, leverage and margin"],
@@ -44,7 +53,9 @@ export const apiRoutes: readonly (readonly [string, string])[] = [
 
 /** The fastify app with every route, error and not-found handler registered (not listening yet). */
 export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
-  const { store, projections } = deps;
+  const { store, projections: source } = deps;
+  /** The projections to answer from now (a followed store may swap them on reload). */
+  const now = typeof source === "function" ? source : () => source;
   const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
   const options: FastifyServerOptions = {
     // malformed URLs and over-long path parameters, rejected before routing
@@ -71,6 +82,22 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
     reply.code(404).send({ error: "Not Found", message: `no route ${request.method} ${request.url}` }),
   );
 
+  const cache = new ResponseCache();
+  /**
+   * Sends the body `build()` makes, built once per (route, params, log position) (see ResponseCache), with the
+   * position it shows in the `x-log-position` header ("none" for an empty log).
+   */
+  const cached = async (reply: FastifyReply, route: string, params: object, build: () => Promise<Buffer>) => {
+    const projections = now();
+    const version = { source: projections, position: projections.lastPosition() };
+    const { body, position } = await cache.get(cacheKey(route, params), version, build);
+    return reply
+      .type("application/json; charset=utf-8")
+      .header("x-log-position", position === null ? "none" : String(position))
+      .send(body);
+  };
+  const json = async (value: unknown) => Buffer.from(JSON.stringify(value));
+
   const health = deps.health ?? (() => ({ status: "ok" }) as const);
   app.addHook("onRequest", async (request, reply) => {
     const state = health();
@@ -80,39 +107,53 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
 
   app.get("/health", async (request, reply) => {
     parseParams(NoQuery, request.query);
-    const counts = { lastPosition: projections.lastPosition(), events: projections.eventCount() };
+    const projections = now();
+    const run = projections.latestRun();
+    const body = {
+      status: run !== null && !run.completed ? "incomplete" : "ok",
+      runId: run?.runId ?? null,
+      lastPosition: projections.lastPosition(),
+      events: projections.eventCount(),
+      lastEventTime: projections.lastEventTime(),
+    };
     const state = health();
-    if (state.status === "ok") return { status: "ok", ...counts };
-    return reply.code(503).send({ status: "error", ...counts, error: state.error });
+    if (state.status === "ok") return body;
+    return reply.code(503).send({ ...body, status: "error", error: state.error });
   });
 
-  app.get("/positions", async (request) => {
-    parseParams(NoQuery, request.query);
-    return { positions: projections.positions() };
+  app.get("/runs", async (request, reply) => {
+    const params = parseParams(NoQuery, request.query);
+    return cached(reply, "/runs", params, () => json({ runs: now().runs() }));
   });
 
-  app.get("/pnl", async (request) => {
-    const { interval, from, to } = parseParams(PnlQuery, request.query);
-    const equityCurve = projections.equityCurve({ intervalMs: curveIntervals[interval], from, to });
-    return { ...projections.pnl(), interval, equityCurve };
+  app.get("/positions", async (request, reply) => {
+    const params = parseParams(NoQuery, request.query);
+    return cached(reply, "/positions", params, () => json({ positions: now().positions() }));
   });
 
-  app.get("/orders", async (request) => {
+  app.get("/pnl", async (request, reply) => {
+    const params = parseParams(PnlQuery, request.query);
+    return cached(reply, "/pnl", params, () => pnlBody(now(), params));
+  });
+
+  app.get("/orders", async (request, reply) => {
     const query = parseParams(OrdersQuery, request.query);
-    return { ...projections.orders(query), limit: query.limit, offset: query.offset };
+    return cached(reply, "/orders", query, () =>
+      json({ ...now().orders(query), limit: query.limit, offset: query.offset }),
+    );
   });
 
   app.get("/orders/:clientOrderId", async (request, reply) => {
     parseParams(NoQuery, request.query);
     const { clientOrderId } = parseParams(OrderParams, request.params);
-    const order = projections.order(clientOrderId);
+    const order = now().order(clientOrderId);
     if (!order) return reply.code(404).send({ error: "Not Found", message: `no order ${clientOrderId}` });
     return order;
   });
 
-  app.get("/risk", async (request) => {
-    parseParams(NoQuery, request.query);
-    return projections.risk();
+  app.get("/risk", async (request, reply) => {
+    const params = parseParams(NoQuery, request.query);
+    return cached(reply, "/risk", params, () => json(now().risk()));
   });
 
   app.get("/events", async (request) => {
@@ -170,7 +211,7 @@ export async function serveProjections(opts: {
   const { store, logger } = opts;
   const followed = await followProjections(store, logger);
   const subscription = { unsubscribe: followed.stop };
-  const app = buildHttpServer({ store, projections: followed.projections, logger, health: followed.health });
+  const app = buildHttpServer({ store, projections: followed.current, logger, health: followed.health });
   try {
     const url = await app.listen({ host: opts.host, port: opts.port });
     return {

@@ -10,7 +10,7 @@ import { archiveFileRange, checkWindow } from "./layout.ts";
 import type { ArchiveFile, ArchiveKind, MarketWindow } from "./types.ts";
 
 export { MarketCoverage, type SymbolCoverage } from "./coverage.ts";
-export { archiveMarket$, archiveMarketEvents, countKlineRows, type MarketStreamOptions } from "./merge.ts";
+export { archiveMarketEvents, countKlineRows, type MarketStreamOptions } from "./merge.ts";
 export type { ArchiveFile, MarketWindow } from "./types.ts";
 
 /** What a backtest reads: symbols over [from, to) (ms epoch UTC). */
@@ -45,9 +45,14 @@ const DIRECTORIES: readonly { kind: ArchiveKind; dir: (symbol: string) => string
  * names are checked here: holes inside the files are gaps of the merged stream (`archiveMarketEvents`). Sorted by symbol, kind (klines, fundingRate, markPriceKlines), range start, path; each hashed
  * (SHA-256, streamed). Throws an Error naming the symbol, the window, the data root and the months to fetch
  * (`perpsource data fetch`) when a symbol's kline files do not cover the whole window (one line per symbol);
- * a RangeError for an invalid window or symbol; an Error for a CSV whose name carries no dates.
+ * a RangeError for an invalid window or symbol; an Error for a CSV whose name carries no dates. With
+ * `options.partial`, whatever files there are, without the coverage error (e.g. for bars before a window).
  */
-export async function discoverArchive(dataRoot: string, q: ArchiveQuery): Promise<ArchiveFile[]> {
+export async function discoverArchive(
+  dataRoot: string,
+  q: ArchiveQuery,
+  options: { partial?: boolean } = {},
+): Promise<ArchiveFile[]> {
   checkWindow(q);
   const symbols = [...new Set(q.symbols)].sort();
   if (symbols.length === 0) throw new RangeError("no symbols requested");
@@ -68,7 +73,7 @@ export async function discoverArchive(dataRoot: string, q: ArchiveQuery): Promis
     const klines = found
       .filter((f) => f.file.symbol === symbol && f.file.kind === "klines")
       .map((f) => f.range);
-    const problem = coverageProblem(dataRoot, symbol, q, klines);
+    const problem = options.partial ? undefined : coverageProblem(dataRoot, symbol, q, klines);
     if (problem !== undefined) problems.push(problem);
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));

@@ -85,15 +85,6 @@ export async function* archiveMarketEvents(
   yield* mergeOrdered(sources, compareEvents);
 }
 
-/** `archiveMarketEvents` as an RxJS Observable (cold: each subscription reads the files again). */
-export function archiveMarket$(
-  files: readonly ArchiveFile[],
-  q: MarketWindow,
-  options: MarketStreamOptions = {},
-): Observable<MarketEvent> {
-  return from(archiveMarketEvents(files, q, options));
-}
-
 /**
  * Parses every kline file in `files` (other kinds are ignored) with the same parser and validation as the
  * merge, and counts the rows: the bare-parse baseline of the backtest benchmark.

@@ -1,0 +1,111 @@
+/**
+ * The kernel runs any module of the strategy port: a toy strategy declared on 5m bars (aggregated from 1m by the
+ * strategy actor, strategies.md §0) enters LONG at the close of its third 5m bar with a bracket; the engine
+ * records the decision with the strategy's name and params version, executes the entry and protects the fill —
+ * without naming the strategy anywhere. Its inputs are exactly the 5m bars of the 1m feed, and a 1m gap reaches
+ * it as a partial 5m bar, not a reset.
+ */
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
+import { SimulatedVenue } from "../src/adapters/venue/simulated.ts";
+import { getInstrument } from "../src/domain/instruments.ts";
+import { TradingEngine } from "../src/engine/trading-engine.ts";
+import type { RecordedEvent } from "../src/events/envelope.ts";
+import type { Strategy, StrategyBar } from "../src/strategies/strategy.ts";
+import { bar, dataOf, T0 } from "./support/scenario.ts";
+
+type ToyState = { seen: StrategyBar[]; gaps: number; entered: boolean };
+const toy: Strategy<{ quantity: string }, ToyState> = {
+  name: "toy-5m",
+  paramsVersion: 3,
+  params: z.strictObject({ quantity: z.string() }),
+  inputs: () => ({ intervals: ["5m"], funding: false }),
+  warmupBars: () => 0,
+  init: () => ({ seen: [], gaps: 0, entered: false }),
+  isWarm: (state) => state.seen.length >= 3,
+  step(state, input, { params }, position) {
+    if (input.kind === "gap")
+      return { state: { ...state, gaps: state.gaps + 1 }, decision: { kind: "none" } };
+    if (input.kind !== "bar") return { state, decision: { kind: "none" } };
+    const seen = [...state.seen, input.bar];
+    if (seen.length < 3 || state.entered || position.open)
+      return { state: { ...state, seen }, decision: { kind: "none" } };
+    return {
+      state: { ...state, seen, entered: true },
+      decision: {
+        kind: "entry",
+        direction: "LONG",
+        quantity: params.quantity,
+        referencePrice: input.bar.close,
+        stopPrice: input.bar.low,
+        takeProfitRiskMultiple: "2",
+        signal: { bars: seen.length },
+      },
+    };
+  },
+};
+
+const ohlc = (i: number): [string, string, string, string] => {
+  const p = 2000 + i;
+  return [`${p}`, `${p + 3}`, `${p - 2}`, `${p + 1}`];
+};
+
+describe("the strategy port", () => {
+  it("a 5m strategy decides on aggregated bars; the engine executes and brackets its entry", async () => {
+    const store = new InMemoryEventStore();
+    const venue = new SimulatedVenue({ takerRate: "0.0005", slippage: "0", instrument: getInstrument });
+    const engine = new TradingEngine({
+      store,
+      venue,
+      runId: "port",
+      accountId: "main",
+      strategy: toy,
+      params: { quantity: "0.5" },
+      instrument: getInstrument,
+    });
+    await engine.openAccount("10000", { causationId: "t", eventTime: T0 });
+    // Minutes 0..17 without minute 7: three 5m buckets (the second one partial), then the entry fills at 15's close+1.
+    for (let i = 0; i < 18; i++) {
+      if (i === 7) continue;
+      const b = bar("ETHUSDT", i, ohlc(i));
+      if (i === 8)
+        await engine.onGap(
+          { symbol: "ETHUSDT", fromOpenTime: T0 + 7 * 60_000, toOpenTime: b.openTime, missingBars: 1 },
+          b.openTime,
+        );
+      await venue.matchBar(b, engine.onVenueReport);
+      await engine.onBar(b);
+    }
+    const events: RecordedEvent[] = [];
+    for await (const e of store.readAll()) events.push(e);
+
+    const [signal] = dataOf(events, "EntrySignalled");
+    // The third 5m bar is minutes 10..14: open of 10, extremes of 10..14, close of 14.
+    expect(signal).toMatchObject({
+      strategy: "toy-5m",
+      paramsVersion: 3,
+      barOpenTime: T0 + 10 * 60_000,
+      referencePrice: "2015",
+      stopPrice: "2008",
+      quantity: "0.5",
+      signal: { bars: 3 },
+    });
+    const state = engine.checkpoint().symbols[0]!.strategy.state as ToyState;
+    expect(state.gaps).toBe(0); // a 1m hole is a partial 5m bar, not a 5m gap
+    expect(state.seen.map((b) => [b.openTime - T0, b.open, b.high, b.low, b.close, b.partial])).toEqual([
+      [0, "2000", "2007", "1998", "2005", false],
+      [5 * 60_000, "2005", "2012", "2003", "2010", true],
+      [10 * 60_000, "2010", "2017", "2008", "2015", false],
+    ]);
+    // Entry at the open of minute 15 (2015), stop 2008 → risk 7, take-profit 2015 + 2 × 7 = 2029.
+    const [protection] = dataOf(events, "PositionProtectionRequested");
+    expect(protection).toMatchObject({
+      entryPrice: "2015",
+      stopPrice: "2008.00",
+      takeProfitPrice: "2029.00",
+      quantity: "0.5",
+    });
+    expect(engine.warmFrom()).toEqual({ ETHUSDT: T0 + 15 * 60_000 - 1 });
+  });
+});

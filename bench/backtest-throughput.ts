@@ -1,14 +1,22 @@
 /**
  * `npm run bench`: backtest throughput on real data (FILUSDT 1m, 2023-08 .. 2023-11, about 175k bars) beside a
- * bare loop that only parses and validates the same CSV files, in the same process and run. Reports bars/s,
- * events/s, and the ratio of each backtest to the bare parse (1.0 would mean the engine costs nothing).
+ * bare loop that only parses and validates the same CSV files, in the same process and run; then the peak RSS of
+ * a SQLite backtest of the first month and of the whole window, each in its own process (memory must stay flat:
+ * the whole window may use at most 1.2 × the first month's peak). SQLite stores are opened with the backtest
+ * group commit (`BACKTEST_GROUP_COMMIT`), as `perpsource backtest` opens them.
+ *
+ * `ratio` = bare-parse time / run time: the share of the bare parse's throughput a backtest keeps (1.0 would mean
+ * the engine costs nothing; issue 5 asks ≥ 0.4 in memory and ≥ 0.25 into SQLite). `npm run bench -- --json`
+ * prints one JSON line per row: name, bars, seconds, barsPerSec, ratio (and peakRssMb for the RSS rows).
  *
  * Reads the data root from PERPSOURCE_DATA (else ../shared/data/binance). Options via env:
  * BENCH_SYMBOLS (default FILUSDT), BENCH_FROM (2023-08-01), BENCH_TO (2023-11-30), BENCH_ROUNDS (1).
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { countKlineRows, discoverArchive } from "../src/adapters/market/archive.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
@@ -18,86 +26,150 @@ import { executeBacktest } from "../src/engine/backtest.ts";
 import type { EventStore } from "../src/events/store.ts";
 
 const dataRoot = resolve(process.env.PERPSOURCE_DATA ?? "../shared/data/binance");
-const config = BacktestConfigSchema.parse({
-  symbols: (process.env.BENCH_SYMBOLS ?? "FILUSDT").split(","),
-  from: process.env.BENCH_FROM ?? "2023-08-01",
-  to: process.env.BENCH_TO ?? "2023-11-30",
-});
-const rounds = Number(process.env.BENCH_ROUNDS ?? "1");
 const logger = pino({ level: "silent" });
+const symbols = (process.env.BENCH_SYMBOLS ?? "FILUSDT").split(",");
+const from = process.env.BENCH_FROM ?? "2023-08-01";
+const to = process.env.BENCH_TO ?? "2023-11-30";
 
-const files = await discoverArchive(dataRoot, { symbols: config.symbols, ...windowOf(config) });
-const klineFiles = files.filter((f) => f.kind === "klines");
+/** One backtest of [from, to] into `store`; bars and wall seconds. */
+async function backtest(first: string, last: string, store: EventStore) {
+  const config = BacktestConfigSchema.parse({ symbols, from: first, to: last });
+  const files = await discoverArchive(dataRoot, { symbols, ...windowOf(config) });
+  const t = performance.now();
+  const summary = await executeBacktest(config, files, { store, dataRoot, logger });
+  const seconds = (performance.now() - t) / 1000;
+  await store.close();
+  return { summary, seconds, files };
+}
 
 interface Row {
   name: string;
-  seconds: number;
   bars: number;
-  events?: number;
+  seconds: number;
+  barsPerSec: number;
+  ratio: number;
+  peakRssMb?: number;
   sha?: string;
 }
+
+// Child mode: one SQLite backtest of [argv[3], argv[4]], its peak RSS as one JSON line.
+if (process.argv[2] === "--peak-rss") {
+  const dir = mkdtempSync(join(tmpdir(), "perpsource-bench-rss-"));
+  try {
+    const { summary, seconds } = await backtest(
+      process.argv[3]!,
+      process.argv[4]!,
+      SqliteEventStore.open(join(dir, "rss.sqlite"), { groupCommit: BACKTEST_GROUP_COMMIT }),
+    );
+    console.log(JSON.stringify({ bars: summary.bars, seconds, maxRssKb: process.resourceUsage().maxRSS }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
+const json = process.argv.includes("--json");
+const rounds = Number(process.env.BENCH_ROUNDS ?? "1");
 const rows: Row[] = [];
-
-async function time<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t = performance.now();
-  const value = await fn();
-  return [value, (performance.now() - t) / 1000];
-}
-
-async function backtest(name: string, open: () => EventStore) {
-  const store = open();
-  const [summary, seconds] = await time(() => executeBacktest(config, files, { store, dataRoot, logger }));
-  await store.close();
-  rows.push({
-    name,
-    seconds,
-    bars: summary.bars,
-    events: summary.events,
-    sha: summary.eventLogSha256.slice(0, 16),
-  });
-}
-
 const dir = mkdtempSync(join(tmpdir(), "perpsource-bench-"));
 try {
   for (let round = 0; round < rounds; round++) {
-    const [bars, seconds] = await time(() => countKlineRows(klineFiles));
-    rows.push({ name: "bare CSV parse (baseline)", seconds, bars });
-    await backtest("backtest, in-memory store", () => new InMemoryEventStore());
-    const file = join(dir, `bench-${round}.sqlite`);
-    await backtest("backtest, SQLite store", () =>
-      SqliteEventStore.open(file, { groupCommit: BACKTEST_GROUP_COMMIT }),
+    const config = BacktestConfigSchema.parse({ symbols, from, to });
+    const klineFiles = (await discoverArchive(dataRoot, { symbols, ...windowOf(config) })).filter(
+      (f) => f.kind === "klines",
     );
+    const t = performance.now();
+    const bars = await countKlineRows(klineFiles);
+    const baseline = (performance.now() - t) / 1000;
+    const row = (name: string, n: number, seconds: number, extra: Partial<Row> = {}): Row => ({
+      name,
+      bars: n,
+      seconds,
+      barsPerSec: Math.round(n / seconds),
+      ratio: Number((baseline / seconds).toFixed(3)),
+      ...extra,
+    });
+    rows.push(row("bare CSV parse (baseline)", bars, baseline));
+    const memory = await backtest(from, to, new InMemoryEventStore());
+    rows.push(
+      row("backtest, in-memory store", memory.summary.bars, memory.seconds, {
+        sha: memory.summary.eventLogSha256,
+      }),
+    );
+    const sqlite = await backtest(
+      from,
+      to,
+      SqliteEventStore.open(join(dir, `bench-${round}.sqlite`), { groupCommit: BACKTEST_GROUP_COMMIT }),
+    );
+    rows.push(
+      row("backtest, SQLite store", sqlite.summary.bars, sqlite.seconds, {
+        sha: sqlite.summary.eventLogSha256,
+      }),
+    );
+  }
+  const monthEnd = new Date(Date.UTC(Number(from.slice(0, 4)), Number(from.slice(5, 7)), 0))
+    .toISOString()
+    .slice(0, 10);
+  for (const [name, last] of [
+    ["peak RSS, SQLite, first month", monthEnd],
+    ["peak RSS, SQLite, whole window", to],
+  ] as const) {
+    const self = fileURLToPath(import.meta.url);
+    const child = spawnSync(process.execPath, ["--import", "tsx", self, "--peak-rss", from, last], {
+      encoding: "utf8",
+    });
+    if (child.status !== 0) throw new Error(`peak-RSS run failed: ${child.stderr}`);
+    const r = JSON.parse(child.stdout.trim().split("\n").at(-1)!) as {
+      bars: number;
+      seconds: number;
+      maxRssKb: number;
+    };
+    rows.push({
+      name,
+      bars: r.bars,
+      seconds: r.seconds,
+      barsPerSec: Math.round(r.bars / r.seconds),
+      ratio: Number.NaN,
+      peakRssMb: Math.round(r.maxRssKb / 1024),
+    });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const baseline = rows
-  .filter((r) => r.name.startsWith("bare"))
-  .reduce((best, r) => Math.min(best, r.seconds), Infinity);
-console.log(
-  `perpsource bench: sma-cross ${config.symbols.join(",")} ${config.from}..${config.to}, ${klineFiles.length} kline files`,
-);
-console.log(
-  "name".padEnd(30),
-  "bars".padStart(9),
-  "seconds".padStart(9),
-  "bars/s".padStart(10),
-  "events/s".padStart(10),
-  "×baseline".padStart(10),
-  " log sha256",
-);
-for (const r of rows) {
-  const barsPerSec = r.bars / r.seconds;
-  const eventsPerSec = r.events === undefined ? "" : Math.round(r.events / r.seconds).toString();
+const [month, whole] = rows.filter((r) => r.peakRssMb !== undefined);
+const rssGrowth = whole!.peakRssMb! / month!.peakRssMb!;
+if (json) {
+  for (const r of rows) {
+    const { sha: _sha, ...out } = r;
+    console.log(JSON.stringify(Number.isNaN(out.ratio) ? { ...out, ratio: null } : out));
+  }
   console.log(
-    r.name.padEnd(30),
-    String(r.bars).padStart(9),
-    r.seconds.toFixed(2).padStart(9),
-    Math.round(barsPerSec).toString().padStart(10),
-    eventsPerSec.padStart(10),
-    (r.seconds / baseline).toFixed(1).padStart(10),
-    r.sha ? ` ${r.sha}…` : "",
+    JSON.stringify({ name: "peak RSS whole window / first month", ratio: Number(rssGrowth.toFixed(3)) }),
+  );
+} else {
+  console.log(`perpsource bench: sma-cross ${symbols.join(",")} ${from}..${to}`);
+  console.log(
+    "name".padEnd(34),
+    "bars".padStart(9),
+    "seconds".padStart(9),
+    "bars/s".padStart(10),
+    "ratio".padStart(7),
+    "peak RSS".padStart(9),
+    " log sha256",
+  );
+  for (const r of rows) {
+    console.log(
+      r.name.padEnd(34),
+      String(r.bars).padStart(9),
+      r.seconds.toFixed(2).padStart(9),
+      String(r.barsPerSec).padStart(10),
+      (Number.isNaN(r.ratio) ? "" : r.ratio.toFixed(3)).padStart(7),
+      (r.peakRssMb === undefined ? "" : `${r.peakRssMb} MB`).padStart(9),
+      r.sha ? ` ${r.sha.slice(0, 16)}…` : "",
+    );
+  }
+  console.log(
+    `ratio = bare-parse time / run time; peak RSS whole window / first month = ${rssGrowth.toFixed(2)}`,
   );
 }
-console.log("×baseline = time relative to the bare parse of the same files (lower is better).");

@@ -18,6 +18,7 @@ import { bar, dataOf, T0 } from "./support/scenario.ts";
 type ToyState = { seen: StrategyBar[]; gaps: number; entered: boolean };
 const toy: Strategy<{ quantity: string }, ToyState> = {
   name: "toy-5m",
+  configKey: "toy5m",
   paramsVersion: 3,
   params: z.strictObject({ quantity: z.string() }),
   inputs: () => ({ intervals: ["5m"], funding: false }),

@@ -4,6 +4,7 @@
  * calendar days. `loadConfig` (load.ts) layers a file, the environment and CLI flags over these defaults.
  */
 import { z } from "zod";
+import { strategyNames } from "../strategies/registry.ts";
 import { smaCrossParamsSchema } from "../strategies/sma-cross/params.ts";
 
 const DAY_MS = 86_400_000;
@@ -42,7 +43,10 @@ export const SymbolSchema = z
 /** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
 export const BacktestConfigSchema = z
   .strictObject({
-    strategy: z.literal("sma-cross", { error: 'expected "sma-cross"' }).default("sma-cross"),
+    /** A registered strategy (src/strategies/registry.ts); its parameters are under its config key. */
+    strategy: z
+      .enum(strategyNames as [string, ...string[]], { error: `expected one of ${strategyNames.join(", ")}` })
+      .default("sma-cross"),
     /** Upper-case, unique, at least one. */
     symbols: z
       .array(SymbolSchema, { error: 'expected a list of symbols such as ["BTCUSDT"]' })
@@ -72,6 +76,7 @@ export const BacktestConfigSchema = z
      * what the strategy declares; 0: no warm-up, the strategy starts cold at `from`).
      */
     warmupBars: Int(0, 1_000_000, "an integer number of bars ≥ 0").optional(),
+    /** sma-cross's parameters (strategies.md §2.2). */
     smaCross: smaCrossParamsSchema.prefault({}),
   })
   .check((ctx) => {

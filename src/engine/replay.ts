@@ -6,6 +6,7 @@
  */
 import type { Logger } from "pino";
 import { InMemoryEventStore } from "../adapters/store/memory.ts";
+import { instrumentCatalog } from "../domain/instruments.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { canonicalEventLine, EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
@@ -61,6 +62,13 @@ export async function verifyReplay(
   const run = recorded.started;
   const { files, problems } = await recordedInputs(run, deps.dataRoot);
   const differences: string[] = [...problems];
+  const catalog = instrumentCatalog();
+  if (run.instruments && run.instruments.snapshotDate !== catalog.snapshotDate) {
+    differences.push(
+      `instruments: the run used the exchangeInfo snapshot of ${run.instruments.snapshotDate} (${run.instruments.source}), ` +
+        `this process has the one of ${catalog.snapshotDate} (${catalog.source}): pass --instruments FILE`,
+    );
+  }
 
   const stored = createProjections();
   const storedHash = new EventLogHasher();

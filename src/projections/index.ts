@@ -118,10 +118,14 @@ class ProjectionFold implements Projections {
   private applied = 0;
   private last: number | null = null;
   private lastTime: number | null = null;
-  private readonly audit = new LogAudit();
+  private readonly audit: LogAudit | undefined;
+
+  constructor(audit: boolean) {
+    this.audit = audit ? new LogAudit() : undefined;
+  }
 
   apply(event: RecordedEvent): void {
-    this.audit.check(event);
+    this.audit?.check(event);
     const e = event as AnyRecordedEvent;
     const time = e.metadata.eventTime;
     switch (e.type) {
@@ -256,9 +260,12 @@ class ProjectionFold implements Projections {
   }
 }
 
-/** An empty projections fold. */
-export function createProjections(): Projections {
-  return new ProjectionFold();
+/**
+ * An empty projections fold. `audit` (default true) checks every event against its aggregate's machine first (`LogAudit`);
+ * turn it off only for a log this process has just written through its actors.
+ */
+export function createProjections(options: { audit?: boolean } = {}): Projections {
+  return new ProjectionFold(options.audit ?? true);
 }
 
 /** Folds every event of `events` (e.g. `store.readAll()`) into fresh projections. */

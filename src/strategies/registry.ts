@@ -12,6 +12,14 @@ const registry: Readonly<Record<string, AnyStrategy>> = {
 export const strategyNames: readonly string[] = Object.keys(registry).sort();
 
 /**
+ * The validated parameters of `strategy` in a backtest configuration (its `configKey` entry, defaults applied).
+ * @throws ZodError naming the field when they are invalid.
+ */
+export function strategyParams(strategy: AnyStrategy, config: object): unknown {
+  return strategy.params.parse((config as Record<string, unknown>)[strategy.configKey] ?? {});
+}
+
+/**
  * The strategy called `name`.
  * @throws Error naming the registered strategies when there is none by that name.
  */

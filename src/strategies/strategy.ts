@@ -100,6 +100,8 @@ export interface StrategyContext<P> {
 export interface Strategy<P, S> {
   /** The name runs record and `--strategy` selects, e.g. "sma-cross". */
   readonly name: string;
+  /** The key of its parameters in the backtest configuration (e.g. `smaCross` for `backtest.smaCross`). */
+  readonly configKey: string;
   /** Version of the parameter schema; recorded with every decision. */
   readonly paramsVersion: number;
   /** Validates and defaults the parameters (errors name the field). */

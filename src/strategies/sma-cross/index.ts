@@ -11,6 +11,7 @@ const NONE = { kind: "none" } as const;
 /** The sma-cross strategy module. */
 export const smaCross: Strategy<SmaCrossConfig, SmaCrossState> = {
   name: "sma-cross",
+  configKey: "smaCross",
   paramsVersion: 1,
   params: smaCrossParamsSchema,
   inputs: () => ({ intervals: ["1m"], funding: false }),

@@ -11,7 +11,6 @@ import { orderMachine } from "../src/actors/order.machine.ts";
 import { symbolMachine } from "../src/actors/symbol.machine.ts";
 import { tradeMachine } from "../src/actors/trade.machine.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
-import { getInstrument } from "../src/domain/instruments.ts";
 import { WrongExpectedRevisionError } from "../src/events/store.ts";
 import { bar, runScenario, type ScenarioInput } from "./support/scenario.ts";
 

@@ -17,6 +17,7 @@ import { IllegalTransitionError } from "../src/actors/illegal-transition.ts";
 import { LogAudit } from "../src/actors/log-audit.ts";
 import { type OrderStatus, orderMachine } from "../src/actors/order.machine.ts";
 import { runMachine } from "../src/actors/run.machine.ts";
+import { symbolMachine } from "../src/actors/symbol.machine.ts";
 import { EventStoreDbEventStore } from "../src/adapters/store/eventstoredb.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
@@ -386,5 +387,39 @@ describe("the log audit", () => {
       expect(() => fresh.check(event)).toThrow(IllegalTransitionError);
       expect(() => fresh.check(event)).toThrow(`in state ${state} (event at log position 999)`);
     }
+  });
+});
+
+describe("the symbol actor's market invariants", () => {
+  const minute = (i: number) => ({
+    type: "BarClosed" as const,
+    data: { ...samples.BarClosed.data, openTime: T + i * 60_000, closeTime: T + i * 60_000 + 59_999 },
+  });
+  const T = samples.BarClosed.data.openTime;
+
+  it("refuses a bar that skips a minute unless a gap from the expected minute was recorded", async () => {
+    const store = new InMemoryEventStore();
+    const symbol = EventSourcedActor.create("symbol-BTCUSDT", symbolMachine, { store, correlationId: "c" });
+    await symbol.commit([minute(0), minute(1)], meta);
+    await expect(symbol.commit([minute(3)], meta)).rejects.toBeInstanceOf(IllegalTransitionError);
+    await expect(symbol.commit([minute(1)], meta)).rejects.toBeInstanceOf(IllegalTransitionError);
+    const gap = (from: number, to: number) => ({
+      type: "MarketDataGapDetected" as const,
+      data: {
+        symbol: S,
+        fromOpenTime: T + from * 60_000,
+        toOpenTime: T + to * 60_000,
+        missingBars: to - from,
+      },
+    });
+    await expect(symbol.commit([gap(3, 5)], meta)).rejects.toBeInstanceOf(IllegalTransitionError);
+    await symbol.commit([gap(2, 5), minute(5)], meta);
+    expect(symbol.snapshot.context).toMatchObject({ bars: 3, gaps: 1, expectedOpenTime: T + 6 * 60_000 });
+    expect(await streamTypes(store, "symbol-BTCUSDT")).toEqual([
+      "BarClosed",
+      "BarClosed",
+      "MarketDataGapDetected",
+      "BarClosed",
+    ]);
   });
 });

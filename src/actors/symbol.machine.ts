@@ -1,11 +1,12 @@
 /**
  * The symbol actor: one per symbol, stream `symbol-<SYMBOL>`: the market facts the run consumed, in market-time
- * order. Its guards are the feed's invariants: bars strictly after the last one, a gap only between the last bar
- * and a later one, settlements strictly after the last one.
+ * order. Its guards are the feed's invariants, so a hole can never pass silently: each 1m bar opens exactly one
+ * minute after the last one, or where the gap recorded since then ends; a gap starts where the next bar was
+ * expected; settlements come strictly after the last one.
  *
  *   awaitingData ──BarClosed──▶ streaming
- *   any state: MarketDataGapDetected (after the last bar), FundingRateSettled (after the last settlement)
- *   streaming: BarClosed (openTime > the last bar's)
+ *   any state: MarketDataGapDetected (from the expected openTime), FundingRateSettled (after the last settlement)
+ *   streaming: BarClosed (openTime = the expected one)
  */
 import { assign, setup } from "xstate";
 import type { EventData } from "../events/catalog.ts";
@@ -18,6 +19,8 @@ export type SymbolActorEvent = { [T in SymbolEventType]: { type: T; data: EventD
 export interface SymbolContext {
   /** The last closed bar, undefined before the first. */
   lastBar?: EventData<"BarClosed">;
+  /** openTime the next bar must have (ms): the last bar's + 1 minute, or the end of the gap since; undefined before any. */
+  expectedOpenTime?: number;
   bars: number;
   gaps: number;
   /** fundingTime of the last settlement, undefined before the first. */
@@ -29,22 +32,28 @@ export interface SymbolContext {
 export const symbolMachine = setup({
   types: { context: {} as SymbolContext, events: {} as SymbolActorEvent },
   guards: {
-    afterLastBar: ({ context, event }) =>
+    expectedBar: ({ context, event }) =>
       event.type === "BarClosed" &&
-      (context.lastBar === undefined || event.data.openTime > context.lastBar.openTime),
-    gapAfterLastBar: ({ context, event }) =>
+      (context.expectedOpenTime === undefined || event.data.openTime === context.expectedOpenTime),
+    gapFromExpected: ({ context, event }) =>
       event.type === "MarketDataGapDetected" &&
       event.data.toOpenTime > event.data.fromOpenTime &&
-      (context.lastBar === undefined || event.data.fromOpenTime > context.lastBar.openTime),
+      (context.expectedOpenTime === undefined || event.data.fromOpenTime === context.expectedOpenTime),
     afterLastSettlement: ({ context, event }) =>
       event.type === "FundingRateSettled" &&
       (context.lastFundingTime === undefined || event.data.fundingTime > context.lastFundingTime),
   },
   actions: {
     recordBar: assign(({ context, event }) =>
-      event.type === "BarClosed" ? { lastBar: event.data, bars: context.bars + 1 } : {},
+      event.type === "BarClosed"
+        ? { lastBar: event.data, bars: context.bars + 1, expectedOpenTime: event.data.openTime + 60_000 }
+        : {},
     ),
-    recordGap: assign(({ context }) => ({ gaps: context.gaps + 1 })),
+    recordGap: assign(({ context, event }) =>
+      event.type === "MarketDataGapDetected"
+        ? { gaps: context.gaps + 1, expectedOpenTime: event.data.toOpenTime }
+        : {},
+    ),
     recordFunding: assign(({ context, event }) =>
       event.type === "FundingRateSettled"
         ? { lastFundingTime: event.data.fundingTime, fundingSettlements: context.fundingSettlements + 1 }
@@ -56,11 +65,11 @@ export const symbolMachine = setup({
   context: { bars: 0, gaps: 0, fundingSettlements: 0 },
   initial: "awaitingData",
   on: {
-    MarketDataGapDetected: { guard: "gapAfterLastBar", actions: "recordGap" },
+    MarketDataGapDetected: { guard: "gapFromExpected", actions: "recordGap" },
     FundingRateSettled: { guard: "afterLastSettlement", actions: "recordFunding" },
   },
   states: {
-    awaitingData: { on: { BarClosed: { guard: "afterLastBar", target: "streaming", actions: "recordBar" } } },
-    streaming: { on: { BarClosed: { guard: "afterLastBar", actions: "recordBar" } } },
+    awaitingData: { on: { BarClosed: { guard: "expectedBar", target: "streaming", actions: "recordBar" } } },
+    streaming: { on: { BarClosed: { guard: "expectedBar", actions: "recordBar" } } },
   },
 });

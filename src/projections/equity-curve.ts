@@ -24,18 +24,6 @@ export interface Drawdown {
   maxDrawdownRatio: string | null;
 }
 
-/** Sampling intervals of `EquityCurve.points`, in ms. */
-export const curveIntervals = {
-  "1m": 60_000,
-  "5m": 300_000,
-  "15m": 900_000,
-  "1h": 3_600_000,
-  "4h": 14_400_000,
-  "1d": 86_400_000,
-} as const;
-/** A sampling interval name (`1m` … `1d`). */
-export type CurveInterval = keyof typeof curveIntervals;
-
 /** Which samples `EquityCurve.points` returns. */
 export interface CurveQuery {
   /** Bucket width in ms (UTC-aligned, `floor(time / intervalMs)`); the last sample of each bucket is kept. */

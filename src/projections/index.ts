@@ -5,9 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { LogAudit } from "../actors/log-audit.ts";
+import { BAR_INTERVALS } from "../domain/bars/intervals.ts";
 import type { DomainEvent } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
-import { type CurveQuery, type CurveView, curveIntervals, type EquityPoint } from "./equity-curve.ts";
+import type { CurveQuery, CurveView, EquityPoint } from "./equity-curve.ts";
 import { type OrderQuery, OrdersProjection, type OrderView } from "./orders.ts";
 import { PnlProjection, type PnlView } from "./pnl.ts";
 import { PositionsProjection, type PositionView } from "./positions.ts";
@@ -15,10 +16,8 @@ import { type RiskView, riskView } from "./risk.ts";
 import { RunsProjection, type RunView } from "./runs.ts";
 
 export {
-  type CurveInterval,
   type CurveQuery,
   type CurveView,
-  curveIntervals,
   type EquityPoint,
   MIN_CURVE_POINTS,
 } from "./equity-curve.ts";
@@ -209,7 +208,7 @@ class ProjectionFold implements Projections {
   }
 
   equityCurve(query: Partial<CurveQuery> = {}): EquityPoint[] {
-    return this.pnlFold.curve.points({ intervalMs: curveIntervals["1m"], ...query });
+    return this.pnlFold.curve.points({ intervalMs: BAR_INTERVALS["1m"], ...query });
   }
 
   downsampleCurve(query: CurveQuery, maxPoints: number): Generator<void, CurveView, void> {

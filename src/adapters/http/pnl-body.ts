@@ -5,11 +5,12 @@
  * the build started, even when events are folded meanwhile.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { type CurveInterval, curveIntervals, type Projections } from "../../projections/index.ts";
+import { BAR_INTERVALS, type BarInterval } from "../../domain/bars/intervals.ts";
+import type { Projections } from "../../projections/index.ts";
 
 /** What GET /pnl was asked for (validated, see `PnlQuery`). */
 export interface PnlParams {
-  interval: CurveInterval;
+  interval: BarInterval;
   from?: number | undefined;
   to?: number | undefined;
   maxPoints: number;
@@ -22,7 +23,7 @@ const POINTS_PER_CHUNK = 4_096;
 export async function pnlBody(projections: Projections, params: PnlParams): Promise<Buffer> {
   const { interval, from, to, maxPoints } = params;
   const head = JSON.stringify({ ...projections.pnl(), interval });
-  const steps = projections.downsampleCurve({ intervalMs: curveIntervals[interval], from, to }, maxPoints);
+  const steps = projections.downsampleCurve({ intervalMs: BAR_INTERVALS[interval], from, to }, maxPoints);
   let step = steps.next(); // started now, so the curve is read at the same position as the figures
   while (!step.done) {
     await nextTurn();

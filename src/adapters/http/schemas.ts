@@ -4,6 +4,7 @@
  * since the Unix epoch, UTC; money is USDT as exact decimal strings.
  */
 import { z } from "zod";
+import { BAR_INTERVALS } from "../../domain/bars/intervals.ts";
 import {
   ClientOrderId,
   Decimal,
@@ -14,7 +15,6 @@ import {
   SymbolName,
 } from "../../events/catalog.ts";
 import {
-  curveIntervals,
   type EquityPoint,
   MIN_CURVE_POINTS,
   type OrderView,
@@ -61,8 +61,8 @@ export const PnlQuery = z
   .strictObject({
     maxPoints: integer(MIN_CURVE_POINTS, MAX_CURVE_POINTS).default(2_000),
     interval: z
-      .enum(Object.keys(curveIntervals) as [keyof typeof curveIntervals], {
-        error: `expected one of ${Object.keys(curveIntervals).join(", ")}`,
+      .enum(Object.keys(BAR_INTERVALS) as [keyof typeof BAR_INTERVALS], {
+        error: `expected one of ${Object.keys(BAR_INTERVALS).join(", ")}`,
       })
       .default("1h"),
     from: integer(0, MAX_INT).optional(),
@@ -180,7 +180,7 @@ const PnlFields: z.ZodType<PnlView> = z.object({
 export const PnlResponse = z.intersection(
   PnlFields,
   z.object({
-    interval: z.enum(Object.keys(curveIntervals)),
+    interval: z.enum(Object.keys(BAR_INTERVALS)),
     equityCurve: z.strictObject({
       points: z.array(EquityPointResponse),
       totalPoints: z.number().int().nonnegative(),

@@ -1,13 +1,3 @@
-/**
- * The archive as one deterministic, time-ordered stream of market events (bars, funding settlements, gaps)
- * over all symbols — the backtest's market feed.
- *
- * Order: by `time` (bar: closeTime, settlement: fundingTime, gap: toOpenTime), then kind (funding < gap <
- * bar), then symbol (alphabetical). So a settlement at 08:00:00.003 comes after the bar closing 07:59:59.999
- * and before the bar closing 08:00:59.999 (strategies.md §0, funding boundary rule), a gap comes right
- * before the bar that revealed it, and a hole at the window's end is reported at the window end.
- */
-import { from, type Observable } from "rxjs";
 import { ceilMinute, MarketCoverage } from "./coverage.ts";
 import { compareDecimals } from "./csv.ts";
 import { type FundingRow, readFundingFile } from "./funding.ts";

@@ -22,7 +22,9 @@ export function startCommand(flags: Flags): Promise<number> {
     const store = await openEmptyStore(cfg.store, true);
     try {
       try {
-        out(summaryTable(await runBacktestWithProgress(cfg, store, logger, true), cfg.store));
+        const summary = await runBacktestWithProgress(cfg, store, logger, true);
+        for (const warning of summary.warnings) err(`warning: ${warning}`);
+        out(summaryTable(summary, cfg.store));
       } catch (error) {
         if (!(error instanceof MissingMarketDataError)) throw error;
         err(missingDataHowTo(cfg, error.message));

@@ -318,7 +318,7 @@ export async function executeBacktest(
         ],
         { causationId: `run:${runId}`, eventTime: e.time },
       );
-      await flush(store);
+      await store.flush();
       unit = { events: 0, since: Number.NaN };
     }
   };
@@ -342,7 +342,7 @@ export async function executeBacktest(
     ],
     { causationId: `run:${runId}`, eventTime: lastTime },
   );
-  await flush(store);
+  await store.flush();
   deps.onProgress?.({ bars: engine.stats.bars, eventTime: lastTime, ...window });
 
   // Every event of this log was checked against its machine by the actor that wrote it: no audit needed here.
@@ -392,9 +392,4 @@ function checkCursor(checkpoint: EventData<"RunCheckpointed">, e: MarketEvent): 
         `${cursor.symbol} at ${cursor.time}, the feed now has ${e.kind} ${marketSymbol(e)} at ${e.time}`,
     );
   }
-}
-
-/** Makes every append so far durable (stores whose appends are each durable have nothing to do). */
-async function flush(store: EventStore): Promise<void> {
-  await (store as { flush?: () => Promise<void> }).flush?.();
 }

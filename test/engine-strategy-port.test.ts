@@ -110,3 +110,99 @@ describe("the strategy port", () => {
     expect(engine.warmFrom()).toEqual({ ETHUSDT: T0 + 15 * 60_000 - 1 });
   });
 });
+
+/** Targets a fixed list of positions, one per 1m bar. */
+const targets = (list: string[]): Strategy<Record<string, never>, { i: number }> => ({
+  name: "toy-target",
+  configKey: "toyTarget",
+  paramsVersion: 1,
+  params: z.strictObject({}),
+  inputs: () => ({ intervals: ["1m"], funding: false }),
+  warmupBars: () => 0,
+  init: () => ({ i: 0 }),
+  isWarm: () => true,
+  step(state, input) {
+    if (input.kind !== "bar" || state.i >= list.length) return { state, decision: { kind: "none" } };
+    return {
+      state: { i: state.i + 1 },
+      decision: {
+        kind: "target",
+        positionAmt: list[state.i]!,
+        referencePrice: input.bar.close,
+        signal: { i: state.i },
+      },
+    };
+  },
+});
+
+describe("target positions", () => {
+  it("moves the position with one MARKET order per change, reduce-only when it only reduces", async () => {
+    const store = new InMemoryEventStore();
+    const venue = new SimulatedVenue({ takerRate: "0.0005", slippage: "0", instrument: getInstrument });
+    // ETHUSDT: MARKET_LOT_SIZE step 0.001, MIN_NOTIONAL 20 USDT; prices around 2000.
+    const list = ["1", "1", "0.4", "-0.5", "-0.5005", "-0.509", "0"];
+    const engine = new TradingEngine({
+      store,
+      venue,
+      runId: "targets",
+      accountId: "main",
+      strategy: targets(list),
+      params: {},
+      instrument: getInstrument,
+    });
+    await engine.openAccount("100000", { causationId: "t", eventTime: T0 });
+    const positions: string[] = [];
+    for (let i = 0; i <= list.length; i++) {
+      const b = bar("ETHUSDT", i, ohlc(i));
+      await venue.matchBar(b, engine.onVenueReport);
+      positions.push(engine.accountState.positions.ETHUSDT?.positionAmt ?? "0");
+      await engine.onBar(b);
+    }
+    const events: RecordedEvent[] = [];
+    for await (const e of store.readAll()) events.push(e);
+    const set = dataOf(events, "TargetPositionSet");
+    expect(set.map((s) => [s.targetPositionAmt, s.positionAmt, s.clientOrderId ?? s.reason])).toEqual([
+      ["1", "0", "ps-ETHUSDT-000001-T"],
+      ["1", "1", "atTarget"],
+      ["0.4", "1", "ps-ETHUSDT-000002-T"],
+      ["-0.5", "0.4", "ps-ETHUSDT-000003-T"],
+      ["-0.5005", "-0.5", "belowMinNotional"], // 0.0005 floors to 0 at the 0.001 step
+      ["-0.509", "-0.5", "belowMinNotional"], // 0.009 × ~2005 = 18 USDT < 20
+      ["0", "-0.5", "ps-ETHUSDT-000004-T"],
+    ]);
+    const orders = dataOf(events, "OrderSubmitted");
+    expect(orders.map((o) => [o.side, o.quantity, o.reduceOnly, o.purpose])).toEqual([
+      ["BUY", "1.000", false, "TARGET"],
+      ["SELL", "0.600", true, "TARGET"],
+      ["SELL", "0.900", false, "TARGET"], // a flip: not reduce-only
+      ["BUY", "0.500", true, "TARGET"],
+    ]);
+    // Each order fills at the next bar's open: the position seen before each bar's decision.
+    expect(positions).toEqual(["0", "1", "1", "0.4", "-0.5", "-0.5", "-0.5", "0"]);
+  });
+
+  it("sends no new order while the last one is still working", async () => {
+    const store = new InMemoryEventStore();
+    const venue = new SimulatedVenue({ takerRate: "0.0005", slippage: "0", instrument: getInstrument });
+    const engine = new TradingEngine({
+      store,
+      venue,
+      runId: "pending",
+      accountId: "main",
+      strategy: targets(["1", "2"]),
+      params: {},
+      instrument: getInstrument,
+    });
+    await engine.openAccount("100000", { causationId: "t", eventTime: T0 });
+    // Two closes in a row without a bar open in between: the first order has not filled yet.
+    await venue.matchBar(bar("ETHUSDT", 0, ohlc(0)), engine.onVenueReport);
+    await engine.onBar(bar("ETHUSDT", 0, ohlc(0)));
+    await engine.onBar(bar("ETHUSDT", 1, ohlc(1)));
+    const events: RecordedEvent[] = [];
+    for await (const e of store.readAll()) events.push(e);
+    expect(dataOf(events, "TargetPositionSet").map((s) => s.clientOrderId ?? s.reason)).toEqual([
+      "ps-ETHUSDT-000001-T",
+      "orderPending",
+    ]);
+  });
+});

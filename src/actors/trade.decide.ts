@@ -4,9 +4,10 @@
  * strategies.md §2.3 (brackets), binance-usdm.md §2.3 (order types).
  */
 import { protectionPrices } from "../domain/bracket.ts";
+import { Dec, floorToStep, formatAtScale, toDec } from "../domain/decimal.ts";
 import type { Instrument } from "../domain/instruments.ts";
 import type { EventData } from "../events/catalog.ts";
-import type { StrategyDecision } from "../strategies/strategy.ts";
+import type { StrategyDecision, TargetIntent } from "../strategies/strategy.ts";
 import { clientOrderIdFor } from "./client-order-ids.ts";
 import type { TradeActorEvent, TradeContext } from "./trade.machine.ts";
 
@@ -61,6 +62,75 @@ export function decideOnStrategyDecision(
       },
     },
   ];
+}
+
+/** The position and order state a target decision is taken against. */
+export interface TargetContext {
+  /** Signed position size now, base asset. */
+  positionAmt: string;
+  /** Whether the last target order is still working. */
+  orderPending: boolean;
+  instrument: Instrument;
+}
+
+/**
+ * A target position (strategies.md §0 "Numbers", binance-usdm.md §1): the change Δ = target − position is floored
+ * to the MARKET_LOT_SIZE step and sent as one MARKET order, reduce-only when it only reduces the position (same
+ * side, smaller, or flat). No order when an earlier one is pending, when Δ floors to 0 (`atTarget`), or when a
+ * non-reduce-only change is worth less than MIN_NOTIONAL at the reference price (`belowMinNotional`).
+ * @returns TargetPositionSet, and the order request when one is sent.
+ */
+export function decideOnTarget(
+  ctx: TradeContext,
+  intent: TargetIntent,
+  origin: DecisionOrigin,
+  now: TargetContext,
+): { event: TradeActorEvent; order?: Submitted } {
+  const current = toDec(now.positionAmt, "positionAmt");
+  const target = toDec(intent.positionAmt, "target positionAmt");
+  const delta = target.minus(current);
+  const { instrument } = now;
+  const quantity = floorToStep(delta.abs(), instrument.marketStepSize, instrument.marketMinQty);
+  const reduceOnly = target.isZero() || (target.times(current).gt(0) && target.abs().lt(current.abs()));
+  let reason: "atTarget" | "belowMinNotional" | "orderPending" | undefined;
+  if (now.orderPending) reason = "orderPending";
+  else if (quantity.isZero()) reason = delta.isZero() ? "atTarget" : "belowMinNotional";
+  else if (
+    !reduceOnly &&
+    quantity.times(toDec(intent.referencePrice, "referencePrice")).lt(new Dec(instrument.minNotional))
+  ) {
+    reason = "belowMinNotional";
+  }
+  const clientOrderId =
+    reason === undefined ? clientOrderIdFor(ctx.symbol, ctx.targetOrders + 1, "T") : undefined;
+  const event: TradeActorEvent = {
+    type: "TargetPositionSet",
+    data: {
+      symbol: ctx.symbol,
+      strategy: origin.strategy,
+      paramsVersion: origin.paramsVersion,
+      barOpenTime: origin.barOpenTime,
+      targetPositionAmt: intent.positionAmt,
+      positionAmt: now.positionAmt,
+      referencePrice: intent.referencePrice,
+      ...(clientOrderId ? { clientOrderId } : { reason }),
+      signal: { ...intent.signal },
+    },
+  };
+  if (!clientOrderId) return { event };
+  return {
+    event,
+    order: {
+      clientOrderId,
+      symbol: ctx.symbol,
+      side: delta.isPos() ? "BUY" : "SELL",
+      type: "MARKET",
+      purpose: "TARGET",
+      positionSide: "BOTH",
+      quantity: formatAtScale(quantity, instrument.marketStepSize),
+      reduceOnly,
+    },
+  };
 }
 
 /**

@@ -1,18 +1,20 @@
 /**
  * The trade actor: one per traded symbol, stream `trade-<SYMBOL>`. It records the strategy's decisions and owns
- * the lifecycle of the symbol's one bracketed position (the process the bracket manager drives,
- * src/engine/bracket-manager.ts).
+ * the lifecycle of the symbol's one bracketed position (the process the trade manager drives,
+ * src/engine/trade-manager.ts).
  *
  *   flat ──EntrySignalled──▶ entryPending ──PositionProtectionRequested──▶ protected ──PositionClosed──▶ flat
  *                               │   └──InvalidRiskAtFill──▶ flattening ──PositionClosed──▶ flat
  *                               │          protected ──PositionUnprotected──▶ flattening
  *                               └──EntryFailed──▶ flat
  *   any state: SignalSuppressed (recorded, no transition)
+ *   flat: TargetPositionSet (a target-position strategy moves its position with MARKET orders; no bracket)
  */
 import { assign, setup } from "xstate";
 import type { EventData } from "../events/catalog.ts";
 
 type TradeEventType =
+  | "TargetPositionSet"
   | "EntrySignalled"
   | "SignalSuppressed"
   | "EntryFailed"
@@ -47,6 +49,9 @@ export interface TradeContext {
   signals: number;
   /** Suppressed signals so far. */
   suppressedSignals: number;
+  /** Orders sent towards target positions so far (numbers their clientOrderIds), and the last one's id. */
+  targetOrders: number;
+  lastTargetClientOrderId?: string;
   trade?: ActiveTrade;
 }
 
@@ -101,14 +106,24 @@ export const tradeMachine = setup({
     ),
     closeTrade: assign({ trade: undefined }),
     recordSuppression: assign(({ context }) => ({ suppressedSignals: context.suppressedSignals + 1 })),
+    recordTarget: assign(({ context, event }) =>
+      event.type === "TargetPositionSet" && event.data.clientOrderId
+        ? { targetOrders: context.targetOrders + 1, lastTargetClientOrderId: event.data.clientOrderId }
+        : {},
+    ),
   },
 }).createMachine({
   id: "trade",
-  context: ({ input }) => ({ symbol: input.symbol, signals: 0, suppressedSignals: 0 }),
+  context: ({ input }) => ({ symbol: input.symbol, signals: 0, suppressedSignals: 0, targetOrders: 0 }),
   initial: "flat",
   on: { SignalSuppressed: { actions: "recordSuppression" } },
   states: {
-    flat: { on: { EntrySignalled: { target: "entryPending", actions: "openTrade" } } },
+    flat: {
+      on: {
+        EntrySignalled: { target: "entryPending", actions: "openTrade" },
+        TargetPositionSet: { actions: "recordTarget" },
+      },
+    },
     entryPending: {
       on: {
         PositionProtectionRequested: { target: "protected", actions: "protectTrade" },

@@ -2,7 +2,7 @@
  * Order execution: the one place orders meet the venue. Every order is an order actor (stream
  * `order-<clientOrderId>`); its intent (OrderSubmitted) is appended before the venue sees it, and the venue's
  * answers (acceptance, rejection, fills, expiry, cancel) are appended to it as they come. Fills and funding are
- * booked on the account actor. Strategy-agnostic: the bracket manager and the router call it.
+ * booked on the account actor. Strategy-agnostic: the trade manager and the router call it.
  */
 import {
   decideFillBooking,
@@ -52,6 +52,11 @@ export class OrderExecution {
   constructor(
     private readonly deps: { store: EventStore; runId: string; venue: Venue; account: AccountActor },
   ) {}
+
+  /** Whether the order can still fill or be canceled. */
+  isWorking(clientOrderId: string): boolean {
+    return this.openOrders.has(clientOrderId);
+  }
 
   /** The working orders' actors (for snapshots). */
   workingOrders(): Iterable<OrderActor> {

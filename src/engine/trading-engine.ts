@@ -1,7 +1,7 @@
 /**
  * The trading engine: the thin router of the kernel. Market events go to the symbol actor (the market facts,
  * appended in order) and then to the strategy actors that consume them; a strategy's decision goes to the
- * bracket manager; venue reports go to order execution and, when an order completes, to the bracket manager.
+ * trade manager; venue reports go to order execution and, when an order completes, to the trade manager.
  * It is the same in every mode and names no strategy: backtests drive it with archive data and the simulated
  * venue. Every reaction follows "decide, validate, append, apply"; an order's intent is appended before the venue
  * sees it.
@@ -13,10 +13,10 @@ import type { Instrument } from "../domain/instruments.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
-import type { AnyStrategy, StrategyInput } from "../strategies/strategy.ts";
-import { BracketManager } from "./bracket-manager.ts";
+import type { AnyStrategy, PositionView, StrategyInput } from "../strategies/strategy.ts";
 import { type Cause, OrderExecution } from "./order-execution.ts";
 import { type PersistedStrategy, StrategyActor } from "./strategy-actor.ts";
+import { TradeManager } from "./trade-manager.ts";
 import type { Venue, VenueReport } from "./venue.ts";
 
 /** What the engine needs: the store, the venue, the run's identity and its strategy with validated params. */
@@ -58,7 +58,7 @@ export interface EngineCheckpoint {
 export class TradingEngine {
   private readonly account: EventSourcedActor<typeof accountMachine>;
   private readonly execution: OrderExecution;
-  private readonly brackets: BracketManager;
+  private readonly trades: TradeManager;
   private readonly symbols = new Map<string, { actor: SymbolActor; strategy: StrategyActor }>();
   /** eventId of each symbol's latest FundingRateSettled (the cause of the funding booking). */
   private readonly fundingCause = new Map<string, string>();
@@ -73,7 +73,7 @@ export class TradingEngine {
       venue: options.venue,
       account: this.account,
     });
-    this.brackets = new BracketManager({
+    this.trades = new TradeManager({
       store: options.store,
       runId: options.runId,
       execution: this.execution,
@@ -91,7 +91,7 @@ export class TradingEngine {
         actor: actor.persist(),
         strategy: strategy.persist(),
       })),
-      trades: this.brackets.persist(),
+      trades: this.trades.persist(),
       execution: this.execution.persist(),
       counts: { ...this.counts },
       fundingCause: Object.fromEntries(this.fundingCause),
@@ -108,7 +108,7 @@ export class TradingEngine {
       entry.actor = EventSourcedActor.restore(actor, symbolMachine, deps);
       entry.strategy.restore(strategy);
     }
-    this.brackets.restore(checkpoint.trades);
+    this.trades.restore(checkpoint.trades);
     this.execution.restore(checkpoint.execution);
     Object.assign(this.counts, checkpoint.counts);
     this.fundingCause.clear();
@@ -175,7 +175,7 @@ export class TradingEngine {
         : input.kind === "gap"
           ? input.gap.symbol
           : input.funding.symbol;
-    this.symbol(symbol).strategy.step(input, { open: false }, time);
+    this.symbol(symbol).strategy.step(input, { open: false, positionAmt: "0" }, time);
   }
 
   /** A venue report: a fill, an expiry or a funding payment. */
@@ -183,7 +183,7 @@ export class TradingEngine {
     switch (report.kind) {
       case "fill": {
         const completed = await this.execution.onFill(report.fill, report.time);
-        if (completed) await this.brackets.onOrderFilled(completed);
+        if (completed) await this.trades.onOrderFilled(completed);
         return;
       }
       case "expired":
@@ -219,25 +219,31 @@ export class TradingEngine {
     const actors = [
       this.account,
       ...[...this.symbols.values()].map((s) => s.actor),
-      ...this.brackets.actors(),
+      ...this.trades.actors(),
       ...this.execution.workingOrders(),
     ];
     for (const a of actors) out.set(a.stream, { value: a.snapshot.value, context: a.snapshot.context });
     return out;
   }
 
-  /** Steps the symbol's strategy on `input` and hands its decisions to the bracket manager. */
+  /** Steps the symbol's strategy on `input` and hands its decisions to the trade manager. */
   private async decide(symbol: string, input: StrategyInput, cause: Cause): Promise<void> {
     const { strategy } = this.symbol(symbol);
-    const decisions = strategy.step(input, { open: this.brackets.isOpen(symbol) }, cause.eventTime);
+    const decisions = strategy.step(input, this.positionView(symbol), cause.eventTime);
     for (const { decision, at } of decisions) {
       const origin = {
         strategy: strategy.strategy.name,
         paramsVersion: strategy.strategy.paramsVersion,
         barOpenTime: at,
       };
-      await this.brackets.onDecision(symbol, decision, origin, cause);
+      await this.trades.onDecision(symbol, decision, origin, cause);
     }
+  }
+
+  /** What the symbol's strategy knows of its own trading: open (a position or a pending entry) and the size. */
+  private positionView(symbol: string): PositionView {
+    const positionAmt = this.account.snapshot.context.positions[symbol]?.positionAmt ?? "0";
+    return { open: this.trades.isOpen(symbol) || positionAmt !== "0", positionAmt };
   }
 
   private symbol(symbol: string): { actor: SymbolActor; strategy: StrategyActor } {

@@ -20,8 +20,8 @@ export const OrderSide = z.enum(["BUY", "SELL"]);
 export const PositionDirection = z.enum(["LONG", "SHORT"]);
 /** The order types the engine sends (binance-usdm.md §2.3). */
 export const OrderType = z.enum(["MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"]);
-/** Why an order exists: the entry, its two exits, or an emergency reduce-only close. */
-export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTEN"]);
+/** Why an order exists: a bracket's entry, its two exits, an emergency reduce-only close, or a move to a target position. */
+export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTEN", "TARGET"]);
 
 const manifestEntry = z.strictObject({
   /** Path relative to the data root, with forward slashes. */
@@ -136,6 +136,27 @@ const schemas = {
     barOpenTime: EpochMs,
     /** The strategy's reason, e.g. sma-cross's positionOpen, cooldown, stopWindowTooShort, invalidRisk, quantityTooSmall. */
     reason: z.string().min(1),
+  }),
+  /**
+   * A strategy set its target position: the MARKET order that moves the position there (reduce-only when it only
+   * reduces), or why none was sent.
+   */
+  TargetPositionSet: z.strictObject({
+    symbol: SymbolName,
+    strategy: z.string().min(1),
+    paramsVersion: z.number().int().positive(),
+    barOpenTime: EpochMs,
+    /** Signed target size, base asset (one-way mode). */
+    targetPositionAmt: Decimal,
+    /** Signed size when the target was set. */
+    positionAmt: Decimal,
+    referencePrice: Decimal,
+    /** The order sent, absent when none was. */
+    clientOrderId: ClientOrderId.optional(),
+    /** Why no order was sent: atTarget, belowMinNotional (the change is worth less than MIN_NOTIONAL), orderPending. */
+    reason: z.enum(["atTarget", "belowMinNotional", "orderPending"]).optional(),
+    /** The numbers behind the decision. */
+    signal: z.record(z.string(), z.union([z.number(), z.string()])),
   }),
   /** The entry filled; the bracket (stop-loss + take-profit) is placed, both reduce-only. */
   PositionProtectionRequested: z.strictObject({

@@ -56,6 +56,8 @@ export interface StrategyInputs {
 export interface PositionView {
   /** True while a position or an entry that may still fill exists on the symbol. */
   readonly open: boolean;
+  /** Signed position size, base asset ("0" when flat). */
+  readonly positionAmt: string;
 }
 
 /**
@@ -77,10 +79,25 @@ export interface EntryIntent {
   readonly signal: Readonly<Record<string, number | string>>;
 }
 
+/**
+ * A target position: the engine moves the symbol's one-way position to `positionAmt` with a MARKET order
+ * (reduce-only when it only reduces), unless the change is worth less than MIN_NOTIONAL or an order is pending.
+ */
+export interface TargetIntent {
+  readonly kind: "target";
+  /** Signed target size, base asset, at the MARKET_LOT_SIZE step. */
+  readonly positionAmt: string;
+  /** The price the decision was made at (quote asset); values the change for MIN_NOTIONAL. */
+  readonly referencePrice: string;
+  /** The numbers behind the decision. */
+  readonly signal: Readonly<Record<string, number | string>>;
+}
+
 /** What one step of a strategy decided. */
 export type StrategyDecision =
   | { readonly kind: "none" }
   | EntryIntent
+  | TargetIntent
   /** A signal the strategy saw but did not act on, and why (recorded for the decision trace). */
   | { readonly kind: "suppressed"; readonly direction: Direction; readonly reason: string };
 

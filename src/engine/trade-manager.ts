@@ -1,9 +1,12 @@
 /**
- * The bracket manager: the process manager of a bracketed position, across the trade, order and account
- * aggregates. An entry decision becomes EntrySignalled and a MARKET entry; the entry's fill becomes a reduce-only
- * stop-loss and take-profit computed from the fill (or a flatten when the fill left no risk); an exit's fill
- * cancels its sibling and closes the trade; a rejected entry fails the trade; a rejected stop flattens the
- * position. Strategy-agnostic: it only sees the port's decisions.
+ * The trade manager: the process manager of each symbol's trade, across the trade, order and account aggregates.
+ * It carries out the two intents of the strategy port:
+ * - an entry with its bracket: EntrySignalled and a MARKET entry; the entry's fill becomes a reduce-only
+ *   stop-loss and take-profit computed from the fill (or a flatten when the fill left no risk); an exit's fill
+ *   cancels its sibling and closes the trade; a rejected entry fails the trade; a rejected stop flattens the
+ *   position;
+ * - a target position: TargetPositionSet and, when the change is worth an order, one MARKET order towards it.
+ * Strategy-agnostic: it only sees the port's decisions.
  */
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import {
@@ -11,6 +14,7 @@ import {
   decideOnEntryFill,
   decideOnProtectionFailure,
   decideOnStrategyDecision,
+  decideOnTarget,
   entryOrder,
   flattenOrder,
   protectionOrders,
@@ -26,7 +30,7 @@ import type { OrderRequest } from "./venue.ts";
 type TradeActor = EventSourcedActor<typeof tradeMachine>;
 
 /** Drives each symbol's trade actor. Not re-entrant: await each call. */
-export class BracketManager {
+export class TradeManager {
   private readonly trades = new Map<string, TradeActor>();
 
   constructor(
@@ -67,7 +71,7 @@ export class BracketManager {
     }
   }
 
-  /** Records a strategy's decision; an entry is sent as a MARKET order. */
+  /** Records a strategy's decision; an entry or a target position is sent as a MARKET order. */
   async onDecision(
     symbol: string,
     decision: StrategyDecision,
@@ -75,6 +79,18 @@ export class BracketManager {
     cause: Cause,
   ): Promise<void> {
     const actor = this.trade(symbol);
+    if (decision.kind === "target") {
+      const { lastTargetClientOrderId } = actor.snapshot.context;
+      const { event, order } = decideOnTarget(actor.snapshot.context, decision, origin, {
+        positionAmt: this.deps.positionAmt(symbol) ?? "0",
+        orderPending:
+          lastTargetClientOrderId !== undefined && this.deps.execution.isWorking(lastTargetClientOrderId),
+        instrument: this.deps.instrument(symbol),
+      });
+      const [id] = await actor.commit([event], cause);
+      if (order) await this.deps.execution.submit(order, { causationId: id!, eventTime: cause.eventTime });
+      return;
+    }
     const events = decideOnStrategyDecision(actor.snapshot.context, decision, origin);
     if (events.length === 0) return;
     const [id] = await actor.commit(events, cause);
@@ -89,6 +105,7 @@ export class BracketManager {
 
   /** An order of a trade completely filled. */
   async onOrderFilled({ request, fill, cause }: CompletedOrder): Promise<void> {
+    if (request.purpose === "TARGET") return; // the position is where the strategy wanted it: nothing follows
     const actor = this.trade(request.symbol);
     if (request.purpose === "ENTRY") {
       const decision = decideOnEntryFill(

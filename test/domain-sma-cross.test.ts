@@ -367,7 +367,7 @@ describe("sma-cross rules", () => {
       /3\/5/,
     );
     expect(() => stepSmaCross(state, { ...bar, close: "1.234" }, ctx)).toThrow(
-      `TESTUSDT close at ${T0} "1.234" has more than 2 decimals`,
+      `TESTUSDT bar at ${T0}: close "1.234" has more than 2 decimals`,
     );
     const next = stepSmaCross(state, bar, ctx).state;
     const coarser = { ...ctx, instrument: testInstrument({ tickSize: "0.1" }) };

@@ -229,9 +229,17 @@ export function stepSmaCross(
       `sma-cross: ${instrument.symbol} tickSize ${instrument.tickSize} changed the price scale mid-run`,
     );
   }
-  const close = toScaledUnits(bar.close, scale, `${instrument.symbol} close at ${bar.openTime}`);
-  const low = toScaledUnits(bar.low, scale, `${instrument.symbol} low at ${bar.openTime}`);
-  const high = toScaledUnits(bar.high, scale, `${instrument.symbol} high at ${bar.openTime}`);
+  let close: number;
+  let low: number;
+  let high: number;
+  try {
+    close = toScaledUnits(bar.close, scale, "close");
+    low = toScaledUnits(bar.low, scale, "low");
+    high = toScaledUnits(bar.high, scale, "high");
+  } catch (error) {
+    // The bar's identity is named only when there is an error: no string building per bar.
+    throw new Error(`${instrument.symbol} bar at ${bar.openTime}: ${(error as Error).message}`);
+  }
 
   const short = stepSma(state.short, close);
   const long = stepSma(state.long, close);

@@ -15,8 +15,6 @@ import {
   checkOrderFilters,
   getInstrument,
   type Instrument,
-  instrumentCatalog,
-  useInstrumentCatalog,
 } from "../src/domain/instruments.ts";
 import { requireRealData } from "./support/real-data.ts";
 
@@ -195,24 +193,6 @@ describe("InstrumentCatalog validation", () => {
     expect(() => loadInstrumentCatalog(join(tmpdir(), "no-such-exchangeInfo.json"))).toThrow(
       /no-such-exchangeInfo.json: cannot read it: ENOENT/,
     );
-  });
-
-  it("useInstrumentCatalog swaps what getInstrument reads, and back", () => {
-    const json = bundledJson();
-    const only = InstrumentCatalog.fromExchangeInfo(
-      { ...json, serverTime: Date.UTC(2024, 0, 2), symbols: [json.symbols[1]] },
-      "file old.json",
-    );
-    try {
-      useInstrumentCatalog(only);
-      expect(instrumentCatalog()).toBe(only);
-      expect(getInstrument("ETHUSDT")).toEqual(bundled.get("ETHUSDT"));
-      expect(() => getInstrument("BTCUSDT")).toThrow(UnknownSymbolError);
-      expect(() => getInstrument("BTCUSDT")).toThrow("snapshot of 2024-01-02 (file old.json)");
-    } finally {
-      useInstrumentCatalog(undefined);
-    }
-    expect(getInstrument("BTCUSDT").symbol).toBe("BTCUSDT");
   });
 });
 

@@ -2,6 +2,7 @@
 import type { Logger } from "pino";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { AppConfig } from "../config/schema.ts";
+import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import { createLogger } from "./logger.ts";
 
 /** Parsed commander options of a command, global options (`--config`, `--log-level`, `--verbose`) included. */
@@ -10,6 +11,8 @@ export type Flags = Record<string, unknown>;
 export interface CliContext {
   cfg: AppConfig;
   logger: Logger;
+  /** The instruments of this run: the `--instruments` file's, else the bundled snapshot's. */
+  instruments: InstrumentCatalog;
   /** Writes one result line to stdout. */
   out(line: string): void;
   /** Writes one diagnostic line to stderr. */
@@ -32,8 +35,8 @@ export function reportError(error: unknown, withStack: boolean): void {
 
 /**
  * Loads the config from `process.env`, cwd, `flags.config` and `configFlags` (the subset of flags that are
- * config keys), reads the `instruments` file when one is configured (it replaces the bundled snapshot for
- * `getInstrument`), then runs `action`. A runtime error is printed (stack only at log level debug/trace or with
+ * config keys), reads the `instruments` file when one is configured (else the bundled snapshot is the run's
+ * catalog), then runs `action`. A runtime error is printed (stack only at log level debug/trace or with
  * --verbose) and gives exit code 1.
  * @throws ConfigError when the configuration or the instruments file is invalid (the caller exits 2).
  */
@@ -48,22 +51,23 @@ export async function withContext(
     flags: configFlags,
     cwd: process.cwd(),
   });
-  if (cfg.instruments !== undefined) await selectInstruments(cfg.instruments);
+  const instruments = await loadInstruments(cfg.instruments);
   const logger = createLogger(cfg.logLevel);
   try {
-    return await action({ cfg, logger, out, err });
+    return await action({ cfg, logger, instruments, out, err });
   } catch (error) {
     reportError(error, flags["verbose"] === true || cfg.logLevel === "debug" || cfg.logLevel === "trace");
     return 1;
   }
 }
 
-/** Makes the exchangeInfo file at `path` the process's instrument catalog; a bad file is a ConfigError. */
-async function selectInstruments(path: string): Promise<void> {
+/** The catalog of the exchangeInfo file at `path`, or the bundled one; a bad file is a ConfigError. */
+async function loadInstruments(path: string | undefined): Promise<InstrumentCatalog> {
+  const { bundledInstrumentCatalog } = await import("../domain/instruments.catalog.ts");
+  if (path === undefined) return bundledInstrumentCatalog();
   const { loadInstrumentCatalog } = await import("../adapters/exchange-info/load.ts");
-  const { useInstrumentCatalog } = await import("../domain/instruments.ts");
   try {
-    useInstrumentCatalog(loadInstrumentCatalog(path));
+    return loadInstrumentCatalog(path);
   } catch (error) {
     throw new ConfigError([`instruments: ${(error as Error).message}`]);
   }

@@ -68,27 +68,13 @@ export type RateLimit = {
   readonly limit: number;
 };
 
-let selected: InstrumentCatalog | undefined;
-
 /**
- * Makes `catalog` the one `getInstrument` reads for the rest of the process (the CLI's `--instruments FILE`);
- * `undefined` goes back to the bundled snapshot.
- */
-export function useInstrumentCatalog(catalog: InstrumentCatalog | undefined): void {
-  selected = catalog;
-}
-
-/** The catalog `getInstrument` reads: the one chosen with `useInstrumentCatalog`, else the bundled snapshot. */
-export function instrumentCatalog(): InstrumentCatalog {
-  return selected ?? bundledInstrumentCatalog();
-}
-
-/**
- * The instrument of `symbol` in the current catalog (`instrumentCatalog()`).
+ * The instrument of `symbol` in the bundled exchangeInfo snapshot. Runs take their catalog explicitly (a run may
+ * use another snapshot, `--instruments FILE`); this is the default.
  * @throws UnknownSymbolError naming the snapshot's date and source when the snapshot does not list it.
  */
 export function getInstrument(symbol: string): Instrument {
-  return instrumentCatalog().get(symbol);
+  return bundledInstrumentCatalog().get(symbol);
 }
 
 /** An order as the filters see it. Quantity in base asset, prices in USDT, all decimal strings. */

@@ -23,7 +23,7 @@ import { SimulatedVenue, type SimulatedVenueState } from "../adapters/venue/simu
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
 import { BAR_INTERVALS } from "../domain/bars/intervals.ts";
-import { getInstrument, instrumentCatalog } from "../domain/instruments.ts";
+import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { EventData } from "../events/catalog.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
@@ -84,6 +84,8 @@ export interface BacktestDeps {
   onProgress?: (p: BacktestProgress) => void;
   /** Wall clock for barsPerSec only (ms); defaults to performance.now. Never reaches the event log. */
   wallClock?: () => number;
+  /** The run's instruments (default: the bundled exchangeInfo snapshot); recorded in RunStarted. */
+  instruments?: InstrumentCatalog;
 }
 
 /** The data root holds no usable market data for the requested symbols and window. */
@@ -116,7 +118,8 @@ export function backtestRunId(config: BacktestConfig, files: readonly ArchiveFil
  *   MarketDataError (file:line) for a malformed input row, UnknownSymbolError (naming the instruments snapshot).
  */
 export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): Promise<BacktestSummary> {
-  for (const symbol of config.symbols) getInstrument(symbol);
+  const instruments = deps.instruments ?? bundledInstrumentCatalog();
+  for (const symbol of config.symbols) instruments.get(symbol);
   const window = windowOf(config);
   const symbols = config.symbols;
   let files: ArchiveFile[];
@@ -185,6 +188,8 @@ export async function executeBacktest(
   resume?: { checkpoint: EventData<"RunCheckpointed"> | undefined },
 ): Promise<BacktestSummary> {
   const { store, logger } = deps;
+  const catalog = deps.instruments ?? bundledInstrumentCatalog();
+  const instrument = (symbol: string) => catalog.get(symbol);
   const wallClock = deps.wallClock ?? (() => performance.now());
   if (!resume) {
     for await (const _ of store.readAll({ limit: 1 })) {
@@ -198,7 +203,7 @@ export async function executeBacktest(
   const venue = new SimulatedVenue({
     takerRate: config.feeRates.taker,
     slippage: config.slippage,
-    instrument: getInstrument,
+    instrument,
   });
   const engine = new TradingEngine({
     store,
@@ -207,7 +212,7 @@ export async function executeBacktest(
     accountId: config.accountId,
     strategy,
     params,
-    instrument: getInstrument,
+    instrument,
   });
   const runStream = streams.run(runId);
   const start = { causationId: `run:${runId}`, eventTime: window.from };
@@ -221,7 +226,6 @@ export async function executeBacktest(
       throw new CannotResumeError(`the store holds no run ${runId} for these inputs`);
   } else {
     run = EventSourcedActor.create(runStream, runMachine, actorDeps);
-    const catalog = instrumentCatalog();
     await run.commit(
       [
         {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import { InMemoryEventStore } from "../adapters/store/memory.ts";
-import { instrumentCatalog } from "../domain/instruments.ts";
+import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { canonicalEventLine, EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
@@ -56,13 +56,13 @@ function diffObjects(a: unknown, b: unknown, path: string, out: string[]): void 
  */
 export async function verifyReplay(
   store: EventStore,
-  deps: { dataRoot: string; logger: Logger },
+  deps: { dataRoot: string; logger: Logger; instruments?: InstrumentCatalog },
 ): Promise<ReplayReport> {
   const recorded = await readRecordedRun(store);
   const run = recorded.started;
   const { files, problems } = await recordedInputs(run, deps.dataRoot);
   const differences: string[] = [...problems];
-  const catalog = instrumentCatalog();
+  const catalog = deps.instruments ?? bundledInstrumentCatalog();
   if (run.instruments && run.instruments.snapshotDate !== catalog.snapshotDate) {
     differences.push(
       `instruments: the run used the exchangeInfo snapshot of ${run.instruments.snapshotDate} (${run.instruments.source}), ` +
@@ -102,6 +102,7 @@ export async function verifyReplay(
     store: rerunStore,
     dataRoot: deps.dataRoot,
     logger: deps.logger,
+    instruments: catalog,
   });
 
   const replayed = createProjections();

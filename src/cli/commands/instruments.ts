@@ -1,7 +1,6 @@
 /** `perpsource instruments refresh` and `perpsource instruments show SYMBOL`. */
 import { join } from "node:path";
 import { refreshExchangeInfo } from "../../adapters/exchange-info/fetch.ts";
-import { instrumentCatalog } from "../../domain/instruments.ts";
 import { type Flags, withContext } from "../context.ts";
 
 /**
@@ -28,8 +27,8 @@ export function instrumentsRefreshCommand(flags: Flags): Promise<number> {
  */
 export function instrumentsShowCommand(flags: Flags): Promise<number> {
   const [symbol] = flags["args"] as string[];
-  return withContext(flags, flags, async ({ out }) => {
-    out(JSON.stringify(instrumentCatalog().get(symbol!.toUpperCase()), null, 2));
+  return withContext(flags, flags, async ({ out, instruments }) => {
+    out(JSON.stringify(instruments.get(symbol!.toUpperCase()), null, 2));
     return 0;
   });
 }

@@ -10,10 +10,10 @@ import { openExistingStore } from "../store.ts";
  * @throws ConfigError on an invalid configuration.
  */
 export function replayCommand(flags: Flags): Promise<number> {
-  return withContext(flags, flags, async ({ cfg, logger, out }) => {
+  return withContext(flags, flags, async ({ cfg, logger, out, instruments }) => {
     const store = await openExistingStore(cfg.store);
     try {
-      const report = await verifyReplay(store, { dataRoot: cfg.dataRoot, logger });
+      const report = await verifyReplay(store, { dataRoot: cfg.dataRoot, logger, instruments });
       out(replayReport(report));
       return report.ok ? 0 : 1;
     } finally {

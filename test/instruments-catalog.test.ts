@@ -5,17 +5,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadInstrumentCatalog } from "../src/adapters/exchange-info/load.ts";
 import { Dec, decimalsOf, floorToStep, formatAtScale, roundToTick } from "../src/domain/decimal.ts";
-import {
-  bundledInstrumentCatalog,
-  InstrumentCatalog,
-  UnknownSymbolError,
-} from "../src/domain/instruments.catalog.ts";
+import { bundledInstrumentCatalog, InstrumentCatalog } from "../src/domain/instruments.catalog.ts";
 import { type ExchangeInfoError, trimExchangeInfo } from "../src/domain/instruments.exchange-info.ts";
-import {
-  checkOrderFilters,
-  getInstrument,
-  type Instrument,
-} from "../src/domain/instruments.ts";
+import { checkOrderFilters, getInstrument, type Instrument } from "../src/domain/instruments.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 const BUNDLED_JSON = new URL("../src/domain/instruments.snapshot.json", import.meta.url);

@@ -5,7 +5,7 @@
  * or the file given with `--instruments`.
  */
 import { type Dec, toDec } from "./decimal.ts";
-import { bundledInstrumentCatalog, type InstrumentCatalog } from "./instruments.catalog.ts";
+import { bundledInstrumentCatalog } from "./instruments.catalog.ts";
 
 /** One symbol of `GET /fapi/v1/exchangeInfo`: its contract, its filters and its order rules (§1.1, §1.2). */
 export type Instrument = {

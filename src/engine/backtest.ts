@@ -4,9 +4,8 @@
  * Deterministic: market time is the only clock in the log, ids derive from the run id, and the run id derives
  * from the configuration and the input files; the same inputs give a byte-identical log (same eventLogSha256).
  *
- * Units of work: after every `UNIT.marketEvents` market events or `UNIT.marketMs` of market time (whichever comes
- * first, so the points are deterministic) the run appends a RunCheckpointed with the engine's and the venue's
- * state and flushes the store. `resumeBacktest` continues a killed run from its last checkpoint: the actors and
+ * The run is cut into units of work, each ending with a RunCheckpointed and a flush (units-of-work.ts); the
+ * strategy warms up on the bars before the window first (warm-up.ts). `resumeBacktest` continues a killed run from its last checkpoint: the actors and
  * the venue are restored from it, the market events it covers are skipped, and the events the run had written
  * after it are written again with the same ids and content, which every store takes as idempotent retries. The
  * resumed log is the uninterrupted one, byte for byte.
@@ -19,10 +18,9 @@ import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
-import { SimulatedVenue, type SimulatedVenueState } from "../adapters/venue/simulated.ts";
+import { SimulatedVenue } from "../adapters/venue/simulated.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
-import { BAR_INTERVALS } from "../domain/bars/intervals.ts";
 import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { EventData } from "../events/catalog.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
@@ -32,10 +30,9 @@ import { consumeInOrder } from "../market/pull.ts";
 import { createProjections } from "../projections/index.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
-import { type EngineCheckpoint, TradingEngine } from "./trading-engine.ts";
-
-/** A unit of work ends after this many market events or this much market time (ms), whichever first. */
-export const UNIT = { marketEvents: 2_000, marketMs: 6 * 3_600_000 } as const;
+import { TradingEngine } from "./trading-engine.ts";
+import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
+import { warmUp, warmUpWindow } from "./warm-up.ts";
 
 /** The end-of-run summary. Money in USDT as decimal strings; barsPerSec from the wall clock (not in the log). */
 export interface BacktestSummary {
@@ -98,11 +95,6 @@ export class StoreNotEmptyError extends Error {
   override name = "StoreNotEmptyError";
 }
 
-/** `--resume` on a store whose run cannot be continued (completed, or its inputs changed). */
-export class CannotResumeError extends Error {
-  override name = "CannotResumeError";
-}
-
 /** Deterministic run id: `bt-` + 16 hex of sha256(config, input files). */
 export function backtestRunId(config: BacktestConfig, files: readonly ArchiveFile[]): string {
   const h = createHash("sha256")
@@ -128,30 +120,16 @@ export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): P
   } catch (err) {
     throw new MissingMarketDataError((err as Error).message);
   }
-  const warmUp = warmUpWindow(config);
-  if (warmUp !== undefined) {
+  const before = warmUpWindow(config);
+  if (before !== undefined) {
     // The files of the window and whatever files hold bars before it (the warm-up reads what there is).
     files = await discoverArchive(
       deps.dataRoot,
-      { symbols, from: warmUp.from, to: window.to },
+      { symbols, from: before.from, to: window.to },
       { partial: true },
     );
   }
   return executeBacktest(config, files, deps);
-}
-
-/**
- * The market time before the window that warms the strategy up: `warmupBars` (default: the strategy's own
- * `warmupBars`) bars of its first interval before `from`; undefined for no warm-up.
- */
-export function warmUpWindow(config: BacktestConfig): { from: number; to: number } | undefined {
-  const strategy = getStrategy(config.strategy);
-  const params = strategyParams(strategy, config);
-  const bars = config.warmupBars ?? strategy.warmupBars(params);
-  if (bars === 0) return undefined;
-  const interval = strategy.inputs(params).intervals[0] ?? "1m";
-  const from = windowOf(config).from;
-  return { from: from - bars * BAR_INTERVALS[interval], to: from };
 }
 
 /**
@@ -169,12 +147,6 @@ export async function resumeBacktest(deps: BacktestDeps): Promise<BacktestSummar
     throw new CannotResumeError(`cannot resume run ${recorded.started.runId}: ${problems.join("; ")}`);
   }
   return executeBacktest(recorded.config, files, deps, { checkpoint: recorded.lastCheckpoint });
-}
-
-/** The state a RunCheckpointed carries. */
-interface CheckpointState {
-  engine: EngineCheckpoint;
-  venue: SimulatedVenueState;
 }
 
 /**
@@ -218,7 +190,6 @@ export async function executeBacktest(
   const start = { causationId: `run:${runId}`, eventTime: window.from };
   const actorDeps = { store, correlationId: runId };
   let run: EventSourcedActor<typeof runMachine>;
-  let skip = 0;
   const checkpoint = resume?.checkpoint;
   if (resume) {
     run = await EventSourcedActor.rehydrate(runStream, runMachine, actorDeps);
@@ -252,31 +223,20 @@ export async function executeBacktest(
       start,
     );
   }
-  const warmUp = warmUpWindow(config);
-  if (warmUp !== undefined && !checkpoint) {
-    for await (const e of archiveMarketEvents(files, warmUp)) {
-      if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
-      else if (e.kind === "gap") engine.warmUp({ kind: "gap", gap: e.gap }, e.time);
-    }
-  }
-  if (checkpoint) {
-    const state = checkpoint.state as unknown as CheckpointState;
-    engine.restore(state.engine);
-    venue.restore(state.venue);
-    skip = checkpoint.marketEvents;
-  } else {
+  const units = new UnitsOfWork({ runId, run, store, engine, venue, checkpoint });
+  if (!checkpoint) {
+    const before = warmUpWindow(config);
+    if (before !== undefined) await warmUp(engine, files, before);
     await engine.openAccount(config.initialBalance, start);
   }
   logger.info(
-    { runId, files: files.length, symbols: config.symbols, resumedAfter: skip },
+    { runId, files: files.length, symbols: config.symbols, resumedAfter: checkpoint?.marketEvents ?? 0 },
     resume ? "backtest resumed" : "backtest started",
   );
 
   const began = wallClock();
   const barsBefore = engine.stats.bars;
   let lastTime = window.from;
-  let marketEvents = 0;
-  let unit = { events: 0, since: Number.NaN };
   const handle = async (e: MarketEvent): Promise<void> => {
     switch (e.kind) {
       case "bar":
@@ -296,46 +256,16 @@ export async function executeBacktest(
     }
   };
   const coverage = new MarketCoverage();
-  const step = async (e: MarketEvent): Promise<void> => {
-    marketEvents += 1;
+  const step = (e: MarketEvent): Promise<void> => {
     lastTime = e.time;
-    if (marketEvents <= skip) {
-      if (marketEvents === skip) checkCursor(checkpoint!, e);
-      return;
-    }
-    await handle(e);
-    if (Number.isNaN(unit.since)) unit.since = e.time;
-    unit.events += 1;
-    if (unit.events >= UNIT.marketEvents || e.time - unit.since >= UNIT.marketMs) {
-      const state: CheckpointState = { engine: engine.checkpoint(), venue: venue.snapshot() };
-      await run.commit(
-        [
-          {
-            type: "RunCheckpointed",
-            data: {
-              runId,
-              marketEvents,
-              cursor: { time: e.time, kind: e.kind, symbol: marketSymbol(e) },
-              state: state as unknown as Record<string, unknown>,
-            },
-          },
-        ],
-        { causationId: `run:${runId}`, eventTime: e.time },
-      );
-      await store.flush();
-      unit = { events: 0, since: Number.NaN };
-    }
+    return units.step(e, handle);
   };
   // The market feed as a pulled RxJS stream: the archive is read one event ahead of the engine at most, so memory
   // stays flat however long the window.
   await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage }), step), {
     defaultValue: undefined,
   });
-  if (marketEvents < skip) {
-    throw new CannotResumeError(
-      `the market data now holds ${marketEvents} events, fewer than the ${skip} the checkpoint covers`,
-    );
-  }
+  units.checkComplete();
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
   await run.commit(
     [
@@ -380,20 +310,4 @@ export async function executeBacktest(
   };
   logger.debug(result, "backtest completed");
   return result;
-}
-
-/** The symbol a market event concerns. */
-function marketSymbol(e: MarketEvent): string {
-  return e.kind === "bar" ? e.bar.symbol : e.kind === "funding" ? e.funding.symbol : e.gap.symbol;
-}
-
-/** On resume, the feed's event at the checkpoint must be the one the checkpoint recorded. */
-function checkCursor(checkpoint: EventData<"RunCheckpointed">, e: MarketEvent): void {
-  const { cursor } = checkpoint;
-  if (cursor.time !== e.time || cursor.kind !== e.kind || cursor.symbol !== marketSymbol(e)) {
-    throw new CannotResumeError(
-      `the market data changed since the checkpoint: its event ${checkpoint.marketEvents} was ${cursor.kind} ` +
-        `${cursor.symbol} at ${cursor.time}, the feed now has ${e.kind} ${marketSymbol(e)} at ${e.time}`,
-    );
-  }
 }

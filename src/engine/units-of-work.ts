@@ -1,0 +1,118 @@
+/**
+ * A backtest's units of work (docs/ARCHITECTURE.md, "Units of work"): after every `UNIT.marketEvents` market
+ * events or `UNIT.marketMs` of market time, whichever first (so the points are deterministic), the run appends
+ * a RunCheckpointed with the engine's and the venue's state and flushes the store. On resume the market events a
+ * checkpoint covers are skipped, the last of them checked against the checkpoint's cursor.
+ */
+import type { EventSourcedActor } from "../actors/event-sourced-actor.ts";
+import type { runMachine } from "../actors/run.machine.ts";
+import type { MarketEvent } from "../adapters/market/types.ts";
+import type { SimulatedVenue, SimulatedVenueState } from "../adapters/venue/simulated.ts";
+import type { EventData } from "../events/catalog.ts";
+import type { EventStore } from "../events/store.ts";
+import type { EngineCheckpoint, TradingEngine } from "./trading-engine.ts";
+
+/** A unit of work ends after this many market events or this much market time (ms), whichever first. */
+export const UNIT = { marketEvents: 2_000, marketMs: 6 * 3_600_000 } as const;
+
+/** The state a RunCheckpointed carries. */
+export interface CheckpointState {
+  engine: EngineCheckpoint;
+  venue: SimulatedVenueState;
+}
+
+/** `--resume` on a store whose run cannot be continued (completed, or its inputs changed). */
+export class CannotResumeError extends Error {
+  override name = "CannotResumeError";
+}
+
+/** Counts the run's market events, skips those a checkpoint covers, and ends each unit with a checkpoint. */
+export class UnitsOfWork {
+  /** Market events of the feed seen so far (skipped ones included). */
+  marketEvents = 0;
+  private events = 0;
+  private since = Number.NaN;
+  private readonly skip: number;
+
+  constructor(
+    private readonly deps: {
+      runId: string;
+      run: EventSourcedActor<typeof runMachine>;
+      store: EventStore;
+      engine: TradingEngine;
+      venue: SimulatedVenue;
+      /** The checkpoint the run resumes from, if any. */
+      checkpoint?: EventData<"RunCheckpointed">;
+    },
+  ) {
+    this.skip = deps.checkpoint?.marketEvents ?? 0;
+    if (deps.checkpoint) {
+      const state = deps.checkpoint.state as unknown as CheckpointState;
+      deps.engine.restore(state.engine);
+      deps.venue.restore(state.venue);
+    }
+  }
+
+  /**
+   * Handles market event `e` with `handle` unless the checkpoint covers it, then ends the unit when it is full.
+   * @throws CannotResumeError when the feed's event at the checkpoint is not the one it recorded.
+   */
+  async step(e: MarketEvent, handle: (e: MarketEvent) => Promise<void>): Promise<void> {
+    this.marketEvents += 1;
+    if (this.marketEvents <= this.skip) {
+      if (this.marketEvents === this.skip) checkCursor(this.deps.checkpoint!, e);
+      return;
+    }
+    await handle(e);
+    if (Number.isNaN(this.since)) this.since = e.time;
+    this.events += 1;
+    if (this.events >= UNIT.marketEvents || e.time - this.since >= UNIT.marketMs) await this.checkpoint(e);
+  }
+
+  /** @throws CannotResumeError when the feed ended before the checkpoint's market event. */
+  checkComplete(): void {
+    if (this.marketEvents < this.skip) {
+      throw new CannotResumeError(
+        `the market data now holds ${this.marketEvents} events, fewer than the ${this.skip} the checkpoint covers`,
+      );
+    }
+  }
+
+  private async checkpoint(e: MarketEvent): Promise<void> {
+    const { runId, run, store, engine, venue } = this.deps;
+    const state: CheckpointState = { engine: engine.checkpoint(), venue: venue.snapshot() };
+    await run.commit(
+      [
+        {
+          type: "RunCheckpointed",
+          data: {
+            runId,
+            marketEvents: this.marketEvents,
+            cursor: { time: e.time, kind: e.kind, symbol: marketSymbol(e) },
+            state: state as unknown as Record<string, unknown>,
+          },
+        },
+      ],
+      { causationId: `run:${runId}`, eventTime: e.time },
+    );
+    await store.flush();
+    this.events = 0;
+    this.since = Number.NaN;
+  }
+}
+
+/** The symbol a market event concerns. */
+function marketSymbol(e: MarketEvent): string {
+  return e.kind === "bar" ? e.bar.symbol : e.kind === "funding" ? e.funding.symbol : e.gap.symbol;
+}
+
+/** On resume, the feed's event at the checkpoint must be the one the checkpoint recorded. */
+function checkCursor(checkpoint: EventData<"RunCheckpointed">, e: MarketEvent): void {
+  const { cursor } = checkpoint;
+  if (cursor.time !== e.time || cursor.kind !== e.kind || cursor.symbol !== marketSymbol(e)) {
+    throw new CannotResumeError(
+      `the market data changed since the checkpoint: its event ${checkpoint.marketEvents} was ${cursor.kind} ` +
+        `${cursor.symbol} at ${cursor.time}, the feed now has ${e.kind} ${marketSymbol(e)} at ${e.time}`,
+    );
+  }
+}

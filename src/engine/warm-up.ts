@@ -1,0 +1,36 @@
+/**
+ * Warm-up before a backtest's window (issue 5 item 4): the strategy steps on the bars before `from` that the
+ * files hold, as if flat; nothing is appended and its decisions are dropped.
+ */
+import { archiveMarketEvents } from "../adapters/market/archive.ts";
+import type { ArchiveFile } from "../adapters/market/types.ts";
+import { type BacktestConfig, windowOf } from "../config/schema.ts";
+import { BAR_INTERVALS } from "../domain/bars/intervals.ts";
+import { getStrategy, strategyParams } from "../strategies/registry.ts";
+import type { TradingEngine } from "./trading-engine.ts";
+
+/**
+ * The market time before the window that warms the strategy up: `warmupBars` (default: the strategy's own
+ * `warmupBars`) bars of its first interval before `from`, ms; undefined for no warm-up.
+ */
+export function warmUpWindow(config: BacktestConfig): { from: number; to: number } | undefined {
+  const strategy = getStrategy(config.strategy);
+  const params = strategyParams(strategy, config);
+  const bars = config.warmupBars ?? strategy.warmupBars(params);
+  if (bars === 0) return undefined;
+  const interval = strategy.inputs(params).intervals[0] ?? "1m";
+  const from = windowOf(config).from;
+  return { from: from - bars * BAR_INTERVALS[interval], to: from };
+}
+
+/** Feeds the bars and gaps of `files` inside `window` (from `warmUpWindow`) to the engine's strategies. */
+export async function warmUp(
+  engine: TradingEngine,
+  files: readonly ArchiveFile[],
+  window: { from: number; to: number },
+): Promise<void> {
+  for await (const e of archiveMarketEvents(files, window)) {
+    if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
+    else if (e.kind === "gap") engine.warmUp({ kind: "gap", gap: e.gap }, e.time);
+  }
+}

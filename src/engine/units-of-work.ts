@@ -13,7 +13,7 @@ import type { EventStore } from "../events/store.ts";
 import type { EngineCheckpoint, TradingEngine } from "./trading-engine.ts";
 
 /** A unit of work ends after this many market events or this much market time (ms), whichever first. */
-export const UNIT = { marketEvents: 2_000, marketMs: 6 * 3_600_000 } as const;
+export const UNIT = { marketEvents: 2_000, marketMs: 86_400_000 } as const;
 
 /** The state a RunCheckpointed carries. */
 export interface CheckpointState {

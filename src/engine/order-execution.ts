@@ -81,7 +81,10 @@ export class OrderExecution {
     Object.assign(this.stats, persisted.stats);
   }
 
-  /** Records the intent, then sends it; records the venue's acknowledgement or rejection. */
+  /**
+   * Records the intent (flushed first when the venue is outside the process), then sends it; records the venue's
+   * acknowledgement or rejection.
+   */
   async submit(request: OrderRequest, cause: Cause): Promise<SubmitOutcome> {
     const order = EventSourcedActor.create(streams.order(request.clientOrderId), orderMachine, {
       store: this.deps.store,
@@ -90,6 +93,7 @@ export class OrderExecution {
     const [submittedId] = await order.commit([{ type: "OrderSubmitted", data: request }], cause);
     this.stats.orders += 1;
     this.openOrders.set(request.clientOrderId, order);
+    if (this.deps.venue.external) await this.deps.store.flush();
     const result = await this.deps.venue.submit(request);
     const next = { causationId: submittedId!, eventTime: cause.eventTime };
     if (result.accepted) {
@@ -125,6 +129,7 @@ export class OrderExecution {
   ): Promise<void> {
     const order = this.openOrders.get(clientOrderId);
     if (!order) return;
+    if (this.deps.venue.external) await this.deps.store.flush();
     const result = await this.deps.venue.cancel(symbol, clientOrderId);
     if (!result.canceled) return;
     this.openOrders.delete(clientOrderId);

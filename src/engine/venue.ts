@@ -35,6 +35,11 @@ export type VenueReportHandler = (report: VenueReport) => Promise<void>;
 
 /** Order entry at a venue. */
 export interface Venue {
+  /**
+   * True when `submit` and `cancel` reach outside the process (a real exchange): the store is then flushed
+   * before each, so no order leaves before its intent is durable (docs/ARCHITECTURE.md, the group-commit rule).
+   */
+  readonly external: boolean;
   /** Sends a new order. Resolves with the acknowledgement or the rejection; never throws for a rejection. */
   submit(order: OrderRequest): Promise<SubmitResult>;
   /** Cancels a working order. */

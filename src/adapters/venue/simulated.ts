@@ -77,6 +77,8 @@ export interface SimulatedVenueState {
 
 /** The backtest venue. Deterministic: order and trade ids are sequence numbers. */
 export class SimulatedVenue implements Venue {
+  /** In-process: nothing leaves it, so intents need not be flushed before a submit. */
+  readonly external = false;
   private readonly working = new Map<string, WorkingOrder>();
   private readonly positions = new Map<string, InstanceType<typeof Dec>>();
   private readonly lastPrice = new Map<string, string>();

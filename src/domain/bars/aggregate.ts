@@ -67,11 +67,8 @@ export interface IntervalBar {
 }
 
 /** Whole buckets with no minute present: openTimes in [fromOpenTime, toOpenTime), `missingBars` of them. */
-export interface IntervalGap {
-  symbol: string;
+export interface IntervalGap extends MinuteGap {
   interval: BarInterval;
-  fromOpenTime: number;
-  toOpenTime: number;
   missingBars: number;
 }
 

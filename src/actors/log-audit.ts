@@ -9,6 +9,7 @@ import { type StreamCategory, streamCategory } from "../events/streams.ts";
 import { accountMachine } from "./account.machine.ts";
 import { IllegalTransitionError } from "./illegal-transition.ts";
 import { orderMachine } from "./order.machine.ts";
+import { riskMachine } from "./risk.machine.ts";
 import { runMachine } from "./run.machine.ts";
 import { symbolMachine } from "./symbol.machine.ts";
 import { tradeMachine } from "./trade.machine.ts";
@@ -19,6 +20,7 @@ const aggregates: Record<StreamCategory, { machine: AnyStateMachine; input?: (id
   trade: { machine: tradeMachine, input: (symbol) => ({ symbol }) },
   order: { machine: orderMachine },
   account: { machine: accountMachine },
+  risk: { machine: riskMachine },
   run: { machine: runMachine },
 };
 

@@ -1,40 +1,58 @@
 /**
  * The order actor: one per clientOrderId, stream `order-<clientOrderId>`. Its transition table follows Binance's
- * order statuses (binance-usdm.md §3.1), with PENDING_NEW for an intent that is durable but not yet acknowledged.
+ * order statuses (binance-usdm.md §3.1) and, for the five conditional types, the Algo Order lifecycle (§2.4):
+ * the order waits in the algo service (NEW), its condition is met (TRIGGERING), a regular order is placed in the
+ * matching engine (TRIGGERED) and then fills, expires or is canceled like any regular order. PENDING_NEW is an
+ * intent that is durable but not yet acknowledged; DENIED is one the pre-trade risk engine refused.
  *
- *   (none) ──OrderSubmitted──▶ PENDING_NEW ──OrderAccepted──▶ NEW ──OrderFilled(FILLED)──▶ FILLED
- *                                 │  └─OrderRejected──▶ REJECTED   │  └─OrderFilled(PARTIAL)──▶ PARTIALLY_FILLED
- *                                 └─OrderCanceled──▶ CANCELED ◀────┴─OrderCanceled
- *   NEW / PARTIALLY_FILLED ──OrderExpired──▶ EXPIRED
+ *   state             event                               → state              (guard)
+ *   NONE              OrderSubmitted                      → PENDING_NEW
+ *   PENDING_NEW       OrderAccepted                       → NEW
+ *                     OrderRejected                       → REJECTED
+ *                     OrderDenied                         → DENIED
+ *                     OrderCanceled                       → CANCELED
+ *   NEW               OrderFilled (FILLED)                → FILLED             regular
+ *                     OrderFilled (PARTIALLY_FILLED)      → PARTIALLY_FILLED   regular
+ *                     OrderTriggering                     → TRIGGERING         conditional
+ *                     OrderCanceled                       → CANCELED
+ *                     OrderExpired                        → EXPIRED | EXPIRED_IN_MATCH (STP expiry)
+ *   TRIGGERING        OrderTriggered                      → TRIGGERED
+ *                     OrderRejected                       → REJECTED           (e.g. priceProtect, margin)
+ *                     OrderExpired                        → EXPIRED            (reduce-only with nothing to reduce)
+ *   TRIGGERED         OrderFilled                         → FILLED | PARTIALLY_FILLED
+ *                     OrderCanceled                       → CANCELED
+ *                     OrderExpired                        → EXPIRED | EXPIRED_IN_MATCH
+ *   PARTIALLY_FILLED  OrderFilled                         → FILLED | PARTIALLY_FILLED
+ *                     OrderCanceled                       → CANCELED
+ *                     OrderExpired                        → EXPIRED | EXPIRED_IN_MATCH
+ *   FILLED, CANCELED, EXPIRED, EXPIRED_IN_MATCH, REJECTED, DENIED: final.
+ *
+ * A conditional order's algo status is derived from its state by `algoStatus`.
  */
-import { assign, setup } from "xstate";
-import type { EventData } from "../events/catalog.ts";
+import { and, assign, not, setup } from "xstate";
+import { CONDITIONAL_ORDER_TYPES, type EventData } from "../events/catalog.ts";
 
-type Ev<
-  T extends
-    | "OrderSubmitted"
-    | "OrderAccepted"
-    | "OrderFilled"
-    | "OrderCanceled"
-    | "OrderExpired"
-    | "OrderRejected",
-> = {
-  type: T;
-  data: EventData<T>;
-};
+type OrderEventType =
+  | "OrderSubmitted"
+  | "OrderAccepted"
+  | "OrderDenied"
+  | "OrderTriggering"
+  | "OrderTriggered"
+  | "OrderFilled"
+  | "OrderCanceled"
+  | "OrderExpired"
+  | "OrderRejected";
+type Ev<T extends OrderEventType> = { type: T; data: EventData<T> };
 /** The events an order actor applies. */
-export type OrderActorEvent =
-  | Ev<"OrderSubmitted">
-  | Ev<"OrderAccepted">
-  | Ev<"OrderFilled">
-  | Ev<"OrderCanceled">
-  | Ev<"OrderExpired">
-  | Ev<"OrderRejected">;
+export type OrderActorEvent = { [T in OrderEventType]: Ev<T> }[OrderEventType];
 
 /** What the order actor knows. Quantities in base asset, prices in quote asset, commission in USDT. */
 export interface OrderContext {
   request?: EventData<"OrderSubmitted">;
+  /** The venue's id: the order id, or the algoId of a conditional order until it triggers. */
   orderId?: string;
+  /** A triggered conditional order's matching-engine order id. */
+  triggeredOrderId?: string;
   /** Cumulative filled quantity. */
   executedQty: string;
   /** Price of the last fill. */
@@ -45,6 +63,13 @@ export interface OrderContext {
   rejectReason?: string;
 }
 
+const conditionalTypes: ReadonlySet<string> = new Set(CONDITIONAL_ORDER_TYPES);
+
+/** Whether an order type is conditional (Algo Order API, binance-usdm.md §2.4). */
+export function isConditionalType(type: EventData<"OrderSubmitted">["type"]): boolean {
+  return conditionalTypes.has(type);
+}
+
 /** The order machine (transition table in the header comment). */
 export const orderMachine = setup({
   types: { context: {} as OrderContext, events: {} as OrderActorEvent },
@@ -52,6 +77,9 @@ export const orderMachine = setup({
     recordRequest: assign(({ event }) => (event.type === "OrderSubmitted" ? { request: event.data } : {})),
     recordAccept: assign(({ event }) =>
       event.type === "OrderAccepted" ? { orderId: event.data.orderId } : {},
+    ),
+    recordTrigger: assign(({ event }) =>
+      event.type === "OrderTriggered" ? { triggeredOrderId: event.data.orderId } : {},
     ),
     recordFill: assign(({ context, event }) =>
       event.type === "OrderFilled"
@@ -69,11 +97,18 @@ export const orderMachine = setup({
       event.type === "OrderExpired" ? { cancelReason: event.data.reason } : {},
     ),
     recordReject: assign(({ event }) =>
-      event.type === "OrderRejected" ? { rejectReason: event.data.reason } : {},
+      event.type === "OrderRejected"
+        ? { rejectReason: event.data.reason }
+        : event.type === "OrderDenied"
+          ? { rejectReason: event.data.reason }
+          : {},
     ),
   },
   guards: {
     completesOrder: ({ event }) => event.type === "OrderFilled" && event.data.status === "FILLED",
+    conditional: ({ context }) => context.request !== undefined && isConditionalType(context.request.type),
+    selfTradeExpiry: ({ event }) =>
+      event.type === "OrderExpired" && (event.data.expiryReason === 1 || event.data.expiryReason === 3),
   },
 }).createMachine({
   id: "order",
@@ -85,17 +120,42 @@ export const orderMachine = setup({
       on: {
         OrderAccepted: { target: "NEW", actions: "recordAccept" },
         OrderRejected: { target: "REJECTED", actions: "recordReject" },
+        OrderDenied: { target: "DENIED", actions: "recordReject" },
         OrderCanceled: { target: "CANCELED", actions: "recordCancel" },
       },
     },
     NEW: {
       on: {
         OrderFilled: [
+          { guard: and([not("conditional"), "completesOrder"]), target: "FILLED", actions: "recordFill" },
+          { guard: not("conditional"), target: "PARTIALLY_FILLED", actions: "recordFill" },
+        ],
+        OrderTriggering: { guard: "conditional", target: "TRIGGERING" },
+        OrderCanceled: { target: "CANCELED", actions: "recordCancel" },
+        OrderExpired: [
+          { guard: "selfTradeExpiry", target: "EXPIRED_IN_MATCH", actions: "recordExpiry" },
+          { target: "EXPIRED", actions: "recordExpiry" },
+        ],
+      },
+    },
+    TRIGGERING: {
+      on: {
+        OrderTriggered: { target: "TRIGGERED", actions: "recordTrigger" },
+        OrderRejected: { target: "REJECTED", actions: "recordReject" },
+        OrderExpired: { target: "EXPIRED", actions: "recordExpiry" },
+      },
+    },
+    TRIGGERED: {
+      on: {
+        OrderFilled: [
           { guard: "completesOrder", target: "FILLED", actions: "recordFill" },
           { target: "PARTIALLY_FILLED", actions: "recordFill" },
         ],
         OrderCanceled: { target: "CANCELED", actions: "recordCancel" },
-        OrderExpired: { target: "EXPIRED", actions: "recordExpiry" },
+        OrderExpired: [
+          { guard: "selfTradeExpiry", target: "EXPIRED_IN_MATCH", actions: "recordExpiry" },
+          { target: "EXPIRED", actions: "recordExpiry" },
+        ],
       },
     },
     PARTIALLY_FILLED: {
@@ -105,28 +165,82 @@ export const orderMachine = setup({
           { target: "PARTIALLY_FILLED", actions: "recordFill", reenter: false },
         ],
         OrderCanceled: { target: "CANCELED", actions: "recordCancel" },
-        OrderExpired: { target: "EXPIRED", actions: "recordExpiry" },
+        OrderExpired: [
+          { guard: "selfTradeExpiry", target: "EXPIRED_IN_MATCH", actions: "recordExpiry" },
+          { target: "EXPIRED", actions: "recordExpiry" },
+        ],
       },
     },
     FILLED: { type: "final" },
     CANCELED: { type: "final" },
     EXPIRED: { type: "final" },
+    EXPIRED_IN_MATCH: { type: "final" },
     REJECTED: { type: "final" },
+    DENIED: { type: "final" },
   },
 });
 
-/** Binance order status of an order snapshot's state value. */
+/** The order machine's states: Binance's order statuses plus NONE, PENDING_NEW, TRIGGERING, TRIGGERED, DENIED. */
 export type OrderStatus =
   | "NONE"
   | "PENDING_NEW"
   | "NEW"
+  | "TRIGGERING"
+  | "TRIGGERED"
   | "PARTIALLY_FILLED"
   | "FILLED"
   | "CANCELED"
   | "EXPIRED"
-  | "REJECTED";
+  | "EXPIRED_IN_MATCH"
+  | "REJECTED"
+  | "DENIED";
 
 /** True while an order can still fill or be canceled. */
 export function isWorking(status: OrderStatus): boolean {
-  return status === "PENDING_NEW" || status === "NEW" || status === "PARTIALLY_FILLED";
+  return (
+    status === "PENDING_NEW" ||
+    status === "NEW" ||
+    status === "TRIGGERING" ||
+    status === "TRIGGERED" ||
+    status === "PARTIALLY_FILLED"
+  );
+}
+
+/** Binance's algo status (§2.4) of a conditional order in machine state `status`; undefined before acceptance. */
+export type AlgoStatus =
+  | "NEW"
+  | "TRIGGERING"
+  | "TRIGGERED"
+  | "FINISHED"
+  | "CANCELED"
+  | "REJECTED"
+  | "EXPIRED";
+
+/**
+ * The algo status of a conditional order: NEW until its condition is met, TRIGGERING, TRIGGERED while its
+ * regular order works, FINISHED once that order is final; CANCELED / EXPIRED / REJECTED when it ended before.
+ * `triggered` says whether it had triggered (its context's triggeredOrderId).
+ */
+export function algoStatus(status: OrderStatus, triggered: boolean): AlgoStatus | undefined {
+  switch (status) {
+    case "NONE":
+    case "PENDING_NEW":
+    case "DENIED":
+      return undefined;
+    case "NEW":
+    case "TRIGGERING":
+    case "TRIGGERED":
+      return status;
+    case "PARTIALLY_FILLED":
+      return "TRIGGERED";
+    case "FILLED":
+    case "EXPIRED_IN_MATCH":
+      return "FINISHED";
+    case "REJECTED":
+      return "REJECTED";
+    case "CANCELED":
+      return triggered ? "FINISHED" : "CANCELED";
+    case "EXPIRED":
+      return triggered ? "FINISHED" : "EXPIRED";
+  }
 }

@@ -16,7 +16,7 @@ import { type OrderStatus, orderMachine } from "../actors/order.machine.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
-import type { OrderRequest, Venue, VenueFill } from "./venue.ts";
+import type { OrderRequest, Venue, VenueFill, VenueReport } from "./venue.ts";
 
 /** Causation and market time of what an action appends. */
 export interface Cause {
@@ -177,15 +177,58 @@ export class OrderExecution {
     return { request, fill, cause: { causationId: bookedId!, eventTime: time } };
   }
 
-  /** The venue expired a working order. */
-  async onExpired(clientOrderId: string, reason: string, time: number): Promise<void> {
+  /** The venue expired a working order (`expiryReason`: Binance's `er`, §3.1; 1 and 3 give EXPIRED_IN_MATCH). */
+  async onExpired(clientOrderId: string, reason: string, time: number, expiryReason?: number): Promise<void> {
     const order = this.openOrders.get(clientOrderId);
     if (!order) return;
     this.openOrders.delete(clientOrderId);
-    await order.commit([{ type: "OrderExpired", data: { clientOrderId, reason } }], {
+    const data: EventData<"OrderExpired"> =
+      expiryReason === undefined ? { clientOrderId, reason } : { clientOrderId, reason, expiryReason };
+    await order.commit([{ type: "OrderExpired", data }], {
       causationId: `venue:expired:${clientOrderId}`,
       eventTime: time,
     });
+  }
+
+  /** A working conditional order's condition was met (algo TRIGGERING). */
+  async onTriggering(report: Extract<VenueReport, { kind: "triggering" }>): Promise<void> {
+    const order = this.working(report.clientOrderId);
+    const { clientOrderId, workingType, triggeredAt } = report;
+    await order.commit([{ type: "OrderTriggering", data: { clientOrderId, workingType, triggeredAt } }], {
+      causationId: `venue:triggering:${clientOrderId}`,
+      eventTime: report.time,
+    });
+  }
+
+  /** A triggered conditional order reached the matching engine as a regular order (algo TRIGGERED). */
+  async onTriggered(report: Extract<VenueReport, { kind: "triggered" }>): Promise<void> {
+    const order = this.working(report.clientOrderId);
+    const { clientOrderId, orderId, actualType } = report;
+    await order.commit([{ type: "OrderTriggered", data: { clientOrderId, orderId, actualType } }], {
+      causationId: `venue:triggered:${clientOrderId}`,
+      eventTime: report.time,
+    });
+  }
+
+  /** The matching engine rejected a triggered order (Binance code and message). */
+  async onRejected(report: Extract<VenueReport, { kind: "rejected" }>): Promise<void> {
+    const order = this.working(report.clientOrderId);
+    this.openOrders.delete(report.clientOrderId);
+    const { clientOrderId, code, reason } = report;
+    await order.commit([{ type: "OrderRejected", data: { clientOrderId, code, reason } }], {
+      causationId: `venue:rejected:${clientOrderId}`,
+      eventTime: report.time,
+    });
+  }
+
+  /**
+   * The working order `clientOrderId`.
+   * @throws Error when no such order is working (a venue report for an order the engine does not know).
+   */
+  private working(clientOrderId: string): OrderActor {
+    const order = this.openOrders.get(clientOrderId);
+    if (!order) throw new Error(`venue report for unknown order ${clientOrderId}`);
+    return order;
   }
 
   /** Books a funding payment the venue charged (caused by the symbol's FundingRateSettled). */

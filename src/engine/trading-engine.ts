@@ -187,7 +187,20 @@ export class TradingEngine {
         return;
       }
       case "expired":
-        return this.execution.onExpired(report.clientOrderId, report.reason, report.time);
+        return this.execution.onExpired(
+          report.clientOrderId,
+          report.reason,
+          report.time,
+          report.expiryReason,
+        );
+      case "triggering":
+        return this.execution.onTriggering(report);
+      case "triggered":
+        return this.execution.onTriggered(report);
+      case "rejected":
+        return this.execution.onRejected(report);
+      case "liquidation":
+        throw new Error("liquidation reports are not handled yet");
       case "funding": {
         const symbol = report.funding.symbol;
         return this.execution.onFunding(

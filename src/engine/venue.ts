@@ -27,8 +27,38 @@ export interface VenueFill extends FillReport {
 /** What the venue reports asynchronously; `time` is the market time of the fact (ms). */
 export type VenueReport =
   | { kind: "fill"; time: number; fill: VenueFill }
-  | { kind: "expired"; time: number; symbol: string; clientOrderId: string; reason: string }
-  | { kind: "funding"; time: number; funding: FundingReport };
+  /** A conditional order's condition was met on `workingType`'s price `triggeredAt` (algo TRIGGERING). */
+  | {
+      kind: "triggering";
+      time: number;
+      symbol: string;
+      clientOrderId: string;
+      workingType: "MARK_PRICE" | "CONTRACT_PRICE";
+      triggeredAt: string;
+    }
+  /** The triggered order is in the matching engine as a regular order with its own id (algo TRIGGERED). */
+  | {
+      kind: "triggered";
+      time: number;
+      symbol: string;
+      clientOrderId: string;
+      orderId: string;
+      actualType: "MARKET" | "LIMIT";
+    }
+  /** The matching engine rejected a triggered order (e.g. priceProtect, -2019 margin); Binance code. */
+  | { kind: "rejected"; time: number; symbol: string; clientOrderId: string; code: number; reason: string }
+  /** Binance's expiry reason `er` (§3.1) when known: 1/3 STP (EXPIRED_IN_MATCH), 2 IOC, 5 liquidation, … */
+  | {
+      kind: "expired";
+      time: number;
+      symbol: string;
+      clientOrderId: string;
+      reason: string;
+      expiryReason?: number;
+    }
+  | { kind: "funding"; time: number; funding: FundingReport }
+  /** The venue liquidated a position (binance-usdm.md §4.7–4.8); its orders were expired (er 5) first. */
+  | { kind: "liquidation"; time: number; liquidation: EventData<"PositionLiquidated"> };
 
 /** Receives venue reports; the venue awaits it before producing the next one. */
 export type VenueReportHandler = (report: VenueReport) => Promise<void>;

@@ -18,8 +18,39 @@ export const ClientOrderId = z.string().regex(/^[.A-Z:/a-z0-9_-]{1,36}$/, "expec
 export const OrderSide = z.enum(["BUY", "SELL"]);
 /** Direction of a position or signal. */
 export const PositionDirection = z.enum(["LONG", "SHORT"]);
-/** The order types the engine sends (binance-usdm.md §2.3). */
-export const OrderType = z.enum(["MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"]);
+/**
+ * Binance USDⓈ-M order types (binance-usdm.md §2.3). The five conditional types follow the Algo Order lifecycle
+ * (§2.4) until triggered; then a regular MARKET (…_MARKET types) or LIMIT (STOP, TAKE_PROFIT) order exists.
+ */
+export const OrderType = z.enum([
+  "LIMIT",
+  "MARKET",
+  "STOP",
+  "STOP_MARKET",
+  "TAKE_PROFIT",
+  "TAKE_PROFIT_MARKET",
+  "TRAILING_STOP_MARKET",
+]);
+/** The conditional (algo) order types of binance-usdm.md §2.4. */
+export const CONDITIONAL_ORDER_TYPES = [
+  "STOP",
+  "STOP_MARKET",
+  "TAKE_PROFIT",
+  "TAKE_PROFIT_MARKET",
+  "TRAILING_STOP_MARKET",
+] as const;
+/** Time in force (§2.2): GTC, IOC, FOK, GTX (post-only), GTD (needs goodTillDate). */
+export const TimeInForce = z.enum(["GTC", "IOC", "FOK", "GTX", "GTD"]);
+/** One-way mode: BOTH; hedge mode: LONG or SHORT (§4.1). */
+export const PositionSide = z.enum(["BOTH", "LONG", "SHORT"]);
+/** The price a conditional order's trigger watches (§2.3): mark price, or the contract's last price. */
+export const WorkingType = z.enum(["MARK_PRICE", "CONTRACT_PRICE"]);
+/** Self-trade prevention (§2.2); an STP expiry gives status EXPIRED_IN_MATCH. */
+export const SelfTradePreventionMode = z.enum(["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]);
+/** Margin type of a symbol's positions (§4.1). */
+export const MarginType = z.enum(["ISOLATED", "CROSSED"]);
+/** The risk engine's trading state: ACTIVE, REDUCING (only reduce-only orders pass), HALTED (nothing passes). */
+export const TradingState = z.enum(["ACTIVE", "REDUCING", "HALTED"]);
 /** Why an order exists: a bracket's entry, its two exits, an emergency reduce-only close, or a move to a target position. */
 export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTEN", "TARGET"]);
 
@@ -199,28 +230,75 @@ const schemas = {
   }),
 
   // ── order-<clientOrderId> ───────────────────────────────────────────────────────────────────────────────
-  /** The intent to send an order, durable before the venue sees it. */
+  /**
+   * The intent to send an order, durable before the venue sees it (binance-usdm.md §2.2–2.4 parameters; the
+   * venue validates them and answers with Binance's codes).
+   */
   OrderSubmitted: z.strictObject({
     clientOrderId: ClientOrderId,
     symbol: SymbolName,
     side: OrderSide,
     type: OrderType,
     purpose: OrderPurpose,
-    positionSide: z.literal("BOTH"),
-    quantity: Decimal,
+    positionSide: PositionSide,
+    /** Base asset; absent only with closePosition. */
+    quantity: Decimal.optional(),
     reduceOnly: z.boolean(),
-    /** Trigger price of STOP_MARKET / TAKE_PROFIT_MARKET orders. */
+    /** Limit price: LIMIT, STOP, TAKE_PROFIT. */
+    price: Decimal.optional(),
+    /** LIMIT, STOP and TAKE_PROFIT (default GTC at the venue). */
+    timeInForce: TimeInForce.optional(),
+    /** GTD expiry, ms (second precision). */
+    goodTillDate: EpochMs.optional(),
+    /** Trigger price of STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET orders (algo `triggerPrice`). */
     triggerPrice: Decimal.optional(),
-    workingType: z.enum(["MARK_PRICE", "CONTRACT_PRICE"]).optional(),
+    workingType: WorkingType.optional(),
     priceProtect: z.boolean().optional(),
+    /** STOP_MARKET / TAKE_PROFIT_MARKET: close the whole position when triggered (no quantity, no reduceOnly). */
+    closePosition: z.boolean().optional(),
+    /** TRAILING_STOP_MARKET: activation price (default: the latest price at placement). */
+    activatePrice: Decimal.optional(),
+    /** TRAILING_STOP_MARKET: callback in percent, 0.1–10 (1 = 1 %). */
+    callbackRate: Decimal.optional(),
+    selfTradePreventionMode: SelfTradePreventionMode.optional(),
     /** The other leg of a one-cancels-the-other bracket. */
     siblingClientOrderId: ClientOrderId.optional(),
   }),
-  /** The venue acknowledged the order (status NEW). */
+  /**
+   * The pre-trade risk engine refused the order before it reached the venue: the rule and its numbers
+   * (limits and values as decimal strings). Final.
+   */
+  OrderDenied: z.strictObject({
+    clientOrderId: ClientOrderId,
+    symbol: SymbolName,
+    /** The rule's name, e.g. maxOrderNotional, tradingStateHalted, priceBand. */
+    rule: z.string().min(1),
+    reason: z.string().min(1),
+    numbers: z.record(z.string(), z.string()),
+  }),
+  /** The venue acknowledged the order: status NEW, or algo status NEW for a conditional order. */
   OrderAccepted: z.strictObject({
     clientOrderId: ClientOrderId,
     /** The venue's order id (algoId for conditional orders). */
     orderId: z.string().min(1),
+  }),
+  /** A conditional order's condition was met (algo status TRIGGERING), on the price its workingType watches. */
+  OrderTriggering: z.strictObject({
+    clientOrderId: ClientOrderId,
+    /** Which price crossed the trigger, and its value (quote asset). */
+    workingType: WorkingType,
+    triggeredAt: Decimal,
+  }),
+  /**
+   * The triggered conditional order is in the matching engine (algo status TRIGGERED): a regular MARKET or LIMIT
+   * order with its own order id now works.
+   */
+  OrderTriggered: z.strictObject({
+    clientOrderId: ClientOrderId,
+    /** The matching-engine order id (ALGO_UPDATE `ai`). */
+    orderId: z.string().min(1),
+    /** The regular order's type (ALGO_UPDATE `act`). */
+    actualType: z.enum(["MARKET", "LIMIT"]),
   }),
   /** A fill (execution type TRADE). */
   OrderFilled: z.strictObject({
@@ -241,12 +319,24 @@ const schemas = {
   }),
   OrderCanceled: z.strictObject({
     clientOrderId: ClientOrderId,
-    reason: z.enum(["siblingFilled", "positionClosed", "protectionFailed", "user"]),
+    reason: z.enum([
+      "siblingFilled",
+      "positionClosed",
+      "protectionFailed",
+      "user",
+      "liquidation",
+      "shutdown",
+    ]),
   }),
-  /** The venue expired the order (status EXPIRED), e.g. a reduce-only order with nothing left to reduce. */
+  /**
+   * The venue expired the order: status EXPIRED (IOC/FOK remainder, GTX that would take, GTD, reduce-only with
+   * nothing to reduce, liquidation), or EXPIRED_IN_MATCH for a self-trade-prevention expiry.
+   */
   OrderExpired: z.strictObject({
     clientOrderId: ClientOrderId,
     reason: z.string().min(1),
+    /** Binance's expiry reason `er` (binance-usdm.md §3.1): 1 and 3 are STP expiries (EXPIRED_IN_MATCH). */
+    expiryReason: z.number().int().min(0).max(9).optional(),
   }),
   OrderRejected: z.strictObject({
     clientOrderId: ClientOrderId,
@@ -260,10 +350,21 @@ const schemas = {
     accountId: z.string().min(1),
     asset: z.literal("USDT"),
     walletBalance: Decimal,
+    /** Hedge mode (LONG and SHORT positions per symbol); absent = one-way mode (binance-usdm.md §4.1). */
+    dualSidePosition: z.boolean().optional(),
+  }),
+  /** A symbol's leverage and margin type (ACCOUNT_CONFIG_UPDATE; §4.1): set before its first order. */
+  SymbolConfigured: z.strictObject({
+    symbol: SymbolName,
+    /** Initial leverage, an integer 1–125 capped by the symbol's brackets. */
+    leverage: z.number().int().min(1).max(125),
+    marginType: MarginType,
   }),
   /** A fill booked to the account (ACCOUNT_UPDATE reason ORDER): position and wallet after it. */
   FillBooked: z.strictObject({
     symbol: SymbolName,
+    /** BOTH in one-way mode; LONG or SHORT in hedge mode (absent = BOTH). */
+    positionSide: PositionSide.optional(),
     clientOrderId: ClientOrderId,
     tradeId: z.string().min(1),
     side: OrderSide,
@@ -276,6 +377,8 @@ const schemas = {
     positionAmt: Decimal,
     entryPrice: Decimal,
     walletBalance: Decimal,
+    /** Margin of an ISOLATED position after the fill (ACCOUNT_UPDATE `iw`); absent for cross margin. */
+    isolatedWallet: Decimal.optional(),
   }),
   /** A funding payment (ACCOUNT_UPDATE reason FUNDING_FEE); binance-usdm.md §4.4. */
   FundingFeeBooked: z.strictObject({
@@ -287,6 +390,53 @@ const schemas = {
     /** Signed wallet change: −positionAmt × markPrice × fundingRate (USDT). */
     fundingFee: Decimal,
     walletBalance: Decimal,
+    /** BOTH in one-way mode (absent = BOTH). */
+    positionSide: PositionSide.optional(),
+    /** The isolated position's margin after the payment; absent for cross margin. */
+    isolatedWallet: Decimal.optional(),
+  }),
+  /**
+   * The mark price crossed the position's liquidation price (binance-usdm.md §4.7–4.8): the symbol's orders were
+   * expired, the position closed at `price`, the clearance fee charged. USDT unless stated.
+   */
+  PositionLiquidated: z.strictObject({
+    symbol: SymbolName,
+    positionSide: PositionSide,
+    marginType: MarginType,
+    /** Signed size before liquidation, base asset. */
+    positionAmt: Decimal,
+    entryPrice: Decimal,
+    /** The mark price that crossed liquidationPrice, and the liquidation price of §4.7 at that moment. */
+    markPrice: Decimal,
+    liquidationPrice: Decimal,
+    /** Close price (quote asset). */
+    price: Decimal,
+    /** Maintenance margin at markPrice (notional × MMR − cum). */
+    maintMargin: Decimal,
+    realizedPnl: Decimal,
+    /** liquidated notional × liquidationFee, capped at the remaining margin (§4.8). */
+    clearanceFee: Decimal,
+    /** Loss above the position's margin (isolated) or the wallet (cross) taken by the insurance fund; ≥ 0. */
+    insuranceFundCovered: Decimal,
+    walletBalance: Decimal,
+  }),
+
+  // ── risk-<accountId> ────────────────────────────────────────────────────────────────────────────────────
+  /** The risk limits a run trades under (recorded once, before any order). */
+  RiskLimitsSet: z.strictObject({
+    accountId: z.string().min(1),
+    limits: z.record(z.string(), z.union([z.string(), z.number(), z.null()])),
+  }),
+  /** The trading state changed, by a rule or by an operator, with the reason. */
+  TradingStateChanged: z.strictObject({
+    accountId: z.string().min(1),
+    from: TradingState,
+    to: TradingState,
+    /** A rule's name (e.g. drawdownHalt, dailyLossLimit) or "operator". */
+    by: z.string().min(1),
+    reason: z.string().min(1),
+    /** The numbers behind a rule's change (decimal strings). */
+    numbers: z.record(z.string(), z.string()).optional(),
   }),
 } as const;
 

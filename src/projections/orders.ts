@@ -43,8 +43,8 @@ export interface OrderView {
   side: Submitted["side"];
   type: Submitted["type"];
   purpose: Submitted["purpose"];
-  /** Ordered quantity, base asset. */
-  quantity: string;
+  /** Ordered quantity, base asset; null for a closePosition order. */
+  quantity: string | null;
   /** Trigger price of STOP_MARKET / TAKE_PROFIT_MARKET orders, quote asset; null for MARKET. */
   triggerPrice: string | null;
   reduceOnly: boolean;
@@ -109,7 +109,7 @@ export class OrdersProjection {
         side: order.side,
         type: order.type,
         purpose: order.purpose,
-        quantity: order.quantity,
+        quantity: order.quantity ?? null,
         triggerPrice: order.triggerPrice ?? null,
         reduceOnly: order.reduceOnly,
         siblingClientOrderId: order.siblingClientOrderId ?? null,

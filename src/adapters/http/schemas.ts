@@ -196,7 +196,7 @@ export const OrderResponse: z.ZodType<OrderView> = z.object({
   side: OrderSide,
   type: OrderType,
   purpose: OrderPurpose,
-  quantity: Decimal,
+  quantity: Decimal.nullable(),
   triggerPrice: Decimal.nullable(),
   reduceOnly: z.boolean(),
   siblingClientOrderId: ClientOrderId.nullable(),

@@ -117,6 +117,10 @@ export class SimulatedVenue implements Venue {
     const last = this.lastPrice.get(order.symbol);
     if (last === undefined)
       return { accepted: false, code: -1121, reason: `no market price yet for ${order.symbol}` };
+    if (order.type !== "MARKET" && order.type !== "STOP_MARKET" && order.type !== "TAKE_PROFIT_MARKET")
+      return { accepted: false, code: -1116, reason: "Invalid orderType." };
+    if (order.quantity === undefined)
+      return { accepted: false, code: -1102, reason: "Mandatory parameter 'quantity' was not sent." };
     const violations = checkOrderFilters(this.options.instrument(order.symbol), {
       type: order.type,
       quantity: order.quantity,
@@ -169,7 +173,21 @@ export class SimulatedVenue implements Venue {
       o = this.nextTriggered(bar.symbol, high, low)
     ) {
       const gapped = touched(o, open, open);
-      await this.execute(o, gapped ? bar.open : o.request.triggerPrice!, bar.closeTime, handle);
+      const triggeredAt = gapped ? bar.open : o.request.triggerPrice!;
+      const { symbol, clientOrderId } = o.request;
+      const time = bar.closeTime;
+      await handle({
+        kind: "triggering",
+        time,
+        symbol,
+        clientOrderId,
+        workingType: "CONTRACT_PRICE",
+        triggeredAt,
+      });
+      this.orderSeq += 1;
+      const orderId = String(this.orderSeq);
+      await handle({ kind: "triggered", time, symbol, clientOrderId, orderId, actualType: "MARKET" });
+      await this.execute(o, triggeredAt, time, handle);
     }
     this.lastPrice.set(bar.symbol, bar.close);
   }
@@ -215,7 +233,7 @@ export class SimulatedVenue implements Venue {
     this.working.delete(request.clientOrderId);
     const position = this.positions.get(request.symbol) ?? new Dec(0);
     const sign = request.side === "BUY" ? 1 : -1;
-    let quantity = new Dec(request.quantity);
+    let quantity = new Dec(request.quantity ?? "0");
     if (request.reduceOnly) {
       const reduces = position.isNeg() ? sign > 0 : position.isPos() ? sign < 0 : false;
       if (!reduces) {

@@ -174,6 +174,21 @@ class LogBuilder {
     );
   }
 
+  /** OrderTriggering + OrderTriggered of a conditional order (algo TRIGGERING → TRIGGERED, §2.4). */
+  trigger(clientOrderId: string, triggeredAt: string, time: number): this {
+    return this.add(
+      streams.order(clientOrderId),
+      "OrderTriggering",
+      { clientOrderId, workingType: "CONTRACT_PRICE", triggeredAt },
+      time,
+    ).add(
+      streams.order(clientOrderId),
+      "OrderTriggered",
+      { clientOrderId, orderId: `me-${clientOrderId}`, actualType: "MARKET" },
+      time,
+    );
+  }
+
   funding(fee: Omit<EventData<"FundingFeeBooked">, "symbol">, symbol = "BTCUSDT"): this {
     return this.add(streams.account("main"), "FundingFeeBooked", { symbol, ...fee }, fee.fundingTime);
   }
@@ -270,6 +285,7 @@ describe("projections on hand-built logs", () => {
 
   it("books a long round trip with a funding payment and fees", () => {
     const log = longTrip()
+      .trigger("TP1", "103.50", at(4) - 1)
       .fill(
         "TP1",
         { price: "103.50", quantity: "2", commission: "0.1035", realizedPnl: "6" },
@@ -337,6 +353,9 @@ describe("projections on hand-built logs", () => {
       reduceOnly: true,
       siblingClientOrderId: "SL1",
       status: "FILLED",
+      algoStatus: "FINISHED",
+      triggeredAt: "103.50",
+      triggeredOrderId: "me-TP1",
       executedQty: "2",
       avgPrice: "103.5",
       commission: "0.1035",
@@ -355,10 +374,12 @@ describe("projections on hand-built logs", () => {
     ]);
     expect(p.order("SL1")).toMatchObject({
       status: "CANCELED",
+      algoStatus: "CANCELED",
       cancelReason: "siblingFilled",
       executedQty: "0",
     });
     expect(p.orders({ status: "FILLED" }).total).toBe(2);
+    expect(p.orders({ type: "TAKE_PROFIT_MARKET" }).orders.map((o) => o.clientOrderId)).toEqual(["TP1"]);
     expect(p.orders({ limit: 1, offset: 1 })).toMatchObject({ total: 3, orders: [{ clientOrderId: "SL1" }] });
     expect(p.runs()).toEqual([
       expect.objectContaining({

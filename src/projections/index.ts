@@ -161,6 +161,15 @@ class ProjectionFold implements Projections {
       case "OrderRejected":
         this.ordersFold.rejected(e.data, time);
         break;
+      case "OrderTriggering":
+        this.ordersFold.triggering(e.data, time);
+        break;
+      case "OrderTriggered":
+        this.ordersFold.triggered(e.data, time);
+        break;
+      case "OrderDenied":
+        this.ordersFold.denied(e.data, time);
+        break;
       case "RunStarted":
         for (const symbol of e.data.symbols) this.positionsFold.track(symbol);
         break;

@@ -1,22 +1,30 @@
 /**
- * Orders projection: every order of the log, folded from its `order-<clientOrderId>` stream
- * (OrderSubmitted → OrderAccepted → OrderFilled… | OrderCanceled | OrderExpired | OrderRejected;
- * binance-usdm.md §3.1).
+ * Orders projection: every order of the log, folded from its `order-<clientOrderId>` stream (the order machine's
+ * transitions, src/actors/order.machine.ts: OrderSubmitted → OrderAccepted → [OrderTriggering → OrderTriggered]
+ * → OrderFilled… | OrderCanceled | OrderExpired | OrderRejected | OrderDenied; binance-usdm.md §2.4, §3.1).
  */
 
+import { type AlgoStatus, algoStatus, isConditionalType } from "../actors/order.machine.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { EventData } from "../events/catalog.ts";
 import { quotient, ZERO } from "./amounts.ts";
 
-/** Order statuses: Binance's, plus PENDING_NEW between OrderSubmitted and OrderAccepted. */
+/**
+ * Order statuses: Binance's (§3.1), plus PENDING_NEW between OrderSubmitted and OrderAccepted, TRIGGERING and
+ * TRIGGERED for a conditional order between its trigger and its first fill, and DENIED by the risk engine.
+ */
 export const orderStatuses = [
   "PENDING_NEW",
   "NEW",
+  "TRIGGERING",
+  "TRIGGERED",
   "PARTIALLY_FILLED",
   "FILLED",
   "CANCELED",
   "EXPIRED",
+  "EXPIRED_IN_MATCH",
   "REJECTED",
+  "DENIED",
 ] as const;
 export type OrderStatus = (typeof orderStatuses)[number];
 
@@ -43,11 +51,26 @@ export interface OrderView {
   side: Submitted["side"];
   type: Submitted["type"];
   purpose: Submitted["purpose"];
+  positionSide: Submitted["positionSide"];
   /** Ordered quantity, base asset; null for a closePosition order. */
   quantity: string | null;
-  /** Trigger price of STOP_MARKET / TAKE_PROFIT_MARKET orders, quote asset; null for MARKET. */
+  /** Limit price (LIMIT, STOP, TAKE_PROFIT), quote asset; null otherwise. */
+  price: string | null;
+  timeInForce: Submitted["timeInForce"] | null;
+  /** Trigger price of STOP / STOP_MARKET / TAKE_PROFIT / TAKE_PROFIT_MARKET orders, quote asset; else null. */
   triggerPrice: string | null;
+  /** TRAILING_STOP_MARKET's activation price and callback rate (percent); else null. */
+  activatePrice: string | null;
+  callbackRate: string | null;
+  workingType: Submitted["workingType"] | null;
   reduceOnly: boolean;
+  closePosition: boolean;
+  /** Algo status of a conditional order (§2.4: NEW, TRIGGERING, TRIGGERED, FINISHED, CANCELED, …); else null. */
+  algoStatus: AlgoStatus | null;
+  /** The price that triggered a conditional order and which price it was; null before the trigger. */
+  triggeredAt: string | null;
+  /** The matching-engine order id of a triggered conditional order; null before. */
+  triggeredOrderId: string | null;
   /** The other leg of a bracket, or null. */
   siblingClientOrderId: string | null;
   status: OrderStatus;
@@ -65,9 +88,13 @@ export interface OrderView {
   cancelReason: EventData<"OrderCanceled">["reason"] | null;
   /** OrderExpired reason, or null. */
   expireReason: string | null;
+  /** OrderExpired's Binance expiry reason `er` (§3.1), or null. */
+  expiryReason: number | null;
   /** OrderRejected code and reason, or null. */
   rejectCode: number | null;
   rejectReason: string | null;
+  /** OrderDenied: the risk rule and its numbers, or null. */
+  deniedBy: { rule: string; reason: string; numbers: Record<string, string> } | null;
   fills: OrderFillView[];
 }
 
@@ -75,6 +102,7 @@ export interface OrderView {
 export interface OrderQuery {
   symbol?: string;
   status?: OrderStatus;
+  type?: Submitted["type"];
   /** Page size (default: all). */
   limit?: number;
   /** Orders skipped before the page (default 0). */
@@ -109,9 +137,19 @@ export class OrdersProjection {
         side: order.side,
         type: order.type,
         purpose: order.purpose,
+        positionSide: order.positionSide,
         quantity: order.quantity ?? null,
+        price: order.price ?? null,
+        timeInForce: order.timeInForce ?? null,
         triggerPrice: order.triggerPrice ?? null,
+        activatePrice: order.activatePrice ?? null,
+        callbackRate: order.callbackRate ?? null,
+        workingType: order.workingType ?? null,
         reduceOnly: order.reduceOnly,
+        closePosition: order.closePosition ?? false,
+        algoStatus: null,
+        triggeredAt: null,
+        triggeredOrderId: null,
         siblingClientOrderId: order.siblingClientOrderId ?? null,
         status: "PENDING_NEW",
         executedQty: "0",
@@ -121,8 +159,10 @@ export class OrdersProjection {
         updateTime: time,
         cancelReason: null,
         expireReason: null,
+        expiryReason: null,
         rejectCode: null,
         rejectReason: null,
+        deniedBy: null,
         fills: [],
       },
       quoteQty: ZERO,
@@ -138,7 +178,23 @@ export class OrdersProjection {
     const view = this.touch(event.clientOrderId, time);
     if (!view) return;
     view.orderId = event.orderId;
-    if (view.status === "PENDING_NEW") view.status = "NEW";
+    if (view.status === "PENDING_NEW") this.setStatus(view, "NEW");
+  }
+
+  /** A conditional order's condition was met: TRIGGERING, at the price that crossed. */
+  triggering(event: EventData<"OrderTriggering">, time: number): void {
+    const view = this.touch(event.clientOrderId, time);
+    if (!view) return;
+    view.triggeredAt = event.triggeredAt;
+    this.setStatus(view, "TRIGGERING");
+  }
+
+  /** The triggered order is in the matching engine: TRIGGERED, with its order id. */
+  triggered(event: EventData<"OrderTriggered">, time: number): void {
+    const view = this.touch(event.clientOrderId, time);
+    if (!view) return;
+    view.triggeredOrderId = event.orderId;
+    this.setStatus(view, "TRIGGERED");
   }
 
   /** A fill: status, executedQty, avgPrice and commission follow; the fill is appended. */
@@ -148,7 +204,7 @@ export class OrdersProjection {
     s.quoteQty = s.quoteQty.plus(new Dec(fill.price).times(fill.quantity));
     s.commission = s.commission.plus(fill.commission);
     const v = s.view;
-    v.status = fill.status;
+    this.setStatus(v, fill.status);
     v.executedQty = fill.cumulativeQuantity;
     v.avgPrice = quotient(s.quoteQty, new Dec(fill.cumulativeQuantity));
     v.commission = canonical(s.commission);
@@ -167,25 +223,42 @@ export class OrdersProjection {
   canceled(event: EventData<"OrderCanceled">, time: number): void {
     const view = this.touch(event.clientOrderId, time);
     if (!view) return;
-    view.status = "CANCELED";
+    this.setStatus(view, "CANCELED");
     view.cancelReason = event.reason;
   }
 
-  /** EXPIRED, with its reason. */
+  /** EXPIRED (EXPIRED_IN_MATCH for a self-trade-prevention expiry, `er` 1 or 3), with its reason. */
   expired(event: EventData<"OrderExpired">, time: number): void {
     const view = this.touch(event.clientOrderId, time);
     if (!view) return;
-    view.status = "EXPIRED";
+    const stp = view.status !== "TRIGGERING" && (event.expiryReason === 1 || event.expiryReason === 3);
+    this.setStatus(view, stp ? "EXPIRED_IN_MATCH" : "EXPIRED");
     view.expireReason = event.reason;
+    view.expiryReason = event.expiryReason ?? null;
   }
 
   /** REJECTED, with the venue's code and reason. */
   rejected(event: EventData<"OrderRejected">, time: number): void {
     const view = this.touch(event.clientOrderId, time);
     if (!view) return;
-    view.status = "REJECTED";
+    this.setStatus(view, "REJECTED");
     view.rejectCode = event.code;
     view.rejectReason = event.reason;
+  }
+
+  /** DENIED by the risk engine, with the rule and its numbers. */
+  denied(event: EventData<"OrderDenied">, time: number): void {
+    const view = this.touch(event.clientOrderId, time);
+    if (!view) return;
+    this.setStatus(view, "DENIED");
+    view.deniedBy = { rule: event.rule, reason: event.reason, numbers: { ...event.numbers } };
+  }
+
+  /** Sets the status and, for a conditional order, the algo status that follows from it. */
+  private setStatus(view: OrderView, status: OrderStatus): void {
+    view.status = status;
+    if (isConditionalType(view.type))
+      view.algoStatus = algoStatus(status, view.triggeredOrderId !== null) ?? null;
   }
 
   /** The order, or undefined when unknown. The view is a copy. */
@@ -196,12 +269,13 @@ export class OrdersProjection {
 
   /** Orders matching `query`, in submission order, and how many matched before paging. */
   list(query: OrderQuery = {}): { total: number; orders: OrderView[] } {
-    const { symbol, status, offset = 0, limit = Number.POSITIVE_INFINITY } = query;
+    const { symbol, status, type, offset = 0, limit = Number.POSITIVE_INFINITY } = query;
     const matching: OrderView[] = [];
     for (const { view } of this.byId.values()) {
       if (
         (symbol === undefined || view.symbol === symbol) &&
-        (status === undefined || view.status === status)
+        (status === undefined || view.status === status) &&
+        (type === undefined || view.type === type)
       ) {
         matching.push(view);
       }
@@ -217,5 +291,6 @@ export class OrdersProjection {
 }
 
 function copy(view: OrderView): OrderView {
-  return { ...view, fills: view.fills.map((f) => ({ ...f })) };
+  const deniedBy = view.deniedBy && { ...view.deniedBy, numbers: { ...view.deniedBy.numbers } };
+  return { ...view, deniedBy, fills: view.fills.map((f) => ({ ...f })) };
 }

@@ -12,7 +12,10 @@ import {
   OrderPurpose,
   OrderSide,
   OrderType,
+  PositionSide,
   SymbolName,
+  TimeInForce,
+  WorkingType,
 } from "../../events/catalog.ts";
 import {
   type EquityPoint,
@@ -73,10 +76,11 @@ export const PnlQuery = z
     path: ["to"],
   });
 
-/** GET /orders: optional symbol and status filters, and a page (limit 1..1000 default 100, offset ≥ 0). */
+/** GET /orders: optional symbol, status and type filters, and a page (limit 1..1000 default 100, offset ≥ 0). */
 export const OrdersQuery = z.strictObject({
   symbol: SymbolName.optional(),
   status: z.enum(orderStatuses, { error: `expected one of ${orderStatuses.join(", ")}` }).optional(),
+  type: z.enum(OrderType.options, { error: `expected one of ${OrderType.options.join(", ")}` }).optional(),
   limit,
   offset: integer(0, MAX_INT).default(0),
 });
@@ -196,9 +200,21 @@ export const OrderResponse: z.ZodType<OrderView> = z.object({
   side: OrderSide,
   type: OrderType,
   purpose: OrderPurpose,
+  positionSide: PositionSide,
   quantity: Decimal.nullable(),
+  price: Decimal.nullable(),
+  timeInForce: TimeInForce.nullable(),
   triggerPrice: Decimal.nullable(),
+  activatePrice: Decimal.nullable(),
+  callbackRate: Decimal.nullable(),
+  workingType: WorkingType.nullable(),
   reduceOnly: z.boolean(),
+  closePosition: z.boolean(),
+  algoStatus: z
+    .enum(["NEW", "TRIGGERING", "TRIGGERED", "FINISHED", "CANCELED", "REJECTED", "EXPIRED"])
+    .nullable(),
+  triggeredAt: Decimal.nullable(),
+  triggeredOrderId: z.string().nullable(),
   siblingClientOrderId: ClientOrderId.nullable(),
   status: z.enum(orderStatuses),
   executedQty: Decimal,
@@ -206,10 +222,16 @@ export const OrderResponse: z.ZodType<OrderView> = z.object({
   commission: Decimal,
   submitTime: EpochMs,
   updateTime: EpochMs,
-  cancelReason: z.enum(["siblingFilled", "positionClosed", "protectionFailed", "user"]).nullable(),
+  cancelReason: z
+    .enum(["siblingFilled", "positionClosed", "protectionFailed", "user", "liquidation", "shutdown"])
+    .nullable(),
   expireReason: z.string().nullable(),
+  expiryReason: z.number().int().nullable(),
   rejectCode: z.number().int().nullable(),
   rejectReason: z.string().nullable(),
+  deniedBy: z
+    .object({ rule: z.string(), reason: z.string(), numbers: z.record(z.string(), z.string()) })
+    .nullable(),
   fills: z.array(
     z.object({
       tradeId: z.string(),

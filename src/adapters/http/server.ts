@@ -45,7 +45,7 @@ export const apiRoutes: readonly (readonly [string, string])[] = [
     "GET /pnl?interval=1h&from=&to=&maxPoints=2000",
     "wallet, PnL, fees, funding, drawdown and the equity curve",
   ],
-  ["GET /orders?symbol=&status=&limit=&offset=", "orders, a page at a time"],
+  ["GET /orders?symbol=&status=&type=&limit=&offset=", "orders, a page at a time"],
   ["GET /orders/:clientOrderId", "one order"],
   ["GET /risk", "exposure, leverage and margin"],
   ["GET /events?stream=&from=&limit=", "the event log"],

@@ -23,6 +23,7 @@ const toy: Strategy<{ quantity: string }, ToyState> = {
   params: z.strictObject({ quantity: z.string() }),
   inputs: () => ({ intervals: ["5m"], funding: false }),
   warmupBars: () => 0,
+  symbolSettings: () => ({ leverage: 5, marginType: "CROSSED" as const }),
   init: () => ({ seen: [], gaps: 0, entered: false }),
   isWarm: (state) => state.seen.length >= 3,
   step(state, input, { params }, position) {
@@ -65,7 +66,7 @@ describe("the strategy port", () => {
       params: { quantity: "0.5" },
       instrument: getInstrument,
     });
-    await engine.openAccount("10000", { causationId: "t", eventTime: T0 });
+    await engine.openAccount("10000", ["ETHUSDT"], { causationId: "t", eventTime: T0 });
     // Minutes 0..17 without minute 7: three 5m buckets (the second one partial), then the entry fills at 15's close+1.
     for (let i = 0; i < 18; i++) {
       if (i === 7) continue;
@@ -119,6 +120,7 @@ const targets = (list: string[]): Strategy<Record<string, never>, { i: number }>
   params: z.strictObject({}),
   inputs: () => ({ intervals: ["1m"], funding: false }),
   warmupBars: () => 0,
+  symbolSettings: () => ({ leverage: 5, marginType: "CROSSED" as const }),
   init: () => ({ i: 0 }),
   isWarm: () => true,
   step(state, input) {
@@ -150,7 +152,7 @@ describe("target positions", () => {
       params: {},
       instrument: getInstrument,
     });
-    await engine.openAccount("100000", { causationId: "t", eventTime: T0 });
+    await engine.openAccount("100000", ["ETHUSDT"], { causationId: "t", eventTime: T0 });
     const positions: string[] = [];
     for (let i = 0; i <= list.length; i++) {
       const b = bar("ETHUSDT", i, ohlc(i));
@@ -193,7 +195,7 @@ describe("target positions", () => {
       params: {},
       instrument: getInstrument,
     });
-    await engine.openAccount("100000", { causationId: "t", eventTime: T0 });
+    await engine.openAccount("100000", ["ETHUSDT"], { causationId: "t", eventTime: T0 });
     // Two closes in a row without a bar open in between: the first order has not filled yet.
     await venue.matchBar(bar("ETHUSDT", 0, ohlc(0)), engine.onVenueReport);
     await engine.onBar(bar("ETHUSDT", 0, ohlc(0)));

@@ -7,6 +7,7 @@
  *                               │   └──InvalidRiskAtFill──▶ flattening ──PositionClosed──▶ flat
  *                               │          protected ──PositionUnprotected──▶ flattening
  *                               └──EntryFailed──▶ flat
+ *   entryPending ──PositionClosed──▶ flat   (a partly filled entry's position was liquidated)
  *   any state: SignalSuppressed (recorded, no transition)
  *   flat: TargetPositionSet (a target-position strategy moves its position with MARKET orders; no bracket)
  */
@@ -129,6 +130,7 @@ export const tradeMachine = setup({
         PositionProtectionRequested: { target: "protected", actions: "protectTrade" },
         InvalidRiskAtFill: { target: "flattening", actions: "flattenTrade" },
         EntryFailed: { target: "flat", actions: "closeTrade" },
+        PositionClosed: { target: "flat", actions: "closeTrade" },
       },
     },
     protected: {

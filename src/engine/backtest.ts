@@ -227,7 +227,7 @@ export async function executeBacktest(
   if (!checkpoint) {
     const before = warmUpWindow(config);
     if (before !== undefined) await warmUp(engine, files, before);
-    await engine.openAccount(config.initialBalance, start);
+    await engine.openAccount(config.initialBalance, config.symbols, start);
   }
   logger.info(
     { runId, files: files.length, symbols: config.symbols, resumedAfter: checkpoint?.marketEvents ?? 0 },

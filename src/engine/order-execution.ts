@@ -170,7 +170,12 @@ export class OrderExecution {
     if ((order.snapshot.value as OrderStatus) === "FILLED") this.openOrders.delete(fill.clientOrderId);
     const account = this.deps.account;
     const [bookedId] = await account.commit(
-      [{ type: "FillBooked", data: decideFillBooking(account.snapshot.context, fill as FillReport) }],
+      [
+        {
+          type: "FillBooked",
+          data: decideFillBooking(account.snapshot.context, fill as FillReport, request.positionSide),
+        },
+      ],
       { causationId: filledId!, eventTime: time },
     );
     if (fill.status !== "FILLED") return undefined;
@@ -229,6 +234,18 @@ export class OrderExecution {
     const order = this.openOrders.get(clientOrderId);
     if (!order) throw new Error(`venue report for unknown order ${clientOrderId}`);
     return order;
+  }
+
+  /**
+   * Books a liquidation the venue carried out (its orders on the symbol were expired first).
+   * @returns the cause (the PositionLiquidated event) of what follows.
+   */
+  async onLiquidation(report: Extract<VenueReport, { kind: "liquidation" }>): Promise<Cause> {
+    const [id] = await this.deps.account.commit([{ type: "PositionLiquidated", data: report.liquidation }], {
+      causationId: `venue:liquidation:${report.liquidation.clientOrderId}`,
+      eventTime: report.time,
+    });
+    return { causationId: id!, eventTime: report.time };
   }
 
   /** Books a funding payment the venue charged (caused by the symbol's FundingRateSettled). */

@@ -152,6 +152,19 @@ export class TradeManager {
     }
   }
 
+  /**
+   * The venue liquidated the symbol's position (its exits were expired by the venue): the trade is over.
+   * A target-position trade has nothing to close (the strategy sees the flat position on its next step).
+   */
+  async onLiquidated(symbol: string, clientOrderId: string, cause: Cause): Promise<void> {
+    const actor = this.trade(symbol);
+    if (this.stateOf(actor) === "flat") return;
+    await actor.commit(
+      [{ type: "PositionClosed", data: { symbol, exitClientOrderId: clientOrderId, exitPurpose: "LIQUIDATION" } }],
+      cause,
+    );
+  }
+
   /** Sends an order; a rejection is handled here. Resolves true when the venue accepted it. */
   private async send(request: OrderRequest, cause: Cause): Promise<boolean> {
     const outcome = await this.deps.execution.submit(request, cause);

@@ -120,10 +120,20 @@ export class TradingEngine {
     return { ...this.counts, ...this.execution.stats };
   }
 
-  /** Opens the account with `walletBalance` USDT. */
-  async openAccount(walletBalance: string, cause: Cause): Promise<void> {
+  /**
+   * Opens the account with `walletBalance` USDT and configures each symbol's leverage and margin type as the
+   * strategy declares them (SymbolConfigured), before any order.
+   */
+  async openAccount(walletBalance: string, symbols: readonly string[], cause: Cause): Promise<void> {
+    const { leverage, marginType } = this.options.strategy.symbolSettings(this.options.params);
     await this.account.commit(
-      [{ type: "AccountOpened", data: { accountId: this.options.accountId, asset: "USDT", walletBalance } }],
+      [
+        { type: "AccountOpened", data: { accountId: this.options.accountId, asset: "USDT", walletBalance } },
+        ...symbols.map((symbol) => ({
+          type: "SymbolConfigured" as const,
+          data: { symbol, leverage, marginType },
+        })),
+      ],
       cause,
     );
   }
@@ -199,8 +209,11 @@ export class TradingEngine {
         return this.execution.onTriggered(report);
       case "rejected":
         return this.execution.onRejected(report);
-      case "liquidation":
-        throw new Error("liquidation reports are not handled yet");
+      case "liquidation": {
+        const cause = await this.execution.onLiquidation(report);
+        const { symbol, clientOrderId } = report.liquidation;
+        return this.trades.onLiquidated(symbol, clientOrderId, cause);
+      }
       case "funding": {
         const symbol = report.funding.symbol;
         return this.execution.onFunding(

@@ -51,8 +51,11 @@ export const SelfTradePreventionMode = z.enum(["NONE", "EXPIRE_TAKER", "EXPIRE_M
 export const MarginType = z.enum(["ISOLATED", "CROSSED"]);
 /** The risk engine's trading state: ACTIVE, REDUCING (only reduce-only orders pass), HALTED (nothing passes). */
 export const TradingState = z.enum(["ACTIVE", "REDUCING", "HALTED"]);
-/** Why an order exists: a bracket's entry, its two exits, an emergency reduce-only close, or a move to a target position. */
-export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTEN", "TARGET"]);
+/**
+ * Why an order exists: a bracket's entry, its two exits, an emergency reduce-only close, a move to a target
+ * position, or the venue's liquidation (Binance's `autoclose-` orders, binance-usdm.md §3.2).
+ */
+export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTEN", "TARGET", "LIQUIDATION"]);
 
 const manifestEntry = z.strictObject({
   /** Path relative to the data root, with forward slashes. */
@@ -401,6 +404,8 @@ const schemas = {
    */
   PositionLiquidated: z.strictObject({
     symbol: SymbolName,
+    /** The venue's liquidation order (Binance `autoclose-…`, §3.2). */
+    clientOrderId: ClientOrderId,
     positionSide: PositionSide,
     marginType: MarginType,
     /** Signed size before liquidation, base asset. */

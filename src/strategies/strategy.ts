@@ -127,6 +127,11 @@ export interface Strategy<P, S> {
   inputs(params: P): StrategyInputs;
   /** Closed bars of its first interval it needs before it can decide (its warm-up). */
   warmupBars(params: P): number;
+  /**
+   * The leverage (integer 1–125) and margin type it trades each symbol with; the engine configures them at the
+   * venue before the first order (SymbolConfigured).
+   */
+  symbolSettings(params: P): { leverage: number; marginType: "ISOLATED" | "CROSSED" };
   /** A fresh state. Throws an Error naming an invalid parameter. */
   init(ctx: StrategyContext<P>): S;
   /** Whether the state has seen enough bars to decide. */

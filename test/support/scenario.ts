@@ -65,7 +65,13 @@ export async function runScenario(inputs: ScenarioInput[], options: ScenarioOpti
     params,
     instrument: getInstrument,
   });
-  await engine.openAccount(options.initialBalance ?? "10000", { causationId: "test", eventTime: T0 });
+  const symbols = [...new Set(inputs.map((i) => (i.kind === "bar" ? i.bar.symbol : undefined)))].filter(
+    (s): s is string => s !== undefined,
+  );
+  await engine.openAccount(options.initialBalance ?? "10000", symbols, {
+    causationId: "test",
+    eventTime: T0,
+  });
   for (const input of inputs) {
     if (input.kind === "bar") {
       await venue.matchBar(input.bar, engine.onVenueReport);

@@ -17,6 +17,7 @@ export const smaCross: Strategy<SmaCrossConfig, SmaCrossState> = {
   inputs: () => ({ intervals: ["1m"], funding: false }),
   // Both SMAs are valid after smaLong bars, so the next bar can already be a crossover (strategies.md §2.3).
   warmupBars: (params) => params.smaLong,
+  symbolSettings: ({ leverage, marginType }) => ({ leverage, marginType }),
   init: ({ params }) => initialSmaCrossState(params),
   isWarm: (state, params) => state.barCount >= params.smaLong,
   step(state, input, { params, instrument }, position) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { monthRange, parseKinds, parseSymbols } from "../src/cli/args.ts";
+import { monthRange, parseInterval, parseKinds, parseSymbols } from "../src/cli/args.ts";
 import { replayReport, summaryJsonLine, summaryTable } from "../src/cli/format.ts";
 
 const summary = {
@@ -88,6 +88,12 @@ describe("data fetch arguments", () => {
     expect(monthRange("2025-05", "2025-06")).toEqual(["2025-05", "2025-06"]);
     expect(monthRange("2024-11", "2025-02")).toEqual(["2024-11", "2024-12", "2025-01", "2025-02"]);
     expect(monthRange("2025-03", "2025-03")).toEqual(["2025-03"]);
+  });
+
+  it("intervals are Binance's kline intervals", () => {
+    expect(parseInterval("1m")).toBe("1m");
+    expect(parseInterval("8h")).toBe("8h");
+    expect(() => parseInterval("7m")).toThrow("expected one of 1m, 3m, 5m");
   });
 
   it("symbols are upper-cased, kinds checked", () => {

@@ -125,6 +125,25 @@ describe("fetchArchive", () => {
     expect(events[0]).toMatchObject({ funding: { markPrice: "94170.5", markPriceSource: "markPriceKline" } });
   });
 
+  it("fetches 1m mark-price klines with interval 1m (the venue's mark for triggers and liquidation)", async () => {
+    const mark1m =
+      "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n" +
+      `${T},94170.5,94180,94160,94175,0,${T + 59_999},0,60,0,0,0\n`;
+    serve("data/futures/um/monthly/markPriceKlines/BTCUSDT/1m", "BTCUSDT-1m-2025-05", mark1m);
+    const fetched = await fetchArchive({
+      baseUrl,
+      dest,
+      symbols: ["BTCUSDT"],
+      months: ["2025-05"],
+      dataTypes: ["markPriceKlines"],
+      interval: "1m",
+    });
+    expect(fetched.map((f) => f.path)).toEqual([
+      "futures/um/monthly/markPriceKlines/BTCUSDT/1m/BTCUSDT-1m-2025-05.csv",
+    ]);
+    expect(readFileSync(fetched[0]!.absolutePath, "utf8")).toBe(mark1m);
+  });
+
   it("skips a file whose CSV and CHECKSUM are present, and fetches it again when Binance replaced it", async () => {
     serve(KLINES, "BTCUSDT-1m-2025-05", klinesCsv);
     const opts = { baseUrl, dest, symbols: ["BTCUSDT"], months: ["2025-05"], dataTypes: ["klines" as const] };

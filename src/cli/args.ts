@@ -32,6 +32,32 @@ export function parseKinds(raw: string): ArchiveKind[] {
   return kinds as ArchiveKind[];
 }
 
+/** The kline intervals of Binance's archive (binance-usdm.md §6). */
+export const KLINE_INTERVALS = [
+  "1m",
+  "3m",
+  "5m",
+  "15m",
+  "30m",
+  "1h",
+  "2h",
+  "4h",
+  "6h",
+  "8h",
+  "12h",
+  "1d",
+  "3d",
+  "1w",
+  "1mo",
+];
+
+/** commander parser of `--interval`: one of Binance's kline intervals. */
+export function parseInterval(raw: string): string {
+  if (!KLINE_INTERVALS.includes(raw))
+    throw new InvalidArgumentError(`expected one of ${KLINE_INTERVALS.join(", ")}`);
+  return raw;
+}
+
 /** Every month `YYYY-MM` from `from` to `to`, both included. */
 export function monthRange(from: string, to: string): string[] {
   const index = (month: string) => {

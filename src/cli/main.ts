@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/load.ts";
-import { KINDS, parseKinds, parseMonth, parseSymbols } from "./args.ts";
+import { KINDS, parseInterval, parseKinds, parseMonth, parseSymbols } from "./args.ts";
 import { type Flags, reportError, UsageError } from "./context.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -113,6 +113,11 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .requiredOption("--from <YYYY-MM>", "first month", parseMonth)
     .requiredOption("--to <YYYY-MM>", "last month, inclusive", parseMonth)
     .option("--types <list>", `comma-separated, any of ${KINDS.join(",")}`, parseKinds, [...KINDS])
+    .option(
+      "--interval <interval>",
+      "kline interval of klines and markPriceKlines, e.g. 1m (default: 1m for klines, 8h for markPriceKlines)",
+      parseInterval,
+    )
     .option("--dest <dir>", "destination directory (default: the data root)")
     .option("--base-url <url>", "archive base URL (default: https://data.binance.vision)")
     .action(run(async () => (await import("./commands/data-fetch.ts")).dataFetchCommand));

@@ -160,7 +160,12 @@ export class TradeManager {
     const actor = this.trade(symbol);
     if (this.stateOf(actor) === "flat") return;
     await actor.commit(
-      [{ type: "PositionClosed", data: { symbol, exitClientOrderId: clientOrderId, exitPurpose: "LIQUIDATION" } }],
+      [
+        {
+          type: "PositionClosed",
+          data: { symbol, exitClientOrderId: clientOrderId, exitPurpose: "LIQUIDATION" },
+        },
+      ],
       cause,
     );
   }

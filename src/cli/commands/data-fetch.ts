@@ -6,18 +6,19 @@ import { monthRange } from "../args.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 
 /**
- * Fetches the requested kinds for every symbol and month into `--dest` (default: the data root; klines 1m,
- * markPriceKlines 8h), printing one line per file as it completes. Resolves to the exit code.
+ * Fetches the requested kinds for every symbol and month into `--dest` (default: the data root) at `--interval`
+ * (default: klines 1m, markPriceKlines 8h), printing one line per file as it completes. Resolves to the exit code.
  * @throws UsageError when --from is after --to; ConfigError on an invalid configuration.
  */
 export function dataFetchCommand(flags: Flags): Promise<number> {
-  const { symbols, from, to, types, dest, baseUrl } = flags as {
+  const { symbols, from, to, types, dest, baseUrl, interval } = flags as {
     symbols: string[];
     from: string;
     to: string;
     types: ArchiveKind[];
     dest?: string;
     baseUrl?: string;
+    interval?: string;
   };
   if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
   const configFlags = { logLevel: flags["logLevel"], verbose: flags["verbose"] };
@@ -29,6 +30,7 @@ export function dataFetchCommand(flags: Flags): Promise<number> {
       symbols,
       months: monthRange(from, to),
       dataTypes: [...new Set(types)],
+      interval,
       onProgress: ({ done, total, file }) =>
         out(`[${done}/${total}] ${file.skipped ? "present" : "fetched"} ${file.path}`),
     });

@@ -308,6 +308,8 @@ describe("projections on hand-built logs", () => {
       realizedPnl: "6",
       fees: "0.204",
       funding: "-0.0202",
+      liquidationFees: "0",
+      insuranceFundCovered: "0",
       netPnl: "5.7758", // 6 − 0.204 − 0.0202 = 10005.7758 − 10000
       unrealizedPnl: "0",
       equity: "10005.7758",
@@ -315,6 +317,7 @@ describe("projections on hand-built logs", () => {
       maxDrawdownRatio: "0.00040198", // 4.0202 / 10000.8995
       fills: 2,
       fundingPayments: 1,
+      liquidations: 0,
     });
     expect(p.equityCurve()).toEqual([
       { time: at(1) - 1, equity: "10000" },

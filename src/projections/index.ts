@@ -140,6 +140,10 @@ class ProjectionFold implements Projections {
       case "FundingFeeBooked":
         this.pnlFold.bookFunding(e.data);
         break;
+      case "PositionLiquidated":
+        this.positionsFold.liquidate(e.data, time);
+        this.pnlFold.bookLiquidation(e.data);
+        break;
       case "AccountOpened":
         this.pnlFold.open(e.data);
         break;

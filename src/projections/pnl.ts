@@ -1,6 +1,7 @@
 /**
  * PnL projection of the account: Σ realizedPnl and commission of FillBooked, Σ fundingFee of FundingFeeBooked,
- * the wallet balance they report, and the equity curve (wallet + Σ unrealizedPnl, marked every bar).
+ * Σ realizedPnl, clearance fee and insurance-fund cover of PositionLiquidated, the wallet balance they report, and
+ * the equity curve (wallet + Σ unrealizedPnl, marked every bar).
  * One account per log (a run's `account-<id>` stream). Amounts are kept in fixed-point money units.
  */
 import type { EventData } from "../events/catalog.ts";
@@ -19,7 +20,11 @@ export interface PnlView extends Drawdown {
   fees: string;
   /** Σ FundingFeeBooked.fundingFee, signed as received (negative = paid). */
   funding: string;
-  /** realizedPnl − fees + funding. */
+  /** Σ PositionLiquidated.clearanceFee (binance-usdm.md §4.8). */
+  liquidationFees: string;
+  /** Σ PositionLiquidated.insuranceFundCovered: losses beyond the margin the insurance fund took. */
+  insuranceFundCovered: string;
+  /** realizedPnl − fees − liquidationFees + funding + insuranceFundCovered (= walletBalance − initialBalance). */
   netPnl: string;
   /** Σ unrealizedPnl of open positions at mark. */
   unrealizedPnl: string;
@@ -29,6 +34,8 @@ export interface PnlView extends Drawdown {
   fills: number;
   /** Number of FundingFeeBooked events. */
   fundingPayments: number;
+  /** Number of PositionLiquidated events. */
+  liquidations: number;
 }
 
 const money = (value: string) => toUnits(value, MONEY_SCALE);
@@ -42,8 +49,11 @@ export class PnlProjection {
   private realizedPnl = 0n;
   private fees = 0n;
   private funding = 0n;
+  private liquidationFees = 0n;
+  private insuranceFundCovered = 0n;
   private fills = 0;
   private fundingPayments = 0;
+  private liquidations = 0;
 
   /** The account's opening wallet balance. */
   open(account: EventData<"AccountOpened">): void {
@@ -66,6 +76,15 @@ export class PnlProjection {
     this.fundingPayments++;
   }
 
+  /** Adds a liquidation's realized PnL, clearance fee and insurance cover; the wallet becomes the reported one. */
+  bookLiquidation(liquidation: EventData<"PositionLiquidated">): void {
+    this.realizedPnl += money(liquidation.realizedPnl);
+    this.liquidationFees += money(liquidation.clearanceFee);
+    this.insuranceFundCovered += money(liquidation.insuranceFundCovered);
+    this.wallet = money(liquidation.walletBalance);
+    this.liquidations++;
+  }
+
   /** Samples the equity curve at bar closeTime `time` given the current Σ unrealized PnL (money units). */
   sample(time: number, unrealized: bigint): void {
     this.curve.sample(time, this.wallet + unrealized);
@@ -79,12 +98,17 @@ export class PnlProjection {
       realizedPnl: usdt(this.realizedPnl),
       fees: usdt(this.fees),
       funding: usdt(this.funding),
-      netPnl: usdt(this.realizedPnl - this.fees + this.funding),
+      liquidationFees: usdt(this.liquidationFees),
+      insuranceFundCovered: usdt(this.insuranceFundCovered),
+      netPnl: usdt(
+        this.realizedPnl - this.fees - this.liquidationFees + this.funding + this.insuranceFundCovered,
+      ),
       unrealizedPnl: usdt(unrealized),
       equity: usdt(this.wallet + unrealized),
       ...this.curve.drawdown(),
       fills: this.fills,
       fundingPayments: this.fundingPayments,
+      liquidations: this.liquidations,
     };
   }
 }

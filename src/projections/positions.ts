@@ -80,6 +80,18 @@ export class PositionsProjection {
     }
   }
 
+  /** Closes the position a liquidation took (ms `time` = the event's eventTime). */
+  liquidate(liquidation: EventData<"PositionLiquidated">, time: number): void {
+    const s = this.state(liquidation.symbol);
+    s.positionAmt = "0";
+    s.entryPrice = "0";
+    s.updateTime = time;
+    s.amount = 0n;
+    s.cost = 0n;
+    s.unrealized = 0n;
+    this.open.delete(s);
+  }
+
   /** Σ unrealized PnL of the open positions, in 10^-MONEY_SCALE USDT units. */
   totalUnrealizedPnl(): bigint {
     let sum = 0n;

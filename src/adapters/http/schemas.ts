@@ -168,6 +168,8 @@ const PnlFields: z.ZodType<PnlView> = z.object({
   realizedPnl: Decimal,
   fees: Decimal,
   funding: Decimal,
+  liquidationFees: Decimal,
+  insuranceFundCovered: Decimal,
   netPnl: Decimal,
   unrealizedPnl: Decimal,
   equity: Decimal,
@@ -175,6 +177,7 @@ const PnlFields: z.ZodType<PnlView> = z.object({
   maxDrawdownRatio: Decimal.nullable(),
   fills: z.number().int().nonnegative(),
   fundingPayments: z.number().int().nonnegative(),
+  liquidations: z.number().int().nonnegative(),
 });
 
 /**

@@ -15,6 +15,7 @@ import {
   type ValidationContext,
   validateOrder,
 } from "../src/domain/orders/validate.ts";
+import { Decimal as DecimalSchema } from "../src/events/catalog.ts";
 
 const catalog = bundledInstrumentCatalog();
 const BTC = catalog.get("BTCUSDT"); // tick 0.10 (pricePrecision 2), step 0.001, min notional 100, band 0.95–1.05
@@ -525,6 +526,264 @@ describe("the error table", () => {
     );
     expect(() => validateOrder(limit(), context(BTC, { markPrice: "95k" }))).toThrow(
       /markPrice: expected a decimal string/,
+    );
+  });
+});
+
+// ── properties ──────────────────────────────────────────────────────────────────────────────────────────────
+
+const positive = (value: string) => new Dec(value).gt(0);
+/** Every TRADING perpetual with a tick, a step and a max price (the symbols an order can be built for). */
+const tradable = catalog
+  .symbols()
+  .map((s) => catalog.get(s))
+  .filter(
+    (i) =>
+      i.contractType === "PERPETUAL" &&
+      i.status === "TRADING" &&
+      [i.tickSize, i.stepSize, i.minQty, i.maxPrice, i.maxQty, i.marketMaxQty].every(positive),
+  );
+
+const TYPES = [
+  "LIMIT",
+  "MARKET",
+  "STOP",
+  "TAKE_PROFIT",
+  "STOP_MARKET",
+  "TAKE_PROFIT_MARKET",
+  "TRAILING_STOP_MARKET",
+] as const;
+
+/** Random choices, turned into an order by `validSetup` (seeds are reduced modulo each range). */
+const choices = fc.record({
+  instrument: fc.constantFrom(...tradable),
+  type: fc.constantFrom(...TYPES),
+  side: fc.constantFrom("BUY" as const, "SELL" as const),
+  hedge: fc.boolean(),
+  flag: fc.boolean(),
+  other: fc.boolean(),
+  seeds: fc.array(fc.bigInt({ min: 0n, max: 2n ** 64n }), { minLength: 8, maxLength: 8 }),
+});
+type Choices = typeof choices extends fc.Arbitrary<infer T> ? T : never;
+
+/** The grid values base + k × increment within [lo, hi], picked by `seed`; undefined when there is none. */
+function pick(lo: Dec, hi: Dec, base: string, increment: string, seed: bigint): Dec | undefined {
+  const kLo = BigInt(lo.minus(base).div(increment).ceil().toFixed(0));
+  const kHi = BigInt(hi.minus(base).div(increment).floor().toFixed(0));
+  if (kHi < kLo || kLo < 0n) return undefined;
+  const k = kLo + (seed % (kHi - kLo + 1n));
+  return new Dec(base).plus(new Dec(k.toString()).times(increment));
+}
+
+/**
+ * An order every rule accepts, built from grid values: mark, trigger, price and activatePrice on the tick grid
+ * with one tick of margin inside every band (PERCENT_PRICE around the mark for LIMIT, around the trigger for
+ * STOP / TAKE_PROFIT; triggers on the side that does not trigger at once), a quantity on the step grid above
+ * MIN_NOTIONAL and one step below every maxQty; undefined when the instrument leaves no room for one.
+ */
+function validSetup(c: Choices): { order: OrderToValidate; ctx: ValidationContext } | undefined {
+  const i = c.instrument;
+  const [s0, s1, s2, s3, s4, s5, s6, s7] = c.seeds as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
+  const tick = new Dec(i.tickSize);
+  const up = new Dec(i.multiplierUp);
+  const down = new Dec(i.multiplierDown);
+  const grid = (lo: Dec, hi: Dec, seed: bigint) => pick(lo, hi, i.minPrice, i.tickSize, seed);
+  const mark = grid(
+    new Dec(i.minPrice).plus(tick.times(3)).div(down.pow(2)),
+    new Dec(i.maxPrice).minus(tick.times(3)).div(up.pow(2)),
+    s0,
+  );
+  if (mark === undefined) return undefined;
+  const fmt = (d: Dec) => d.toFixed(i.pricePrecision);
+  const type = c.type;
+  const buy = c.side === "BUY";
+  const conditionalTrigger = type !== "LIMIT" && type !== "MARKET" && type !== "TRAILING_STOP_MARKET";
+  let trigger: Dec | undefined;
+  if (conditionalTrigger) {
+    const stop = type === "STOP" || type === "STOP_MARKET";
+    const above = stop === buy; // STOP BUY / TAKE_PROFIT SELL trigger when the price rises to them
+    trigger = above
+      ? grid(mark.plus(tick), mark.times(up), s1)
+      : grid(mark.times(down), mark.minus(tick), s1);
+    if (trigger === undefined) return undefined;
+  }
+  let price: Dec | undefined;
+  if (type === "LIMIT") price = grid(mark.times(down).plus(tick), mark.times(up).minus(tick), s2);
+  if ((type === "STOP" || type === "TAKE_PROFIT") && trigger)
+    price = grid(trigger.times(down).plus(tick), trigger.times(up).minus(tick), s2);
+  if ((type === "LIMIT" || type === "STOP" || type === "TAKE_PROFIT") && price === undefined)
+    return undefined;
+  let activate: Dec | undefined;
+  if (type === "TRAILING_STOP_MARKET" && c.other) {
+    activate = buy ? grid(mark.times(down), mark.minus(tick), s3) : grid(mark.plus(tick), mark.times(up), s3);
+    if (activate === undefined) return undefined;
+  }
+  const closePosition = (type === "STOP_MARKET" || type === "TAKE_PROFIT_MARKET") && c.flag;
+  const positionSide = c.hedge
+    ? closePosition
+      ? buy
+        ? "SHORT"
+        : "LONG"
+      : c.other
+        ? "LONG"
+        : "SHORT"
+    : "BOTH";
+  let quantity: string | undefined;
+  if (!closePosition) {
+    const market = isMarket(type);
+    if (market && (i.marketStepSize !== i.stepSize || i.marketMinQty !== i.minQty)) return undefined;
+    const maxQ = market ? Dec.min(i.maxQty, i.marketMaxQty) : new Dec(i.maxQty);
+    const valuation = price ?? mark;
+    const lo = Dec.max(i.minQty, new Dec(i.minNotional).div(valuation));
+    const q = pick(lo, maxQ.minus(i.stepSize), i.minQty, i.stepSize, s4);
+    if (q === undefined) return undefined;
+    quantity = q.toFixed(i.quantityPrecision);
+  }
+  const tifs = i.timeInForce.filter(
+    (t) => t !== "GTD" || type === "LIMIT",
+  ) as OrderToValidate["timeInForce"][];
+  const timeInForce =
+    type === "LIMIT" || ((type === "STOP" || type === "TAKE_PROFIT") && c.other)
+      ? tifs[Number(s5 % BigInt(tifs.length))]
+      : undefined;
+  const order: OrderToValidate = {
+    clientOrderId: `p-${s6 % 1_000_000n}`,
+    symbol: i.symbol,
+    side: c.side,
+    type,
+    purpose: "ENTRY",
+    positionSide,
+    reduceOnly: !c.hedge && !closePosition && c.flag,
+    ...(quantity !== undefined && { quantity }),
+    ...(price !== undefined && { price: fmt(price) }),
+    ...(timeInForce !== undefined && { timeInForce }),
+    ...(timeInForce === "GTD" && { goodTillDate: NOW + 601_000 + Number(s7 % 10_000_000_000n) }),
+    ...(trigger !== undefined && { triggerPrice: fmt(trigger) }),
+    ...(type !== "LIMIT" &&
+      type !== "MARKET" &&
+      c.other && { workingType: s7 % 2n ? "MARK_PRICE" : "CONTRACT_PRICE" }),
+    ...(closePosition && { closePosition }),
+    ...(activate !== undefined && { activatePrice: fmt(activate) }),
+    ...(type === "TRAILING_STOP_MARKET" && { callbackRate: (Number(s7 % 100n) + 1) / 10 + "" }),
+  };
+  const ctx: ValidationContext = {
+    instrument: i,
+    markPrice: fmt(mark),
+    lastPrice: fmt(mark),
+    dualSidePosition: c.hedge,
+    now: NOW,
+  };
+  return { order, ctx };
+}
+
+const isMarket = (type: OrderToValidate["type"]) => type === "MARKET" || type.endsWith("_MARKET");
+
+const validOrders = choices.map(validSetup).filter((s) => s !== undefined);
+
+describe("properties over every tradable perpetual of the snapshot", () => {
+  it(`has ${tradable.length} symbols to draw from`, () => {
+    expect(tradable.length).toBeGreaterThan(500);
+  });
+
+  it("an order built from grid values inside every band is accepted", () => {
+    fc.assert(
+      fc.property(validOrders, (s) => {
+        expect(validateOrder(s!.order, s!.ctx)).toEqual([]);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  type Perturbable = "quantity" | "price" | "triggerPrice" | "activatePrice";
+  const PERTURBABLE: readonly Perturbable[] = ["quantity", "price", "triggerPrice", "activatePrice"];
+  const precisionOf = (i: Instrument, field: Perturbable) =>
+    field === "quantity" ? i.quantityPrecision : i.pricePrecision;
+  const incrementOf = (i: Instrument, field: Perturbable) => (field === "quantity" ? i.stepSize : i.tickSize);
+
+  it("one more decimal than the precision on one field: -1111 first, every answer on that field", () => {
+    fc.assert(
+      fc.property(validOrders, fc.nat(), (s, n) => {
+        const { order: o, ctx } = s!;
+        const fields = PERTURBABLE.filter((f) => o[f] !== undefined);
+        const field = fields[n % fields.length]!;
+        const digits = precisionOf(ctx.instrument, field) + 1;
+        const perturbed = new Dec(o[field]!).plus(new Dec(10).pow(-digits)).toFixed(digits);
+        const violations = validateOrder({ ...o, [field]: perturbed }, ctx);
+        expect(violations[0]).toMatchObject({ code: -1111, field });
+        expect(violations.every((v) => v.field === field)).toBe(true);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it("one unit of the precision off a coarser grid on one field: -4014 / -4023 alone", () => {
+    fc.assert(
+      fc.property(validOrders, fc.nat(), (s, n) => {
+        const { order: o, ctx } = s!;
+        const i = ctx.instrument;
+        const coarse = PERTURBABLE.filter(
+          (f) => o[f] !== undefined && new Dec(incrementOf(i, f)).gt(new Dec(10).pow(-precisionOf(i, f))),
+        );
+        fc.pre(coarse.length > 0);
+        const field = coarse[n % coarse.length]!;
+        const digits = precisionOf(i, field);
+        const perturbed = new Dec(o[field]!).plus(new Dec(10).pow(-digits)).toFixed(digits);
+        const code = field === "quantity" ? -4023 : -4014;
+        expect(validateOrder({ ...o, [field]: perturbed }, ctx).map((v) => `${v.code} ${v.field}`)).toEqual([
+          `${code} ${field}`,
+        ]);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it("never throws on decimal strings of the catalog's schema, and answers only from the table", () => {
+    const decimal = fc.stringMatching(/^-?\d{1,25}(\.\d{1,25})?$/);
+    const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+    const arbitraryOrder = fc.record({
+      instrument: fc.constantFrom(...catalog.symbols().map((s) => catalog.get(s))),
+      type: fc.constantFrom(...TYPES),
+      side: fc.constantFrom("BUY" as const, "SELL" as const),
+      positionSide: fc.constantFrom("BOTH" as const, "LONG" as const, "SHORT" as const),
+      quantity: maybe(decimal),
+      price: maybe(decimal),
+      triggerPrice: maybe(decimal),
+      activatePrice: maybe(decimal),
+      callbackRate: maybe(decimal),
+      timeInForce: maybe(
+        fc.constantFrom("GTC" as const, "IOC" as const, "FOK" as const, "GTX" as const, "GTD" as const),
+      ),
+      goodTillDate: maybe(fc.nat({ max: Number.MAX_SAFE_INTEGER })),
+      workingType: maybe(fc.constantFrom("MARK_PRICE" as const, "CONTRACT_PRICE" as const)),
+      priceProtect: maybe(fc.boolean()),
+      closePosition: maybe(fc.boolean()),
+      reduceOnly: fc.boolean(),
+      hedge: fc.boolean(),
+      mark: fc.stringMatching(/^\d{1,8}\.\d{1,8}$/).filter(positive),
+    });
+    fc.assert(
+      fc.property(arbitraryOrder, ({ instrument, hedge, mark, ...fields }) => {
+        const o: OrderToValidate = {
+          clientOrderId: "n-1",
+          symbol: instrument.symbol,
+          purpose: "ENTRY",
+          ...fields,
+        };
+        for (const value of [o.quantity, o.price, o.triggerPrice, o.activatePrice, o.callbackRate])
+          if (value !== undefined) expect(DecimalSchema.safeParse(value).success).toBe(true);
+        const ctx = { instrument, markPrice: mark, lastPrice: mark, dualSidePosition: hedge, now: NOW };
+        for (const v of validateOrder(o, ctx)) expect(ORDER_ERRORS[v.name].code).toBe(v.code);
+      }),
+      { numRuns: 3_000 },
     );
   });
 });

@@ -527,6 +527,9 @@ describe("the error table", () => {
     expect(() => validateOrder(limit(), context(BTC, { markPrice: "95k" }))).toThrow(
       /markPrice: expected a decimal string/,
     );
+    expect(() => validateOrder(limit(), context(BTC, { markPrice: "0" }))).toThrow(
+      /markPrice must be > 0, got "0"/,
+    );
   });
 });
 

@@ -198,8 +198,9 @@ export const CALLBACK_RATE_MAX = "10";
  * 10. MIN_NOTIONAL: quantity × (price, or mark for market-executed types) < notional -4164, unless exempt;
  * 11. conditionals whose trigger is already met by the watched price (mark for MARK_PRICE, else lastPrice when
  *     given) -2021; trailing: BUY activatePrice ≥ latest, SELL ≤ latest -2021.
- * Never throws on order values matching the catalog's schemas. Throws an Error when `ctx.markPrice` /
- * `ctx.lastPrice` or an instrument string is malformed, or the order's symbol is not the instrument's.
+ * Never throws on order values matching the catalog's schemas. Throws an Error when `ctx.markPrice` is not a
+ * positive decimal string, `ctx.lastPrice` or an instrument string is malformed, or the order's symbol is not
+ * the instrument's.
  */
 export function validateOrder(order: OrderToValidate, ctx: ValidationContext): OrderViolation[] {
   const { instrument } = ctx;
@@ -208,6 +209,8 @@ export function validateOrder(order: OrderToValidate, ctx: ValidationContext): O
       `validateOrder: order ${order.clientOrderId} is for ${order.symbol}, the instrument is ${instrument.symbol}`,
     );
   }
+  const mark = toDec(ctx.markPrice, "markPrice");
+  if (mark.lte(0)) throw new Error(`validateOrder: markPrice must be > 0, got "${ctx.markPrice}"`);
   const out: OrderViolation[] = [];
   const bad = new Set<OrderField>();
   const add = (name: OrderErrorName, field: OrderField, detail: string, arg = field as string) => {
@@ -273,7 +276,6 @@ export function validateOrder(order: OrderToValidate, ctx: ValidationContext): O
     );
   }
 
-  const mark = toDec(ctx.markPrice, "markPrice");
   const valid = (field: OrderField, value: Dec | undefined): value is Dec =>
     value !== undefined && !bad.has(field);
 

@@ -6,6 +6,16 @@
  */
 import { type Dec, toDec } from "./decimal.ts";
 import { bundledInstrumentCatalog } from "./instruments.catalog.ts";
+import {
+  type LotBreach,
+  type LotFilter,
+  lotBreaches,
+  lotSize,
+  marketLotSize,
+  type PriceBreach,
+  priceBreaches,
+  writtenDecimals,
+} from "./orders/filters.ts";
 
 /** One symbol of `GET /fapi/v1/exchangeInfo`: its contract, its filters and its order rules (§1.1, §1.2). */
 export type Instrument = {
@@ -96,61 +106,48 @@ export type FilterViolation = {
   readonly message: string;
 };
 
-function writtenDecimals(value: string): number {
-  const dot = value.indexOf(".");
-  return dot < 0 ? 0 : value.length - dot - 1;
+const LOT_MESSAGES: Record<LotBreach, (q: string, lot: LotFilter) => string> = {
+  minQty: (q, lot) => `quantity ${q} < minQty ${lot.minQty}`,
+  maxQty: (q, lot) => `quantity ${q} > maxQty ${lot.maxQty}`,
+  stepSize: (q, lot) => `quantity ${q} is not minQty ${lot.minQty} + k × stepSize ${lot.stepSize}`,
+};
+const LOT_CODES: Record<LotBreach, number> = { minQty: -4004, maxQty: -4005, stepSize: -4023 };
+
+function lotViolations(q: Dec, lot: LotFilter): FilterViolation[] {
+  return lotBreaches(q, lot).map((breach) => ({
+    code: LOT_CODES[breach],
+    filter: lot.name,
+    message: LOT_MESSAGES[breach](q.toFixed(), lot),
+  }));
 }
 
-function lotViolations(
-  filter: string,
-  q: Dec,
-  stepSize: string,
-  minQty: string,
-  maxQty: string,
-): FilterViolation[] {
-  const min = toDec(minQty, `${filter}.minQty`);
-  const max = toDec(maxQty, `${filter}.maxQty`);
-  const step = toDec(stepSize, `${filter}.stepSize`);
-  const value = q.toFixed();
-  if (q.lt(min)) return [{ code: -4004, filter, message: `quantity ${value} < minQty ${minQty}` }];
-  const out: FilterViolation[] = [];
-  if (max.gt(0) && q.gt(max))
-    out.push({ code: -4005, filter, message: `quantity ${value} > maxQty ${maxQty}` });
-  if (step.gt(0) && !q.minus(min).mod(step).isZero()) {
-    out.push({
-      code: -4023,
-      filter,
-      message: `quantity ${value} is not minQty ${minQty} + k × stepSize ${stepSize}`,
-    });
-  }
-  return out;
-}
+const TRIGGER_CODES: Record<PriceBreach, number> = {
+  notPositive: -4006,
+  minPrice: -4013,
+  maxPrice: -4007,
+  tickSize: -4014,
+};
 
-function priceViolations(instrument: Instrument, p: Dec): FilterViolation[] {
-  const filter = "PRICE_FILTER";
-  const { minPrice, maxPrice, tickSize } = instrument;
-  const min = toDec(minPrice, "minPrice");
-  const max = toDec(maxPrice, "maxPrice");
-  const tick = toDec(tickSize, "tickSize");
+function triggerViolations(instrument: Instrument, p: Dec): FilterViolation[] {
   const value = p.toFixed();
-  if (p.lte(0)) return [{ code: -4006, filter, message: `triggerPrice ${value} ≤ 0` }];
-  if (min.gt(0) && p.lt(min))
-    return [{ code: -4013, filter, message: `triggerPrice ${value} < minPrice ${minPrice}` }];
-  const out: FilterViolation[] = [];
-  if (max.gt(0) && p.gt(max))
-    out.push({ code: -4007, filter, message: `triggerPrice ${value} > maxPrice ${maxPrice}` });
-  if (tick.gt(0) && !p.minus(min).mod(tick).isZero()) {
-    out.push({
-      code: -4014,
-      filter,
-      message: `triggerPrice ${value} is not minPrice ${minPrice} + k × tickSize ${tickSize}`,
-    });
-  }
-  return out;
+  const { minPrice, maxPrice, tickSize } = instrument;
+  const messages: Record<PriceBreach, string> = {
+    notPositive: `triggerPrice ${value} ≤ 0`,
+    minPrice: `triggerPrice ${value} < minPrice ${minPrice}`,
+    maxPrice: `triggerPrice ${value} > maxPrice ${maxPrice}`,
+    tickSize: `triggerPrice ${value} is not minPrice ${minPrice} + k × tickSize ${tickSize}`,
+  };
+  return priceBreaches(p, instrument).map((breach) => ({
+    code: TRIGGER_CODES[breach],
+    filter: "PRICE_FILTER",
+    message: messages[breach],
+  }));
 }
 
 /**
- * Every filter rule the order breaks, exactly (binance-usdm.md §1.2, §1.3; error codes §5.2); [] when valid.
+ * Every filter rule the order breaks, exactly (binance-usdm.md §1.2, §1.3; error codes §5.2); [] when valid. The
+ * simulated venue's check of its three market-executed types; `validateOrder` (orders/validate.ts) is the full
+ * pre-trade validation of every order type, with Binance's names and messages.
  * - precision: more written decimals than quantityPrecision / pricePrecision → -1111;
  * - quantity ≤ 0 → -4003 (no further lot checks); LOT_SIZE and MARKET_LOT_SIZE are both applied to all three
  *   (market-executed) types, conservatively (§8 item 1 is UNCONFIRMED): < minQty -4004 (alone), else
@@ -173,16 +170,7 @@ export function checkOrderFilters(instrument: Instrument, order: FilterOrder): F
   if (q.lte(0)) {
     out.push({ code: -4003, filter: "LOT_SIZE", message: `quantity ${order.quantity} ≤ 0` });
   } else {
-    out.push(...lotViolations("LOT_SIZE", q, instrument.stepSize, instrument.minQty, instrument.maxQty));
-    out.push(
-      ...lotViolations(
-        "MARKET_LOT_SIZE",
-        q,
-        instrument.marketStepSize,
-        instrument.marketMinQty,
-        instrument.marketMaxQty,
-      ),
-    );
+    out.push(...lotViolations(q, lotSize(instrument)), ...lotViolations(q, marketLotSize(instrument)));
   }
   if (order.type !== "MARKET") {
     if (order.triggerPrice === undefined) {
@@ -196,7 +184,7 @@ export function checkOrderFilters(instrument: Instrument, order: FilterOrder): F
           message: `triggerPrice "${order.triggerPrice}" has more than ${instrument.pricePrecision} decimals`,
         });
       }
-      out.push(...priceViolations(instrument, p));
+      out.push(...triggerViolations(instrument, p));
     }
   }
   if (!order.reduceOnly) {

@@ -5,7 +5,7 @@
  *
  *   npx tsx scripts/bundle-leverage-brackets.ts ../shared/data/binance/futures/um/leverageBracket/leverage-tiers-ccxt-2026-03-05.json
  *
- * Only USDⓈ-M linear USDT/USDC perpetuals are kept; every symbol's brackets are verified (§4.6, the cum rule);
+ * Only linear perpetuals are kept (USDT, USDC and the BTC-quoted ETHBTC; not delivery contracts); every symbol's brackets are verified (§4.6, the cum rule);
  * the copy is compact (one symbol a line, `[initialLeverage, notionalCap, maintMarginRatio, cum]` per bracket) and
  * checked to give exactly the same brackets as the input. The snapshot's date is the one in the input's name.
  */

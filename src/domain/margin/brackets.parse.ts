@@ -27,7 +27,13 @@ const NUMBER_ERROR = "expected a number";
 
 /** A JSON number, as its text (lossless parse) or as a JS number, to its exact canonical decimal string. */
 const DecimalNumber = z
-  .union([z.string().regex(JSON_NUMBER), z.number().refine(Number.isFinite)], { error: NUMBER_ERROR })
+  .union(
+    [
+      z.string({ error: NUMBER_ERROR }).regex(JSON_NUMBER, { error: NUMBER_ERROR }),
+      z.number({ error: NUMBER_ERROR }).refine(Number.isFinite, { error: NUMBER_ERROR }),
+    ],
+    { error: NUMBER_ERROR },
+  )
   .transform((v) => canonical(new Dec(v)));
 const NonNegativeDecimal = DecimalNumber.refine((v) => !v.startsWith("-"), {
   error: "expected a number ≥ 0",
@@ -65,18 +71,16 @@ const CcxtTiersSchema = z.record(
   z.array(z.object({ info: BracketSchema }), { error: "expected a list of tiers" }),
 );
 
-/** The settle assets of the USDⓈ-M linear perpetuals kept from a ccxt file. */
-const LINEAR_QUOTES: ReadonlySet<string> = new Set(["USDT", "USDC"]);
-
 /**
- * The Binance symbol of a ccxt market id, when it is a USDⓈ-M linear USDT/USDC perpetual (`BTC/USDT:USDT` →
- * `BTCUSDT`); undefined for delivery contracts (`BTC/USDT:USDT-260327`) and other settle assets (`ETH/BTC:BTC`).
+ * The Binance symbol of a ccxt market id, when it is a linear perpetual, settled in its quote asset (`BTC/USDT:USDT`
+ * → `BTCUSDT`, `BTC/USDC:USDC` → `BTCUSDC`, and USDⓈ-M's one BTC-quoted perpetual `ETH/BTC:BTC` → `ETHBTC`);
+ * undefined for delivery contracts (`BTC/USDT:USDT-260327`) and inverse (coin-margined) ones (`BTC/USD:BTC`).
  */
 export function binanceSymbolOfCcxtMarket(market: string): string | undefined {
   const m = /^([^/]+)\/([^:]+):(.+)$/.exec(market);
   if (m === null) return undefined;
   const [, base, quote, settle] = m;
-  return settle === quote && LINEAR_QUOTES.has(quote!) ? `${base}${quote}` : undefined;
+  return settle === quote ? `${base}${quote}` : undefined;
 }
 
 /**
@@ -96,7 +100,7 @@ export function isCcxtTiers(json: unknown): boolean {
 /**
  * Validates a parsed bracket file, either layout (detected by `isCcxtTiers`), into each symbol's brackets, in
  * the file's order; every symbol's brackets pass `verifyBrackets` (§4.6, the cum rule included). A ccxt file
- * keeps only the USDⓈ-M linear USDT/USDC perpetuals and reads each tier's `info` (Binance's bracket).
+ * keeps only the linear perpetuals (`binanceSymbolOfCcxtMarket`) and reads each tier's `info` (Binance's bracket).
  * @throws BracketFileError naming `source` and each problem: the JSON path (`[3] (ETHUSDT).brackets[0].cum:
  *   expected a number`, `BTC/USDT:USDT[2].info.cum: …`), a repeated symbol, or a broken rule naming the symbol
  *   and the bracket.
@@ -104,11 +108,13 @@ export function isCcxtTiers(json: unknown): boolean {
 export function parseBracketFile(json: unknown, source: string): SymbolBrackets[] {
   const problems: string[] = [];
   const out: SymbolBrackets[] = [];
+  const seen = new Set<string>();
   const add = (entry: SymbolBrackets) => {
-    if (out.some((s) => s.symbol === entry.symbol)) {
+    if (seen.has(entry.symbol)) {
       problems.push(`${entry.symbol}: repeated`);
       return;
     }
+    seen.add(entry.symbol);
     try {
       verifyBrackets(entry.symbol, entry.brackets);
       out.push(entry);

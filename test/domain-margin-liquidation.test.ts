@@ -94,6 +94,9 @@ describe("binance-usdm.md §4.7 worked examples (BTCUSDT brackets of §4.6)", ()
     );
     expect(at(ethLp, 2)).toBe("1153.26");
     expect(at(btcLp, 2)).toBe("26316.89");
+    // The isolated variants: the same wallet as each position's own, no other contracts.
+    expect(at(liquidationPriceWith(isolated(wb), [eth], [ethRate]), 2)).toBe("1114.78");
+    expect(at(liquidationPriceWith(isolated(wb), [btc], [btcRate]), 2)).toBe("18778.73");
   });
 
   it("LP ≤ 0 is null (Binance shows --): a long with more wallet than its notional", () => {
@@ -119,6 +122,59 @@ describe("binance-usdm.md §4.7 worked examples (BTCUSDT brackets of §4.6)", ()
     );
     expect(lp.price).toBe("12500");
     expect([lp.numerator, lp.denominator]).toEqual(["100", "0.008"]);
+  });
+});
+
+describe("the bracket loop's oscillation guard (cross hedge legs, far beyond realistic sizes)", () => {
+  // Found by a search: from its entry brackets (11, 12) the loop goes to (1, 1), then (12, 12), then (1, 1) again.
+  const legs = [
+    { positionAmt: "9596.22", entryPrice: "1014" },
+    { positionAmt: "-13442.28", entryPrice: "113147" },
+  ];
+
+  it("a cycle falls back to every combination and takes the self-consistent one (the highest, for net-short legs)", () => {
+    const lp = liquidationPrice(isolated("26"), legs, [SPEC_BTC_BRACKETS, SPEC_BTC_BRACKETS]);
+    expect(lp.price).toBe("153214.351944737854");
+    expect(lp.rates).toEqual([SPEC_BTC_BRACKETS[11], SPEC_BTC_BRACKETS[11]]);
+    const n = new Dec(lp.numerator);
+    const d = new Dec(lp.denominator);
+    // Exactly margin balance = maintenance margin (× d), with both legs' rates.
+    let balance = d.times(26);
+    let maint = new Dec(0);
+    legs.forEach((leg, i) => {
+      const amt = new Dec(leg.positionAmt);
+      balance = balance.plus(amt.times(n.minus(d.times(leg.entryPrice))));
+      maint = maint.plus(
+        amt.abs().times(n).times(lp.rates[i]!.maintMarginRatio).minus(d.times(lp.rates[i]!.cum)),
+      );
+    });
+    expect(balance.eq(maint)).toBe(true);
+    // Self-consistent: each notional at LP is in the last bracket (above its floor; the last has no upper bound).
+    for (const leg of legs)
+      expect(new Dec(leg.positionAmt).abs().times(n).gt(d.times("1200000000"))).toBe(true);
+    // The only self-consistent pair of brackets of the 144.
+    const inBracket = (leg: (typeof legs)[number], k: LeverageBracket, price: string) => {
+      const notional = new Dec(leg.positionAmt).abs().times(price);
+      return notional.gt(k.notionalFloor) && (notional.lte(k.notionalCap) || k.bracket === 12);
+    };
+    const consistent: Dec[] = [];
+    for (const a of SPEC_BTC_BRACKETS)
+      for (const b of SPEC_BTC_BRACKETS) {
+        const p = liquidationPriceWith(isolated("26"), legs, [a, b]).price;
+        if (p !== null && inBracket(legs[0]!, a, p) && inBracket(legs[1]!, b, p)) consistent.push(new Dec(p));
+      }
+    expect(consistent).toHaveLength(1);
+    expect(consistent[0]!.eq(lp.price!)).toBe(true);
+  });
+
+  it("no self-consistent combination: no price (the account is below maintenance at every price)", () => {
+    const reversed = [
+      { positionAmt: "13442.28", entryPrice: "113147" },
+      { positionAmt: "-9596.22", entryPrice: "1014" },
+    ];
+    expect(
+      liquidationPrice(isolated("26"), reversed, [SPEC_BTC_BRACKETS, SPEC_BTC_BRACKETS]).price,
+    ).toBeNull();
   });
 });
 

@@ -106,12 +106,18 @@ function bracketAt(brackets: readonly LeverageBracket[], size: Dec, n: Dec, d: D
 /**
  * §4.7 with the brackets of each leg chosen at the liquidation price: start with each leg's bracket at its entry
  * notional, compute LP, take each leg's bracket of `size × LP`, and recompute until no bracket changes (vector C).
- * Oscillation guard: when a set of brackets comes back (a cycle, possible only when legs pull in opposite
- * directions), every combination of brackets is tried instead and the first self-consistent one (lowest
- * brackets first, leg by leg) is taken; for one leg there is always exactly one (maintenance margin is
- * continuous and rises slower than the position's PnL, so margin balance − maintenance margin is monotonic in
- * the price), so the loop's answer is that one.
- * @throws Error when no combination is self-consistent (never for one leg).
+ *
+ * One leg (one-way mode, or an isolated position): the loop ends at the one self-consistent bracket, since
+ * maintenance margin is continuous in the notional (the cum rule) and rises slower than the position's PnL, so
+ * margin balance − maintenance margin is monotonic in the price and has a single root.
+ *
+ * Several legs (cross hedge mode: a LONG and a SHORT sharing one price; UNCONFIRMED): margin balance − maintenance
+ * margin is concave in the price and may have 0, 1 or 2 roots, and the loop may cycle. Oscillation guard: when a
+ * set of brackets comes back, every combination of brackets is tried and the self-consistent ones are kept; of
+ * their prices, the lowest is taken when the legs are net long or flat, the highest when net short (the price the
+ * mark meets first from the side it moves against); none → price null, which there means margin balance and
+ * maintenance margin never meet: check `marginRatio` (≥ 1: below maintenance at every price) rather than trust
+ * `isLiquidated` alone. Only legs far beyond the last bracket cap were seen to get there.
  */
 export function liquidationPrice(
   account: LiquidationAccount,
@@ -134,11 +140,18 @@ export function liquidationPrice(
     if (next.every((k, i) => k === choice[i])) return result(n, d, ratesOf(choice));
     choice = next;
   }
+  const netShort = parsed.reduce((sum, leg) => sum.plus(leg.amt), new Dec(0)).isNegative();
+  let best: LiquidationPrice | undefined;
   for (const combination of combinations(brackets.map((b) => b.length))) {
     const { n, d, next } = at(combination);
-    if (next.every((k, i) => k === combination[i])) return result(n, d, ratesOf(combination));
+    if (d.isZero() || n.lte(0) || !next.every((k, i) => k === combination[i])) continue;
+    const found = result(n, d, ratesOf(combination));
+    const better =
+      best === undefined ||
+      (netShort ? new Dec(found.price!).gt(best.price!) : new Dec(found.price!).lt(best.price!));
+    if (better) best = found;
   }
-  throw new Error("no set of brackets is consistent with its own liquidation price");
+  return best ?? result(new Dec(0), new Dec(0), ratesOf(choice));
 }
 
 /** Every tuple of indexes below `sizes[i]`, the first position varying slowest. */

@@ -7,7 +7,6 @@ import { bundledInstrumentCatalog } from "../src/domain/instruments.catalog.ts";
 import {
   bundledLeverageBracketCatalog,
   fromBundledLayout,
-  LeverageBracketCatalog,
   UnknownBracketSymbolError,
 } from "../src/domain/margin/brackets.catalog.ts";
 import {
@@ -78,8 +77,7 @@ describe("the bundled leverage-bracket snapshot (ccxt tiers of 2026-03-05)", () 
       readFileSync(new URL("../src/domain/margin/brackets.snapshot.json", import.meta.url), "utf8"),
     );
     json.symbols.BTCUSDT[2][3] = "1501";
-    const { response, capturedOn } = fromBundledLayout(json, "edited copy");
-    expect(() => LeverageBracketCatalog.fromBracketFile(response, capturedOn, "edited copy")).toThrow(
+    expect(() => fromBundledLayout(json, "edited copy")).toThrow(
       "invalid leverage brackets in edited copy: BTCUSDT bracket 3: cum 1501 ≠ notionalFloor × (MMR − previous MMR) " +
         "+ previous cum = 1500",
     );

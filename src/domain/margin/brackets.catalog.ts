@@ -5,10 +5,9 @@
  * src/adapters/leverage-brackets.
  */
 import { z } from "zod";
-import { canonical, Dec } from "../decimal.ts";
 import { BracketFileError, parseBracketFile } from "./brackets.parse.ts";
 import bundledSnapshot from "./brackets.snapshot.json" with { type: "json" };
-import type { LeverageBracket, SymbolBrackets } from "./brackets.ts";
+import { type LeverageBracket, type SymbolBrackets, verifyBrackets } from "./brackets.ts";
 
 /** The source of the bundled snapshot, as error messages show it. */
 const BUNDLED_SOURCE = "bundled";
@@ -75,10 +74,13 @@ export class LeverageBracketCatalog {
 /** The bundled layout: per symbol, one `[initialLeverage, notionalCap, maintMarginRatio, cum]` per bracket. */
 type BundledBracket = readonly [number, string, string, string];
 
+const Canonical = z
+  .string()
+  .regex(/^(0|[1-9]\d*)(\.\d*[1-9])?$/, { error: "expected a canonical decimal string" });
 const BundledSchema = z.object({
   source: z.string(),
   capturedOn: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
-  symbols: z.record(z.string(), z.array(z.tuple([z.number(), z.string(), z.string(), z.string()]))),
+  symbols: z.record(z.string(), z.array(z.tuple([z.number(), Canonical, Canonical, Canonical]))),
 });
 
 /**
@@ -96,37 +98,38 @@ export function toBundledLayout(symbols: readonly SymbolBrackets[]): Record<stri
 }
 
 /**
- * Reads the bundled layout back into a Binance-layout response (`[{ symbol, brackets }]`) for `parseBracketFile`,
- * which verifies it. Returns the snapshot's date and original source too.
- * @throws BracketFileError when the JSON is not the bundled layout.
+ * Reads the bundled layout back into each symbol's brackets, verified (`verifyBrackets`: every decimal, the
+ * chained floors, the cum rule), with the snapshot's date and original source. Skips the file parser: the layout's
+ * own schema and the verification check everything it holds.
+ * @throws BracketFileError naming `source` and each problem.
  */
 export function fromBundledLayout(
   json: unknown,
   source: string,
-): { response: unknown; capturedOn: string; origin: string } {
+): { symbols: SymbolBrackets[]; capturedOn: string; origin: string } {
   const parsed = BundledSchema.safeParse(json);
   if (!parsed.success)
     throw new BracketFileError(
       source,
       parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
     );
-  const response = Object.entries(parsed.data.symbols).map(([symbol, rows]) => {
-    let floor = new Dec(0);
+  const problems: string[] = [];
+  const symbols = Object.entries(parsed.data.symbols).map(([symbol, rows]): SymbolBrackets => {
+    let floor = "0";
     const brackets = rows.map(([initialLeverage, notionalCap, maintMarginRatio, cum], i): LeverageBracket => {
-      const b = {
-        bracket: i + 1,
-        initialLeverage,
-        notionalCap,
-        notionalFloor: canonical(floor),
-        maintMarginRatio,
-        cum,
-      };
-      floor = new Dec(notionalCap);
+      const b = { bracket: i + 1, initialLeverage, notionalCap, notionalFloor: floor, maintMarginRatio, cum };
+      floor = notionalCap;
       return b;
     });
+    try {
+      verifyBrackets(symbol, brackets);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
     return { symbol, brackets };
   });
-  return { response, capturedOn: parsed.data.capturedOn, origin: parsed.data.source };
+  if (problems.length > 0) throw new BracketFileError(source, problems);
+  return { symbols, capturedOn: parsed.data.capturedOn, origin: parsed.data.source };
 }
 
 let bundled: LeverageBracketCatalog | undefined;
@@ -134,8 +137,8 @@ let bundled: LeverageBracketCatalog | undefined;
 /** The bundled snapshot's catalog (verified once, on first use). */
 export function bundledLeverageBracketCatalog(): LeverageBracketCatalog {
   if (bundled === undefined) {
-    const { response, capturedOn } = fromBundledLayout(bundledSnapshot, BUNDLED_SOURCE);
-    bundled = LeverageBracketCatalog.fromBracketFile(response, capturedOn, BUNDLED_SOURCE);
+    const { symbols, capturedOn } = fromBundledLayout(bundledSnapshot, BUNDLED_SOURCE);
+    bundled = new LeverageBracketCatalog(symbols, capturedOn, BUNDLED_SOURCE);
   }
   return bundled;
 }

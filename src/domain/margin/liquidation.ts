@@ -107,9 +107,10 @@ function bracketAt(brackets: readonly LeverageBracket[], size: Dec, n: Dec, d: D
  * §4.7 with the brackets of each leg chosen at the liquidation price: start with each leg's bracket at its entry
  * notional, compute LP, take each leg's bracket of `size × LP`, and recompute until no bracket changes (vector C).
  *
- * One leg (one-way mode, or an isolated position): the loop ends at the one self-consistent bracket, since
+ * One leg (one-way mode, or an isolated position): there is exactly one self-consistent bracket, since
  * maintenance margin is continuous in the notional (the cum rule) and rises slower than the position's PnL, so
- * margin balance − maintenance margin is monotonic in the price and has a single root.
+ * margin balance − maintenance margin is monotonic in the price and has a single root; the loop ends there (or,
+ * should it ever cycle, the guard below finds it).
  *
  * Several legs (cross hedge mode: a LONG and a SHORT sharing one price; UNCONFIRMED): margin balance − maintenance
  * margin is concave in the price and may have 0, 1 or 2 roots, and the loop may cycle. Oscillation guard: when a

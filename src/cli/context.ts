@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { AppConfig } from "../config/schema.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
+import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
 import { createLogger } from "./logger.ts";
 
 /** Parsed commander options of a command, global options (`--config`, `--log-level`, `--verbose`) included. */
@@ -13,6 +14,8 @@ export interface CliContext {
   logger: Logger;
   /** The instruments of this run: the `--instruments` file's, else the bundled snapshot's. */
   instruments: InstrumentCatalog;
+  /** The leverage brackets of this run: the `--brackets` file's, else the bundled snapshot's (read on first call). */
+  brackets(): LeverageBracketCatalog;
   /** Writes one result line to stdout. */
   out(line: string): void;
   /** Writes one diagnostic line to stderr. */
@@ -35,10 +38,10 @@ export function reportError(error: unknown, withStack: boolean): void {
 
 /**
  * Loads the config from `process.env`, cwd, `flags.config` and `configFlags` (the subset of flags that are
- * config keys), reads the `instruments` file when one is configured (else the bundled snapshot is the run's
+ * config keys), reads the `instruments` and `brackets` files when configured (else the bundled snapshots are the run's
  * catalog), then runs `action`. A runtime error is printed (stack only at log level debug/trace or with
  * --verbose) and gives exit code 1.
- * @throws ConfigError when the configuration or the instruments file is invalid (the caller exits 2).
+ * @throws ConfigError when the configuration, the instruments or the brackets file is invalid (the caller exits 2).
  */
 export async function withContext(
   flags: Flags,
@@ -52,9 +55,10 @@ export async function withContext(
     cwd: process.cwd(),
   });
   const instruments = await loadInstruments(cfg.instruments);
+  const brackets = await bracketsOf(cfg.brackets);
   const logger = createLogger(cfg.logLevel);
   try {
-    return await action({ cfg, logger, instruments, out, err });
+    return await action({ cfg, logger, instruments, brackets, out, err });
   } catch (error) {
     reportError(error, flags["verbose"] === true || cfg.logLevel === "debug" || cfg.logLevel === "trace");
     return 1;
@@ -70,6 +74,22 @@ async function loadInstruments(path: string | undefined): Promise<InstrumentCata
     return loadInstrumentCatalog(path);
   } catch (error) {
     throw new ConfigError([`instruments: ${(error as Error).message}`]);
+  }
+}
+
+/**
+ * The catalog of the bracket file at `path`, read now (a bad file is a ConfigError), or the bundled one, read on
+ * first use (most commands never need it).
+ */
+async function bracketsOf(path: string | undefined): Promise<() => LeverageBracketCatalog> {
+  const { bundledLeverageBracketCatalog } = await import("../domain/margin/brackets.catalog.ts");
+  if (path === undefined) return bundledLeverageBracketCatalog;
+  const { loadLeverageBracketCatalog } = await import("../adapters/leverage-brackets/load.ts");
+  try {
+    const catalog = loadLeverageBracketCatalog(path);
+    return () => catalog;
+  } catch (error) {
+    throw new ConfigError([`brackets: ${(error as Error).message}`]);
   }
 }
 

@@ -63,6 +63,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option(
       "--instruments <file>",
       "saved exchangeInfo response to take instruments from (default: the bundled snapshot, $PERPSOURCE_INSTRUMENTS)",
+    )
+    .option(
+      "--brackets <file>",
+      "saved leverageBracket response or ccxt leverage-tiers file (default: the bundled snapshot, $PERPSOURCE_BRACKETS)",
     );
 
   program
@@ -136,6 +140,22 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .description("print one symbol's instrument as JSON")
     .argument("<symbol>", "symbol, e.g. BTCUSDT")
     .action(run(async () => (await import("./commands/instruments.ts")).instrumentsShowCommand));
+
+  const brackets = program.command("brackets").description("leverage brackets (notional caps, MMR, cum)");
+  brackets
+    .command("refresh")
+    .description(
+      "fetch the signed GET /fapi/v1/leverageBracket (BINANCE_API_KEY, BINANCE_API_SECRET) and save it as leverageBracket-YYYY-MM-DD.json",
+    )
+    .option("--out <dir>", "destination directory (default: <data root>/futures/um/leverageBracket)")
+    .option("--rest-url <url>", "REST base URL (default: https://fapi.binance.com)")
+    .action(run(async () => (await import("./commands/brackets.ts")).bracketsRefreshCommand));
+  brackets
+    .command("show")
+    .description("print one symbol's leverage brackets as a table")
+    .argument("<symbol>", "symbol, e.g. BTCUSDT")
+    .option("--json", "print them as JSON")
+    .action(run(async () => (await import("./commands/brackets.ts")).bracketsShowCommand));
 
   program
     .command("start")

@@ -20,7 +20,7 @@ export class ConfigError extends Error {
 export interface ConfigSources {
   /** Config file given explicitly (`--config FILE`), relative to cwd. */
   file?: string;
-  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _LOG_LEVEL, _INSTRUMENTS, _CONFIG). */
+  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _LOG_LEVEL, _INSTRUMENTS, _BRACKETS, _CONFIG). */
   env: Record<string, string | undefined>;
   /** Parsed CLI options, keyed as commander camel-cases them (`logLevel` for `--log-level`). */
   flags: Record<string, unknown>;
@@ -65,6 +65,7 @@ const ENV: Record<string, Mapping> = {
   PERPSOURCE_PORT: { path: ["http", "port"], parse: integer },
   PERPSOURCE_LOG_LEVEL: { path: ["logLevel"], parse: asIs },
   PERPSOURCE_INSTRUMENTS: { path: ["instruments"], parse: asIs },
+  PERPSOURCE_BRACKETS: { path: ["brackets"], parse: asIs },
 };
 
 /** CLI option key → config key. Later entries win, so `--log-level` beats `--verbose`. */
@@ -77,6 +78,7 @@ const FLAGS: Record<string, Mapping> = {
   verbose: { path: ["logLevel"], parse: (raw) => (raw === true ? "debug" : undefined) },
   logLevel: { path: ["logLevel"], parse: asIs },
   instruments: { path: ["instruments"], parse: asIs },
+  brackets: { path: ["brackets"], parse: asIs },
   strategy: { path: ["backtest", "strategy"], parse: asIs },
   symbols: { path: ["backtest", "symbols"], parse: symbolList },
   from: { path: ["backtest", "from"], parse: asIs },
@@ -90,7 +92,7 @@ const FLAGS: Record<string, Mapping> = {
 
 /**
  * Builds the validated `AppConfig`. The file is `sources.file`, else env PERPSOURCE_CONFIG, else
- * `perpsource.config.json` in cwd when it exists. `dataRoot` and `instruments` come back absolute (resolved
+ * `perpsource.config.json` in cwd when it exists. `dataRoot`, `instruments` and `brackets` come back absolute (resolved
  * against cwd).
  * Unknown keys in the file are errors. Empty environment variables count as unset.
  * @throws ConfigError naming each bad key and its source, or the unreadable / non-JSON file.
@@ -109,11 +111,12 @@ export function loadConfig(sources: ConfigSources): AppConfig {
       layers.reduceRight<string | undefined>((found, l) => found ?? l.sourceOf(path), undefined) ?? "default";
     throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(issue, sourceOf)));
   }
-  const { dataRoot, instruments } = parsed.data;
+  const { dataRoot, instruments, brackets } = parsed.data;
   return {
     ...parsed.data,
     dataRoot: resolve(sources.cwd, dataRoot),
     ...(instruments === undefined ? {} : { instruments: resolve(sources.cwd, instruments) }),
+    ...(brackets === undefined ? {} : { brackets: resolve(sources.cwd, brackets) }),
   };
 }
 

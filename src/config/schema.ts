@@ -128,6 +128,14 @@ export const AppConfigSchema = z.strictObject({
     .string({ error: "expected an exchangeInfo JSON file" })
     .min(1, { error: "expected an exchangeInfo JSON file" })
     .optional(),
+  /**
+   * A saved leverage-bracket file (a raw `GET /fapi/v1/leverageBracket` response or a ccxt leverage-tiers file) to
+   * take brackets from instead of the bundled snapshot; `loadConfig` resolves it against cwd. Unset: bundled.
+   */
+  brackets: z
+    .string({ error: "expected a leverage-bracket JSON file" })
+    .min(1, { error: "expected a leverage-bracket JSON file" })
+    .optional(),
   backtest: BacktestConfigSchema.prefault({}),
 });
 

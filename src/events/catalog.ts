@@ -418,6 +418,7 @@ const schemas = {
     price: Decimal,
     /** Maintenance margin at markPrice (notional × MMR − cum). */
     maintMargin: Decimal,
+    /** PnL booked: positionAmt × (price − entryPrice), but not below −(the wallet the loss comes out of). */
     realizedPnl: Decimal,
     /** liquidated notional × liquidationFee, capped at the remaining margin (§4.8). */
     clearanceFee: Decimal,

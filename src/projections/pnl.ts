@@ -22,9 +22,9 @@ export interface PnlView extends Drawdown {
   funding: string;
   /** Σ PositionLiquidated.clearanceFee (binance-usdm.md §4.8). */
   liquidationFees: string;
-  /** Σ PositionLiquidated.insuranceFundCovered: losses beyond the margin the insurance fund took. */
+  /** Σ PositionLiquidated.insuranceFundCovered: losses beyond the margin the insurance fund took (not booked). */
   insuranceFundCovered: string;
-  /** realizedPnl − fees − liquidationFees + funding + insuranceFundCovered (= walletBalance − initialBalance). */
+  /** realizedPnl − fees − liquidationFees + funding (= walletBalance − initialBalance). */
   netPnl: string;
   /** Σ unrealizedPnl of open positions at mark. */
   unrealizedPnl: string;
@@ -100,9 +100,7 @@ export class PnlProjection {
       funding: usdt(this.funding),
       liquidationFees: usdt(this.liquidationFees),
       insuranceFundCovered: usdt(this.insuranceFundCovered),
-      netPnl: usdt(
-        this.realizedPnl - this.fees - this.liquidationFees + this.funding + this.insuranceFundCovered,
-      ),
+      netPnl: usdt(this.realizedPnl - this.fees - this.liquidationFees + this.funding),
       unrealizedPnl: usdt(unrealized),
       equity: usdt(this.wallet + unrealized),
       ...this.curve.drawdown(),

@@ -10,6 +10,7 @@
  */
 import { applyFill, flatPosition } from "../domain/accounting.ts";
 import { Dec } from "../domain/decimal.ts";
+import type { MarginedPosition } from "../domain/margin/account-risk.ts";
 import { isolatedWalletAfterFill } from "../domain/margin/margin.ts";
 import type { EventData } from "../events/catalog.ts";
 import {
@@ -94,4 +95,24 @@ export function decideFundingBooking(
       ? {}
       : { isolatedWallet: new Dec(isolatedWallet).plus(report.fundingFee).toFixed() }),
   };
+}
+
+/** Binance's settings of a symbol never configured: 20× cross (the exchange's defaults, binance-usdm.md §4.1). */
+export const DEFAULT_SYMBOL_SETTINGS = { leverage: 20, marginType: "CROSSED" } as const;
+
+/** The account's open positions with their symbol, side, leverage and margin type (for the margin module). */
+export function marginedPositions(account: AccountContext): MarginedPosition[] {
+  return Object.entries(account.positions).map(([key, p]) => {
+    const [symbol, side] = key.split(":") as [string, "LONG" | "SHORT" | undefined];
+    const { leverage, marginType } = account.settings[symbol] ?? DEFAULT_SYMBOL_SETTINGS;
+    return {
+      symbol,
+      positionSide: side ?? "BOTH",
+      positionAmt: p.positionAmt,
+      entryPrice: p.entryPrice,
+      leverage,
+      marginType,
+      ...(p.isolatedWallet === undefined ? {} : { isolatedWallet: p.isolatedWallet }),
+    };
+  });
 }

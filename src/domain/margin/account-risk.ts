@@ -1,0 +1,80 @@
+/**
+ * The margin numbers of every position of an account at the current marks (binance-usdm.md §4.5–4.7): what the
+ * simulated venue liquidates on and what the projections show. A cross position's liquidation price counts the
+ * other cross positions' maintenance margin and unrealized PnL (TMM1, UPNL1 of §4.7) and the cross wallet
+ * (the wallet balance less every isolated wallet); an isolated position counts only its own isolated wallet.
+ * Pure; USDT amounts as canonical decimal strings.
+ */
+import { unrealizedPnl } from "../accounting.ts";
+import { canonical, Dec } from "../decimal.ts";
+import type { LeverageBracket } from "./brackets.ts";
+import { maintenanceMargin } from "./margin.ts";
+import { type PositionRisk, positionRisk } from "./position-risk.ts";
+
+/** One open position as the account books it. */
+export interface MarginedPosition {
+  readonly symbol: string;
+  readonly positionSide: "BOTH" | "LONG" | "SHORT";
+  /** Signed size, base asset. */
+  readonly positionAmt: string;
+  readonly entryPrice: string;
+  readonly leverage: number;
+  readonly marginType: "ISOLATED" | "CROSSED";
+  /** ISOLATED only: the position's isolated wallet. */
+  readonly isolatedWallet?: string;
+}
+
+/** A position and its margin numbers. */
+export interface PositionMarginView extends MarginedPosition {
+  readonly markPrice: string;
+  readonly risk: PositionRisk;
+}
+
+/**
+ * The margin numbers of each position at `mark(symbol)` (positions without a mark are left out).
+ * `walletBalance` is the account's total wallet (cross wallet + isolated wallets).
+ * @throws Error when a symbol has no brackets (from `brackets`) or a number is malformed.
+ */
+export function accountRisk(
+  walletBalance: string,
+  positions: readonly MarginedPosition[],
+  mark: (symbol: string) => string | undefined,
+  brackets: (symbol: string) => readonly LeverageBracket[],
+): PositionMarginView[] {
+  const marked = positions
+    .map((p) => ({ p, markPrice: mark(p.symbol) }))
+    .filter((x): x is { p: MarginedPosition; markPrice: string } => x.markPrice !== undefined);
+  let crossWallet = new Dec(walletBalance);
+  for (const p of positions)
+    if (p.marginType === "ISOLATED") crossWallet = crossWallet.minus(p.isolatedWallet ?? "0");
+  const cross = marked
+    .filter(({ p }) => p.marginType === "CROSSED")
+    .map(({ p, markPrice }) => {
+      const notional = new Dec(p.positionAmt).abs().times(markPrice).toFixed();
+      return {
+        p,
+        maint: new Dec(maintenanceMargin(brackets(p.symbol), notional).maintMargin),
+        upnl: new Dec(unrealizedPnl(p, markPrice)),
+      };
+    });
+  const totalMaint = cross.reduce((sum, c) => sum.plus(c.maint), new Dec(0));
+  const totalUpnl = cross.reduce((sum, c) => sum.plus(c.upnl), new Dec(0));
+  return marked.map(({ p, markPrice }) => {
+    const own = cross.find((c) => c.p === p);
+    const risk = positionRisk(
+      brackets(p.symbol),
+      p,
+      markPrice,
+      p.leverage,
+      p.marginType === "ISOLATED"
+        ? { marginType: "ISOLATED", isolatedWallet: p.isolatedWallet ?? "0" }
+        : {
+            marginType: "CROSSED",
+            crossWalletBalance: canonical(crossWallet),
+            otherMaintMargin: canonical(totalMaint.minus(own!.maint)),
+            otherUnrealizedPnl: canonical(totalUpnl.minus(own!.upnl)),
+          },
+    );
+    return { ...p, markPrice, risk };
+  });
+}

@@ -263,6 +263,14 @@ describe("HTTP API over the projections", () => {
         unrealizedPnl: "5",
         notional: "206",
         updateTime: at(1),
+        // Never configured: Binance's 20× cross. BTCUSDT's bundled bracket 1 has MMR 0.004, cum 0 (§4.6).
+        leverage: 20,
+        marginType: "CROSSED",
+        isolatedWallet: null,
+        initialMargin: "10.3", // 206 / 20
+        maintMargin: "0.824", // 206 × 0.004
+        marginRatio: "0.000082359814", // 0.824 / (9999.8793 + 5), 12 decimals
+        liquidationPrice: null, // (9999.8793 − 201) / (2 × 0.004 − 2) < 0: no liquidation ("--")
       },
     ]);
   });

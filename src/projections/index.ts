@@ -139,6 +139,10 @@ class ProjectionFold implements Projections {
         break;
       case "FundingFeeBooked":
         this.pnlFold.bookFunding(e.data);
+        this.positionsFold.fund(e.data);
+        break;
+      case "SymbolConfigured":
+        this.positionsFold.configure(e.data);
         break;
       case "PositionLiquidated":
         this.positionsFold.liquidate(e.data, time);
@@ -209,11 +213,11 @@ class ProjectionFold implements Projections {
   }
 
   positions(): PositionView[] {
-    return this.positionsFold.views();
+    return this.positionsFold.views(this.pnlFold.walletBalance());
   }
 
   position(symbol: string): PositionView | undefined {
-    return this.positionsFold.view(symbol);
+    return this.positionsFold.view(symbol, this.pnlFold.walletBalance());
   }
 
   pnl(): PnlView {
@@ -238,7 +242,7 @@ class ProjectionFold implements Projections {
 
   risk(): RiskView {
     const { equity } = this.pnl();
-    return riskView(this.positionsFold.views(), equity, this.runsFold.configuredLeverage);
+    return riskView(this.positions(), equity, this.runsFold.configuredLeverage);
   }
 
   summary(): ProjectionSummary {

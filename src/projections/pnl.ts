@@ -85,6 +85,11 @@ export class PnlProjection {
     this.liquidations++;
   }
 
+  /** The wallet balance after the last booking, USDT. */
+  walletBalance(): string {
+    return usdt(this.wallet);
+  }
+
   /** Samples the equity curve at bar closeTime `time` given the current Σ unrealized PnL (money units). */
   sample(time: number, unrealized: bigint): void {
     this.curve.sample(time, this.wallet + unrealized);

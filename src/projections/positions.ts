@@ -1,10 +1,20 @@
 /**
  * Positions projection: one one-way (`BOTH`) position per symbol, as booked by `FillBooked` (positionAmt and
- * entryPrice after each fill), marked to the symbol's latest `BarClosed` close (the backtest mark price).
+ * entryPrice after each fill) or closed by `PositionLiquidated`, marked to the symbol's latest `BarClosed` close
+ * (the backtest mark price), with the leverage and margin type of `SymbolConfigured`.
  * Unrealized PnL = positionAmt × (markPrice − entryPrice) (binance-usdm.md §4.2); notional = |positionAmt| ×
- * markPrice (§4.5). Per bar only fixed-point BigInt work is done (fixed-point.ts).
+ * markPrice (§4.5); margins, margin ratio and liquidation price by the margin module (§4.5–4.7, `accountRisk`)
+ * with the bundled leverage brackets, computed when a view is asked for. Per bar only fixed-point BigInt work is
+ * done (fixed-point.ts).
  */
+import { DEFAULT_SYMBOL_SETTINGS } from "../actors/account.decide.ts";
 import { notional, unrealizedPnl } from "../domain/accounting.ts";
+import {
+  accountRisk,
+  type MarginedPosition,
+  type PositionMarginView,
+} from "../domain/margin/account-risk.ts";
+import { bundledLeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
 import type { EventData } from "../events/catalog.ts";
 import { MONEY_SCALE, significantDecimals, toUnits } from "./fixed-point.ts";
 
@@ -25,6 +35,19 @@ export interface PositionView {
   notional: string;
   /** eventTime (ms) of the last fill that changed the position; 0 when never traded (Binance's convention). */
   updateTime: number;
+  /** Initial leverage and margin type (SymbolConfigured; Binance's 20× CROSSED when never configured). */
+  leverage: number;
+  marginType: "ISOLATED" | "CROSSED";
+  /** ISOLATED: the position's isolated wallet (USDT); null for cross or flat. */
+  isolatedWallet: string | null;
+  /** notional / leverage, USDT (§4.5); null when flat or without brackets for the symbol. */
+  initialMargin: string | null;
+  /** notional × MMR − cum of the notional's bracket, USDT (§4.6); null when flat or without brackets. */
+  maintMargin: string | null;
+  /** maintMargin / margin balance (isolated: the position's; cross: the account's), a ratio; null when n/a. */
+  marginRatio: string | null;
+  /** §4.7 at the current marks; null when flat, without brackets, or when there is none ("--"). */
+  liquidationPrice: string | null;
 }
 
 interface PositionState {
@@ -33,6 +56,9 @@ interface PositionState {
   entryPrice: string;
   markPrice: string | null;
   updateTime: number;
+  leverage: number;
+  marginType: "ISOLATED" | "CROSSED";
+  isolatedWallet: string | null;
   /** Prices are read at this scale (MONEY_SCALE − decimals of positionAmt), so amount × price is in money units. */
   priceScale: number;
   /** positionAmt in units of 10^-(MONEY_SCALE − priceScale). */
@@ -47,6 +73,18 @@ interface PositionState {
 export class PositionsProjection {
   private readonly bySymbol = new Map<string, PositionState>();
   private readonly open = new Set<PositionState>();
+
+  /** Records a symbol's leverage and margin type. */
+  configure(settings: EventData<"SymbolConfigured">): void {
+    const s = this.state(settings.symbol);
+    s.leverage = settings.leverage;
+    s.marginType = settings.marginType;
+  }
+
+  /** An isolated position's wallet after a funding payment. */
+  fund(fee: EventData<"FundingFeeBooked">): void {
+    if (fee.isolatedWallet !== undefined) this.state(fee.symbol).isolatedWallet = fee.isolatedWallet;
+  }
 
   /** Makes `symbol` known (a FLAT position) without changing anything else. */
   track(symbol: string): void {
@@ -66,6 +104,7 @@ export class PositionsProjection {
     s.positionAmt = fill.positionAmt;
     s.entryPrice = fill.entryPrice;
     s.updateTime = time;
+    s.isolatedWallet = fill.isolatedWallet ?? null;
     const amountScale = significantDecimals(fill.positionAmt);
     s.priceScale = MONEY_SCALE - amountScale;
     s.amount = toUnits(fill.positionAmt, amountScale);
@@ -86,6 +125,7 @@ export class PositionsProjection {
     s.positionAmt = "0";
     s.entryPrice = "0";
     s.updateTime = time;
+    s.isolatedWallet = null;
     s.amount = 0n;
     s.cost = 0n;
     s.unrealized = 0n;
@@ -99,15 +139,39 @@ export class PositionsProjection {
     return sum;
   }
 
-  /** Every known symbol's position, in the order the symbols were first seen. */
-  views(): PositionView[] {
-    return [...this.bySymbol.values()].map(toView);
+  /** Every known symbol's position, in the order the symbols were first seen; `walletBalance` in USDT. */
+  views(walletBalance: string): PositionView[] {
+    const margins = this.margins(walletBalance);
+    return [...this.bySymbol.values()].map((s) => toView(s, margins.get(s.symbol)));
   }
 
-  /** The position of `symbol`, or undefined for a symbol never seen. */
-  view(symbol: string): PositionView | undefined {
+  /** The position of `symbol`, or undefined for a symbol never seen; `walletBalance` in USDT. */
+  view(symbol: string, walletBalance: string): PositionView | undefined {
     const s = this.bySymbol.get(symbol);
-    return s && toView(s);
+    return s && toView(s, this.margins(walletBalance).get(symbol));
+  }
+
+  /** The open positions' margin numbers by symbol (positions of symbols without brackets are left out). */
+  private margins(walletBalance: string): Map<string, PositionMarginView> {
+    const catalog = bundledLeverageBracketCatalog();
+    const open: MarginedPosition[] = [...this.open]
+      .filter((s) => catalog.has(s.symbol))
+      .map((s) => ({
+        symbol: s.symbol,
+        positionSide: "BOTH",
+        positionAmt: s.positionAmt,
+        entryPrice: s.entryPrice,
+        leverage: s.leverage,
+        marginType: s.marginType,
+        ...(s.isolatedWallet === null ? {} : { isolatedWallet: s.isolatedWallet }),
+      }));
+    const views = accountRisk(
+      walletBalance,
+      open,
+      (symbol) => this.bySymbol.get(symbol)?.markPrice ?? this.bySymbol.get(symbol)?.entryPrice,
+      (symbol) => catalog.get(symbol).brackets,
+    );
+    return new Map(views.map((v) => [v.symbol, v]));
   }
 
   private state(symbol: string): PositionState {
@@ -119,6 +183,8 @@ export class PositionsProjection {
         entryPrice: "0",
         markPrice: null,
         updateTime: 0,
+        ...DEFAULT_SYMBOL_SETTINGS,
+        isolatedWallet: null,
         priceScale: MONEY_SCALE,
         amount: 0n,
         cost: 0n,
@@ -130,7 +196,7 @@ export class PositionsProjection {
   }
 }
 
-function toView(s: PositionState): PositionView {
+function toView(s: PositionState, margin: PositionMarginView | undefined): PositionView {
   const flat = s.amount === 0n;
   const mark = s.markPrice ?? s.entryPrice;
   const position = { positionAmt: s.positionAmt, entryPrice: s.entryPrice };
@@ -143,5 +209,12 @@ function toView(s: PositionState): PositionView {
     unrealizedPnl: flat ? "0" : unrealizedPnl(position, mark),
     notional: flat ? "0" : notional(s.positionAmt, mark),
     updateTime: s.updateTime,
+    leverage: s.leverage,
+    marginType: s.marginType,
+    isolatedWallet: s.isolatedWallet,
+    initialMargin: margin?.risk.initialMargin ?? null,
+    maintMargin: margin?.risk.maintMargin ?? null,
+    marginRatio: margin?.risk.marginRatio ?? null,
+    liquidationPrice: margin?.risk.liquidationPrice ?? null,
   };
 }

@@ -155,6 +155,13 @@ export const PositionResponse: z.ZodType<PositionView> = z.object({
   unrealizedPnl: Decimal,
   notional: Decimal,
   updateTime: EpochMs,
+  leverage: z.number().int().min(1).max(125),
+  marginType: z.enum(["ISOLATED", "CROSSED"]),
+  isolatedWallet: Decimal.nullable(),
+  initialMargin: Decimal.nullable(),
+  maintMargin: Decimal.nullable(),
+  marginRatio: Decimal.nullable(),
+  liquidationPrice: Decimal.nullable(),
 });
 
 /** GET /positions. */

@@ -280,7 +280,7 @@ describe("state rules", () => {
       to: "REDUCING",
       by: "dailyLossLimit",
       reason: "net realized PnL of 2025-05-05 -500 USDT reached the daily loss limit 500 USDT",
-      numbers: { realizedToday: "-500", dailyLossLimit: "500", day: "2025-05-05" },
+      numbers: { realizedToday: "-500", dailyLossLimit: "500" },
     });
     expect(
       decideTradingState(snapshot({ realizedToday: "-499.99" }), limits, { state: "ACTIVE" }),

@@ -8,7 +8,10 @@ import { canonical, Dec } from "../domain/decimal.ts";
 import type { EventData } from "../events/catalog.ts";
 import { quotient, ZERO } from "./amounts.ts";
 
-/** Order statuses: Binance's, plus PENDING_NEW between OrderSubmitted and OrderAccepted. */
+/**
+ * Order statuses: Binance's, plus PENDING_NEW between OrderSubmitted and OrderAccepted and DENIED for an order
+ * the pre-trade risk engine refused.
+ */
 export const orderStatuses = [
   "PENDING_NEW",
   "NEW",
@@ -17,6 +20,7 @@ export const orderStatuses = [
   "CANCELED",
   "EXPIRED",
   "REJECTED",
+  "DENIED",
 ] as const;
 export type OrderStatus = (typeof orderStatuses)[number];
 
@@ -65,7 +69,7 @@ export interface OrderView {
   cancelReason: EventData<"OrderCanceled">["reason"] | null;
   /** OrderExpired reason, or null. */
   expireReason: string | null;
-  /** OrderRejected code and reason, or null. */
+  /** OrderRejected code and reason (or OrderDenied's `rule: reason`, code null), or null. */
   rejectCode: number | null;
   rejectReason: string | null;
   fills: OrderFillView[];
@@ -186,6 +190,14 @@ export class OrdersProjection {
     view.status = "REJECTED";
     view.rejectCode = event.code;
     view.rejectReason = event.reason;
+  }
+
+  /** DENIED by the pre-trade risk engine: the reason is `rule: reason`. */
+  denied(event: EventData<"OrderDenied">, time: number): void {
+    const view = this.touch(event.clientOrderId, time);
+    if (!view) return;
+    view.status = "DENIED";
+    view.rejectReason = `${event.rule}: ${event.reason}`;
   }
 
   /** The order, or undefined when unknown. The view is a copy. */

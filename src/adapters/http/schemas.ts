@@ -15,13 +15,13 @@ import {
   SymbolName,
 } from "../../events/catalog.ts";
 import {
+  type AccountRiskView,
   type EquityPoint,
   MIN_CURVE_POINTS,
   type OrderView,
   orderStatuses,
   type PnlView,
   type PositionView,
-  type RiskView,
   type RunView,
 } from "../../projections/index.ts";
 
@@ -230,8 +230,37 @@ export const OrdersResponse = z.object({
   orders: z.array(OrderResponse),
 });
 
-/** GET /risk. */
-export const RiskResponse: z.ZodType<RiskView> = z.object({
+const TradingStateName = z.enum(["ACTIVE", "REDUCING", "HALTED"]);
+
+/**
+ * GET /risk: exposure at mark; the trading state, its last change and the denials per rule; each limit of the
+ * run (RiskLimitsSet) with the account's current use of it (null for a limit judged per order, or off).
+ */
+export const RiskResponse: z.ZodType<AccountRiskView> = z.object({
+  tradingState: TradingStateName.nullable(),
+  lastStateChange: z
+    .object({
+      accountId: z.string(),
+      from: TradingStateName,
+      to: TradingStateName,
+      by: z.string(),
+      reason: z.string(),
+      numbers: z.record(z.string(), z.string()).optional(),
+      time: EpochMs,
+    })
+    .nullable(),
+  stateChanges: z.number().int().nonnegative(),
+  ordersDenied: z.number().int().nonnegative(),
+  deniedByRule: z.record(z.string(), z.number().int().positive()),
+  peakEquity: Decimal.nullable(),
+  realizedToday: Decimal,
+  limits: z.array(
+    z.object({
+      name: z.string(),
+      limit: z.union([z.string(), z.number(), z.null()]),
+      use: Decimal.nullable(),
+    }),
+  ),
   equity: Decimal,
   grossExposure: Decimal,
   netExposure: Decimal,

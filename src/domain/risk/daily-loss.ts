@@ -27,9 +27,5 @@ export function dailyLossBreach(
   const realized = new Dec(snapshot.realizedToday);
   const limit = new Dec(limits.dailyLossLimit);
   if (realized.gt(limit.neg())) return undefined;
-  return {
-    realizedToday: str(realized),
-    dailyLossLimit: str(limit),
-    day: new Date(utcDay(snapshot.time) * DAY_MS).toISOString().slice(0, 10),
-  };
+  return { realizedToday: str(realized), dailyLossLimit: str(limit) };
 }

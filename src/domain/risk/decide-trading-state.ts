@@ -30,6 +30,9 @@ export interface TradingStateDecision {
   numbers: Record<string, string>;
 }
 
+/** `YYYY-MM-DD` of market time `ms` (UTC). */
+const utcDate = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
 const severity: Record<TradingState, number> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
 
 /** The change a state rule calls for in `snapshot`, or undefined. */
@@ -57,7 +60,7 @@ export function decideTradingState(
       from,
       to: action,
       by: DAILY_LOSS_LIMIT,
-      reason: `net realized PnL of ${loss.day} ${loss.realizedToday} USDT reached the daily loss limit ${loss.dailyLossLimit} USDT`,
+      reason: `net realized PnL of ${utcDate(snapshot.time)} ${loss.realizedToday} USDT reached the daily loss limit ${loss.dailyLossLimit} USDT`,
       numbers: loss,
     };
   }

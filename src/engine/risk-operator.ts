@@ -23,6 +23,8 @@ export type OperatorOutcome =
 /** The store's run has no risk stream (recorded before the risk engine): nothing to halt. */
 export class NoRiskStreamError extends Error {
   override name = "NoRiskStreamError";
+  /** The HTTP status of this error on the control routes (409 Conflict). */
+  readonly statusCode = 409;
 }
 
 /**

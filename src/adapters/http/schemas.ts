@@ -94,6 +94,18 @@ export const EventsQuery = z.strictObject({
   limit,
 });
 
+/** POST /control/halt and /control/resume: why (recorded in TradingStateChanged.reason). */
+export const ControlBody = z.strictObject(
+  {
+    reason: z
+      .string({ error: "expected a reason: a text of 1 to 500 characters" })
+      .trim()
+      .min(1, { error: "expected a reason: a text of 1 to 500 characters" })
+      .max(500, { error: "expected a reason: a text of 1 to 500 characters" }),
+  },
+  { error: 'expected a JSON body { "reason": "…" }' },
+);
+
 // ── responses ──────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Every 4xx/5xx body; `field` names the offending parameter of a 400. */
@@ -277,6 +289,22 @@ export const RiskResponse: z.ZodType<AccountRiskView> = z.object({
       initialMargin: Decimal.nullable(),
     }),
   ),
+});
+
+/** POST /control/halt|resume: the change appended, or the state it already was in. */
+export const ControlResponse = z.strictObject({
+  changed: z.boolean(),
+  tradingState: TradingStateName,
+  stream: z.string(),
+  change: z
+    .strictObject({
+      accountId: z.string(),
+      from: TradingStateName,
+      to: TradingStateName,
+      by: z.literal("operator"),
+      reason: z.string(),
+    })
+    .nullable(),
 });
 
 /** GET /events: recorded events and the `from` of the next page (null when this page is empty). */

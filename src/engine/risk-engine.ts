@@ -61,7 +61,7 @@ export interface PersistedRiskEngine {
   tracker: Tracker;
 }
 
-/** The state rules need an equity at every mark only when a drawdown limit is set. */
+/** Causation and market time of what the engine appends. */
 type Cause = { causationId: string; eventTime: number };
 
 /** Judges orders and keeps the trading state of one account. Not re-entrant: await each call. */
@@ -139,7 +139,7 @@ export class RiskEngine {
     const { maxDrawdown, dailyLossLimit } = this.deps.limits;
     if (maxDrawdown === undefined && dailyLossLimit === undefined) return;
     if (maxDrawdown === undefined && utcDay(cause.eventTime) === this.tracker.day) return; // nothing new
-    await this.evaluate(cause);
+    await this.evaluate(cause, true);
   }
 
   /** A fill was booked: its realized PnL and commission count towards the day's result. */
@@ -236,11 +236,14 @@ export class RiskEngine {
     this.tracker.realizedToday = canonical(new Dec(base).plus(amount));
   }
 
-  /** Runs the state rules on the account now; appends the change one calls for. */
-  private async evaluate(cause: Cause): Promise<void> {
+  /**
+   * Runs the state rules on the account now; appends the change one calls for. `mark`: at a new mark, the
+   * equity counts towards the peak (the peak is that of the equity at each mark, like the equity curve).
+   */
+  private async evaluate(cause: Cause, mark = false): Promise<void> {
     await this.catchUp();
     const snapshot = this.snapshot(cause.eventTime);
-    this.tracker.peakEquity = snapshot.peakEquity;
+    if (mark) this.tracker.peakEquity = snapshot.peakEquity;
     if (utcDay(cause.eventTime) !== this.tracker.day) {
       this.tracker.day = utcDay(cause.eventTime);
       this.tracker.realizedToday = "0";

@@ -62,7 +62,7 @@ export const apiRoutes: readonly (readonly [string, string])[] = [
   ],
   ["GET /orders?symbol=&status=&limit=&offset=", "orders, a page at a time"],
   ["GET /orders/:clientOrderId", "one order"],
-  ["GET /risk", "exposure, leverage and margin"],
+  ["GET /risk", "exposure, leverage and margin; trading state, denials, each limit and its use"],
   ["GET /events?stream=&from=&limit=", "the event log"],
   ["POST /control/halt {reason}", "operator: halt trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],
   ["POST /control/resume {reason}", "operator: resume trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],

@@ -76,6 +76,10 @@ export class RiskEngine {
     since: null,
   };
 
+  /** The peak as a decimal and its halt floor (peak × (1 − maxDrawdown)); derived from `tracker.peakEquity`. */
+  private peak: { value?: Dec; floor?: Dec } = {};
+  private readonly decimals = new Map<string, Dec>();
+
   constructor(
     private readonly deps: {
       store: EventStore;
@@ -138,8 +142,44 @@ export class RiskEngine {
     this.tracker.marks[symbol] = price;
     const { maxDrawdown, dailyLossLimit } = this.deps.limits;
     if (maxDrawdown === undefined && dailyLossLimit === undefined) return;
-    if (maxDrawdown === undefined && utcDay(cause.eventTime) === this.tracker.day) return; // nothing new
+    if (this.tradingState === "HALTED") return; // latched: no rule changes it (the peak restarts at a resume)
+    const newDay = utcDay(cause.eventTime) !== this.tracker.day;
+    if (maxDrawdown !== undefined && !newDay) {
+      // Per bar, the cheap part of the drawdown rule: track the peak, and run the rules only at the halt floor.
+      const equity = this.equity();
+      const peak = this.peak.value;
+      if (peak === undefined || equity.gt(peak)) {
+        this.peak = { value: equity, floor: equity.times(new Dec(1).minus(maxDrawdown)) };
+        this.tracker.peakEquity = canonical(equity);
+        return;
+      }
+      if (equity.gt(this.peak.floor!)) return;
+    } else if (!newDay) return; // the daily loss only changes with bookings, or at a new day
     await this.evaluate(cause, true);
+  }
+
+  /** walletBalance + Σ positionAmt × (mark − entryPrice) over the positions with a mark (USDT). */
+  private equity(): Dec {
+    const view = this.deps.view();
+    let equity = this.parsed(view.walletBalance);
+    for (const symbol in view.positions) {
+      const mark = this.tracker.marks[symbol];
+      if (mark === undefined) continue;
+      const p = view.positions[symbol]!;
+      equity = equity.plus(this.parsed(p.positionAmt).times(new Dec(mark).minus(this.parsed(p.entryPrice))));
+    }
+    return equity;
+  }
+
+  /** `value` parsed, from a small cache (wallet balances and positions change only with bookings). */
+  private parsed(value: string): Dec {
+    let d = this.decimals.get(value);
+    if (d === undefined) {
+      if (this.decimals.size > 64) this.decimals.clear();
+      d = new Dec(value);
+      this.decimals.set(value, d);
+    }
+    return d;
   }
 
   /** A fill was booked: its realized PnL and commission count towards the day's result. */
@@ -184,6 +224,19 @@ export class RiskEngine {
   restore(persisted: PersistedRiskEngine): void {
     this.actor.restoreFrom(persisted.actor);
     this.tracker = structuredClone(persisted.tracker);
+    this.setPeak(this.tracker.peakEquity);
+  }
+
+  /** Sets the peak equity (null: the next equity) and its halt floor. */
+  private setPeak(peak: string | null): void {
+    this.tracker.peakEquity = peak;
+    const { maxDrawdown } = this.deps.limits;
+    if (peak === null || maxDrawdown === undefined) {
+      this.peak = {};
+      return;
+    }
+    const value = new Dec(peak);
+    this.peak = { value, floor: value.times(new Dec(1).minus(maxDrawdown)) };
   }
 
   /** The snapshot of the account the rules see at market time `time`. */
@@ -191,12 +244,8 @@ export class RiskEngine {
     const view = this.deps.view();
     const { marks } = this.tracker;
     const positions: RiskSnapshot["positions"][number][] = [];
-    let equity = new Dec(view.walletBalance);
     for (const [symbol, p] of Object.entries(view.positions)) {
-      const markPrice = marks[symbol];
-      positions.push({ symbol, positionSide: "BOTH", positionAmt: p.positionAmt, markPrice });
-      if (markPrice !== undefined)
-        equity = equity.plus(new Dec(p.positionAmt).times(new Dec(markPrice).minus(p.entryPrice)));
+      positions.push({ symbol, positionSide: "BOTH", positionAmt: p.positionAmt, markPrice: marks[symbol] });
     }
     const openOrders: RiskSnapshot["openOrders"][number][] = [];
     for (const { request, executedQty } of view.openOrders) {
@@ -214,6 +263,17 @@ export class RiskEngine {
         price: orderValuationPrice(request, undefined, marks[request.symbol]),
       });
     }
+    return { ...this.accountState(time), positions, openOrders };
+  }
+
+  /**
+   * What the state rules read (`decideTradingState`): the snapshot without positions and orders: equity at the
+   * marks, peak, the day's realized PnL, the state.
+   */
+  private accountState(time: number): RiskSnapshot {
+    const view = this.deps.view();
+    const { marks } = this.tracker;
+    const equity = this.equity();
     const peak = this.tracker.peakEquity === null ? equity : Dec.max(this.tracker.peakEquity, equity);
     return {
       time,
@@ -221,9 +281,9 @@ export class RiskEngine {
       equity: canonical(equity),
       peakEquity: canonical(peak),
       realizedToday: utcDay(time) === this.tracker.day ? this.tracker.realizedToday : "0",
-      positions,
+      positions: [],
       marks,
-      openOrders,
+      openOrders: [],
       orderTimes: this.tracker.orderTimes,
       tradingState: this.tradingState,
     };
@@ -237,18 +297,23 @@ export class RiskEngine {
   }
 
   /**
-   * Runs the state rules on the account now; appends the change one calls for. `mark`: at a new mark, the
-   * equity counts towards the peak (the peak is that of the equity at each mark, like the equity curve).
+   * Runs the state rules on the account now; appends the change one calls for (after reading what other writers
+   * appended, and deciding again on that). `mark`: at a new mark, the equity counts towards the peak (the
+   * peak is that of the equity at each mark, like the equity curve's).
    */
   private async evaluate(cause: Cause, mark = false): Promise<void> {
-    await this.catchUp();
-    const snapshot = this.snapshot(cause.eventTime);
-    if (mark) this.tracker.peakEquity = snapshot.peakEquity;
-    if (utcDay(cause.eventTime) !== this.tracker.day) {
-      this.tracker.day = utcDay(cause.eventTime);
+    const time = cause.eventTime;
+    if (this.tradingState === "HALTED") return; // latched: no rule changes it (the peak restarts at a resume)
+    const state = this.accountState(time);
+    if (mark) this.setPeak(state.peakEquity);
+    if (utcDay(time) !== this.tracker.day) {
+      this.tracker.day = utcDay(time);
       this.tracker.realizedToday = "0";
     }
-    const decision = decideTradingState(snapshot, this.deps.limits, this.current());
+    const limits = this.deps.limits;
+    if (decideTradingState(state, limits, this.current()) === undefined) return;
+    await this.catchUp();
+    const decision = decideTradingState(this.accountState(time), limits, this.current());
     if (decision) await this.change(decision, cause);
   }
 
@@ -314,7 +379,7 @@ export class RiskEngine {
   /** Bookkeeping after a change: its time; an operator's resume restarts the drawdown from the equity then. */
   private applied(change: EventData<"TradingStateChanged">, time: number): void {
     this.tracker.since = time;
-    if (change.by === OPERATOR && change.to !== "HALTED") this.tracker.peakEquity = null;
+    if (change.by === OPERATOR && change.to !== "HALTED") this.setPeak(null);
   }
 }
 

@@ -19,7 +19,7 @@ import { type Cause, OrderExecution } from "./order-execution.ts";
 import { type PersistedRiskEngine, RiskEngine } from "./risk-engine.ts";
 import { type PersistedStrategy, StrategyActor } from "./strategy-actor.ts";
 import { TradeManager } from "./trade-manager.ts";
-import type { Venue, VenueReport } from "./venue.ts";
+import type { OrderRequest, Venue, VenueReport } from "./venue.ts";
 
 /** What the engine needs: the store, the venue, the run's identity and its strategy with validated params. */
 export interface TradingEngineOptions {
@@ -83,10 +83,7 @@ export class TradingEngine {
       view: () => ({
         walletBalance: this.account.snapshot.context.walletBalance,
         positions: this.account.snapshot.context.positions,
-        openOrders: [...this.execution.workingOrders()].map(({ snapshot: { context } }) => ({
-          request: context.request!,
-          executedQty: context.executedQty,
-        })),
+        openOrders: this.workingOrderRequests(),
       }),
     });
     this.execution = new OrderExecution({
@@ -270,6 +267,13 @@ export class TradingEngine {
     ];
     for (const a of actors) out.set(a.stream, { value: a.snapshot.value, context: a.snapshot.context });
     return out;
+  }
+
+  /** The working orders' requests and filled quantities, read lazily (the risk engine's view). */
+  private *workingOrderRequests(): Generator<{ request: OrderRequest; executedQty: string }> {
+    for (const { snapshot } of this.execution.workingOrders()) {
+      yield { request: snapshot.context.request!, executedQty: snapshot.context.executedQty };
+    }
   }
 
   /** Steps the symbol's strategy on `input` and hands its decisions to the trade manager. */

@@ -95,7 +95,7 @@ export class RiskEngine {
     });
   }
 
-  /** The limits, as recorded in RiskLimitsSet (absent limits as null). */
+  /** The limits the engine judges by (an absent limit: its rule is off). */
   get limits(): RiskLimits {
     return this.deps.limits;
   }

@@ -5,6 +5,7 @@
  * its current use (`TradingRiskProjection`).
  */
 import { canonical, Dec } from "../domain/decimal.ts";
+import { utcDay } from "../domain/risk/daily-loss.ts";
 import type { EventData } from "../events/catalog.ts";
 import { quotient, ZERO } from "./amounts.ts";
 import { formatUnits, MONEY_SCALE } from "./fixed-point.ts";
@@ -110,8 +111,6 @@ export interface TradingRiskView {
   realizedToday: string;
 }
 
-const DAY_MS = 86_400_000;
-
 /** Fold of RiskLimitsSet, TradingStateChanged, OrderDenied, the day's realized PnL and the peak equity. */
 export class TradingRiskProjection {
   private limits: EventData<"RiskLimitsSet">["limits"] | null = null;
@@ -149,7 +148,7 @@ export class TradingRiskProjection {
 
   /** A booked amount (realized − commission, or a funding fee) at market time `time`. */
   book(amount: Dec, time: number): void {
-    const day = Math.floor(time / DAY_MS);
+    const day = utcDay(time);
     if (day !== this.day) {
       this.day = day;
       this.dayPnl = ZERO;
@@ -159,7 +158,7 @@ export class TradingRiskProjection {
 
   /** The view at market time `now` (the last event's). */
   view(now: number | null): TradingRiskView {
-    const today = now !== null && Math.floor(now / DAY_MS) === this.day;
+    const today = now !== null && utcDay(now) === this.day;
     return {
       tradingState: this.state,
       lastStateChange: this.last === null ? null : { ...this.last },

@@ -7,12 +7,15 @@ import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 import { openExistingStoreForAppend } from "../store.ts";
 
-/** Halts (`to` HALTED) or resumes (`to` ACTIVE) the run of the configured store; prints what happened. */
+/**
+ * Halts (`to` HALTED) or resumes (`to` ACTIVE) the run of the configured store; prints what happened.
+ * @throws UsageError for an empty --reason (exit 2); ConfigError on an invalid configuration.
+ */
 export function tradingStateCommand(to: "HALTED" | "ACTIVE"): (flags: Flags) => Promise<number> {
-  return (flags) =>
-    withContext(flags, flags, async ({ cfg, out }) => {
-      const reason = typeof flags["reason"] === "string" ? flags["reason"].trim() : "";
-      if (reason === "") throw new UsageError("--reason must say why (a non-empty text)");
+  return async (flags) => {
+    const reason = typeof flags["reason"] === "string" ? flags["reason"].trim() : "";
+    if (reason === "") throw new UsageError("--reason must say why (a non-empty text)");
+    return withContext(flags, flags, async ({ cfg, out }) => {
       const store = await openExistingStoreForAppend(cfg.store);
       try {
         const outcome = await operatorChangeTradingState(store, to, reason);
@@ -26,6 +29,7 @@ export function tradingStateCommand(to: "HALTED" | "ACTIVE"): (flags: Flags) => 
         await store.close();
       }
     });
+  };
 }
 
 /** `perpsource halt`. */

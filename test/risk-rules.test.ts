@@ -347,3 +347,95 @@ describe("state rules", () => {
     );
   });
 });
+
+describe("pre-trade rule properties", () => {
+  const price = fc.integer({ min: 1, max: 2_000_000 }).map((c) => (c / 100).toFixed(2));
+  const qty = fc.integer({ min: 1, max: 100_000 }).map((c) => (c / 1000).toFixed(3));
+  const symbol = fc.constantFrom("BTCUSDT", "ETHUSDT", "SOLUSDT");
+  const usdt = fc.integer({ min: 1, max: 10_000_000 }).map((c) => (c / 10).toFixed(1));
+  const account = fc.record({
+    positions: fc.uniqueArray(fc.record({ symbol, amt: qty, short: fc.boolean(), mark: price }), {
+      selector: (p) => p.symbol,
+      maxLength: 3,
+    }),
+    equity: usdt,
+    order: fc.record({
+      symbol,
+      side: fc.constantFrom("BUY" as const, "SELL" as const),
+      quantity: qty,
+      ref: price,
+    }),
+    limits: fc.record(
+      {
+        maxOrderNotional: usdt,
+        maxPositionNotional: usdt,
+        maxGrossExposure: usdt,
+        maxLeverage: fc.integer({ min: 1, max: 100 }).map(String),
+        maxOpenPositions: fc.integer({ min: 1, max: 4 }),
+        priceBand: fc.integer({ min: 1, max: 99 }).map((c) => `0.${String(c).padStart(2, "0")}`),
+      },
+      { requiredKeys: [] },
+    ),
+  });
+  type Account = typeof account extends fc.Arbitrary<infer T> ? T : never;
+  const build = ({ positions, equity, order: o }: Account) => {
+    const marks: Record<string, string> = { BTCUSDT: "100", ETHUSDT: "100", SOLUSDT: "100" };
+    for (const p of positions) marks[p.symbol] = p.mark;
+    return {
+      s: snapshot({
+        equity,
+        marks,
+        positions: positions.map((p) => long(p.symbol, p.short ? `-${p.amt}` : p.amt, p.mark)),
+      }),
+      i: intent({ symbol: o.symbol, side: o.side, quantity: o.quantity }, o.ref),
+    };
+  };
+
+  it("loosening every limit never turns a pass into a denial", () => {
+    fc.assert(
+      fc.property(account, fc.integer({ min: 1, max: 5 }), (a, factor) => {
+        const { s, i } = build(a);
+        if (preTradeCheck(i, s, a.limits) !== undefined) return true;
+        const l = a.limits;
+        const times = (v: string | undefined) => (v === undefined ? undefined : String(Number(v) * factor));
+        const looser: RiskLimits = {
+          ...(l.maxOrderNotional ? { maxOrderNotional: times(l.maxOrderNotional)! } : {}),
+          ...(l.maxPositionNotional ? { maxPositionNotional: times(l.maxPositionNotional)! } : {}),
+          ...(l.maxGrossExposure ? { maxGrossExposure: times(l.maxGrossExposure)! } : {}),
+          ...(l.maxLeverage ? { maxLeverage: times(l.maxLeverage)! } : {}),
+          ...(l.maxOpenPositions ? { maxOpenPositions: l.maxOpenPositions + factor } : {}),
+        };
+        if (l.priceBand) looser.priceBand = l.priceBand;
+        return preTradeCheck(i, s, looser) === undefined;
+      }),
+    );
+  });
+
+  it("a reduce-only order that reduces its position passes any limits unless HALTED", () => {
+    fc.assert(
+      fc.property(account, fc.constantFrom("ACTIVE" as const, "REDUCING" as const), (a, state) => {
+        const { s } = build(a);
+        const p = s.positions[0];
+        if (p === undefined) return true;
+        const amt = Number(p.positionAmt);
+        const close = intent({
+          symbol: p.symbol,
+          side: amt > 0 ? "SELL" : "BUY",
+          quantity: p.positionAmt.replace("-", ""),
+          reduceOnly: true,
+        });
+        const tight: RiskLimits = {
+          ...a.limits,
+          maxOrderNotional: "0.1",
+          maxOpenPositions: 1,
+          orderRate: { orders: 1, windowMs: 1 },
+        };
+        const denial = preTradeCheck(close, { ...s, tradingState: state, orderTimes: [s.time] }, tight);
+        return (
+          denial === undefined &&
+          preTradeCheck(close, { ...s, tradingState: "HALTED" }, tight)?.rule === "tradingStateHalted"
+        );
+      }),
+    );
+  });
+});

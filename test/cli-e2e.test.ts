@@ -47,6 +47,7 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
     expect(Object.keys(summary)).toEqual([
       "bars",
       "orders",
+      "ordersDenied",
       "fills",
       "realizedPnl",
       "fees",
@@ -54,6 +55,7 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
       "unrealizedPnl",
       "equity",
       "maxDrawdown",
+      "tradingState",
       "gaps",
       "fundingSettlements",
       "warmFrom",
@@ -66,6 +68,8 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
     expect(Number(summary.funding)).not.toBe(0);
     expect(summary).toMatchObject({
       gaps: 0,
+      ordersDenied: 0,
+      tradingState: "ACTIVE",
       completed: true,
       fundingSettlements: { BTCUSDT: 9, ETHUSDT: 9 },
     });

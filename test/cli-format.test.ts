@@ -18,6 +18,8 @@ const summary = {
   fundingSettlements: { BTCUSDT: 153, ETHUSDT: 0 },
   warmFrom: { BTCUSDT: 1_746_415_259_999 },
   completed: true,
+  ordersDenied: 2,
+  tradingState: "HALTED",
   warnings: [],
   events: 150_000,
   barsPerSec: 51234.6,
@@ -31,6 +33,7 @@ describe("backtest summary", () => {
     expect(Object.keys(JSON.parse(line))).toEqual([
       "bars",
       "orders",
+      "ordersDenied",
       "fills",
       "realizedPnl",
       "fees",
@@ -38,6 +41,7 @@ describe("backtest summary", () => {
       "unrealizedPnl",
       "equity",
       "maxDrawdown",
+      "tradingState",
       "gaps",
       "fundingSettlements",
       "warmFrom",
@@ -46,7 +50,13 @@ describe("backtest summary", () => {
       "barsPerSec",
       "eventLogSha256",
     ]);
-    expect(JSON.parse(line)).toMatchObject({ bars: 146_880, realizedPnl: "-123.45", barsPerSec: 51234.6 });
+    expect(JSON.parse(line)).toMatchObject({
+      bars: 146_880,
+      realizedPnl: "-123.45",
+      barsPerSec: 51234.6,
+      ordersDenied: 2,
+      tradingState: "HALTED",
+    });
   });
 
   it("the table aligns one row per figure and names the store", () => {

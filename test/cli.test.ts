@@ -52,6 +52,31 @@ describe("perpsource CLI", () => {
     });
   });
 
+  it("halt needs a reason; a store that does not exist is named and not created", () => {
+    expect(perpsource(["halt", "--store", "sqlite:x.sqlite"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("required option '--reason <text>' not specified"),
+    });
+    expect(perpsource(["resume", "--reason", " ", "--store", "sqlite:x.sqlite"])).toMatchObject({
+      code: 2,
+      stderr: "error: --reason must say why (a non-empty text)\n",
+    });
+    const absent = perpsource(["halt", "--reason", "drill", "--store", "sqlite:x.sqlite"]);
+    expect(absent.code).toBe(1);
+    expect(absent.stderr).toBe(
+      `error: store sqlite:x.sqlite not found: no file ${join(absent.cwd, "x.sqlite")}\n`,
+    );
+    expect(existsSync(join(absent.cwd, "x.sqlite"))).toBe(false);
+  });
+
+  it("backtest --max-drawdown 1 names the risk key and the flag, exit 2", () => {
+    const r = perpsource(["backtest", "--max-drawdown", "1"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'error: invalid config: backtest.risk.maxDrawdown (from flag --max-drawdown): expected a decimal ratio between 0 and 1 (exclusive) such as "0.15"',
+    );
+  });
+
   it("backtest --from 2025-13-01 names the key and the flag, exit 2, nothing on stdout", () => {
     const r = perpsource(["backtest", "--from", "2025-13-01", "--json"]);
     expect(r.code).toBe(2);

@@ -61,6 +61,7 @@ describe("defaults", () => {
           leverage: 10,
           marginType: "ISOLATED",
         },
+        risk: { priceBand: "0.1", orderRate: { orders: 100, windowMs: 1000 }, dailyLossAction: "REDUCING" },
       },
     });
   });
@@ -213,6 +214,46 @@ describe("errors name the key and its source", () => {
     );
     expect(configError({ cwd, flags: { strategy: "rsi" } })).toBe(
       "invalid config: backtest.strategy (from flag --strategy): expected one of sma-cross",
+    );
+  });
+
+  it("risk limits from flags, off switches, and errors naming the key and the flag", () => {
+    const cwd = cwdWith();
+    const cfg = load({
+      cwd,
+      flags: {
+        maxDrawdown: "0.15",
+        dailyLossLimit: "250.5",
+        dailyLossAction: "HALTED",
+        maxLeverage: "3",
+        maxOpenPositions: "2",
+        maxOrderNotional: "5000",
+        orderRate: "10/60000",
+        priceBand: "off",
+      },
+    });
+    expect(cfg.backtest.risk).toEqual({
+      maxDrawdown: "0.15",
+      dailyLossLimit: "250.5",
+      dailyLossAction: "HALTED",
+      maxLeverage: "3",
+      maxOpenPositions: 2,
+      maxOrderNotional: "5000",
+      orderRate: { orders: 10, windowMs: 60000 },
+      priceBand: null,
+    });
+    expect(configError({ cwd, flags: { maxDrawdown: "15%" } })).toBe(
+      'invalid config: backtest.risk.maxDrawdown (from flag --max-drawdown): expected a decimal ratio between 0 and 1 (exclusive) such as "0.15"',
+    );
+    expect(configError({ cwd, flags: { maxDrawdown: "1" } })).toMatch(/backtest\.risk\.maxDrawdown/);
+    expect(configError({ cwd, flags: { orderRate: "fast" } })).toBe(
+      'invalid config: backtest.risk.orderRate (from flag --order-rate): expected { "orders": N, "windowMs": MS } (flag --order-rate N/MS such as 100/1000, or off)',
+    );
+    expect(configError({ cwd, flags: { dailyLossLimit: "-5" } })).toBe(
+      'invalid config: backtest.risk.dailyLossLimit (from flag --daily-loss-limit): expected a positive USDT amount such as "500"',
+    );
+    expect(configError({ cwd, flags: { maxOpenPositions: "0" } })).toBe(
+      "invalid config: backtest.risk.maxOpenPositions (from flag --max-open-positions): expected an integer number of positions ≥ 1",
     );
   });
 

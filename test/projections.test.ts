@@ -287,6 +287,16 @@ describe("projections on hand-built logs", () => {
           initialMargin: "41.2",
         },
       ],
+      // A log without a risk stream: no trading state, no limits; the day's net realized PnL is the entry's
+      // commission (−0.1005) and the funding fee (−0.0202).
+      tradingState: null,
+      lastStateChange: null,
+      stateChanges: 0,
+      ordersDenied: 0,
+      deniedByRule: {},
+      peakEquity: "10004.8793",
+      realizedToday: "-0.1207",
+      limits: [],
     });
     expect(p.orders({ status: "NEW" }).orders.map((o) => o.clientOrderId)).toEqual(["SL1", "TP1"]);
   });

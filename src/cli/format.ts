@@ -12,13 +12,15 @@ const MAX_DIFFERENCES_SHOWN = 5;
 
 /**
  * The summary as one JSON line (no newline): counts as numbers, money (USDT) as decimal strings, exactly the
- * keys bars, orders, fills, realizedPnl, fees, funding, unrealizedPnl, equity, maxDrawdown, gaps,
- * fundingSettlements (per symbol), warmFrom (per symbol, ms), completed, events, barsPerSec, eventLogSha256.
+ * keys bars, orders, ordersDenied, fills, realizedPnl, fees, funding, unrealizedPnl, equity, maxDrawdown,
+ * tradingState, gaps, fundingSettlements (per symbol), warmFrom (per symbol, ms), completed, events, barsPerSec,
+ * eventLogSha256.
  */
 export function summaryJsonLine(s: BacktestSummary): string {
   return JSON.stringify({
     bars: s.bars,
     orders: s.orders,
+    ordersDenied: s.ordersDenied,
     fills: s.fills,
     realizedPnl: s.realizedPnl,
     fees: s.fees,
@@ -26,6 +28,7 @@ export function summaryJsonLine(s: BacktestSummary): string {
     unrealizedPnl: s.unrealizedPnl,
     equity: s.equity,
     maxDrawdown: s.maxDrawdown,
+    tradingState: s.tradingState,
     gaps: s.gaps,
     fundingSettlements: s.fundingSettlements,
     warmFrom: s.warmFrom,
@@ -53,6 +56,7 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["runId", s.runId],
     ["bars", String(s.bars)],
     ["orders", String(s.orders)],
+    ["ordersDenied", String(s.ordersDenied)],
     ["fills", String(s.fills)],
     ["realizedPnl", usdt(s.realizedPnl)],
     ["fees", usdt(s.fees)],
@@ -61,6 +65,7 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["unrealizedPnl", usdt(s.unrealizedPnl)],
     ["equity", usdt(s.equity)],
     ["maxDrawdown", usdt(s.maxDrawdown)],
+    ["tradingState", s.tradingState],
     ["gaps", String(s.gaps)],
     ["fundingSettlements", perSymbol(s.fundingSettlements)],
     ["warmFrom", perSymbol(s.warmFrom, (ms) => new Date(ms).toISOString())],

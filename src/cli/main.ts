@@ -88,9 +88,39 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
       "--warmup-bars <n>",
       "bars before --from to warm the strategy up (default: what it declares; 0: none)",
     )
+    .option("--max-drawdown <ratio>", "halt trading at this drawdown from peak equity, latched (e.g. 0.15)")
+    .option("--daily-loss-limit <usdt>", "net realized loss of a UTC day that stops new exposure")
+    .option("--daily-loss-action <state>", "REDUCING (default) or HALTED when the daily loss limit is hit")
+    .option("--max-leverage <ratio>", "largest account leverage, gross exposure / equity")
+    .option("--max-order-notional <usdt>", "largest notional of one order")
+    .option("--max-position-notional <usdt>", "largest notional of one symbol's position")
+    .option("--max-gross-exposure <usdt>", "largest gross exposure")
+    .option("--max-open-positions <n>", "most positions open at once")
+    .option("--price-band <ratio|off>", "fat-finger band of an order's price vs the mark (default: 0.1)")
+    .option("--order-rate <n/ms|off>", "most orders per window of market time (default: 100/1000)")
     .option("--json", "print the summary as one JSON line")
     .option("--serve <port>", "then serve the projections on this port until interrupted")
     .action(run(async () => (await import("./commands/backtest.ts")).backtestCommand));
+
+  for (const [name, description, load] of [
+    [
+      "halt",
+      "operator: halt trading of the store's run (TradingStateChanged → HALTED)",
+      async () => (await import("./commands/halt.ts")).haltCommand,
+    ],
+    [
+      "resume",
+      "operator: resume trading of the store's run (TradingStateChanged → ACTIVE)",
+      async () => (await import("./commands/halt.ts")).resumeCommand,
+    ],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .requiredOption("--reason <text>", "why (recorded in the event)")
+      .option("--store <url>", "event store URL (default: sqlite:var/perpsource.sqlite, $PERPSOURCE_STORE)")
+      .action(run(load));
+  }
 
   program
     .command("replay")

@@ -62,6 +62,18 @@ export async function openStoreToResume(url: string): Promise<EventStore> {
   return openEventStore(url, { groupCommit: BACKTEST_GROUP_COMMIT });
 }
 
+/**
+ * Opens an existing store to append to it beside its other writers and readers (`halt`, `resume`): each
+ * append commits at once.
+ * @throws Error when `url` names a sqlite file that does not exist (rather than creating an empty one);
+ *   EventStoreError when the file is not a perpsource store (nothing is written to it).
+ */
+export async function openExistingStoreForAppend(url: string): Promise<EventStore> {
+  const file = sqliteFile(url);
+  if (file !== undefined && !existsSync(file)) throw new Error(`store ${url} not found: no file ${file}`);
+  return openEventStore(url);
+}
+
 async function holdsEvents(store: EventStore): Promise<boolean> {
   for await (const _ of store.readAll({ limit: 1 })) return true;
   return false;

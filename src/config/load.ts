@@ -58,6 +58,14 @@ const symbolList = (raw: unknown) =>
         .filter((s) => s !== "")
     : raw;
 
+/** `ORDERS/WINDOW_MS` (e.g. `100/1000`) → { orders, windowMs }; anything else is left for the schema to reject. */
+const orderRate = (raw: unknown) => {
+  const match = typeof raw === "string" ? /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(raw) : null;
+  return match ? { orders: Number(match[1]), windowMs: Number(match[2]) } : raw;
+};
+/** `off` → null (turns a default-on limit off); anything else through `parse`. */
+const offOr = (parse: (raw: unknown) => unknown) => (raw: unknown) => (raw === "off" ? null : parse(raw));
+
 const ENV: Record<string, Mapping> = {
   PERPSOURCE_DATA: { path: ["dataRoot"], parse: asIs },
   PERPSOURCE_STORE: { path: ["store"], parse: asIs },
@@ -88,6 +96,16 @@ const FLAGS: Record<string, Mapping> = {
   leverage: { path: ["backtest", "smaCross", "leverage"], parse: integer },
   slippage: { path: ["backtest", "slippage"], parse: asIs },
   warmupBars: { path: ["backtest", "warmupBars"], parse: integer },
+  maxOrderNotional: { path: ["backtest", "risk", "maxOrderNotional"], parse: asIs },
+  maxPositionNotional: { path: ["backtest", "risk", "maxPositionNotional"], parse: asIs },
+  maxGrossExposure: { path: ["backtest", "risk", "maxGrossExposure"], parse: asIs },
+  maxLeverage: { path: ["backtest", "risk", "maxLeverage"], parse: asIs },
+  maxOpenPositions: { path: ["backtest", "risk", "maxOpenPositions"], parse: integer },
+  priceBand: { path: ["backtest", "risk", "priceBand"], parse: offOr(asIs) },
+  orderRate: { path: ["backtest", "risk", "orderRate"], parse: offOr(orderRate) },
+  dailyLossLimit: { path: ["backtest", "risk", "dailyLossLimit"], parse: asIs },
+  dailyLossAction: { path: ["backtest", "risk", "dailyLossAction"], parse: asIs },
+  maxDrawdown: { path: ["backtest", "risk", "maxDrawdown"], parse: asIs },
 };
 
 /**

@@ -29,6 +29,24 @@ const Ratio = (example: string) => {
   return z.string({ error }).regex(/^0(\.\d+)?$/, { error });
 };
 
+/** A ratio strictly between 0 and 1 as a decimal string (0.15 = 15 %). */
+const OpenRatio = (example: string) => {
+  const error = `expected a decimal ratio between 0 and 1 (exclusive) such as "${example}"`;
+  return z
+    .string({ error })
+    .regex(/^0\.\d+$/, { error })
+    .regex(/[1-9]/, { error });
+};
+
+/** A positive decimal string (a multiple such as a leverage ratio). */
+const PositiveDecimal = (example: string) => {
+  const error = `expected a positive decimal such as "${example}"`;
+  return z
+    .string({ error })
+    .regex(/^\d+(\.\d+)?$/, { error })
+    .regex(/[1-9]/, { error });
+};
+
 /** An integer in [min, max]. */
 const Int = (min: number, max: number, what: string) => {
   const error = `expected ${what}`;
@@ -39,6 +57,47 @@ const Int = (min: number, max: number, what: string) => {
 export const SymbolSchema = z
   .string({ error: 'expected an upper-case symbol such as "BTCUSDT"' })
   .regex(/^[A-Z0-9]{2,30}$/, { error: 'expected an upper-case symbol such as "BTCUSDT"' });
+
+/**
+ * The pre-trade risk engine's limits (src/domain/risk/types.ts `RiskLimits`; recorded in RunStarted and in the
+ * risk stream's RiskLimitsSet). Every limit is optional (absent = its rule is off); the defaults turn on only
+ * two guards that never bind a sane strategy: a 10 % fat-finger band (an order's price vs the mark) and
+ * NautilusTrader's default order rate (100 orders per second of market time). Set `priceBand` or `orderRate`
+ * to null to turn them off.
+ */
+export const RiskConfigSchema = z.strictObject({
+  /** Largest notional of one order, USDT. */
+  maxOrderNotional: PositiveUsdt("5000").optional(),
+  /** Largest notional of one symbol's position after an order, USDT. */
+  maxPositionNotional: PositiveUsdt("20000").optional(),
+  /** Largest gross exposure Σ|notional| after an order (working opening orders included), USDT. */
+  maxGrossExposure: PositiveUsdt("50000").optional(),
+  /** Largest account leverage after an order: gross exposure / equity (3 = 3×). */
+  maxLeverage: PositiveDecimal("3").optional(),
+  /** Most positions open at once. */
+  maxOpenPositions: Int(1, 10_000, "an integer number of positions ≥ 1").optional(),
+  /** Fat-finger band: largest distance of an order's price from the mark, as a ratio (null: off). */
+  priceBand: OpenRatio("0.1").nullable().default("0.1"),
+  /** Most orders within a window of market time (null: off). */
+  orderRate: z
+    .strictObject(
+      {
+        orders: Int(1, 1_000_000, "an integer number of orders ≥ 1"),
+        windowMs: Int(1, 86_400_000, "a window of 1 ms to one day, in ms"),
+      },
+      { error: 'expected { "orders": N, "windowMs": MS } (flag --order-rate N/MS such as 100/1000, or off)' },
+    )
+    .nullable()
+    .default({ orders: 100, windowMs: 1000 }),
+  /** Net realized loss of one UTC day that changes the trading state, USDT. */
+  dailyLossLimit: PositiveUsdt("500").optional(),
+  /** The state a breached daily loss limit moves to until the next UTC day. */
+  dailyLossAction: z
+    .enum(["REDUCING", "HALTED"], { error: "expected REDUCING or HALTED" })
+    .default("REDUCING"),
+  /** Drawdown from peak equity that halts trading until an operator resumes (seed 002: 0.15). */
+  maxDrawdown: OpenRatio("0.15").optional(),
+});
 
 /** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
 export const BacktestConfigSchema = z
@@ -78,6 +137,8 @@ export const BacktestConfigSchema = z
     warmupBars: Int(0, 1_000_000, "an integer number of bars ≥ 0").optional(),
     /** sma-cross's parameters (strategies.md §2.2). */
     smaCross: smaCrossParamsSchema.prefault({}),
+    /** The pre-trade risk engine's limits. */
+    risk: RiskConfigSchema.prefault({}),
   })
   .check((ctx) => {
     const { from, to } = ctx.value;
@@ -140,6 +201,7 @@ export const AppConfigSchema = z.strictObject({
 });
 
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
+export type RiskConfig = z.output<typeof RiskConfigSchema>;
 export type AppConfig = z.output<typeof AppConfigSchema>;
 export type LogLevel = z.output<typeof LogLevelSchema>;
 

@@ -30,6 +30,7 @@ import { consumeInOrder } from "../market/pull.ts";
 import { createProjections } from "../projections/index.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
+import { riskLimitsOf } from "./risk-engine.ts";
 import { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import { warmUp, warmUpWindow } from "./warm-up.ts";
@@ -39,6 +40,8 @@ export interface BacktestSummary {
   runId: string;
   bars: number;
   orders: number;
+  /** Orders the pre-trade risk engine denied (OrderDenied). */
+  ordersDenied: number;
   fills: number;
   realizedPnl: string;
   fees: string;
@@ -50,6 +53,8 @@ export interface BacktestSummary {
   /** walletBalance + unrealizedPnl. */
   equity: string;
   maxDrawdown: string;
+  /** The trading state at the end (ACTIVE, REDUCING, HALTED). */
+  tradingState: string;
   /** Holes in the market data (MarketDataGapDetected) over all symbols. */
   gaps: number;
   /** Funding settlements per symbol in the window (0: the symbol had no funding data; see the warnings). */
@@ -185,6 +190,7 @@ export async function executeBacktest(
     strategy,
     params,
     instrument,
+    riskLimits: riskLimitsOf(config.risk),
   });
   const runStream = streams.run(runId);
   const start = { causationId: `run:${runId}`, eventTime: window.from };
@@ -291,6 +297,7 @@ export async function executeBacktest(
     runId,
     bars: engine.stats.bars,
     orders: engine.stats.orders,
+    ordersDenied: projections.tradingRisk().ordersDenied,
     fills: engine.stats.fills,
     realizedPnl,
     fees,
@@ -299,6 +306,7 @@ export async function executeBacktest(
     unrealizedPnl: projections.pnl().unrealizedPnl,
     equity,
     maxDrawdown,
+    tradingState: engine.tradingState,
     gaps: coverage.totals.gaps,
     fundingSettlements: Object.fromEntries(coverage.symbols.map((c) => [c.symbol, c.fundingSettlements])),
     warmFrom: engine.warmFrom(),

@@ -2,7 +2,10 @@
  * Order execution: the one place orders meet the venue. Every order is an order actor (stream
  * `order-<clientOrderId>`); its intent (OrderSubmitted) is appended before the venue sees it, and the venue's
  * answers (acceptance, rejection, fills, expiry, cancel) are appended to it as they come. Fills and funding are
- * booked on the account actor. Strategy-agnostic: the trade manager and the router call it.
+ * booked on the account actor. Between the intent and the venue, the pre-trade risk engine (when given) judges
+ * the order: a denied order gets OrderDenied (the rule and its numbers) and never reaches the venue. Fills and
+ * funding payments are reported to the risk engine for its state rules. Strategy-agnostic: the trade manager
+ * and the router call it.
  */
 import {
   decideFillBooking,
@@ -16,6 +19,7 @@ import { type OrderStatus, orderMachine } from "../actors/order.machine.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
+import type { RiskEngine } from "./risk-engine.ts";
 import type { OrderRequest, Venue, VenueFill, VenueReport } from "./venue.ts";
 
 /** Causation and market time of what an action appends. */
@@ -24,7 +28,7 @@ export interface Cause {
   eventTime: number;
 }
 
-/** What a submit came to: accepted, or rejected with the id of the OrderRejected event. */
+/** What a submit came to: accepted, or rejected (by the venue or denied by the risk engine) with the id of the OrderRejected or OrderDenied event. */
 export type SubmitOutcome = { accepted: true } | { accepted: false; reason: string; cause: Cause };
 
 /** A fill that completed its order, with the id of its FillBooked event. */
@@ -38,6 +42,8 @@ export interface CompletedOrder {
 export interface ExecutionStats {
   orders: number;
   fills: number;
+  /** Orders the risk engine denied (counted in `orders` too). */
+  denied: number;
 }
 
 type OrderActor = EventSourcedActor<typeof orderMachine>;
@@ -45,12 +51,19 @@ type AccountActor = EventSourcedActor<typeof accountMachine>;
 
 /** Submits and cancels orders and books what the venue reports. Not re-entrant: await each call. */
 export class OrderExecution {
-  readonly stats: ExecutionStats = { orders: 0, fills: 0 };
+  readonly stats: ExecutionStats = { orders: 0, fills: 0, denied: 0 };
   /** Orders that can still fill or be canceled, by clientOrderId. */
   private readonly openOrders = new Map<string, OrderActor>();
 
   constructor(
-    private readonly deps: { store: EventStore; runId: string; venue: Venue; account: AccountActor },
+    private readonly deps: {
+      store: EventStore;
+      runId: string;
+      venue: Venue;
+      account: AccountActor;
+      /** The pre-trade risk engine; none: every order goes to the venue. */
+      risk?: RiskEngine;
+    },
   ) {}
 
   /** Whether the order can still fill or be canceled. */
@@ -82,16 +95,31 @@ export class OrderExecution {
   }
 
   /**
-   * Records the intent (flushed first when the venue is outside the process), then sends it; records the venue's
-   * acknowledgement or rejection.
+   * Records the intent, asks the risk engine (a denial is recorded as OrderDenied and ends there), then sends it
+   * (flushed first when the venue is outside the process); records the venue's acknowledgement or rejection.
+   * `referencePrice`: the price a MARKET order was decided at (the risk engine's price band).
    */
-  async submit(request: OrderRequest, cause: Cause): Promise<SubmitOutcome> {
+  async submit(request: OrderRequest, cause: Cause, referencePrice?: string): Promise<SubmitOutcome> {
     const order = EventSourcedActor.create(streams.order(request.clientOrderId), orderMachine, {
       store: this.deps.store,
       correlationId: this.deps.runId,
     });
     const [submittedId] = await order.commit([{ type: "OrderSubmitted", data: request }], cause);
     this.stats.orders += 1;
+    const denial = await this.deps.risk?.check(request, cause.eventTime, referencePrice);
+    if (denial) {
+      this.stats.denied += 1;
+      const { clientOrderId, symbol } = request;
+      const [deniedId] = await order.commit(
+        [{ type: "OrderDenied", data: { clientOrderId, symbol, ...denial } }],
+        { causationId: submittedId!, eventTime: cause.eventTime },
+      );
+      return {
+        accepted: false,
+        reason: `denied by ${denial.rule}: ${denial.reason}`,
+        cause: { causationId: deniedId!, eventTime: cause.eventTime },
+      };
+    }
     this.openOrders.set(request.clientOrderId, order);
     if (this.deps.venue.external) await this.deps.store.flush();
     const result = await this.deps.venue.submit(request);
@@ -169,15 +197,12 @@ export class OrderExecution {
     );
     if ((order.snapshot.value as OrderStatus) === "FILLED") this.openOrders.delete(fill.clientOrderId);
     const account = this.deps.account;
-    const [bookedId] = await account.commit(
-      [
-        {
-          type: "FillBooked",
-          data: decideFillBooking(account.snapshot.context, fill as FillReport, request.positionSide),
-        },
-      ],
-      { causationId: filledId!, eventTime: time },
-    );
+    const booking = decideFillBooking(account.snapshot.context, fill as FillReport, request.positionSide);
+    const [bookedId] = await account.commit([{ type: "FillBooked", data: booking }], {
+      causationId: filledId!,
+      eventTime: time,
+    });
+    await this.deps.risk?.afterFill(booking, { causationId: bookedId!, eventTime: time });
     if (fill.status !== "FILLED") return undefined;
     return { request, fill, cause: { causationId: bookedId!, eventTime: time } };
   }
@@ -245,13 +270,19 @@ export class OrderExecution {
       causationId: `venue:liquidation:${report.liquidation.clientOrderId}`,
       eventTime: report.time,
     });
-    return { causationId: id!, eventTime: report.time };
+    const cause = { causationId: id!, eventTime: report.time };
+    await this.deps.risk?.afterLiquidation(report.liquidation, cause);
+    return cause;
   }
 
   /** Books a funding payment the venue charged (caused by the symbol's FundingRateSettled). */
   async onFunding(report: FundingReport, causationId: string, time: number): Promise<void> {
     const account = this.deps.account;
     const data = decideFundingBooking(account.snapshot.context, report);
-    await account.commit([{ type: "FundingFeeBooked", data }], { causationId, eventTime: time });
+    const [bookedId] = await account.commit([{ type: "FundingFeeBooked", data }], {
+      causationId,
+      eventTime: time,
+    });
+    await this.deps.risk?.afterFunding(data, { causationId: bookedId!, eventTime: time });
   }
 }

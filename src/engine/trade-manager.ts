@@ -88,7 +88,10 @@ export class TradeManager {
         instrument: this.deps.instrument(symbol),
       });
       const [id] = await actor.commit([event], cause);
-      if (order) await this.deps.execution.submit(order, { causationId: id!, eventTime: cause.eventTime });
+      if (order && event.type === "TargetPositionSet") {
+        const next = { causationId: id!, eventTime: cause.eventTime };
+        await this.deps.execution.submit(order, next, event.data.referencePrice);
+      }
       return;
     }
     const events = decideOnStrategyDecision(actor.snapshot.context, decision, origin);
@@ -96,10 +99,11 @@ export class TradeManager {
     const [id] = await actor.commit(events, cause);
     const signal = events[0]!;
     if (signal.type !== "EntrySignalled") return;
-    const outcome = await this.deps.execution.submit(entryOrder(signal.data), {
-      causationId: id!,
-      eventTime: cause.eventTime,
-    });
+    const outcome = await this.deps.execution.submit(
+      entryOrder(signal.data),
+      { causationId: id!, eventTime: cause.eventTime },
+      signal.data.referencePrice,
+    );
     if (!outcome.accepted) await this.onRejected(entryOrder(signal.data), outcome.reason, outcome.cause);
   }
 

@@ -10,14 +10,16 @@ import { accountMachine } from "../actors/account.machine.ts";
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import { symbolMachine } from "../actors/symbol.machine.ts";
 import type { Instrument } from "../domain/instruments.ts";
+import type { RiskLimits } from "../domain/risk/types.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import type { AnyStrategy, PositionView, StrategyInput } from "../strategies/strategy.ts";
 import { type Cause, OrderExecution } from "./order-execution.ts";
+import { type PersistedRiskEngine, RiskEngine } from "./risk-engine.ts";
 import { type PersistedStrategy, StrategyActor } from "./strategy-actor.ts";
 import { TradeManager } from "./trade-manager.ts";
-import type { Venue, VenueReport } from "./venue.ts";
+import type { OrderRequest, Venue, VenueReport } from "./venue.ts";
 
 /** What the engine needs: the store, the venue, the run's identity and its strategy with validated params. */
 export interface TradingEngineOptions {
@@ -30,6 +32,8 @@ export interface TradingEngineOptions {
   /** The strategy's parameters, validated by its schema. */
   params: unknown;
   instrument: (symbol: string) => Instrument;
+  /** The pre-trade risk limits (default: none, every rule off; the risk stream is recorded all the same). */
+  riskLimits?: RiskLimits;
 }
 
 /** Counters of what the engine did. */
@@ -39,6 +43,8 @@ export interface EngineStats {
   gaps: number;
   orders: number;
   fills: number;
+  /** Orders the risk engine denied. */
+  denied: number;
 }
 
 type SymbolActor = EventSourcedActor<typeof symbolMachine>;
@@ -49,6 +55,7 @@ export interface EngineCheckpoint {
   symbols: { symbol: string; actor: PersistedActor; strategy: PersistedStrategy }[];
   trades: PersistedActor[];
   execution: ReturnType<OrderExecution["persist"]>;
+  risk: PersistedRiskEngine;
   counts: { bars: number; fundingSettlements: number; gaps: number };
   /** eventId of each symbol's latest FundingRateSettled. */
   fundingCause: Record<string, string>;
@@ -58,6 +65,7 @@ export interface EngineCheckpoint {
 export class TradingEngine {
   private readonly account: EventSourcedActor<typeof accountMachine>;
   private readonly execution: OrderExecution;
+  private readonly risk: RiskEngine;
   private readonly trades: TradeManager;
   private readonly symbols = new Map<string, { actor: SymbolActor; strategy: StrategyActor }>();
   /** eventId of each symbol's latest FundingRateSettled (the cause of the funding booking). */
@@ -67,11 +75,23 @@ export class TradingEngine {
   constructor(private readonly options: TradingEngineOptions) {
     const deps = { store: options.store, correlationId: options.runId };
     this.account = EventSourcedActor.create(streams.account(options.accountId), accountMachine, deps);
+    this.risk = new RiskEngine({
+      store: options.store,
+      runId: options.runId,
+      accountId: options.accountId,
+      limits: options.riskLimits ?? {},
+      view: () => ({
+        walletBalance: this.account.snapshot.context.walletBalance,
+        positions: this.account.snapshot.context.positions,
+        openOrders: this.workingOrderRequests(),
+      }),
+    });
     this.execution = new OrderExecution({
       store: options.store,
       runId: options.runId,
       venue: options.venue,
       account: this.account,
+      risk: this.risk,
     });
     this.trades = new TradeManager({
       store: options.store,
@@ -93,6 +113,7 @@ export class TradingEngine {
       })),
       trades: this.trades.persist(),
       execution: this.execution.persist(),
+      risk: this.risk.persist(),
       counts: { ...this.counts },
       fundingCause: Object.fromEntries(this.fundingCause),
     };
@@ -110,6 +131,7 @@ export class TradingEngine {
     }
     this.trades.restore(checkpoint.trades);
     this.execution.restore(checkpoint.execution);
+    this.risk.restore(checkpoint.risk);
     Object.assign(this.counts, checkpoint.counts);
     this.fundingCause.clear();
     for (const [symbol, id] of Object.entries(checkpoint.fundingCause)) this.fundingCause.set(symbol, id);
@@ -121,8 +143,9 @@ export class TradingEngine {
   }
 
   /**
-   * Opens the account with `walletBalance` USDT and configures each symbol's leverage and margin type as the
-   * strategy declares them (SymbolConfigured), before any order.
+   * Opens the account with `walletBalance` USDT, configures each symbol's leverage and margin type as the
+   * strategy declares them (SymbolConfigured), and records the risk limits it trades under (RiskLimitsSet), all
+   * before any order.
    */
   async openAccount(walletBalance: string, symbols: readonly string[], cause: Cause): Promise<void> {
     const { leverage, marginType } = this.options.strategy.symbolSettings(this.options.params);
@@ -136,6 +159,12 @@ export class TradingEngine {
       ],
       cause,
     );
+    await this.risk.start(cause);
+  }
+
+  /** The trading state (ACTIVE, REDUCING, HALTED). */
+  get tradingState() {
+    return this.risk.tradingState;
   }
 
   /** A closed 1m bar: record it, then let the symbol's strategy decide on it. */
@@ -145,6 +174,7 @@ export class TradingEngine {
       causationId: `bar:${bar.symbol}:${bar.openTime}`,
       eventTime: bar.closeTime,
     });
+    await this.risk.onMark(bar.symbol, bar.close, { causationId: id!, eventTime: bar.closeTime });
     await this.decide(bar.symbol, { kind: "bar", bar }, { causationId: id!, eventTime: bar.closeTime });
   }
 
@@ -244,12 +274,20 @@ export class TradingEngine {
     const out = new Map<string, { value: unknown; context: unknown }>();
     const actors = [
       this.account,
+      this.risk.riskActor,
       ...[...this.symbols.values()].map((s) => s.actor),
       ...this.trades.actors(),
       ...this.execution.workingOrders(),
     ];
     for (const a of actors) out.set(a.stream, { value: a.snapshot.value, context: a.snapshot.context });
     return out;
+  }
+
+  /** The working orders' requests and filled quantities, read lazily (the risk engine's view). */
+  private *workingOrderRequests(): Generator<{ request: OrderRequest; executedQty: string }> {
+    for (const { snapshot } of this.execution.workingOrders()) {
+      yield { request: snapshot.context.request!, executedQty: snapshot.context.executedQty };
+    }
   }
 
   /** Steps the symbol's strategy on `input` and hands its decisions to the trade manager. */

@@ -75,6 +75,11 @@ export class EquityCurve {
     this.values.push(equity);
   }
 
+  /** The equity of the last sample (10^-MONEY_SCALE USDT units), undefined before any. */
+  lastEquity(): bigint | undefined {
+    return this.values[this.values.length - 1];
+  }
+
   /** Maximum drawdown over every sample so far. */
   drawdown(): Drawdown {
     const state = { ...this.settled };

@@ -6,13 +6,20 @@
 import { createHash } from "node:crypto";
 import { LogAudit } from "../actors/log-audit.ts";
 import { BAR_INTERVALS } from "../domain/bars/intervals.ts";
+import { Dec } from "../domain/decimal.ts";
 import type { DomainEvent } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import type { CurveQuery, CurveView, EquityPoint } from "./equity-curve.ts";
 import { type OrderQuery, OrdersProjection, type OrderView } from "./orders.ts";
 import { PnlProjection, type PnlView } from "./pnl.ts";
 import { PositionsProjection, type PositionView } from "./positions.ts";
-import { type RiskView, riskView } from "./risk.ts";
+import {
+  type RiskLimitUse,
+  type RiskView,
+  riskView,
+  TradingRiskProjection,
+  type TradingRiskView,
+} from "./risk.ts";
 import { RunsProjection, type RunView } from "./runs.ts";
 
 export {
@@ -24,7 +31,10 @@ export {
 export { type OrderQuery, type OrderStatus, type OrderView, orderStatuses } from "./orders.ts";
 export type { PnlView } from "./pnl.ts";
 export type { PositionView } from "./positions.ts";
-export type { RiskView, SymbolExposure } from "./risk.ts";
+export type { RiskLimitUse, RiskView, SymbolExposure, TradingRiskView } from "./risk.ts";
+
+/** GET /risk: exposure at mark, the trading state and the risk engine's record, and each limit with its use. */
+export type AccountRiskView = RiskView & TradingRiskView & { limits: RiskLimitUse[] };
 export type { RunView } from "./runs.ts";
 
 /** The figures a run summary takes from the projections. Money in USDT decimal strings. */
@@ -59,7 +69,7 @@ export interface ProjectionsSnapshot {
   /** Every equity sample (one per distinct bar closeTime). */
   equityCurve: EquityPoint[];
   orders: OrderView[];
-  risk: RiskView;
+  risk: AccountRiskView;
 }
 
 /** The projections fold and its read accessors. Accessors return copies. */
@@ -96,7 +106,9 @@ export interface Projections {
   /** Orders in submission order, filtered and paged, with the count before paging. */
   orders(query?: OrderQuery): { total: number; orders: OrderView[] };
   order(clientOrderId: string): OrderView | undefined;
-  risk(): RiskView;
+  risk(): AccountRiskView;
+  /** The trading state and the pre-trade risk engine's record (denials, state changes). */
+  tradingRisk(): TradingRiskView;
   summary(): ProjectionSummary;
   snapshot(): ProjectionsSnapshot;
 }
@@ -113,6 +125,7 @@ class ProjectionFold implements Projections {
   private readonly pnlFold = new PnlProjection();
   private readonly ordersFold = new OrdersProjection();
   private readonly runsFold = new RunsProjection();
+  private readonly tradingRiskFold = new TradingRiskProjection();
   private barCount = 0;
   private applied = 0;
   private last: number | null = null;
@@ -132,14 +145,17 @@ class ProjectionFold implements Projections {
         this.barCount++;
         this.positionsFold.mark(e.data.symbol, e.data.close);
         this.pnlFold.sample(e.data.closeTime, this.positionsFold.totalUnrealizedPnl());
+        this.tradingRiskFold.sample(this.pnlFold.curve.lastEquity()!);
         break;
       case "FillBooked":
         this.positionsFold.book(e.data, time);
         this.pnlFold.bookFill(e.data);
+        this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.commission), time);
         break;
       case "FundingFeeBooked":
         this.pnlFold.bookFunding(e.data);
         this.positionsFold.fund(e.data);
+        this.tradingRiskFold.book(new Dec(e.data.fundingFee), time);
         break;
       case "SymbolConfigured":
         this.positionsFold.configure(e.data);
@@ -147,6 +163,17 @@ class ProjectionFold implements Projections {
       case "PositionLiquidated":
         this.positionsFold.liquidate(e.data, time);
         this.pnlFold.bookLiquidation(e.data);
+        this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.clearanceFee), time);
+        break;
+      case "RiskLimitsSet":
+        this.tradingRiskFold.limitsSet(e.data);
+        break;
+      case "TradingStateChanged":
+        this.tradingRiskFold.stateChanged(e.data, time);
+        break;
+      case "OrderDenied":
+        this.ordersFold.denied(e.data, time);
+        this.tradingRiskFold.orderDenied(e.data);
         break;
       case "AccountOpened":
         this.pnlFold.open(e.data);
@@ -174,9 +201,6 @@ class ProjectionFold implements Projections {
         break;
       case "OrderTriggered":
         this.ordersFold.triggered(e.data, time);
-        break;
-      case "OrderDenied":
-        this.ordersFold.denied(e.data, time);
         break;
       case "RunStarted":
         for (const symbol of e.data.symbols) this.positionsFold.track(symbol);
@@ -240,9 +264,15 @@ class ProjectionFold implements Projections {
     return this.ordersFold.get(clientOrderId);
   }
 
-  risk(): RiskView {
+  risk(): AccountRiskView {
     const { equity } = this.pnl();
-    return riskView(this.positions(), equity, this.runsFold.configuredLeverage);
+    const exposure = riskView(this.positions(), equity, this.runsFold.configuredLeverage);
+    const trading = this.tradingRisk();
+    return { ...exposure, ...trading, limits: this.tradingRiskFold.limitUses(exposure, trading) };
+  }
+
+  tradingRisk(): TradingRiskView {
+    return this.tradingRiskFold.view(this.lastTime);
   }
 
   summary(): ProjectionSummary {

@@ -18,13 +18,13 @@ import {
   WorkingType,
 } from "../../events/catalog.ts";
 import {
+  type AccountRiskView,
   type EquityPoint,
   MIN_CURVE_POINTS,
   type OrderView,
   orderStatuses,
   type PnlView,
   type PositionView,
-  type RiskView,
   type RunView,
 } from "../../projections/index.ts";
 
@@ -97,6 +97,18 @@ export const EventsQuery = z.strictObject({
   from: integer(0, MAX_INT).optional(),
   limit,
 });
+
+/** POST /control/halt and /control/resume: why (recorded in TradingStateChanged.reason). */
+export const ControlBody = z.strictObject(
+  {
+    reason: z
+      .string({ error: "expected a reason: a text of 1 to 500 characters" })
+      .trim()
+      .min(1, { error: "expected a reason: a text of 1 to 500 characters" })
+      .max(500, { error: "expected a reason: a text of 1 to 500 characters" }),
+  },
+  { error: 'expected a JSON body { "reason": "…" }' },
+);
 
 // ── responses ──────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -262,8 +274,37 @@ export const OrdersResponse = z.object({
   orders: z.array(OrderResponse),
 });
 
-/** GET /risk. */
-export const RiskResponse: z.ZodType<RiskView> = z.object({
+const TradingStateName = z.enum(["ACTIVE", "REDUCING", "HALTED"]);
+
+/**
+ * GET /risk: exposure at mark; the trading state, its last change and the denials per rule; each limit of the
+ * run (RiskLimitsSet) with the account's current use of it (null for a limit judged per order, or off).
+ */
+export const RiskResponse: z.ZodType<AccountRiskView> = z.object({
+  tradingState: TradingStateName.nullable(),
+  lastStateChange: z
+    .object({
+      accountId: z.string(),
+      from: TradingStateName,
+      to: TradingStateName,
+      by: z.string(),
+      reason: z.string(),
+      numbers: z.record(z.string(), z.string()).optional(),
+      time: EpochMs,
+    })
+    .nullable(),
+  stateChanges: z.number().int().nonnegative(),
+  ordersDenied: z.number().int().nonnegative(),
+  deniedByRule: z.record(z.string(), z.number().int().positive()),
+  peakEquity: Decimal.nullable(),
+  realizedToday: Decimal,
+  limits: z.array(
+    z.object({
+      name: z.string(),
+      limit: z.union([z.string(), z.number(), z.null()]),
+      use: Decimal.nullable(),
+    }),
+  ),
   equity: Decimal,
   grossExposure: Decimal,
   netExposure: Decimal,
@@ -280,6 +321,22 @@ export const RiskResponse: z.ZodType<RiskView> = z.object({
       initialMargin: Decimal.nullable(),
     }),
   ),
+});
+
+/** POST /control/halt|resume: the change appended, or the state it already was in. */
+export const ControlResponse = z.strictObject({
+  changed: z.boolean(),
+  tradingState: TradingStateName,
+  stream: z.string(),
+  change: z
+    .strictObject({
+      accountId: z.string(),
+      from: TradingStateName,
+      to: TradingStateName,
+      by: z.literal("operator"),
+      reason: z.string(),
+    })
+    .nullable(),
 });
 
 /** GET /events: recorded events and the `from` of the next page (null when this page is empty). */

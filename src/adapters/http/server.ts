@@ -1,10 +1,11 @@
 /**
- * The read-only HTTP API over the projections and the event log (fastify 5; parameters validated with zod,
- * see schemas.ts). Every bad parameter is a 400 `{ error, message, field }`, an unknown route a 404 JSON, and
+ * The HTTP API over the projections and the event log (fastify 5; parameters validated with zod, see
+ * schemas.ts): read-only routes, and the operator's control routes (POST /control/halt|resume, bearer token). Every bad parameter is a 400 `{ error, message, field }`, an unknown route a 404 JSON, and
  * an unexpected failure a 500 JSON without stack trace. The projection routes' JSON bodies are built once per
  * (route, normalised query, log position) and cached (cache.ts), so parallel identical requests cost one
  * serialisation and /health stays responsive while a heavy body is asked for many times.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import Fastify, {
   type FastifyBaseLogger,
@@ -13,13 +14,14 @@ import Fastify, {
   type FastifyServerOptions,
 } from "fastify";
 import type { Logger } from "pino";
+import type { OperatorOutcome } from "../../engine/risk-operator.ts";
 import type { RecordedEvent } from "../../events/envelope.ts";
 import type { EventStore } from "../../events/store.ts";
 import type { Projections } from "../../projections/index.ts";
 import { cacheKey, ResponseCache } from "./cache.ts";
 import { followProjections, type LogHealth } from "./follow-projections.ts";
 import { pnlBody } from "./pnl-body.ts";
-import { EventsQuery, NoQuery, OrderParams, OrdersQuery, PnlQuery } from "./schemas.ts";
+import { ControlBody, EventsQuery, NoQuery, OrderParams, OrdersQuery, PnlQuery } from "./schemas.ts";
 import { BadRequestError, parseParams } from "./validation.ts";
 
 /** What the HTTP server reads: the store (GET /events) and the projections folded from it. */
@@ -34,6 +36,19 @@ export interface HttpServerDeps {
    * 503 with `status: "error"` and the error, the projection routes 503; `/events` still serves the raw log.
    */
   health?: () => LogHealth;
+  /** The operator's control routes; absent or without a token they answer 403 (disabled). */
+  control?: ControlOptions;
+}
+
+/** The operator's control routes: the bearer token they require, and how to change the trading state. */
+export interface ControlOptions {
+  /** The token (from PERPSOURCE_CONTROL_TOKEN); undefined or empty: the control routes are disabled. */
+  token: string | undefined;
+  /**
+   * Appends the operator's change to the store's risk stream (`operatorChangeTradingState`); an error with a
+   * 4xx `statusCode` (NoRiskStreamError: 409) is answered with that status.
+   */
+  change(to: "HALTED" | "ACTIVE", reason: string): Promise<OperatorOutcome>;
 }
 
 /** The routes of the API with their query parameters and what they return (for banners and docs). */
@@ -47,8 +62,10 @@ export const apiRoutes: readonly (readonly [string, string])[] = [
   ],
   ["GET /orders?symbol=&status=&type=&limit=&offset=", "orders, a page at a time"],
   ["GET /orders/:clientOrderId", "one order"],
-  ["GET /risk", "exposure, leverage and margin"],
+  ["GET /risk", "exposure, leverage and margin; trading state, denials, each limit and its use"],
   ["GET /events?stream=&from=&limit=", "the event log"],
+  ["POST /control/halt {reason}", "operator: halt trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],
+  ["POST /control/resume {reason}", "operator: resume trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],
 ];
 
 /** The fastify app with every route, error and not-found handler registered (not listening yet). */
@@ -180,7 +197,45 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
     };
   });
 
+  for (const [path, to] of [
+    ["/control/halt", "HALTED"],
+    ["/control/resume", "ACTIVE"],
+  ] as const) {
+    app.post(path, async (request, reply) => {
+      parseParams(NoQuery, request.query);
+      const control = deps.control;
+      if (!control?.token) {
+        return clientError(
+          reply,
+          403,
+          "the control routes are disabled: set PERPSOURCE_CONTROL_TOKEN in the server's environment to enable them",
+        );
+      }
+      if (!bearerMatches(request.headers.authorization, control.token)) {
+        return clientError(
+          reply.header("www-authenticate", 'Bearer realm="perpsource control"'),
+          401,
+          "missing or wrong bearer token (Authorization: Bearer <PERPSOURCE_CONTROL_TOKEN>)",
+        );
+      }
+      const { reason } = parseParams(ControlBody, request.body ?? undefined);
+      // A run without a risk stream answers 409 (NoRiskStreamError's statusCode, see the error handler).
+      const outcome = await control.change(to, reason);
+      return outcome.changed
+        ? { changed: true, tradingState: outcome.change.to, stream: outcome.stream, change: outcome.change }
+        : { changed: false, tradingState: outcome.state, stream: outcome.stream, change: null };
+    });
+  }
+
   return app;
+}
+
+/** Whether `header` is `Bearer <token>` (compared in constant time over the sha256 of both). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!match) return false;
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(match[1]!), digest(token));
 }
 
 /** Sends a 4xx `{ error: <status text>, message }`. */
@@ -207,11 +262,18 @@ export async function serveProjections(opts: {
   host: string;
   port: number;
   logger: Logger;
+  control?: ControlOptions;
 }): Promise<ProjectionsServer> {
   const { store, logger } = opts;
   const followed = await followProjections(store, logger);
   const subscription = { unsubscribe: followed.stop };
-  const app = buildHttpServer({ store, projections: followed.current, logger, health: followed.health });
+  const app = buildHttpServer({
+    store,
+    projections: followed.current,
+    logger,
+    health: followed.health,
+    ...(opts.control ? { control: opts.control } : {}),
+  });
   try {
     const url = await app.listen({ host: opts.host, port: opts.port });
     return {

@@ -1,4 +1,5 @@
 /** `perpsource backtest`: one run into an empty store, a summary, and optionally serving the result. */
+import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 import { servingBanner, summaryJsonLine, summaryTable } from "../format.ts";
 import { runBacktestWithProgress } from "../run-backtest.ts";
@@ -32,6 +33,7 @@ export function backtestCommand(flags: Flags): Promise<number> {
           host,
           port,
           logger,
+          change: (to, reason) => operatorChangeTradingState(store, to, reason),
           announce: (url) => (json ? err : out)(servingBanner(url)),
         });
       }

@@ -1,8 +1,9 @@
 /** `perpsource serve`: the projections of an existing store over HTTP. */
+import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { type Flags, withContext } from "../context.ts";
 import { servingBanner } from "../format.ts";
 import { serveUntilSignal } from "../serve.ts";
-import { openExistingStore } from "../store.ts";
+import { openExistingStore, openExistingStoreForAppend } from "../store.ts";
 
 /**
  * Serves the configured store on http.host:http.port until SIGINT/SIGTERM, printing the URL.
@@ -13,7 +14,23 @@ export function serveCommand(flags: Flags): Promise<number> {
     const store = await openExistingStore(cfg.store);
     try {
       const { host, port } = cfg.http;
-      await serveUntilSignal({ store, host, port, logger, announce: (url) => out(servingBanner(url)) });
+      // The served store is read-only: an operator's change opens the store for one append.
+      const change = async (to: "HALTED" | "ACTIVE", reason: string) => {
+        const writer = await openExistingStoreForAppend(cfg.store);
+        try {
+          return await operatorChangeTradingState(writer, to, reason);
+        } finally {
+          await writer.close();
+        }
+      };
+      await serveUntilSignal({
+        store,
+        host,
+        port,
+        logger,
+        change,
+        announce: (url) => out(servingBanner(url)),
+      });
       return 0;
     } finally {
       await store.close();

@@ -1,6 +1,7 @@
 /** `perpsource start`: the demo — the default backtest into a fresh store, then serving it. */
 import { readdir } from "node:fs/promises";
 import { MissingMarketDataError } from "../../engine/backtest.ts";
+import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { type Flags, withContext } from "../context.ts";
 import { missingDataHowTo, servingBanner, summaryTable } from "../format.ts";
 import { runBacktestWithProgress } from "../run-backtest.ts";
@@ -32,7 +33,14 @@ export function startCommand(flags: Flags): Promise<number> {
       }
       await store.flush(); // commit the last unit of work before serving (other processes see it too)
       const { host, port } = cfg.http;
-      await serveUntilSignal({ store, host, port, logger, announce: (url) => out(servingBanner(url)) });
+      await serveUntilSignal({
+        store,
+        host,
+        port,
+        logger,
+        change: (to, reason) => operatorChangeTradingState(store, to, reason),
+        announce: (url) => out(servingBanner(url)),
+      });
       return 0;
     } finally {
       await store.close();

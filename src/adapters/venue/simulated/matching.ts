@@ -267,7 +267,8 @@ function reject(code: number, reason: string): { accepted: false; code: number; 
 
 /** Whether a BUY/SELL of `side` reduces the signed position `amt`. */
 function reduces(amt: Dec, side: "BUY" | "SELL"): boolean {
-  return amt.isNeg() ? side === "BUY" : amt.isPos() ? side === "SELL" : false;
+  if (amt.isZero()) return false; // decimal.js: 0 is positive
+  return amt.isNeg() ? side === "BUY" : side === "SELL";
 }
 
 /** Whether a LIMIT of `side` at `price` would take at market price `p` (BUY price ≥ p, SELL price ≤ p). */
@@ -904,6 +905,7 @@ class Matcher {
         };
       want = Dec.min(want, position.abs());
     }
+    if (want.lte(0)) return { expire: "nothing left to fill" };
     return { qty: want };
   }
 

@@ -174,6 +174,7 @@ export async function executeBacktest(
   const params = strategyParams(strategy, config);
   const venue = new SimulatedVenue({
     takerRate: config.feeRates.taker,
+    makerRate: config.feeRates.maker,
     slippage: config.slippage,
     instrument,
   });

@@ -471,11 +471,24 @@ export function matchBar(
 ): StepResult {
   let s = startBar(state, bar, mark, options);
   const reports: VenueReport[] = [];
+  let steps = 0;
   for (let r = matchStep(s, bar, mark, options); r; r = matchStep(s, bar, mark, options)) {
+    checkSteps(++steps, bar);
     s = r.state;
     reports.push(...r.reports);
   }
   return { state: endBar(s, bar, mark, options), reports };
+}
+
+/** Every step ends or changes an order, so a bar takes at most a few steps per order: more is a bug. */
+export const MAX_STEPS_PER_BAR = 100_000;
+
+/** @throws Error when a bar has taken more than MAX_STEPS_PER_BAR matching steps. */
+export function checkSteps(steps: number, bar: MatchBar): void {
+  if (steps > MAX_STEPS_PER_BAR)
+    throw new Error(
+      `bar ${bar.symbol}@${bar.openTime}: matching did not settle after ${MAX_STEPS_PER_BAR} steps`,
+    );
 }
 
 /** The funding report of a settlement on the venue's position, if it holds one (binance-usdm.md §4.4). */

@@ -20,6 +20,7 @@ import type { EventData } from "../../../events/catalog.ts";
 import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "./intrabar-path.ts";
 import {
   cancelOrder,
+  checkSteps,
   endBar,
   fundingReport,
   initialMatchingState,
@@ -163,7 +164,9 @@ export class SimulatedVenue implements Venue {
    */
   async matchBar(bar: VenueBar, handle: VenueReportHandler, mark?: VenueMarkBar): Promise<void> {
     this.state = startBar(this.state, bar, mark, this.options);
+    let steps = 0;
     for (let r = matchStep(this.state, bar, mark, this.options); r; ) {
+      checkSteps(++steps, bar);
       this.state = r.state;
       for (const report of r.reports) await handle(report);
       r = matchStep(this.state, bar, mark, this.options);

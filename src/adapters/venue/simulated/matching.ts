@@ -207,6 +207,18 @@ function firesUpward(r: OrderRequest): boolean {
   return (r.type === "STOP" || r.type === "STOP_MARKET") === (r.side === "BUY");
 }
 
+const triggers = new WeakMap<OrderRequest, number>();
+
+/** An order's trigger price as a number (for comparisons; memoised per request object). */
+function triggerValue(r: OrderRequest): number {
+  let v = triggers.get(r);
+  if (v === undefined) {
+    v = Number(r.triggerPrice);
+    triggers.set(r, v);
+  }
+  return v;
+}
+
 /** The order's own quantity (closePosition: none). */
 function orderQty(r: OrderRequest): Dec | undefined {
   return r.quantity === undefined ? undefined : new Dec(r.quantity);
@@ -452,7 +464,8 @@ export function matchStep(
 ): StepResult | undefined {
   const progress = state.bars[bar.symbol];
   if (!progress) throw new Error(`bar ${bar.symbol}@${bar.openTime}: startBar was not called`);
-  const m = new Matcher(clone(state), bar, mark, options);
+  if (!state.orders.some((o) => o.request.symbol === bar.symbol)) return undefined;
+  const m = new Matcher(state, bar, mark, options);
   if (progress.phase === "open") {
     if (m.openStep()) return m.result();
     // stopFirst has no cursor: position 1 only marks "after the open" (a LIMIT entering the book then waits).
@@ -603,50 +616,75 @@ interface Hit {
   cursor?: { pos: number; price: string };
 }
 
+/**
+ * One matching step. Reads go through `view` (the state as it is now); the first write (`s`) clones the state,
+ * so a step that finds nothing to do allocates nothing.
+ */
 class Matcher {
   readonly reports: VenueReport[] = [];
-  private readonly path: IntrabarPath;
-  private readonly markPath: IntrabarPath | undefined;
+  private owned = false;
+  private tradePath?: IntrabarPath;
+  private markTradePath?: IntrabarPath;
 
   constructor(
-    readonly s: MatchingState,
+    private view: MatchingState,
     private readonly bar: MatchBar,
     private readonly mark: MarkBar | undefined,
     private readonly o: MatchingOptions,
-  ) {
-    const mode = o.intrabarPath === "stopFirst" ? "barDirection" : o.intrabarPath;
-    this.path = intrabarPath(bar, mode);
-    this.markPath = mark ? intrabarPath(mark, mode) : undefined;
+  ) {}
+
+  /** The state to write to (cloned at the first write). */
+  get s(): MatchingState {
+    if (!this.owned) {
+      this.view = clone(this.view);
+      this.owned = true;
+    }
+    return this.view;
+  }
+
+  private get mode(): IntrabarPathMode {
+    return this.o.intrabarPath === "stopFirst" ? "barDirection" : this.o.intrabarPath;
+  }
+
+  private get path(): IntrabarPath {
+    this.tradePath ??= intrabarPath(this.bar, this.mode);
+    return this.tradePath;
+  }
+
+  private get markPath(): IntrabarPath | undefined {
+    if (!this.mark) return undefined;
+    this.markTradePath ??= intrabarPath(this.mark, this.mode);
+    return this.markTradePath;
   }
 
   result(): StepResult {
-    return { state: this.s, reports: this.reports };
+    return { state: this.view, reports: this.reports };
   }
 
   private get progress(): BarProgress {
-    return this.s.bars[this.bar.symbol]!;
+    return this.view.bars[this.bar.symbol]!;
   }
 
   private mine(): WorkingOrder[] {
-    return this.s.orders.filter((o) => o.request.symbol === this.bar.symbol);
+    return this.view.orders.filter((o) => o.request.symbol === this.bar.symbol);
   }
 
   /** The open phase: GTD expiries, then the next order arriving at the open. False when there is none. */
   openStep(): boolean {
     const { bar } = this;
-    for (const o of this.mine()) {
-      if (o.request.timeInForce === "GTD" && o.request.goodTillDate! <= bar.closeTime) {
-        this.expire(o, `GTD order expired at goodTillDate ${o.request.goodTillDate}`, bar.openTime);
+    let next: WorkingOrder | undefined;
+    let exhausted: boolean | undefined;
+    for (const o of this.view.orders) {
+      const r = o.request;
+      if (r.symbol !== bar.symbol) continue;
+      if (r.timeInForce === "GTD" && r.goodTillDate! <= bar.closeTime) {
+        this.expire(o, `GTD order expired at goodTillDate ${r.goodTillDate}`, bar.openTime);
         return true;
       }
+      if (next || o.stage !== "pending" || o.workingFrom > bar.openTime) continue;
+      exhausted ??= this.budgetLeft()?.isZero() ?? false;
+      if (!(exhausted && (o.actualType ?? r.type) === "MARKET")) next = o;
     }
-    const exhausted = this.budgetLeft()?.isZero() ?? false;
-    const next = this.mine().find(
-      (o) =>
-        o.stage === "pending" &&
-        o.workingFrom <= bar.openTime &&
-        !(exhausted && (o.actualType ?? o.request.type) === "MARKET"),
-    );
     if (!next) return false;
     this.arrive(next, bar.open, bar.openTime);
     return true;
@@ -655,7 +693,7 @@ class Matcher {
   /** The path phase: the earliest hit along the bar, executed. False when nothing more happens. */
   pathStep(): boolean {
     let best: Hit | undefined;
-    const orders = this.s.orders;
+    const orders = this.view.orders;
     for (let index = 0; index < orders.length; index++) {
       const o = orders[index]!;
       if (o.request.symbol !== this.bar.symbol || o.workingFrom > this.bar.openTime) continue;
@@ -694,14 +732,12 @@ class Matcher {
       if (!hit) return undefined;
       return this.conditionalHit(o, index, stop, hit.pos, hit.atStart, hit.price, workingType);
     }
-    const trigger = Number(r.triggerPrice);
+    const trigger = triggerValue(r);
     const up = firesUpward(r);
-    const path = onMark ? this.markPath! : this.path;
     if (this.o.intrabarPath === "stopFirst") {
-      const extremeReached = up
-        ? path.values.some((v) => v >= trigger)
-        : path.values.some((v) => v <= trigger);
-      if (!extremeReached) return undefined;
+      const range = onMark ? this.mark! : this.bar;
+      if (!(up ? Number(range.high) >= trigger : Number(range.low) <= trigger)) return undefined;
+      const path = onMark ? this.markPath! : this.path;
       const open = path.values[0]!;
       const gapped = up ? open >= trigger : open <= trigger;
       return this.conditionalHit(
@@ -714,6 +750,7 @@ class Matcher {
         workingType,
       );
     }
+    const path = onMark ? this.markPath! : this.path;
     const { from, price } = this.startOf();
     const startValue = onMark ? valueAt(path, from) : Number(price);
     const hit = firstHit(path, from, startValue, { dir: up ? "up" : "down", level: trigger, strict: false });
@@ -792,6 +829,7 @@ class Matcher {
 
   private replace(o: WorkingOrder, u: WorkingOrder): void {
     const i = this.s.orders.indexOf(o);
+    if (i < 0) throw new Error(`matching: order ${o.request.clientOrderId} is not the working one`);
     this.s.orders[i] = u;
   }
 
@@ -893,7 +931,7 @@ class Matcher {
   }
 
   private toBook(o: WorkingOrder): void {
-    const current = this.s.orders.find((x) => x.request.clientOrderId === o.request.clientOrderId)!;
+    const current = this.current(o);
     const { pos, price } = this.progress;
     const u: WorkingOrder = {
       ...current,
@@ -906,7 +944,7 @@ class Matcher {
   /** Quantity the order may fill now (reduce-only / closePosition capped at the position), or why none. */
   private wanted(o: WorkingOrder): { qty: Dec } | { expire: string } {
     const r = o.request;
-    const position = new Dec(this.s.positions[r.symbol] ?? "0");
+    const position = new Dec(this.view.positions[r.symbol] ?? "0");
     const total = orderQty(r);
     let want = total === undefined ? position.abs() : total.minus(o.executedQty);
     if (r.reduceOnly || r.closePosition) {
@@ -958,7 +996,7 @@ class Matcher {
   }
 
   private current(o: WorkingOrder): WorkingOrder {
-    return this.s.orders.find((x) => x.request.clientOrderId === o.request.clientOrderId)!;
+    return this.view.orders.find((x) => x.request.clientOrderId === o.request.clientOrderId)!;
   }
 
   /** A resting LIMIT trades as a maker at `hit.price`. */

@@ -349,6 +349,52 @@ describe("STOP_MARKET and TAKE_PROFIT_MARKET", () => {
   });
 });
 
+describe("the intrabar path (intrabar-path.ts)", () => {
+  async function limitAndStop(intrabarPath: "stopFirst" | "barDirection") {
+    const h = await venueHarness({ intrabarPath });
+    await h.bar(flat(0, "100"));
+    await h.submit(order("buy", { side: "BUY", type: "LIMIT", price: "98", timeInForce: "GTC" }));
+    await h.submit(order("stop", { side: "SELL", type: "STOP_MARKET", triggerPrice: "97" }));
+    await h.bar(bar(1, ["100", "101", "96", "100.5"])); // an up bar: open → low → high → close
+    return h.fills().map((f) => [f.clientOrderId, f.price, f.maker]);
+  }
+
+  it("barDirection executes in the order the path reaches the prices: the LIMIT at 98, then the stop at 97", async () => {
+    expect(await limitAndStop("barDirection")).toEqual([
+      ["buy", "98", true],
+      ["stop", "97", false],
+    ]);
+  });
+
+  it("stopFirst executes the stop before the LIMIT, whatever the path", async () => {
+    expect(await limitAndStop("stopFirst")).toEqual([
+      ["stop", "97", false],
+      ["buy", "98", true],
+    ]);
+  });
+
+  it("a trailing stop watching MARK_PRICE tracks the mark bar (§2.3 workingType)", async () => {
+    const h = await venueHarness();
+    await h.bar(flat(0, "100"), markBar(0, ["100", "100", "100", "100"]));
+    await h.submit(
+      order("tr", {
+        side: "SELL",
+        type: "TRAILING_STOP_MARKET",
+        callbackRate: "1",
+        workingType: "MARK_PRICE",
+      }),
+    );
+    // trades stay in [99.5, 100.5]; the mark (a down bar) rises to 102 then falls to 100: 102 × 0.99 = 100.98
+    await h.bar(bar(1, ["100", "100.5", "99.5", "100"]), markBar(1, ["101", "102", "100", "100.5"]));
+    expect(h.reports[0]).toMatchObject({
+      kind: "triggering",
+      workingType: "MARK_PRICE",
+      triggeredAt: "100.98",
+    });
+    expect(h.fills("tr")).toEqual([expect.objectContaining({ price: "100.5" })]); // clamped to the trade high
+  });
+});
+
 describe("STOP and TAKE_PROFIT (limit after trigger)", () => {
   it("a triggered STOP whose limit crosses is a taker at the trigger (§2.3: STOP places a LIMIT)", async () => {
     const h = await venueHarness();

@@ -546,7 +546,8 @@ function trailingWalk(
   const entered = o.entered && o.entered.openTime === bar.openTime && mode === options.intrabarPath;
   if (entered && o.entered!.pos > 0) {
     const from = o.entered!.pos;
-    const price = onMark ? String(valueAt(path, from)) : o.entered!.price;
+    // on the mark path: the last mark point passed (an exact price) stands for the mark at entry
+    const price = onMark ? path.prices[Math.floor(from)]! : o.entered!.price;
     return { path, from, start: { value: Number(price), price } };
   }
   return { path, from: 0, start: { value: path.values[0]!, price: path.prices[0]! } };

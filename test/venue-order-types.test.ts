@@ -114,6 +114,17 @@ describe("LIMIT", () => {
     expect(await h.status("i1")).toBe("EXPIRED");
   });
 
+  it("FOK that would not take at the last price is rejected -5021 (§5.2)", async () => {
+    const h = await venueHarness();
+    await h.bar(flat(0, "100"));
+    const r = await h.submit(order("f0", { side: "BUY", type: "LIMIT", price: "99.9", timeInForce: "FOK" }));
+    expect(r).toMatchObject({
+      accepted: false,
+      reason: expect.stringContaining("FOK order has been rejected"),
+    });
+    expect(await h.status("f0")).toBe("REJECTED");
+  });
+
   it("FOK fills completely or expires without a fill (§2.2, A:8)", async () => {
     const h = await venueHarness({ participationRate: "0.5" });
     await h.bar(flat(0, "100"));

@@ -65,8 +65,10 @@
  * included, when the instrument's limit > 0), -4045 more than `maxOpenConditionalOrders` untriggered
  * conditional orders across all symbols (§1.2: 200), -4131 a MARKET order whose price (the last price) is outside
  * PERCENT_PRICE around the mark (only when a mark price is known), -5022 a GTX order that would take at the last
- * price, -2021 a conditional order whose trigger is already satisfied on its watched price (for a trailing stop:
- * an activatePrice on the wrong side of the last price).
+ * price, -5021 a FOK LIMIT that would not take at the last price (Binance rejects a FOK that cannot fill at
+ * once; one accepted here that cannot fill completely at its arrival, the next open, expires instead), -2021
+ * a conditional order whose trigger is already satisfied on its watched price (for a trailing stop: an
+ * activatePrice on the wrong side of the last price).
  */
 
 import { isConditionalType } from "../../../actors/order.machine.ts";
@@ -335,6 +337,8 @@ export function submitOrder(
       -5022,
       "Due to the order could not be executed as maker, the Post Only order will be rejected.",
     );
+  if (order.type === "LIMIT" && order.timeInForce === "FOK" && !crosses(order.side, order.price!, last))
+    return no(-5021, "Due to the order could not be filled immediately, the FOK order has been rejected.");
   let activatePrice: string | undefined;
   let extreme: string | undefined;
   if (order.type === "TRAILING_STOP_MARKET") {

@@ -159,19 +159,20 @@ describe("LIMIT", () => {
   it("GTD expires at the open of the bar its goodTillDate falls in (§2.2, A:2)", async () => {
     const h = await venueHarness();
     await h.bar(flat(0, "100"));
+    // goodTillDate must lie more than 600 s ahead (§2.2)
     await h.submit(
       order("d1", {
         side: "BUY",
         type: "LIMIT",
         price: "90",
         timeInForce: "GTD",
-        goodTillDate: openTime(2) + 30_000,
+        goodTillDate: openTime(12) + 30_000,
       }),
     );
-    expect(await h.bar(bar(1, ["100", "100", "99", "100"]))).toEqual([]);
-    const rs = await h.bar(bar(2, ["100", "100", "85", "100"]));
+    for (let i = 1; i < 12; i++) expect(await h.bar(bar(i, ["100", "100", "99", "100"]))).toEqual([]);
+    const rs = await h.bar(bar(12, ["100", "100", "85", "100"]));
     expect(rs).toEqual([
-      expect.objectContaining({ kind: "expired", clientOrderId: "d1", time: openTime(2) }),
+      expect.objectContaining({ kind: "expired", clientOrderId: "d1", time: openTime(12) }),
     ]);
     expect(await h.status("d1")).toBe("EXPIRED");
   });
@@ -666,7 +667,7 @@ describe("venue-side submit checks", () => {
     expect(await v.submit(btc)).toMatchObject({ accepted: false, code: -4045 });
   });
 
-  it("the parameter seam answers -1102 for a missing parameter and -1130 for callbackRate outside 0.1–10", async () => {
+  it("validateOrder answers first: -1102 for a missing parameter, -2007 for callbackRate outside 0.1–10", async () => {
     const v = venue();
     await v.matchBar(flat(0, "100"), none);
     expect(await v.submit(order("a", { side: "BUY", type: "LIMIT", timeInForce: "GTC" }))).toMatchObject({
@@ -674,7 +675,7 @@ describe("venue-side submit checks", () => {
     });
     expect(
       await v.submit(order("b", { side: "SELL", type: "TRAILING_STOP_MARKET", callbackRate: "12" })),
-    ).toMatchObject({ code: -1130 });
+    ).toMatchObject({ code: -2007 });
   });
 
   it("rejects bad options naming them", () => {

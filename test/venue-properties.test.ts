@@ -182,7 +182,8 @@ function concretise(list: Action[]) {
       if (a.type === "LIMIT" || a.type === "STOP" || a.type === "TAKE_PROFIT") {
         r.price = p(a.type === "LIMIT" ? a.offset : a.offset + a.offset2);
         r.timeInForce = a.tif;
-        if (a.tif === "GTD") r.goodTillDate = T0 + (i + 1 + (a.qty % 3)) * 60_000 + 30_000;
+        // more than 600 s ahead (§2.2), expiring within the run
+        if (a.tif === "GTD") r.goodTillDate = T0 + (i + 11 + (a.qty % 3)) * 60_000 + 30_000;
       }
       if (a.type !== "LIMIT" && a.type !== "MARKET" && a.type !== "TRAILING_STOP_MARKET")
         r.triggerPrice = p(a.offset);
@@ -192,7 +193,7 @@ function concretise(list: Action[]) {
       }
       if (a.type !== "LIMIT" && a.type !== "MARKET") {
         r.workingType = a.mark ? "MARK_PRICE" : "CONTRACT_PRICE";
-        r.priceProtect = a.priceProtect;
+        if (a.type !== "TRAILING_STOP_MARKET") r.priceProtect = a.priceProtect; // not a trailing parameter
       }
       if ((a.type === "STOP_MARKET" || a.type === "TAKE_PROFIT_MARKET") && a.closePosition) {
         delete r.quantity;

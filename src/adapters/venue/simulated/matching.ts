@@ -59,22 +59,22 @@
  *    item 20).
  * 10. **Fees**: commission = price × quantity × (`makerRate` for maker fills, else `takerRate`), USDT (§4.3).
  *
- * Submit checks that need the venue's state (stateless parameter and filter checks are `parameterViolation`,
- * the one seam where the lead swaps in `validateOrder`): -4116 duplicate clientOrderId among working orders,
- * -1121 no price yet, -2022 reduce-only with nothing to reduce, -2025 MAX_NUM_ORDERS (per symbol, algo orders
- * included, when the instrument's limit > 0), -4045 more than `maxOpenConditionalOrders` untriggered
- * conditional orders across all symbols (§1.2: 200), -4131 a MARKET order whose price (the last price) is outside
- * PERCENT_PRICE around the mark (only when a mark price is known), -5022 a GTX order that would take at the last
- * price, -5021 a FOK LIMIT that would not take at the last price (Binance rejects a FOK that cannot fill at
- * once; one accepted here that cannot fill completely at its arrival, the next open, expires instead), -2021
- * a conditional order whose trigger is already satisfied on its watched price (for a trailing stop: an
- * activatePrice on the wrong side of the last price).
+ * Submit checks, in order: -4116 a clientOrderId already working; -1121 no price yet; the stateless checks
+ * (`parameterViolation`: `validateOrder` with the venue's mark, last price and clock — parameters, filters,
+ * -2021 on the watched price, …); then those that need the venue's state: -2022 a reduce-only LIMIT/MARKET with
+ * nothing to reduce; -2025 MAX_NUM_ORDERS (per symbol, algo orders included, when the instrument's limit > 0);
+ * -4045 more than `maxOpenConditionalOrders` untriggered conditional orders across all symbols (§1.2: 200);
+ * -4131 a MARKET order whose price (the last price) is outside PERCENT_PRICE around the mark (only when a mark
+ * price is known); -5022 a GTX order that would take at the last price; -5021 a FOK LIMIT that would not take
+ * at the last price (Binance rejects a FOK that cannot fill at once; one accepted here that cannot fill
+ * completely at its arrival, the next open, expires instead).
  */
 
 import { isConditionalType } from "../../../actors/order.machine.ts";
 import { commission, fillPriceWithSlippage, fundingFee } from "../../../domain/accounting.ts";
 import { canonical, Dec, floorToStep, toDec } from "../../../domain/decimal.ts";
-import { checkOrderFilters, type Instrument } from "../../../domain/instruments.ts";
+import type { Instrument } from "../../../domain/instruments.ts";
+import { validateOrder } from "../../../domain/orders/validate.ts";
 import type { CancelResult, OrderRequest, SubmitResult, VenueReport } from "../../../engine/venue.ts";
 import {
   firstHit,
@@ -237,42 +237,17 @@ function watchedPrice(s: MatchingState, r: OrderRequest): string {
 type Rejection = { code: number; reason: string };
 
 /**
- * SEAM: the stateless parameter and filter check. Today: `checkOrderFilters` for MARKET, STOP_MARKET and
- * TAKE_PROFIT_MARKET (binance-usdm.md §1.2), mandatory parameters for the others. The lead replaces this
- * function's body with `validateOrder` (src/domain/orders/validate.ts). `markPrice`: the price MIN_NOTIONAL
- * values the order at.
+ * The stateless parameter and filter check (`validateOrder`, src/domain/orders/validate.ts: every type's
+ * parameters, precision, LOT_SIZE / MARKET_LOT_SIZE, PRICE_FILTER, PERCENT_PRICE for LIMIT prices, MIN_NOTIONAL,
+ * callbackRate, GTD bounds, -2021 on the watched price): its first violation, the venue's answer. One-way mode
+ * (`dualSidePosition` false) until the venue knows the account's position mode.
  */
 export function parameterViolation(
   order: OrderRequest,
-  instrument: Instrument,
-  markPrice: string,
+  ctx: { instrument: Instrument; markPrice: string; lastPrice: string; now: number },
 ): Rejection | undefined {
-  const missing = (name: string) => ({ code: -1102, reason: `Mandatory parameter '${name}' was not sent.` });
-  if (order.quantity === undefined && !order.closePosition) return missing("quantity");
-  if ((order.type === "LIMIT" || order.type === "STOP" || order.type === "TAKE_PROFIT") && !order.price)
-    return missing("price");
-  if (order.type !== "LIMIT" && order.type !== "MARKET" && order.type !== "TRAILING_STOP_MARKET") {
-    if (order.triggerPrice === undefined) return missing("triggerPrice");
-  }
-  if (order.timeInForce === "GTD" && order.goodTillDate === undefined) return missing("goodTillDate");
-  if (order.type === "TRAILING_STOP_MARKET") {
-    if (order.callbackRate === undefined) return missing("callbackRate");
-    const cb = new Dec(order.callbackRate);
-    if (cb.lt("0.1") || cb.gt(10))
-      return { code: -1130, reason: `Data sent for parameter 'callbackRate' is not valid (0.1–10).` };
-  }
-  if (order.type === "MARKET" || order.type === "STOP_MARKET" || order.type === "TAKE_PROFIT_MARKET") {
-    if (order.quantity === undefined) return undefined; // closePosition: sized at trigger
-    const first = checkOrderFilters(instrument, {
-      type: order.type,
-      quantity: order.quantity,
-      triggerPrice: order.triggerPrice,
-      markPrice,
-      reduceOnly: order.reduceOnly,
-    })[0];
-    if (first) return { code: first.code, reason: first.message };
-  }
-  return undefined;
+  const first = validateOrder(order, { ...ctx, dualSidePosition: false })[0];
+  return first && { code: first.code, reason: first.message };
 }
 
 function reject(code: number, reason: string): { accepted: false; code: number; reason: string } {
@@ -307,7 +282,12 @@ export function submitOrder(
   if (last === undefined) return no(-1121, `no market price yet for ${symbol}`);
   const instrument = options.instrument(symbol);
   const mark = state.markPrice[symbol];
-  const invalid = parameterViolation(order, instrument, last);
+  const invalid = parameterViolation(order, {
+    instrument,
+    markPrice: mark ?? last,
+    lastPrice: last,
+    now: state.clock[symbol] ?? 0,
+  });
   if (invalid) return no(invalid.code, invalid.reason);
   const conditional = isConditionalType(order.type);
   const position = new Dec(state.positions[symbol] ?? "0");
@@ -342,19 +322,9 @@ export function submitOrder(
   let activatePrice: string | undefined;
   let extreme: string | undefined;
   if (order.type === "TRAILING_STOP_MARKET") {
-    const latest = watchedPrice(state, order);
-    activatePrice = order.activatePrice ?? latest;
-    const wrongSide =
-      order.activatePrice !== undefined &&
-      (order.side === "BUY"
-        ? Number(order.activatePrice) >= Number(latest)
-        : Number(order.activatePrice) <= Number(latest));
-    if (wrongSide) return no(-2021, "Order would immediately trigger.");
-    extreme = latest;
-  } else if (conditional) {
-    const p = Number(watchedPrice(state, order));
-    const t = Number(order.triggerPrice);
-    if (firesUpward(order) ? p >= t : p <= t) return no(-2021, "Order would immediately trigger.");
+    // -2021 for an activatePrice on the wrong side is validateOrder's; the default is the latest price
+    extreme = watchedPrice(state, order);
+    activatePrice = order.activatePrice ?? extreme;
   }
   const next = clone(state);
   next.orderSeq += 1;

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
-import { SimulatedVenue } from "../src/adapters/venue/simulated.ts";
+import { SimulatedVenue } from "../src/adapters/venue/simulated/venue.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
 import { TradingEngine } from "../src/engine/trading-engine.ts";
 import type { RecordedEvent } from "../src/events/envelope.ts";

@@ -18,7 +18,7 @@ import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
-import { SimulatedVenue } from "../adapters/venue/simulated.ts";
+import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
 import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/instruments.catalog.ts";
@@ -179,6 +179,7 @@ export async function executeBacktest(
   const params = strategyParams(strategy, config);
   const venue = new SimulatedVenue({
     takerRate: config.feeRates.taker,
+    makerRate: config.feeRates.maker,
     slippage: config.slippage,
     instrument,
   });

@@ -7,7 +7,7 @@
 import type { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import type { runMachine } from "../actors/run.machine.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
-import type { SimulatedVenue, SimulatedVenueState } from "../adapters/venue/simulated.ts";
+import type { SimulatedVenue, SimulatedVenueState } from "../adapters/venue/simulated/venue.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import type { EngineCheckpoint, TradingEngine } from "./trading-engine.ts";

@@ -1,6 +1,6 @@
 /**
  * The venue port: where orders go and where executions come from. The simulated venue
- * (src/adapters/venue/simulated.ts) implements it for backtests; paper, testnet and live adapters implement the
+ * (src/adapters/venue/simulated/) implements it for backtests; paper, testnet and live adapters implement the
  * same port, so the engine and actors do not change between modes.
  */
 import type { FillReport, FundingReport } from "../actors/account.decide.ts";

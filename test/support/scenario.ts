@@ -3,7 +3,7 @@
  * exactly as a backtest does (venue matching first, then the bar close).
  */
 import { InMemoryEventStore } from "../../src/adapters/store/memory.ts";
-import { SimulatedVenue } from "../../src/adapters/venue/simulated.ts";
+import { SimulatedVenue } from "../../src/adapters/venue/simulated/venue.ts";
 import { getInstrument } from "../../src/domain/instruments.ts";
 import { TradingEngine } from "../../src/engine/trading-engine.ts";
 import type { EventData } from "../../src/events/catalog.ts";

@@ -1,0 +1,182 @@
+/**
+ * The simulated venue of backtests: the `Venue` port over the pure matching core (`matching.ts`, where every
+ * assumption is stated; the intrabar path in `intrabar-path.ts`). Deterministic: order, algo and trade ids are
+ * sequence numbers; its state is JSON (`snapshot()` / `restore()`, part of a checkpoint).
+ *
+ * `matchBar` hands each report to the handler and awaits it before the next matching step, so reactions (a
+ * sibling canceled after a fill, a protective order submitted after an entry) take effect before the venue
+ * matches on.
+ */
+
+import type { Instrument } from "../../../domain/instruments.ts";
+import type {
+  CancelResult,
+  OrderRequest,
+  SubmitResult,
+  Venue,
+  VenueReportHandler,
+} from "../../../engine/venue.ts";
+import type { EventData } from "../../../events/catalog.ts";
+import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "./intrabar-path.ts";
+import {
+  cancelOrder,
+  checkSteps,
+  endBar,
+  fundingReport,
+  initialMatchingState,
+  type MarkBar,
+  type MatchingOptions,
+  type MatchingState,
+  matchStep,
+  startBar,
+  submitOrder,
+} from "./matching.ts";
+
+/**
+ * Settings of the simulated venue. Rates, slippage and participation are ratios as decimal strings
+ * (0.0005 = 0.05 %); latencies in ms of market time. Only the first three are required; the defaults keep the
+ * walking skeleton's fills.
+ */
+export interface SimulatedVenueOptions {
+  /** Taker commission rate. */
+  takerRate: string;
+  /** Taker slippage: BUY × (1 + slippage), SELL × (1 − slippage). */
+  slippage: string;
+  instrument: (symbol: string) => Instrument;
+  /** Maker commission rate (default "0.0002", binance-usdm.md §4.3 VIP 0). */
+  makerRate?: string;
+  /** Intrabar path assumption (default "stopFirst"). */
+  intrabarPath?: IntrabarPathMode;
+  /** Resting LIMITs fill when the market trades "through" their price (default) or "touch"es it. */
+  limitFillRule?: "through" | "touch";
+  /** Max share of a bar's volume our fills take (default: no cap). */
+  participationRate?: string;
+  /** Submit → matching engine (default 0). */
+  submitLatencyMs?: number;
+  /** Trigger → regular order in the matching engine (default 0). */
+  triggerLatencyMs?: number;
+  /** Untriggered conditional orders across all symbols (default 200, binance-usdm.md §1.2). */
+  maxOpenConditionalOrders?: number;
+}
+
+/** The venue's defaults for the optional settings. */
+export const SIMULATED_VENUE_DEFAULTS = {
+  makerRate: "0.0002",
+  intrabarPath: "stopFirst",
+  limitFillRule: "through",
+  submitLatencyMs: 0,
+  triggerLatencyMs: 0,
+  maxOpenConditionalOrders: 200,
+} as const;
+
+/** A bar as the venue sees it: prices as decimal strings, times in ms; volume (base asset) for participation. */
+export type VenueBar = Pick<
+  EventData<"BarClosed">,
+  "symbol" | "openTime" | "closeTime" | "open" | "high" | "low" | "close"
+> &
+  Partial<Pick<EventData<"BarClosed">, "volume">>;
+
+/** A 1m mark-price bar of the same minute as the trade bar (quote asset). */
+export type VenueMarkBar = MarkBar;
+
+/** A settlement as the venue sees it. fundingRate is a ratio per interval; markPrice in USDT. */
+export type VenueFundingSettlement = Pick<
+  EventData<"FundingRateSettled">,
+  "symbol" | "fundingTime" | "fundingRate" | "markPrice"
+>;
+
+/** The simulated venue's whole state as JSON (a checkpoint's part). */
+export type SimulatedVenueState = MatchingState;
+
+function resolveOptions(o: SimulatedVenueOptions): MatchingOptions {
+  const d = SIMULATED_VENUE_DEFAULTS;
+  const options: MatchingOptions = {
+    instrument: o.instrument,
+    takerRate: o.takerRate,
+    makerRate: o.makerRate ?? d.makerRate,
+    slippage: o.slippage,
+    intrabarPath: o.intrabarPath ?? d.intrabarPath,
+    limitFillRule: o.limitFillRule ?? d.limitFillRule,
+    participationRate: o.participationRate,
+    submitLatencyMs: o.submitLatencyMs ?? d.submitLatencyMs,
+    triggerLatencyMs: o.triggerLatencyMs ?? d.triggerLatencyMs,
+    maxOpenConditionalOrders: o.maxOpenConditionalOrders ?? d.maxOpenConditionalOrders,
+  };
+  if (!INTRABAR_PATH_MODES.includes(options.intrabarPath))
+    throw new Error(`SimulatedVenueOptions.intrabarPath: unknown mode "${options.intrabarPath}"`);
+  for (const key of ["submitLatencyMs", "triggerLatencyMs", "maxOpenConditionalOrders"] as const) {
+    if (!Number.isInteger(options[key]) || options[key] < 0)
+      throw new Error(`SimulatedVenueOptions.${key}: expected an integer ≥ 0, got ${options[key]}`);
+  }
+  const rate = options.participationRate;
+  if (rate !== undefined && !(/^\d+(\.\d+)?$/.test(rate) && Number(rate) > 0 && Number(rate) <= 1))
+    throw new Error(`SimulatedVenueOptions.participationRate: expected a ratio in (0, 1], got "${rate}"`);
+  return options;
+}
+
+/** The backtest venue. */
+export class SimulatedVenue implements Venue {
+  /** In-process: nothing leaves it, so intents need not be flushed before a submit. */
+  readonly external = false;
+  private readonly options: MatchingOptions;
+  private state: MatchingState = initialMatchingState();
+
+  /** @throws Error naming the option when one is invalid. */
+  constructor(options: SimulatedVenueOptions) {
+    this.options = resolveOptions(options);
+  }
+
+  /** The venue's state, for a checkpoint (JSON; restore() takes it back). */
+  snapshot(): SimulatedVenueState {
+    return this.state;
+  }
+
+  /**
+   * Replaces the venue's state with `state` (from `snapshot()`).
+   * @throws Error when `state` is not a state of this venue (e.g. a checkpoint of an older format).
+   */
+  restore(state: SimulatedVenueState): void {
+    if (!state || !Array.isArray(state.orders) || typeof state.orderSeq !== "number" || !state.bars)
+      throw new Error("SimulatedVenue.restore: not a simulated venue state of this version");
+    this.state = state;
+  }
+
+  async submit(order: OrderRequest): Promise<SubmitResult> {
+    const { state, result } = submitOrder(this.state, order, this.options);
+    this.state = state;
+    return result;
+  }
+
+  async cancel(symbol: string, clientOrderId: string): Promise<CancelResult> {
+    const { state, result } = cancelOrder(this.state, symbol, clientOrderId);
+    this.state = state;
+    return result;
+  }
+
+  /** The venue's own (signed) position in `symbol`, base asset. */
+  positionAmt(symbol: string): string {
+    return this.state.positions[symbol] ?? "0";
+  }
+
+  /**
+   * Matches the working orders of `bar.symbol` against one closed bar (and its 1m mark-price bar, when given:
+   * MARK_PRICE triggers then watch it), reporting each execution to `handle` and awaiting it before the next.
+   */
+  async matchBar(bar: VenueBar, handle: VenueReportHandler, mark?: VenueMarkBar): Promise<void> {
+    this.state = startBar(this.state, bar, mark, this.options);
+    let steps = 0;
+    for (let r = matchStep(this.state, bar, mark, this.options); r; ) {
+      checkSteps(++steps, bar);
+      this.state = r.state;
+      for (const report of r.reports) await handle(report);
+      r = matchStep(this.state, bar, mark, this.options);
+    }
+    this.state = endBar(this.state, bar, mark, this.options);
+  }
+
+  /** Charges funding on the venue's position in `s.symbol`, if any (binance-usdm.md §4.4). */
+  async settleFunding(s: VenueFundingSettlement, handle: VenueReportHandler): Promise<void> {
+    const report = fundingReport(this.state, s);
+    if (report) await handle(report);
+  }
+}

@@ -9,14 +9,21 @@ import { createProgressBar } from "./progress.ts";
  * the store holds); a progress bar when `showProgress` and a TTY.
  */
 export async function runBacktestWithProgress(
-  { cfg, logger, instruments }: Pick<CliContext, "cfg" | "logger" | "instruments">,
+  { cfg, logger, instruments, brackets }: Pick<CliContext, "cfg" | "logger" | "instruments" | "brackets">,
   store: EventStore,
   showProgress: boolean,
   resume = false,
 ): Promise<BacktestSummary> {
   const progress = createProgressBar(showProgress);
   try {
-    const deps = { store, dataRoot: cfg.dataRoot, logger, instruments, onProgress: progress?.update };
+    const deps = {
+      store,
+      dataRoot: cfg.dataRoot,
+      logger,
+      instruments,
+      brackets: brackets(),
+      onProgress: progress?.update,
+    };
     return await (resume ? resumeBacktest(deps) : runBacktest(cfg.backtest, deps));
   } finally {
     progress?.stop();

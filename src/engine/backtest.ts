@@ -13,15 +13,22 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { lastValueFrom } from "rxjs";
+import { marginedPositions } from "../actors/account.decide.ts";
+import type { AccountContext } from "../actors/account.machine.ts";
 import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
+import type { LiquidationAccount } from "../adapters/venue/simulated/liquidation.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
 import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/instruments.catalog.ts";
+import {
+  bundledLeverageBracketCatalog,
+  type LeverageBracketCatalog,
+} from "../domain/margin/brackets.catalog.ts";
 import type { EventData } from "../events/catalog.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
@@ -88,6 +95,8 @@ export interface BacktestDeps {
   wallClock?: () => number;
   /** The run's instruments (default: the bundled exchangeInfo snapshot); recorded in RunStarted. */
   instruments?: InstrumentCatalog;
+  /** The run's leverage brackets (default: the bundled snapshot); recorded in RunStarted. */
+  brackets?: LeverageBracketCatalog;
 }
 
 /** The data root holds no usable market data for the requested symbols and window. */
@@ -177,13 +186,21 @@ export async function executeBacktest(
   const runId = backtestRunId(config, files);
   const strategy = getStrategy(config.strategy);
   const params = strategyParams(strategy, config);
-  const venue = new SimulatedVenue({
+  const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
+  const venue: SimulatedVenue = new SimulatedVenue({
     takerRate: config.feeRates.taker,
     makerRate: config.feeRates.maker,
     slippage: config.slippage,
     instrument,
+    liquidation: {
+      account: (): LiquidationAccount => {
+        const account: AccountContext = engine.accountState;
+        return { walletBalance: account.walletBalance, positions: marginedPositions(account) };
+      },
+      brackets: (symbol) => bracketCatalog.get(symbol).brackets,
+    },
   });
-  const engine = new TradingEngine({
+  const engine: TradingEngine = new TradingEngine({
     store,
     venue,
     runId,
@@ -224,6 +241,7 @@ export async function executeBacktest(
               bytes,
             })),
             instruments: { source: catalog.source, snapshotDate: catalog.snapshotDate },
+            brackets: { source: bracketCatalog.source, snapshotDate: bracketCatalog.snapshotDate },
           },
         },
       ],

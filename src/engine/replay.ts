@@ -7,6 +7,10 @@
 import type { Logger } from "pino";
 import { InMemoryEventStore } from "../adapters/store/memory.ts";
 import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/instruments.catalog.ts";
+import {
+  bundledLeverageBracketCatalog,
+  type LeverageBracketCatalog,
+} from "../domain/margin/brackets.catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { canonicalEventLine, EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
@@ -56,7 +60,12 @@ function diffObjects(a: unknown, b: unknown, path: string, out: string[]): void 
  */
 export async function verifyReplay(
   store: EventStore,
-  deps: { dataRoot: string; logger: Logger; instruments?: InstrumentCatalog },
+  deps: {
+    dataRoot: string;
+    logger: Logger;
+    instruments?: InstrumentCatalog;
+    brackets?: LeverageBracketCatalog;
+  },
 ): Promise<ReplayReport> {
   const recorded = await readRecordedRun(store);
   const run = recorded.started;
@@ -67,6 +76,13 @@ export async function verifyReplay(
     differences.push(
       `instruments: the run used the exchangeInfo snapshot of ${run.instruments.snapshotDate} (${run.instruments.source}), ` +
         `this process has the one of ${catalog.snapshotDate} (${catalog.source}): pass --instruments FILE`,
+    );
+  }
+  const brackets = deps.brackets ?? bundledLeverageBracketCatalog();
+  if (run.brackets && run.brackets.snapshotDate !== brackets.snapshotDate) {
+    differences.push(
+      `brackets: the run used the leverage brackets of ${run.brackets.snapshotDate} (${run.brackets.source}), ` +
+        `this process has the ones of ${brackets.snapshotDate} (${brackets.source}): pass --brackets FILE`,
     );
   }
 
@@ -103,6 +119,7 @@ export async function verifyReplay(
     dataRoot: deps.dataRoot,
     logger: deps.logger,
     instruments: catalog,
+    brackets,
   });
 
   const replayed = createProjections();

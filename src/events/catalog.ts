@@ -81,6 +81,8 @@ const schemas = {
     manifest: z.array(manifestEntry),
     /** The exchangeInfo snapshot the instruments came from: `bundled` or a file, and its date (UTC day). */
     instruments: z.strictObject({ source: z.string().min(1), snapshotDate: z.string().min(1) }).optional(),
+    /** The leverage-bracket snapshot the margins and liquidations used: `bundled` or a file, and its date. */
+    brackets: z.strictObject({ source: z.string().min(1), snapshotDate: z.string().min(1) }).optional(),
   }),
   /**
    * A unit of work ended: everything the run decided up to its `marketEvents`-th market event is in the log, and

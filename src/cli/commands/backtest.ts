@@ -13,7 +13,7 @@ import { openEmptyStore, openStoreToResume } from "../store.ts";
  * @throws ConfigError on an invalid configuration.
  */
 export function backtestCommand(flags: Flags): Promise<number> {
-  return withContext(flags, flags, async ({ cfg, logger, out, err, instruments }) => {
+  return withContext(flags, flags, async ({ cfg, logger, out, err, instruments, brackets }) => {
     const json = flags["json"] === true;
     const resume = flags["resume"] === true;
     if (resume && flags["overwrite"] === true)
@@ -22,7 +22,12 @@ export function backtestCommand(flags: Flags): Promise<number> {
       ? await openStoreToResume(cfg.store)
       : await openEmptyStore(cfg.store, flags["overwrite"] === true);
     try {
-      const summary = await runBacktestWithProgress({ cfg, logger, instruments }, store, !json, resume);
+      const summary = await runBacktestWithProgress(
+        { cfg, logger, instruments, brackets },
+        store,
+        !json,
+        resume,
+      );
       await store.flush(); // commit the last unit of work before serving (other processes see it too)
       for (const warning of summary.warnings) err(`warning: ${warning}`);
       out(json ? summaryJsonLine(summary) : summaryTable(summary, cfg.store));

@@ -10,10 +10,15 @@ import { openExistingStore } from "../store.ts";
  * @throws ConfigError on an invalid configuration.
  */
 export function replayCommand(flags: Flags): Promise<number> {
-  return withContext(flags, flags, async ({ cfg, logger, out, instruments }) => {
+  return withContext(flags, flags, async ({ cfg, logger, out, instruments, brackets }) => {
     const store = await openExistingStore(cfg.store);
     try {
-      const report = await verifyReplay(store, { dataRoot: cfg.dataRoot, logger, instruments });
+      const report = await verifyReplay(store, {
+        dataRoot: cfg.dataRoot,
+        logger,
+        instruments,
+        brackets: brackets(),
+      });
       out(replayReport(report));
       return report.ok ? 0 : 1;
     } finally {

@@ -15,7 +15,7 @@ import { openEmptyStore } from "../store.ts";
  * @throws ConfigError on an invalid configuration.
  */
 export function startCommand(flags: Flags): Promise<number> {
-  return withContext(flags, flags, async ({ cfg, logger, out, err, instruments }) => {
+  return withContext(flags, flags, async ({ cfg, logger, out, err, instruments, brackets }) => {
     if (await isEmptyDir(cfg.dataRoot)) {
       err(missingDataHowTo(cfg, "the directory is missing or empty"));
       return 1;
@@ -23,7 +23,7 @@ export function startCommand(flags: Flags): Promise<number> {
     const store = await openEmptyStore(cfg.store, true);
     try {
       try {
-        const summary = await runBacktestWithProgress({ cfg, logger, instruments }, store, true);
+        const summary = await runBacktestWithProgress({ cfg, logger, instruments, brackets }, store, true);
         for (const warning of summary.warnings) err(`warning: ${warning}`);
         out(summaryTable(summary, cfg.store));
       } catch (error) {

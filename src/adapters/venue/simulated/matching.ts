@@ -445,6 +445,7 @@ export function matchStep(
     // stopFirst has no cursor: position 1 only marks "after the open" (a LIMIT entering the book then waits).
     const pos = options.intrabarPath === "stopFirst" ? 1 : 0;
     m.s.bars[bar.symbol] = { ...progress, phase: "path", pos, price: bar.open };
+    return m.result(); // the end of the open phase is a step of its own: the venue checks liquidation here
   }
   return m.pathStep() ? m.result() : undefined;
 }

@@ -9,6 +9,7 @@
  */
 
 import type { Instrument } from "../../../domain/instruments.ts";
+import type { LeverageBracket } from "../../../domain/margin/brackets.ts";
 import type {
   CancelResult,
   OrderRequest,
@@ -18,6 +19,7 @@ import type {
 } from "../../../engine/venue.ts";
 import type { EventData } from "../../../events/catalog.ts";
 import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "./intrabar-path.ts";
+import { type LiquidationAccount, liquidationStep } from "./liquidation.ts";
 import {
   cancelOrder,
   checkSteps,
@@ -57,6 +59,14 @@ export interface SimulatedVenueOptions {
   triggerLatencyMs?: number;
   /** Untriggered conditional orders across all symbols (default 200, binance-usdm.md §1.2). */
   maxOpenConditionalOrders?: number;
+  /**
+   * Liquidation (liquidation.ts): the booked account and the symbols' leverage brackets. Absent: positions are
+   * never liquidated.
+   */
+  liquidation?: {
+    account: () => LiquidationAccount;
+    brackets: (symbol: string) => readonly LeverageBracket[];
+  };
 }
 
 /** The venue's defaults for the optional settings. */
@@ -119,11 +129,13 @@ export class SimulatedVenue implements Venue {
   /** In-process: nothing leaves it, so intents need not be flushed before a submit. */
   readonly external = false;
   private readonly options: MatchingOptions;
+  private readonly liquidation: SimulatedVenueOptions["liquidation"];
   private state: MatchingState = initialMatchingState();
 
   /** @throws Error naming the option when one is invalid. */
   constructor(options: SimulatedVenueOptions) {
     this.options = resolveOptions(options);
+    this.liquidation = options.liquidation;
   }
 
   /** The venue's state, for a checkpoint (JSON; restore() takes it back). */
@@ -165,13 +177,30 @@ export class SimulatedVenue implements Venue {
   async matchBar(bar: VenueBar, handle: VenueReportHandler, mark?: VenueMarkBar): Promise<void> {
     this.state = startBar(this.state, bar, mark, this.options);
     let steps = 0;
+    let liquidationChecked = false;
     for (let r = matchStep(this.state, bar, mark, this.options); r; ) {
       checkSteps(++steps, bar);
       this.state = r.state;
       for (const report of r.reports) await handle(report);
+      if (!liquidationChecked && this.state.bars[bar.symbol]?.phase === "path") {
+        liquidationChecked = true;
+        await this.checkLiquidation(bar, mark, handle);
+      }
       r = matchStep(this.state, bar, mark, this.options);
     }
+    if (!liquidationChecked) await this.checkLiquidation(bar, mark, handle);
     this.state = endBar(this.state, bar, mark, this.options);
+  }
+
+  /** Liquidates the symbol's position when the bar's mark crosses its liquidation price (liquidation.ts). */
+  private async checkLiquidation(bar: VenueBar, mark: VenueMarkBar | undefined, handle: VenueReportHandler) {
+    const liquidation = this.liquidation;
+    if (!liquidation) return;
+    const inputs = { account: liquidation.account(), brackets: liquidation.brackets };
+    const r = liquidationStep(this.state, bar, mark, this.options, inputs);
+    if (!r) return;
+    this.state = r.state;
+    for (const report of r.reports) await handle(report);
   }
 
   /** Charges funding on the venue's position in `s.symbol`, if any (binance-usdm.md §4.4). */

@@ -1,0 +1,151 @@
+/**
+ * The simulated venue's liquidation (binance-usdm.md §4.7–4.8), pure. Once per bar, when the bar's path starts
+ * (after the orders arriving at the open, e.g. an entry and its protective orders), each position of the symbol
+ * is checked against its liquidation price of §4.7, computed from the booked account (the wallet, isolated
+ * wallets, the other positions at their last marks) and the symbol's leverage brackets:
+ *
+ * - The watched price is the mark (the 1m mark-price bar when given, else the trade bar, the backtest's mark):
+ *   a long is liquidated when the bar's mark low ≤ its liquidation price, a short when the mark high ≥ it.
+ * - A working reduce-only (or closePosition) STOP / STOP_MARKET on the other side whose trigger the adverse move
+ *   reaches first (a long's at or above the liquidation price, a short's at or below) pre-empts it: the bar is
+ *   matched as usual and the stop closes the position. Trailing stops and take-profits do not pre-empt (their
+ *   trigger is not known in advance, or lies the other way: the conservative choice, like "stop first").
+ * - Otherwise the venue expires every working order of the symbol (er 5, "account liquidated", §3.1) and closes
+ *   the whole position in one fill at the liquidation price rounded to the tick against the position (a long
+ *   down, a short up), or at the bar's mark open when the bar opens beyond it (a gap). The clearance fee and the
+ *   loss cap follow `liquidationFill` (src/domain/margin/clearance.ts, the §4.8 model).
+ *
+ * Not modelled: partial liquidation tiers, ADL, a cross liquidation's effect on the other cross positions within
+ * the same bar (each symbol is checked at its own bar).
+ */
+import { canonical, Dec, roundToTick } from "../../../domain/decimal.ts";
+import { accountRisk, type MarginedPosition } from "../../../domain/margin/account-risk.ts";
+import type { LeverageBracket } from "../../../domain/margin/brackets.ts";
+import { liquidationFill } from "../../../domain/margin/clearance.ts";
+import { maintenanceMargin } from "../../../domain/margin/margin.ts";
+import type { VenueReport } from "../../../engine/venue.ts";
+import type { MarkBar, MatchBar, MatchingOptions, MatchingState, StepResult } from "./matching.ts";
+
+/** The booked account the venue liquidates against: total wallet balance (USDT) and open positions. */
+export interface LiquidationAccount {
+  walletBalance: string;
+  positions: MarginedPosition[];
+}
+
+/** What the liquidation check needs beyond the matching state. */
+export interface LiquidationInputs {
+  account: LiquidationAccount;
+  brackets: (symbol: string) => readonly LeverageBracket[];
+}
+
+const STOPS: ReadonlySet<string> = new Set(["STOP", "STOP_MARKET"]);
+
+/**
+ * Liquidates the position of `bar.symbol` when the bar's mark crosses its liquidation price (module comment).
+ * @returns the new state and the reports (the expiries, then the liquidation), or undefined when nothing happens.
+ */
+export function liquidationStep(
+  state: MatchingState,
+  bar: MatchBar,
+  mark: MarkBar | undefined,
+  options: MatchingOptions,
+  inputs: LiquidationInputs,
+): StepResult | undefined {
+  const symbol = bar.symbol;
+  const amt = new Dec(state.positions[symbol] ?? "0");
+  if (amt.isZero()) return undefined;
+  const { account } = inputs;
+  const position = account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH");
+  if (!position) return undefined;
+  const watched = mark ?? bar;
+  const markOf = (s: string) =>
+    s === symbol ? watched.open : (state.markPrice[s] ?? state.lastPrice[s] ?? undefined);
+  const view = accountRisk(account.walletBalance, account.positions, markOf, inputs.brackets).find(
+    (v) => v.symbol === symbol && v.positionSide === "BOTH",
+  );
+  const lp = view?.risk.liquidationPrice;
+  if (!view || lp === null || lp === undefined) return undefined;
+  const long = amt.isPositive();
+  const crossed = long ? new Dec(watched.low).lte(lp) : new Dec(watched.high).gte(lp);
+  if (!crossed || stopComesFirst(state, symbol, long, lp)) return undefined;
+
+  const instrument = options.instrument(symbol);
+  const gapped = long ? new Dec(watched.open).lte(lp) : new Dec(watched.open).gte(lp);
+  const price = gapped
+    ? canonical(new Dec(watched.open))
+    : canonical(roundToTick(lp, instrument.tickSize, long ? "floor" : "ceil", instrument.minPrice));
+  const notional = canonical(amt.abs().times(price));
+  const isolated = position.marginType === "ISOLATED";
+  const crossWallet = account.positions.reduce(
+    (w, p) => (p.marginType === "ISOLATED" ? w.minus(p.isolatedWallet ?? "0") : w),
+    new Dec(account.walletBalance),
+  );
+  const fill = liquidationFill({
+    symbol,
+    positionSide: "BOTH",
+    marginType: position.marginType,
+    positionAmt: position.positionAmt,
+    entryPrice: position.entryPrice,
+    markPrice: price,
+    liquidationPrice: lp,
+    price,
+    liquidationFee: instrument.liquidationFee,
+    walletBalance: isolated ? (position.isolatedWallet ?? "0") : canonical(crossWallet),
+    maintMargin: maintenanceMargin(inputs.brackets(symbol), notional).maintMargin,
+  });
+
+  const time = bar.closeTime;
+  const reports: VenueReport[] = state.orders
+    .filter((o) => o.request.symbol === symbol)
+    .map((o) => ({
+      kind: "expired" as const,
+      time,
+      symbol,
+      clientOrderId: o.request.clientOrderId,
+      reason: "account liquidated",
+      expiryReason: 5,
+    }));
+  const tradeSeq = state.tradeSeq + 1;
+  reports.push({
+    kind: "liquidation",
+    time,
+    liquidation: {
+      symbol,
+      clientOrderId: `autoclose-${tradeSeq}`,
+      positionSide: "BOTH",
+      marginType: position.marginType,
+      positionAmt: position.positionAmt,
+      entryPrice: position.entryPrice,
+      markPrice: fill.markPrice,
+      liquidationPrice: fill.liquidationPrice,
+      price: fill.price,
+      maintMargin: fill.maintMargin,
+      realizedPnl: fill.realizedPnl,
+      clearanceFee: fill.clearanceFee,
+      insuranceFundCovered: fill.insuranceFundCover,
+      walletBalance: canonical(new Dec(account.walletBalance).plus(fill.walletDelta)),
+    },
+  });
+  return {
+    state: {
+      ...state,
+      orders: state.orders.filter((o) => o.request.symbol !== symbol),
+      positions: { ...state.positions, [symbol]: "0" },
+      lastPrice: { ...state.lastPrice, [symbol]: price },
+      tradeSeq,
+    },
+    reports,
+  };
+}
+
+/** Whether a working protective stop of the position triggers before the adverse move reaches `lp`. */
+function stopComesFirst(state: MatchingState, symbol: string, long: boolean, lp: string): boolean {
+  const exitSide = long ? "SELL" : "BUY";
+  return state.orders.some((o) => {
+    const r = o.request;
+    if (r.symbol !== symbol || o.stage !== "algo" || r.side !== exitSide || !STOPS.has(r.type)) return false;
+    if (!r.reduceOnly && !r.closePosition) return false;
+    if (r.triggerPrice === undefined) return false;
+    return long ? new Dec(r.triggerPrice).gte(lp) : new Dec(r.triggerPrice).lte(lp);
+  });
+}

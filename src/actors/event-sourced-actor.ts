@@ -19,6 +19,7 @@ import type { NewEvent, RecordedEvent } from "../events/envelope.ts";
 import { eventIdFactory } from "../events/ids.ts";
 import type { EventStore } from "../events/store.ts";
 import { IllegalTransitionError } from "./illegal-transition.ts";
+import { type TableState, type TransitionTable, transitionTable } from "./transition-table.ts";
 
 /** Causation and market time of a batch of events. */
 export interface CommitMetadata {
@@ -43,6 +44,14 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
   /** Revision of the stream's last event; -1 while the stream does not exist. */
   private revision = -1;
   private readonly eventId: (revision: number) => string;
+  /** The machine's transition table, when it has one (see transition-table.ts); else XState runs every event. */
+  private readonly table: TransitionTable | undefined;
+  /**
+   * With a table: the actor's state (value and context). The XState actor lags behind it while `stale`, and is
+   * brought up to it when its snapshot is read or persisted.
+   */
+  private state: TableState | undefined;
+  private stale = false;
 
   private constructor(
     readonly stream: string,
@@ -55,6 +64,25 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     this.eventId = eventIdFactory(correlationId, stream);
     this.actor = createActor(machine, (snapshot === undefined ? { input } : { snapshot }) as never);
     this.actor.start();
+    this.table = transitionTable(machine);
+    this.state = this.table ? this.tableState() : undefined;
+  }
+
+  /** The XState actor's state as the table sees it. */
+  private tableState(): TableState {
+    const { value, context } = this.actor.getSnapshot() as AnyMachineSnapshot;
+    return { value: value as string, context };
+  }
+
+  /** Brings the XState actor up to the table's state (restored from its own persisted snapshot). */
+  private sync(): void {
+    if (!this.stale) return;
+    const persisted = this.actor.getPersistedSnapshot() as Record<string, unknown>;
+    this.actor.stop();
+    const snapshot = { ...persisted, value: this.state!.value, context: this.state!.context };
+    this.actor = createActor(this.actor.logic as TMachine, { snapshot } as never);
+    this.actor.start();
+    this.stale = false;
   }
 
   /**
@@ -89,11 +117,14 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     this.actor.stop();
     this.actor = createActor(this.actor.logic as TMachine, { snapshot: persisted.snapshot } as never);
     this.actor.start();
+    this.stale = false;
+    if (this.table) this.state = this.tableState();
     this.revision = persisted.revision;
   }
 
   /** The actor's state and revision as JSON, for a checkpoint. */
   persist(): PersistedActor {
+    this.sync();
     return {
       stream: this.stream,
       revision: this.revision,
@@ -131,16 +162,26 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
       throw new Error(`${this.stream}: expected revision ${this.revision + 1}, read ${e.revision}`);
     }
     const event = { type: e.type, data: e.data };
-    const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
-    if (!snapshot.can(event)) {
-      throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), e.type, e.position);
+    if (this.table) {
+      const next = this.table.next(this.state!, event);
+      if (next === undefined) {
+        throw new IllegalTransitionError(this.stream, JSON.stringify(this.state!.value), e.type, e.position);
+      }
+      this.state = next;
+      this.stale = true;
+    } else {
+      const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+      if (!snapshot.can(event)) {
+        throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), e.type, e.position);
+      }
+      this.actor.send(event as never);
     }
-    this.actor.send(event as never);
     this.revision = e.revision;
   }
 
   /** The actor's current snapshot (state value and context). */
   get snapshot(): SnapshotFrom<TMachine> {
+    this.sync();
     return this.actor.getSnapshot() as SnapshotFrom<TMachine>;
   }
 
@@ -159,7 +200,9 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
    */
   async commit(events: readonly DomainEvent[], meta: CommitMetadata): Promise<string[]> {
     if (events.length === 0) return [];
-    this.validate(events);
+    let after: TableState | undefined;
+    if (this.table) after = this.tableStep(events);
+    else this.validate(events);
     const base = this.revision;
     const batch: NewEvent[] = events.map((e, i) => ({
       eventId: this.eventId(base + 1 + i),
@@ -172,7 +215,12 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
       },
     }));
     const result = await this.store.append(this.stream, batch, base < 0 ? "noStream" : base);
-    for (const e of events) this.actor.send(e as never);
+    if (after) {
+      this.state = after;
+      this.stale = true;
+    } else {
+      for (const e of events) this.actor.send(e as never);
+    }
     this.revision = result.nextExpectedRevision;
     return batch.map((e) => e.eventId);
   }
@@ -182,6 +230,10 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
    * @throws IllegalTransitionError naming the first refused event.
    */
   validate(events: readonly DomainEvent[]): void {
+    if (this.table) {
+      this.tableStep(events);
+      return;
+    }
     const machine = this.actor.logic as AnyStateMachine;
     let snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
     for (let i = 0; i < events.length; i++) {
@@ -191,6 +243,22 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
         throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), event.type);
       }
     }
+  }
+
+  /**
+   * The table's state after `events` in order from the current one, without changing it.
+   * @throws IllegalTransitionError naming the first refused event.
+   */
+  private tableStep(events: readonly DomainEvent[]): TableState {
+    let state = this.state!;
+    for (const event of events) {
+      const next = this.table!.next(state, event);
+      if (next === undefined) {
+        throw new IllegalTransitionError(this.stream, JSON.stringify(state.value), event.type);
+      }
+      state = next;
+    }
+    return state;
   }
 
   /** Stops the underlying actor. */

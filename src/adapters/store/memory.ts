@@ -61,15 +61,17 @@ export class InMemoryEventStore implements EventStore {
     }
     const target = existing ?? [];
     if (!existing) this.streams.set(stream, target);
+    const written: RecordedEvent[] = [];
     for (const event of batch) {
       const recorded = recordedEvent(stream, target.length, this.log.length + 1, event);
       this.log.push(recorded);
       target.push(recorded);
       this.byId.set(recorded.eventId, recorded);
+      written.push(recorded);
     }
     for (const follower of this.followers) follower.wake();
     const last = target[target.length - 1]!;
-    return { nextExpectedRevision: last.revision, position: last.position };
+    return { nextExpectedRevision: last.revision, position: last.position, recorded: written };
   }
 
   /** See `EventStore.readStream`; events appended while iterating are included. */

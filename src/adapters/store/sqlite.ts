@@ -50,6 +50,7 @@ import {
   emptyAppendResult,
   expectedRevisionHolds,
   idempotentResult,
+  recordedEvent,
   type StoredEvent,
   type ValidatedEvent,
   validateBatch,
@@ -537,7 +538,10 @@ export class SqliteEventStore implements EventStore {
       const position =
         batch.length === 1 ? this.insertOne(stream, from, batch[0]!) : this.insertBatch(stream, from, batch);
       const revision = from + batch.length - 1;
-      return { result: { nextExpectedRevision: revision, position }, revision, written: true };
+      // One transaction's rows get consecutive rowids (the largest + 1 each).
+      const first = position - batch.length + 1;
+      const recorded = batch.map((event, i) => recordedEvent(stream, from + i, first + i, event));
+      return { result: { nextExpectedRevision: revision, position, recorded }, revision, written: true };
     } catch (error) {
       if (error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_UNIQUE")
         return undefined;

@@ -1,0 +1,242 @@
+/**
+ * The transition tables derived from the machines (src/actors/transition-table.ts) against XState itself:
+ * random sequences of events, legal and illegal, drawn from pools that reach every state of the symbol,
+ * account and trade machines and offer every event type there (foreign types and failing guards included).
+ * At every step the table must answer `snapshot.can(event)` and reach XState's state value and context (same
+ * key order); the EventSourcedActor that runs on the table must persist exactly XState's snapshot.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type AnyStateMachine, createActor } from "xstate";
+import { accountMachine } from "../src/actors/account.machine.ts";
+import { EventSourcedActor } from "../src/actors/event-sourced-actor.ts";
+import { IllegalTransitionError } from "../src/actors/illegal-transition.ts";
+import { orderMachine } from "../src/actors/order.machine.ts";
+import { runMachine } from "../src/actors/run.machine.ts";
+import { symbolMachine } from "../src/actors/symbol.machine.ts";
+import { tradeMachine } from "../src/actors/trade.machine.ts";
+import { transitionTable } from "../src/actors/transition-table.ts";
+import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
+import type { RecordedEvent } from "../src/events/envelope.ts";
+
+const S = "BTCUSDT";
+const T = 1_746_316_800_000;
+const M = 60_000;
+type Ev = { type: string; data: Record<string, unknown> };
+
+const foreign: Ev = { type: "OrderAccepted", data: { clientOrderId: "ps-BTCUSDT-1-E", orderId: "1" } };
+const minutes = [0, 1, 2, 3, 5, 6];
+
+const symbolPool: Ev[] = [
+  ...minutes.map((k) => ({
+    type: "BarClosed",
+    data: {
+      symbol: S,
+      interval: "1m",
+      openTime: T + k * M,
+      closeTime: T + k * M + 59_999,
+      open: "1",
+      high: "2",
+      low: "0.5",
+      close: "1.5",
+      volume: "3",
+    },
+  })),
+  ...minutes.flatMap((a) =>
+    minutes.map((b) => ({
+      type: "MarketDataGapDetected",
+      data: { symbol: S, fromOpenTime: T + a * M, toOpenTime: T + b * M, missingBars: Math.max(1, b - a) },
+    })),
+  ),
+  ...minutes.map((k) => ({
+    type: "FundingRateSettled",
+    data: {
+      symbol: S,
+      fundingTime: T + k * M + 3,
+      fundingRate: "0.0001",
+      fundingIntervalHours: 8,
+      markPrice: "1",
+      markPriceSource: "lastClose",
+    },
+  })),
+  foreign,
+];
+
+const fillBooked = (symbol: string, positionAmt: string): Ev => ({
+  type: "FillBooked",
+  data: {
+    symbol,
+    clientOrderId: "ps-X-1-E",
+    tradeId: "t1",
+    side: "BUY",
+    price: "2",
+    quantity: "1",
+    commission: "0.001",
+    realizedPnl: "0",
+    positionAmt,
+    entryPrice: "2",
+    walletBalance: "99.999",
+  },
+});
+const accountPool: Ev[] = [
+  { type: "AccountOpened", data: { accountId: "main", asset: "USDT", walletBalance: "100" } },
+  fillBooked(S, "1"),
+  fillBooked(S, "0"),
+  fillBooked("ETHUSDT", "-2"),
+  {
+    type: "FundingFeeBooked",
+    data: {
+      symbol: S,
+      fundingTime: T,
+      fundingRate: "0.0001",
+      markPrice: "2",
+      positionAmt: "1",
+      fundingFee: "-0.0002",
+      walletBalance: "99.9988",
+    },
+  },
+  symbolPool[0]!,
+];
+
+const tradePool: Ev[] = [
+  {
+    type: "EntrySignalled",
+    data: {
+      symbol: S,
+      strategy: "sma-cross",
+      paramsVersion: 1,
+      direction: "LONG",
+      barOpenTime: T,
+      referencePrice: "2",
+      stopPrice: "1",
+      takeProfitRiskMultiple: "3",
+      quantity: "1",
+      entryClientOrderId: "ps-BTCUSDT-1-E",
+      signal: { smaShort: 1.5 },
+    },
+  },
+  {
+    type: "PositionProtectionRequested",
+    data: {
+      symbol: S,
+      direction: "LONG",
+      entryClientOrderId: "ps-BTCUSDT-1-E",
+      entryPrice: "2",
+      quantity: "1",
+      stopPrice: "1",
+      takeProfitPrice: "5",
+      stopClientOrderId: "ps-BTCUSDT-1-SL",
+      takeProfitClientOrderId: "ps-BTCUSDT-1-TP",
+    },
+  },
+  {
+    type: "InvalidRiskAtFill",
+    data: {
+      symbol: S,
+      direction: "LONG",
+      entryClientOrderId: "ps-BTCUSDT-1-E",
+      entryPrice: "0.5",
+      stopPrice: "1",
+      flattenClientOrderId: "ps-BTCUSDT-1-FL",
+    },
+  },
+  { type: "EntryFailed", data: { symbol: S, entryClientOrderId: "ps-BTCUSDT-1-E", reason: "rejected" } },
+  {
+    type: "PositionUnprotected",
+    data: { symbol: S, reason: "stop rejected", flattenClientOrderId: "ps-BTCUSDT-1-FL" },
+  },
+  {
+    type: "PositionClosed",
+    data: { symbol: S, exitClientOrderId: "ps-BTCUSDT-1-TP", exitPurpose: "TAKE_PROFIT" },
+  },
+  {
+    type: "SignalSuppressed",
+    data: { symbol: S, strategy: "sma-cross", direction: "SHORT", barOpenTime: T, reason: "cooldown" },
+  },
+  ...[undefined, "ps-BTCUSDT-T1"].map((clientOrderId) => ({
+    type: "TargetPositionSet",
+    data: {
+      symbol: S,
+      strategy: "toy",
+      paramsVersion: 1,
+      barOpenTime: T,
+      targetPositionAmt: "1",
+      positionAmt: "0",
+      referencePrice: "2",
+      ...(clientOrderId ? { clientOrderId } : { reason: "atTarget" }),
+      signal: {},
+    },
+  })),
+  foreign,
+];
+
+const machines: { name: string; machine: AnyStateMachine; pool: Ev[]; input?: unknown }[] = [
+  { name: "symbol", machine: symbolMachine, pool: symbolPool },
+  { name: "account", machine: accountMachine, pool: accountPool },
+  { name: "trade", machine: tradeMachine, pool: tradePool, input: { symbol: S } },
+];
+
+describe("transition tables derived from the machines", () => {
+  it("cover the symbol, account and trade machines; the order and run machines (final states) run on XState", () => {
+    for (const { machine } of machines) expect(transitionTable(machine)).toBeDefined();
+    expect(transitionTable(orderMachine)).toBeUndefined();
+    expect(transitionTable(runMachine)).toBeUndefined();
+  });
+
+  for (const { name, machine, pool, input } of machines) {
+    it(`${name}: the same answers, states and contexts as XState on random legal and illegal sequences`, () => {
+      const table = transitionTable(machine)!;
+      const statesSeen = new Set<string>();
+      const pairsSeen = new Set<string>();
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.nat(pool.length - 1), fc.boolean()), { maxLength: 40 }), (steps) => {
+          const xs = createActor(machine, { input } as never);
+          xs.start();
+          const host = EventSourcedActor.create(`${name}-t`, machine, {
+            store: new InMemoryEventStore(),
+            correlationId: "run-t",
+            input,
+          });
+          let state = {
+            value: xs.getSnapshot().value as string,
+            context: xs.getSnapshot().context as Record<string, unknown>,
+          };
+          let revision = -1;
+          for (const [i, look] of steps) {
+            const event = pool[i]!;
+            const snapshot = xs.getSnapshot();
+            const can = snapshot.can(event as never);
+            const next = table.next(state, event);
+            statesSeen.add(state.value);
+            pairsSeen.add(`${state.value}×${event.type}`);
+            expect(next !== undefined).toBe(can);
+            const recorded = { ...event, revision: revision + 1, position: revision + 2 } as RecordedEvent;
+            if (!can) {
+              expect(() => host.applyRecorded(recorded)).toThrow(IllegalTransitionError);
+              continue;
+            }
+            xs.send(event as never);
+            host.applyRecorded(recorded);
+            revision++;
+            state = next!;
+            expect(state.value).toBe(xs.getSnapshot().value);
+            expect(JSON.stringify(state.context)).toBe(JSON.stringify(xs.getSnapshot().context));
+            expect(state.context).toStrictEqual(xs.getSnapshot().context);
+            if (look) {
+              // The actor on the table persists XState's snapshot (it syncs only when read).
+              expect(JSON.stringify(host.persist().snapshot)).toBe(JSON.stringify(xs.getPersistedSnapshot()));
+              expect(host.snapshot.value).toBe(xs.getSnapshot().value);
+            }
+          }
+          expect(JSON.stringify(host.persist().snapshot)).toBe(JSON.stringify(xs.getPersistedSnapshot()));
+        }),
+        { numRuns: 400 },
+      );
+      // Every state was reached and offered every event type of the pool.
+      const types = new Set(pool.map((e) => e.type));
+      const states = Object.keys(machine.root.states);
+      expect([...statesSeen].sort()).toEqual([...states].sort());
+      for (const s of states) for (const t of types) expect(pairsSeen).toContain(`${s}×${t}`);
+    });
+  }
+});

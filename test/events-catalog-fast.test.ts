@@ -6,7 +6,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { EventSchemaError, validateEvent } from "../src/events/catalog.ts";
-import { fastPaths } from "../src/events/catalog-fast.ts";
+import { fastPaths, validatedDataJson, validatedMetadataJson } from "../src/events/catalog-fast.ts";
+import type { RecordedEvent } from "../src/events/envelope.ts";
+import { canonicalEventLine, validatedEventLine } from "../src/events/log-hash.ts";
 
 const decimal = fc.oneof(
   fc.stringMatching(/^-?\d{1,6}(\.\d{1,8})?$/),
@@ -117,6 +119,42 @@ describe("catalog fast paths", () => {
     const reordered = { volume, ...rest };
     expect(validateEvent("BarClosed", reordered)).toEqual(bar);
     expect(Object.keys(validateEvent("BarClosed", reordered))).toEqual(Object.keys(bar));
+  });
+
+  it("writes validated data, metadata and event lines exactly as JSON.stringify does", () => {
+    const metadata = fc.record({
+      correlationId: fc.string({ minLength: 1 }),
+      causationId: fc.string({ minLength: 1 }),
+      eventTime: fc.nat(),
+    });
+    fc.assert(
+      fc.property(
+        candidate,
+        metadata,
+        fc.string({ minLength: 1 }),
+        fc.nat(),
+        (data, meta, stream, revision) => {
+          const theirs = zodBarClosed(data);
+          if (!theirs.ok) return;
+          const valid = validateEvent("BarClosed", data);
+          expect(validatedDataJson("BarClosed", valid)).toBe(JSON.stringify(valid));
+          expect(validatedMetadataJson(meta)).toBe(JSON.stringify(meta));
+          const e = {
+            eventId: "0123abcd-0123-8123-8123-0123abcd0001",
+            type: "BarClosed",
+            data: valid,
+            metadata: meta,
+            stream,
+            revision,
+            position: 1,
+          } as RecordedEvent;
+          expect(validatedEventLine(e)).toBe(canonicalEventLine(e));
+          const other = { ...e, type: "OrderAccepted", data: { clientOrderId: stream, orderId: "1" } };
+          expect(validatedEventLine(other as RecordedEvent)).toBe(canonicalEventLine(other as RecordedEvent));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it("an unknown type never takes a fast path", () => {

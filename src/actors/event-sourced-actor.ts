@@ -47,11 +47,11 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
   /** The machine's transition table, when it has one (see transition-table.ts); else XState runs every event. */
   private readonly table: TransitionTable | undefined;
   /**
-   * With a table: the actor's state (value and context). The XState actor lags behind it while `stale`, and is
-   * brought up to it when its snapshot is read or persisted.
+   * With a table: the actor's state (value and context), which the table moves; the XState actor then only
+   * gave the initial (or restored) snapshot. `current` is the XState snapshot of `state`, resolved when read.
    */
   private state: TableState | undefined;
-  private stale = false;
+  private current: AnyMachineSnapshot | undefined;
 
   private constructor(
     readonly stream: string,
@@ -65,24 +65,25 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     this.actor = createActor(machine, (snapshot === undefined ? { input } : { snapshot }) as never);
     this.actor.start();
     this.table = transitionTable(machine);
-    this.state = this.table ? this.tableState() : undefined;
+    if (this.table) this.fromActor();
   }
 
-  /** The XState actor's state as the table sees it. */
-  private tableState(): TableState {
-    const { value, context } = this.actor.getSnapshot() as AnyMachineSnapshot;
-    return { value: value as string, context };
+  /** Takes the table's state from the XState actor's snapshot. */
+  private fromActor(): void {
+    const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+    this.state = { value: snapshot.value as string, context: snapshot.context };
+    this.current = snapshot;
   }
 
-  /** Brings the XState actor up to the table's state (restored from its own persisted snapshot). */
-  private sync(): void {
-    if (!this.stale) return;
-    const persisted = this.actor.getPersistedSnapshot() as Record<string, unknown>;
-    this.actor.stop();
-    const snapshot = { ...persisted, value: this.state!.value, context: this.state!.context };
-    this.actor = createActor(this.actor.logic as TMachine, { snapshot } as never);
-    this.actor.start();
-    this.stale = false;
+  /** The XState snapshot of the actor's state (with a table: resolved from the table's state when it moved). */
+  private xstateSnapshot(): AnyMachineSnapshot {
+    if (!this.table) return this.actor.getSnapshot() as AnyMachineSnapshot;
+    this.current ??= (this.actor.logic as AnyStateMachine).resolveState({
+      value: this.state!.value,
+      context: this.state!.context,
+      historyValue: {},
+    });
+    return this.current;
   }
 
   /**
@@ -117,18 +118,16 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     this.actor.stop();
     this.actor = createActor(this.actor.logic as TMachine, { snapshot: persisted.snapshot } as never);
     this.actor.start();
-    this.stale = false;
-    if (this.table) this.state = this.tableState();
+    if (this.table) this.fromActor();
     this.revision = persisted.revision;
   }
 
   /** The actor's state and revision as JSON, for a checkpoint. */
   persist(): PersistedActor {
-    this.sync();
     return {
       stream: this.stream,
       revision: this.revision,
-      snapshot: this.actor.getPersistedSnapshot(),
+      snapshot: (this.actor.logic as AnyStateMachine).getPersistedSnapshot(this.xstateSnapshot()),
     };
   }
 
@@ -168,7 +167,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
         throw new IllegalTransitionError(this.stream, JSON.stringify(this.state!.value), e.type, e.position);
       }
       this.state = next;
-      this.stale = true;
+      this.current = undefined;
     } else {
       const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
       if (!snapshot.can(event)) {
@@ -181,8 +180,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
 
   /** The actor's current snapshot (state value and context). */
   get snapshot(): SnapshotFrom<TMachine> {
-    this.sync();
-    return this.actor.getSnapshot() as SnapshotFrom<TMachine>;
+    return this.xstateSnapshot() as SnapshotFrom<TMachine>;
   }
 
   /** Revision of the stream's last applied event (-1 when none). */
@@ -217,7 +215,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     const result = await this.store.append(this.stream, batch, base < 0 ? "noStream" : base);
     if (after) {
       this.state = after;
-      this.stale = true;
+      this.current = undefined;
     } else {
       for (const e of events) this.actor.send(e as never);
     }

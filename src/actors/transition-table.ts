@@ -3,10 +3,10 @@
  * `EventSourcedActor`: `next(value, context, event)` answers what `snapshot.can(event)` answers and, when it is
  * true, gives the state and context XState's `send` would reach, without XState's per-event machinery.
  *
- * It covers the machines this kernel writes (symbol, account, trade): a root with atomic child states, `on`
- * transitions on the root and the children with named guards and named `assign` actions, and nothing else (no
- * entry/exit actions, eventless or delayed transitions, invocations, final, parallel or history states, nor
- * wildcard descriptors). `transitionTable` returns undefined for any other machine, which then runs on XState.
+ * It covers the machines this kernel writes (symbol, account, trade, order, run): a root with atomic child
+ * states (and final ones when the root has no transitions of its own), `on` transitions on the root and the
+ * children with named guards and named `assign` actions, and nothing else (no entry/exit actions, eventless or
+ * delayed transitions, invocations, output, parallel or history states, nor wildcard descriptors). `transitionTable` returns undefined for any other machine, which then runs on XState.
  * The semantics replicated are XState v5's: a child's candidates for the event type are tried before the
  * root's, in definition order, and the first whose guard passes is taken; `can` is true when it has a target or
  * an action; each assign's partial update is merged as `Object.assign({}, context, update)`.
@@ -68,7 +68,7 @@ export function transitionTable(machine: AnyStateMachine): TransitionTable | und
 }
 
 /** Config keys a covered state node may use. */
-const PLAIN_KEYS = new Set(["on", "states", "initial", "id", "context", "types", "description"]);
+const PLAIN_KEYS = new Set(["on", "states", "initial", "id", "context", "types", "description", "type"]);
 
 function isPlainNode(node: XStateNode): boolean {
   return Object.keys(node.config).every((k) => PLAIN_KEYS.has(k) || node.config[k] === undefined);
@@ -111,7 +111,9 @@ function compile(machine: AnyStateMachine): TransitionTable | undefined {
   // state key → event type → candidates (the state's, then the root's)
   const rows = new Map<string, Map<string, Candidate[]>>();
   for (const [key, node] of Object.entries(root.states)) {
-    if (node.type !== "atomic" || !isPlainNode(node)) return undefined;
+    // A final state takes no event (the machine is done) as long as the root has no transitions of its own.
+    const covered = node.type === "atomic" || (node.type === "final" && root.transitions.size === 0);
+    if (!covered || !isPlainNode(node)) return undefined;
     const byType = new Map<string, Candidate[]>();
     for (const eventType of new Set([...node.transitions.keys(), ...root.transitions.keys()])) {
       if (eventType.includes("*")) return undefined;

@@ -332,8 +332,9 @@ class LogFold {
     for (const e of recorded) this.add(e);
   };
 
+  /** Folds one event of the store (it passed the catalog: the store validated it). */
   add(e: RecordedEvent): void {
-    this.hasher.add(e);
+    this.hasher.addValidated(e);
     this.projections.apply(e);
   }
 }

@@ -57,3 +57,30 @@ export const fastPaths: ReadonlyMap<string, (data: unknown) => unknown> = new Ma
   EventType,
   (data: unknown) => unknown
 >([["BarClosed", fastBarClosed]]);
+
+/**
+ * `JSON.stringify(data)` for data that passed the catalog schema of `type` (e.g. the output of
+ * `validateEvent`, or an event read from a store): the same text, written without the generic serializer for
+ * BarClosed, whose validated fields need no escaping (symbol and decimals match their patterns, times are safe
+ * integers) and come in schema key order.
+ */
+export function validatedDataJson(type: string, data: unknown): string {
+  if (type !== "BarClosed") return JSON.stringify(data);
+  const d = data as EventData<"BarClosed">;
+  return (
+    `{"symbol":"${d.symbol}","interval":"${d.interval}","openTime":${d.openTime},"closeTime":${d.closeTime},` +
+    `"open":"${d.open}","high":"${d.high}","low":"${d.low}","close":"${d.close}","volume":"${d.volume}"}`
+  );
+}
+
+/** `JSON.stringify(metadata)` for validated metadata (canonical key order). */
+export function validatedMetadataJson(metadata: {
+  correlationId: string;
+  causationId: string;
+  eventTime: number;
+}): string {
+  return (
+    `{"correlationId":${JSON.stringify(metadata.correlationId)},` +
+    `"causationId":${JSON.stringify(metadata.causationId)},"eventTime":${metadata.eventTime}}`
+  );
+}

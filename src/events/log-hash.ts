@@ -4,6 +4,7 @@
  * everything else is content, so the same run gives the same hash in every store.
  */
 import { createHash } from "node:crypto";
+import { validatedDataJson, validatedMetadataJson } from "./catalog-fast.ts";
 import type { RecordedEvent } from "./envelope.ts";
 
 /**
@@ -18,6 +19,18 @@ export function canonicalEventLine(e: RecordedEvent): string {
   );
 }
 
+/**
+ * `canonicalEventLine` of an event whose data and metadata passed the catalog (every event a store accepted or
+ * reads back): the same text, written faster (see `validatedDataJson`).
+ */
+export function validatedEventLine(e: RecordedEvent): string {
+  return (
+    `{"stream":${JSON.stringify(e.stream)},"revision":${e.revision},"eventId":${JSON.stringify(e.eventId)},` +
+    `"type":"${e.type}","data":${validatedDataJson(e.type, e.data)},` +
+    `"metadata":${validatedMetadataJson(e.metadata)}}`
+  );
+}
+
 /** Lines are hashed in chunks of about this many UTF-16 units (one `update` per chunk, not per event). */
 const CHUNK = 1 << 16;
 
@@ -27,7 +40,14 @@ export class EventLogHasher {
   private pending = "";
   count = 0;
   add(event: RecordedEvent): void {
-    this.pending += `${canonicalEventLine(event)}\n`;
+    this.addLine(canonicalEventLine(event));
+  }
+  /** `add` for an event whose data and metadata passed the catalog (see `validatedEventLine`). */
+  addValidated(event: RecordedEvent): void {
+    this.addLine(validatedEventLine(event));
+  }
+  private addLine(line: string): void {
+    this.pending += `${line}\n`;
     if (this.pending.length >= CHUNK) {
       this.hash.update(this.pending);
       this.pending = "";

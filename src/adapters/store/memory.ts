@@ -49,7 +49,8 @@ export class InMemoryEventStore implements EventStore {
       if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
       return emptyAppendResult(current);
     }
-    const stored = batch.findIndex((event) => this.byId.has(event.eventId));
+    let stored = -1;
+    for (let i = 0; i < batch.length && stored < 0; i++) if (this.byId.has(batch[i]!.eventId)) stored = i;
     if (!holds || stored >= 0) {
       const retried = idempotentResult(stream, batch, expectedRevision, current, (id) =>
         this.storedEvent(id),

@@ -25,14 +25,11 @@ export type AppendObserver = (recorded: readonly RecordedEvent[] | undefined) =>
  */
 export function observeAppends(store: EventStore, observer: AppendObserver): EventStore {
   return {
-    async append(
-      stream: string,
-      events: readonly NewEvent[],
-      expectedRevision: ExpectedRevision,
-    ): Promise<AppendResult> {
-      const result = await store.append(stream, events, expectedRevision);
-      if (events.length > 0) observer(result.recorded);
-      return result;
+    append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+      return store.append(stream, events, expectedRevision).then((result) => {
+        if (events.length > 0) observer(result.recorded);
+        return result;
+      });
     },
     readStream: (stream: string, options?: ReadStreamOptions) => store.readStream(stream, options),
     readAll: (options?: ReadAllOptions) => store.readAll(options),

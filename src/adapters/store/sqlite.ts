@@ -33,6 +33,7 @@ import { closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Observable } from "rxjs";
 import { EventSchemaError } from "../../events/catalog.ts";
+import { validatedDataJson, validatedMetadataJson } from "../../events/catalog-fast.ts";
 import type { NewEvent, RecordedEvent } from "../../events/envelope.ts";
 import {
   type AppendResult,
@@ -523,8 +524,8 @@ export class SqliteEventStore implements EventStore {
       revision,
       event.eventId,
       event.type,
-      JSON.stringify(event.data),
-      JSON.stringify(event.metadata),
+      validatedDataJson(event.type, event.data),
+      validatedMetadataJson(event.metadata),
     );
     const position = Number(info.lastInsertRowid);
     if (position === this.own.to + 1 && this.own.from <= this.own.to) this.own.to = position;

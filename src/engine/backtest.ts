@@ -318,7 +318,8 @@ export async function executeBacktest(
  */
 class LogFold {
   readonly hasher = new EventLogHasher();
-  readonly projections: Projections = createProjections({ audit: false });
+  // The summary needs the drawdown and the last equity, not the curve: memory stays flat however long the run.
+  readonly projections: Projections = createProjections({ audit: false, equityCurve: false });
   /** False once an append wrote events the store did not report (then the log must be read back). */
   complete = true;
 

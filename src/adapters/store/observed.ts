@@ -25,7 +25,11 @@ export type AppendObserver = (recorded: readonly RecordedEvent[] | undefined) =>
  */
 export function observeAppends(store: EventStore, observer: AppendObserver): EventStore {
   return {
-    append(stream: string, events: readonly NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    append(
+      stream: string,
+      events: readonly NewEvent[],
+      expectedRevision: ExpectedRevision,
+    ): Promise<AppendResult> {
       return store.append(stream, events, expectedRevision).then((result) => {
         if (events.length > 0) observer(result.recorded);
         return result;

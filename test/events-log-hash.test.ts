@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { RecordedEvent } from "../src/events/envelope.ts";
 import { canonicalEventLine, EventLogHasher } from "../src/events/log-hash.ts";
+import { WorkerLogHasher } from "../src/events/log-hash-worker.ts";
 
 const recorded = fc.record({
   eventId: fc.uuid(),
@@ -49,5 +50,39 @@ describe("event log hash", () => {
       ),
       { numRuns: 30 },
     );
+  });
+
+  it("hashes in a worker thread to the same digest", async () => {
+    const samples = fc.sample(recorded, 300);
+    const bar = {
+      ...samples[0]!,
+      type: "BarClosed",
+      data: {
+        symbol: "FILUSDT",
+        interval: "1m",
+        openTime: 0,
+        closeTime: 59_999,
+        open: "1",
+        high: "2",
+        low: "0.5",
+        close: "1.5",
+        volume: "3",
+      },
+    } as RecordedEvent;
+    // Long enough to be posted in several chunks.
+    const log = Array.from({ length: 40 }, () => [
+      ...samples.map((e) => ({ ...e, type: "OrderAccepted" })),
+      bar,
+    ]).flat() as RecordedEvent[];
+    const inProcess = new EventLogHasher();
+    const inWorker = new WorkerLogHasher();
+    for (const e of log) {
+      inProcess.add(e);
+      inWorker.addValidated(e);
+    }
+    expect(inWorker.count).toBe(log.length);
+    expect(await inWorker.digest()).toBe(inProcess.digest());
+    const empty = new WorkerLogHasher();
+    expect(await empty.digest()).toBe(new EventLogHasher().digest());
   });
 });

@@ -26,6 +26,7 @@ import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/inst
 import type { EventData } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
+import { WorkerLogHasher } from "../events/log-hash-worker.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { consumeInOrder } from "../market/pull.ts";
@@ -161,10 +162,24 @@ export async function executeBacktest(
   deps: BacktestDeps,
   resume?: { checkpoint: EventData<"RunCheckpointed"> | undefined },
 ): Promise<BacktestSummary> {
-  const { logger } = deps;
   // A fresh run folds its log (hash, projections) as the store accepts it; a resumed run, or a store that does
   // not report its writes, reads the log back at the end instead.
-  const fold = resume ? undefined : new LogFold();
+  const fold = resume ? undefined : new LogFold(new WorkerLogHasher());
+  try {
+    return await execute(config, files, deps, resume, fold);
+  } finally {
+    await fold?.close();
+  }
+}
+
+async function execute(
+  config: BacktestConfig,
+  files: readonly ArchiveFile[],
+  deps: BacktestDeps,
+  resume: { checkpoint: EventData<"RunCheckpointed"> | undefined } | undefined,
+  fold: LogFold | undefined,
+): Promise<BacktestSummary> {
+  const { logger } = deps;
   const store = fold ? observeAppends(deps.store, fold.observe) : deps.store;
   const catalog = deps.instruments ?? bundledInstrumentCatalog();
   const instrument = (symbol: string) => catalog.get(symbol);
@@ -305,7 +320,7 @@ export async function executeBacktest(
     completed: true,
     events: hasher.count,
     barsPerSec: Math.round(((engine.stats.bars - barsBefore) / elapsedMs) * 1000),
-    eventLogSha256: hasher.digest(),
+    eventLogSha256: await hasher.digest(),
     warnings: coverage.warnings(),
   };
   logger.debug(result, "backtest completed");
@@ -317,7 +332,7 @@ export async function executeBacktest(
  * against its machine by the actor that wrote it, so the projections do not audit it again.
  */
 class LogFold {
-  readonly hasher = new EventLogHasher();
+  constructor(readonly hasher: WorkerLogHasher | EventLogHasher) {}
   // The summary needs the drawdown and the last equity, not the curve: memory stays flat however long the run.
   readonly projections: Projections = createProjections({ audit: false, equityCurve: false });
   /** False once an append wrote events the store did not report (then the log must be read back). */
@@ -333,6 +348,11 @@ class LogFold {
     for (const e of recorded) this.add(e);
   };
 
+  /** Stops the hasher's worker, if it has one. */
+  async close(): Promise<void> {
+    if (this.hasher instanceof WorkerLogHasher) await this.hasher.close();
+  }
+
   /** Folds one event of the store (it passed the catalog: the store validated it). */
   add(e: RecordedEvent): void {
     this.hasher.addValidated(e);
@@ -342,7 +362,7 @@ class LogFold {
 
 /** The folds of the whole log in `store`, read back from it. */
 async function readBack(store: EventStore): Promise<LogFold> {
-  const fold = new LogFold();
+  const fold = new LogFold(new EventLogHasher());
   for await (const e of store.readAll()) fold.add(e);
   return fold;
 }

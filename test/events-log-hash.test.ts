@@ -82,6 +82,18 @@ describe("event log hash", () => {
     }
     expect(inWorker.count).toBe(log.length);
     expect(await inWorker.digest()).toBe(inProcess.digest());
+    // Non-ASCII text (a lone surrogate too) and a line longer than a chunk.
+    const odd = [
+      { ...bar, type: "OrderAccepted", data: { clientOrderId: "é€😀\ud800x", orderId: "1" } },
+      { ...bar, type: "RunCheckpointed", data: { state: { blob: "x".repeat(400_000) } } },
+    ] as RecordedEvent[];
+    const a = new EventLogHasher();
+    const b = new WorkerLogHasher();
+    for (const e of [...odd, ...log.slice(0, 50), ...odd]) {
+      a.add(e);
+      b.addValidated(e);
+    }
+    expect(await b.digest()).toBe(a.digest());
     const empty = new WorkerLogHasher();
     expect(await empty.digest()).toBe(new EventLogHasher().digest());
   });

@@ -1,31 +1,43 @@
 /**
  * The log hash of `EventLogHasher`, with the sha256 itself computed in a worker thread: the writer of a log
- * builds each event's line and posts the lines in chunks; hashing them (most of the cost) runs beside the
- * writer instead of on its thread. Same digest as `EventLogHasher` over the same events.
+ * builds each event's line and encodes it into a chunk of bytes, moved to the worker when full; hashing them
+ * (most of the cost) runs beside the writer instead of on its thread. Same digest as `EventLogHasher` over the same events.
  */
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { RecordedEvent } from "./envelope.ts";
 import { validatedEventLine } from "./log-hash.ts";
 
-/** The worker: hashes every string it receives; `null` asks for the hex digest. Plain JS (eval'd as CJS). */
+/**
+ * The worker: hashes the `length` bytes at `offset` of every `{ buffer, offset, length }` it receives; `null` asks for the
+ * hex digest. Plain JS (eval'd as CJS).
+ */
 const WORKER = `
 const { parentPort } = require("node:worker_threads");
 const hash = require("node:crypto").createHash("sha256");
 parentPort.on("message", (chunk) => {
   if (chunk === null) parentPort.postMessage(hash.digest("hex"));
-  else hash.update(chunk);
+  else hash.update(new Uint8Array(chunk.buffer, chunk.offset, chunk.length));
 });
 `;
 
-/** Lines are posted in chunks of about this many UTF-16 units. */
-const CHUNK = 1 << 17;
+/** Lines are encoded (UTF-8) into chunks of this many bytes, each moved (not copied) to the worker when full. */
+const CHUNK_BYTES = 1 << 20;
+const NEWLINE = 0x0a;
+
+/** A chunk of its own (transferable) memory, not zero-filled (only its written bytes are ever read). */
+function newChunk(bytes: number): Uint8Array {
+  const memory = Buffer.allocUnsafeSlow(bytes);
+  return new Uint8Array(memory.buffer, memory.byteOffset, memory.length);
+}
 
 /** See the module comment. Call `digest()` once, or `close()` when abandoning it. */
 export class WorkerLogHasher {
   // No inherited flags (a loader such as tsx, a test runner's preloads): the worker needs node's builtins only.
   private readonly worker = new Worker(WORKER, { eval: true, execArgv: [] });
-  private pending = "";
+  private readonly encoder = new TextEncoder();
+  private chunk = newChunk(CHUNK_BYTES);
+  private length = 0;
   private failure: Error | undefined;
   count = 0;
 
@@ -39,12 +51,24 @@ export class WorkerLogHasher {
 
   /** Adds an event whose data and metadata passed the catalog (see `validatedEventLine`). */
   addValidated(event: RecordedEvent): void {
-    this.pending += `${validatedEventLine(event)}\n`;
-    if (this.pending.length >= CHUNK) {
-      this.worker.postMessage(this.pending);
-      this.pending = "";
+    const line = validatedEventLine(event);
+    // A UTF-16 unit takes at most 3 UTF-8 bytes; +1 for the newline.
+    if (this.length + 3 * line.length + 1 > this.chunk.length) {
+      this.post();
+      if (3 * line.length + 1 > this.chunk.length) this.chunk = newChunk(3 * line.length + 1);
     }
+    this.length += this.encoder.encodeInto(line, this.chunk.subarray(this.length)).written;
+    this.chunk[this.length++] = NEWLINE;
     this.count++;
+  }
+
+  /** Moves the filled part of the chunk to the worker (a transfer, not a copy) and starts a new chunk. */
+  private post(): void {
+    if (this.length === 0) return;
+    const buffer = this.chunk.buffer as ArrayBuffer;
+    this.worker.postMessage({ buffer, offset: this.chunk.byteOffset, length: this.length }, [buffer]);
+    this.chunk = newChunk(CHUNK_BYTES);
+    this.length = 0;
   }
 
   /**
@@ -55,8 +79,7 @@ export class WorkerLogHasher {
     if (this.failure) throw this.failure;
     this.worker.ref();
     try {
-      this.worker.postMessage(this.pending);
-      this.pending = "";
+      this.post();
       this.worker.postMessage(null);
       // Rejects with the worker's error if it fails meanwhile.
       const [hex] = (await once(this.worker, "message")) as [string];

@@ -3,21 +3,21 @@
  * builds each event's line and encodes it into a chunk of bytes, moved to the worker when full; hashing them
  * (most of the cost) runs beside the writer instead of on its thread. Same digest as `EventLogHasher` over the same events.
  */
-import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { RecordedEvent } from "./envelope.ts";
 import { validatedEventLine } from "./log-hash.ts";
 
 /**
- * The worker: hashes the `length` bytes at `offset` of every `{ buffer, offset, length }` it receives; `null` asks for the
- * hex digest. Plain JS (eval'd as CJS).
+ * The worker: hashes the `length` bytes at `offset` of every `{ buffer, offset, length }` it receives and moves
+ * the buffer back; `null` asks for the hex digest. Plain JS (eval'd as CJS).
  */
 const WORKER = `
 const { parentPort } = require("node:worker_threads");
 const hash = require("node:crypto").createHash("sha256");
 parentPort.on("message", (chunk) => {
-  if (chunk === null) parentPort.postMessage(hash.digest("hex"));
-  else hash.update(new Uint8Array(chunk.buffer, chunk.offset, chunk.length));
+  if (chunk === null) return parentPort.postMessage(hash.digest("hex"));
+  hash.update(new Uint8Array(chunk.buffer, chunk.offset, chunk.length));
+  parentPort.postMessage(chunk.buffer, [chunk.buffer]); // back to the writer, to be filled again
 });
 `;
 
@@ -31,6 +31,9 @@ function newChunk(bytes: number): Uint8Array {
   return new Uint8Array(memory.buffer, memory.byteOffset, memory.length);
 }
 
+/** Resolves with the worker's next message that is not a returned chunk (the digest). */
+type DigestWaiter = { resolve: (hex: string) => void; reject: (error: Error) => void };
+
 /** See the module comment. Call `digest()` once, or `close()` when abandoning it. */
 export class WorkerLogHasher {
   // No inherited flags (a loader such as tsx, a test runner's preloads): the worker needs node's builtins only.
@@ -38,14 +41,22 @@ export class WorkerLogHasher {
   private readonly encoder = new TextEncoder();
   private chunk = newChunk(CHUNK_BYTES);
   private length = 0;
+  /** Chunks the worker has hashed and moved back: memory stays at the few chunks in flight. */
+  private readonly free: ArrayBuffer[] = [];
+  private waiter: DigestWaiter | undefined;
   private failure: Error | undefined;
   count = 0;
 
   constructor() {
     // Never keeps the process alive by itself (digest() holds it while it waits).
     this.worker.unref();
+    this.worker.on("message", (message: ArrayBuffer | string) => {
+      if (typeof message === "string") this.waiter?.resolve(message);
+      else if (message.byteLength === CHUNK_BYTES) this.free.push(message);
+    });
     this.worker.on("error", (error) => {
       this.failure = error;
+      this.waiter?.reject(error);
     });
   }
 
@@ -67,7 +78,8 @@ export class WorkerLogHasher {
     if (this.length === 0) return;
     const buffer = this.chunk.buffer as ArrayBuffer;
     this.worker.postMessage({ buffer, offset: this.chunk.byteOffset, length: this.length }, [buffer]);
-    this.chunk = newChunk(CHUNK_BYTES);
+    const reused = this.free.pop();
+    this.chunk = reused ? new Uint8Array(reused) : newChunk(CHUNK_BYTES);
     this.length = 0;
   }
 
@@ -80,10 +92,11 @@ export class WorkerLogHasher {
     this.worker.ref();
     try {
       this.post();
+      const hex = new Promise<string>((resolve, reject) => {
+        this.waiter = { resolve, reject };
+      });
       this.worker.postMessage(null);
-      // Rejects with the worker's error if it fails meanwhile.
-      const [hex] = (await once(this.worker, "message")) as [string];
-      return hex;
+      return await hex;
     } finally {
       await this.close();
     }

@@ -33,6 +33,9 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 
 const idsOf = (events: readonly { eventId: string }[]) => events.map((e) => e.eventId);
 
+/** Where an append put its events (its result without the events it reports). */
+const placed = (r: AppendResult) => ({ nextExpectedRevision: r.nextExpectedRevision, position: r.position });
+
 /** Expects `promise` to reject with a WrongExpectedRevisionError carrying exactly these fields. */
 async function expectWrongRevision(
   promise: Promise<unknown>,
@@ -252,14 +255,36 @@ export function runEventStoreConformance(
       });
     });
 
+    it("reports the events an append wrote as its readers return them", async () => {
+      const store = await fresh();
+      const f = fixture();
+      const bars = f.symbolStream();
+      const orders = f.orderStream("ps-BTCUSDT-1-E");
+      const results = [
+        await store.append(bars, [f.barClosed(0), f.barClosed(1)], "noStream"),
+        await store.append(orders, [f.entrySubmitted("ps-BTCUSDT-1-E", FIXTURE_START)], "noStream"),
+        await store.append(bars, [f.barClosed(2)], 1),
+      ];
+      if (results.some((r) => r.recorded === undefined)) {
+        // An adapter that does not report them reports them for no append.
+        expect(results.every((r) => r.recorded === undefined)).toBe(true);
+        return;
+      }
+      const read = await collect(store.readAll());
+      const mine = read.filter((e) => e.stream === bars || e.stream === orders);
+      expect(results.flatMap((r) => r.recorded!)).toEqual(mine);
+      expect(results.map((r) => r.recorded!.at(-1)!.position)).toEqual(results.map((r) => r.position));
+    });
+
     it("treats a re-append of stored event ids as an idempotent retry", async () => {
       const store = await fresh();
       const f = fixture();
       const bars = f.symbolStream();
       const [a, b, c, d] = [f.barClosed(0), f.barClosed(1), f.barClosed(2), f.barClosed(3)];
-      const first = await store.append(bars, [a!, b!], "noStream");
-      expect(await store.append(bars, [a!, b!], "noStream")).toEqual(first);
-      const second = await store.append(bars, [c!], 1);
+      const first = placed(await store.append(bars, [a!, b!], "noStream"));
+      const retried = await store.append(bars, [a!, b!], "noStream");
+      expect(retried).toEqual(first); // a retry writes nothing: it reports no recorded events
+      const second = placed(await store.append(bars, [c!], 1));
       expect(await store.append(bars, [c!], 1)).toEqual(second);
       expect(await store.append(bars, [c!], "any")).toEqual(second);
       expect(await store.append(bars, [a!, b!], "noStream")).toEqual(first);
@@ -629,7 +654,7 @@ class ReappendLastCommand implements fc.AsyncCommand<Model, Real> {
   }
   async run(model: Model, real: Real): Promise<void> {
     const last = model.last!;
-    expect(await real.store.append(last.stream, last.events, last.expected)).toEqual(last.result);
+    expect(await real.store.append(last.stream, last.events, last.expected)).toEqual(placed(last.result));
   }
   toString(): string {
     return "reappendLast";

@@ -19,6 +19,7 @@ import type { NewEvent, RecordedEvent } from "../events/envelope.ts";
 import { eventIdFactory } from "../events/ids.ts";
 import type { EventStore } from "../events/store.ts";
 import { IllegalTransitionError } from "./illegal-transition.ts";
+import { type TableState, type TransitionTable, transitionTable } from "./transition-table.ts";
 
 /** Causation and market time of a batch of events. */
 export interface CommitMetadata {
@@ -43,6 +44,14 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
   /** Revision of the stream's last event; -1 while the stream does not exist. */
   private revision = -1;
   private readonly eventId: (revision: number) => string;
+  /** The machine's transition table, when it has one (see transition-table.ts); else XState runs every event. */
+  private readonly table: TransitionTable | undefined;
+  /**
+   * With a table: the actor's state (value and context), which the table moves; the XState actor then only
+   * gave the initial (or restored) snapshot. `current` is the XState snapshot of `state`, resolved when read.
+   */
+  private state: TableState | undefined;
+  private current: AnyMachineSnapshot | undefined;
 
   private constructor(
     readonly stream: string,
@@ -55,6 +64,26 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     this.eventId = eventIdFactory(correlationId, stream);
     this.actor = createActor(machine, (snapshot === undefined ? { input } : { snapshot }) as never);
     this.actor.start();
+    this.table = transitionTable(machine);
+    if (this.table) this.fromActor();
+  }
+
+  /** Takes the table's state from the XState actor's snapshot. */
+  private fromActor(): void {
+    const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+    this.state = { value: snapshot.value as string, context: snapshot.context };
+    this.current = snapshot;
+  }
+
+  /** The XState snapshot of the actor's state (with a table: resolved from the table's state when it moved). */
+  private xstateSnapshot(): AnyMachineSnapshot {
+    if (!this.table) return this.actor.getSnapshot() as AnyMachineSnapshot;
+    this.current ??= (this.actor.logic as AnyStateMachine).resolveState({
+      value: this.state!.value,
+      context: this.state!.context,
+      historyValue: {},
+    });
+    return this.current;
   }
 
   /**
@@ -89,6 +118,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     this.actor.stop();
     this.actor = createActor(this.actor.logic as TMachine, { snapshot: persisted.snapshot } as never);
     this.actor.start();
+    if (this.table) this.fromActor();
     this.revision = persisted.revision;
   }
 
@@ -97,7 +127,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     return {
       stream: this.stream,
       revision: this.revision,
-      snapshot: this.actor.getPersistedSnapshot(),
+      snapshot: (this.actor.logic as AnyStateMachine).getPersistedSnapshot(this.xstateSnapshot()),
     };
   }
 
@@ -131,17 +161,26 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
       throw new Error(`${this.stream}: expected revision ${this.revision + 1}, read ${e.revision}`);
     }
     const event = { type: e.type, data: e.data };
-    const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
-    if (!snapshot.can(event)) {
-      throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), e.type, e.position);
+    if (this.table) {
+      const next = this.table.next(this.state!, event);
+      if (next === undefined) {
+        throw new IllegalTransitionError(this.stream, JSON.stringify(this.state!.value), e.type, e.position);
+      }
+      this.state = next;
+      this.current = undefined;
+    } else {
+      const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+      if (!snapshot.can(event)) {
+        throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), e.type, e.position);
+      }
+      this.actor.send(event as never);
     }
-    this.actor.send(event as never);
     this.revision = e.revision;
   }
 
   /** The actor's current snapshot (state value and context). */
   get snapshot(): SnapshotFrom<TMachine> {
-    return this.actor.getSnapshot() as SnapshotFrom<TMachine>;
+    return this.xstateSnapshot() as SnapshotFrom<TMachine>;
   }
 
   /** Revision of the stream's last applied event (-1 when none). */
@@ -159,7 +198,9 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
    */
   async commit(events: readonly DomainEvent[], meta: CommitMetadata): Promise<string[]> {
     if (events.length === 0) return [];
-    this.validate(events);
+    let after: TableState | undefined;
+    if (this.table) after = this.tableStep(events);
+    else this.validate(events);
     const base = this.revision;
     const batch: NewEvent[] = events.map((e, i) => ({
       eventId: this.eventId(base + 1 + i),
@@ -172,7 +213,12 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
       },
     }));
     const result = await this.store.append(this.stream, batch, base < 0 ? "noStream" : base);
-    for (const e of events) this.actor.send(e as never);
+    if (after) {
+      this.state = after;
+      this.current = undefined;
+    } else {
+      for (const e of events) this.actor.send(e as never);
+    }
     this.revision = result.nextExpectedRevision;
     return batch.map((e) => e.eventId);
   }
@@ -182,6 +228,10 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
    * @throws IllegalTransitionError naming the first refused event.
    */
   validate(events: readonly DomainEvent[]): void {
+    if (this.table) {
+      this.tableStep(events);
+      return;
+    }
     const machine = this.actor.logic as AnyStateMachine;
     let snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
     for (let i = 0; i < events.length; i++) {
@@ -191,6 +241,22 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
         throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), event.type);
       }
     }
+  }
+
+  /**
+   * The table's state after `events` in order from the current one, without changing it.
+   * @throws IllegalTransitionError naming the first refused event.
+   */
+  private tableStep(events: readonly DomainEvent[]): TableState {
+    let state = this.state!;
+    for (const event of events) {
+      const next = this.table!.next(state, event);
+      if (next === undefined) {
+        throw new IllegalTransitionError(this.stream, JSON.stringify(state.value), event.type);
+      }
+      state = next;
+    }
+    return state;
   }
 
   /** Stops the underlying actor. */

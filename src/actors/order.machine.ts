@@ -29,7 +29,7 @@
  *
  * A conditional order's algo status is derived from its state by `algoStatus`.
  */
-import { and, assign, not, setup } from "xstate";
+import { assign, setup } from "xstate";
 import { CONDITIONAL_ORDER_TYPES, type EventData } from "../events/catalog.ts";
 
 type OrderEventType =
@@ -107,6 +107,13 @@ export const orderMachine = setup({
   guards: {
     completesOrder: ({ event }) => event.type === "OrderFilled" && event.data.status === "FILLED",
     conditional: ({ context }) => context.request !== undefined && isConditionalType(context.request.type),
+    /** A fill of a regular order that completes it (a conditional order fills only once triggered). */
+    regularCompletes: ({ context, event }) =>
+      context.request !== undefined &&
+      !isConditionalType(context.request.type) &&
+      event.type === "OrderFilled" &&
+      event.data.status === "FILLED",
+    regular: ({ context }) => context.request !== undefined && !isConditionalType(context.request.type),
     selfTradeExpiry: ({ event }) =>
       event.type === "OrderExpired" && (event.data.expiryReason === 1 || event.data.expiryReason === 3),
   },
@@ -127,8 +134,8 @@ export const orderMachine = setup({
     NEW: {
       on: {
         OrderFilled: [
-          { guard: and([not("conditional"), "completesOrder"]), target: "FILLED", actions: "recordFill" },
-          { guard: not("conditional"), target: "PARTIALLY_FILLED", actions: "recordFill" },
+          { guard: "regularCompletes", target: "FILLED", actions: "recordFill" },
+          { guard: "regular", target: "PARTIALLY_FILLED", actions: "recordFill" },
         ],
         OrderTriggering: { guard: "conditional", target: "TRIGGERING" },
         OrderCanceled: { target: "CANCELED", actions: "recordCancel" },

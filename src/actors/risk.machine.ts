@@ -24,13 +24,9 @@ export interface RiskContext {
 
 type State = EventData<"TradingStateChanged">["to"];
 
-/** The transition `from` → `target`, taken by a TradingStateChanged that names both. */
-const to = (from: State, target: State) => ({
-  guard: ({ event }: { event: RiskActorEvent }) =>
-    event.type === "TradingStateChanged" && event.data.from === from && event.data.to === target,
-  target,
-  actions: "recordChange" as const,
-});
+/** Whether `event` is the change `from` → `to`. */
+const isChange = (event: RiskActorEvent, from: State, to: State) =>
+  event.type === "TradingStateChanged" && event.data.from === from && event.data.to === to;
 
 /** The risk machine (transition table in the header comment). */
 export const riskMachine = setup({
@@ -43,14 +39,43 @@ export const riskMachine = setup({
       event.type === "TradingStateChanged" ? { lastChange: event.data } : {},
     ),
   },
+  guards: {
+    ACTIVE_REDUCING: ({ event }) => isChange(event, "ACTIVE", "REDUCING"),
+    ACTIVE_HALTED: ({ event }) => isChange(event, "ACTIVE", "HALTED"),
+    REDUCING_ACTIVE: ({ event }) => isChange(event, "REDUCING", "ACTIVE"),
+    REDUCING_HALTED: ({ event }) => isChange(event, "REDUCING", "HALTED"),
+    HALTED_ACTIVE: ({ event }) => isChange(event, "HALTED", "ACTIVE"),
+    HALTED_REDUCING: ({ event }) => isChange(event, "HALTED", "REDUCING"),
+  },
 }).createMachine({
   id: "risk",
   context: {},
   initial: "none",
   states: {
     none: { on: { RiskLimitsSet: { target: "ACTIVE", actions: "recordLimits" } } },
-    ACTIVE: { on: { TradingStateChanged: [to("ACTIVE", "REDUCING"), to("ACTIVE", "HALTED")] } },
-    REDUCING: { on: { TradingStateChanged: [to("REDUCING", "ACTIVE"), to("REDUCING", "HALTED")] } },
-    HALTED: { on: { TradingStateChanged: [to("HALTED", "ACTIVE"), to("HALTED", "REDUCING")] } },
+    ACTIVE: {
+      on: {
+        TradingStateChanged: [
+          { guard: "ACTIVE_REDUCING", target: "REDUCING", actions: "recordChange" },
+          { guard: "ACTIVE_HALTED", target: "HALTED", actions: "recordChange" },
+        ],
+      },
+    },
+    REDUCING: {
+      on: {
+        TradingStateChanged: [
+          { guard: "REDUCING_ACTIVE", target: "ACTIVE", actions: "recordChange" },
+          { guard: "REDUCING_HALTED", target: "HALTED", actions: "recordChange" },
+        ],
+      },
+    },
+    HALTED: {
+      on: {
+        TradingStateChanged: [
+          { guard: "HALTED_ACTIVE", target: "ACTIVE", actions: "recordChange" },
+          { guard: "HALTED_REDUCING", target: "REDUCING", actions: "recordChange" },
+        ],
+      },
+    },
   },
 });

@@ -20,6 +20,7 @@ import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
+import { observeAppends } from "../adapters/store/observed.ts";
 import type { LiquidationAccount } from "../adapters/venue/simulated/liquidation.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../config/schema.ts";
@@ -30,11 +31,13 @@ import {
   type LeverageBracketCatalog,
 } from "../domain/margin/brackets.catalog.ts";
 import type { EventData } from "../events/catalog.ts";
+import type { RecordedEvent } from "../events/envelope.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
+import { WorkerLogHasher } from "../events/log-hash-worker.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { consumeInOrder } from "../market/pull.ts";
-import { createProjections } from "../projections/index.ts";
+import { createProjections, type Projections } from "../projections/index.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 import { riskLimitsOf } from "./risk-engine.ts";
@@ -173,7 +176,25 @@ export async function executeBacktest(
   deps: BacktestDeps,
   resume?: { checkpoint: EventData<"RunCheckpointed"> | undefined },
 ): Promise<BacktestSummary> {
-  const { store, logger } = deps;
+  // A fresh run folds its log (hash, projections) as the store accepts it; a resumed run, or a store that does
+  // not report its writes, reads the log back at the end instead.
+  const fold = resume ? undefined : new LogFold(new WorkerLogHasher());
+  try {
+    return await execute(config, files, deps, resume, fold);
+  } finally {
+    await fold?.close();
+  }
+}
+
+async function execute(
+  config: BacktestConfig,
+  files: readonly ArchiveFile[],
+  deps: BacktestDeps,
+  resume: { checkpoint: EventData<"RunCheckpointed"> | undefined } | undefined,
+  fold: LogFold | undefined,
+): Promise<BacktestSummary> {
+  const { logger } = deps;
+  const store = fold ? observeAppends(deps.store, fold.observe) : deps.store;
   const catalog = deps.instruments ?? bundledInstrumentCatalog();
   const instrument = (symbol: string) => catalog.get(symbol);
   const wallClock = deps.wallClock ?? (() => performance.now());
@@ -304,13 +325,7 @@ export async function executeBacktest(
   await store.flush();
   deps.onProgress?.({ bars: engine.stats.bars, eventTime: lastTime, ...window });
 
-  // Every event of this log was checked against its machine by the actor that wrote it: no audit needed here.
-  const projections = createProjections({ audit: false });
-  const hasher = new EventLogHasher();
-  for await (const e of store.readAll()) {
-    hasher.add(e);
-    projections.apply(e);
-  }
+  const { hasher, projections } = fold?.complete ? fold : await readBack(deps.store);
   const { realizedPnl, fees, funding, netPnl, equity, maxDrawdown } = projections.summary();
   const result: BacktestSummary = {
     runId,
@@ -332,9 +347,49 @@ export async function executeBacktest(
     completed: true,
     events: hasher.count,
     barsPerSec: Math.round(((engine.stats.bars - barsBefore) / elapsedMs) * 1000),
-    eventLogSha256: hasher.digest(),
+    eventLogSha256: await hasher.digest(),
     warnings: coverage.warnings(),
   };
   logger.debug(result, "backtest completed");
   return result;
+}
+
+/**
+ * The end-of-run folds of a log: its hash and its projections. Every event of a backtest's log was checked
+ * against its machine by the actor that wrote it, so the projections do not audit it again.
+ */
+class LogFold {
+  constructor(readonly hasher: WorkerLogHasher | EventLogHasher) {}
+  // The summary needs the drawdown and the last equity, not the curve: memory stays flat however long the run.
+  readonly projections: Projections = createProjections({ audit: false, equityCurve: false });
+  /** False once an append wrote events the store did not report (then the log must be read back). */
+  complete = true;
+
+  /** Folds the events an append wrote (see `observeAppends`). */
+  readonly observe = (recorded: readonly RecordedEvent[] | undefined): void => {
+    if (recorded === undefined) {
+      this.complete = false;
+      return;
+    }
+    if (!this.complete) return;
+    for (const e of recorded) this.add(e);
+  };
+
+  /** Stops the hasher's worker, if it has one. */
+  async close(): Promise<void> {
+    if (this.hasher instanceof WorkerLogHasher) await this.hasher.close();
+  }
+
+  /** Folds one event of the store (it passed the catalog: the store validated it). */
+  add(e: RecordedEvent): void {
+    this.hasher.addValidated(e);
+    this.projections.apply(e);
+  }
+}
+
+/** The folds of the whole log in `store`, read back from it. */
+async function readBack(store: EventStore): Promise<LogFold> {
+  const fold = new LogFold(new EventLogHasher());
+  for await (const e of store.readAll()) fold.add(e);
+  return fold;
 }

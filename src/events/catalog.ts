@@ -5,13 +5,15 @@
  * walletBalance, commission) and the trading vocabulary (realizedPnl, fill, position).
  */
 import { z } from "zod";
+import { fastPaths } from "./catalog-fast.ts";
+import { DECIMAL_PATTERN, SYMBOL_PATTERN } from "./patterns.ts";
 
 /** A decimal number as a string: optional minus, digits, optional fraction (no exponent). */
-export const Decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'expected a decimal string like "123.45"');
+export const Decimal = z.string().regex(DECIMAL_PATTERN, 'expected a decimal string like "123.45"');
 /** ms since the Unix epoch, UTC. */
 export const EpochMs = z.number().int().nonnegative();
 /** A Binance symbol, e.g. BTCUSDT. */
-export const SymbolName = z.string().regex(/^[A-Z0-9]{2,30}$/, "expected an upper-case symbol like BTCUSDT");
+export const SymbolName = z.string().regex(SYMBOL_PATTERN, "expected an upper-case symbol like BTCUSDT");
 /** Binance's newClientOrderId pattern. */
 export const ClientOrderId = z.string().regex(/^[.A-Z:/a-z0-9_-]{1,36}$/, "expected a Binance clientOrderId");
 /** Binance order side. */
@@ -476,7 +478,9 @@ export class EventSchemaError extends Error {
  * @throws EventSchemaError for an unknown type or the first failing field.
  */
 export function validateEvent<T extends EventType>(type: T, data: unknown): EventData<T> {
-  const schema = (schemas as Record<string, z.ZodType>)[type];
+  const fast = fastPaths.get(type)?.(data);
+  if (fast !== undefined) return fast as EventData<T>;
+  const schema = Object.hasOwn(schemas, type) ? (schemas as Record<string, z.ZodType>)[type] : undefined;
   if (!schema) throw new EventSchemaError(String(type), "type", "unknown event type");
   const result = schema.safeParse(data);
   if (!result.success) {

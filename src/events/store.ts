@@ -21,6 +21,13 @@ export interface AppendResult {
   nextExpectedRevision: number;
   /** Global position of the last appended event. */
   position: number;
+  /**
+   * The events this append wrote, in global order, as a reader of this store returns them (canonical data):
+   * a writer can fold its own log as it goes instead of reading it back. Absent when the append wrote nothing
+   * (an idempotent retry, an empty append) and from adapters that do not report them (EventStoreDB).
+   * Readers share these objects with the store: they must not mutate them.
+   */
+  recorded?: readonly RecordedEvent[];
 }
 
 /** Options for reading one stream: events with revision ≥ fromRevision, at most `limit` of them. */

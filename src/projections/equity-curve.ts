@@ -53,6 +53,12 @@ function fold(state: DrawdownState, equity: bigint): void {
 
 /** The equity curve of an account and its running maximum drawdown. */
 export class EquityCurve {
+  /**
+   * @param keepSamples false: keep only the last sample (the running drawdown stays exact): for a writer that
+   *   needs the drawdown and the last equity, not the curve (its `points` then hold that sample alone).
+   */
+  constructor(private readonly keepSamples = true) {}
+
   private readonly times: number[] = [];
   private readonly values: bigint[] = [];
   /** values[i] formatted, filled on demand for samples that can no longer change (all but the last). */
@@ -71,6 +77,12 @@ export class EquityCurve {
       return;
     }
     if (n > 0) fold(this.settled, this.values[n - 1]!);
+    if (n > 0 && !this.keepSamples) {
+      this.times[0] = time;
+      this.values[0] = equity;
+      this.formatted.length = 0;
+      return;
+    }
     this.times.push(time);
     this.values.push(equity);
   }

@@ -122,7 +122,7 @@ type AnyRecordedEvent = DomainEvent extends infer E
 
 class ProjectionFold implements Projections {
   private readonly positionsFold = new PositionsProjection();
-  private readonly pnlFold = new PnlProjection();
+  private readonly pnlFold: PnlProjection;
   private readonly ordersFold = new OrdersProjection();
   private readonly runsFold = new RunsProjection();
   private readonly tradingRiskFold = new TradingRiskProjection();
@@ -132,8 +132,9 @@ class ProjectionFold implements Projections {
   private lastTime: number | null = null;
   private readonly audit: LogAudit | undefined;
 
-  constructor(audit: boolean) {
+  constructor(audit: boolean, equityCurve: boolean) {
     this.audit = audit ? new LogAudit() : undefined;
+    this.pnlFold = new PnlProjection(equityCurve);
   }
 
   apply(event: RecordedEvent): void {
@@ -308,10 +309,12 @@ class ProjectionFold implements Projections {
 
 /**
  * An empty projections fold. `audit` (default true) checks every event against its aggregate's machine first (`LogAudit`);
- * turn it off only for a log this process has just written through its actors.
+ * turn it off only for a log this process has just written through its actors. `equityCurve: false` keeps only
+ * the curve's last sample and its running maximum drawdown (`pnl()` and `summary()` stay exact; `equityCurve()`
+ * then holds the last sample alone): for a run's summary, in memory that does not grow with the window.
  */
-export function createProjections(options: { audit?: boolean } = {}): Projections {
-  return new ProjectionFold(options.audit ?? true);
+export function createProjections(options: { audit?: boolean; equityCurve?: boolean } = {}): Projections {
+  return new ProjectionFold(options.audit ?? true, options.equityCurve ?? true);
 }
 
 /** Folds every event of `events` (e.g. `store.readAll()`) into fresh projections. */

@@ -43,7 +43,12 @@ const usdt = (units: bigint) => formatUnits(units, MONEY_SCALE);
 
 /** Fold of AccountOpened, FillBooked and FundingFeeBooked, plus the per-bar equity samples. */
 export class PnlProjection {
-  readonly curve = new EquityCurve();
+  readonly curve: EquityCurve;
+  /** @param keepCurve false: keep the running drawdown and the last equity, not every sample. */
+  constructor(keepCurve = true) {
+    this.curve = new EquityCurve(keepCurve);
+  }
+
   private initialBalance: string | null = null;
   private wallet = 0n;
   private realizedPnl = 0n;

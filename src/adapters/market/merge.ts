@@ -55,24 +55,40 @@ export interface MarketStreamOptions {
  * `options.coverage` receives the per-symbol coverage report (bars, gaps, settlements, warnings).
  * Rejects with `MarketDataError` on a malformed file or conflicting sources, RangeError on an invalid window.
  */
-export async function* archiveMarketEvents(
+export function archiveMarketEvents(
   files: readonly ArchiveFile[],
   q: MarketWindow,
   options: MarketStreamOptions = {},
 ): AsyncGenerator<MarketEvent> {
-  checkWindow(q);
   const symbols = [...new Set(files.map((f) => f.symbol))].sort();
   const coverage = options.coverage ?? new MarketCoverage();
-  coverage.begin(q, symbols);
+  // Runs when the stream is first read (each source calls it first; the merge reads every source before
+  // yielding), so the window is checked and the coverage reset then, as a generator's body would.
+  let started = false;
+  const start = (): void => {
+    if (started) return;
+    started = true;
+    checkWindow(q);
+    coverage.begin(q, symbols);
+  };
+  if (symbols.length === 0) return noEvents(start);
   const sources = symbols.map((s) =>
     symbolEvents(
       s,
       files.filter((f) => f.symbol === s),
       q,
       coverage,
+      start,
     ),
   );
-  yield* mergeOrdered(sources, compareEvents);
+  // No merge layer for one symbol: each layer of async generators costs every event a few promise turns.
+  return sources.length === 1 ? sources[0]! : mergeOrdered(sources, compareEvents);
+}
+
+/** The stream of no files: checks the window and resets the coverage when read, and ends. */
+async function* noEvents(start: () => void): AsyncGenerator<MarketEvent> {
+  start();
+  yield* [];
 }
 
 /**
@@ -114,17 +130,18 @@ async function* symbolEvents(
   files: readonly ArchiveFile[],
   q: MarketWindow,
   coverage: MarketCoverage,
+  start: () => void,
 ): AsyncGenerator<MarketEvent> {
+  start();
   const cov = coverage.of(symbol);
   const settlements = await loadSettlements(inPriorityOrder(files, "fundingRate"), q);
   const markOpens = await loadMarkOpens(inPriorityOrder(files, "markPriceKlines"));
   for (const openTime of markOpens.keys()) {
     if (openTime < q.to && openTime + EIGHT_HOURS_MS > q.from) cov.markPriceKlines++;
   }
-  const bars = mergeOrdered(
-    inPriorityOrder(files, "klines").map((f) => readKlineFile(f)),
-    (a, b) => a.openTime - b.openTime,
-  );
+  const klineFiles = inPriorityOrder(files, "klines").map((f) => readKlineFile(f));
+  const bars =
+    klineFiles.length === 1 ? klineFiles[0]! : mergeOrdered(klineFiles, (a, b) => a.openTime - b.openTime);
   let next = 0;
   let lastClose: string | undefined;
   const settle = (row: FundingRow): MarketEvent | undefined => {
@@ -175,7 +192,18 @@ async function* symbolEvents(
       cov.bars++;
       cov.firstBarOpenTime ??= row.openTime;
       cov.lastBarOpenTime = row.openTime;
-      yield { kind: "bar", time: row.closeTime, bar: { symbol, interval: "1m", ...row } };
+      const bar = {
+        symbol,
+        interval: "1m" as const,
+        openTime: row.openTime,
+        closeTime: row.closeTime,
+        open: row.open,
+        high: row.high,
+        low: row.low,
+        close: row.close,
+        volume: row.volume,
+      };
+      yield { kind: "bar", time: row.closeTime, bar };
     }
   }
   for (; next < settlements.length; next++) {
@@ -230,7 +258,8 @@ async function loadMarkOpens(files: ArchiveFile[]): Promise<Map<number, string>>
 }
 
 /**
- * k-way merge of sorted async sources by `compare`; on ties the lower source index goes first. Sources are
+ * k-way merge of sorted async sources by `compare` (callers pass one source as is, unmerged); on ties the lower
+ * source index goes first. Sources are
  * advanced one at a time (so the first error in stream order is the one thrown) and all closed at the end.
  */
 async function* mergeOrdered<T>(
@@ -238,10 +267,6 @@ async function* mergeOrdered<T>(
   compare: (a: T, b: T) => number,
 ): AsyncGenerator<T> {
   try {
-    if (sources.length === 1) {
-      yield* sources[0]!;
-      return;
-    }
     const heads: IteratorResult<T>[] = [];
     for (const source of sources) heads.push(await source.next());
     for (;;) {

@@ -49,7 +49,8 @@ export class InMemoryEventStore implements EventStore {
       if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
       return emptyAppendResult(current);
     }
-    const stored = batch.findIndex((event) => this.byId.has(event.eventId));
+    let stored = -1;
+    for (let i = 0; i < batch.length && stored < 0; i++) if (this.byId.has(batch[i]!.eventId)) stored = i;
     if (!holds || stored >= 0) {
       const retried = idempotentResult(stream, batch, expectedRevision, current, (id) =>
         this.storedEvent(id),
@@ -61,15 +62,17 @@ export class InMemoryEventStore implements EventStore {
     }
     const target = existing ?? [];
     if (!existing) this.streams.set(stream, target);
+    const written: RecordedEvent[] = [];
     for (const event of batch) {
       const recorded = recordedEvent(stream, target.length, this.log.length + 1, event);
       this.log.push(recorded);
       target.push(recorded);
       this.byId.set(recorded.eventId, recorded);
+      written.push(recorded);
     }
     for (const follower of this.followers) follower.wake();
     const last = target[target.length - 1]!;
-    return { nextExpectedRevision: last.revision, position: last.position };
+    return { nextExpectedRevision: last.revision, position: last.position, recorded: written };
   }
 
   /** See `EventStore.readStream`; events appended while iterating are included. */

@@ -33,6 +33,7 @@ import { closeSync, openSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Observable } from "rxjs";
 import { EventSchemaError } from "../../events/catalog.ts";
+import { validatedDataJson, validatedMetadataJson } from "../../events/catalog-fast.ts";
 import type { NewEvent, RecordedEvent } from "../../events/envelope.ts";
 import {
   type AppendResult,
@@ -50,6 +51,7 @@ import {
   emptyAppendResult,
   expectedRevisionHolds,
   idempotentResult,
+  recordedEvent,
   type StoredEvent,
   type ValidatedEvent,
   validateBatch,
@@ -522,8 +524,8 @@ export class SqliteEventStore implements EventStore {
       revision,
       event.eventId,
       event.type,
-      JSON.stringify(event.data),
-      JSON.stringify(event.metadata),
+      validatedDataJson(event.type, event.data),
+      validatedMetadataJson(event.metadata),
     );
     const position = Number(info.lastInsertRowid);
     if (position === this.own.to + 1 && this.own.from <= this.own.to) this.own.to = position;
@@ -537,7 +539,10 @@ export class SqliteEventStore implements EventStore {
       const position =
         batch.length === 1 ? this.insertOne(stream, from, batch[0]!) : this.insertBatch(stream, from, batch);
       const revision = from + batch.length - 1;
-      return { result: { nextExpectedRevision: revision, position }, revision, written: true };
+      // One transaction's rows get consecutive rowids (the largest + 1 each).
+      const first = position - batch.length + 1;
+      const recorded = batch.map((event, i) => recordedEvent(stream, from + i, first + i, event));
+      return { result: { nextExpectedRevision: revision, position, recorded }, revision, written: true };
     } catch (error) {
       if (error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_UNIQUE")
         return undefined;

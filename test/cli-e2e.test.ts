@@ -49,6 +49,9 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
       "orders",
       "ordersDenied",
       "fills",
+      "makerFills",
+      "partialFills",
+      "liquidations",
       "realizedPnl",
       "fees",
       "funding",
@@ -69,6 +72,11 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
     expect(summary).toMatchObject({
       gaps: 0,
       ordersDenied: 0,
+      // sma-cross sends MARKET entries and stop/target exits: every fill is a whole taker fill, and at its
+      // default 10× with 1000 USDT margin on a 10000 USDT wallet nothing comes near liquidation.
+      makerFills: 0,
+      partialFills: 0,
+      liquidations: 0,
       tradingState: "ACTIVE",
       completed: true,
       fundingSettlements: { BTCUSDT: 9, ETHUSDT: 9 },

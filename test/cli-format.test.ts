@@ -7,6 +7,9 @@ const summary = {
   bars: 146_880,
   orders: 42,
   fills: 40,
+  makerFills: 3,
+  partialFills: 1,
+  liquidations: 2,
   realizedPnl: "-123.45",
   fees: "12.5",
   funding: "-0.75",
@@ -35,6 +38,9 @@ describe("backtest summary", () => {
       "orders",
       "ordersDenied",
       "fills",
+      "makerFills",
+      "partialFills",
+      "liquidations",
       "realizedPnl",
       "fees",
       "funding",
@@ -55,6 +61,9 @@ describe("backtest summary", () => {
       realizedPnl: "-123.45",
       barsPerSec: 51234.6,
       ordersDenied: 2,
+      makerFills: 3,
+      partialFills: 1,
+      liquidations: 2,
       tradingState: "HALTED",
     });
   });
@@ -64,6 +73,8 @@ describe("backtest summary", () => {
     expect(rows).toContain("  realizedPnl         -123.45 USDT");
     expect(rows).toContain("  barsPerSec          51235");
     expect(rows).toContain("  netPnl              -136.7 USDT");
+    expect(rows).toContain("  liquidations        2");
+    expect(rows).toContain("  makerFills          3");
     expect(rows).toContain("  equity              9870.12345679 USDT"); // 8 decimals, half-even
     expect(rows).toContain("  fundingSettlements  BTCUSDT 153, ETHUSDT 0");
     expect(rows).toContain("  warmFrom            BTCUSDT 2025-05-05T03:20:59.999Z");

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { SIMULATED_VENUE_DEFAULTS } from "../src/adapters/venue/simulated/venue.ts";
 import { ConfigError, type ConfigSources, loadConfig } from "../src/config/load.ts";
 import { AppConfigSchema, BacktestConfigSchema, windowOf } from "../src/config/schema.ts";
 
@@ -62,8 +63,21 @@ describe("defaults", () => {
           marginType: "ISOLATED",
         },
         risk: { priceBand: "0.1", orderRate: { orders: 100, windowMs: 1000 }, dailyLossAction: "REDUCING" },
+        venue: {
+          intrabarPath: "stopFirst",
+          limitFillRule: "through",
+          submitLatencyMs: 0,
+          triggerLatencyMs: 0,
+        },
       },
     });
+  });
+
+  it("of the venue are the simulated venue's own", () => {
+    const { participationRate: _none, ...venue } = load({ cwd: cwdWith() }).backtest.venue;
+    const { makerRate: _rate, maxOpenConditionalOrders: _max, ...defaults } = SIMULATED_VENUE_DEFAULTS;
+    expect(venue).toEqual(defaults);
+    expect(_none).toBeUndefined();
   });
 
   it("fill a partial backtest config", () => {
@@ -254,6 +268,39 @@ describe("errors name the key and its source", () => {
     );
     expect(configError({ cwd, flags: { maxOpenPositions: "0" } })).toBe(
       "invalid config: backtest.risk.maxOpenPositions (from flag --max-open-positions): expected an integer number of positions ≥ 1",
+    );
+  });
+
+  it("venue options from the file and flags, and errors naming the key and its source", () => {
+    const cwd = cwdWith({ backtest: { venue: { limitFillRule: "touch", triggerLatencyMs: 500 } } });
+    const cfg = load({
+      cwd,
+      flags: { intrabarPath: "barDirection", participationRate: "0.25", latencyMs: "1000" },
+    });
+    expect(cfg.backtest.venue).toEqual({
+      intrabarPath: "barDirection",
+      limitFillRule: "touch",
+      participationRate: "0.25",
+      submitLatencyMs: 1000,
+      triggerLatencyMs: 500,
+    });
+    expect(load({ cwd, flags: { participationRate: "1" } }).backtest.venue.participationRate).toBe("1");
+    expect(configError({ cwd, flags: { intrabarPath: "random" } })).toBe(
+      "invalid config: backtest.venue.intrabarPath (from flag --intrabar-path): expected one of stopFirst, barDirection, openHighLowClose, openLowHighClose",
+    );
+    for (const rate of ["0", "1.5", "10%", "0.0"]) {
+      expect(configError({ cwd, flags: { participationRate: rate } })).toBe(
+        'invalid config: backtest.venue.participationRate (from flag --participation-rate): expected a decimal ratio above 0 and at most 1 such as "0.1"',
+      );
+    }
+    expect(configError({ cwd, flags: { latencyMs: "-1" } })).toBe(
+      "invalid config: backtest.venue.submitLatencyMs (from flag --latency-ms): expected a latency of 0 ms to one day, in ms",
+    );
+    expect(configError({ cwd: cwdWith({ backtest: { venue: { limitFillRule: "cross" } } }) })).toMatch(
+      /^invalid config: backtest\.venue\.limitFillRule \(from file .*perpsource\.config\.json\): expected through or touch$/,
+    );
+    expect(configError({ cwd: cwdWith({ backtest: { venue: { latency: 1 } } }) })).toMatch(
+      /backtest\.venue\.latency \(from file .*\): unknown key/,
     );
   });
 

@@ -12,8 +12,8 @@ const MAX_DIFFERENCES_SHOWN = 5;
 
 /**
  * The summary as one JSON line (no newline): counts as numbers, money (USDT) as decimal strings, exactly the
- * keys bars, orders, ordersDenied, fills, realizedPnl, fees, funding, unrealizedPnl, equity, maxDrawdown,
- * tradingState, gaps, fundingSettlements (per symbol), warmFrom (per symbol, ms), completed, events, barsPerSec,
+ * keys bars, orders, ordersDenied, fills, makerFills, partialFills, liquidations, realizedPnl, fees, funding,
+ * unrealizedPnl, equity, maxDrawdown, tradingState, gaps, fundingSettlements (per symbol), warmFrom (per symbol, ms), completed, events, barsPerSec,
  * eventLogSha256.
  */
 export function summaryJsonLine(s: BacktestSummary): string {
@@ -22,6 +22,9 @@ export function summaryJsonLine(s: BacktestSummary): string {
     orders: s.orders,
     ordersDenied: s.ordersDenied,
     fills: s.fills,
+    makerFills: s.makerFills,
+    partialFills: s.partialFills,
+    liquidations: s.liquidations,
     realizedPnl: s.realizedPnl,
     fees: s.fees,
     funding: s.funding,
@@ -58,6 +61,9 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["orders", String(s.orders)],
     ["ordersDenied", String(s.ordersDenied)],
     ["fills", String(s.fills)],
+    ["makerFills", String(s.makerFills)],
+    ["partialFills", String(s.partialFills)],
+    ["liquidations", String(s.liquidations)],
     ["realizedPnl", usdt(s.realizedPnl)],
     ["fees", usdt(s.fees)],
     ["funding", usdt(s.funding)],

@@ -98,6 +98,23 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option("--max-open-positions <n>", "most positions open at once")
     .option("--price-band <ratio|off>", "fat-finger band of an order's price vs the mark (default: 0.1)")
     .option("--order-rate <n/ms|off>", "most orders per window of market time (default: 100/1000)")
+    .option(
+      "--intrabar-path <mode>",
+      "order of events inside a bar: stopFirst (default), barDirection, openHighLowClose, openLowHighClose",
+    )
+    .option(
+      "--limit-fill-rule <rule>",
+      "resting LIMITs fill when the market trades through (default) or touches them",
+    )
+    .option(
+      "--participation-rate <ratio>",
+      "largest share of a bar's volume our fills take (default: no cap)",
+    )
+    .option("--latency-ms <ms>", "market time from submit to the matching engine (default: 0)")
+    .option(
+      "--trigger-latency-ms <ms>",
+      "market time from a trigger to its order in the matching engine (default: 0)",
+    )
     .option("--json", "print the summary as one JSON line")
     .option("--serve <port>", "then serve the projections on this port until interrupted")
     .action(run(async () => (await import("./commands/backtest.ts")).backtestCommand));

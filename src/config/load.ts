@@ -106,6 +106,11 @@ const FLAGS: Record<string, Mapping> = {
   dailyLossLimit: { path: ["backtest", "risk", "dailyLossLimit"], parse: asIs },
   dailyLossAction: { path: ["backtest", "risk", "dailyLossAction"], parse: asIs },
   maxDrawdown: { path: ["backtest", "risk", "maxDrawdown"], parse: asIs },
+  intrabarPath: { path: ["backtest", "venue", "intrabarPath"], parse: asIs },
+  limitFillRule: { path: ["backtest", "venue", "limitFillRule"], parse: asIs },
+  participationRate: { path: ["backtest", "venue", "participationRate"], parse: asIs },
+  latencyMs: { path: ["backtest", "venue", "submitLatencyMs"], parse: integer },
+  triggerLatencyMs: { path: ["backtest", "venue", "triggerLatencyMs"], parse: integer },
 };
 
 /**

@@ -4,6 +4,8 @@
  * calendar days. `loadConfig` (load.ts) layers a file, the environment and CLI flags over these defaults.
  */
 import { z } from "zod";
+import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "../adapters/venue/simulated/intrabar-path.ts";
+import { SIMULATED_VENUE_DEFAULTS } from "../adapters/venue/simulated/venue.ts";
 import { strategyNames } from "../strategies/registry.ts";
 import { smaCrossParamsSchema } from "../strategies/sma-cross/params.ts";
 
@@ -99,6 +101,40 @@ export const RiskConfigSchema = z.strictObject({
   maxDrawdown: OpenRatio("0.15").optional(),
 });
 
+/** A ratio in (0, 1] as a decimal string (0.1 = 10 %). */
+const PositiveRatio = (example: string) => {
+  const error = `expected a decimal ratio above 0 and at most 1 such as "${example}"`;
+  return z.string({ error }).regex(/^(0\.\d*[1-9]\d*|1(\.0+)?)$/, { error });
+};
+
+/**
+ * The simulated venue's matching options (src/adapters/venue/simulated/matching.ts states each rule;
+ * `SimulatedVenueOptions`). The defaults are the venue's own (`SIMULATED_VENUE_DEFAULTS`): stop first, LIMITs
+ * fill when traded through, no participation cap, no latency. Recorded in RunStarted with the rest of the run.
+ */
+export const VenueConfigSchema = z.strictObject({
+  /** How the venue orders what happens inside a 1m bar (intrabar-path.ts). */
+  intrabarPath: z
+    .enum(INTRABAR_PATH_MODES as readonly IntrabarPathMode[] as [IntrabarPathMode, ...IntrabarPathMode[]], {
+      error: `expected one of ${INTRABAR_PATH_MODES.join(", ")}`,
+    })
+    .default(SIMULATED_VENUE_DEFAULTS.intrabarPath),
+  /** A resting LIMIT fills when the market trades "through" its price, or when it "touch"es it. */
+  limitFillRule: z
+    .enum(["through", "touch"], { error: "expected through or touch" })
+    .default(SIMULATED_VENUE_DEFAULTS.limitFillRule),
+  /** Max share of a bar's volume our fills take, as a ratio (absent: no cap). */
+  participationRate: PositiveRatio("0.1").optional(),
+  /** Market time from submit to the matching engine, ms. */
+  submitLatencyMs: Int(0, 86_400_000, "a latency of 0 ms to one day, in ms").default(
+    SIMULATED_VENUE_DEFAULTS.submitLatencyMs,
+  ),
+  /** Market time from a trigger to the regular order in the matching engine, ms. */
+  triggerLatencyMs: Int(0, 86_400_000, "a latency of 0 ms to one day, in ms").default(
+    SIMULATED_VENUE_DEFAULTS.triggerLatencyMs,
+  ),
+});
+
 /** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
 export const BacktestConfigSchema = z
   .strictObject({
@@ -139,6 +175,8 @@ export const BacktestConfigSchema = z
     smaCross: smaCrossParamsSchema.prefault({}),
     /** The pre-trade risk engine's limits. */
     risk: RiskConfigSchema.prefault({}),
+    /** The simulated venue's matching options. */
+    venue: VenueConfigSchema.prefault({}),
   })
   .check((ctx) => {
     const { from, to } = ctx.value;
@@ -202,6 +240,7 @@ export const AppConfigSchema = z.strictObject({
 
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
 export type RiskConfig = z.output<typeof RiskConfigSchema>;
+export type VenueConfig = z.output<typeof VenueConfigSchema>;
 export type AppConfig = z.output<typeof AppConfigSchema>;
 export type LogLevel = z.output<typeof LogLevelSchema>;
 

@@ -53,6 +53,12 @@ export interface BacktestSummary {
   /** Orders the pre-trade risk engine denied (OrderDenied). */
   ordersDenied: number;
   fills: number;
+  /** Fills as a maker (OrderFilled maker: true). */
+  makerFills: number;
+  /** Fills that left their order PARTIALLY_FILLED. */
+  partialFills: number;
+  /** Positions the venue liquidated (PositionLiquidated). */
+  liquidations: number;
   realizedPnl: string;
   fees: string;
   funding: string;
@@ -213,6 +219,7 @@ async function execute(
     makerRate: config.feeRates.maker,
     slippage: config.slippage,
     instrument,
+    ...config.venue,
     liquidation: {
       account: (): LiquidationAccount => {
         const account: AccountContext = engine.accountState;
@@ -326,13 +333,17 @@ async function execute(
   deps.onProgress?.({ bars: engine.stats.bars, eventTime: lastTime, ...window });
 
   const { hasher, projections } = fold?.complete ? fold : await readBack(deps.store);
-  const { realizedPnl, fees, funding, netPnl, equity, maxDrawdown } = projections.summary();
+  const { realizedPnl, fees, funding, netPnl, equity, maxDrawdown, makerFills, partialFills, liquidations } =
+    projections.summary();
   const result: BacktestSummary = {
     runId,
     bars: engine.stats.bars,
     orders: engine.stats.orders,
     ordersDenied: projections.tradingRisk().ordersDenied,
     fills: engine.stats.fills,
+    makerFills,
+    partialFills,
+    liquidations,
     realizedPnl,
     fees,
     funding,

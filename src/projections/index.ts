@@ -45,6 +45,12 @@ export interface ProjectionSummary {
   orders: number;
   /** FillBooked events. */
   fills: number;
+  /** OrderFilled events of maker fills. */
+  makerFills: number;
+  /** OrderFilled events that left their order PARTIALLY_FILLED. */
+  partialFills: number;
+  /** PositionLiquidated events. */
+  liquidations: number;
   realizedPnl: string;
   fees: string;
   funding: string;
@@ -282,6 +288,9 @@ class ProjectionFold implements Projections {
       bars: this.barCount,
       orders: this.ordersFold.count,
       fills: pnl.fills,
+      makerFills: this.ordersFold.makerFills,
+      partialFills: this.ordersFold.partialFills,
+      liquidations: pnl.liquidations,
       realizedPnl: pnl.realizedPnl,
       fees: pnl.fees,
       funding: pnl.funding,

@@ -121,10 +121,22 @@ interface OrderState {
 /** Fold of the order events, keyed by clientOrderId; listing keeps submission order. */
 export class OrdersProjection {
   private readonly byId = new Map<string, OrderState>();
+  private makerFillCount = 0;
+  private partialFillCount = 0;
 
   /** Number of orders submitted. */
   get count(): number {
     return this.byId.size;
+  }
+
+  /** Number of OrderFilled events with `maker` true. */
+  get makerFills(): number {
+    return this.makerFillCount;
+  }
+
+  /** Number of OrderFilled events that left their order PARTIALLY_FILLED. */
+  get partialFills(): number {
+    return this.partialFillCount;
   }
 
   /** A new order, PENDING_NEW, submitted at `time` (ms). */
@@ -201,6 +213,8 @@ export class OrdersProjection {
   filled(fill: EventData<"OrderFilled">, time: number): void {
     const s = this.byId.get(fill.clientOrderId);
     if (!s) return;
+    if (fill.maker) this.makerFillCount++;
+    if (fill.status === "PARTIALLY_FILLED") this.partialFillCount++;
     s.quoteQty = s.quoteQty.plus(new Dec(fill.price).times(fill.quantity));
     s.commission = s.commission.plus(fill.commission);
     const v = s.view;

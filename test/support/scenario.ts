@@ -2,9 +2,11 @@
  * Drives the trading engine and the simulated venue over hand-made bars and funding settlements, in memory,
  * exactly as a backtest does (venue matching first, then the bar close).
  */
+import { marginedPositions } from "../../src/actors/account.decide.ts";
 import { InMemoryEventStore } from "../../src/adapters/store/memory.ts";
 import { SimulatedVenue } from "../../src/adapters/venue/simulated/venue.ts";
 import { getInstrument } from "../../src/domain/instruments.ts";
+import { bundledLeverageBracketCatalog } from "../../src/domain/margin/brackets.catalog.ts";
 import { TradingEngine } from "../../src/engine/trading-engine.ts";
 import type { EventData } from "../../src/events/catalog.ts";
 import type { RecordedEvent } from "../../src/events/envelope.ts";
@@ -45,18 +47,32 @@ export interface ScenarioOptions {
   slippage?: string;
   initialBalance?: string;
   runId?: string;
+  /** The venue liquidates against the booked account and the bundled brackets, as a backtest's does. */
+  liquidation?: boolean;
 }
 
 /** Runs `inputs` through a fresh engine; returns the store, the engine, the venue and the whole log. */
 export async function runScenario(inputs: ScenarioInput[], options: ScenarioOptions = {}) {
   const store = new InMemoryEventStore();
-  const venue = new SimulatedVenue({
+  const brackets = bundledLeverageBracketCatalog();
+  const venue: SimulatedVenue = new SimulatedVenue({
     takerRate: options.takerRate ?? "0.0005",
     slippage: options.slippage ?? "0",
     instrument: getInstrument,
+    ...(options.liquidation
+      ? {
+          liquidation: {
+            account: () => ({
+              walletBalance: engine.accountState.walletBalance,
+              positions: marginedPositions(engine.accountState),
+            }),
+            brackets: (symbol: string) => brackets.get(symbol).brackets,
+          },
+        }
+      : {}),
   });
   const params = smaCross.params.parse({ marginUsdt: "1000", ...options.params });
-  const engine = new TradingEngine({
+  const engine: TradingEngine = new TradingEngine({
     store,
     venue,
     runId: options.runId ?? "test-run",

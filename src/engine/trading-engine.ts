@@ -226,19 +226,18 @@ export class TradingEngine {
         if (completed) await this.trades.onOrderFilled(completed);
         return;
       }
-      case "expired":
-        return this.execution.onExpired(
-          report.clientOrderId,
-          report.reason,
-          report.time,
-          report.expiryReason,
-        );
+      case "expired": {
+        const { clientOrderId, reason, time, expiryReason } = report;
+        const ended = await this.execution.onExpired(clientOrderId, reason, time, expiryReason);
+        if (ended) await this.trades.onOrderEnded(ended);
+        return;
+      }
       case "triggering":
         return this.execution.onTriggering(report);
       case "triggered":
         return this.execution.onTriggered(report);
       case "rejected":
-        return this.execution.onRejected(report);
+        return this.trades.onOrderEnded(await this.execution.onRejected(report));
       case "liquidation": {
         const cause = await this.execution.onLiquidation(report);
         const { symbol, clientOrderId } = report.liquidation;

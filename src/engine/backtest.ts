@@ -21,7 +21,7 @@ import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapt
 import { MarketCoverage } from "../adapters/market/coverage.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
-import type { LiquidationAccount } from "../adapters/venue/simulated/liquidation.ts";
+import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
@@ -213,10 +213,14 @@ async function execute(
     makerRate: config.feeRates.maker,
     slippage: config.slippage,
     instrument,
-    liquidation: {
-      account: (): LiquidationAccount => {
+    margin: {
+      account: (): VenueAccountView => {
         const account: AccountContext = engine.accountState;
-        return { walletBalance: account.walletBalance, positions: marginedPositions(account) };
+        return {
+          walletBalance: account.walletBalance,
+          positions: marginedPositions(account),
+          settings: account.settings,
+        };
       },
       brackets: (symbol) => bracketCatalog.get(symbol).brackets,
     },

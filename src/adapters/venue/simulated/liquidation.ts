@@ -26,15 +26,19 @@ import { maintenanceMargin } from "../../../domain/margin/margin.ts";
 import type { VenueReport } from "../../../engine/venue.ts";
 import type { MarkBar, MatchBar, MatchingOptions, MatchingState, StepResult } from "./matching.ts";
 
-/** The booked account the venue liquidates against: total wallet balance (USDT) and open positions. */
-export interface LiquidationAccount {
+/**
+ * The booked account the venue margins and liquidates against: total wallet balance (USDT), open positions and
+ * each configured symbol's leverage and margin type.
+ */
+export interface VenueAccountView {
   walletBalance: string;
   positions: MarginedPosition[];
+  settings: Record<string, { leverage: number; marginType: "ISOLATED" | "CROSSED" }>;
 }
 
-/** What the liquidation check needs beyond the matching state. */
-export interface LiquidationInputs {
-  account: LiquidationAccount;
+/** What the margin checks and the liquidation need beyond the matching state. */
+export interface MarginInputs {
+  account: VenueAccountView;
   brackets: (symbol: string) => readonly LeverageBracket[];
 }
 
@@ -49,7 +53,7 @@ export function liquidationStep(
   bar: MatchBar,
   mark: MarkBar | undefined,
   options: MatchingOptions,
-  inputs: LiquidationInputs,
+  inputs: MarginInputs,
 ): StepResult | undefined {
   const symbol = bar.symbol;
   const amt = new Dec(state.positions[symbol] ?? "0");

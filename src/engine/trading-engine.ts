@@ -80,6 +80,7 @@ export class TradingEngine {
       runId: options.runId,
       accountId: options.accountId,
       limits: options.riskLimits ?? {},
+      instrument: options.instrument,
       view: () => ({
         walletBalance: this.account.snapshot.context.walletBalance,
         positions: this.account.snapshot.context.positions,

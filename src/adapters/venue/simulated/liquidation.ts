@@ -54,6 +54,7 @@ export function liquidationStep(
   mark: MarkBar | undefined,
   options: MatchingOptions,
   inputs: MarginInputs,
+  cache?: LiquidationPriceCache,
 ): StepResult | undefined {
   const symbol = bar.symbol;
   const amt = new Dec(state.positions[symbol] ?? "0");
@@ -62,13 +63,8 @@ export function liquidationStep(
   const position = account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH");
   if (!position) return undefined;
   const watched = mark ?? bar;
-  const markOf = (s: string) =>
-    s === symbol ? watched.open : (state.markPrice[s] ?? state.lastPrice[s] ?? undefined);
-  const view = accountRisk(account.walletBalance, account.positions, markOf, inputs.brackets).find(
-    (v) => v.symbol === symbol && v.positionSide === "BOTH",
-  );
-  const lp = view?.risk.liquidationPrice;
-  if (!view || lp === null || lp === undefined) return undefined;
+  const lp = liquidationPriceAt(state, position, watched.open, inputs, cache);
+  if (lp === null) return undefined;
   const long = amt.isPositive();
   const crossed = long ? new Dec(watched.low).lte(lp) : new Dec(watched.high).gte(lp);
   if (!crossed || stopComesFirst(state, symbol, long, lp)) return undefined;
@@ -140,6 +136,49 @@ export function liquidationStep(
     },
     reports,
   };
+}
+
+/**
+ * Liquidation prices already computed, by what they depend on: an isolated position's own numbers; a cross
+ * position's, the wallet, every position and the other cross positions' marks. Not part of the venue's state (a
+ * cache: the same inputs give the same price).
+ */
+export type LiquidationPriceCache = Map<string, string | null>;
+
+/** The liquidation price of `position` with its own mark at `markPrice` (§4.7), via the cache when given. */
+function liquidationPriceAt(
+  state: MatchingState,
+  position: MarginedPosition,
+  markPrice: string,
+  { account, brackets }: MarginInputs,
+  cache: LiquidationPriceCache | undefined,
+): string | null {
+  const markOf = (s: string) =>
+    s === position.symbol ? markPrice : (state.markPrice[s] ?? state.lastPrice[s] ?? undefined);
+  const isolated = position.marginType === "ISOLATED";
+  const key = isolated
+    ? `I|${position.symbol}|${position.positionAmt}|${position.entryPrice}|${position.isolatedWallet}|${position.leverage}`
+    : `C|${account.walletBalance}|${account.positions
+        .map((p) => `${p.symbol}:${p.positionAmt}:${p.entryPrice}:${p.isolatedWallet ?? ""}:${p.marginType}`)
+        .join(",")}|${account.positions
+        .filter((p) => p.symbol !== position.symbol && p.marginType === "CROSSED")
+        .map((p) => markOf(p.symbol))
+        .join(",")}`;
+  const known = cache?.get(key);
+  if (known !== undefined) return known;
+  const view = accountRisk(
+    account.walletBalance,
+    account.positions,
+    markOf,
+    brackets,
+    (p) => p === position,
+  )[0];
+  const lp = view?.risk.liquidationPrice ?? null;
+  if (cache) {
+    if (cache.size > 10_000) cache.clear();
+    cache.set(key, lp);
+  }
+  return lp;
 }
 
 /** Whether a working protective stop of the position triggers before the adverse move reaches `lp`. */

@@ -19,7 +19,7 @@ import type {
 } from "../../../engine/venue.ts";
 import type { EventData } from "../../../events/catalog.ts";
 import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "./intrabar-path.ts";
-import { liquidationStep, type VenueAccountView } from "./liquidation.ts";
+import { type LiquidationPriceCache, liquidationStep, type VenueAccountView } from "./liquidation.ts";
 import { marginViolation } from "./margin-check.ts";
 import {
   cancelOrder,
@@ -131,6 +131,7 @@ export class SimulatedVenue implements Venue {
   readonly external = false;
   private readonly options: MatchingOptions;
   private readonly margin: SimulatedVenueOptions["margin"];
+  private readonly liquidationPrices: LiquidationPriceCache = new Map();
   private state: MatchingState = initialMatchingState();
 
   /** @throws Error naming the option when one is invalid. */
@@ -203,7 +204,7 @@ export class SimulatedVenue implements Venue {
     const margin = this.margin;
     if (!margin) return;
     const inputs = { account: margin.account(), brackets: margin.brackets };
-    const r = liquidationStep(this.state, bar, mark, this.options, inputs);
+    const r = liquidationStep(this.state, bar, mark, this.options, inputs, this.liquidationPrices);
     if (!r) return;
     this.state = r.state;
     for (const report of r.reports) await handle(report);

@@ -208,6 +208,8 @@ async function execute(
   const strategy = getStrategy(config.strategy);
   const params = strategyParams(strategy, config);
   const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
+  /** The venue's view of the account, rebuilt only when the account actor's context changed. */
+  let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
   const venue: SimulatedVenue = new SimulatedVenue({
     takerRate: config.feeRates.taker,
     makerRate: config.feeRates.maker,
@@ -216,11 +218,14 @@ async function execute(
     margin: {
       account: (): VenueAccountView => {
         const account: AccountContext = engine.accountState;
-        return {
-          walletBalance: account.walletBalance,
-          positions: marginedPositions(account),
-          settings: account.settings,
-        };
+        if (account !== viewOf?.account) {
+          const positions = marginedPositions(account);
+          viewOf = {
+            account,
+            view: { walletBalance: account.walletBalance, positions, settings: account.settings },
+          };
+        }
+        return viewOf.view;
       },
       brackets: (symbol) => bracketCatalog.get(symbol).brackets,
     },

@@ -57,8 +57,9 @@ export function liquidationStep(
   cache?: LiquidationPriceCache,
 ): StepResult | undefined {
   const symbol = bar.symbol;
-  const amt = new Dec(state.positions[symbol] ?? "0");
-  if (amt.isZero()) return undefined;
+  const venueAmt = state.positions[symbol];
+  if (venueAmt === undefined || /^-?0(\.0+)?$/.test(venueAmt)) return undefined;
+  const amt = new Dec(venueAmt);
   const { account } = inputs;
   const position = account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH");
   if (!position) return undefined;
@@ -66,6 +67,13 @@ export function liquidationStep(
   const lp = liquidationPriceAt(state, position, watched.open, inputs, cache);
   if (lp === null) return undefined;
   const long = amt.isPositive();
+  // A float pre-check (prices have ≤ 17 significant digits): far from the price, no exact comparison is needed.
+  const adverse = Number(long ? watched.low : watched.high);
+  if (
+    Math.abs(adverse - Number(lp)) > Math.abs(adverse) * 1e-9 &&
+    (long ? adverse > Number(lp) : adverse < Number(lp))
+  )
+    return undefined;
   const crossed = long ? new Dec(watched.low).lte(lp) : new Dec(watched.high).gte(lp);
   if (!crossed || stopComesFirst(state, symbol, long, lp)) return undefined;
 

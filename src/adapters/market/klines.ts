@@ -164,14 +164,19 @@ async function* readOhlcRows<T>(
       closeTime = fileCloseTime;
     }
     if (options.rejectRepeats) {
-      if (previous?.openTime === openTime) {
+      // Strictly increasing: each row is final at once (no row held back), so the reader stays in step.
+      if (previous !== undefined && openTime <= previous.openTime) {
         throw new MarketDataError(
           src.path,
           line,
-          `open_time ${openTime} repeats line ${previous.line}: one row per minute expected`,
+          openTime === previous.openTime
+            ? `open_time ${openTime} repeats line ${previous.line}: one row per minute expected`
+            : `open_time ${openTime} is before the previous row's ${previous.openTime} (rows must be in time order)`,
         );
       }
       previous = { openTime, line };
+      yield build(f, openTime, closeTime, layout);
+      continue;
     }
     const final = order.push(openTime, build(f, openTime, closeTime, layout), line);
     if (final !== undefined) yield final;

@@ -2,7 +2,7 @@
  * 1m mark prices in a real-data backtest, through the CLI: sma-cross on BTCUSDT's real klines and funding (symlinked,
  * never copied) with a hand-made 1m mark-price file in the official layout whose lows and highs lie 1 % beyond
  * the trade bar's, so MARK_PRICE stops and take-profits trigger where the last price would not. The run lists the
- * file in its manifest, its fills differ from the same run without the file, a hole in it is a warning, and a
+ * file in its manifest and each bar's mark in its BarClosed, its fills differ from the same run without the file, a hole in it is a warning, and a
  * run killed with SIGKILL and resumed (`backtest --resume`) ends on the uninterrupted eventLogSha256, which
  * `replay --verify` reproduces.
  */
@@ -129,8 +129,14 @@ describe.skipIf(!root)("1m mark prices in a real-data backtest", () => {
       "BTCUSDT: 1 of 7200 bars without a 1m mark-price kline (first 2025-06-02T12:00Z)",
     );
 
+    // Each bar's close mark is in its BarClosed (the log is self-contained), except in the hole.
+    const bars = stored(withMarks.file, "BarClosed");
+    expect(bars).toHaveLength(7200);
+    expect(bars.filter((b) => b.data.markPrice === undefined).map((b) => b.data.openTime)).toEqual([HOLE]);
+
     const without = run(plain, "without-marks");
     expect(without.stderr).not.toContain("1m mark-price");
+    expect(stored(without.file, "BarClosed").some((b) => "markPrice" in b.data)).toBe(false);
     const a = fills(withMarks.file);
     const b = fills(without.file);
     const firstDifference = a.findIndex((f, i) => f !== b[i]);

@@ -58,7 +58,7 @@ export interface BacktestSummary {
   funding: string;
   /** realizedPnl − fees + funding. */
   netPnl: string;
-  /** Σ unrealized PnL of the positions still open, marked to the last close. */
+  /** Σ unrealized PnL of the positions still open, marked to the last bar's markPrice, else its close. */
   unrealizedPnl: string;
   /** walletBalance + unrealizedPnl. */
   equity: string;
@@ -292,7 +292,8 @@ async function execute(
     switch (e.kind) {
       case "bar":
         await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
-        await engine.onBar(e.bar);
+        // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
+        await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
         if (deps.onProgress && engine.stats.bars % 5000 === 0) {
           deps.onProgress({ bars: engine.stats.bars, eventTime: e.time, ...window });
         }

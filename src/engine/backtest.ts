@@ -58,7 +58,7 @@ export interface BacktestSummary {
   funding: string;
   /** realizedPnl − fees + funding. */
   netPnl: string;
-  /** Σ unrealized PnL of the positions still open, marked to the last close. */
+  /** Σ unrealized PnL of the positions still open, marked to the last bar's markPrice, else its close. */
   unrealizedPnl: string;
   /** walletBalance + unrealizedPnl. */
   equity: string;
@@ -67,6 +67,11 @@ export interface BacktestSummary {
   tradingState: string;
   /** Holes in the market data (MarketDataGapDetected) over all symbols. */
   gaps: number;
+  /**
+   * Bars, over all symbols with 1m mark-price files, that had no mark kline of their minute (the venue watched
+   * the trade bar there; see the warnings). 0 without such files.
+   */
+  barsWithoutMark: number;
   /** Funding settlements per symbol in the window (0: the symbol had no funding data; see the warnings). */
   fundingSettlements: Record<string, number>;
   /** Per symbol, market time (ms) from which its strategy was warm; absent when it never was. */
@@ -295,8 +300,9 @@ async function execute(
   const handle = async (e: MarketEvent): Promise<void> => {
     switch (e.kind) {
       case "bar":
-        await venue.matchBar(e.bar, engine.onVenueReport);
-        await engine.onBar(e.bar);
+        await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
+        // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
+        await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
         if (deps.onProgress && engine.stats.bars % 5000 === 0) {
           deps.onProgress({ bars: engine.stats.bars, eventTime: e.time, ...window });
         }
@@ -351,6 +357,7 @@ async function execute(
     maxDrawdown,
     tradingState: engine.tradingState,
     gaps: coverage.totals.gaps,
+    barsWithoutMark: coverage.totals.barsWithoutMark,
     fundingSettlements: Object.fromEntries(coverage.symbols.map((c) => [c.symbol, c.fundingSettlements])),
     warmFrom: engine.warmFrom(),
     completed: true,

@@ -175,7 +175,10 @@ export class TradingEngine {
       causationId: `bar:${bar.symbol}:${bar.openTime}`,
       eventTime: bar.closeTime,
     });
-    await this.risk.onMark(bar.symbol, bar.close, { causationId: id!, eventTime: bar.closeTime });
+    await this.risk.onMark(bar.symbol, bar.markPrice ?? bar.close, {
+      causationId: id!,
+      eventTime: bar.closeTime,
+    });
     await this.decide(bar.symbol, { kind: "bar", bar }, { causationId: id!, eventTime: bar.closeTime });
   }
 

@@ -23,6 +23,7 @@ import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { BACKTEST_GROUP_COMMIT, SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { BacktestConfigSchema, windowOf } from "../src/config/schema.ts";
 import { bundledInstrumentCatalog } from "../src/domain/instruments.catalog.ts";
+import { bundledLeverageBracketCatalog } from "../src/domain/margin/brackets.catalog.ts";
 import { executeBacktest } from "../src/engine/backtest.ts";
 import type { EventStore } from "../src/events/store.ts";
 
@@ -33,15 +34,17 @@ const from = process.env.BENCH_FROM ?? "2023-08-01";
 const to = process.env.BENCH_TO ?? "2023-11-30";
 
 /**
- * One backtest of [from, to] into `store`; bars and wall seconds. The instruments catalog is loaded before the
- * clock starts, as `perpsource backtest` loads it before the run (a one-time cost of the process, not of a run).
+ * One backtest of [from, to] into `store`; bars and wall seconds. The instruments and bracket catalogs are loaded
+ * before the clock starts, as `perpsource backtest` loads them before the run (a one-time cost of the process,
+ * not of a run).
  */
 async function backtest(first: string, last: string, store: EventStore) {
   const config = BacktestConfigSchema.parse({ symbols, from: first, to: last });
   const files = await discoverArchive(dataRoot, { symbols, ...windowOf(config) });
   const instruments = bundledInstrumentCatalog();
+  const brackets = bundledLeverageBracketCatalog();
   const t = performance.now();
-  const summary = await executeBacktest(config, files, { store, dataRoot, logger, instruments });
+  const summary = await executeBacktest(config, files, { store, dataRoot, logger, instruments, brackets });
   const seconds = (performance.now() - t) / 1000;
   await store.close();
   return { summary, seconds, files };

@@ -18,6 +18,7 @@ const summary = {
   equity: "9870.123456789",
   maxDrawdown: "310.2",
   gaps: 2,
+  barsWithoutMark: 0,
   fundingSettlements: { BTCUSDT: 153, ETHUSDT: 0 },
   warmFrom: { BTCUSDT: 1_746_415_259_999 },
   completed: true,

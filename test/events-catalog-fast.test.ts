@@ -22,24 +22,42 @@ const symbol = fc.oneof(
   fc.stringMatching(/^[A-Z0-9]{2,30}$/),
   fc.constantFrom("btcusdt", "B", "BTC-USDT", "A".repeat(31), ""),
 );
-const bar = fc.record({
-  symbol,
-  interval: fc.constantFrom("1m", "1m", "5m", 1),
-  openTime: epoch,
-  closeTime: epoch,
-  open: decimal,
-  high: decimal,
-  low: decimal,
-  close: decimal,
-  volume: decimal,
-});
+const BAR_FIELDS = [
+  "symbol",
+  "interval",
+  "openTime",
+  "closeTime",
+  "open",
+  "high",
+  "low",
+  "close",
+  "volume",
+] as const;
+/** A bar, with or without the optional markPrice. */
+const bar = fc.record(
+  {
+    symbol,
+    interval: fc.constantFrom("1m", "1m", "5m", 1),
+    openTime: epoch,
+    closeTime: epoch,
+    open: decimal,
+    high: decimal,
+    low: decimal,
+    close: decimal,
+    volume: decimal,
+    markPrice: decimal,
+  },
+  { requiredKeys: [...BAR_FIELDS] },
+);
 /** A bar, maybe broken: a field removed, replaced by anything, or an extra field; maybe not an object. */
 const candidate = fc.oneof(
   bar,
-  fc.tuple(bar, fc.constantFrom("symbol", "open", "volume", "openTime", "interval")).map(([b, k]) => {
-    const { [k]: _, ...rest } = b as Record<string, unknown>;
-    return rest;
-  }),
+  fc
+    .tuple(bar, fc.constantFrom("symbol", "open", "volume", "openTime", "interval", "markPrice"))
+    .map(([b, k]) => {
+      const { [k]: _, ...rest } = b as Record<string, unknown>;
+      return rest;
+    }),
   fc.tuple(bar, fc.string(), fc.anything()).map(([b, k, v]) => ({ ...b, [k]: v })),
   fc.tuple(bar, fc.string()).map(([b, k]) => Object.assign(Object.create({ [k]: 1 }), b)),
   fc.anything(),
@@ -57,6 +75,10 @@ function zodBarClosed(data: unknown): { ok: true; value: unknown } | { ok: false
     low: z.string().regex(/^-?\d+(\.\d+)?$/),
     close: z.string().regex(/^-?\d+(\.\d+)?$/),
     volume: z.string().regex(/^-?\d+(\.\d+)?$/),
+    markPrice: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .optional(),
   });
   const r = schema.safeParse(data);
   return r.success ? { ok: true, value: r.data } : { ok: false };
@@ -115,6 +137,12 @@ describe("catalog fast paths", () => {
       'event BarClosed is invalid at field "symbol": expected an upper-case symbol like BTCUSDT',
     );
     expect(() => validateEvent("BarClosed", { ...bar, extra: 1 })).toThrow(/BarClosed is invalid at field/);
+    expect(() => validateEvent("BarClosed", { ...bar, markPrice: "1e3" })).toThrow(
+      'event BarClosed is invalid at field "markPrice": expected a decimal string like "123.45"',
+    );
+    const marked = { ...bar, markPrice: "1.49" };
+    expect(validateEvent("BarClosed", marked)).toEqual(marked);
+    expect(validatedDataJson("BarClosed", marked)).toBe(JSON.stringify(marked));
     const { volume, ...rest } = bar;
     const reordered = { volume, ...rest };
     expect(validateEvent("BarClosed", reordered)).toEqual(bar);

@@ -346,6 +346,9 @@ describe.skipIf(!root)("archive market data on the real Binance files", () => {
         fundingAtLastClose: 0,
         fundingSkipped: 0,
         markPriceKlines: days * 3,
+        markBars: 0,
+        barsWithoutMark: 0,
+        firstBarWithoutMark: null,
       })),
     );
     expect(coverage.warnings()).toEqual([]);
@@ -417,6 +420,9 @@ describe.skipIf(!root)("archive market data on the real Binance files", () => {
       fundingAtLastClose: slots.length - 1,
       fundingSkipped: 1,
       markPriceKlines: 0,
+      markBars: 0,
+      barsWithoutMark: 0,
+      firstBarWithoutMark: null,
     });
     expect(coverage.warnings()).toEqual([
       "FILUSDT: 1 funding settlement before the first 1m bar and without a mark-price kline: not charged",

@@ -94,6 +94,9 @@ describe("holes anywhere in the window are gaps, on rows (hand-made archive)", (
         fundingAtLastClose: 0,
         fundingSkipped: 0,
         markPriceKlines: 0,
+        markBars: 0,
+        barsWithoutMark: 0,
+        firstBarWithoutMark: null,
       },
       {
         symbol: "DDDUSDT",
@@ -107,6 +110,9 @@ describe("holes anywhere in the window are gaps, on rows (hand-made archive)", (
         fundingAtLastClose: 0,
         fundingSkipped: 0,
         markPriceKlines: 0,
+        markBars: 0,
+        barsWithoutMark: 0,
+        firstBarWithoutMark: null,
       },
       {
         symbol: "EEEUSDT",
@@ -120,9 +126,18 @@ describe("holes anywhere in the window are gaps, on rows (hand-made archive)", (
         fundingAtLastClose: 0,
         fundingSkipped: 0,
         markPriceKlines: 1,
+        markBars: 0,
+        barsWithoutMark: 0,
+        firstBarWithoutMark: null,
       },
     ]);
-    expect(coverage.totals).toEqual({ bars: 21, gaps: 5, missingBars: 39, fundingSettlements: 1 });
+    expect(coverage.totals).toEqual({
+      bars: 21,
+      gaps: 5,
+      missingBars: 39,
+      fundingSettlements: 1,
+      barsWithoutMark: 0,
+    });
     const span = "[2024-01-31T23:50Z, 2024-02-01T00:10Z)";
     expect(coverage.warnings()).toEqual([
       "CCCUSDT: 2 bars missing 2024-01-31T23:50Z..2024-01-31T23:51Z",
@@ -167,6 +182,9 @@ describe("coverage warnings about mark prices", () => {
       fundingSettlements: 3,
       fundingAtLastClose: 1,
       markPriceKlines: 2,
+      markBars: 0,
+      barsWithoutMark: 0,
+      firstBarWithoutMark: null,
     });
     Object.assign(coverage.of("YYYUSDT"), { bars: 1440, fundingSettlements: 3, fundingAtLastClose: 3 });
     expect(coverage.symbols.map((c) => c.symbol)).toEqual(["XXXUSDT", "YYYUSDT"]);

@@ -74,7 +74,8 @@ class LogBuilder {
   }
 
   /** The 1m bar `minute` after T0, closing at `close`. */
-  bar(minute: number, close: string, symbol = "BTCUSDT"): this {
+  /** A flat 1m bar at `close`; with `markPrice`, the mark at its close (1m mark-price data). */
+  bar(minute: number, close: string, symbol = "BTCUSDT", markPrice?: string): this {
     const openTime = T0 + minute * MINUTE;
     return this.add(
       streams.symbol(symbol),
@@ -89,6 +90,7 @@ class LogBuilder {
         low: close,
         close,
         volume: "1",
+        ...(markPrice === undefined ? {} : { markPrice }),
       },
       openTime + MINUTE - 1,
     );
@@ -484,6 +486,16 @@ describe("projections on hand-built logs", () => {
     );
     expect(rebuild(log.events).latestRun()).toMatchObject({ fundingSettlements: 1, events: 2 });
     expect(rebuild([]).latestRun()).toBeNull();
+  });
+
+  it("marks to the bar's markPrice when the log has one, else to the close (binance-usdm.md §4.2 at the mark)", () => {
+    const events = longTrip().bar(4, "103.00", "BTCUSDT", "102.50").events;
+    const p = rebuild(events);
+    // 2 × (102.50 − 100.5) at the mark, not 2 × (103 − 100.5) at the last price.
+    expect(p.position("BTCUSDT")).toMatchObject({ markPrice: "102.50", unrealizedPnl: "4", notional: "205" });
+    expect(p.pnl()).toMatchObject({ unrealizedPnl: "4", equity: "10003.8793" });
+    const unmarked = rebuild(longTrip().bar(4, "103.00").events);
+    expect(unmarked.position("BTCUSDT")).toMatchObject({ markPrice: "103.00", unrealizedPnl: "5" });
   });
 
   it("books a short: profit when the price falls, funding received at a positive rate", () => {

@@ -30,6 +30,8 @@
  * A conditional order's algo status is derived from its state by `algoStatus`.
  */
 import { assign, setup } from "xstate";
+import { ENTRY_PRICE_DECIMALS } from "../domain/accounting.ts";
+import { canonical, Dec } from "../domain/decimal.ts";
 import { CONDITIONAL_ORDER_TYPES, type EventData } from "../events/catalog.ts";
 
 type OrderEventType =
@@ -55,6 +57,8 @@ export interface OrderContext {
   triggeredOrderId?: string;
   /** Cumulative filled quantity. */
   executedQty: string;
+  /** Σ price × quantity of the fills (quote asset): avgPrice = cumQuote / executedQty. */
+  cumQuote: string;
   /** Price of the last fill. */
   lastFillPrice?: string;
   fills: number;
@@ -85,6 +89,9 @@ export const orderMachine = setup({
       event.type === "OrderFilled"
         ? {
             executedQty: event.data.cumulativeQuantity,
+            cumQuote: new Dec(context.cumQuote)
+              .plus(new Dec(event.data.price).times(event.data.quantity))
+              .toFixed(),
             lastFillPrice: event.data.price,
             fills: context.fills + 1,
           }
@@ -119,7 +126,7 @@ export const orderMachine = setup({
   },
 }).createMachine({
   id: "order",
-  context: { executedQty: "0", fills: 0 },
+  context: { executedQty: "0", cumQuote: "0", fills: 0 },
   initial: "NONE",
   states: {
     NONE: { on: { OrderSubmitted: { target: "PENDING_NEW", actions: "recordRequest" } } },
@@ -201,6 +208,19 @@ export type OrderStatus =
   | "EXPIRED_IN_MATCH"
   | "REJECTED"
   | "DENIED";
+
+/**
+ * The quantity-weighted average fill price of an order (quote asset), rounded half-even to 12 decimals like an
+ * averaged entry price (src/domain/accounting.ts); undefined before its first fill.
+ */
+export function averageFillPrice(context: OrderContext): string | undefined {
+  if (context.fills === 0) return undefined;
+  return canonical(
+    new Dec(context.cumQuote)
+      .div(context.executedQty)
+      .toDecimalPlaces(ENTRY_PRICE_DECIMALS, Dec.ROUND_HALF_EVEN),
+  );
+}
 
 /** True while an order can still fill or be canceled. */
 export function isWorking(status: OrderStatus): boolean {

@@ -21,7 +21,7 @@ import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapt
 import { MarketCoverage } from "../adapters/market/coverage.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
-import type { LiquidationAccount } from "../adapters/venue/simulated/liquidation.ts";
+import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
@@ -64,7 +64,7 @@ export interface BacktestSummary {
   funding: string;
   /** realizedPnl − fees + funding. */
   netPnl: string;
-  /** Σ unrealized PnL of the positions still open, marked to the last close. */
+  /** Σ unrealized PnL of the positions still open, marked to the last bar's markPrice, else its close. */
   unrealizedPnl: string;
   /** walletBalance + unrealizedPnl. */
   equity: string;
@@ -73,6 +73,11 @@ export interface BacktestSummary {
   tradingState: string;
   /** Holes in the market data (MarketDataGapDetected) over all symbols. */
   gaps: number;
+  /**
+   * Bars, over all symbols with 1m mark-price files, that had no mark kline of their minute (the venue watched
+   * the trade bar there; see the warnings). 0 without such files.
+   */
+  barsWithoutMark: number;
   /** Funding settlements per symbol in the window (0: the symbol had no funding data; see the warnings). */
   fundingSettlements: Record<string, number>;
   /** Per symbol, market time (ms) from which its strategy was warm; absent when it never was. */
@@ -214,16 +219,25 @@ async function execute(
   const strategy = getStrategy(config.strategy);
   const params = strategyParams(strategy, config);
   const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
+  /** The venue's view of the account, rebuilt only when the account actor's context changed. */
+  let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
   const venue: SimulatedVenue = new SimulatedVenue({
     takerRate: config.feeRates.taker,
     makerRate: config.feeRates.maker,
     slippage: config.slippage,
     instrument,
     ...config.venue,
-    liquidation: {
-      account: (): LiquidationAccount => {
+    margin: {
+      account: (): VenueAccountView => {
         const account: AccountContext = engine.accountState;
-        return { walletBalance: account.walletBalance, positions: marginedPositions(account) };
+        if (account !== viewOf?.account) {
+          const positions = marginedPositions(account);
+          viewOf = {
+            account,
+            view: { walletBalance: account.walletBalance, positions, settings: account.settings },
+          };
+        }
+        return viewOf.view;
       },
       brackets: (symbol) => bracketCatalog.get(symbol).brackets,
     },
@@ -293,8 +307,9 @@ async function execute(
   const handle = async (e: MarketEvent): Promise<void> => {
     switch (e.kind) {
       case "bar":
-        await venue.matchBar(e.bar, engine.onVenueReport);
-        await engine.onBar(e.bar);
+        await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
+        // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
+        await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
         if (deps.onProgress && engine.stats.bars % 5000 === 0) {
           deps.onProgress({ bars: engine.stats.bars, eventTime: e.time, ...window });
         }
@@ -353,6 +368,7 @@ async function execute(
     maxDrawdown,
     tradingState: engine.tradingState,
     gaps: coverage.totals.gaps,
+    barsWithoutMark: coverage.totals.barsWithoutMark,
     fundingSettlements: Object.fromEntries(coverage.symbols.map((c) => [c.symbol, c.fundingSettlements])),
     warmFrom: engine.warmFrom(),
     completed: true,

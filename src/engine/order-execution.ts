@@ -15,7 +15,7 @@ import {
 } from "../actors/account.decide.ts";
 import type { accountMachine } from "../actors/account.machine.ts";
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
-import { type OrderStatus, orderMachine } from "../actors/order.machine.ts";
+import { averageFillPrice, type OrderStatus, orderMachine } from "../actors/order.machine.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
@@ -34,7 +34,26 @@ export type SubmitOutcome = { accepted: true } | { accepted: false; reason: stri
 /** A fill that completed its order, with the id of its FillBooked event. */
 export interface CompletedOrder {
   request: OrderRequest;
+  /** The fill that completed it. */
   fill: VenueFill;
+  /** Quantity-weighted average price of all its fills (quote asset). */
+  avgPrice: string;
+  cause: Cause;
+}
+
+/**
+ * An order that ended at the venue without completing (expired or rejected after its trigger): what filled of it
+ * and why, for the trade manager.
+ */
+export interface EndedOrder {
+  request: OrderRequest;
+  /** Base asset filled before it ended ("0" when nothing). */
+  executedQty: string;
+  /** Average price of those fills; undefined when nothing filled. */
+  avgPrice: string | undefined;
+  reason: string;
+  /** Binance's expiry reason `er` of an expiry (5: the account was liquidated). */
+  expiryReason?: number;
   cause: Cause;
 }
 
@@ -204,20 +223,27 @@ export class OrderExecution {
     });
     await this.deps.risk?.afterFill(booking, { causationId: bookedId!, eventTime: time });
     if (fill.status !== "FILLED") return undefined;
-    return { request, fill, cause: { causationId: bookedId!, eventTime: time } };
+    const avgPrice = averageFillPrice(order.snapshot.context)!;
+    return { request, fill, avgPrice, cause: { causationId: bookedId!, eventTime: time } };
   }
 
   /** The venue expired a working order (`expiryReason`: Binance's `er`, §3.1; 1 and 3 give EXPIRED_IN_MATCH). */
-  async onExpired(clientOrderId: string, reason: string, time: number, expiryReason?: number): Promise<void> {
+  async onExpired(
+    clientOrderId: string,
+    reason: string,
+    time: number,
+    expiryReason?: number,
+  ): Promise<EndedOrder | undefined> {
     const order = this.openOrders.get(clientOrderId);
-    if (!order) return;
+    if (!order) return undefined;
     this.openOrders.delete(clientOrderId);
     const data: EventData<"OrderExpired"> =
       expiryReason === undefined ? { clientOrderId, reason } : { clientOrderId, reason, expiryReason };
-    await order.commit([{ type: "OrderExpired", data }], {
+    const [id] = await order.commit([{ type: "OrderExpired", data }], {
       causationId: `venue:expired:${clientOrderId}`,
       eventTime: time,
     });
+    return { ...ended(order, reason, { causationId: id!, eventTime: time }), expiryReason };
   }
 
   /** A working conditional order's condition was met (algo TRIGGERING). */
@@ -241,14 +267,15 @@ export class OrderExecution {
   }
 
   /** The matching engine rejected a triggered order (Binance code and message). */
-  async onRejected(report: Extract<VenueReport, { kind: "rejected" }>): Promise<void> {
+  async onRejected(report: Extract<VenueReport, { kind: "rejected" }>): Promise<EndedOrder> {
     const order = this.working(report.clientOrderId);
     this.openOrders.delete(report.clientOrderId);
     const { clientOrderId, code, reason } = report;
-    await order.commit([{ type: "OrderRejected", data: { clientOrderId, code, reason } }], {
+    const [id] = await order.commit([{ type: "OrderRejected", data: { clientOrderId, code, reason } }], {
       causationId: `venue:rejected:${clientOrderId}`,
       eventTime: report.time,
     });
+    return ended(order, `${code}: ${reason}`, { causationId: id!, eventTime: report.time });
   }
 
   /**
@@ -285,4 +312,16 @@ export class OrderExecution {
     });
     await this.deps.risk?.afterFunding(data, { causationId: bookedId!, eventTime: time });
   }
+}
+
+/** What an order that ended without completing came to. */
+function ended(order: OrderActor, reason: string, cause: Cause): EndedOrder {
+  const { request, executedQty } = order.snapshot.context;
+  return {
+    request: request!,
+    executedQty,
+    avgPrice: averageFillPrice(order.snapshot.context),
+    reason,
+    cause,
+  };
 }

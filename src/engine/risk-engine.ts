@@ -14,6 +14,7 @@
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import { riskMachine } from "../actors/risk.machine.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
+import type { Instrument } from "../domain/instruments.ts";
 import { preTradeCheck } from "../domain/risk/check.ts";
 import { utcDay } from "../domain/risk/daily-loss.ts";
 import {
@@ -21,6 +22,7 @@ import {
   decideTradingState,
   type TradingStateDecision,
 } from "../domain/risk/decide-trading-state.ts";
+import { exchangeFilterDenial } from "../domain/risk/exchange-filters.ts";
 import { orderValuationPrice } from "../domain/risk/order-effect.ts";
 import type { Denial, RiskLimits, RiskSnapshot, TradingState } from "../domain/risk/types.ts";
 import type { EventData } from "../events/catalog.ts";
@@ -87,6 +89,8 @@ export class RiskEngine {
       accountId: string;
       limits: RiskLimits;
       view: () => RiskAccountView;
+      /** The instruments, for the exchange-filter rule (absent: that rule is off). */
+      instrument?: (symbol: string) => Instrument;
     },
   ) {
     this.actor = EventSourcedActor.create(streams.risk(deps.accountId), riskMachine, {
@@ -129,7 +133,12 @@ export class RiskEngine {
   async check(request: OrderRequest, time: number, referencePrice?: string): Promise<Denial | undefined> {
     await this.catchUp();
     const intent = referencePrice === undefined ? { order: request } : { order: request, referencePrice };
-    const denial = preTradeCheck(intent, this.snapshot(time), this.deps.limits);
+    const mark = this.tracker.marks[request.symbol] ?? referencePrice;
+    const denial =
+      preTradeCheck(intent, this.snapshot(time), this.deps.limits) ??
+      (this.deps.instrument && mark !== undefined
+        ? exchangeFilterDenial(intent, this.deps.instrument(request.symbol), mark, time, false)
+        : undefined);
     if (denial === undefined && this.deps.limits.orderRate) {
       const since = time - this.deps.limits.orderRate.windowMs;
       this.tracker.orderTimes = [...this.tracker.orderTimes.filter((t) => t > since), time];

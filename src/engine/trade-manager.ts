@@ -24,7 +24,7 @@ import type { Instrument } from "../domain/instruments.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import type { StrategyDecision } from "../strategies/strategy.ts";
-import type { Cause, CompletedOrder, OrderExecution } from "./order-execution.ts";
+import type { Cause, CompletedOrder, EndedOrder, OrderExecution } from "./order-execution.ts";
 import type { OrderRequest } from "./venue.ts";
 
 type TradeActor = EventSourcedActor<typeof tradeMachine>;
@@ -108,28 +108,11 @@ export class TradeManager {
   }
 
   /** An order of a trade completely filled. */
-  async onOrderFilled({ request, fill, cause }: CompletedOrder): Promise<void> {
+  async onOrderFilled({ request, fill, avgPrice, cause }: CompletedOrder): Promise<void> {
     if (request.purpose === "TARGET") return; // the position is where the strategy wanted it: nothing follows
     const actor = this.trade(request.symbol);
     if (request.purpose === "ENTRY") {
-      const decision = decideOnEntryFill(
-        actor.snapshot.context,
-        this.deps.instrument(request.symbol),
-        fill.price,
-        fill.cumulativeQuantity,
-      );
-      const [id] = await actor.commit([decision], cause);
-      const next = { causationId: id!, eventTime: cause.eventTime };
-      if (decision.type === "PositionProtectionRequested") {
-        const [stop, takeProfit] = protectionOrders(decision.data);
-        if (await this.send(stop, next)) await this.send(takeProfit, next);
-      } else if (decision.type === "InvalidRiskAtFill") {
-        const t = actor.snapshot.context.trade!;
-        await this.send(
-          flattenOrder(request.symbol, decision.data.flattenClientOrderId, t.direction, t.quantity),
-          next,
-        );
-      }
+      await this.protect(actor, avgPrice, fill.cumulativeQuantity, cause);
       return;
     }
     // An exit filled: cancel what is left of the bracket, then the trade is over once the position is flat.
@@ -152,6 +135,52 @@ export class TradeManager {
           },
         ],
         cause,
+      );
+    }
+  }
+
+  /**
+   * An order of a trade ended at the venue without completing (expired: IOC/FOK/GTX/GTD, self-trade prevention,
+   * reduce-only with nothing to reduce; or rejected after its trigger):
+   * - an entry with nothing filled fails the trade (EntryFailed); one partly filled is protected for what filled,
+   *   at its average price;
+   * - a stop-loss of a protected position leaves it unprotected: the position is flattened;
+   * - anything else (a take-profit, a flatten, a target order) needs no reaction here.
+   * Orders expired by a liquidation (er 5) are left to `onLiquidated`.
+   */
+  async onOrderEnded(ended: EndedOrder): Promise<void> {
+    const { request, executedQty, avgPrice, reason, cause } = ended;
+    if (ended.expiryReason === 5) return;
+    const actor = this.trade(request.symbol);
+    const state = this.stateOf(actor);
+    if (request.purpose === "ENTRY" && state === "entryPending") {
+      if (avgPrice === undefined) await this.onRejected(request, reason, cause);
+      else await this.protect(actor, avgPrice, executedQty, cause);
+    } else if (request.purpose === "STOP_LOSS" && state === "protected") {
+      if (this.deps.positionAmt(request.symbol) !== undefined)
+        await this.flatten(actor, `stop-loss ended without closing the position: ${reason}`, cause);
+    }
+  }
+
+  /** The entry filled `quantity` at `avgPrice`: protect the position with its bracket (or flatten it). */
+  private async protect(actor: TradeActor, avgPrice: string, quantity: string, cause: Cause): Promise<void> {
+    const symbol = actor.snapshot.context.symbol;
+    const decision = decideOnEntryFill(
+      actor.snapshot.context,
+      this.deps.instrument(symbol),
+      avgPrice,
+      quantity,
+    );
+    const [id] = await actor.commit([decision], cause);
+    const next = { causationId: id!, eventTime: cause.eventTime };
+    if (decision.type === "PositionProtectionRequested") {
+      const [stop, takeProfit] = protectionOrders(decision.data);
+      if (await this.send(stop, next)) await this.send(takeProfit, next);
+    } else if (decision.type === "InvalidRiskAtFill") {
+      const t = actor.snapshot.context.trade!;
+      await this.send(
+        flattenOrder(symbol, decision.data.flattenClientOrderId, t.direction, t.quantity),
+        next,
       );
     }
   }

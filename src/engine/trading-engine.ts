@@ -80,6 +80,7 @@ export class TradingEngine {
       runId: options.runId,
       accountId: options.accountId,
       limits: options.riskLimits ?? {},
+      instrument: options.instrument,
       view: () => ({
         walletBalance: this.account.snapshot.context.walletBalance,
         positions: this.account.snapshot.context.positions,
@@ -174,7 +175,10 @@ export class TradingEngine {
       causationId: `bar:${bar.symbol}:${bar.openTime}`,
       eventTime: bar.closeTime,
     });
-    await this.risk.onMark(bar.symbol, bar.close, { causationId: id!, eventTime: bar.closeTime });
+    await this.risk.onMark(bar.symbol, bar.markPrice ?? bar.close, {
+      causationId: id!,
+      eventTime: bar.closeTime,
+    });
     await this.decide(bar.symbol, { kind: "bar", bar }, { causationId: id!, eventTime: bar.closeTime });
   }
 
@@ -226,19 +230,18 @@ export class TradingEngine {
         if (completed) await this.trades.onOrderFilled(completed);
         return;
       }
-      case "expired":
-        return this.execution.onExpired(
-          report.clientOrderId,
-          report.reason,
-          report.time,
-          report.expiryReason,
-        );
+      case "expired": {
+        const { clientOrderId, reason, time, expiryReason } = report;
+        const ended = await this.execution.onExpired(clientOrderId, reason, time, expiryReason);
+        if (ended) await this.trades.onOrderEnded(ended);
+        return;
+      }
       case "triggering":
         return this.execution.onTriggering(report);
       case "triggered":
         return this.execution.onTriggered(report);
       case "rejected":
-        return this.execution.onRejected(report);
+        return this.trades.onOrderEnded(await this.execution.onRejected(report));
       case "liquidation": {
         const cause = await this.execution.onLiquidation(report);
         const { symbol, clientOrderId } = report.liquidation;

@@ -18,6 +18,7 @@ const BAR_KEYS = new Set([
   "low",
   "close",
   "volume",
+  "markPrice",
 ]);
 
 const isEpochMs = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
@@ -33,8 +34,10 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     if (!BAR_KEYS.has(key)) return undefined;
     keys++;
   }
-  if (keys !== BAR_KEYS.size) return undefined;
-  const { symbol, interval, openTime, closeTime, open, high, low, close, volume } = d;
+  const { symbol, interval, openTime, closeTime, open, high, low, close, volume, markPrice } = d;
+  const marked = "markPrice" in d;
+  if (keys !== BAR_KEYS.size - (marked ? 0 : 1)) return undefined;
+  if (marked && !isDecimal(markPrice)) return undefined;
   if (
     typeof symbol === "string" &&
     SYMBOL_PATTERN.test(symbol) &&
@@ -47,7 +50,8 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     isDecimal(close) &&
     isDecimal(volume)
   ) {
-    return { symbol, interval, openTime, closeTime, open, high, low, close, volume };
+    const bar = { symbol, interval: "1m" as const, openTime, closeTime, open, high, low, close, volume };
+    return marked ? { ...bar, markPrice: markPrice as string } : bar;
   }
   return undefined;
 }
@@ -69,7 +73,8 @@ export function validatedDataJson(type: string, data: unknown): string {
   const d = data as EventData<"BarClosed">;
   return (
     `{"symbol":"${d.symbol}","interval":"${d.interval}","openTime":${d.openTime},"closeTime":${d.closeTime},` +
-    `"open":"${d.open}","high":"${d.high}","low":"${d.low}","close":"${d.close}","volume":"${d.volume}"}`
+    `"open":"${d.open}","high":"${d.high}","low":"${d.low}","close":"${d.close}","volume":"${d.volume}"` +
+    (d.markPrice === undefined ? "}" : `,"markPrice":"${d.markPrice}"}`)
   );
 }
 

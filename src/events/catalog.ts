@@ -111,7 +111,11 @@ const schemas = {
   }),
 
   // ── symbol-<SYMBOL> ─────────────────────────────────────────────────────────────────────────────────────
-  /** A closed kline (x = true). Prices in quote asset, volume in base asset. */
+  /**
+   * A closed kline (x = true). Prices in quote asset, volume in base asset. `markPrice`: the mark price at
+   * closeTime (the close of the 1m mark-price kline of the minute), present only when the run has one for it;
+   * positions are marked to it instead of the close (binance-usdm.md §4.2 unrealized PnL at the mark).
+   */
   BarClosed: z.strictObject({
     symbol: SymbolName,
     interval: z.literal("1m"),
@@ -122,6 +126,7 @@ const schemas = {
     low: Decimal,
     close: Decimal,
     volume: Decimal,
+    markPrice: Decimal.optional(),
   }),
   /** Bars are missing between two closed bars: reported, never filled. Strategy state restarts its warm-up. */
   MarketDataGapDetected: z.strictObject({

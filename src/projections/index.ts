@@ -150,7 +150,7 @@ class ProjectionFold implements Projections {
     switch (e.type) {
       case "BarClosed":
         this.barCount++;
-        this.positionsFold.mark(e.data.symbol, e.data.close);
+        this.positionsFold.mark(e.data.symbol, e.data.markPrice ?? e.data.close);
         this.pnlFold.sample(e.data.closeTime, this.positionsFold.totalUnrealizedPnl());
         this.tradingRiskFold.sample(this.pnlFold.curve.lastEquity()!);
         break;

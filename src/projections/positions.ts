@@ -1,7 +1,7 @@
 /**
  * Positions projection: one one-way (`BOTH`) position per symbol, as booked by `FillBooked` (positionAmt and
- * entryPrice after each fill) or closed by `PositionLiquidated`, marked to the symbol's latest `BarClosed` close
- * (the backtest mark price), with the leverage and margin type of `SymbolConfigured`.
+ * entryPrice after each fill) or closed by `PositionLiquidated`, marked to the symbol's latest `BarClosed`:
+ * its markPrice (the 1m mark-price kline's close) when the run has mark data, else its close, with the leverage and margin type of `SymbolConfigured`.
  * Unrealized PnL = positionAmt × (markPrice − entryPrice) (binance-usdm.md §4.2); notional = |positionAmt| ×
  * markPrice (§4.5); margins, margin ratio and liquidation price by the margin module (§4.5–4.7, `accountRisk`)
  * with the bundled leverage brackets, computed when a view is asked for. Per bar only fixed-point BigInt work is
@@ -91,11 +91,11 @@ export class PositionsProjection {
     this.state(symbol);
   }
 
-  /** Marks `symbol` at `close` (a BarClosed close, quote asset). */
-  mark(symbol: string, close: string): void {
+  /** Marks `symbol` at `price` (a BarClosed's markPrice, else its close; quote asset). */
+  mark(symbol: string, price: string): void {
     const s = this.state(symbol);
-    s.markPrice = close;
-    if (this.open.has(s)) s.unrealized = s.amount * toUnits(close, s.priceScale) - s.cost;
+    s.markPrice = price;
+    if (this.open.has(s)) s.unrealized = s.amount * toUnits(price, s.priceScale) - s.cost;
   }
 
   /** Books the position after a fill (ms `time` = the event's eventTime). */

@@ -47,8 +47,11 @@ export interface ScenarioOptions {
   slippage?: string;
   initialBalance?: string;
   runId?: string;
-  /** The venue liquidates against the booked account and the bundled brackets, as a backtest's does. */
-  liquidation?: boolean;
+  /**
+   * The venue checks margin at submit and liquidates, against the booked account and the bundled brackets, as a
+   * backtest's does.
+   */
+  margin?: boolean;
 }
 
 /** Runs `inputs` through a fresh engine; returns the store, the engine, the venue and the whole log. */
@@ -59,12 +62,13 @@ export async function runScenario(inputs: ScenarioInput[], options: ScenarioOpti
     takerRate: options.takerRate ?? "0.0005",
     slippage: options.slippage ?? "0",
     instrument: getInstrument,
-    ...(options.liquidation
+    ...(options.margin
       ? {
-          liquidation: {
+          margin: {
             account: () => ({
               walletBalance: engine.accountState.walletBalance,
               positions: marginedPositions(engine.accountState),
+              settings: engine.accountState.settings,
             }),
             brackets: (symbol: string) => brackets.get(symbol).brackets,
           },

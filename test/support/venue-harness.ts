@@ -83,13 +83,15 @@ export async function venueHarness(options: Partial<SimulatedVenueOptions> = {})
         await execution.onFill(r.fill, r.time);
         return;
       case "expired":
-        return execution.onExpired(r.clientOrderId, r.reason, r.time, r.expiryReason);
+        await execution.onExpired(r.clientOrderId, r.reason, r.time, r.expiryReason);
+        return;
       case "triggering":
         return execution.onTriggering(r);
       case "triggered":
         return execution.onTriggered(r);
       case "rejected":
-        return execution.onRejected(r);
+        await execution.onRejected(r);
+        return;
       default:
         throw new Error(`unexpected report ${r.kind}`);
     }

@@ -34,13 +34,16 @@ const DIRECTORIES: readonly { kind: ArchiveKind; dir: (symbol: string) => string
   { kind: "fundingRate", dir: (s) => `futures/um/fundingRate/${s}` },
   { kind: "markPriceKlines", dir: (s) => `futures/um/monthly/markPriceKlines/${s}/8h` },
   { kind: "markPriceKlines", dir: (s) => `futures/um/markPriceKlines/${s}/8h` },
+  { kind: "markPriceKlines", dir: (s) => `futures/um/monthly/markPriceKlines/${s}/1m` },
+  { kind: "markPriceKlines", dir: (s) => `futures/um/markPriceKlines/${s}/1m` },
 ];
 
 /**
  * Finds the archive files under `dataRoot` that overlap [q.from, q.to) for each symbol (by their names, see
  * `archiveFileRange`): 1m klines (`futures/um/monthly/klines/SYM/1m/SYM-1m-YYYY-MM.csv`,
  * `futures/um/ohlcv/klines/SYM/1m/SYM-1m-FROM_TO.csv`), fundingRate (`futures/um/[monthly/]fundingRate/SYM/`)
- * and 8h markPriceKlines (`futures/um/[monthly/]markPriceKlines/SYM/8h/`). Funding and mark-price files are
+ * and markPriceKlines, 8h (funding's mark) and 1m (the venue's mark), in `futures/um/[monthly/]markPriceKlines/
+ * SYM/8h|1m/` (one kind: the interval is in the path, see `markPriceInterval`). Funding and mark-price files are
  * optional; overlapping funding sources are all listed (the merge keeps one settlement per slot). Only file
  * names are checked here: holes inside the files are gaps of the merged stream (`archiveMarketEvents`). Sorted by symbol, kind (klines, fundingRate, markPriceKlines), range start, path; each hashed
  * (SHA-256, streamed). Throws an Error naming the symbol, the window, the data root and the months to fetch

@@ -27,6 +27,15 @@ export interface SymbolCoverage {
   fundingSkipped: number;
   /** 8h mark-price klines overlapping the window. */
   markPriceKlines: number;
+  /** Bars delivered with their 1m mark-price kline (0 when the symbol has no 1m mark-price files). */
+  markBars: number;
+  /**
+   * Bars delivered without one although the symbol has 1m mark-price files in the window: the venue watched
+   * the trade bar there. Always 0 without such files (no mark data is normal, not a hole).
+   */
+  barsWithoutMark: number;
+  /** openTime of the first of those bars, null when none. */
+  firstBarWithoutMark: number | null;
 }
 
 /** At most this many gaps per symbol are listed one per line in `warnings()`; the rest are summed up. */
@@ -53,10 +62,17 @@ export class MarketCoverage {
   }
 
   /** Total gaps and missing bars over all symbols. */
-  get totals(): { bars: number; gaps: number; missingBars: number; fundingSettlements: number } {
-    const t = { bars: 0, gaps: 0, missingBars: 0, fundingSettlements: 0 };
+  get totals(): {
+    bars: number;
+    gaps: number;
+    missingBars: number;
+    fundingSettlements: number;
+    barsWithoutMark: number;
+  } {
+    const t = { bars: 0, gaps: 0, missingBars: 0, fundingSettlements: 0, barsWithoutMark: 0 };
     for (const c of this.bySymbol.values()) {
       t.bars += c.bars;
+      t.barsWithoutMark += c.barsWithoutMark;
       t.gaps += c.gaps;
       t.missingBars += c.missingBars;
       t.fundingSettlements += c.fundingSettlements;
@@ -83,6 +99,9 @@ export class MarketCoverage {
         fundingAtLastClose: 0,
         fundingSkipped: 0,
         markPriceKlines: 0,
+        markBars: 0,
+        barsWithoutMark: 0,
+        firstBarWithoutMark: null,
       });
       this.listedGaps.set(symbol, []);
     }
@@ -107,7 +126,8 @@ export class MarketCoverage {
   /**
    * One line per problem, for stderr: each gap (`ETHUSDT: 14 bars missing 2025-05-06T10:00Z..2025-05-06T10:13Z`,
    * the first 10 per symbol, then a count of the rest), no funding data, skipped settlements, settlements
-   * without mark-price data (said only when there is funding data). Empty when the data covers the window.
+   * without mark-price data (said only when there is funding data), bars without their 1m mark-price kline
+   * (only for a symbol with 1m mark-price files). Empty when the data covers the window.
    */
   warnings(): string[] {
     const w = this.window_;
@@ -128,6 +148,12 @@ export class MarketCoverage {
         const rest = c.missingBars - listed.reduce((n, g) => n + g.missingBars, 0);
         lines.push(
           `${c.symbol}: ${plural(c.gaps - listed.length, "more gap")} (${plural(rest, "bar")} missing)`,
+        );
+      }
+      if (c.barsWithoutMark > 0) {
+        lines.push(
+          `${c.symbol}: ${c.barsWithoutMark} of ${c.bars} bars without a 1m mark-price kline (first ` +
+            `${isoMinute(c.firstBarWithoutMark!)}): MARK_PRICE triggers and liquidation watched the trade bar there`,
         );
       }
       if (c.fundingSettlements + c.fundingSkipped === 0) {

@@ -1,7 +1,7 @@
 /**
  * Streaming parsers for kline CSVs of the Binance archive (binance-usdm.md §6): 1m klines in the official
- * 12-column layout or the 6-column OHLCV subset, and 8h mark-price klines (official 12 columns or the 5-column
- * `open_time,open,high,low,close` subset). Header line optional (present iff its first field is not numeric).
+ * 12-column layout or the 6-column OHLCV subset, and 8h or 1m mark-price klines (official 12 columns or the
+ * 5-column `open_time,open,high,low,close` subset). Header line optional (present iff its first field is not numeric).
  */
 import {
   type CsvRecord,
@@ -15,22 +15,15 @@ import {
   priceField,
   readCsvRecords,
 } from "./csv.ts";
-import { type Bar, type CsvSource, MarketDataError } from "./types.ts";
+import { type Bar, type CsvSource, MarketDataError, type MarkPriceKline } from "./types.ts";
+
+export type { MarkPriceKline } from "./types.ts";
 
 /**
  * One kline row: a `Bar` without its symbol and interval (the file's path gives those). closeTime comes from the
  * file's close_time column, or is openTime + interval − 1 when the layout has none.
  */
 export type KlineRow = Omit<Bar, "symbol" | "interval">;
-
-/** One mark-price kline row (ms epoch, prices in quote asset). */
-export interface MarkPriceKline {
-  openTime: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-}
 
 /** Length of a 1m bar, ms. */
 export const ONE_MINUTE_MS = 60_000;
@@ -91,13 +84,31 @@ export function readMarkPriceKlineFile(
   }));
 }
 
+/**
+ * Reads a 1m mark-price kline CSV (`futures/um/[monthly/]markPriceKlines/SYM/1m/`): the layouts and checks of
+ * `readMarkPriceKlineFile` at a 1m interval (open_time on the minute grid, close_time = open_time + 59 999),
+ * except that a repeated open_time is an error, not a replacement: two mark prices for one minute cannot both
+ * be the one the venue watched. Throws `MarketDataError` (file:line: reason) on the first violation.
+ */
+export function readMarkPriceBarFile(src: CsvSource): AsyncGenerator<MarkPriceKline> {
+  return readOhlcRows(
+    src,
+    ONE_MINUTE_MS,
+    [OFFICIAL_NO_VOLUME, OHLC],
+    (f, openTime) => ({ openTime, open: f[1]!, high: f[2]!, low: f[3]!, close: f[4]! }),
+    { rejectRepeats: true },
+  );
+}
+
 async function* readOhlcRows<T>(
   src: CsvSource,
   intervalMs: number,
   layouts: readonly Layout[],
   build: (fields: string[], openTime: number, closeTime: number, layout: Layout) => T,
+  options: { rejectRepeats?: boolean } = {},
 ): AsyncGenerator<T> {
   let layout: Layout | undefined;
+  let previous: { openTime: number; line: number } | undefined;
   const order = new LastRowPerTime<T>(src, "open_time");
   for await (const record of readCsvRecords(src)) {
     if (layout === undefined) {
@@ -151,6 +162,21 @@ async function* readOhlcRows<T>(
         );
       }
       closeTime = fileCloseTime;
+    }
+    if (options.rejectRepeats) {
+      // Strictly increasing: each row is final at once (no row held back), so the reader stays in step.
+      if (previous !== undefined && openTime <= previous.openTime) {
+        throw new MarketDataError(
+          src.path,
+          line,
+          openTime === previous.openTime
+            ? `open_time ${openTime} repeats line ${previous.line}: one row per minute expected`
+            : `open_time ${openTime} is before the previous row's ${previous.openTime} (rows must be in time order)`,
+        );
+      }
+      previous = { openTime, line };
+      yield build(f, openTime, closeTime, layout);
+      continue;
     }
     const final = order.push(openTime, build(f, openTime, closeTime, layout), line);
     if (final !== undefined) yield final;

@@ -37,6 +37,23 @@ export function isOfficialMonthly(path: string): boolean {
   return path.startsWith("futures/um/monthly/");
 }
 
+const MARK_PRICE_DIR = /(?:^|\/)markPriceKlines\/[A-Z0-9]+\/(1m|8h)\//;
+
+/**
+ * The interval of a markPriceKlines file, from its directory (`…/markPriceKlines/SYM/1m/…` or `…/8h/…`, as the
+ * archive lays them out): 8h klines price funding settlements, 1m ones are the venue's mark. Throws an Error for
+ * a path without either.
+ */
+export function markPriceInterval(path: string): "1m" | "8h" {
+  const m = MARK_PRICE_DIR.exec(path);
+  if (m === null) {
+    throw new Error(
+      `cannot tell the interval of ${path}: expected a path with markPriceKlines/SYMBOL/1m/ or /8h/`,
+    );
+  }
+  return m[1] as "1m" | "8h";
+}
+
 /** Throws a RangeError unless from and to are integers (ms epoch) with from < to. */
 export function checkWindow(q: MarketWindow): void {
   if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to) || q.from >= q.to) {

@@ -1,8 +1,14 @@
 import { ceilMinute, MarketCoverage } from "./coverage.ts";
 import { compareDecimals } from "./csv.ts";
 import { type FundingRow, readFundingFile } from "./funding.ts";
-import { EIGHT_HOURS_MS, ONE_MINUTE_MS, readKlineFile, readMarkPriceKlineFile } from "./klines.ts";
-import { archiveFileRange, checkWindow, isOfficialMonthly } from "./layout.ts";
+import {
+  EIGHT_HOURS_MS,
+  ONE_MINUTE_MS,
+  readKlineFile,
+  readMarkPriceBarFile,
+  readMarkPriceKlineFile,
+} from "./klines.ts";
+import { archiveFileRange, checkWindow, isOfficialMonthly, markPriceInterval } from "./layout.ts";
 import {
   type ArchiveFile,
   type FundingSettlement,
@@ -10,6 +16,7 @@ import {
   type MarketEvent,
   type MarketGap,
   type MarketWindow,
+  type MarkPriceKline,
 } from "./types.ts";
 
 const KIND_RANK: Record<MarketEvent["kind"], number> = { funding: 0, gap: 1, bar: 2 };
@@ -52,6 +59,12 @@ export interface MarketStreamOptions {
  *   open_time = fundingTime floored to the minute (`markPriceKline`), else the close of the symbol's latest bar
  *   with closeTime < fundingTime, looking before `from` too (`lastClose`); a settlement with neither (before
  *   the symbol's first bar) is skipped and counted in the coverage (`fundingSkipped`).
+ * - 1m mark-price klines (markPriceKlines files under `…/1m/` whose name range overlaps the window): each bar
+ *   carries the mark kline of its minute (`mark`) when the files hold one; overlapping files are merged like
+ *   the klines (the first file wins per minute). They are streamed in step with the bars (one row ahead, never
+ *   a month in memory), so a malformed mark row rejects with `MarketDataError` when the stream reaches it. A
+ *   bar of a symbol with such files but without a mark kline is counted (`barsWithoutMark`); a symbol without
+ *   them has no `mark` on any bar (the venue then watches the trade bar), and that is not a warning.
  * `options.coverage` receives the per-symbol coverage report (bars, gaps, settlements, warnings).
  * Rejects with `MarketDataError` on a malformed file or conflicting sources, RangeError on an invalid window.
  */
@@ -135,7 +148,13 @@ async function* symbolEvents(
   start();
   const cov = coverage.of(symbol);
   const settlements = await loadSettlements(inPriorityOrder(files, "fundingRate"), q);
-  const markOpens = await loadMarkOpens(inPriorityOrder(files, "markPriceKlines"));
+  const markFiles = inPriorityOrder(files, "markPriceKlines");
+  const markOpens = await loadMarkOpens(markFiles.filter((f) => markPriceInterval(f.path) === "8h"));
+  const minuteMarkFiles = markFiles.filter((f) => {
+    const range = archiveFileRange(f.path);
+    return markPriceInterval(f.path) === "1m" && range.from < q.to && range.to > q.from;
+  });
+  const marks = minuteMarkFiles.length > 0 ? new MarkBars(minuteMarkFiles) : undefined;
   for (const openTime of markOpens.keys()) {
     if (openTime < q.to && openTime + EIGHT_HOURS_MS > q.from) cov.markPriceKlines++;
   }
@@ -169,42 +188,56 @@ async function* symbolEvents(
   };
   let previousOpenTime = ceilMinute(q.from) - ONE_MINUTE_MS;
   let lastOpenTime = Number.NEGATIVE_INFINITY;
-  for await (const row of bars) {
-    if (row.openTime === lastOpenTime) continue; // overlapping files: the first file's bar won
-    lastOpenTime = row.openTime;
-    if (row.openTime >= q.to) break;
-    const inWindow = row.openTime >= q.from;
-    const gap = inWindow ? klineGap(symbol, previousOpenTime, row.openTime) : undefined;
-    if (gap !== undefined) {
-      for (; next < settlements.length && settlements[next]!.fundingTime <= gap.toOpenTime; next++) {
+  try {
+    for await (const row of bars) {
+      if (row.openTime === lastOpenTime) continue; // overlapping files: the first file's bar won
+      lastOpenTime = row.openTime;
+      if (row.openTime >= q.to) break;
+      const inWindow = row.openTime >= q.from;
+      const gap = inWindow ? klineGap(symbol, previousOpenTime, row.openTime) : undefined;
+      if (gap !== undefined) {
+        for (; next < settlements.length && settlements[next]!.fundingTime <= gap.toOpenTime; next++) {
+          const event = settle(settlements[next]!);
+          if (event !== undefined) yield event;
+        }
+        yield gapEvent(gap);
+      }
+      for (; next < settlements.length && settlements[next]!.fundingTime <= row.closeTime; next++) {
         const event = settle(settlements[next]!);
         if (event !== undefined) yield event;
       }
-      yield gapEvent(gap);
+      lastClose = row.close;
+      if (inWindow) {
+        previousOpenTime = row.openTime;
+        cov.bars++;
+        cov.firstBarOpenTime ??= row.openTime;
+        cov.lastBarOpenTime = row.openTime;
+        const bar = {
+          symbol,
+          interval: "1m" as const,
+          openTime: row.openTime,
+          closeTime: row.closeTime,
+          open: row.open,
+          high: row.high,
+          low: row.low,
+          close: row.close,
+          volume: row.volume,
+        };
+        const mark = marks === undefined ? undefined : await marks.at(row.openTime);
+        if (mark !== undefined) {
+          cov.markBars++;
+          yield { kind: "bar", time: row.closeTime, bar, mark };
+        } else {
+          if (marks !== undefined) {
+            cov.barsWithoutMark++;
+            cov.firstBarWithoutMark ??= row.openTime;
+          }
+          yield { kind: "bar", time: row.closeTime, bar };
+        }
+      }
     }
-    for (; next < settlements.length && settlements[next]!.fundingTime <= row.closeTime; next++) {
-      const event = settle(settlements[next]!);
-      if (event !== undefined) yield event;
-    }
-    lastClose = row.close;
-    if (inWindow) {
-      previousOpenTime = row.openTime;
-      cov.bars++;
-      cov.firstBarOpenTime ??= row.openTime;
-      cov.lastBarOpenTime = row.openTime;
-      const bar = {
-        symbol,
-        interval: "1m" as const,
-        openTime: row.openTime,
-        closeTime: row.closeTime,
-        open: row.open,
-        high: row.high,
-        low: row.low,
-        close: row.close,
-        volume: row.volume,
-      };
-      yield { kind: "bar", time: row.closeTime, bar };
-    }
+  } finally {
+    await marks?.close();
   }
   for (; next < settlements.length; next++) {
     const event = settle(settlements[next]!);
@@ -255,6 +288,45 @@ async function loadMarkOpens(files: ArchiveFile[]): Promise<Map<number, string>>
     }
   }
   return opens;
+}
+
+/**
+ * The 1m mark-price klines of one symbol's files (in priority order), read in step with its bars: `at` is
+ * asked for increasing minutes and reads the files only up to the one asked for, so at most one row per file
+ * is held. On a minute held by several files the first file's kline wins.
+ */
+class MarkBars {
+  private readonly rows: AsyncGenerator<MarkPriceKline>;
+  private head: MarkPriceKline | undefined;
+  private done = false;
+
+  constructor(files: readonly ArchiveFile[]) {
+    const sources = files.map((f) => readMarkPriceBarFile(f));
+    this.rows = sources.length === 1 ? sources[0]! : mergeOrdered(sources, (a, b) => a.openTime - b.openTime);
+  }
+
+  /**
+   * The mark kline opening at `openTime` (ms epoch, a minute), or undefined when the files hold none; klines
+   * before it are passed over. `openTime` must not decrease between calls.
+   * @throws MarketDataError from the parser (file:line) for a malformed row read on the way.
+   */
+  async at(openTime: number): Promise<MarkPriceKline | undefined> {
+    while (!this.done && (this.head === undefined || this.head.openTime < openTime)) {
+      const r = await this.rows.next();
+      if (r.done) {
+        this.done = true;
+        this.head = undefined;
+      } else if (r.value.openTime !== this.head?.openTime) {
+        this.head = r.value;
+      }
+    }
+    return this.head?.openTime === openTime ? this.head : undefined;
+  }
+
+  /** Closes the files. */
+  async close(): Promise<void> {
+    await this.rows.return(undefined);
+  }
 }
 
 /**

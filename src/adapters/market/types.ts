@@ -38,6 +38,19 @@ export interface FundingSettlement {
 }
 
 /**
+ * A mark-price kline (binance-usdm.md §4.1 mark price; the archive's markPriceKlines): ms epoch of its first
+ * millisecond, prices in quote asset (USDT). The 8h ones price funding settlements; the 1m ones travel with the
+ * trade bar of the same minute to the simulated venue (MARK_PRICE triggers, liquidation).
+ */
+export interface MarkPriceKline {
+  openTime: number;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+}
+
+/**
  * 1m bars of a symbol missing in the window (before its first bar, between two bars, or after its last bar):
  * reported, never filled.
  */
@@ -59,7 +72,8 @@ export interface MarketGap {
  * fundingTime, a gap's toOpenTime (the window end for a hole at the end).
  */
 export type MarketEvent =
-  | { kind: "bar"; time: number; bar: Bar }
+  /** `mark`: the 1m mark-price kline of the bar's minute, when the symbol has 1m mark-price files holding it. */
+  | { kind: "bar"; time: number; bar: Bar; mark?: MarkPriceKline }
   | { kind: "funding"; time: number; funding: FundingSettlement }
   | { kind: "gap"; time: number; gap: MarketGap };
 

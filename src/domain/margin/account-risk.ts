@@ -31,7 +31,8 @@ export interface PositionMarginView extends MarginedPosition {
 }
 
 /**
- * The margin numbers of each position at `mark(symbol)` (positions without a mark are left out).
+ * The margin numbers of each position at `mark(symbol)` (positions without a mark are left out), or only of the
+ * positions `only` selects (the cross legs still count every cross position).
  * `walletBalance` is the account's total wallet (cross wallet + isolated wallets).
  * @throws Error when a symbol has no brackets (from `brackets`) or a number is malformed.
  */
@@ -40,6 +41,7 @@ export function accountRisk(
   positions: readonly MarginedPosition[],
   mark: (symbol: string) => string | undefined,
   brackets: (symbol: string) => readonly LeverageBracket[],
+  only: (p: MarginedPosition) => boolean = () => true,
 ): PositionMarginView[] {
   const marked = positions
     .map((p) => ({ p, markPrice: mark(p.symbol) }))
@@ -59,22 +61,24 @@ export function accountRisk(
     });
   const totalMaint = cross.reduce((sum, c) => sum.plus(c.maint), new Dec(0));
   const totalUpnl = cross.reduce((sum, c) => sum.plus(c.upnl), new Dec(0));
-  return marked.map(({ p, markPrice }) => {
-    const own = cross.find((c) => c.p === p);
-    const risk = positionRisk(
-      brackets(p.symbol),
-      p,
-      markPrice,
-      p.leverage,
-      p.marginType === "ISOLATED"
-        ? { marginType: "ISOLATED", isolatedWallet: p.isolatedWallet ?? "0" }
-        : {
-            marginType: "CROSSED",
-            crossWalletBalance: canonical(crossWallet),
-            otherMaintMargin: canonical(totalMaint.minus(own!.maint)),
-            otherUnrealizedPnl: canonical(totalUpnl.minus(own!.upnl)),
-          },
-    );
-    return { ...p, markPrice, risk };
-  });
+  return marked
+    .filter(({ p }) => only(p))
+    .map(({ p, markPrice }) => {
+      const own = cross.find((c) => c.p === p);
+      const risk = positionRisk(
+        brackets(p.symbol),
+        p,
+        markPrice,
+        p.leverage,
+        p.marginType === "ISOLATED"
+          ? { marginType: "ISOLATED", isolatedWallet: p.isolatedWallet ?? "0" }
+          : {
+              marginType: "CROSSED",
+              crossWalletBalance: canonical(crossWallet),
+              otherMaintMargin: canonical(totalMaint.minus(own!.maint)),
+              otherUnrealizedPnl: canonical(totalUpnl.minus(own!.upnl)),
+            },
+      );
+      return { ...p, markPrice, risk };
+    });
 }

@@ -26,15 +26,19 @@ import { maintenanceMargin } from "../../../domain/margin/margin.ts";
 import type { VenueReport } from "../../../engine/venue.ts";
 import type { MarkBar, MatchBar, MatchingOptions, MatchingState, StepResult } from "./matching.ts";
 
-/** The booked account the venue liquidates against: total wallet balance (USDT) and open positions. */
-export interface LiquidationAccount {
+/**
+ * The booked account the venue margins and liquidates against: total wallet balance (USDT), open positions and
+ * each configured symbol's leverage and margin type.
+ */
+export interface VenueAccountView {
   walletBalance: string;
   positions: MarginedPosition[];
+  settings: Record<string, { leverage: number; marginType: "ISOLATED" | "CROSSED" }>;
 }
 
-/** What the liquidation check needs beyond the matching state. */
-export interface LiquidationInputs {
-  account: LiquidationAccount;
+/** What the margin checks and the liquidation need beyond the matching state. */
+export interface MarginInputs {
+  account: VenueAccountView;
   brackets: (symbol: string) => readonly LeverageBracket[];
 }
 
@@ -49,23 +53,27 @@ export function liquidationStep(
   bar: MatchBar,
   mark: MarkBar | undefined,
   options: MatchingOptions,
-  inputs: LiquidationInputs,
+  inputs: MarginInputs,
+  cache?: LiquidationPriceCache,
 ): StepResult | undefined {
   const symbol = bar.symbol;
-  const amt = new Dec(state.positions[symbol] ?? "0");
-  if (amt.isZero()) return undefined;
+  const venueAmt = state.positions[symbol];
+  if (venueAmt === undefined || /^-?0(\.0+)?$/.test(venueAmt)) return undefined;
+  const amt = new Dec(venueAmt);
   const { account } = inputs;
   const position = account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH");
   if (!position) return undefined;
   const watched = mark ?? bar;
-  const markOf = (s: string) =>
-    s === symbol ? watched.open : (state.markPrice[s] ?? state.lastPrice[s] ?? undefined);
-  const view = accountRisk(account.walletBalance, account.positions, markOf, inputs.brackets).find(
-    (v) => v.symbol === symbol && v.positionSide === "BOTH",
-  );
-  const lp = view?.risk.liquidationPrice;
-  if (!view || lp === null || lp === undefined) return undefined;
+  const lp = liquidationPriceAt(state, position, watched.open, inputs, cache);
+  if (lp === null) return undefined;
   const long = amt.isPositive();
+  // A float pre-check (prices have ≤ 17 significant digits): far from the price, no exact comparison is needed.
+  const adverse = Number(long ? watched.low : watched.high);
+  if (
+    Math.abs(adverse - Number(lp)) > Math.abs(adverse) * 1e-9 &&
+    (long ? adverse > Number(lp) : adverse < Number(lp))
+  )
+    return undefined;
   const crossed = long ? new Dec(watched.low).lte(lp) : new Dec(watched.high).gte(lp);
   if (!crossed || stopComesFirst(state, symbol, long, lp)) return undefined;
 
@@ -136,6 +144,49 @@ export function liquidationStep(
     },
     reports,
   };
+}
+
+/**
+ * Liquidation prices already computed, by what they depend on: an isolated position's own numbers; a cross
+ * position's, the wallet, every position and the other cross positions' marks. Not part of the venue's state (a
+ * cache: the same inputs give the same price).
+ */
+export type LiquidationPriceCache = Map<string, string | null>;
+
+/** The liquidation price of `position` with its own mark at `markPrice` (§4.7), via the cache when given. */
+function liquidationPriceAt(
+  state: MatchingState,
+  position: MarginedPosition,
+  markPrice: string,
+  { account, brackets }: MarginInputs,
+  cache: LiquidationPriceCache | undefined,
+): string | null {
+  const markOf = (s: string) =>
+    s === position.symbol ? markPrice : (state.markPrice[s] ?? state.lastPrice[s] ?? undefined);
+  const isolated = position.marginType === "ISOLATED";
+  const key = isolated
+    ? `I|${position.symbol}|${position.positionAmt}|${position.entryPrice}|${position.isolatedWallet}|${position.leverage}`
+    : `C|${account.walletBalance}|${account.positions
+        .map((p) => `${p.symbol}:${p.positionAmt}:${p.entryPrice}:${p.isolatedWallet ?? ""}:${p.marginType}`)
+        .join(",")}|${account.positions
+        .filter((p) => p.symbol !== position.symbol && p.marginType === "CROSSED")
+        .map((p) => markOf(p.symbol))
+        .join(",")}`;
+  const known = cache?.get(key);
+  if (known !== undefined) return known;
+  const view = accountRisk(
+    account.walletBalance,
+    account.positions,
+    markOf,
+    brackets,
+    (p) => p === position,
+  )[0];
+  const lp = view?.risk.liquidationPrice ?? null;
+  if (cache) {
+    if (cache.size > 10_000) cache.clear();
+    cache.set(key, lp);
+  }
+  return lp;
 }
 
 /** Whether a working protective stop of the position triggers before the adverse move reaches `lp`. */

@@ -19,7 +19,8 @@ import type {
 } from "../../../engine/venue.ts";
 import type { EventData } from "../../../events/catalog.ts";
 import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "./intrabar-path.ts";
-import { type LiquidationAccount, liquidationStep } from "./liquidation.ts";
+import { type LiquidationPriceCache, liquidationStep, type VenueAccountView } from "./liquidation.ts";
+import { marginViolation } from "./margin-check.ts";
 import {
   cancelOrder,
   checkSteps,
@@ -60,11 +61,11 @@ export interface SimulatedVenueOptions {
   /** Untriggered conditional orders across all symbols (default 200, binance-usdm.md §1.2). */
   maxOpenConditionalOrders?: number;
   /**
-   * Liquidation (liquidation.ts): the booked account and the symbols' leverage brackets. Absent: positions are
-   * never liquidated.
+   * Margin: the booked account and the symbols' leverage brackets, for the margin checks at submit
+   * (margin-check.ts: -2027, -2019) and liquidation (liquidation.ts). Absent: neither is checked.
    */
-  liquidation?: {
-    account: () => LiquidationAccount;
+  margin?: {
+    account: () => VenueAccountView;
     brackets: (symbol: string) => readonly LeverageBracket[];
   };
 }
@@ -129,13 +130,14 @@ export class SimulatedVenue implements Venue {
   /** In-process: nothing leaves it, so intents need not be flushed before a submit. */
   readonly external = false;
   private readonly options: MatchingOptions;
-  private readonly liquidation: SimulatedVenueOptions["liquidation"];
+  private readonly margin: SimulatedVenueOptions["margin"];
+  private readonly liquidationPrices: LiquidationPriceCache = new Map();
   private state: MatchingState = initialMatchingState();
 
   /** @throws Error naming the option when one is invalid. */
   constructor(options: SimulatedVenueOptions) {
     this.options = resolveOptions(options);
-    this.liquidation = options.liquidation;
+    this.margin = options.margin;
   }
 
   /** The venue's state, for a checkpoint (JSON; restore() takes it back). */
@@ -155,6 +157,11 @@ export class SimulatedVenue implements Venue {
 
   async submit(order: OrderRequest): Promise<SubmitResult> {
     const { state, result } = submitOrder(this.state, order, this.options);
+    if (result.accepted && this.margin) {
+      const inputs = { account: this.margin.account(), brackets: this.margin.brackets };
+      const short = marginViolation(this.state, order, inputs);
+      if (short) return { accepted: false, code: short.code, reason: short.reason };
+    }
     this.state = state;
     return result;
   }
@@ -194,10 +201,10 @@ export class SimulatedVenue implements Venue {
 
   /** Liquidates the symbol's position when the bar's mark crosses its liquidation price (liquidation.ts). */
   private async checkLiquidation(bar: VenueBar, mark: VenueMarkBar | undefined, handle: VenueReportHandler) {
-    const liquidation = this.liquidation;
-    if (!liquidation) return;
-    const inputs = { account: liquidation.account(), brackets: liquidation.brackets };
-    const r = liquidationStep(this.state, bar, mark, this.options, inputs);
+    const margin = this.margin;
+    if (!margin) return;
+    const inputs = { account: margin.account(), brackets: margin.brackets };
+    const r = liquidationStep(this.state, bar, mark, this.options, inputs, this.liquidationPrices);
     if (!r) return;
     this.state = r.state;
     for (const report of r.reports) await handle(report);

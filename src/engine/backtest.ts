@@ -219,6 +219,7 @@ async function execute(
   const strategy = getStrategy(config.strategy);
   const params = strategyParams(strategy, config);
   const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
+  checkLeverage(strategy.symbolSettings(params).leverage, config.symbols, bracketCatalog);
   /** The venue's view of the account, rebuilt only when the account actor's context changed. */
   let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
   const venue: SimulatedVenue = new SimulatedVenue({
@@ -419,4 +420,25 @@ async function readBack(store: EventStore): Promise<LogFold> {
   const fold = new LogFold(new EventLogHasher());
   for await (const e of store.readAll()) fold.add(e);
   return fold;
+}
+
+/** A leverage a symbol's brackets do not allow (Binance answers -4028 to the leverage change, §4.1). */
+export class LeverageNotAllowedError extends Error {
+  override name = "LeverageNotAllowedError";
+}
+
+/**
+ * Checks that every symbol allows `leverage` (its first bracket's initialLeverage, binance-usdm.md §4.6).
+ * @throws LeverageNotAllowedError naming the symbol, its maximum and the bracket snapshot.
+ */
+function checkLeverage(leverage: number, symbols: readonly string[], brackets: LeverageBracketCatalog): void {
+  for (const symbol of symbols) {
+    const max = brackets.get(symbol).brackets[0]?.initialLeverage;
+    if (max !== undefined && leverage > max) {
+      throw new LeverageNotAllowedError(
+        `leverage ${leverage} is above ${symbol}'s maximum of ${max} (-4028, leverage brackets of ` +
+          `${brackets.snapshotDate}, ${brackets.source}); lower it with --leverage`,
+      );
+    }
+  }
 }

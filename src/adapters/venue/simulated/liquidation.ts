@@ -98,7 +98,8 @@ export function liquidationStep(
     liquidationPrice: lp,
     price,
     liquidationFee: instrument.liquidationFee,
-    walletBalance: isolated ? (position.isolatedWallet ?? "0") : canonical(crossWallet),
+    // A wallet already below 0 (commissions after the margin ran out) has nothing left to lose: the fund covers all.
+    walletBalance: canonical(Dec.max(isolated ? (position.isolatedWallet ?? "0") : crossWallet, 0)),
     maintMargin: maintenanceMargin(inputs.brackets(symbol), notional).maintMargin,
   });
 

@@ -60,6 +60,7 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
       "maxDrawdown",
       "tradingState",
       "gaps",
+      "barsWithoutMark",
       "fundingSettlements",
       "warmFrom",
       "completed",
@@ -71,6 +72,7 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
     expect(Number(summary.funding)).not.toBe(0);
     expect(summary).toMatchObject({
       gaps: 0,
+      barsWithoutMark: 0,
       ordersDenied: 0,
       // sma-cross sends MARKET entries and stop/target exits: every fill is a whole taker fill, and at its
       // default 10× with 1000 USDT margin on a 10000 USDT wallet nothing comes near liquidation.

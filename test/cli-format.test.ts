@@ -50,6 +50,7 @@ describe("backtest summary", () => {
       "maxDrawdown",
       "tradingState",
       "gaps",
+      "barsWithoutMark",
       "fundingSettlements",
       "warmFrom",
       "completed",

@@ -13,8 +13,9 @@ const MAX_DIFFERENCES_SHOWN = 5;
 /**
  * The summary as one JSON line (no newline): counts as numbers, money (USDT) as decimal strings, exactly the
  * keys bars, orders, ordersDenied, fills, makerFills, partialFills, liquidations, realizedPnl, fees, funding,
- * unrealizedPnl, equity, maxDrawdown, tradingState, gaps, fundingSettlements (per symbol), warmFrom (per symbol, ms), completed, events, barsPerSec,
- * eventLogSha256.
+ * unrealizedPnl, equity, maxDrawdown, tradingState, gaps, barsWithoutMark (bars without a 1m mark-price kline
+ * although the symbol has 1m mark files), fundingSettlements (per symbol), warmFrom (per symbol, ms), completed,
+ * events, barsPerSec, eventLogSha256.
  */
 export function summaryJsonLine(s: BacktestSummary): string {
   return JSON.stringify({
@@ -33,6 +34,7 @@ export function summaryJsonLine(s: BacktestSummary): string {
     maxDrawdown: s.maxDrawdown,
     tradingState: s.tradingState,
     gaps: s.gaps,
+    barsWithoutMark: s.barsWithoutMark,
     fundingSettlements: s.fundingSettlements,
     warmFrom: s.warmFrom,
     completed: s.completed,
@@ -73,6 +75,7 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["maxDrawdown", usdt(s.maxDrawdown)],
     ["tradingState", s.tradingState],
     ["gaps", String(s.gaps)],
+    ["barsWithoutMark", String(s.barsWithoutMark)],
     ["fundingSettlements", perSymbol(s.fundingSettlements)],
     ["warmFrom", perSymbol(s.warmFrom, (ms) => new Date(ms).toISOString())],
     ["completed", String(s.completed)],

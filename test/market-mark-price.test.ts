@@ -267,6 +267,8 @@ describe("the simulated venue on the feed", () => {
     expect(lp).toBeGreaterThan(94);
     expect(lp).toBeLessThan(97);
     expect(Number(liquidation.liquidation.price)).toBeLessThanOrEqual(lp);
+    // The mark crossed the liquidation price inside the bar: the event records it there.
+    expect(liquidation.liquidation.markPrice).toBe(liquidation.liquidation.liquidationPrice);
 
     const lastPrice = await venueRun((await feed(join(dir, "good"), withoutMinuteMarks)).events, {
       walletBalance: "5",

@@ -420,7 +420,10 @@ const schemas = {
     /** Signed size before liquidation, base asset. */
     positionAmt: Decimal,
     entryPrice: Decimal,
-    /** The mark price that crossed liquidationPrice, and the liquidation price of §4.7 at that moment. */
+    /**
+     * The mark price where it crossed liquidationPrice (the liquidation price itself, or the mark's open when the
+     * bar opened beyond it), and the liquidation price of §4.7 at that moment.
+     */
     markPrice: Decimal,
     liquidationPrice: Decimal,
     /** Close price (quote asset). */

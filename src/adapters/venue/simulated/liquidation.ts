@@ -94,7 +94,7 @@ export function liquidationStep(
     marginType: position.marginType,
     positionAmt: position.positionAmt,
     entryPrice: position.entryPrice,
-    markPrice: price,
+    markPrice: gapped ? canonical(new Dec(watched.open)) : lp, // where the mark crossed the liquidation price
     liquidationPrice: lp,
     price,
     liquidationFee: instrument.liquidationFee,

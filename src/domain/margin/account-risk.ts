@@ -46,9 +46,7 @@ export function accountRisk(
   const marked = positions
     .map((p) => ({ p, markPrice: mark(p.symbol) }))
     .filter((x): x is { p: MarginedPosition; markPrice: string } => x.markPrice !== undefined);
-  let crossWallet = new Dec(walletBalance);
-  for (const p of positions)
-    if (p.marginType === "ISOLATED") crossWallet = crossWallet.minus(p.isolatedWallet ?? "0");
+  const crossWallet = crossWalletBalance(walletBalance, positions);
   const cross = marked
     .filter(({ p }) => p.marginType === "CROSSED")
     .map(({ p, markPrice }) => {
@@ -74,11 +72,21 @@ export function accountRisk(
           ? { marginType: "ISOLATED", isolatedWallet: p.isolatedWallet ?? "0" }
           : {
               marginType: "CROSSED",
-              crossWalletBalance: canonical(crossWallet),
+              crossWalletBalance: crossWallet,
               otherMaintMargin: canonical(totalMaint.minus(own!.maint)),
               otherUnrealizedPnl: canonical(totalUpnl.minus(own!.upnl)),
             },
       );
       return { ...p, markPrice, risk };
     });
+}
+
+/**
+ * The cross wallet balance (USDT): the account's total wallet balance less every isolated position's wallet
+ * (Binance's `crossWalletBalance`, binance-usdm.md §4.7 WB of a cross position). Canonical decimal string.
+ */
+export function crossWalletBalance(walletBalance: string, positions: readonly MarginedPosition[]): string {
+  let wallet = new Dec(walletBalance);
+  for (const p of positions) if (p.marginType === "ISOLATED") wallet = wallet.minus(p.isolatedWallet ?? "0");
+  return canonical(wallet);
 }

@@ -19,7 +19,11 @@
  * the same bar (each symbol is checked at its own bar).
  */
 import { canonical, Dec, roundToTick } from "../../../domain/decimal.ts";
-import { accountRisk, type MarginedPosition } from "../../../domain/margin/account-risk.ts";
+import {
+  accountRisk,
+  crossWalletBalance,
+  type MarginedPosition,
+} from "../../../domain/margin/account-risk.ts";
 import type { LeverageBracket } from "../../../domain/margin/brackets.ts";
 import { liquidationFill } from "../../../domain/margin/clearance.ts";
 import { maintenanceMargin } from "../../../domain/margin/margin.ts";
@@ -84,10 +88,7 @@ export function liquidationStep(
     : canonical(roundToTick(lp, instrument.tickSize, long ? "floor" : "ceil", instrument.minPrice));
   const notional = canonical(amt.abs().times(price));
   const isolated = position.marginType === "ISOLATED";
-  const crossWallet = account.positions.reduce(
-    (w, p) => (p.marginType === "ISOLATED" ? w.minus(p.isolatedWallet ?? "0") : w),
-    new Dec(account.walletBalance),
-  );
+  const crossWallet = crossWalletBalance(account.walletBalance, account.positions);
   const fill = liquidationFill({
     symbol,
     positionSide: "BOTH",

@@ -8,9 +8,10 @@
  * does no margin check until then, §2.4), nor are reduce-only and closePosition orders. A MARKET order is valued
  * at the last price. One-way mode.
  */
+import { DEFAULT_SYMBOL_SETTINGS } from "../../../actors/account.decide.ts";
 import { isConditionalType } from "../../../actors/order.machine.ts";
 import { canonical, Dec } from "../../../domain/decimal.ts";
-import { accountRisk } from "../../../domain/margin/account-risk.ts";
+import { accountRisk, crossWalletBalance } from "../../../domain/margin/account-risk.ts";
 import {
   availableBalance,
   checkMarginSufficient,
@@ -21,9 +22,6 @@ import {
 import type { OrderRequest } from "../../../engine/venue.ts";
 import type { MarginInputs } from "./liquidation.ts";
 import type { MatchingState } from "./matching.ts";
-
-/** Binance's leverage and margin type of a symbol never configured (20× cross, §4.1). */
-const DEFAULT_SETTINGS = { leverage: 20, marginType: "CROSSED" } as const;
 
 /**
  * The margin check's answer to a new order: a rejection with Binance's code and message (and the numbers), or
@@ -40,7 +38,7 @@ export function marginViolation(
   const symbol = order.symbol;
   const last = (s: string) => state.lastPrice[s];
   const mark = (s: string) => state.markPrice[s] ?? state.lastPrice[s];
-  const { leverage } = account.settings[symbol] ?? DEFAULT_SETTINGS;
+  const { leverage } = account.settings[symbol] ?? DEFAULT_SYMBOL_SETTINGS;
   const resting = restingOrders(state, last);
   const positionAmt =
     account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH")?.positionAmt ?? "0";
@@ -96,12 +94,8 @@ function available(
   mark: (symbol: string) => string | undefined,
 ): string {
   const views = accountRisk(account.walletBalance, account.positions, mark, brackets);
-  let crossWallet = new Dec(account.walletBalance);
   let crossUpnl = new Dec(0);
   let inUse = new Dec(0);
-  for (const p of account.positions) {
-    if (p.marginType === "ISOLATED") crossWallet = crossWallet.minus(p.isolatedWallet ?? "0");
-  }
   for (const v of views) {
     if (v.marginType !== "CROSSED") continue;
     crossUpnl = crossUpnl.plus(v.risk.unrealizedPnl);
@@ -112,8 +106,9 @@ function available(
     if (markPrice === undefined) continue;
     const positionAmt =
       account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH")?.positionAmt ?? "0";
-    const { leverage } = account.settings[symbol] ?? DEFAULT_SETTINGS;
+    const { leverage } = account.settings[symbol] ?? DEFAULT_SYMBOL_SETTINGS;
     inUse = inUse.plus(openOrderInitialMargin(positionAmt, markPrice, orders, leverage));
   }
-  return availableBalance(canonical(crossWallet), canonical(crossUpnl), canonical(inUse));
+  const crossWallet = crossWalletBalance(account.walletBalance, account.positions);
+  return availableBalance(crossWallet, canonical(crossUpnl), canonical(inUse));
 }

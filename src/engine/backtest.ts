@@ -19,6 +19,7 @@ import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
+import { ParseThread } from "../adapters/market/parse-thread.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
 import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
@@ -190,10 +191,12 @@ export async function executeBacktest(
   // A fresh run folds its log (hash, projections) as the store accepts it; a resumed run, or a store that does
   // not report its writes, reads the log back at the end instead.
   const fold = resume ? undefined : new LogFold(new WorkerLogHasher());
+  // The archive is parsed on a thread of its own, beside the engine (same events, see parse-thread.ts).
+  const parseThread = new ParseThread();
   try {
-    return await execute(config, files, deps, resume, fold);
+    return await execute(config, files, deps, resume, fold, parseThread);
   } finally {
-    await fold?.close();
+    await Promise.all([fold?.close(), parseThread.close()]);
   }
 }
 
@@ -203,6 +206,7 @@ async function execute(
   deps: BacktestDeps,
   resume: { checkpoint: EventData<"RunCheckpointed"> | undefined } | undefined,
   fold: LogFold | undefined,
+  parseThread: ParseThread,
 ): Promise<BacktestSummary> {
   const { logger } = deps;
   const store = fold ? observeAppends(deps.store, fold.observe) : deps.store;
@@ -331,7 +335,7 @@ async function execute(
   };
   // The market feed as a pulled RxJS stream: the archive is read one event ahead of the engine at most, so memory
   // stays flat however long the window.
-  await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage }), step), {
+  await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage, parseThread }), step), {
     defaultValue: undefined,
   });
   units.checkComplete();

@@ -205,14 +205,14 @@ const STOP_TYPES: ReadonlySet<string> = new Set(["STOP", "STOP_MARKET", "TRAILIN
 const ONE = new Dec(1);
 
 /** Whether a conditional order fires on a rise (BUY stop, SELL take-profit) rather than a fall. */
-function firesUpward(r: OrderRequest): boolean {
+export function firesUpward(r: OrderRequest): boolean {
   return (r.type === "STOP" || r.type === "STOP_MARKET") === (r.side === "BUY");
 }
 
 const triggers = new WeakMap<OrderRequest, number>();
 
 /** An order's trigger price as a number (for comparisons; memoised per request object). */
-function triggerValue(r: OrderRequest): number {
+export function triggerValue(r: OrderRequest): number {
   let v = triggers.get(r);
   if (v === undefined) {
     v = Number(r.triggerPrice);

@@ -34,6 +34,7 @@ import {
   startBar,
   submitOrder,
 } from "./matching.ts";
+import { isQuietBar, passQuietBar } from "./quiet-bar.ts";
 
 /**
  * Settings of the simulated venue. Rates, slippage and participation are ratios as decimal strings
@@ -182,6 +183,10 @@ export class SimulatedVenue implements Venue {
    * MARK_PRICE triggers then watch it), reporting each execution to `handle` and awaiting it before the next.
    */
   async matchBar(bar: VenueBar, handle: VenueReportHandler, mark?: VenueMarkBar): Promise<void> {
+    if (isQuietBar(this.state, bar, mark, this.options) && !this.liquidates(bar, mark)) {
+      this.state = passQuietBar(this.state, bar, mark);
+      return;
+    }
     this.state = startBar(this.state, bar, mark, this.options);
     let steps = 0;
     let liquidationChecked = false;
@@ -197,6 +202,14 @@ export class SimulatedVenue implements Venue {
     }
     if (!liquidationChecked) await this.checkLiquidation(bar, mark, handle);
     this.state = endBar(this.state, bar, mark, this.options);
+  }
+
+  /** Whether the bar's mark crosses the liquidation price of the symbol's position (before the bar is matched). */
+  private liquidates(bar: VenueBar, mark: VenueMarkBar | undefined): boolean {
+    const margin = this.margin;
+    if (!margin) return false;
+    const inputs = { account: margin.account(), brackets: margin.brackets };
+    return liquidationStep(this.state, bar, mark, this.options, inputs, this.liquidationPrices) !== undefined;
   }
 
   /** Liquidates the symbol's position when the bar's mark crosses its liquidation price (liquidation.ts). */

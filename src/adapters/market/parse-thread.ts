@@ -15,7 +15,7 @@ import type { ParseReader, ParseReply, ParseRequest, SerializedError } from "./p
 import { type CsvSource, MarketDataError } from "./types.ts";
 
 /** Batches a stream may have parsed and not yet consumed. */
-const AHEAD_BATCHES = 4;
+const AHEAD_BATCHES = 3;
 
 /** The thread's entry: registers the TypeScript loader (tsx), then loads the worker module. */
 const BOOT = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(

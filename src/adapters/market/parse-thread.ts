@@ -17,10 +17,12 @@ import { type CsvSource, MarketDataError } from "./types.ts";
 /** Batches a stream may have parsed and not yet consumed. */
 const AHEAD_BATCHES = 3;
 
-/** The thread's entry: registers the TypeScript loader (tsx), then loads the worker module. */
-const BOOT = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(
-  new URL("./parse-thread.worker.ts", import.meta.url).href,
-)}); })`;
+/**
+ * The thread's entry: registers the TypeScript loader (tsx, resolved from this module, so any working directory
+ * will do), then loads the worker module.
+ */
+const BOOT = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
+  .then(({ register }) => { register(); return import(${JSON.stringify(new URL("./parse-thread.worker.ts", import.meta.url).href)}); })`;
 
 interface Pending {
   batches: unknown[][];

@@ -32,14 +32,11 @@ import {
   type LeverageBracketCatalog,
 } from "../domain/margin/brackets.catalog.ts";
 import type { EventData } from "../events/catalog.ts";
-import type { RecordedEvent } from "../events/envelope.ts";
-import { EventLogHasher } from "../events/log-hash.ts";
-import { WorkerLogHasher } from "../events/log-hash-worker.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { consumeInOrder } from "../market/pull.ts";
-import { createProjections, type Projections } from "../projections/index.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
+import { LogFoldThread, readBackFold } from "./log-fold.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 import { riskLimitsOf } from "./risk-engine.ts";
 import { TradingEngine } from "./trading-engine.ts";
@@ -189,8 +186,8 @@ export async function executeBacktest(
   resume?: { checkpoint: EventData<"RunCheckpointed"> | undefined },
 ): Promise<BacktestSummary> {
   // A fresh run folds its log (hash, projections) as the store accepts it; a resumed run, or a store that does
-  // not report its writes, reads the log back at the end instead.
-  const fold = resume ? undefined : new LogFold(new WorkerLogHasher());
+  // not report its writes, reads the log back at the end instead (log-fold.ts).
+  const fold = resume ? undefined : new LogFoldThread();
   // The archive is parsed on a thread of its own, beside the engine (same events, see parse-thread.ts).
   const parseThread = new ParseThread();
   try {
@@ -205,7 +202,7 @@ async function execute(
   files: readonly ArchiveFile[],
   deps: BacktestDeps,
   resume: { checkpoint: EventData<"RunCheckpointed"> | undefined } | undefined,
-  fold: LogFold | undefined,
+  fold: LogFoldThread | undefined,
   parseThread: ParseThread,
 ): Promise<BacktestSummary> {
   const { logger } = deps;
@@ -352,14 +349,14 @@ async function execute(
   await store.flush();
   deps.onProgress?.({ bars: engine.stats.bars, eventTime: lastTime, ...window });
 
-  const { hasher, projections } = fold?.complete ? fold : await readBack(deps.store);
+  const folded = fold?.complete ? await fold.result() : await readBackFold(deps.store.readAll());
   const { realizedPnl, fees, funding, netPnl, equity, maxDrawdown, makerFills, partialFills, liquidations } =
-    projections.summary();
+    folded.summary;
   const result: BacktestSummary = {
     runId,
     bars: engine.stats.bars,
     orders: engine.stats.orders,
-    ordersDenied: projections.tradingRisk().ordersDenied,
+    ordersDenied: folded.ordersDenied,
     fills: engine.stats.fills,
     makerFills,
     partialFills,
@@ -368,7 +365,7 @@ async function execute(
     fees,
     funding,
     netPnl,
-    unrealizedPnl: projections.pnl().unrealizedPnl,
+    unrealizedPnl: folded.unrealizedPnl,
     equity,
     maxDrawdown,
     tradingState: engine.tradingState,
@@ -377,53 +374,13 @@ async function execute(
     fundingSettlements: Object.fromEntries(coverage.symbols.map((c) => [c.symbol, c.fundingSettlements])),
     warmFrom: engine.warmFrom(),
     completed: true,
-    events: hasher.count,
+    events: folded.events,
     barsPerSec: Math.round(((engine.stats.bars - barsBefore) / elapsedMs) * 1000),
-    eventLogSha256: await hasher.digest(),
+    eventLogSha256: folded.eventLogSha256,
     warnings: coverage.warnings(),
   };
   logger.debug(result, "backtest completed");
   return result;
-}
-
-/**
- * The end-of-run folds of a log: its hash and its projections. Every event of a backtest's log was checked
- * against its machine by the actor that wrote it, so the projections do not audit it again.
- */
-class LogFold {
-  constructor(readonly hasher: WorkerLogHasher | EventLogHasher) {}
-  // The summary needs the drawdown and the last equity, not the curve: memory stays flat however long the run.
-  readonly projections: Projections = createProjections({ audit: false, equityCurve: false });
-  /** False once an append wrote events the store did not report (then the log must be read back). */
-  complete = true;
-
-  /** Folds the events an append wrote (see `observeAppends`). */
-  readonly observe = (recorded: readonly RecordedEvent[] | undefined): void => {
-    if (recorded === undefined) {
-      this.complete = false;
-      return;
-    }
-    if (!this.complete) return;
-    for (const e of recorded) this.add(e);
-  };
-
-  /** Stops the hasher's worker, if it has one. */
-  async close(): Promise<void> {
-    if (this.hasher instanceof WorkerLogHasher) await this.hasher.close();
-  }
-
-  /** Folds one event of the store (it passed the catalog: the store validated it). */
-  add(e: RecordedEvent): void {
-    this.hasher.addValidated(e);
-    this.projections.apply(e);
-  }
-}
-
-/** The folds of the whole log in `store`, read back from it. */
-async function readBack(store: EventStore): Promise<LogFold> {
-  const fold = new LogFold(new EventLogHasher());
-  for await (const e of store.readAll()) fold.add(e);
-  return fold;
 }
 
 /** A leverage a symbol's brackets do not allow (Binance answers -4028 to the leverage change, §4.1). */

@@ -9,20 +9,14 @@
  * as its reader consumes them), so memory stays flat however long the file. One thread serves every file of a
  * run; it is started at the first read and stopped by `close()`.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { tsWorker } from "../ts-worker.ts";
 import type { KlineRow, MarkPriceKline } from "./klines.ts";
 import type { ParseReader, ParseReply, ParseRequest, SerializedError } from "./parse-thread.protocol.ts";
 import { type CsvSource, MarketDataError } from "./types.ts";
 
 /** Batches a stream may have parsed and not yet consumed. */
 const AHEAD_BATCHES = 3;
-
-/**
- * The thread's entry: registers the TypeScript loader (tsx, resolved from this module, so any working directory
- * will do), then loads the worker module.
- */
-const BOOT = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
-  .then(({ register }) => { register(); return import(${JSON.stringify(new URL("./parse-thread.worker.ts", import.meta.url).href)}); })`;
 
 interface Pending {
   batches: unknown[][];
@@ -68,8 +62,7 @@ export class ParseThread {
   private start(): Worker {
     if (this.failure) throw this.failure;
     if (this.worker) return this.worker;
-    const worker = new Worker(BOOT, { eval: true });
-    worker.unref(); // never keeps the process alive by itself
+    const worker = tsWorker(new URL("./parse-thread.worker.ts", import.meta.url));
     worker.on("message", (m: ParseReply) => {
       const s = this.streams.get(m.id);
       if (!s) return;

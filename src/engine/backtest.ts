@@ -309,7 +309,8 @@ async function execute(
   const handle = async (e: MarketEvent): Promise<void> => {
     switch (e.kind) {
       case "bar":
-        await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
+        // Most bars are quiet for the venue (nothing to match): then nothing to await either.
+        if (!venue.passQuietBar(e.bar, e.mark)) await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
         // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
         await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
         if (deps.onProgress && engine.stats.bars % 5000 === 0) {
@@ -330,11 +331,14 @@ async function execute(
     lastTime = e.time;
     return units.step(e, handle);
   };
-  // The market feed as a pulled RxJS stream: the archive is read one event ahead of the engine at most, so memory
-  // stays flat however long the window.
-  await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage, parseThread }), step), {
-    defaultValue: undefined,
-  });
+  // The market feed as a pulled RxJS stream: the archive is read at most READ_AHEAD events ahead of the engine, so
+  // memory stays flat however long the window.
+  await lastValueFrom(
+    consumeInOrder(archiveMarketEvents(files, window, { coverage, parseThread }), step, {
+      window: READ_AHEAD,
+    }),
+    { defaultValue: undefined },
+  );
   units.checkComplete();
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
   await run.commit(
@@ -382,6 +386,12 @@ async function execute(
   logger.debug(result, "backtest completed");
   return result;
 }
+
+/**
+ * Market events the feed may read ahead of the engine: enough that the reader is not woken for every event, few
+ * enough to keep memory flat (the parse thread holds at most three batches of rows per file besides).
+ */
+const READ_AHEAD = 256;
 
 /** A leverage a symbol's brackets do not allow (Binance answers -4028 to the leverage change, §4.1). */
 export class LeverageNotAllowedError extends Error {

@@ -183,10 +183,7 @@ export class SimulatedVenue implements Venue {
    * MARK_PRICE triggers then watch it), reporting each execution to `handle` and awaiting it before the next.
    */
   async matchBar(bar: VenueBar, handle: VenueReportHandler, mark?: VenueMarkBar): Promise<void> {
-    if (isQuietBar(this.state, bar, mark, this.options) && !this.liquidates(bar, mark)) {
-      this.state = passQuietBar(this.state, bar, mark);
-      return;
-    }
+    if (this.passQuietBar(bar, mark)) return;
     this.state = startBar(this.state, bar, mark, this.options);
     let steps = 0;
     let liquidationChecked = false;
@@ -202,6 +199,17 @@ export class SimulatedVenue implements Venue {
     }
     if (!liquidationChecked) await this.checkLiquidation(bar, mark, handle);
     this.state = endBar(this.state, bar, mark, this.options);
+  }
+
+  /**
+   * Passes `bar` when it is quiet (quiet-bar.ts: nothing can happen in it but the clock and last prices move)
+   * and its mark crosses no liquidation price, synchronously, with nothing to report: true. False when it must
+   * be matched (`matchBar`), which then does everything.
+   */
+  passQuietBar(bar: VenueBar, mark?: VenueMarkBar): boolean {
+    if (!isQuietBar(this.state, bar, mark, this.options) || this.liquidates(bar, mark)) return false;
+    this.state = passQuietBar(this.state, bar, mark);
+    return true;
   }
 
   /** Whether the bar's mark crosses the liquidation price of the symbol's position (before the bar is matched). */

@@ -18,6 +18,7 @@ import type {
   VenueReportHandler,
 } from "../../../engine/venue.ts";
 import type { EventData } from "../../../events/catalog.ts";
+import type { Tick } from "../../market/ticks.ts";
 import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "./intrabar-path.ts";
 import { type LiquidationPriceCache, liquidationStep, type VenueAccountView } from "./liquidation.ts";
 import { marginViolation } from "./margin-check.ts";
@@ -34,6 +35,7 @@ import {
   startBar,
   submitOrder,
 } from "./matching.ts";
+import { endTick, startTick, tickBar, tickStep } from "./tick-matching.ts";
 
 /**
  * Settings of the simulated venue. Rates, slippage and participation are ratios as decimal strings
@@ -197,6 +199,24 @@ export class SimulatedVenue implements Venue {
     }
     if (!liquidationChecked) await this.checkLiquidation(bar, mark, handle);
     this.state = endBar(this.state, bar, mark, this.options);
+  }
+
+  /**
+   * Matches the working orders of `tick.symbol` against one tick (a trade, a bookTicker update or a mark price;
+   * rules in tick-matching.ts), reporting each execution to `handle` and awaiting it before the next. Ticks of a
+   * symbol must come in time order and not while a bar of it is being matched. Liquidation is not checked on
+   * ticks (only `matchBar` checks it).
+   * @throws Error when the tick is before the symbol's clock.
+   */
+  async matchTick(tick: Tick, handle: VenueReportHandler): Promise<void> {
+    this.state = startTick(this.state, tick);
+    let steps = 0;
+    for (let r = tickStep(this.state, tick, this.options); r; r = tickStep(this.state, tick, this.options)) {
+      checkSteps(++steps, tickBar(tick, this.state));
+      this.state = r.state;
+      for (const report of r.reports) await handle(report);
+    }
+    this.state = endTick(this.state, tick);
   }
 
   /** Liquidates the symbol's position when the bar's mark crosses its liquidation price (liquidation.ts). */

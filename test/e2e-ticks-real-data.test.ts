@@ -126,7 +126,7 @@ describe.skipIf(!root)("tick matching on real captures", () => {
     expect(fills(reports, "l")).toEqual([
       expect.objectContaining({
         price: limitPrice,
-        quantity: "0.002",
+        quantity: "0.005",
         maker: true,
         time: Number(through[4]),
       }),

@@ -207,16 +207,21 @@ describe("takers against the book (T:3)", () => {
     expect(r2).toMatchObject({ accepted: false, reason: expect.stringContaining("FOK") });
   });
 
-  it("a crossing GTC LIMIT takes the quote and rests the rest at its price as a maker", async () => {
+  it("a crossing GTC LIMIT takes each quote while it crosses, then rests at its price as a maker", async () => {
     const h = await venueHarness();
     await ticks(h, trade(0, "100"), book(1, "99.99", "5", "100.01", "0.3"));
     await h.submit(
       order("l", { side: "BUY", type: "LIMIT", price: "100.05", quantity: "1", timeInForce: "GTC" }),
     );
-    await ticks(h, book(2, "99.99", "5", "100.03", "5"), trade(3, "100.04", "5", false));
+    // 0.3 at 100.01 (before the update at 2), 0.2 at 100.03, then the ask is above the limit: it rests
+    await ticks(h, book(2, "99.99", "5", "100.03", "0.2"), book(3, "100", "5", "100.08", "5"));
+    expect(await h.status("l")).toBe("PARTIALLY_FILLED");
+    await ticks(h, trade(4, "100.06", "5", false)); // not through 100.05
+    await ticks(h, trade(5, "100.04", "5", true));
     expect(h.fills("l").map((f) => [f.price, f.quantity, f.maker])).toEqual([
       ["100.01", "0.3", false],
-      ["100.05", "0.7", true],
+      ["100.03", "0.2", false],
+      ["100.05", "0.5", true],
     ]);
   });
 });

@@ -26,8 +26,10 @@
  *    bookTicker). A LIMIT crosses when BUY price ≥ ask, SELL price ≤ bid. Without any bookTicker for the symbol:
  *    at the last trade price × (1 ± `slippage`) (a LIMIT capped at its price), capped by the participation budget
  *    of the last trade (none without a rate), as on bars. What a taker does not get works on: a MARKET rest at the
- *    next quote (or trade) with liquidity on its side; a GTC/GTD LIMIT rest rests in the book as a maker (as on
- *    bars: it no longer takes at later quotes); IOC expires the rest (er 2); FOK expires unless the displayed
+ *    next quote (or trade) with liquidity on its side; a GTC/GTD LIMIT rest likewise takes at later quotes while
+ *    it crosses them (the levels behind the best it would have swept are unknown), and rests in the book as a
+ *    maker at its price once a quote does not cross it (so no maker fill is at a price the book was already
+ *    beyond); IOC expires the rest (er 2); FOK expires unless the displayed
  *    quantity covers it all. GTX expires when it would take against the current book (and is rejected -5022
  *    at submit when it would take then); a FOK LIMIT is rejected -5021 at submit when it does not cross the
  *    book (`submitOrder` compares with the best ask/bid once a bookTicker is known).
@@ -248,14 +250,20 @@ class TickMatcher extends Matcher {
     return last === undefined ? undefined : { price: last, quote: false };
   }
 
-  /** A pending order that can execute now: arrived (workingFrom before, or at, t) and, for MARKET, with liquidity. */
+  /**
+   * A pending order that can execute now: arrived (workingFrom before t, or at t) and, when it would take (MARKET,
+   * or a GTC/GTD LIMIT crossing the market), with liquidity on its side.
+   */
   private nextPending(strictlyBefore: boolean): WorkingOrder | undefined {
     for (const o of this.view.orders) {
-      if (o.request.symbol !== this.symbol || o.stage !== "pending") continue;
+      const r = o.request;
+      if (r.symbol !== this.symbol || o.stage !== "pending") continue;
       if (strictlyBefore ? o.workingFrom >= this.time : o.workingFrom > this.time) continue;
-      if (!this.touch(o.request.side)) continue;
-      if ((o.actualType ?? o.request.type) === "MARKET" && this.takerLiquidity(o.request.side)?.lte(0))
-        continue;
+      const touch = this.touch(r.side);
+      if (!touch) continue;
+      const takes = (o.actualType ?? r.type) === "MARKET" || crosses(r.side, r.price!, touch.price);
+      const waits = r.timeInForce !== "IOC" && r.timeInForce !== "FOK"; // those expire at once instead
+      if (takes && waits && this.takerLiquidity(r.side)?.lte(0)) continue;
       return o;
     }
     return undefined;
@@ -461,17 +469,13 @@ class TickMatcher extends Matcher {
         return;
       }
       const current = this.current(o);
-      if ((current.actualType ?? r.type) === "LIMIT") this.toBook(current);
-      else this.replace(current, { ...current, stage: "pending" });
+      this.replace(current, { ...current, stage: "pending" });
       return;
     }
     const rest = this.fill(o, price, qty, false, time);
     this.spendTaker(r.side, qty);
-    if (!rest) return;
-    if (tif === "IOC") {
-      this.expire(rest, "IOC order: the rest is canceled", time, 2);
-      return;
-    }
-    if ((rest.actualType ?? r.type) === "LIMIT") this.toBook(rest);
+    if (rest && tif === "IOC") this.expire(rest, "IOC order: the rest is canceled", time, 2);
+    // a MARKET or crossing LIMIT rest stays pending: it takes again at the next quote with liquidity on its
+    // side while it crosses, and a LIMIT rests in the book once a quote does not cross it (`arrive`)
   }
 }

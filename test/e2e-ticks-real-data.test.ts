@@ -11,9 +11,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { type Tick, tickStream } from "../src/adapters/market/ticks.ts";
+import { TickFeed } from "../src/adapters/market/tick-feed.ts";
+import { type Tick, type TradeTick, tickStream } from "../src/adapters/market/ticks.ts";
 import type { CsvSource } from "../src/adapters/market/types.ts";
 import { SimulatedVenue, type SimulatedVenueOptions } from "../src/adapters/venue/simulated/venue.ts";
+import { minuteBarsFromTrades } from "../src/domain/bars/from-trades.ts";
 import { Dec } from "../src/domain/decimal.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
 import type { OrderRequest, VenueReport } from "../src/engine/venue.ts";
@@ -200,5 +202,53 @@ describe.skipIf(!root)("tick matching on real captures", () => {
     const capped = await run(W2023, false, when, sell, { participationRate: "0.5" });
     expect(Number(print[2]) * 0.5).toBeLessThan(Number(getInstrument("BTCUSDT").stepSize));
     expect(fills(capped.reports, "s")).toEqual([]);
+  });
+
+  it(`BTCUSDT ${W2024}: minute by minute (bars from trades, ticks through the feed), a MARKET sent at a bar's close fills at the ask standing then`, async () => {
+    const trades = rawRows(`BTCUSDT-trades-${W2024}.csv`);
+    const books = rawRows(`BTCUSDT-bookTicker-${W2024}.csv.gz`);
+    const files = {
+      symbol: "BTCUSDT",
+      trades: [src(`BTCUSDT-trades-${W2024}.csv`)],
+      bookTicker: [src(`BTCUSDT-bookTicker-${W2024}.csv.gz`)],
+    };
+    async function* tradeTicks(): AsyncGenerator<TradeTick> {
+      for await (const t of tickStream({ symbol: "BTCUSDT", trades: files.trades }))
+        if (t.kind === "trade") yield t;
+    }
+    const bars = [];
+    for await (const bar of minuteBarsFromTrades("BTCUSDT", tradeTicks())) bars.push(bar);
+    // every trade is in exactly one bar
+    expect(bars.reduce((n, b) => n + b.trades!, 0)).toBe(trades.length);
+    expect(
+      bars
+        .reduce((v, b) => v.plus(b.volume), new Dec(0))
+        .eq(trades.reduce((v, t) => v.plus(t[2]!), new Dec(0))),
+    ).toBe(true);
+    const venue = new SimulatedVenue({ takerRate: "0.0005", slippage: "0", instrument: getInstrument });
+    const reports: VenueReport[] = [];
+    const feed = new TickFeed([files]);
+    const sentAfter: number[] = [];
+    for (const [i, bar] of bars.entries()) {
+      const closeTime = bar.openTime + 59_999;
+      for await (const tick of feed.until("BTCUSDT", closeTime))
+        await venue.matchTick(tick, async (r) => {
+          reports.push(r);
+        });
+      // the strategy's turn: one MARKET BUY after each of the first bars but the last
+      if (i < 3) {
+        expect(await venue.submit(order(`m${i}`, { side: "BUY", type: "MARKET" }))).toMatchObject({
+          accepted: true,
+        });
+        sentAfter.push(closeTime);
+      }
+    }
+    await feed.close();
+    for (const [i, closeTime] of sentAfter.entries()) {
+      const quote = books.filter((b) => Number(b[5]) <= closeTime).at(-1)!;
+      const [fill] = fills(reports, `m${i}`);
+      expect(fill).toMatchObject({ price: quote[3], maker: false });
+      expect(fill!.time).toBeGreaterThan(closeTime);
+    }
   });
 });

@@ -12,7 +12,10 @@ import {
   submitOrder,
 } from "../src/adapters/venue/simulated/matching.ts";
 import { endTick, matchTick, startTick, tickStep } from "../src/adapters/venue/simulated/tick-matching.ts";
+import { SimulatedVenue } from "../src/adapters/venue/simulated/venue.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
+import type { OrderRequest, VenueReport } from "../src/engine/venue.ts";
+import { SPEC_BTC_BRACKETS } from "./support/btc-brackets.ts";
 import { order, T0, venueHarness } from "./support/venue-harness.ts";
 
 const SYMBOL = "ETHUSDT";
@@ -323,5 +326,65 @@ describe("submit latency in tick time (T:1)", () => {
     const h = await venueHarness();
     await ticks(h, trade(10, "100"));
     await expect(h.tick(trade(5, "100"))).rejects.toThrow(/before the symbol's clock/);
+  });
+});
+
+describe("liquidation on ticks (T:8, binance-usdm.md §4.7 case A)", () => {
+  it("liquidates an isolated long when the mark moves through its liquidation price, at that price", async () => {
+    // §4.7 case A: 0.5 BTC long at 60 000, isolated wallet 3 000, 10×, bracket 1 → LP 54 216.8675
+    const position = {
+      symbol: "BTCUSDT",
+      positionSide: "BOTH" as const,
+      positionAmt: "0.5",
+      entryPrice: "60000",
+      leverage: 10,
+      marginType: "ISOLATED" as const,
+      isolatedWallet: "3000",
+    };
+    let positions: (typeof position)[] = [];
+    const venue = new SimulatedVenue({
+      takerRate: "0.0005",
+      slippage: "0",
+      instrument: getInstrument,
+      margin: {
+        account: () => ({
+          walletBalance: "100000",
+          positions,
+          settings: { BTCUSDT: { leverage: 10, marginType: "ISOLATED" } },
+        }),
+        brackets: () => SPEC_BTC_BRACKETS,
+      },
+    });
+    const reports: VenueReport[] = [];
+    const handle = async (r: VenueReport) => {
+      reports.push(r);
+    };
+    const btc = (t: TradeTick | BookTick | MarkTick) => ({ ...t, symbol: "BTCUSDT" });
+    for (const t of [trade(0, "60000"), mark(1, "60000"), book(2, "59999.9", "9", "60000", "9")])
+      await venue.matchTick(btc(t), handle);
+    const entry: OrderRequest = {
+      ...order("e", { side: "BUY", type: "MARKET" }),
+      symbol: "BTCUSDT",
+      quantity: "0.5",
+    };
+    expect(await venue.submit(entry)).toMatchObject({ accepted: true });
+    await venue.matchTick(btc(trade(3, "60000", "1", false)), handle);
+    expect(reports.map((r) => r.kind)).toEqual(["fill"]);
+    positions = [position];
+    // a trade far below does not liquidate: the mark does
+    for (const t of [trade(4, "50000"), mark(5, "56000"), mark(6, "54300")])
+      await venue.matchTick(btc(t), handle);
+    expect(reports.map((r) => r.kind)).toEqual(["fill"]);
+    await venue.matchTick(btc(mark(7, "54100")), handle);
+    expect(reports.at(-1)).toMatchObject({
+      kind: "liquidation",
+      time: T0 + 7,
+      liquidation: { symbol: "BTCUSDT", price: "54216.8" },
+    });
+    const { liquidation } = reports.at(-1) as Extract<VenueReport, { kind: "liquidation" }>;
+    // where the mark crossed it: the liquidation price itself (the previous mark 54 300 was above it)
+    expect(liquidation.markPrice).toBe(liquidation.liquidationPrice);
+    expect(Number(liquidation.liquidationPrice)).toBeCloseTo(54216.8675, 4);
+    expect(venue.positionAmt("BTCUSDT")).toBe("0");
   });
 });

@@ -58,8 +58,10 @@
  *    updated at each watched tick (trade, or mark for MARK_PRICE with marks) before the check; a SELL is active
  *    once highest ≥ activatePrice and triggers when the price ≤ highest × (1 − callbackRate / 100); a BUY
  *    mirrors it. The trigger's watched price is that tick's price.
- * 8. **Not done on ticks**: liquidation (the venue's `matchTick` does not check it; bars do); the intrabar path
- *    options do not apply.
+ * 8. **Liquidation** is the venue's (`SimulatedVenue.matchTick`, with liquidation.ts): once a tick that moves
+ *    the mark is applied (a mark tick; a trade while the symbol has no mark), on the move from the previous mark
+ *    to this one as if it were a bar's mark path (filled at the liquidation price, or at the previous mark when
+ *    it was already beyond). The intrabar path options do not apply to ticks.
  */
 
 import { fillPriceWithSlippage } from "../../../domain/accounting.ts";

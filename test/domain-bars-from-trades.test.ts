@@ -2,13 +2,13 @@
  * 1m bars built from trades (src/domain/bars/from-trades.ts) against a batch reference (group by minute, exact
  * decimal sums), and the tick feed (src/adapters/market/tick-feed.ts) handing ticks out minute by minute.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { TickFeed } from "../src/adapters/market/tick-feed.ts";
+import { openTickFeed, TickFeed } from "../src/adapters/market/tick-feed.ts";
 import { type BarTrade, MinuteBarBuilder, minuteBarsFromTrades } from "../src/domain/bars/from-trades.ts";
 
 const T0 = 1721347020000; // 2024-07-18 23:57 UTC
@@ -88,39 +88,47 @@ describe("minuteBarsFromTrades", () => {
 });
 
 describe("TickFeed", () => {
-  it("hands each symbol's ticks out up to a time, each once, in stream order", async () => {
+  it("hands each symbol's ticks of a time range out once, skipping unread ones before it; opens files and directories", async () => {
     const dir = await mkdtemp(join(tmpdir(), "perpsource-tick-feed-"));
     try {
-      const write = async (name: string, body: string) => {
-        const absolutePath = join(dir, name);
-        await writeFile(absolutePath, body);
-        return { path: name, absolutePath };
-      };
-      const a = await write(
-        "A-trades.csv",
-        "1,10,1,10,100,true\n2,10,1,10,60000,true\n3,10,1,10,60001,true\n",
+      await mkdir(join(dir, "caps"));
+      await writeFile(
+        join(dir, "caps", "A-trades-x.csv"),
+        "1,10,1,10,100,true\n2,10,1,10,60000,true\n3,10,1,10,60001,true\n4,10,1,10,200000,true\n",
       );
-      const b = await write("B-trades.csv", "9,20,1,20,5,false\n");
-      const feed = new TickFeed([
-        { symbol: "A", trades: [a] },
-        { symbol: "B", trades: [b] },
-      ]);
+      await writeFile(join(dir, "caps", "notes.txt"), "not a tick file");
+      await writeFile(join(dir, "B-trades-y.csv"), "9,20,1,20,5,false\n");
+      await writeFile(join(dir, "C-trades-z.csv"), "9,20,1,20,5,false\n");
+      const feed = await openTickFeed(
+        dir,
+        ["caps", "B-trades-y.csv", join(dir, "C-trades-z.csv")],
+        ["A", "B"],
+      );
       expect(feed.has("A")).toBe(true);
-      expect(feed.has("C")).toBe(false);
-      const ids = async (symbol: string, time: number) =>
-        (await collect(feed.until(symbol, time))).map((t) => (t.kind === "trade" ? t.id : -1));
-      expect(await ids("A", 59_999)).toEqual([1]);
-      expect(await ids("A", 59_999)).toEqual([]);
-      expect(await ids("B", 59_999)).toEqual([9]);
-      expect(await ids("A", 60_000)).toEqual([2]);
-      expect(await ids("A", 1e15)).toEqual([3]);
-      expect(await ids("C", 1e15)).toEqual([]);
+      expect(feed.has("B")).toBe(true);
+      expect(feed.has("C")).toBe(false); // not a symbol of the run
+      const ids = async (symbol: string, from: number, to: number) =>
+        (await collect(feed.between(symbol, from, to))).map((t) => (t.kind === "trade" ? t.id : -1));
+      expect(await ids("A", 0, 59_999)).toEqual([1]);
+      expect(await ids("A", 0, 59_999)).toEqual([]);
+      expect(await ids("B", 0, 59_999)).toEqual([9]);
+      expect(await ids("A", 60_001, 119_999)).toEqual([3]); // 2 (before the range, unread) is skipped
+      expect(await ids("A", 180_000, 239_999)).toEqual([4]);
+      expect(await ids("Z", 0, 1e15)).toEqual([]);
       await feed.close();
+      await expect(openTickFeed(dir, ["missing"], ["A"])).rejects.toThrow(
+        /no such file or directory missing/,
+      );
+      await mkdir(join(dir, "empty"));
+      await expect(openTickFeed(dir, ["empty"], ["A"])).rejects.toThrow(
+        /holds no trades, bookTicker or markPrice1s/,
+      );
+      const a = { path: "a", absolutePath: join(dir, "B-trades-y.csv") };
       expect(
         () =>
           new TickFeed([
             { symbol: "A", trades: [a] },
-            { symbol: "A", trades: [b] },
+            { symbol: "A", trades: [a] },
           ]),
       ).toThrow(/twice/);
     } finally {

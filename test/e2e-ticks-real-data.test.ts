@@ -18,6 +18,7 @@ import { SimulatedVenue, type SimulatedVenueOptions } from "../src/adapters/venu
 import { minuteBarsFromTrades } from "../src/domain/bars/from-trades.ts";
 import { Dec } from "../src/domain/decimal.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
+import { matchMinute } from "../src/engine/tick-minutes.ts";
 import type { OrderRequest, VenueReport } from "../src/engine/venue.ts";
 import { requireRealData } from "./support/real-data.ts";
 
@@ -204,7 +205,7 @@ describe.skipIf(!root)("tick matching on real captures", () => {
     expect(fills(capped.reports, "s")).toEqual([]);
   });
 
-  it(`BTCUSDT ${W2024}: minute by minute (bars from trades, ticks through the feed), a MARKET sent at a bar's close fills at the ask standing then`, async () => {
+  it(`BTCUSDT ${W2024}: minute by minute (bars from trades, matchMinute), a MARKET sent at a bar's close fills at the ask standing then`, async () => {
     const trades = rawRows(`BTCUSDT-trades-${W2024}.csv`);
     const books = rawRows(`BTCUSDT-bookTicker-${W2024}.csv.gz`);
     const files = {
@@ -229,13 +230,13 @@ describe.skipIf(!root)("tick matching on real captures", () => {
     const reports: VenueReport[] = [];
     const feed = new TickFeed([files]);
     const sentAfter: number[] = [];
+    const handle = async (r: VenueReport) => {
+      reports.push(r);
+    };
     for (const [i, bar] of bars.entries()) {
       const closeTime = bar.openTime + 59_999;
-      for await (const tick of feed.until("BTCUSDT", closeTime))
-        await venue.matchTick(tick, async (r) => {
-          reports.push(r);
-        });
-      // the strategy's turn: one MARKET BUY after each of the first bars but the last
+      await matchMinute(venue, feed, { ...bar, closeTime }, undefined, handle);
+      // the strategy's turn, at the bar's close: a MARKET BUY after each of the first three bars
       if (i < 3) {
         expect(await venue.submit(order(`m${i}`, { side: "BUY", type: "MARKET" }))).toMatchObject({
           accepted: true,

@@ -5,6 +5,7 @@
  * ("T:" + its number) or binance-usdm.md (§).
  */
 import { describe, expect, it } from "vitest";
+import type { TickFeed } from "../src/adapters/market/tick-feed.ts";
 import type { BookTick, MarkTick, TradeTick } from "../src/adapters/market/ticks.ts";
 import {
   initialMatchingState,
@@ -12,8 +13,9 @@ import {
   submitOrder,
 } from "../src/adapters/venue/simulated/matching.ts";
 import { endTick, matchTick, startTick, tickStep } from "../src/adapters/venue/simulated/tick-matching.ts";
-import { SimulatedVenue } from "../src/adapters/venue/simulated/venue.ts";
+import { SimulatedVenue, type VenueBar } from "../src/adapters/venue/simulated/venue.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
+import { matchMinute } from "../src/engine/tick-minutes.ts";
 import type { OrderRequest, VenueReport } from "../src/engine/venue.ts";
 import { SPEC_BTC_BRACKETS } from "./support/btc-brackets.ts";
 import { order, T0, venueHarness } from "./support/venue-harness.ts";
@@ -386,5 +388,46 @@ describe("liquidation on ticks (T:8, binance-usdm.md §4.7 case A)", () => {
     expect(liquidation.markPrice).toBe(liquidation.liquidationPrice);
     expect(Number(liquidation.liquidationPrice)).toBeCloseTo(54216.8675, 4);
     expect(venue.positionAmt("BTCUSDT")).toBe("0");
+  });
+});
+
+describe("matchMinute (src/engine/tick-minutes.ts)", () => {
+  it("matches a symbol without tick files on its bar, and one with on its ticks of the minute, then at its close", async () => {
+    const venue = new SimulatedVenue({ takerRate: "0.0005", slippage: "0", instrument: getInstrument });
+    const reports: VenueReport[] = [];
+    const handle = async (r: VenueReport) => {
+      reports.push(r);
+    };
+    const feed = {
+      has: (s: string) => s === "ETHUSDT",
+      between: async function* () {},
+    } as unknown as TickFeed;
+    const bar = (symbol: string, i: number, p: string): VenueBar => ({
+      symbol,
+      openTime: T0 + i * 60_000,
+      closeTime: T0 + i * 60_000 + 59_999,
+      open: p,
+      high: p,
+      low: p,
+      close: p,
+      volume: "10",
+    });
+    await matchMinute(venue, feed, bar("BTCUSDT", 0, "60000"), undefined, handle);
+    const btc: OrderRequest = {
+      ...order("b", { side: "BUY", type: "MARKET" }),
+      symbol: "BTCUSDT",
+      quantity: "0.01",
+    };
+    expect(await venue.submit(btc)).toMatchObject({ accepted: true });
+    await matchMinute(venue, feed, bar("BTCUSDT", 1, "60100"), undefined, handle);
+    expect(reports).toEqual([expect.objectContaining({ kind: "fill", time: T0 + 60_000 })]);
+    // ETHUSDT: the (empty) ticks of the minute, then the clock at the close: a MARKET sent now works from there
+    await venue.matchTick(trade(0, "100"), handle);
+    await matchMinute(venue, feed, bar("ETHUSDT", 0, "100"), undefined, handle);
+    expect(venue.snapshot().clock.ETHUSDT).toBe(T0 + 59_999);
+    expect(await venue.submit(order("e", { side: "BUY", type: "MARKET" }))).toMatchObject({ accepted: true });
+    expect(venue.snapshot().orders.find((o) => o.request.clientOrderId === "e")!.workingFrom).toBe(
+      T0 + 59_999,
+    );
   });
 });

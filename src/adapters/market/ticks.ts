@@ -310,7 +310,8 @@ function tickId(t: Tick): number {
   return t.kind === "trade" ? t.id : t.kind === "book" ? t.updateId : t.time;
 }
 
-const TICK_FILE = /^([A-Z0-9]+)-(trades|bookTicker|markPrice1s)-.*\.csv(\.gz)?$/;
+/** The name of a tick file: `SYMBOL-trades-….csv`, `SYMBOL-bookTicker-….csv.gz`, `SYMBOL-markPrice1s-…` (plain or .gz). */
+export const TICK_FILE_NAME = /^([A-Z0-9]+)-(trades|bookTicker|markPrice1s)-.*\.csv(\.gz)?$/;
 
 /**
  * Groups tick files by symbol from their names `SYMBOL-trades-….csv[.gz]`, `SYMBOL-bookTicker-…`,
@@ -323,7 +324,7 @@ export function groupTickFiles(sources: readonly CsvSource[]): TickFiles[] {
     { trades: CsvSource[]; bookTicker: CsvSource[]; markPrice: CsvSource[] }
   >();
   for (const src of [...sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    const m = TICK_FILE.exec(basename(src.path));
+    const m = TICK_FILE_NAME.exec(basename(src.path));
     if (!m) continue;
     const [, symbol, kind] = m as unknown as [string, string, "trades" | "bookTicker" | "markPrice1s"];
     let g = bySymbol.get(symbol);

@@ -146,6 +146,15 @@ export function endTick(state: MatchingState, tick: Tick): MatchingState {
 }
 
 /**
+ * Moves the clock of `symbol` to `time` when it is behind (the close of a minute matched on ticks: orders sent at
+ * the bar's close are submitted then). Never moves it back.
+ */
+export function advanceClock(state: MatchingState, symbol: string, time: number): MatchingState {
+  if ((state.clock[symbol] ?? Number.NEGATIVE_INFINITY) >= time) return state;
+  return { ...state, clock: { ...state.clock, [symbol]: time } };
+}
+
+/**
  * The next thing that happens on the open tick of `tick.symbol` (an execution, trigger or expiry; or the tick
  * being applied to the market, a step of its own without reports), or undefined when nothing more happens.
  * Callers hand the reports on before the next step, so orders submitted or canceled in reaction take part.

@@ -35,7 +35,7 @@ import {
   startBar,
   submitOrder,
 } from "./matching.ts";
-import { endTick, startTick, tickBar, tickStep } from "./tick-matching.ts";
+import { advanceClock, endTick, startTick, tickBar, tickStep } from "./tick-matching.ts";
 
 /**
  * Settings of the simulated venue. Rates, slippage and participation are ratios as decimal strings
@@ -224,6 +224,14 @@ export class SimulatedVenue implements Venue {
       }
     }
     this.state = endTick(this.state, tick);
+  }
+
+  /**
+   * Ends a minute of `symbol` matched on ticks at `closeTime`: the symbol's clock moves to it (when behind), so
+   * orders sent at the bar's close reach the venue at closeTime + latency, as after `matchBar`.
+   */
+  closeTickMinute(symbol: string, closeTime: number): void {
+    this.state = advanceClock(this.state, symbol, closeTime);
   }
 
   /** The symbol's mark as the liquidation watches it on ticks: the mark price, else the last trade. */

@@ -19,6 +19,7 @@ import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
+import { openTickFeed } from "../adapters/market/tick-feed.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
 import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
@@ -41,6 +42,7 @@ import { createProjections, type Projections } from "../projections/index.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 import { riskLimitsOf } from "./risk-engine.ts";
+import { matchMinute } from "./tick-minutes.ts";
 import { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import { warmUp, warmUpWindow } from "./warm-up.ts";
@@ -308,7 +310,7 @@ async function execute(
   const handle = async (e: MarketEvent): Promise<void> => {
     switch (e.kind) {
       case "bar":
-        await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
+        await matchMinute(venue, ticks, e.bar, e.mark, engine.onVenueReport);
         // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
         await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
         if (deps.onProgress && engine.stats.bars % 5000 === 0) {
@@ -325,15 +327,20 @@ async function execute(
     }
   };
   const coverage = new MarketCoverage();
+  const ticks = config.venue.ticks && (await openTickFeed(deps.dataRoot, config.venue.ticks, config.symbols));
   const step = (e: MarketEvent): Promise<void> => {
     lastTime = e.time;
     return units.step(e, handle);
   };
   // The market feed as a pulled RxJS stream: the archive is read one event ahead of the engine at most, so memory
   // stays flat however long the window.
-  await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage }), step), {
-    defaultValue: undefined,
-  });
+  try {
+    await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage }), step), {
+      defaultValue: undefined,
+    });
+  } finally {
+    await ticks?.close();
+  }
   units.checkComplete();
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
   await run.commit(

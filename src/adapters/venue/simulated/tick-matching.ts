@@ -15,7 +15,9 @@
  *    ms come first), none after. So at a tick of time t: (a) "before": GTD orders with goodTillDate ≤ t expire,
  *    then orders that arrived before t (workingFrom < t) execute against the market before this tick; (b) the
  *    tick is applied; (c) "after": resting and conditional orders react to it, then orders arriving at t
- *    (workingFrom ≤ t, including reactions to reports with no latency) execute.
+ *    (workingFrom ≤ t, including reactions to reports with no latency) execute. Reports carry the time of the
+ *    tick at which they happen: an order that arrived between two ticks executes at the market before the later
+ *    tick, reported at its time.
  * 2. **The market.** A trade sets the last price (CONTRACT_PRICE) and the trade's participation budget; a
  *    bookTicker sets the best bid/ask and their displayed quantities; a mark tick the mark price. The last
  *    price is only ever a trade's price; with no trade yet an order is rejected (-1121, as on bars).
@@ -29,10 +31,10 @@
  *    next quote (or trade) with liquidity on its side; a GTC/GTD LIMIT rest likewise takes at later quotes while
  *    it crosses them (the levels behind the best it would have swept are unknown), and rests in the book as a
  *    maker at its price once a quote does not cross it (so no maker fill is at a price the book was already
- *    beyond); IOC expires the rest (er 2); FOK expires unless the displayed
- *    quantity covers it all. GTX expires when it would take against the current book (and is rejected -5022
- *    at submit when it would take then); a FOK LIMIT is rejected -5021 at submit when it does not cross the
- *    book (`submitOrder` compares with the best ask/bid once a bookTicker is known).
+ *    beyond); IOC expires the rest (er 2); FOK expires unless the displayed quantity covers it all. GTX expires
+ *    when it would take against the current book (and is rejected -5022 at submit when it would take then); a
+ *    FOK LIMIT is rejected -5021 at submit when it does not cross the book (`submitOrder` compares with the best
+ *    ask/bid once a bookTicker is known, and so does its -4131 PERCENT_PRICE check of a MARKET order).
  * 4. **Makers.** A resting LIMIT fills as a maker at its own price (maker fee, no slippage) only on trades, not on
  *    quote updates: a trade goes *through* a resting BUY at L when its price < L (SELL: > L), whoever the
  *    aggressor; with `limitFillRule` "touch" a trade at exactly L also fills it when the aggressor hit that side

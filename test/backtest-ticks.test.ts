@@ -125,10 +125,13 @@ describe("backtest with --ticks", () => {
     expect(resumed.eventLogSha256).toBe(done.eventLogSha256);
   });
 
-  it("names a tick path that does not exist", async () => {
+  it("names a tick path that does not exist, before writing anything", async () => {
     const store = new InMemoryEventStore();
     await expect(
       runBacktest(config({ ticks: ["nowhere"] }), { store, dataRoot: root, logger }),
     ).rejects.toThrow(/no such file or directory nowhere/);
+    const written = [];
+    for await (const e of store.readAll()) written.push(e);
+    expect(written).toEqual([]);
   });
 });

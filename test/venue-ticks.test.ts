@@ -331,6 +331,32 @@ describe("submit latency in tick time (T:1)", () => {
   });
 });
 
+describe("GTD and self-trade prevention on ticks (T:1, §2.2)", () => {
+  it("a GTD order expires at the first tick at or after its goodTillDate, before that tick can fill it", async () => {
+    const h = await venueHarness();
+    await ticks(h, trade(0, "100"));
+    const goodTillDate = T0 + 700_000;
+    await h.submit(order("g", { side: "BUY", type: "LIMIT", price: "99", timeInForce: "GTD", goodTillDate }));
+    await ticks(h, trade(699_999, "99.5"));
+    expect(await h.status("g")).toBe("NEW");
+    expect(await ticks(h, trade(700_000, "98"))).toEqual([
+      expect.objectContaining({ kind: "expired", clientOrderId: "g", time: goodTillDate }),
+    ]);
+  });
+
+  it("a MARKET taker that would trade with our resting SELL at or below the ask expires it (EXPIRE_MAKER)", async () => {
+    const h = await venueHarness();
+    await ticks(h, trade(0, "100"), book(1, "99.9", "5", "100.1", "5"));
+    await h.submit(order("s", { side: "SELL", type: "LIMIT", price: "100.05", timeInForce: "GTC" }));
+    await ticks(h, trade(2, "100", "1", false));
+    await h.submit(order("m", { side: "BUY", type: "MARKET", selfTradePreventionMode: "EXPIRE_MAKER" }));
+    await ticks(h, trade(3, "100", "1", false));
+    expect(h.kinds()).toEqual(["expired:s", "fill:m"]);
+    expect(h.reports[0]).toMatchObject({ expiryReason: 1 });
+    expect(h.fills("m")).toEqual([expect.objectContaining({ price: "100.1" })]);
+  });
+});
+
 describe("liquidation on ticks (T:8, binance-usdm.md §4.7 case A)", () => {
   it("liquidates an isolated long when the mark moves through its liquidation price, at that price", async () => {
     // §4.7 case A: 0.5 BTC long at 60 000, isolated wallet 3 000, 10×, bracket 1 → LP 54 216.8675

@@ -222,6 +222,8 @@ async function execute(
   const params = strategyParams(strategy, config);
   const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
   checkLeverage(strategy.symbolSettings(params).leverage, config.symbols, bracketCatalog);
+  // checked before anything is written (the files are opened when first read)
+  const ticks = config.venue.ticks && (await openTickFeed(deps.dataRoot, config.venue.ticks, config.symbols));
   /** The venue's view of the account, rebuilt only when the account actor's context changed. */
   let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
   const venue: SimulatedVenue = new SimulatedVenue({
@@ -327,7 +329,6 @@ async function execute(
     }
   };
   const coverage = new MarketCoverage();
-  const ticks = config.venue.ticks && (await openTickFeed(deps.dataRoot, config.venue.ticks, config.symbols));
   const step = (e: MarketEvent): Promise<void> => {
     lastTime = e.time;
     return units.step(e, handle);

@@ -64,10 +64,11 @@
  * -2021 on the watched price, …); then those that need the venue's state: -2022 a reduce-only LIMIT/MARKET with
  * nothing to reduce; -2025 MAX_NUM_ORDERS (per symbol, algo orders included, when the instrument's limit > 0);
  * -4045 more than `maxOpenConditionalOrders` untriggered conditional orders across all symbols (§1.2: 200);
- * -4131 a MARKET order whose price (the last price; on ticks with a book the best ask/bid) is outside PERCENT_PRICE
- * around the mark (only when a mark price is known); -5022 a GTX order that would take at the last price (on
- * ticks: against the best ask/bid); -5021 a FOK LIMIT that would not take there (Binance rejects a FOK that cannot fill at once; one accepted here that cannot fill
- * completely at its arrival, the next open, expires instead).
+ * -4131 a MARKET order whose price (the last price; on ticks with a book the best ask/bid) is outside
+ * PERCENT_PRICE around the mark (only when a mark price is known); -5022 a GTX order that would take at the last
+ * price (on ticks: against the best ask/bid); -5021 a FOK LIMIT that would not take there (Binance rejects a FOK
+ * that cannot fill at once; one accepted here that cannot fill completely at its arrival, the next open, expires
+ * instead).
  */
 
 import { isConditionalType } from "../../../actors/order.machine.ts";
@@ -655,7 +656,7 @@ export class Matcher {
     return this.view.bars[this.bar.symbol]!;
   }
 
-  protected mine(): WorkingOrder[] {
+  private mine(): WorkingOrder[] {
     return this.view.orders.filter((o) => o.request.symbol === this.bar.symbol);
   }
 
@@ -823,7 +824,7 @@ export class Matcher {
     this.s.orders[i] = u;
   }
 
-  protected remove(o: WorkingOrder): void {
+  private remove(o: WorkingOrder): void {
     this.s.orders = this.s.orders.filter((x) => x.request.clientOrderId !== o.request.clientOrderId);
   }
 

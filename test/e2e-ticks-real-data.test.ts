@@ -18,7 +18,7 @@ import { SimulatedVenue, type SimulatedVenueOptions } from "../src/adapters/venu
 import { minuteBarsFromTrades } from "../src/domain/bars/from-trades.ts";
 import { Dec } from "../src/domain/decimal.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
-import { matchMinute } from "../src/engine/tick-minutes.ts";
+import { matchTickMinute } from "../src/engine/tick-minutes.ts";
 import type { OrderRequest, VenueReport } from "../src/engine/venue.ts";
 import { requireRealData } from "./support/real-data.ts";
 
@@ -205,7 +205,7 @@ describe.skipIf(!root)("tick matching on real captures", () => {
     expect(fills(capped.reports, "s")).toEqual([]);
   });
 
-  it(`BTCUSDT ${W2024}: minute by minute (bars from trades, matchMinute), a MARKET sent at a bar's close fills at the ask standing then`, async () => {
+  it(`BTCUSDT ${W2024}: minute by minute (bars from trades, matchTickMinute), a MARKET sent at a bar's close fills at the ask standing then`, async () => {
     const trades = rawRows(`BTCUSDT-trades-${W2024}.csv`);
     const books = rawRows(`BTCUSDT-bookTicker-${W2024}.csv.gz`);
     const files = {
@@ -235,7 +235,7 @@ describe.skipIf(!root)("tick matching on real captures", () => {
     };
     for (const [i, bar] of bars.entries()) {
       const closeTime = bar.openTime + 59_999;
-      await matchMinute(venue, feed, { ...bar, closeTime }, undefined, handle);
+      await matchTickMinute(venue, feed, { ...bar, closeTime }, handle);
       // the strategy's turn, at the bar's close: a MARKET BUY after each of the first three bars
       if (i < 3) {
         expect(await venue.submit(order(`m${i}`, { side: "BUY", type: "MARKET" }))).toMatchObject({

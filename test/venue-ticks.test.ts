@@ -15,7 +15,7 @@ import {
 import { endTick, matchTick, startTick, tickStep } from "../src/adapters/venue/simulated/tick-matching.ts";
 import { SimulatedVenue, type VenueBar } from "../src/adapters/venue/simulated/venue.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
-import { matchMinute } from "../src/engine/tick-minutes.ts";
+import { matchTickMinute } from "../src/engine/tick-minutes.ts";
 import type { OrderRequest, VenueReport } from "../src/engine/venue.ts";
 import { SPEC_BTC_BRACKETS } from "./support/btc-brackets.ts";
 import { order, T0, venueHarness } from "./support/venue-harness.ts";
@@ -417,43 +417,29 @@ describe("liquidation on ticks (T:8, binance-usdm.md §4.7 case A)", () => {
   });
 });
 
-describe("matchMinute (src/engine/tick-minutes.ts)", () => {
-  it("matches a symbol without tick files on its bar, and one with on its ticks of the minute, then at its close", async () => {
+describe("matchTickMinute (src/engine/tick-minutes.ts)", () => {
+  it("feeds the ticks of the bar's minute, then puts the clock at its close: a MARKET sent then works from there", async () => {
     const venue = new SimulatedVenue({ takerRate: "0.0005", slippage: "0", instrument: getInstrument });
-    const reports: VenueReport[] = [];
-    const handle = async (r: VenueReport) => {
-      reports.push(r);
-    };
+    const handle = async () => {};
+    const minute = [trade(60_000, "100"), book(60_001, "99.9", "5", "100.1", "5")];
     const feed = {
-      has: (s: string) => s === "ETHUSDT",
-      between: async function* () {},
+      between: async function* (_: string, from: number, to: number) {
+        for (const t of minute) if (t.time >= from && t.time <= to) yield t;
+      },
     } as unknown as TickFeed;
-    const bar = (symbol: string, i: number, p: string): VenueBar => ({
-      symbol,
-      openTime: T0 + i * 60_000,
-      closeTime: T0 + i * 60_000 + 59_999,
-      open: p,
-      high: p,
-      low: p,
-      close: p,
-      volume: "10",
-    });
-    await matchMinute(venue, feed, bar("BTCUSDT", 0, "60000"), undefined, handle);
-    const btc: OrderRequest = {
-      ...order("b", { side: "BUY", type: "MARKET" }),
-      symbol: "BTCUSDT",
-      quantity: "0.01",
+    const bar: Pick<VenueBar, "symbol" | "openTime" | "closeTime"> = {
+      symbol: SYMBOL,
+      openTime: T0 + 60_000,
+      closeTime: T0 + 119_999,
     };
-    expect(await venue.submit(btc)).toMatchObject({ accepted: true });
-    await matchMinute(venue, feed, bar("BTCUSDT", 1, "60100"), undefined, handle);
-    expect(reports).toEqual([expect.objectContaining({ kind: "fill", time: T0 + 60_000 })]);
-    // ETHUSDT: the (empty) ticks of the minute, then the clock at the close: a MARKET sent now works from there
-    await venue.matchTick(trade(0, "100"), handle);
-    await matchMinute(venue, feed, bar("ETHUSDT", 0, "100"), undefined, handle);
-    expect(venue.snapshot().clock.ETHUSDT).toBe(T0 + 59_999);
+    await matchTickMinute(venue, feed, bar, handle);
+    const state = venue.snapshot();
+    expect(state.lastPrice.ETHUSDT).toBe("100");
+    expect(state.ticks?.ETHUSDT).toMatchObject({ bid: "99.9", ask: "100.1" });
+    expect(state.clock.ETHUSDT).toBe(T0 + 119_999);
     expect(await venue.submit(order("e", { side: "BUY", type: "MARKET" }))).toMatchObject({ accepted: true });
     expect(venue.snapshot().orders.find((o) => o.request.clientOrderId === "e")!.workingFrom).toBe(
-      T0 + 59_999,
+      T0 + 119_999,
     );
   });
 });

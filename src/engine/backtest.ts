@@ -42,7 +42,7 @@ import { createProjections, type Projections } from "../projections/index.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 import { riskLimitsOf } from "./risk-engine.ts";
-import { matchMinute } from "./tick-minutes.ts";
+import { matchTickMinute } from "./tick-minutes.ts";
 import { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import { warmUp, warmUpWindow } from "./warm-up.ts";
@@ -312,7 +312,8 @@ async function execute(
   const handle = async (e: MarketEvent): Promise<void> => {
     switch (e.kind) {
       case "bar":
-        await matchMinute(venue, ticks, e.bar, e.mark, engine.onVenueReport);
+        if (ticks?.has(e.bar.symbol)) await matchTickMinute(venue, ticks, e.bar, engine.onVenueReport);
+        else await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
         // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
         await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
         if (deps.onProgress && engine.stats.bars % 5000 === 0) {

@@ -20,6 +20,7 @@ import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
 import { ParseThread } from "../adapters/market/parse-thread.ts";
+import { openTickFeed } from "../adapters/market/tick-feed.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
 import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
@@ -39,6 +40,7 @@ import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import { LogFoldThread, readBackFold } from "./log-fold.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 import { riskLimitsOf } from "./risk-engine.ts";
+import { matchTickMinute } from "./tick-minutes.ts";
 import { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import { warmUp, warmUpWindow } from "./warm-up.ts";
@@ -221,6 +223,8 @@ async function execute(
   const params = strategyParams(strategy, config);
   const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
   checkLeverage(strategy.symbolSettings(params).leverage, config.symbols, bracketCatalog);
+  // checked before anything is written (the files are opened when first read)
+  const ticks = config.venue.ticks && (await openTickFeed(deps.dataRoot, config.venue.ticks, config.symbols));
   /** The venue's view of the account, rebuilt only when the account actor's context changed. */
   let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
   const venue: SimulatedVenue = new SimulatedVenue({
@@ -309,8 +313,10 @@ async function execute(
   const handle = async (e: MarketEvent): Promise<void> => {
     switch (e.kind) {
       case "bar":
+        if (ticks?.has(e.bar.symbol)) await matchTickMinute(venue, ticks, e.bar, engine.onVenueReport);
         // Most bars are quiet for the venue (nothing to match): then nothing to await either.
-        if (!venue.passQuietBar(e.bar, e.mark)) await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
+        else if (!venue.passQuietBar(e.bar, e.mark))
+          await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
         // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
         await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
         if (deps.onProgress && engine.stats.bars % 5000 === 0) {
@@ -333,12 +339,16 @@ async function execute(
   };
   // The market feed as a pulled RxJS stream: the archive is read at most READ_AHEAD events ahead of the engine, so
   // memory stays flat however long the window.
-  await lastValueFrom(
-    consumeInOrder(archiveMarketEvents(files, window, { coverage, parseThread }), step, {
-      window: READ_AHEAD,
-    }),
-    { defaultValue: undefined },
-  );
+  try {
+    await lastValueFrom(
+      consumeInOrder(archiveMarketEvents(files, window, { coverage, parseThread }), step, {
+        window: READ_AHEAD,
+      }),
+      { defaultValue: undefined },
+    );
+  } finally {
+    await ticks?.close();
+  }
   units.checkComplete();
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
   await run.commit(

@@ -79,14 +79,5 @@ export function passQuietBar(state: MatchingState, bar: MatchBar, mark: MarkBar 
     markPrice = { ...markPrice };
     markPrice[bar.symbol] = mark.close;
   }
-  return {
-    orders: state.orders,
-    positions: state.positions,
-    lastPrice,
-    markPrice,
-    clock,
-    bars: state.bars,
-    orderSeq: state.orderSeq,
-    tradeSeq: state.tradeSeq,
-  };
+  return { ...state, lastPrice, markPrice, clock };
 }

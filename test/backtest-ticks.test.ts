@@ -5,7 +5,7 @@
  * reproduces it, and a run resumed from a checkpoint ends on the uninterrupted log. Hand-made ETHUSDT data (a sine
  * of 1m bars; one trade per minute between open and close, one bookTicker update after it).
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -19,6 +19,7 @@ import { writeTree } from "./support/market.ts";
 
 const logger = pino({ level: "silent" });
 const T0 = Date.UTC(2024, 0, 1);
+const TRADES = "ticks/ETHUSDT-trades-2024-01-01.csv";
 const MINUTES = 2200; // two days (the second one partly): at least one checkpoint (every 2,000 events or a day)
 
 let root: string;
@@ -49,7 +50,7 @@ beforeAll(async () => {
   }
   await writeTree(root, {
     "futures/um/ohlcv/klines/ETHUSDT/1m/ETHUSDT-1m-2024-01-01_2024-01-02.csv": `${klines.join("\n")}\n`,
-    "ticks/ETHUSDT-trades-2024-01-01.csv": `${trades.join("\n")}\n`,
+    [TRADES]: `${trades.join("\n")}\n`,
   });
   await mkdir(join(root, "book"));
   await writeFile(join(root, "book/ETHUSDT-bookTicker-2024-01-01.csv.gz"), gzipSync(`${books.join("\n")}\n`));
@@ -98,6 +99,21 @@ describe("backtest with --ticks", () => {
     const replay = await verifyReplay(onTicks, { dataRoot: root, logger });
     expect(replay.differences).toEqual([]);
     expect(replay.ok).toBe(true);
+
+    // The tick file is an input of the run: in its manifest with its sha256, so a changed file fails the replay.
+    let manifest: { path: string; kind: string }[] = [];
+    for await (const e of onTicks.readAll())
+      if (e.type === "RunStarted") manifest = (e.data as { manifest: typeof manifest }).manifest;
+    expect(manifest.filter((f) => f.kind === "trades").map((f) => f.path)).toEqual([TRADES]);
+    const original = await readFile(join(root, TRADES), "utf8");
+    try {
+      await writeFile(join(root, TRADES), original.replace(/\n(\d+),/, "\n$1, "));
+      const changed = await verifyReplay(onTicks, { dataRoot: root, logger });
+      expect(changed.ok).toBe(false);
+      expect(JSON.stringify(changed)).toContain(`input file ${TRADES} changed`);
+    } finally {
+      await writeFile(join(root, TRADES), original);
+    }
   });
 
   it("resumed from a checkpoint, a run on trades and bookTicker ends on the uninterrupted log", async () => {

@@ -2,12 +2,14 @@
  * 1m bars built from trades (src/domain/bars/from-trades.ts) against a batch reference (group by minute, exact
  * decimal sums), and the tick feed (src/adapters/market/tick-feed.ts) handing ticks out minute by minute.
  */
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { discoverTickFiles } from "../src/adapters/market/archive.ts";
 import { openTickFeed, TickFeed } from "../src/adapters/market/tick-feed.ts";
 import { type BarTrade, MinuteBarBuilder, minuteBarsFromTrades } from "../src/domain/bars/from-trades.ts";
 
@@ -99,11 +101,18 @@ describe("TickFeed", () => {
       await writeFile(join(dir, "caps", "notes.txt"), "not a tick file");
       await writeFile(join(dir, "B-trades-y.csv"), "9,20,1,20,5,false\n");
       await writeFile(join(dir, "C-trades-z.csv"), "9,20,1,20,5,false\n");
-      const feed = await openTickFeed(
+      const files = await discoverTickFiles(
         dir,
         ["caps", "B-trades-y.csv", join(dir, "C-trades-z.csv")],
         ["A", "B"],
       );
+      // the manifest entries: path relative to the root, kind and symbol from the name, sha256 of the bytes
+      expect(files.map((f) => [f.path, f.kind, f.symbol, f.bytes])).toEqual([
+        ["caps/A-trades-x.csv", "trades", "A", 83],
+        ["B-trades-y.csv", "trades", "B", 18],
+      ]);
+      expect(files[1]!.sha256).toBe(createHash("sha256").update("9,20,1,20,5,false\n").digest("hex"));
+      const feed = openTickFeed(files, ["A", "B"]);
       expect(feed.has("A")).toBe(true);
       expect(feed.has("B")).toBe(true);
       expect(feed.has("C")).toBe(false); // not a symbol of the run
@@ -116,11 +125,11 @@ describe("TickFeed", () => {
       expect(await ids("A", 180_000, 239_999)).toEqual([4]);
       expect(await ids("Z", 0, 1e15)).toEqual([]);
       await feed.close();
-      await expect(openTickFeed(dir, ["missing"], ["A"])).rejects.toThrow(
+      await expect(discoverTickFiles(dir, ["missing"], ["A"])).rejects.toThrow(
         /no such file or directory missing/,
       );
       await mkdir(join(dir, "empty"));
-      await expect(openTickFeed(dir, ["empty"], ["A"])).rejects.toThrow(
+      await expect(discoverTickFiles(dir, ["empty"], ["A"])).rejects.toThrow(
         /holds no trades, bookTicker or markPrice1s/,
       );
       const a = { path: "a", absolutePath: join(dir, "B-trades-y.csv") };

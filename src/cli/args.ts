@@ -1,10 +1,10 @@
 /** Parsers of command-line arguments that are not configuration keys (the `data fetch` months, symbols, kinds). */
 import { InvalidArgumentError } from "commander";
-import type { ArchiveKind } from "../adapters/market/types.ts";
+import type { FetchableKind } from "../adapters/market/types.ts";
 import { SymbolSchema } from "../config/schema.ts";
 
 /** The archive kinds `data fetch` knows, in its default order. */
-export const KINDS: readonly ArchiveKind[] = ["klines", "fundingRate", "markPriceKlines"];
+export const KINDS: readonly FetchableKind[] = ["klines", "fundingRate", "markPriceKlines"];
 /** commander parser of `--symbols a,b`: upper-cased symbols. */
 export function parseSymbols(raw: string): string[] {
   const symbols = raw
@@ -25,11 +25,11 @@ export function parseMonth(raw: string): string {
 }
 
 /** commander parser of `--types a,b`: archive kinds. */
-export function parseKinds(raw: string): ArchiveKind[] {
+export function parseKinds(raw: string): FetchableKind[] {
   const kinds = raw.split(",").map((s) => s.trim());
   const bad = kinds.find((k) => !(KINDS as readonly string[]).includes(k));
   if (bad !== undefined) throw new InvalidArgumentError(`expected a list of ${KINDS.join(", ")}`);
-  return kinds as ArchiveKind[];
+  return kinds as FetchableKind[];
 }
 
 /** The kline intervals of Binance's archive (binance-usdm.md §6). */

@@ -17,11 +17,16 @@ import { marginedPositions } from "../actors/account.decide.ts";
 import type { AccountContext } from "../actors/account.machine.ts";
 import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
-import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
+import {
+  type ArchiveFile,
+  archiveMarketEvents,
+  discoverArchive,
+  discoverTickFiles,
+} from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
 import { ParseThread } from "../adapters/market/parse-thread.ts";
 import { openTickFeed } from "../adapters/market/tick-feed.ts";
-import type { MarketEvent } from "../adapters/market/types.ts";
+import { isTickKind, type MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
 import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
@@ -157,6 +162,9 @@ export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): P
       { partial: true },
     );
   }
+  // Tick files (--ticks) go into the manifest too: checked before anything is written, re-checked on a replay.
+  if (config.venue.ticks)
+    files = [...files, ...(await discoverTickFiles(deps.dataRoot, config.venue.ticks, symbols))];
   return executeBacktest(config, files, deps);
 }
 
@@ -223,8 +231,8 @@ async function execute(
   const params = strategyParams(strategy, config);
   const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
   checkLeverage(strategy.symbolSettings(params).leverage, config.symbols, bracketCatalog);
-  // checked before anything is written (the files are opened when first read)
-  const ticks = config.venue.ticks && (await openTickFeed(deps.dataRoot, config.venue.ticks, config.symbols));
+  // The venue matches a symbol with tick files (in the manifest) on its ticks, minute by minute.
+  const ticks = files.some((f) => isTickKind(f.kind)) ? openTickFeed(files, config.symbols) : undefined;
   /** The venue's view of the account, rebuilt only when the account actor's context changed. */
   let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
   const venue: SimulatedVenue = new SimulatedVenue({

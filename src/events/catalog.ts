@@ -62,7 +62,7 @@ export const OrderPurpose = z.enum(["ENTRY", "STOP_LOSS", "TAKE_PROFIT", "FLATTE
 const manifestEntry = z.strictObject({
   /** Path relative to the data root, with forward slashes. */
   path: z.string().min(1),
-  kind: z.enum(["klines", "fundingRate", "markPriceKlines"]),
+  kind: z.enum(["klines", "fundingRate", "markPriceKlines", "trades", "bookTicker", "markPrice1s"]),
   symbol: SymbolName,
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().nonnegative(),

@@ -4,10 +4,11 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { readdir, stat } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { archiveFileRange, checkWindow } from "./layout.ts";
-import type { ArchiveFile, ArchiveKind, MarketWindow } from "./types.ts";
+import { TICK_FILE_NAME } from "./ticks.ts";
+import type { ArchiveFile, ArchiveKind, MarketWindow, TickKind } from "./types.ts";
 
 export { MarketCoverage, type SymbolCoverage } from "./coverage.ts";
 export { archiveMarketEvents, countKlineRows, type MarketStreamOptions } from "./merge.ts";
@@ -21,7 +22,14 @@ export interface ArchiveQuery extends MarketWindow {
 /** Binance symbol pattern (upper-case letters and digits); also keeps symbols from escaping the data root. */
 const SYMBOL = /^[A-Z0-9]{2,30}$/;
 
-const KIND_ORDER: Record<ArchiveKind, number> = { klines: 0, fundingRate: 1, markPriceKlines: 2 };
+const KIND_ORDER: Record<ArchiveKind, number> = {
+  klines: 0,
+  fundingRate: 1,
+  markPriceKlines: 2,
+  trades: 3,
+  bookTicker: 4,
+  markPrice1s: 5,
+};
 
 /**
  * Directories searched per kind, relative to the data root. The `monthly/` trees are what `fetchArchive`
@@ -88,6 +96,48 @@ export async function discoverArchive(
       compareStrings(a.file.path, b.file.path),
   );
   return Promise.all(found.map(async ({ file }) => ({ ...file, ...(await hashFile(file.absolutePath)) })));
+}
+
+/**
+ * The tick files (`SYMBOL-trades-….csv[.gz]`, `SYMBOL-bookTicker-…`, `SYMBOL-markPrice1s-…`, see ticks.ts) at
+ * `paths` (files, or directories whose tick files are taken; relative paths are relative to `dataRoot`) of the
+ * symbols in `symbols` (others are left out), each hashed like the archive files, sorted like them: the run
+ * manifest's entries, so a replay or a resume checks them too.
+ * @throws Error naming the path when one does not exist or holds no tick file.
+ */
+export async function discoverTickFiles(
+  dataRoot: string,
+  paths: readonly string[],
+  symbols: readonly string[],
+): Promise<ArchiveFile[]> {
+  const keep = new Set(symbols);
+  const found: Omit<ArchiveFile, "sha256" | "bytes">[] = [];
+  for (const p of paths) {
+    const absolute = resolve(dataRoot, p);
+    const info = await stat(absolute).catch(() => undefined);
+    if (!info) throw new Error(`tick files: no such file or directory ${p} (under ${dataRoot})`);
+    const names = info.isDirectory() ? (await readdir(absolute)).sort() : [basename(absolute)];
+    const dir = info.isDirectory() ? absolute : dirname(absolute);
+    const ticks = names.flatMap((name) => {
+      const m = TICK_FILE_NAME.exec(name);
+      return m ? [{ name, symbol: m[1]!, kind: m[2] as TickKind }] : [];
+    });
+    if (ticks.length === 0)
+      throw new Error(`tick files: ${p} holds no trades, bookTicker or markPrice1s file`);
+    for (const { name, symbol, kind } of ticks) {
+      if (!keep.has(symbol)) continue;
+      const absolutePath = join(dir, name);
+      const path = relative(dataRoot, absolutePath).split(sep).join("/");
+      if (!found.some((f) => f.path === path)) found.push({ path, absolutePath, kind, symbol });
+    }
+  }
+  found.sort(
+    (a, b) =>
+      compareStrings(a.symbol, b.symbol) ||
+      KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
+      compareStrings(a.path, b.path),
+  );
+  return Promise.all(found.map(async (file) => ({ ...file, ...(await hashFile(file.absolutePath)) })));
 }
 
 async function csvNames(dir: string): Promise<string[]> {

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { unzipSync } from "fflate";
-import type { ArchiveKind } from "./types.ts";
+import type { FetchableKind } from "./types.ts";
 
 /** Options of `fetchArchive`. */
 export interface FetchArchiveOptions {
@@ -19,7 +19,7 @@ export interface FetchArchiveOptions {
   symbols: string[];
   /** Calendar months "YYYY-MM". */
   months: string[];
-  dataTypes: ArchiveKind[];
+  dataTypes: FetchableKind[];
   /**
    * Kline interval of `klines` and `markPriceKlines` (Binance names: 1m … 12h, 1d, 3d, 1w, 1mo); default 1m for
    * klines and 8h for markPriceKlines — the intervals the backtest reads. Ignored for fundingRate.
@@ -54,7 +54,7 @@ export interface FetchProgress {
 }
 
 const DEFAULT_BASE_URL = "https://data.binance.vision";
-const DEFAULT_INTERVAL: Record<Exclude<ArchiveKind, "fundingRate">, string> = {
+const DEFAULT_INTERVAL: Record<Exclude<FetchableKind, "fundingRate">, string> = {
   klines: "1m",
   markPriceKlines: "8h",
 };
@@ -108,7 +108,7 @@ interface Target {
 }
 
 function archiveTarget(
-  kind: ArchiveKind,
+  kind: FetchableKind,
   symbol: string,
   month: string,
   interval: string | undefined,

@@ -3,10 +3,8 @@
  * before the strategy sees each 1m bar: `between(symbol, openTime, closeTime)` yields the symbol's ticks of that
  * minute in `tickStream` order, reading one tick ahead per symbol (never a file in memory).
  */
-import { readdir, stat } from "node:fs/promises";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
-import { groupTickFiles, TICK_FILE_NAME, type Tick, type TickFiles, tickStream } from "./ticks.ts";
-import type { CsvSource } from "./types.ts";
+import { groupTickFiles, type Tick, type TickFiles, tickStream } from "./ticks.ts";
+import { type ArchiveFile, isTickKind } from "./types.ts";
 
 interface Cursor {
   ticks: AsyncGenerator<Tick>;
@@ -59,30 +57,12 @@ export class TickFeed {
 }
 
 /**
- * A `TickFeed` over the tick files at `paths` (files, or directories whose files are taken; relative paths are
- * relative to `root`), named as `groupTickFiles` expects, keeping the symbols of `symbols` (others are ignored).
- * @throws Error naming the path when one does not exist or names no tick file, or when a symbol has bookTicker or
- * markPrice1s files without trades files.
+ * A `TickFeed` over the tick files among `files` (archive entries of a tick kind, e.g. from `discoverTickFiles`:
+ * the run manifest's), keeping the symbols of `symbols` (others are ignored).
+ * @throws Error when a symbol has bookTicker or markPrice1s files without trades files.
  */
-export async function openTickFeed(
-  root: string,
-  paths: readonly string[],
-  symbols: readonly string[],
-): Promise<TickFeed> {
-  const sources: CsvSource[] = [];
-  for (const p of paths) {
-    const absolute = resolve(root, p);
-    const info = await stat(absolute).catch(() => undefined);
-    if (!info) throw new Error(`tick files: no such file or directory ${p} (under ${root})`);
-    const names = info.isDirectory() ? (await readdir(absolute)).sort() : [basename(absolute)];
-    const dir = info.isDirectory() ? absolute : dirname(absolute);
-    const found = names
-      .filter((n) => TICK_FILE_NAME.test(n))
-      .map((n) => ({ path: relative(root, join(dir, n)).split(sep).join("/"), absolutePath: join(dir, n) }));
-    if (found.length === 0)
-      throw new Error(`tick files: ${p} holds no trades, bookTicker or markPrice1s file`);
-    sources.push(...found);
-  }
+export function openTickFeed(files: readonly ArchiveFile[], symbols: readonly string[]): TickFeed {
   const keep = new Set(symbols);
-  return new TickFeed(groupTickFiles(sources).filter((g) => keep.has(g.symbol)));
+  const sources = files.filter((f) => isTickKind(f.kind) && keep.has(f.symbol));
+  return new TickFeed(groupTickFiles(sources));
 }

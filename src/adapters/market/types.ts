@@ -83,8 +83,19 @@ export interface MarketWindow {
   to: number;
 }
 
-/** The archive data types perpsource reads. */
-export type ArchiveKind = "klines" | "fundingRate" | "markPriceKlines";
+/** The tick data types a backtest's venue can match on (`--ticks`; src/adapters/market/ticks.ts). */
+export type TickKind = "trades" | "bookTicker" | "markPrice1s";
+
+/** The archive data types `data fetch` downloads (bars, funding, mark prices). */
+export type FetchableKind = "klines" | "fundingRate" | "markPriceKlines";
+
+/** The archive data types perpsource reads: the fetchable ones, and ticks. */
+export type ArchiveKind = FetchableKind | TickKind;
+
+/** Whether `kind` is a tick data type. */
+export function isTickKind(kind: ArchiveKind): kind is TickKind {
+  return kind === "trades" || kind === "bookTicker" || kind === "markPrice1s";
+}
 
 /** A CSV file of the local archive, as found by `discoverArchive`; also the run manifest entry. */
 export interface ArchiveFile {

@@ -1,7 +1,7 @@
 /** `perpsource data fetch`: downloads monthly archive files from data.binance.vision into the data root. */
 import { resolve } from "node:path";
 import { fetchArchive } from "../../adapters/market/fetch.ts";
-import type { ArchiveKind } from "../../adapters/market/types.ts";
+import type { FetchableKind } from "../../adapters/market/types.ts";
 import { monthRange } from "../args.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 
@@ -15,7 +15,7 @@ export function dataFetchCommand(flags: Flags): Promise<number> {
     symbols: string[];
     from: string;
     to: string;
-    types: ArchiveKind[];
+    types: FetchableKind[];
     dest?: string;
     baseUrl?: string;
     interval?: string;

@@ -8,6 +8,7 @@
  * matches on.
  */
 
+import { positionKey } from "../../../actors/account.machine.ts";
 import type { Instrument } from "../../../domain/instruments.ts";
 import type { LeverageBracket } from "../../../domain/margin/brackets.ts";
 import type {
@@ -25,7 +26,7 @@ import {
   cancelOrder,
   checkSteps,
   endBar,
-  fundingReport,
+  fundingReports,
   initialMatchingState,
   type MarkBar,
   type MatchingOptions,
@@ -60,6 +61,11 @@ export interface SimulatedVenueOptions {
   triggerLatencyMs?: number;
   /** Untriggered conditional orders across all symbols (default 200, binance-usdm.md §1.2). */
   maxOpenConditionalOrders?: number;
+  /**
+   * Hedge mode (`dualSidePosition`, binance-usdm.md §4.1): LONG and SHORT positions per symbol, orders must carry
+   * LONG/SHORT positionSide and no reduceOnly (default false: one-way mode, BOTH).
+   */
+  dualSidePosition?: boolean;
   /**
    * Margin: the booked account and the symbols' leverage brackets, for the margin checks at submit
    * (margin-check.ts: -2027, -2019) and liquidation (liquidation.ts). Absent: neither is checked.
@@ -112,6 +118,7 @@ function resolveOptions(o: SimulatedVenueOptions): MatchingOptions {
     submitLatencyMs: o.submitLatencyMs ?? d.submitLatencyMs,
     triggerLatencyMs: o.triggerLatencyMs ?? d.triggerLatencyMs,
     maxOpenConditionalOrders: o.maxOpenConditionalOrders ?? d.maxOpenConditionalOrders,
+    dualSidePosition: o.dualSidePosition ?? false,
   };
   if (!INTRABAR_PATH_MODES.includes(options.intrabarPath))
     throw new Error(`SimulatedVenueOptions.intrabarPath: unknown mode "${options.intrabarPath}"`);
@@ -132,12 +139,13 @@ export class SimulatedVenue implements Venue {
   private readonly options: MatchingOptions;
   private readonly margin: SimulatedVenueOptions["margin"];
   private readonly liquidationPrices: LiquidationPriceCache = new Map();
-  private state: MatchingState = initialMatchingState();
+  private state: MatchingState;
 
   /** @throws Error naming the option when one is invalid. */
   constructor(options: SimulatedVenueOptions) {
     this.options = resolveOptions(options);
     this.margin = options.margin;
+    this.state = initialMatchingState(this.options.dualSidePosition);
   }
 
   /** The venue's state, for a checkpoint (JSON; restore() takes it back). */
@@ -147,11 +155,23 @@ export class SimulatedVenue implements Venue {
 
   /**
    * Replaces the venue's state with `state` (from `snapshot()`).
-   * @throws Error when `state` is not a state of this venue (e.g. a checkpoint of an older format).
+   * @throws Error when `state` is not a state of this venue (e.g. a checkpoint of an older format), or is one of
+   * the other position mode (a one-way checkpoint in a hedge-mode venue or the reverse; position keys included).
    */
   restore(state: SimulatedVenueState): void {
     if (!state || !Array.isArray(state.orders) || typeof state.orderSeq !== "number" || !state.bars)
       throw new Error("SimulatedVenue.restore: not a simulated venue state of this version");
+    const hedge = this.options.dualSidePosition;
+    const mode = (dual: boolean) => (dual ? "hedge-mode (dualSidePosition)" : "one-way");
+    if ((state.dualSidePosition === true) !== hedge)
+      throw new Error(
+        `SimulatedVenue.restore: a ${mode(state.dualSidePosition === true)} venue state cannot be restored into a ${mode(hedge)} venue`,
+      );
+    const badKey = Object.keys(state.positions ?? {}).find((k) => /:(LONG|SHORT)$/.test(k) !== hedge);
+    if (badKey !== undefined)
+      throw new Error(
+        `SimulatedVenue.restore: position key "${badKey}" is not one of a ${mode(hedge)} venue`,
+      );
     this.state = state;
   }
 
@@ -172,9 +192,9 @@ export class SimulatedVenue implements Venue {
     return result;
   }
 
-  /** The venue's own (signed) position in `symbol`, base asset. */
-  positionAmt(symbol: string): string {
-    return this.state.positions[symbol] ?? "0";
+  /** The venue's own (signed) position in `symbol` on `positionSide` (BOTH in one-way mode), base asset. */
+  positionAmt(symbol: string, positionSide: "BOTH" | "LONG" | "SHORT" = "BOTH"): string {
+    return this.state.positions[positionKey(symbol, positionSide)] ?? "0";
   }
 
   /**
@@ -210,9 +230,8 @@ export class SimulatedVenue implements Venue {
     for (const report of r.reports) await handle(report);
   }
 
-  /** Charges funding on the venue's position in `s.symbol`, if any (binance-usdm.md §4.4). */
+  /** Charges funding on each of the venue's positions in `s.symbol` (hedge mode: each side), binance-usdm.md §4.4. */
   async settleFunding(s: VenueFundingSettlement, handle: VenueReportHandler): Promise<void> {
-    const report = fundingReport(this.state, s);
-    if (report) await handle(report);
+    for (const report of fundingReports(this.state, s)) await handle(report);
   }
 }

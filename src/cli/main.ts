@@ -115,6 +115,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
       "--trigger-latency-ms <ms>",
       "market time from a trigger to its order in the matching engine (default: 0)",
     )
+    .option(
+      "--hedge-mode",
+      "hedge mode (dualSidePosition): LONG and SHORT positions per symbol (default: one-way)",
+    )
     .option("--json", "print the summary as one JSON line")
     .option("--serve <port>", "then serve the projections on this port until interrupted")
     .action(run(async () => (await import("./commands/backtest.ts")).backtestCommand));

@@ -111,6 +111,7 @@ const FLAGS: Record<string, Mapping> = {
   participationRate: { path: ["backtest", "venue", "participationRate"], parse: asIs },
   latencyMs: { path: ["backtest", "venue", "submitLatencyMs"], parse: integer },
   triggerLatencyMs: { path: ["backtest", "venue", "triggerLatencyMs"], parse: integer },
+  hedgeMode: { path: ["backtest", "hedgeMode"], parse: asIs },
 };
 
 /**

@@ -30,15 +30,9 @@ import type { LeverageBracket } from "../../../domain/margin/brackets.ts";
 import { liquidationFill } from "../../../domain/margin/clearance.ts";
 import { liquidatedByFall } from "../../../domain/margin/liquidation.ts";
 import { maintenanceMargin } from "../../../domain/margin/margin.ts";
+import { closingOrder } from "../../../domain/orders/closing.ts";
 import type { VenueReport } from "../../../engine/venue.ts";
-import {
-  closingOrder,
-  type MarkBar,
-  type MatchBar,
-  type MatchingOptions,
-  type MatchingState,
-  type StepResult,
-} from "./matching.ts";
+import type { MarkBar, MatchBar, MatchingOptions, MatchingState, StepResult } from "./matching.ts";
 
 /**
  * The booked account the venue margins and liquidates against: total wallet balance (USDT), open positions and

@@ -22,9 +22,10 @@ import {
   openOrderInitialMargin,
   type RestingOrder,
 } from "../../../domain/margin/margin.ts";
+import { closingOrder } from "../../../domain/orders/closing.ts";
 import type { OrderRequest } from "../../../engine/venue.ts";
 import type { MarginInputs } from "./liquidation.ts";
-import { closingOrder, type MatchingState } from "./matching.ts";
+import type { MatchingState } from "./matching.ts";
 
 /**
  * The margin check's answer to a new order: a rejection with Binance's code and message (and the numbers), or

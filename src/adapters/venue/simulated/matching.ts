@@ -81,6 +81,7 @@ import { isConditionalType } from "../../../actors/order.machine.ts";
 import { commission, fillPriceWithSlippage, fundingFee } from "../../../domain/accounting.ts";
 import { canonical, Dec, floorToStep, toDec } from "../../../domain/decimal.ts";
 import type { Instrument } from "../../../domain/instruments.ts";
+import { closingOrder } from "../../../domain/orders/closing.ts";
 import { validateOrder } from "../../../domain/orders/validate.ts";
 import type { CancelResult, OrderRequest, SubmitResult, VenueReport } from "../../../engine/venue.ts";
 import {
@@ -277,15 +278,6 @@ export function parameterViolation(
 
 function reject(code: number, reason: string): { accepted: false; code: number; reason: string } {
   return { accepted: false, code, reason };
-}
-
-/**
- * Whether the order may only reduce its position: reduceOnly, closePosition, or in hedge mode a SELL on LONG or a
- * BUY on SHORT (binance-usdm.md §2.2, module comment rule 7).
- */
-export function closingOrder(r: OrderRequest): boolean {
-  if (r.reduceOnly || r.closePosition) return true;
-  return r.positionSide === "LONG" ? r.side === "SELL" : r.positionSide === "SHORT" && r.side === "BUY";
 }
 
 /** The venue's signed position the order acts on (its positionSide's; "0" when flat), base asset. */

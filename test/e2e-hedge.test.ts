@@ -4,18 +4,20 @@
  * order of the hedge run names a position side (an entry BUY/LONG or SELL/SHORT, its stop, take-profit and
  * flatten the opposite side on the same position side) and none is reduce-only; the account is opened with
  * `dualSidePosition`; `/positions`' projection has a LONG and a SHORT row per symbol; `replay --verify`
- * reproduces the run.
+ * reproduces the run, and a run killed with SIGKILL mid-way resumes (its hedge-mode venue state restored from the
+ * checkpoint) to the uninterrupted eventLogSha256.
  *
  * What the comparison found: sma-cross holds one trade per symbol at a time (a signal against an open position
  * is suppressed, `positionOpen`), so in hedge mode only one side of a symbol is ever open, no hedge-specific rule
  * fires (no close is capped, no side's margin or liquidation differs), and the two runs fill the same orders at
  * the same prices: every trade's realized PnL, commission and funding equal the one-way run's.
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { Dec } from "../src/domain/decimal.ts";
@@ -38,6 +40,21 @@ async function readLog(file: string): Promise<RecordedEvent[]> {
   for await (const e of store.readAll()) events.push(e);
   await store.close();
   return events;
+}
+
+/** Events stored in a SQLite store (0 while the file or its table does not exist yet). */
+function storedEvents(file: string): number {
+  if (!existsSync(file)) return 0;
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare("SELECT COUNT(*) AS n FROM events").get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
 }
 
 const dataOf = <T extends RecordedEvent["type"]>(events: RecordedEvent[], type: T) =>
@@ -164,6 +181,37 @@ describe.skipIf(!root)("sma-cross in hedge mode on real data", () => {
     // The same equity either way (one side per symbol at a time).
     expect(p.pnl().equity).toBe(q.pnl().equity);
   });
+
+  it("killed with SIGKILL mid-run, --resume ends on the uninterrupted eventLogSha256", async () => {
+    const file = join(dir, "killed.sqlite");
+    const child = spawn(process.execPath, [BIN, "--log-level", "warn", ...args(file), "--hedge-mode"], {
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    // Past the first checkpoints (every 2 000 market events), before the end (about 21 000 events).
+    for (
+      let waited = 0;
+      waited < 60_000 && storedEvents(file) < 8_000 && child.exitCode === null;
+      waited += 10
+    )
+      await new Promise((r) => setTimeout(r, 10));
+    child.kill("SIGKILL");
+    await exited;
+    const stored = storedEvents(file);
+    expect(stored).toBeGreaterThan(2_000);
+    expect(stored).toBeLessThan(hedge.length);
+    const resumed = perpsource([
+      "backtest",
+      "--resume",
+      "--store",
+      `sqlite:${file}`,
+      "--data",
+      root!,
+      "--json",
+    ]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout).eventLogSha256).toBe(summaries.hedge.eventLogSha256);
+  }, 120_000);
 
   it("replay --verify reproduces the hedge-mode run", () => {
     const r = perpsource([

@@ -16,6 +16,7 @@ import type { OrderRequest, VenueReport } from "../src/engine/venue.ts";
 import type { EventData } from "../src/events/catalog.ts";
 import { SPEC_BTC_BRACKETS } from "./support/btc-brackets.ts";
 import { hedgeVenue, type Ohlc, S } from "./support/hedge-venue.ts";
+import { venueBar } from "./support/venue-harness.ts";
 
 /** An order on `positionSide` (hedge mode: never reduceOnly). */
 const hedgeOrder = (
@@ -210,16 +211,27 @@ describe("hedge mode: positions per (symbol, positionSide)", () => {
     expect(new Dec(last.walletBalance).gte(0)).toBe(true);
   });
 
-  it("restore refuses a state of the other position mode", async () => {
+  it("restore refuses a state of the other position mode, naming the position or the order", async () => {
     const hedge = await hedgeVenue("CROSSED");
     await hedge.bar(flatBar("60000"));
     await hedge.submit(hedgeOrder("long", "BUY", "LONG", "0.1"));
     await hedge.bar(flatBar("60000"));
     const oneWay = new SimulatedVenue({ takerRate: "0", slippage: "0", instrument: getInstrument });
     const state = JSON.parse(JSON.stringify(hedge.venue.snapshot()));
-    expect(() => oneWay.restore(state)).toThrow(/hedge-mode .* cannot be restored into a one-way venue/);
+    expect(() => oneWay.restore(state)).toThrow(
+      'SimulatedVenue.restore: position "BTCUSDT:LONG" cannot be restored into a one-way venue',
+    );
+    // A one-way state with a working order (BOTH) is refused by a hedge-mode venue.
+    await oneWay.matchBar(venueBar(S, 0, flatBar("60000")), async () => {});
+    const limit = hedgeOrder("one-way-limit", "BUY", "LONG", "0.1", {
+      positionSide: "BOTH",
+      type: "LIMIT",
+      price: "50000",
+      timeInForce: "GTC",
+    });
+    expect((await oneWay.submit(limit)).accepted).toBe(true);
     expect(() => hedge.venue.restore(JSON.parse(JSON.stringify(oneWay.snapshot())))).toThrow(
-      /one-way venue state cannot be restored into a hedge-mode/,
+      "SimulatedVenue.restore: order one-way-limit (positionSide BOTH) cannot be restored into a hedge-mode (dualSidePosition) venue",
     );
     const hedgeAgain = new SimulatedVenue({
       takerRate: "0",

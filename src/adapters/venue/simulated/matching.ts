@@ -185,17 +185,11 @@ export interface MatchingState {
   bars: Record<string, BarProgress>;
   orderSeq: number;
   tradeSeq: number;
-  /**
-   * Present (true) only in hedge mode, so that a one-way state (and every checkpoint written before hedge mode)
-   * keeps its exact JSON; `SimulatedVenue.restore` refuses a state of the other mode.
-   */
-  dualSidePosition?: true;
 }
 
-/** An empty venue (hedge mode when `dualSidePosition`). */
-export function initialMatchingState(dualSidePosition = false): MatchingState {
+/** An empty venue (of either position mode: its keys and orders say which, `SimulatedVenue.restore`). */
+export function initialMatchingState(): MatchingState {
   return {
-    ...(dualSidePosition ? { dualSidePosition: true as const } : {}),
     orders: [],
     positions: {},
     lastPrice: {},
@@ -209,7 +203,6 @@ export function initialMatchingState(dualSidePosition = false): MatchingState {
 
 function clone(s: MatchingState): MatchingState {
   return {
-    ...(s.dualSidePosition ? { dualSidePosition: true as const } : {}),
     orders: [...s.orders],
     positions: { ...s.positions },
     lastPrice: { ...s.lastPrice },

@@ -139,13 +139,12 @@ export class SimulatedVenue implements Venue {
   private readonly options: MatchingOptions;
   private readonly margin: SimulatedVenueOptions["margin"];
   private readonly liquidationPrices: LiquidationPriceCache = new Map();
-  private state: MatchingState;
+  private state: MatchingState = initialMatchingState();
 
   /** @throws Error naming the option when one is invalid. */
   constructor(options: SimulatedVenueOptions) {
     this.options = resolveOptions(options);
     this.margin = options.margin;
-    this.state = initialMatchingState(this.options.dualSidePosition);
   }
 
   /** The venue's state, for a checkpoint (JSON; restore() takes it back). */
@@ -154,23 +153,25 @@ export class SimulatedVenue implements Venue {
   }
 
   /**
-   * Replaces the venue's state with `state` (from `snapshot()`).
+   * Replaces the venue's state with `state` (from `snapshot()`). The state's position mode is in its contents: a
+   * hedge-mode state keys positions `SYMBOL:LONG` / `SYMBOL:SHORT` and its orders are LONG / SHORT, a one-way
+   * state keys them by symbol and its orders are BOTH (so one-way states, and checkpoints written before hedge
+   * mode, are unchanged; a state with neither positions nor orders fits both modes).
    * @throws Error when `state` is not a state of this venue (e.g. a checkpoint of an older format), or is one of
-   * the other position mode (a one-way checkpoint in a hedge-mode venue or the reverse; position keys included).
+   * the other position mode (naming the position key or the order that says so).
    */
   restore(state: SimulatedVenueState): void {
     if (!state || !Array.isArray(state.orders) || typeof state.orderSeq !== "number" || !state.bars)
       throw new Error("SimulatedVenue.restore: not a simulated venue state of this version");
     const hedge = this.options.dualSidePosition;
-    const mode = (dual: boolean) => (dual ? "hedge-mode (dualSidePosition)" : "one-way");
-    if ((state.dualSidePosition === true) !== hedge)
-      throw new Error(
-        `SimulatedVenue.restore: a ${mode(state.dualSidePosition === true)} venue state cannot be restored into a ${mode(hedge)} venue`,
-      );
+    const venue = hedge ? "a hedge-mode (dualSidePosition) venue" : "a one-way venue";
     const badKey = Object.keys(state.positions ?? {}).find((k) => /:(LONG|SHORT)$/.test(k) !== hedge);
     if (badKey !== undefined)
+      throw new Error(`SimulatedVenue.restore: position "${badKey}" cannot be restored into ${venue}`);
+    const badOrder = state.orders.find((o) => (o.request.positionSide !== "BOTH") !== hedge);
+    if (badOrder !== undefined)
       throw new Error(
-        `SimulatedVenue.restore: position key "${badKey}" is not one of a ${mode(hedge)} venue`,
+        `SimulatedVenue.restore: order ${badOrder.request.clientOrderId} (positionSide ${badOrder.request.positionSide}) cannot be restored into ${venue}`,
       );
     this.state = state;
   }

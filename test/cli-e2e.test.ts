@@ -1,7 +1,8 @@
 /**
  * The CLI as a user runs it, on real data (a short window, to keep it quick): `backtest --json` twice gives the
  * same eventLogSha256; a second backtest into the same store is refused without --overwrite; `replay --verify`
- * passes, then fails after one stored event is altered; `serve` answers over HTTP.
+ * passes, then fails after one stored event is altered; `serve` answers over HTTP. Run from a directory outside
+ * the project.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,7 +19,11 @@ const BIN = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
 const window = ["--symbols", "BTCUSDT,ETHUSDT", "--from", "2025-06-01", "--to", "2025-06-03"];
 
 function perpsource(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, "--log-level", "warn", ...args], { encoding: "utf8" });
+  // From a directory outside the project, as an installed CLI runs (its threads must not resolve from the cwd).
+  const r = spawnSync(process.execPath, [BIN, "--log-level", "warn", ...args], {
+    encoding: "utf8",
+    cwd: tmpdir(),
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -314,6 +314,22 @@ describe("errors name the key and its source", () => {
     );
   });
 
+  it("tick paths from --ticks (comma-separated) or the file; an empty list names the key", () => {
+    const cwd = cwdWith();
+    const paths = "futures/um/ws-capture/derived, ticks/BTCUSDT-trades-2024-07-18.csv";
+    expect(load({ cwd, flags: { ticks: paths } }).backtest.venue.ticks).toEqual([
+      "futures/um/ws-capture/derived",
+      "ticks/BTCUSDT-trades-2024-07-18.csv",
+    ]);
+    expect(load({ cwd }).backtest.venue.ticks).toBeUndefined();
+    expect(configError({ cwd, flags: { ticks: " , " } })).toBe(
+      "invalid config: backtest.venue.ticks (from flag --ticks): expected at least one path",
+    );
+    expect(configError({ cwd: cwdWith({ backtest: { venue: { ticks: "dir" } } }) })).toMatch(
+      /^invalid config: backtest\.venue\.ticks \(from file .*\): expected a list of paths such as/,
+    );
+  });
+
   it("lists every problem at once", () => {
     const err = (() => {
       try {

@@ -3,7 +3,6 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { RecordedEvent } from "../src/events/envelope.ts";
 import { canonicalEventLine, EventLogHasher } from "../src/events/log-hash.ts";
-import { WorkerLogHasher } from "../src/events/log-hash-worker.ts";
 
 const recorded = fc.record({
   eventId: fc.uuid(),
@@ -50,51 +49,5 @@ describe("event log hash", () => {
       ),
       { numRuns: 30 },
     );
-  });
-
-  it("hashes in a worker thread to the same digest", async () => {
-    const samples = fc.sample(recorded, 300);
-    const bar = {
-      ...samples[0]!,
-      type: "BarClosed",
-      data: {
-        symbol: "FILUSDT",
-        interval: "1m",
-        openTime: 0,
-        closeTime: 59_999,
-        open: "1",
-        high: "2",
-        low: "0.5",
-        close: "1.5",
-        volume: "3",
-      },
-    } as RecordedEvent;
-    // Long enough to be posted in several chunks.
-    const log = Array.from({ length: 40 }, () => [
-      ...samples.map((e) => ({ ...e, type: "OrderAccepted" })),
-      bar,
-    ]).flat() as RecordedEvent[];
-    const inProcess = new EventLogHasher();
-    const inWorker = new WorkerLogHasher();
-    for (const e of log) {
-      inProcess.add(e);
-      inWorker.addValidated(e);
-    }
-    expect(inWorker.count).toBe(log.length);
-    expect(await inWorker.digest()).toBe(inProcess.digest());
-    // Non-ASCII text (a lone surrogate too) and a line longer than a chunk.
-    const odd = [
-      { ...bar, type: "OrderAccepted", data: { clientOrderId: "é€😀\ud800x", orderId: "1" } },
-      { ...bar, type: "RunCheckpointed", data: { state: { blob: "x".repeat(400_000) } } },
-    ] as RecordedEvent[];
-    const a = new EventLogHasher();
-    const b = new WorkerLogHasher();
-    for (const e of [...odd, ...log.slice(0, 50), ...odd]) {
-      a.add(e);
-      b.addValidated(e);
-    }
-    expect(await b.digest()).toBe(a.digest());
-    const empty = new WorkerLogHasher();
-    expect(await empty.digest()).toBe(new EventLogHasher().digest());
   });
 });

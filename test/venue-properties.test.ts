@@ -25,6 +25,7 @@ import {
   matchBar,
   submitOrder,
 } from "../src/adapters/venue/simulated/matching.ts";
+import { isQuietBar } from "../src/adapters/venue/simulated/quiet-bar.ts";
 import { SimulatedVenue } from "../src/adapters/venue/simulated/venue.ts";
 import { Dec } from "../src/domain/decimal.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
@@ -326,6 +327,46 @@ describe("simulated venue properties", () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it("the venue's quiet-bar shortcut changes nothing: same reports and state as the full match", async () => {
+    let quietWithOrders = 0;
+    await fc.assert(
+      fc.asyncProperty(actions, optionsArb, async (list, choice) => {
+        const options = matchingOptions(choice);
+        const venue = new SimulatedVenue({
+          ...choice,
+          takerRate: "0.0005",
+          makerRate: "0.0002",
+          instrument: getInstrument,
+        });
+        let state: MatchingState = initialMatchingState();
+        for (const s of concretise(list)) {
+          if (s.kind === "bar") {
+            const quiet = isQuietBar(venue.snapshot(), s.bar, s.mark, options);
+            if (quiet && venue.snapshot().orders.length > 0) quietWithOrders++;
+            const reports: VenueReport[] = [];
+            await venue.matchBar(s.bar, async (r) => void reports.push(r), s.mark);
+            const full = matchBar(state, s.bar, s.mark, options);
+            state = full.state;
+            expect(reports).toEqual(full.reports);
+            if (quiet) expect(reports).toEqual([]);
+          } else if (s.kind === "order") {
+            const r = submitOrder(state, s.request, options);
+            state = r.state;
+            expect(await venue.submit(s.request)).toEqual(r.result);
+          } else {
+            const r = cancelOrder(state, SYMBOL, s.id);
+            state = r.state;
+            expect(await venue.cancel(SYMBOL, s.id)).toEqual(r.result);
+          }
+          expect(venue.snapshot()).toEqual(state);
+        }
+      }),
+      { numRuns: 150 },
+    );
+    // The shortcut was taken with working orders (untriggered stops and take-profits out of reach), not only idle.
+    expect(quietWithOrders).toBeGreaterThan(20);
   });
 
   it("every report is a legal transition of the order machine (through OrderExecution)", async () => {

@@ -38,47 +38,70 @@ export interface PersistedActor {
   snapshot: unknown;
 }
 
+/** A machine's initial state without input, as the table's state and the XState snapshot (computed once). */
+const initialStates = new WeakMap<AnyStateMachine, { state: TableState; snapshot: AnyMachineSnapshot }>();
+
 /** An event-sourced XState actor bound to one stream. */
 export class EventSourcedActor<TMachine extends AnyStateMachine> {
-  private actor: Actor<TMachine>;
+  /** The XState actor, for a machine without a transition table (which XState then runs); else undefined. */
+  private actor: Actor<TMachine> | undefined;
   /** Revision of the stream's last event; -1 while the stream does not exist. */
   private revision = -1;
   private readonly eventId: (revision: number) => string;
   /** The machine's transition table, when it has one (see transition-table.ts); else XState runs every event. */
   private readonly table: TransitionTable | undefined;
   /**
-   * With a table: the actor's state (value and context), which the table moves; the XState actor then only
-   * gave the initial (or restored) snapshot. `current` is the XState snapshot of `state`, resolved when read.
+   * With a table: the actor's state (value and context), which the table moves (no XState actor runs). `current`
+   * is the XState snapshot of `state`, resolved when read.
    */
   private state: TableState | undefined;
   private current: AnyMachineSnapshot | undefined;
 
   private constructor(
     readonly stream: string,
-    machine: TMachine,
+    private readonly machine: TMachine,
     private readonly store: EventStore,
     private readonly correlationId: string,
     input: unknown,
     snapshot?: unknown,
   ) {
     this.eventId = eventIdFactory(correlationId, stream);
-    this.actor = createActor(machine, (snapshot === undefined ? { input } : { snapshot }) as never);
-    this.actor.start();
     this.table = transitionTable(machine);
-    if (this.table) this.fromActor();
+    this.start(input, snapshot);
   }
 
-  /** Takes the table's state from the XState actor's snapshot. */
-  private fromActor(): void {
-    const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
-    this.state = { value: snapshot.value as string, context: snapshot.context };
-    this.current = snapshot;
+  /**
+   * Takes the initial state (`input`) or a persisted snapshot: with a table, as the table's state (a machine's
+   * initial state without input is computed once per machine); else by starting an XState actor.
+   */
+  private start(input: unknown, snapshot: unknown): void {
+    this.actor?.stop();
+    this.actor = undefined;
+    if (!this.table) {
+      this.actor = createActor(this.machine, (snapshot === undefined ? { input } : { snapshot }) as never);
+      this.actor.start();
+      return;
+    }
+    const initial =
+      snapshot === undefined && input === undefined ? initialStates.get(this.machine) : undefined;
+    if (initial) {
+      this.state = initial.state;
+      this.current = initial.snapshot;
+      return;
+    }
+    const actor = createActor(this.machine, (snapshot === undefined ? { input } : { snapshot }) as never);
+    const started = actor.start().getSnapshot() as AnyMachineSnapshot;
+    actor.stop();
+    this.state = { value: started.value as string, context: started.context };
+    this.current = started;
+    if (snapshot === undefined && input === undefined)
+      initialStates.set(this.machine, { state: this.state, snapshot: started });
   }
 
   /** The XState snapshot of the actor's state (with a table: resolved from the table's state when it moved). */
   private xstateSnapshot(): AnyMachineSnapshot {
-    if (!this.table) return this.actor.getSnapshot() as AnyMachineSnapshot;
-    this.current ??= (this.actor.logic as AnyStateMachine).resolveState({
+    if (!this.table) return this.actor!.getSnapshot() as AnyMachineSnapshot;
+    this.current ??= this.machine.resolveState({
       value: this.state!.value,
       context: this.state!.context,
       historyValue: {},
@@ -115,10 +138,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     if (persisted.stream !== this.stream) {
       throw new Error(`cannot restore ${this.stream} from a checkpoint of ${persisted.stream}`);
     }
-    this.actor.stop();
-    this.actor = createActor(this.actor.logic as TMachine, { snapshot: persisted.snapshot } as never);
-    this.actor.start();
-    if (this.table) this.fromActor();
+    this.start(undefined, persisted.snapshot);
     this.revision = persisted.revision;
   }
 
@@ -127,7 +147,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     return {
       stream: this.stream,
       revision: this.revision,
-      snapshot: (this.actor.logic as AnyStateMachine).getPersistedSnapshot(this.xstateSnapshot()),
+      snapshot: this.machine.getPersistedSnapshot(this.xstateSnapshot()),
     };
   }
 
@@ -169,11 +189,11 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
       this.state = next;
       this.current = undefined;
     } else {
-      const snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+      const snapshot = this.actor!.getSnapshot() as AnyMachineSnapshot;
       if (!snapshot.can(event)) {
         throw new IllegalTransitionError(this.stream, JSON.stringify(snapshot.value), e.type, e.position);
       }
-      this.actor.send(event as never);
+      this.actor!.send(event as never);
     }
     this.revision = e.revision;
   }
@@ -217,7 +237,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
       this.state = after;
       this.current = undefined;
     } else {
-      for (const e of events) this.actor.send(e as never);
+      for (const e of events) this.actor!.send(e as never);
     }
     this.revision = result.nextExpectedRevision;
     return batch.map((e) => e.eventId);
@@ -232,8 +252,8 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
       this.tableStep(events);
       return;
     }
-    const machine = this.actor.logic as AnyStateMachine;
-    let snapshot = this.actor.getSnapshot() as AnyMachineSnapshot;
+    const machine = this.machine as AnyStateMachine;
+    let snapshot = this.actor!.getSnapshot() as AnyMachineSnapshot;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       if (i > 0) [snapshot] = transition(machine, snapshot, events[i - 1]! as never);
@@ -259,8 +279,8 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     return state;
   }
 
-  /** Stops the underlying actor. */
+  /** Stops the underlying XState actor, if one runs. */
   stop(): void {
-    this.actor.stop();
+    this.actor?.stop();
   }
 }

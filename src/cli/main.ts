@@ -119,6 +119,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
       "--hedge-mode",
       "hedge mode (dualSidePosition): LONG and SHORT positions per symbol (default: one-way)",
     )
+    .option(
+      "--ticks <paths>",
+      "tick files or directories (trades, bookTicker, markPrice1s; relative to the data root): the venue matches those symbols on ticks",
+    )
     .option("--json", "print the summary as one JSON line")
     .option("--serve <port>", "then serve the projections on this port until interrupted")
     .action(run(async () => (await import("./commands/backtest.ts")).backtestCommand));

@@ -49,6 +49,14 @@ interface Mapping {
 const asIs = (raw: unknown) => raw;
 /** Integer-looking strings become numbers; anything else is left for the schema to reject. */
 const integer = (raw: unknown) => (typeof raw === "string" && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw);
+/** `a, b` → ["a", "b"]. */
+const pathList = (raw: unknown) =>
+  typeof raw === "string"
+    ? raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "")
+    : raw;
 /** `a, b` → ["A", "B"]. */
 const symbolList = (raw: unknown) =>
   typeof raw === "string"
@@ -111,6 +119,7 @@ const FLAGS: Record<string, Mapping> = {
   participationRate: { path: ["backtest", "venue", "participationRate"], parse: asIs },
   latencyMs: { path: ["backtest", "venue", "submitLatencyMs"], parse: integer },
   triggerLatencyMs: { path: ["backtest", "venue", "triggerLatencyMs"], parse: integer },
+  ticks: { path: ["backtest", "venue", "ticks"], parse: pathList },
   hedgeMode: { path: ["backtest", "hedgeMode"], parse: asIs },
 };
 

@@ -133,6 +133,16 @@ export const VenueConfigSchema = z.strictObject({
   triggerLatencyMs: Int(0, 86_400_000, "a latency of 0 ms to one day, in ms").default(
     SIMULATED_VENUE_DEFAULTS.triggerLatencyMs,
   ),
+  /**
+   * Tick files or directories (trades, bookTicker, markPrice1s CSV[.gz], relative to the data root): the venue
+   * matches the minutes of those symbols on their ticks instead of the 1m bars (src/engine/tick-minutes.ts).
+   */
+  ticks: z
+    .array(z.string({ error: "expected a path" }).min(1, { error: "expected a path" }), {
+      error: 'expected a list of paths such as ["futures/um/ws-capture/derived"]',
+    })
+    .min(1, { error: "expected at least one path" })
+    .optional(),
 });
 
 /** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */

@@ -19,6 +19,8 @@ import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import { type ArchiveFile, archiveMarketEvents, discoverArchive } from "../adapters/market/archive.ts";
 import { MarketCoverage } from "../adapters/market/coverage.ts";
+import { ParseThread } from "../adapters/market/parse-thread.ts";
+import { openTickFeed } from "../adapters/market/tick-feed.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
 import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
@@ -31,16 +33,14 @@ import {
   type LeverageBracketCatalog,
 } from "../domain/margin/brackets.catalog.ts";
 import type { EventData } from "../events/catalog.ts";
-import type { RecordedEvent } from "../events/envelope.ts";
-import { EventLogHasher } from "../events/log-hash.ts";
-import { WorkerLogHasher } from "../events/log-hash-worker.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { consumeInOrder } from "../market/pull.ts";
-import { createProjections, type Projections } from "../projections/index.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
+import { LogFoldThread, readBackFold } from "./log-fold.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 import { riskLimitsOf } from "./risk-engine.ts";
+import { matchTickMinute } from "./tick-minutes.ts";
 import { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import { warmUp, warmUpWindow } from "./warm-up.ts";
@@ -188,12 +188,14 @@ export async function executeBacktest(
   resume?: { checkpoint: EventData<"RunCheckpointed"> | undefined },
 ): Promise<BacktestSummary> {
   // A fresh run folds its log (hash, projections) as the store accepts it; a resumed run, or a store that does
-  // not report its writes, reads the log back at the end instead.
-  const fold = resume ? undefined : new LogFold(new WorkerLogHasher());
+  // not report its writes, reads the log back at the end instead (log-fold.ts).
+  const fold = resume ? undefined : new LogFoldThread();
+  // The archive is parsed on a thread of its own, beside the engine (same events, see parse-thread.ts).
+  const parseThread = new ParseThread();
   try {
-    return await execute(config, files, deps, resume, fold);
+    return await execute(config, files, deps, resume, fold, parseThread);
   } finally {
-    await fold?.close();
+    await Promise.all([fold?.close(), parseThread.close()]);
   }
 }
 
@@ -202,7 +204,8 @@ async function execute(
   files: readonly ArchiveFile[],
   deps: BacktestDeps,
   resume: { checkpoint: EventData<"RunCheckpointed"> | undefined } | undefined,
-  fold: LogFold | undefined,
+  fold: LogFoldThread | undefined,
+  parseThread: ParseThread,
 ): Promise<BacktestSummary> {
   const { logger } = deps;
   const store = fold ? observeAppends(deps.store, fold.observe) : deps.store;
@@ -220,6 +223,8 @@ async function execute(
   const params = strategyParams(strategy, config);
   const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
   checkLeverage(strategy.symbolSettings(params).leverage, config.symbols, bracketCatalog);
+  // checked before anything is written (the files are opened when first read)
+  const ticks = config.venue.ticks && (await openTickFeed(deps.dataRoot, config.venue.ticks, config.symbols));
   /** The venue's view of the account, rebuilt only when the account actor's context changed. */
   let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
   const venue: SimulatedVenue = new SimulatedVenue({
@@ -310,7 +315,10 @@ async function execute(
   const handle = async (e: MarketEvent): Promise<void> => {
     switch (e.kind) {
       case "bar":
-        await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
+        if (ticks?.has(e.bar.symbol)) await matchTickMinute(venue, ticks, e.bar, engine.onVenueReport);
+        // Most bars are quiet for the venue (nothing to match): then nothing to await either.
+        else if (!venue.passQuietBar(e.bar, e.mark))
+          await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
         // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
         await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
         if (deps.onProgress && engine.stats.bars % 5000 === 0) {
@@ -331,11 +339,18 @@ async function execute(
     lastTime = e.time;
     return units.step(e, handle);
   };
-  // The market feed as a pulled RxJS stream: the archive is read one event ahead of the engine at most, so memory
-  // stays flat however long the window.
-  await lastValueFrom(consumeInOrder(archiveMarketEvents(files, window, { coverage }), step), {
-    defaultValue: undefined,
-  });
+  // The market feed as a pulled RxJS stream: the archive is read at most READ_AHEAD events ahead of the engine, so
+  // memory stays flat however long the window.
+  try {
+    await lastValueFrom(
+      consumeInOrder(archiveMarketEvents(files, window, { coverage, parseThread }), step, {
+        window: READ_AHEAD,
+      }),
+      { defaultValue: undefined },
+    );
+  } finally {
+    await ticks?.close();
+  }
   units.checkComplete();
   const elapsedMs = Math.max(wallClock() - began, 1e-3);
   await run.commit(
@@ -350,14 +365,14 @@ async function execute(
   await store.flush();
   deps.onProgress?.({ bars: engine.stats.bars, eventTime: lastTime, ...window });
 
-  const { hasher, projections } = fold?.complete ? fold : await readBack(deps.store);
+  const folded = fold?.complete ? await fold.result() : await readBackFold(deps.store.readAll());
   const { realizedPnl, fees, funding, netPnl, equity, maxDrawdown, makerFills, partialFills, liquidations } =
-    projections.summary();
+    folded.summary;
   const result: BacktestSummary = {
     runId,
     bars: engine.stats.bars,
     orders: engine.stats.orders,
-    ordersDenied: projections.tradingRisk().ordersDenied,
+    ordersDenied: folded.ordersDenied,
     fills: engine.stats.fills,
     makerFills,
     partialFills,
@@ -366,7 +381,7 @@ async function execute(
     fees,
     funding,
     netPnl,
-    unrealizedPnl: projections.pnl().unrealizedPnl,
+    unrealizedPnl: folded.unrealizedPnl,
     equity,
     maxDrawdown,
     tradingState: engine.tradingState,
@@ -375,9 +390,9 @@ async function execute(
     fundingSettlements: Object.fromEntries(coverage.symbols.map((c) => [c.symbol, c.fundingSettlements])),
     warmFrom: engine.warmFrom(),
     completed: true,
-    events: hasher.count,
+    events: folded.events,
     barsPerSec: Math.round(((engine.stats.bars - barsBefore) / elapsedMs) * 1000),
-    eventLogSha256: await hasher.digest(),
+    eventLogSha256: folded.eventLogSha256,
     warnings: coverage.warnings(),
   };
   logger.debug(result, "backtest completed");
@@ -385,44 +400,10 @@ async function execute(
 }
 
 /**
- * The end-of-run folds of a log: its hash and its projections. Every event of a backtest's log was checked
- * against its machine by the actor that wrote it, so the projections do not audit it again.
+ * Market events the feed may read ahead of the engine: enough that the reader is not woken for every event, few
+ * enough to keep memory flat (the parse thread holds at most three batches of rows per file besides).
  */
-class LogFold {
-  constructor(readonly hasher: WorkerLogHasher | EventLogHasher) {}
-  // The summary needs the drawdown and the last equity, not the curve: memory stays flat however long the run.
-  readonly projections: Projections = createProjections({ audit: false, equityCurve: false });
-  /** False once an append wrote events the store did not report (then the log must be read back). */
-  complete = true;
-
-  /** Folds the events an append wrote (see `observeAppends`). */
-  readonly observe = (recorded: readonly RecordedEvent[] | undefined): void => {
-    if (recorded === undefined) {
-      this.complete = false;
-      return;
-    }
-    if (!this.complete) return;
-    for (const e of recorded) this.add(e);
-  };
-
-  /** Stops the hasher's worker, if it has one. */
-  async close(): Promise<void> {
-    if (this.hasher instanceof WorkerLogHasher) await this.hasher.close();
-  }
-
-  /** Folds one event of the store (it passed the catalog: the store validated it). */
-  add(e: RecordedEvent): void {
-    this.hasher.addValidated(e);
-    this.projections.apply(e);
-  }
-}
-
-/** The folds of the whole log in `store`, read back from it. */
-async function readBack(store: EventStore): Promise<LogFold> {
-  const fold = new LogFold(new EventLogHasher());
-  for await (const e of store.readAll()) fold.add(e);
-  return fold;
-}
+const READ_AHEAD = 256;
 
 /** A leverage a symbol's brackets do not allow (Binance answers -4028 to the leverage change, §4.1). */
 export class LeverageNotAllowedError extends Error {

@@ -156,8 +156,11 @@ export class RiskEngine {
     return denial;
   }
 
-  /** A new mark (a bar's close) of `symbol`: the state rules look at the account. */
-  async onMark(symbol: string, price: string, cause: Cause): Promise<void> {
+  /**
+   * A new mark (a bar's close) of `symbol`: the state rules look at the account. Returns undefined when no rule
+   * had to run (most bars), else the promise of their evaluation: await it when there is one.
+   */
+  onMark(symbol: string, price: string, cause: Cause): Promise<void> | undefined {
     this.tracker.marks[symbol] = price;
     const { maxDrawdown, dailyLossLimit } = this.deps.limits;
     if (maxDrawdown === undefined && dailyLossLimit === undefined) return;
@@ -174,7 +177,7 @@ export class RiskEngine {
       }
       if (equity.gt(this.peak.floor!)) return;
     } else if (!newDay) return; // the daily loss only changes with bookings, or at a new day
-    await this.evaluate(cause, true);
+    return this.evaluate(cause, true);
   }
 
   /** walletBalance + Σ positionAmt × (mark − entryPrice) over the positions with a mark (USDT). */

@@ -18,7 +18,7 @@ import { streams } from "../events/streams.ts";
 import type { AnyStrategy, PositionView, StrategyInput } from "../strategies/strategy.ts";
 import { type Cause, OrderExecution } from "./order-execution.ts";
 import { type PersistedRiskEngine, RiskEngine } from "./risk-engine.ts";
-import { type PersistedStrategy, StrategyActor } from "./strategy-actor.ts";
+import { type PersistedStrategy, StrategyActor, type TimedDecision } from "./strategy-actor.ts";
 import { TradeManager } from "./trade-manager.ts";
 import type { OrderRequest, Venue, VenueReport } from "./venue.ts";
 
@@ -192,11 +192,12 @@ export class TradingEngine {
       causationId: `bar:${bar.symbol}:${bar.openTime}`,
       eventTime: bar.closeTime,
     });
-    await this.risk.onMark(bar.symbol, bar.markPrice ?? bar.close, {
-      causationId: id!,
-      eventTime: bar.closeTime,
-    });
-    await this.decide(bar.symbol, { kind: "bar", bar }, { causationId: id!, eventTime: bar.closeTime });
+    const cause = { causationId: id!, eventTime: bar.closeTime };
+    // Most bars change no trading state and bring no decision: nothing to await then.
+    const rules = this.risk.onMark(bar.symbol, bar.markPrice ?? bar.close, cause);
+    if (rules) await rules;
+    const decided = this.decide(bar.symbol, { kind: "bar", bar }, cause);
+    if (decided) await decided;
   }
 
   /** Bars are missing: record the gap; the strategy restarts its warm-up. */
@@ -310,10 +311,23 @@ export class TradingEngine {
     }
   }
 
-  /** Steps the symbol's strategy on `input` and hands its decisions to the trade manager. */
-  private async decide(symbol: string, input: StrategyInput, cause: Cause): Promise<void> {
+  /**
+   * Steps the symbol's strategy on `input` and hands its decisions to the trade manager: undefined when it decided
+   * nothing, else the promise of their handling.
+   */
+  private decide(symbol: string, input: StrategyInput, cause: Cause): Promise<void> | undefined {
     const { strategy } = this.symbol(symbol);
     const decisions = strategy.step(input, this.positionView(symbol), cause.eventTime);
+    return decisions.length === 0 ? undefined : this.handOver(symbol, strategy, decisions, cause);
+  }
+
+  /** Hands `decisions` of `strategy` to the trade manager, in order. */
+  private async handOver(
+    symbol: string,
+    strategy: StrategyActor,
+    decisions: readonly TimedDecision[],
+    cause: Cause,
+  ): Promise<void> {
     for (const { decision, at } of decisions) {
       const origin = {
         strategy: strategy.strategy.name,

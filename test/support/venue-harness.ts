@@ -6,6 +6,7 @@
 import { accountMachine } from "../../src/actors/account.machine.ts";
 import { EventSourcedActor } from "../../src/actors/event-sourced-actor.ts";
 import { type OrderStatus, orderMachine } from "../../src/actors/order.machine.ts";
+import type { Tick } from "../../src/adapters/market/ticks.ts";
 import { InMemoryEventStore } from "../../src/adapters/store/memory.ts";
 import {
   SimulatedVenue,
@@ -111,6 +112,13 @@ export async function venueHarness(options: Partial<SimulatedVenueOptions> = {})
       const from = reports.length;
       await venue.matchBar(bar, handle, mark);
       now = bar.closeTime;
+      return reports.slice(from);
+    },
+    /** Matches one tick; returns the reports it produced. */
+    async tick(tick: Tick): Promise<VenueReport[]> {
+      const from = reports.length;
+      await venue.matchTick(tick, handle);
+      now = tick.time;
       return reports.slice(from);
     },
     /** The order machine's state of `clientOrderId`, rebuilt from its stream. */

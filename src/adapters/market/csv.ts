@@ -3,6 +3,7 @@
  * Streaming through csv-parse; every error is a `MarketDataError` naming the file and the 1-based physical line.
  */
 import { createReadStream } from "node:fs";
+import { createGunzip } from "node:zlib";
 import { CsvError, parse } from "csv-parse";
 import { Decimal } from "decimal.js";
 import { type CsvSource, MarketDataError } from "./types.ts";
@@ -16,13 +17,20 @@ export interface CsvRecord {
 /**
  * Yields the records of a CSV file in order. Quoting is off, so one record is exactly one physical line and
  * `line` counts lines; blank lines are skipped; a UTF-8 BOM is dropped; `\n` and `\r\n` endings are accepted.
- * Throws the fs error when the file cannot be read, `MarketDataError` when csv-parse rejects the input.
+ * A file whose name ends in `.gz` is gunzipped on the fly (node:zlib, streaming).
+ * Throws the fs error when the file cannot be read, `MarketDataError` when csv-parse rejects the input or the
+ * gzip stream is corrupt or truncated (at the line after the last one read).
  */
 export async function* readCsvRecords(src: CsvSource): AsyncGenerator<CsvRecord> {
   const input = createReadStream(src.absolutePath);
   const parser = parse({ quote: false, relax_column_count: true, bom: true });
   input.on("error", (err) => parser.destroy(err));
-  input.pipe(parser);
+  let gunzip: ReturnType<typeof createGunzip> | undefined;
+  if (src.absolutePath.endsWith(".gz")) {
+    gunzip = createGunzip();
+    gunzip.on("error", (err) => parser.destroy(new GzipError(err.message)));
+    input.pipe(gunzip).pipe(parser);
+  } else input.pipe(parser);
   let line = 0;
   try {
     for await (const fields of parser as AsyncIterable<string[]>) {
@@ -32,12 +40,17 @@ export async function* readCsvRecords(src: CsvSource): AsyncGenerator<CsvRecord>
     }
   } catch (err) {
     if (err instanceof CsvError) throw new MarketDataError(src.path, line + 1, err.message);
+    if (err instanceof GzipError) throw new MarketDataError(src.path, line + 1, `gzip: ${err.message}`);
     throw err;
   } finally {
     input.destroy();
+    gunzip?.destroy();
     parser.destroy();
   }
 }
+
+/** A zlib error of a `.gz` file, told apart from fs errors. */
+class GzipError extends Error {}
 
 /** Archive rule (binance-usdm.md §6): the first line is a header iff its first field is not numeric. */
 export function isHeader(fields: readonly string[]): boolean {

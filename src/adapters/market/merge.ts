@@ -9,6 +9,7 @@ import {
   readMarkPriceKlineFile,
 } from "./klines.ts";
 import { archiveFileRange, checkWindow, isOfficialMonthly, markPriceInterval } from "./layout.ts";
+import type { ParseThread } from "./parse-thread.ts";
 import {
   type ArchiveFile,
   type FundingSettlement,
@@ -40,6 +41,8 @@ export function klineGap(
 export interface MarketStreamOptions {
   /** Reset when the stream starts, then filled as it is consumed (see `MarketCoverage`). */
   coverage?: MarketCoverage;
+  /** Parses the 1m kline and mark-price kline files on this thread instead of the caller's (same events). */
+  parseThread?: ParseThread;
 }
 
 /**
@@ -92,6 +95,7 @@ export function archiveMarketEvents(
       q,
       coverage,
       start,
+      options.parseThread,
     ),
   );
   // No merge layer for one symbol: each layer of async generators costs every event a few promise turns.
@@ -144,6 +148,7 @@ async function* symbolEvents(
   q: MarketWindow,
   coverage: MarketCoverage,
   start: () => void,
+  parseThread: ParseThread | undefined,
 ): AsyncGenerator<MarketEvent> {
   start();
   const cov = coverage.of(symbol);
@@ -154,11 +159,11 @@ async function* symbolEvents(
     const range = archiveFileRange(f.path);
     return markPriceInterval(f.path) === "1m" && range.from < q.to && range.to > q.from;
   });
-  const marks = minuteMarkFiles.length > 0 ? new MarkBars(minuteMarkFiles) : undefined;
+  const marks = minuteMarkFiles.length > 0 ? new MarkBars(minuteMarkFiles, parseThread) : undefined;
   for (const openTime of markOpens.keys()) {
     if (openTime < q.to && openTime + EIGHT_HOURS_MS > q.from) cov.markPriceKlines++;
   }
-  const klineFiles = inPriorityOrder(files, "klines").map((f) => readKlineFile(f));
+  const klineFiles = inPriorityOrder(files, "klines").map((f) => parseThread?.klines(f) ?? readKlineFile(f));
   const bars =
     klineFiles.length === 1 ? klineFiles[0]! : mergeOrdered(klineFiles, (a, b) => a.openTime - b.openTime);
   let next = 0;
@@ -300,8 +305,8 @@ class MarkBars {
   private head: MarkPriceKline | undefined;
   private done = false;
 
-  constructor(files: readonly ArchiveFile[]) {
-    const sources = files.map((f) => readMarkPriceBarFile(f));
+  constructor(files: readonly ArchiveFile[], parseThread: ParseThread | undefined) {
+    const sources = files.map((f) => parseThread?.markPriceBars(f) ?? readMarkPriceBarFile(f));
     this.rows = sources.length === 1 ? sources[0]! : mergeOrdered(sources, (a, b) => a.openTime - b.openTime);
   }
 

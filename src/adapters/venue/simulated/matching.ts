@@ -70,10 +70,11 @@
  * -2021 on the watched price, …); then those that need the venue's state: -2022 a reduce-only LIMIT/MARKET with
  * nothing to reduce; -2025 MAX_NUM_ORDERS (per symbol, algo orders included, when the instrument's limit > 0);
  * -4045 more than `maxOpenConditionalOrders` untriggered conditional orders across all symbols (§1.2: 200);
- * -4131 a MARKET order whose price (the last price) is outside PERCENT_PRICE around the mark (only when a mark
- * price is known); -5022 a GTX order that would take at the last price; -5021 a FOK LIMIT that would not take
- * at the last price (Binance rejects a FOK that cannot fill at once; one accepted here that cannot fill
- * completely at its arrival, the next open, expires instead).
+ * -4131 a MARKET order whose price (the last price; on ticks with a book the best ask/bid) is outside
+ * PERCENT_PRICE around the mark (only when a mark price is known); -5022 a GTX order that would take at the last
+ * price (on ticks: against the best ask/bid); -5021 a FOK LIMIT that would not take there (Binance rejects a FOK
+ * that cannot fill at once; one accepted here that cannot fill completely at its arrival, the next open, expires
+ * instead).
  */
 
 import { positionKey } from "../../../actors/account.machine.ts";
@@ -92,6 +93,7 @@ import {
   type Ohlc,
   valueAt,
 } from "./intrabar-path.ts";
+import type { TickMarket } from "./tick-matching.ts";
 
 /** How the simulated venue matches (see the module comment for each rule). Rates and ratios are decimal strings. */
 export interface MatchingOptions {
@@ -185,6 +187,8 @@ export interface MatchingState {
   bars: Record<string, BarProgress>;
   orderSeq: number;
   tradeSeq: number;
+  /** Tick matching only (tick-matching.ts): the book and trade liquidity per symbol; absent on bars. */
+  ticks?: Record<string, TickMarket>;
 }
 
 /** An empty venue (of either position mode: its keys and orders say which, `SimulatedVenue.restore`). */
@@ -211,21 +215,22 @@ function clone(s: MatchingState): MatchingState {
     bars: { ...s.bars },
     orderSeq: s.orderSeq,
     tradeSeq: s.tradeSeq,
+    ...(s.ticks && { ticks: { ...s.ticks } }),
   };
 }
 
-const STOP_TYPES: ReadonlySet<string> = new Set(["STOP", "STOP_MARKET", "TRAILING_STOP_MARKET"]);
+export const STOP_TYPES: ReadonlySet<string> = new Set(["STOP", "STOP_MARKET", "TRAILING_STOP_MARKET"]);
 const ONE = new Dec(1);
 
 /** Whether a conditional order fires on a rise (BUY stop, SELL take-profit) rather than a fall. */
-function firesUpward(r: OrderRequest): boolean {
+export function firesUpward(r: OrderRequest): boolean {
   return (r.type === "STOP" || r.type === "STOP_MARKET") === (r.side === "BUY");
 }
 
 const triggers = new WeakMap<OrderRequest, number>();
 
 /** An order's trigger price as a number (for comparisons; memoised per request object). */
-function triggerValue(r: OrderRequest): number {
+export function triggerValue(r: OrderRequest): number {
   let v = triggers.get(r);
   if (v === undefined) {
     v = Number(r.triggerPrice);
@@ -285,8 +290,17 @@ function reduces(amt: Dec, side: "BUY" | "SELL"): boolean {
 }
 
 /** Whether a LIMIT of `side` at `price` would take at market price `p` (BUY price ≥ p, SELL price ≤ p). */
-function crosses(side: "BUY" | "SELL", price: string, p: string): boolean {
+export function crosses(side: "BUY" | "SELL", price: string, p: string): boolean {
   return side === "BUY" ? Number(price) >= Number(p) : Number(price) <= Number(p);
+}
+
+/**
+ * The price a taker of `side` meets now: the best ask (BUY) or bid (SELL) when tick matching knows the book of
+ * `symbol`, else the last price `last`.
+ */
+function counterPrice(s: MatchingState, symbol: string, side: "BUY" | "SELL", last: string): string {
+  const book = s.ticks?.[symbol];
+  return (side === "BUY" ? book?.ask : book?.bid) ?? last;
 }
 
 /**
@@ -328,21 +342,22 @@ export function submitOrder(
     if (algo >= options.maxOpenConditionalOrders)
       return no(-4045, `Reach max stop order limit (${options.maxOpenConditionalOrders}).`);
   }
+  const taker = counterPrice(state, symbol, order.side, last);
   if (order.type === "MARKET" && mark !== undefined) {
     const m = new Dec(mark);
     const outside =
       order.side === "BUY"
-        ? new Dec(last).gt(m.times(instrument.multiplierUp))
-        : new Dec(last).lt(m.times(instrument.multiplierDown));
+        ? new Dec(taker).gt(m.times(instrument.multiplierUp))
+        : new Dec(taker).lt(m.times(instrument.multiplierDown));
     if (outside)
       return no(-4131, "The counterparty's best price does not meet the PERCENT_PRICE filter limit.");
   }
-  if (order.type === "LIMIT" && order.timeInForce === "GTX" && crosses(order.side, order.price!, last))
+  if (order.type === "LIMIT" && order.timeInForce === "GTX" && crosses(order.side, order.price!, taker))
     return no(
       -5022,
       "Due to the order could not be executed as maker, the Post Only order will be rejected.",
     );
-  if (order.type === "LIMIT" && order.timeInForce === "FOK" && !crosses(order.side, order.price!, last))
+  if (order.type === "LIMIT" && order.timeInForce === "FOK" && !crosses(order.side, order.price!, taker))
     return no(-5021, "Due to the order could not be filled immediately, the FOK order has been rejected.");
   let activatePrice: string | undefined;
   let extreme: string | undefined;
@@ -611,7 +626,7 @@ function walkExtreme(
 
 // ── the matcher: one step on a cloned state ───────────────────────────────────────────────────────────
 
-interface Hit {
+export interface Hit {
   order: WorkingOrder;
   /** Ordering key: path position (stopFirst: 0 stops, 1 the rest), then stops first, then submission order. */
   pos: number;
@@ -630,17 +645,17 @@ interface Hit {
  * One matching step. Reads go through `view` (the state as it is now); the first write (`s`) clones the state,
  * so a step that finds nothing to do allocates nothing.
  */
-class Matcher {
+export class Matcher {
   readonly reports: VenueReport[] = [];
   private owned = false;
   private tradePath?: IntrabarPath;
   private markTradePath?: IntrabarPath;
 
   constructor(
-    private view: MatchingState,
-    private readonly bar: MatchBar,
+    protected view: MatchingState,
+    protected readonly bar: MatchBar,
     private readonly mark: MarkBar | undefined,
-    private readonly o: MatchingOptions,
+    protected readonly o: MatchingOptions,
   ) {}
 
   /** The state to write to (cloned at the first write). */
@@ -671,7 +686,7 @@ class Matcher {
     return { state: this.view, reports: this.reports };
   }
 
-  private get progress(): BarProgress {
+  protected get progress(): BarProgress {
     return this.view.bars[this.bar.symbol]!;
   }
 
@@ -837,7 +852,7 @@ class Matcher {
 
   // ── executions ──
 
-  private replace(o: WorkingOrder, u: WorkingOrder): void {
+  protected replace(o: WorkingOrder, u: WorkingOrder): void {
     const i = this.s.orders.indexOf(o);
     if (i < 0) throw new Error(`matching: order ${o.request.clientOrderId} is not the working one`);
     this.s.orders[i] = u;
@@ -847,7 +862,7 @@ class Matcher {
     this.s.orders = this.s.orders.filter((x) => x.request.clientOrderId !== o.request.clientOrderId);
   }
 
-  private expire(o: WorkingOrder, reason: string, time: number, expiryReason?: number): void {
+  protected expire(o: WorkingOrder, reason: string, time: number, expiryReason?: number): void {
     this.remove(o);
     const { symbol, clientOrderId } = o.request;
     this.reports.push(
@@ -857,12 +872,12 @@ class Matcher {
     );
   }
 
-  private budgetLeft(): Dec | undefined {
+  protected budgetLeft(): Dec | undefined {
     const b = this.progress.budget;
     return b === undefined ? undefined : new Dec(b);
   }
 
-  private trigger(hit: Hit): void {
+  protected trigger(hit: Hit): void {
     const { order } = hit;
     const r = order.request;
     const time = this.bar.closeTime;
@@ -909,7 +924,7 @@ class Matcher {
    * A regular order reaches the matching engine at trade price `p`: MARKET takes; LIMIT takes when it crosses
    * `p` (capped at its price), else rests (IOC/FOK expire, GTX expires when it would take).
    */
-  private arrive(o: WorkingOrder, p: string, time: number): void {
+  protected arrive(o: WorkingOrder, p: string, time: number): void {
     const r = o.request;
     const type = o.actualType ?? r.type;
     if (type === "MARKET") {
@@ -940,7 +955,7 @@ class Matcher {
     this.take(o, canonical(capped), p, time);
   }
 
-  private toBook(o: WorkingOrder): void {
+  protected toBook(o: WorkingOrder): void {
     const current = this.current(o);
     const { pos, price } = this.progress;
     const u: WorkingOrder = {
@@ -952,7 +967,7 @@ class Matcher {
   }
 
   /** Quantity the order may fill now (reduce-only / closePosition capped at the position), or why none. */
-  private wanted(o: WorkingOrder): { qty: Dec } | { expire: string } {
+  protected wanted(o: WorkingOrder): { qty: Dec } | { expire: string } {
     const r = o.request;
     const position = new Dec(positionOf(this.view, r));
     const total = orderQty(r);
@@ -973,7 +988,7 @@ class Matcher {
   }
 
   /** A taker execution at `price` (slippage included); `model` is the unslipped price (for STP). */
-  private take(o: WorkingOrder, price: string, model: string, time: number): void {
+  protected take(o: WorkingOrder, price: string, model: string, time: number): void {
     const r = o.request;
     const tif = r.timeInForce;
     const w = this.wanted(o);
@@ -1007,7 +1022,7 @@ class Matcher {
     if ((rest.actualType ?? r.type) === "LIMIT") this.toBook(rest);
   }
 
-  private current(o: WorkingOrder): WorkingOrder {
+  protected current(o: WorkingOrder): WorkingOrder {
     return this.view.orders.find((x) => x.request.clientOrderId === o.request.clientOrderId)!;
   }
 
@@ -1028,7 +1043,7 @@ class Matcher {
    * Books a fill of `qty` (> 0) at `price` on the venue's position and reports it. Returns the order as it
    * still works (the rest), or undefined when complete.
    */
-  private fill(
+  protected fill(
     o: WorkingOrder,
     price: string,
     qty: Dec,
@@ -1078,7 +1093,7 @@ class Matcher {
    * Self-trade prevention for taker `o` at model price `p` against our resting LIMITs on the other side.
    * @returns true when the taker was expired.
    */
-  private selfTrade(o: WorkingOrder, p: string, time: number): boolean {
+  protected selfTrade(o: WorkingOrder, p: string, time: number): boolean {
     const r = o.request;
     const mode = r.selfTradePreventionMode ?? "NONE";
     const tif = r.timeInForce;

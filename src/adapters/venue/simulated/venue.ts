@@ -19,6 +19,7 @@ import type {
   VenueReportHandler,
 } from "../../../engine/venue.ts";
 import type { EventData } from "../../../events/catalog.ts";
+import type { Tick } from "../../market/ticks.ts";
 import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "./intrabar-path.ts";
 import { type LiquidationPriceCache, liquidationStep, type VenueAccountView } from "./liquidation.ts";
 import { marginViolation } from "./margin-check.ts";
@@ -35,6 +36,8 @@ import {
   startBar,
   submitOrder,
 } from "./matching.ts";
+import { isQuietBar, passQuietBar } from "./quiet-bar.ts";
+import { advanceClock, endTick, startTick, tickBar, tickStep } from "./tick-matching.ts";
 
 /**
  * Settings of the simulated venue. Rates, slippage and participation are ratios as decimal strings
@@ -203,6 +206,7 @@ export class SimulatedVenue implements Venue {
    * MARK_PRICE triggers then watch it), reporting each execution to `handle` and awaiting it before the next.
    */
   async matchBar(bar: VenueBar, handle: VenueReportHandler, mark?: VenueMarkBar): Promise<void> {
+    if (this.passQuietBar(bar, mark)) return;
     this.state = startBar(this.state, bar, mark, this.options);
     let steps = 0;
     let liquidationChecked = false;
@@ -218,6 +222,76 @@ export class SimulatedVenue implements Venue {
     }
     if (!liquidationChecked) await this.checkLiquidation(bar, mark, handle);
     this.state = endBar(this.state, bar, mark, this.options);
+  }
+
+  /**
+   * Passes `bar` when it is quiet (quiet-bar.ts: nothing can happen in it but the clock and last prices move)
+   * and its mark crosses no liquidation price, synchronously, with nothing to report: true. False when it must
+   * be matched (`matchBar`), which then does everything.
+   */
+  passQuietBar(bar: VenueBar, mark?: VenueMarkBar): boolean {
+    if (!isQuietBar(this.state, bar, mark, this.options) || this.liquidates(bar, mark)) return false;
+    this.state = passQuietBar(this.state, bar, mark);
+    return true;
+  }
+
+  /** Whether the bar's mark crosses the liquidation price of the symbol's position (before the bar is matched). */
+  private liquidates(bar: VenueBar, mark: VenueMarkBar | undefined): boolean {
+    const margin = this.margin;
+    if (!margin) return false;
+    const inputs = { account: margin.account(), brackets: margin.brackets };
+    return liquidationStep(this.state, bar, mark, this.options, inputs, this.liquidationPrices) !== undefined;
+  }
+
+  /**
+   * Matches the working orders of `tick.symbol` against one tick (a trade, a bookTicker update or a mark price;
+   * rules in tick-matching.ts), reporting each execution to `handle` and awaiting it before the next. Ticks of a
+   * symbol must come in time order and not while a bar of it is being matched. Once the tick is applied, the
+   * liquidation is checked when it moved the mark (a mark tick; a trade while the symbol has no mark): on the
+   * move from the previous mark to this one, as liquidation.ts checks a bar's mark.
+   * @throws Error when the tick is before the symbol's clock.
+   */
+  async matchTick(tick: Tick, handle: VenueReportHandler): Promise<void> {
+    const previousMark = this.tickMark(tick.symbol);
+    this.state = startTick(this.state, tick);
+    let steps = 0;
+    let liquidationChecked = false;
+    for (let r = tickStep(this.state, tick, this.options); r; r = tickStep(this.state, tick, this.options)) {
+      checkSteps(++steps, tickBar(tick, this.state));
+      this.state = r.state;
+      for (const report of r.reports) await handle(report);
+      if (!liquidationChecked && this.state.bars[tick.symbol]?.phase === "path") {
+        liquidationChecked = true;
+        await this.checkTickLiquidation(tick, previousMark, handle);
+      }
+    }
+    this.state = endTick(this.state, tick);
+  }
+
+  /**
+   * Ends a minute of `symbol` matched on ticks at `closeTime`: the symbol's clock moves to it (when behind), so
+   * orders sent at the bar's close reach the venue at closeTime + latency, as after `matchBar`.
+   */
+  closeTickMinute(symbol: string, closeTime: number): void {
+    this.state = advanceClock(this.state, symbol, closeTime);
+  }
+
+  /** The symbol's mark as the liquidation watches it on ticks: the mark price, else the last trade. */
+  private tickMark(symbol: string): string | undefined {
+    return this.state.markPrice[symbol] ?? this.state.lastPrice[symbol];
+  }
+
+  /** Liquidation on a tick that moved the mark from `previous` (see `matchTick`). */
+  private async checkTickLiquidation(tick: Tick, previous: string | undefined, handle: VenueReportHandler) {
+    const { symbol, time } = tick;
+    const moved =
+      tick.kind === "mark" || (tick.kind === "trade" && this.state.markPrice[symbol] === undefined);
+    if (!moved) return;
+    const now = this.tickMark(symbol)!;
+    const open = previous ?? now;
+    const [low, high] = Number(open) <= Number(now) ? [open, now] : [now, open];
+    const move: VenueBar = { symbol, openTime: time, closeTime: time, open, high, low, close: now };
+    await this.checkLiquidation(move, undefined, handle);
   }
 
   /** Liquidates the symbol's position when the bar's mark crosses its liquidation price (liquidation.ts). */

@@ -1,0 +1,126 @@
+/**
+ * Archive parsing on a thread of its own. Parsing and validating the CSV rows is the largest single cost of
+ * reading the archive; a backtest reads through `ParseThread`, so its rows are parsed beside the engine instead
+ * of on its thread (a pipeline: on two cores the run then costs about the engine alone).
+ *
+ * The readers are those of klines.ts, run unchanged in the thread (parse-thread.worker.ts): same rows, same
+ * order, same `MarketDataError` (file:line: reason) at the same place in the stream — the rows before a bad
+ * line are delivered first. Each stream reads ahead by at most `AHEAD_BATCHES` batches of rows (credit granted
+ * as its reader consumes them), so memory stays flat however long the file. One thread serves every file of a
+ * run; it is started at the first read and stopped by `close()`.
+ */
+import type { Worker } from "node:worker_threads";
+import { tsWorker } from "../ts-worker.ts";
+import type { KlineRow, MarkPriceKline } from "./klines.ts";
+import type { ParseReader, ParseReply, ParseRequest, SerializedError } from "./parse-thread.protocol.ts";
+import { type CsvSource, MarketDataError } from "./types.ts";
+
+/** Batches a stream may have parsed and not yet consumed. */
+const AHEAD_BATCHES = 3;
+
+interface Pending {
+  batches: unknown[][];
+  end?: { error?: SerializedError };
+  wake?: () => void;
+}
+
+function revive(e: SerializedError): Error {
+  if (e.kind === "market") return new MarketDataError(e.file, e.line, e.reason);
+  const error = new Error(e.message);
+  error.name = e.name;
+  if (e.code !== undefined) (error as NodeJS.ErrnoException).code = e.code;
+  return error;
+}
+
+/** A parse thread; see the module comment. */
+export class ParseThread {
+  private worker: Worker | undefined;
+  private failure: Error | undefined;
+  private nextId = 0;
+  private readonly streams = new Map<number, Pending>();
+
+  /** The rows of `readKlineFile(src)` (1m klines), parsed in the thread. */
+  klines(src: CsvSource): AsyncGenerator<KlineRow> {
+    return this.read("klines", src) as AsyncGenerator<KlineRow>;
+  }
+
+  /** The rows of `readMarkPriceBarFile(src)` (1m mark-price klines), parsed in the thread. */
+  markPriceBars(src: CsvSource): AsyncGenerator<MarkPriceKline> {
+    return this.read("markPriceBars", src) as AsyncGenerator<MarkPriceKline>;
+  }
+
+  /** Stops the thread (streams still open then fail). */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failure ??= new Error("ParseThread: closed");
+    for (const s of this.streams.values())
+      this.finish(s, { kind: "other", name: "Error", message: "closed" });
+    if (worker) await worker.terminate();
+  }
+
+  private start(): Worker {
+    if (this.failure) throw this.failure;
+    if (this.worker) return this.worker;
+    const worker = tsWorker(new URL("./parse-thread.worker.ts", import.meta.url));
+    worker.on("message", (m: ParseReply) => {
+      const s = this.streams.get(m.id);
+      if (!s) return;
+      if ("rows" in m) s.batches.push(m.rows);
+      else this.finish(s, "error" in m ? m.error : undefined);
+      s.wake?.();
+      s.wake = undefined;
+    });
+    worker.on("error", (error) => {
+      this.failure = error;
+      for (const s of this.streams.values()) {
+        this.finish(s, { kind: "other", name: error.name, message: `parse thread failed: ${error.message}` });
+      }
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private finish(s: Pending, error: SerializedError | undefined): void {
+    s.end ??= error === undefined ? {} : { error };
+    s.wake?.();
+    s.wake = undefined;
+  }
+
+  private async *read(reader: ParseReader, src: CsvSource): AsyncGenerator<unknown> {
+    const worker = this.start();
+    const id = this.nextId++;
+    const s: Pending = { batches: [] };
+    this.streams.set(id, s);
+    const post = (m: ParseRequest) => worker.postMessage(m);
+    post({
+      op: "open",
+      id,
+      reader,
+      src: { path: src.path, absolutePath: src.absolutePath },
+      batches: AHEAD_BATCHES,
+    });
+    worker.ref(); // a stream is being read: the thread's replies must keep the process alive
+    let ended = false;
+    try {
+      for (;;) {
+        const batch = s.batches.shift();
+        if (batch !== undefined) {
+          post({ op: "credit", id, batches: 1 });
+          yield* batch;
+          continue;
+        }
+        if (s.end) {
+          ended = true;
+          if (s.end.error) throw revive(s.end.error);
+          return;
+        }
+        await new Promise<void>((resolve) => (s.wake = resolve));
+      }
+    } finally {
+      this.streams.delete(id);
+      if (!ended && this.worker === worker) post({ op: "close", id });
+      if (this.streams.size === 0) worker.unref();
+    }
+  }
+}

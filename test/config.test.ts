@@ -304,6 +304,16 @@ describe("errors name the key and its source", () => {
     );
   });
 
+  it("hedge mode: absent by default (one-way), from the file or --hedge-mode, a non-boolean named", () => {
+    const cwd = cwdWith();
+    expect("hedgeMode" in load({ cwd }).backtest).toBe(false);
+    expect(load({ cwd, flags: { hedgeMode: true } }).backtest.hedgeMode).toBe(true);
+    expect(load({ cwd: cwdWith({ backtest: { hedgeMode: true } }) }).backtest.hedgeMode).toBe(true);
+    expect(configError({ cwd: cwdWith({ backtest: { hedgeMode: "yes" } }) })).toMatch(
+      /^invalid config: backtest\.hedgeMode \(from file .*perpsource\.config\.json\): expected true or false$/,
+    );
+  });
+
   it("tick paths from --ticks (comma-separated) or the file; an empty list names the key", () => {
     const cwd = cwdWith();
     const paths = "futures/um/ws-capture/derived, ticks/BTCUSDT-trades-2024-07-18.csv";

@@ -8,6 +8,7 @@ import {
   isLiquidated,
   type LiquidationAccount,
   type LiquidationPrice,
+  liquidatedByFall,
   liquidationPrice,
   liquidationPriceWith,
 } from "../src/domain/margin/liquidation.ts";
@@ -292,6 +293,65 @@ describe("isLiquidated: the mark price crossing LP triggers (§4.7 last rule)", 
           expect(isLiquidated(mark, p.leg.positionAmt, lp.price)).toBe(equity.lte(mm));
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe("which way a set of legs is liquidated (liquidatedByFall)", () => {
+  const rate = { maintMarginRatio: "0.004", cum: "0" };
+  it("a long by a fall, a short by a rise, a cross hedge pair by its net size (a fully hedged one by a rise)", () => {
+    const leg = (positionAmt: string) => ({ positionAmt, entryPrice: "60000" });
+    expect(liquidatedByFall([leg("0.5")], [rate])).toBe(true);
+    expect(liquidatedByFall([leg("-0.5")], [rate])).toBe(false);
+    expect(liquidatedByFall([leg("0.5"), leg("-0.1")], [rate, rate])).toBe(true);
+    expect(liquidatedByFall([leg("0.1"), leg("-0.5")], [rate, rate])).toBe(false);
+    // Equal sides: the PnL cancels, the maintenance margin grows with the price.
+    expect(liquidatedByFall([leg("0.5"), leg("-0.5")], [rate, rate])).toBe(false);
+    // Net long by less than Σ size × MMR (0.004 × 1.0 = 0.004 > 0.003): the maintenance margin still wins.
+    expect(liquidatedByFall([leg("0.5015"), leg("-0.4985")], [rate, rate])).toBe(false);
+  });
+
+  it("at the two-leg price, margin balance = maintenance margin, and a step the liquidating way goes below it", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 500, max: 20_000 }),
+        (long, short, wallet) => {
+          const legs = [
+            { positionAmt: (long / 100).toFixed(2), entryPrice: "60000" },
+            { positionAmt: (-short / 100).toFixed(2), entryPrice: "61000" },
+          ];
+          const account = { walletBalance: String(wallet), otherMaintMargin: "0", otherUnrealizedPnl: "0" };
+          const lp = liquidationPrice(account, legs, [SPEC_BTC_BRACKETS, SPEC_BTC_BRACKETS]);
+          if (lp.price === null) return;
+          const excess = (price: Dec) =>
+            legs.reduce(
+              (sum, l) =>
+                sum
+                  .plus(new Dec(l.positionAmt).times(price.minus(l.entryPrice)))
+                  .minus(
+                    new Dec(l.positionAmt)
+                      .abs()
+                      .times(price)
+                      .times(
+                        bracketFor(SPEC_BTC_BRACKETS, canonical(new Dec(l.positionAmt).abs().times(price)))
+                          .maintMarginRatio,
+                      ),
+                  )
+                  .plus(
+                    bracketFor(SPEC_BTC_BRACKETS, canonical(new Dec(l.positionAmt).abs().times(price))).cum,
+                  ),
+              new Dec(wallet),
+            );
+          const at = new Dec(lp.price);
+          expect(excess(at).abs().lt("0.000001")).toBe(true);
+          const step = at.times("0.001");
+          const beyond = liquidatedByFall(legs, lp.rates) ? at.minus(step) : at.plus(step);
+          expect(excess(beyond).lt(0)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

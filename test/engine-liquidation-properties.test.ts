@@ -10,6 +10,9 @@
  *   FillBooked / FundingFeeBooked): the booked loss is max(positionAmt × (price − entryPrice), −isolatedWallet),
  *   the insurance fund covers the rest, and the loss plus the clearance fee stays within the isolated wallet;
  * - a liquidation never takes more than its wallet (isolated or cross), and the account's wallet never goes below 0.
+ *
+ * Run in one-way mode and in hedge mode (`dualSidePosition`: positions per (symbol, positionSide), orders on
+ * LONG/SHORT without reduceOnly), isolated and cross in each.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -17,6 +20,10 @@ import { Dec } from "../src/domain/decimal.ts";
 import type { EventData } from "../src/events/catalog.ts";
 import { createProjections } from "../src/projections/index.ts";
 import { bar, runScenario, type ScenarioInput, T0 } from "./support/scenario.ts";
+
+/** A position's key: the symbol (one-way), `SYMBOL:LONG` / `SYMBOL:SHORT` (hedge mode). */
+const key = (symbol: string, side: string | undefined) =>
+  side && side !== "BOTH" ? `${symbol}:${side}` : symbol;
 
 const symbols = ["ETHUSDT", "BNBUSDT"]; // tick 0.01, steps 0.001 / 0.01
 
@@ -68,21 +75,31 @@ const market = fc
  * symbol's brackets (BNBUSDT's allow 75× at most).
  */
 const account = fc.oneof(
-  fc.record({
-    leverage: fc.constantFrom(20, 50, 75),
-    marginUsdt: fc.constantFrom("50", "200", "500"),
-    marginType: fc.constant("ISOLATED" as const),
-    initialBalance: fc.constantFrom("2000", "10000"),
-  }),
-  fc.record({
-    leverage: fc.constantFrom(50, 75),
-    marginUsdt: fc.constantFrom("200", "500"),
-    marginType: fc.constant("CROSSED" as const),
-    initialBalance: fc.constantFrom("1200", "3000"),
-  }),
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      leverage: fc.constantFrom(20, 50, 75),
+      marginUsdt: fc.constantFrom("50", "200", "500"),
+      marginType: fc.constant("ISOLATED" as const),
+      initialBalance: fc.constantFrom("2000", "10000"),
+    }),
+  },
+  {
+    // cross accounts are liquidated less often (the whole wallet backs them): drawn twice as often, thinner
+    weight: 2,
+    arbitrary: fc.record({
+      leverage: fc.constantFrom(50, 75),
+      marginUsdt: fc.constantFrom("200", "500"),
+      marginType: fc.constant("CROSSED" as const),
+      initialBalance: fc.constantFrom("600", "1200"),
+    }),
+  },
 );
 
-describe("margin and liquidation properties", () => {
+describe.each([
+  ["one-way", false],
+  ["hedge", true],
+])("margin and liquidation properties (%s mode)", (_mode, dualSidePosition) => {
   it("equity = deposits + realized − fees − clearance fees + funding + unrealized after every event; isolated losses stop at the isolated wallet", async () => {
     const seen = { liquidations: 0, isolated: 0, cross: 0 };
     await fc.assert(
@@ -101,6 +118,7 @@ describe("margin and liquidation properties", () => {
           initialBalance: a.initialBalance,
           slippage: "0.0001",
           margin: true,
+          dualSidePosition,
         });
         const projections = createProjections();
         let deposits = new Dec(0);
@@ -123,11 +141,18 @@ describe("margin and liquidation properties", () => {
               marks.set(b.symbol, new Dec(b.close));
               break;
             }
+            case "OrderSubmitted": {
+              const o = e.data as EventData<"OrderSubmitted">;
+              // hedge mode: every order on a side, none reduce-only (binance-usdm.md §4.1); one-way: BOTH
+              expect(o.positionSide === "BOTH", label).toBe(!dualSidePosition);
+              if (dualSidePosition) expect(o.reduceOnly, label).toBe(false);
+              break;
+            }
             case "FillBooked": {
               const f = e.data as EventData<"FillBooked">;
               realized = realized.plus(f.realizedPnl);
               fees = fees.plus(f.commission);
-              positions.set(f.symbol, {
+              positions.set(key(f.symbol, f.positionSide), {
                 amt: new Dec(f.positionAmt),
                 entry: new Dec(f.entryPrice),
                 isolatedWallet: f.isolatedWallet === undefined ? undefined : new Dec(f.isolatedWallet),
@@ -138,14 +163,14 @@ describe("margin and liquidation properties", () => {
             case "FundingFeeBooked": {
               const f = e.data as EventData<"FundingFeeBooked">;
               funding = funding.plus(f.fundingFee);
-              const p = positions.get(f.symbol);
+              const p = positions.get(key(f.symbol, f.positionSide));
               if (p && f.isolatedWallet !== undefined) p.isolatedWallet = new Dec(f.isolatedWallet);
               expect(new Dec(f.walletBalance).eq(booked()), label).toBe(true);
               break;
             }
             case "PositionLiquidated": {
               const l = e.data as EventData<"PositionLiquidated">;
-              const p = positions.get(l.symbol)!;
+              const p = positions.get(key(l.symbol, l.positionSide))!;
               expect(new Dec(l.positionAmt).eq(p.amt), label).toBe(true);
               // The wallet the loss comes out of: the isolated wallet, or (every position cross) the whole wallet.
               const walletBefore = l.marginType === "ISOLATED" ? p.isolatedWallet! : booked();
@@ -166,14 +191,14 @@ describe("margin and liquidation properties", () => {
               } else {
                 seen.cross++;
               }
-              positions.delete(l.symbol);
+              positions.delete(key(l.symbol, l.positionSide));
               seen.liquidations++;
               break;
             }
           }
           let unrealized = new Dec(0);
-          for (const [symbol, p] of positions) {
-            const mark = marks.get(symbol);
+          for (const [k, p] of positions) {
+            const mark = marks.get(k.split(":")[0]!);
             if (mark && !p.amt.isZero()) unrealized = unrealized.plus(p.amt.times(mark.minus(p.entry)));
           }
           const pnl = projections.pnl();

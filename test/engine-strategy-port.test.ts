@@ -183,6 +183,69 @@ describe("target positions", () => {
     expect(positions).toEqual(["0", "1", "1", "0.4", "-0.5", "-0.5", "-0.5", "0"]);
   });
 
+  it("hedge mode: each side moves on its own, a flip closes one side and opens the other, no reduceOnly", async () => {
+    const store = new InMemoryEventStore();
+    const venue = new SimulatedVenue({
+      takerRate: "0.0005",
+      slippage: "0",
+      instrument: getInstrument,
+      dualSidePosition: true,
+    });
+    const list = ["1", "0.4", "-0.5", "-0.509", "-0.3", "0.2", "0"];
+    const engine = new TradingEngine({
+      store,
+      venue,
+      runId: "hedge-targets",
+      accountId: "main",
+      strategy: targets(list),
+      params: {},
+      instrument: getInstrument,
+      dualSidePosition: true,
+    });
+    await engine.openAccount("100000", ["ETHUSDT"], { causationId: "t", eventTime: T0 });
+    const sides: string[] = [];
+    for (let i = 0; i <= list.length; i++) {
+      const b = bar("ETHUSDT", i, ohlc(i));
+      await venue.matchBar(b, engine.onVenueReport);
+      const p = engine.accountState.positions;
+      sides.push(`${p["ETHUSDT:LONG"]?.positionAmt ?? "0"}/${p["ETHUSDT:SHORT"]?.positionAmt ?? "0"}`);
+      await engine.onBar(b);
+    }
+    const events: RecordedEvent[] = [];
+    for await (const e of store.readAll()) events.push(e);
+    expect(dataOf(events, "AccountOpened")[0]!.dualSidePosition).toBe(true);
+    const set = dataOf(events, "TargetPositionSet");
+    expect(
+      set.map((s) => [
+        s.targetPositionAmt,
+        s.positionAmt,
+        s.clientOrderId ?? s.reason,
+        s.secondClientOrderId,
+      ]),
+    ).toEqual([
+      ["1", "0", "ps-ETHUSDT-000001-T", undefined],
+      ["0.4", "1", "ps-ETHUSDT-000002-T", undefined],
+      ["-0.5", "0.4", "ps-ETHUSDT-000003-T", "ps-ETHUSDT-000004-T"], // the flip: close LONG, open SHORT
+      ["-0.509", "-0.5", "belowMinNotional", undefined], // 0.009 × ~2015 < 20 USDT, as in one-way mode
+      ["-0.3", "-0.5", "ps-ETHUSDT-000005-T", undefined], // a partial close of the SHORT
+      ["0.2", "-0.3", "ps-ETHUSDT-000006-T", "ps-ETHUSDT-000007-T"],
+      ["0", "0.2", "ps-ETHUSDT-000008-T", undefined],
+    ]);
+    const orders = dataOf(events, "OrderSubmitted");
+    expect(orders.map((o) => [o.side, o.positionSide, o.quantity, o.reduceOnly])).toEqual([
+      ["BUY", "LONG", "1.000", false],
+      ["SELL", "LONG", "0.600", false],
+      ["SELL", "LONG", "0.400", false],
+      ["SELL", "SHORT", "0.500", false],
+      ["BUY", "SHORT", "0.200", false],
+      ["BUY", "SHORT", "0.300", false],
+      ["BUY", "LONG", "0.200", false],
+      ["SELL", "LONG", "0.200", false],
+    ]);
+    // LONG/SHORT seen before each bar's decision: never both open at once after a flip's bar.
+    expect(sides).toEqual(["0/0", "1/0", "0.4/0", "0/-0.5", "0/-0.5", "0/-0.3", "0.2/0", "0/0"]);
+  });
+
   it("sends no new order while the last one is still working", async () => {
     const store = new InMemoryEventStore();
     const venue = new SimulatedVenue({ takerRate: "0.0005", slippage: "0", instrument: getInstrument });

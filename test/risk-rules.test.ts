@@ -215,6 +215,31 @@ describe("pre-trade rules", () => {
     });
   });
 
+  it("hedge mode: a close of a side (SELL on LONG, BUY on SHORT) reduces like a reduce-only order, per side", () => {
+    const s = snapshot({
+      tradingState: "REDUCING",
+      positions: [
+        { symbol: "BTCUSDT", positionSide: "LONG", positionAmt: "0.02", markPrice: "100000" },
+        { symbol: "BTCUSDT", positionSide: "SHORT", positionAmt: "-0.01", markPrice: "100000" },
+      ],
+    });
+    const limits: RiskLimits = { maxOrderNotional: "1", maxPositionNotional: "1", maxGrossExposure: "1" };
+    // Larger than its side: still only a close (the venue caps it), so it passes REDUCING and the exposure limits.
+    const closeLong = intent({ side: "SELL", positionSide: "LONG", quantity: "0.05", purpose: "FLATTEN" });
+    expect(preTradeCheck(closeLong, s, limits)).toBeUndefined();
+    const closeShort = intent({ side: "BUY", positionSide: "SHORT", quantity: "0.01", purpose: "FLATTEN" });
+    expect(preTradeCheck(closeShort, s, limits)).toBeUndefined();
+    // Adding to a side is not a close, even though it offsets the other side.
+    const addShort = intent({ side: "SELL", positionSide: "SHORT", quantity: "0.01" });
+    expect(preTradeCheck(addShort, s, limits)).toMatchObject({
+      rule: "tradingStateReducing",
+      numbers: { positionAmt: "-0.01" },
+    });
+    // A close of a flat side reduces nothing.
+    const flat = snapshot({ tradingState: "REDUCING" });
+    expect(preTradeCheck(closeLong, flat, {})?.rule).toBe("tradingStateReducing");
+  });
+
   it("a reduce-only order that reduces passes every exposure, price and rate limit", () => {
     const limits: RiskLimits = {
       maxOrderNotional: "1",

@@ -121,6 +121,7 @@ function matchingOptions(o: OptionChoice): MatchingOptions {
     takerRate: "0.0005",
     makerRate: "0.0002",
     maxOpenConditionalOrders: 200,
+    dualSidePosition: false,
   };
 }
 

@@ -98,6 +98,7 @@ function matchingOptions(o: OptionChoice): MatchingOptions {
     submitLatencyMs: o.submitLatencyMs,
     triggerLatencyMs: o.triggerLatencyMs,
     maxOpenConditionalOrders: 200,
+    dualSidePosition: false,
   };
 }
 

@@ -33,6 +33,7 @@ const OPTIONS: MatchingOptions = {
   submitLatencyMs: 0,
   triggerLatencyMs: 0,
   maxOpenConditionalOrders: 200,
+  dualSidePosition: false,
 };
 let ids = 1;
 

@@ -66,9 +66,13 @@ export function decideFillBooking(
   };
 }
 
-/** A funding payment reported by the venue: fundingFee is the signed wallet change in USDT. */
+/**
+ * A funding payment reported by the venue: fundingFee is the signed wallet change in USDT. `positionSide`: the
+ * hedge-mode side charged (absent = BOTH, one-way mode).
+ */
 export interface FundingReport {
   symbol: string;
+  positionSide?: "LONG" | "SHORT";
   fundingTime: number;
   fundingRate: string;
   markPrice: string;
@@ -77,18 +81,18 @@ export interface FundingReport {
 }
 
 /**
- * Books a funding payment: walletBalance += fundingFee, and an isolated position's wallet with it.
- * `positionSide` is BOTH in one-way mode.
+ * Books a funding payment on the report's position (its positionSide, BOTH when absent): walletBalance +=
+ * fundingFee, and an isolated position's wallet with it.
  */
 export function decideFundingBooking(
   account: AccountContext,
   report: FundingReport,
-  positionSide: PositionSide = "BOTH",
 ): EventData<"FundingFeeBooked"> {
+  const { positionSide = "BOTH", ...payment } = report;
   const position = account.positions[positionKey(report.symbol, positionSide)];
   const isolatedWallet = position?.isolatedWallet;
   return {
-    ...report,
+    ...payment,
     walletBalance: new Dec(account.walletBalance).plus(report.fundingFee).toFixed(),
     ...(positionSide === "BOTH" ? {} : { positionSide }),
     ...(isolatedWallet === undefined

@@ -107,11 +107,14 @@ export const tradeMachine = setup({
     ),
     closeTrade: assign({ trade: undefined }),
     recordSuppression: assign(({ context }) => ({ suppressedSignals: context.suppressedSignals + 1 })),
-    recordTarget: assign(({ context, event }) =>
-      event.type === "TargetPositionSet" && event.data.clientOrderId
-        ? { targetOrders: context.targetOrders + 1, lastTargetClientOrderId: event.data.clientOrderId }
-        : {},
-    ),
+    recordTarget: assign(({ context, event }) => {
+      if (event.type !== "TargetPositionSet" || !event.data.clientOrderId) return {};
+      const { clientOrderId, secondClientOrderId } = event.data;
+      return {
+        targetOrders: context.targetOrders + (secondClientOrderId ? 2 : 1),
+        lastTargetClientOrderId: secondClientOrderId ?? clientOrderId,
+      };
+    }),
   },
 }).createMachine({
   id: "trade",

@@ -116,6 +116,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
       "market time from a trigger to its order in the matching engine (default: 0)",
     )
     .option(
+      "--hedge-mode",
+      "hedge mode (dualSidePosition): LONG and SHORT positions per symbol (default: one-way)",
+    )
+    .option(
       "--ticks <paths>",
       "tick files or directories (trades, bookTicker, markPrice1s; relative to the data root): the venue matches those symbols on ticks",
     )

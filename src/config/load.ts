@@ -120,6 +120,7 @@ const FLAGS: Record<string, Mapping> = {
   latencyMs: { path: ["backtest", "venue", "submitLatencyMs"], parse: integer },
   triggerLatencyMs: { path: ["backtest", "venue", "triggerLatencyMs"], parse: integer },
   ticks: { path: ["backtest", "venue", "ticks"], parse: pathList },
+  hedgeMode: { path: ["backtest", "hedgeMode"], parse: asIs },
 };
 
 /**

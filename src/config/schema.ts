@@ -187,6 +187,12 @@ export const BacktestConfigSchema = z
     risk: RiskConfigSchema.prefault({}),
     /** The simulated venue's matching options. */
     venue: VenueConfigSchema.prefault({}),
+    /**
+     * Hedge mode (`dualSidePosition`, binance-usdm.md §4.1): LONG and SHORT positions per symbol, every order on
+     * a position side, no reduceOnly. Absent or false: one-way mode (absent keeps a one-way run's RunStarted, and
+     * so its log, as it was before the setting existed).
+     */
+    hedgeMode: z.boolean({ error: "expected true or false" }).optional(),
   })
   .check((ctx) => {
     const { from, to } = ctx.value;

@@ -241,6 +241,7 @@ async function execute(
     slippage: config.slippage,
     instrument,
     ...config.venue,
+    dualSidePosition: config.hedgeMode === true,
     margin: {
       account: (): VenueAccountView => {
         const account: AccountContext = engine.accountState;
@@ -265,6 +266,7 @@ async function execute(
     params,
     instrument,
     riskLimits: riskLimitsOf(config.risk),
+    dualSidePosition: config.hedgeMode === true,
   });
   const runStream = streams.run(runId);
   const start = { causationId: `run:${runId}`, eventTime: window.from };

@@ -11,10 +11,12 @@
  * what it finds (checked by the risk machine), so an operator's halt takes effect at the run's next order or
  * state change. Such an event comes from outside the run's inputs: a replay of the run does not reproduce it.
  */
+import { positionKey } from "../actors/account.machine.ts";
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import { riskMachine } from "../actors/risk.machine.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { Instrument } from "../domain/instruments.ts";
+import { closingOrder } from "../domain/orders/closing.ts";
 import { preTradeCheck } from "../domain/risk/check.ts";
 import { utcDay } from "../domain/risk/daily-loss.ts";
 import {
@@ -37,7 +39,7 @@ export const OPERATOR = "operator";
 /** What the risk engine reads of the account at a moment: the account actor's wallet and positions, the working orders. */
 export interface RiskAccountView {
   walletBalance: string;
-  /** One-way positions by symbol (signed size, entry price). */
+  /** Positions by `positionKey` (the symbol in one-way mode, `SYMBOL:LONG` / `SYMBOL:SHORT` in hedge mode). */
   positions: Readonly<Record<string, { positionAmt: string; entryPrice: string }>>;
   /** Working orders with their filled quantity so far. */
   openOrders: Iterable<{ request: OrderRequest; executedQty: string }>;
@@ -91,6 +93,8 @@ export class RiskEngine {
       view: () => RiskAccountView;
       /** The instruments, for the exchange-filter rule (absent: that rule is off). */
       instrument?: (symbol: string) => Instrument;
+      /** Hedge mode (binance-usdm.md §4.1), for the exchange-filter rule's position-side check (default false). */
+      dualSidePosition?: boolean;
     },
   ) {
     this.actor = EventSourcedActor.create(streams.risk(deps.accountId), riskMachine, {
@@ -137,7 +141,13 @@ export class RiskEngine {
     const denial =
       preTradeCheck(intent, this.snapshot(time), this.deps.limits) ??
       (this.deps.instrument && mark !== undefined
-        ? exchangeFilterDenial(intent, this.deps.instrument(request.symbol), mark, time, false)
+        ? exchangeFilterDenial(
+            intent,
+            this.deps.instrument(request.symbol),
+            mark,
+            time,
+            this.deps.dualSidePosition === true,
+          )
         : undefined);
     if (denial === undefined && this.deps.limits.orderRate) {
       const since = time - this.deps.limits.orderRate.windowMs;
@@ -174,10 +184,10 @@ export class RiskEngine {
   private equity(): Dec {
     const view = this.deps.view();
     let equity = this.parsed(view.walletBalance);
-    for (const symbol in view.positions) {
-      const mark = this.tracker.marks[symbol];
+    for (const key in view.positions) {
+      const mark = this.tracker.marks[symbolOfKey(key)];
       if (mark === undefined) continue;
-      const p = view.positions[symbol]!;
+      const p = view.positions[key]!;
       equity = equity.plus(this.parsed(p.positionAmt).times(new Dec(mark).minus(this.parsed(p.entryPrice))));
     }
     return equity;
@@ -263,12 +273,14 @@ export class RiskEngine {
     const view = this.deps.view();
     const { marks } = this.tracker;
     const positions: RiskSnapshot["positions"][number][] = [];
-    for (const [symbol, p] of Object.entries(view.positions)) {
-      positions.push({ symbol, positionSide: "BOTH", positionAmt: p.positionAmt, markPrice: marks[symbol] });
+    for (const [key, p] of Object.entries(view.positions)) {
+      const symbol = symbolOfKey(key);
+      const positionSide = key === symbol ? "BOTH" : (key.slice(symbol.length + 1) as "LONG" | "SHORT");
+      positions.push({ symbol, positionSide, positionAmt: p.positionAmt, markPrice: marks[symbol] });
     }
     const openOrders: RiskSnapshot["openOrders"][number][] = [];
     for (const { request, executedQty } of view.openOrders) {
-      const position = view.positions[request.symbol];
+      const position = view.positions[positionKey(request.symbol, request.positionSide)];
       const quantity =
         request.quantity !== undefined
           ? new Dec(request.quantity).minus(executedQty)
@@ -278,7 +290,7 @@ export class RiskEngine {
         positionSide: request.positionSide,
         side: request.side,
         quantity: canonical(quantity),
-        reducing: request.reduceOnly || request.closePosition === true,
+        reducing: closingOrder(request),
         price: orderValuationPrice(request, undefined, marks[request.symbol]),
       });
     }
@@ -437,4 +449,10 @@ export function riskLimitsOf(config: {
     if (value !== undefined && value !== null) (out as Record<string, unknown>)[key] = value;
   }
   return out;
+}
+
+/** The symbol of a `positionKey` (the key itself in one-way mode). */
+function symbolOfKey(key: string): string {
+  const i = key.indexOf(":");
+  return i < 0 ? key : key.slice(0, i);
 }

@@ -5,8 +5,10 @@
  *   stop-loss and take-profit computed from the fill (or a flatten when the fill left no risk); an exit's fill
  *   cancels its sibling and closes the trade; a rejected entry fails the trade; a rejected stop flattens the
  *   position;
- * - a target position: TargetPositionSet and, when the change is worth an order, one MARKET order towards it.
- * Strategy-agnostic: it only sees the port's decisions.
+ * - a target position: TargetPositionSet and, when the change is worth an order, one MARKET order towards it
+ *   (hedge mode: up to two, the close of the other side first; trade.decide.ts).
+ * In hedge mode (`dualSidePosition`) a trade's orders carry its side as positionSide and no reduceOnly, and a
+ * trade is over when its own side is flat. Strategy-agnostic: it only sees the port's decisions.
  */
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import {
@@ -20,6 +22,7 @@ import {
   protectionOrders,
 } from "../actors/trade.decide.ts";
 import { type TradeState, tradeMachine } from "../actors/trade.machine.ts";
+import { canonical, Dec } from "../domain/decimal.ts";
 import type { Instrument } from "../domain/instruments.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
@@ -39,8 +42,10 @@ export class TradeManager {
       runId: string;
       execution: OrderExecution;
       instrument: (symbol: string) => Instrument;
-      /** The position after the last booked fill, base asset, signed; undefined when flat. */
-      positionAmt: (symbol: string) => string | undefined;
+      /** The position of `positionSide` after the last booked fill, base asset, signed; undefined when flat. */
+      positionAmt: (symbol: string, positionSide: OrderRequest["positionSide"]) => string | undefined;
+      /** Hedge mode (binance-usdm.md §4.1): orders on the trade's side, no reduceOnly. */
+      dualSidePosition: boolean;
     },
   ) {}
 
@@ -81,8 +86,8 @@ export class TradeManager {
     const actor = this.trade(symbol);
     if (decision.kind === "target") {
       const { lastTargetClientOrderId } = actor.snapshot.context;
-      const { event, order } = decideOnTarget(actor.snapshot.context, decision, origin, {
-        positionAmt: this.deps.positionAmt(symbol) ?? "0",
+      const { event, order, second } = decideOnTarget(actor.snapshot.context, decision, origin, {
+        ...this.targetPosition(symbol),
         orderPending:
           lastTargetClientOrderId !== undefined && this.deps.execution.isWorking(lastTargetClientOrderId),
         instrument: this.deps.instrument(symbol),
@@ -91,6 +96,7 @@ export class TradeManager {
       if (order && event.type === "TargetPositionSet") {
         const next = { causationId: id!, eventTime: cause.eventTime };
         await this.deps.execution.submit(order, next, event.data.referencePrice);
+        if (second) await this.deps.execution.submit(second, next, event.data.referencePrice);
       }
       return;
     }
@@ -99,12 +105,13 @@ export class TradeManager {
     const [id] = await actor.commit(events, cause);
     const signal = events[0]!;
     if (signal.type !== "EntrySignalled") return;
+    const entry = entryOrder(signal.data, this.deps.dualSidePosition);
     const outcome = await this.deps.execution.submit(
-      entryOrder(signal.data),
+      entry,
       { causationId: id!, eventTime: cause.eventTime },
       signal.data.referencePrice,
     );
-    if (!outcome.accepted) await this.onRejected(entryOrder(signal.data), outcome.reason, outcome.cause);
+    if (!outcome.accepted) await this.onRejected(entry, outcome.reason, outcome.cause);
   }
 
   /** An order of a trade completely filled. */
@@ -122,7 +129,7 @@ export class TradeManager {
         await this.deps.execution.cancel(request.symbol, other, "siblingFilled", cause);
       }
     }
-    if (this.deps.positionAmt(request.symbol) === undefined) {
+    if (this.deps.positionAmt(request.symbol, request.positionSide) === undefined) {
       await actor.commit(
         [
           {
@@ -157,7 +164,7 @@ export class TradeManager {
       if (avgPrice === undefined) await this.onRejected(request, reason, cause);
       else await this.protect(actor, avgPrice, executedQty, cause);
     } else if (request.purpose === "STOP_LOSS" && state === "protected") {
-      if (this.deps.positionAmt(request.symbol) !== undefined)
+      if (this.deps.positionAmt(request.symbol, request.positionSide) !== undefined)
         await this.flatten(actor, `stop-loss ended without closing the position: ${reason}`, cause);
     }
   }
@@ -174,12 +181,18 @@ export class TradeManager {
     const [id] = await actor.commit([decision], cause);
     const next = { causationId: id!, eventTime: cause.eventTime };
     if (decision.type === "PositionProtectionRequested") {
-      const [stop, takeProfit] = protectionOrders(decision.data);
+      const [stop, takeProfit] = protectionOrders(decision.data, this.deps.dualSidePosition);
       if (await this.send(stop, next)) await this.send(takeProfit, next);
     } else if (decision.type === "InvalidRiskAtFill") {
       const t = actor.snapshot.context.trade!;
       await this.send(
-        flattenOrder(symbol, decision.data.flattenClientOrderId, t.direction, t.quantity),
+        flattenOrder(
+          symbol,
+          decision.data.flattenClientOrderId,
+          t.direction,
+          t.quantity,
+          this.deps.dualSidePosition,
+        ),
         next,
       );
     }
@@ -238,9 +251,23 @@ export class TradeManager {
       if (exit) await this.deps.execution.cancel(symbol, exit, "protectionFailed", next);
     }
     await this.send(
-      flattenOrder(symbol, trade!.flattenClientOrderId!, trade!.direction, trade!.quantity),
+      flattenOrder(
+        symbol,
+        trade!.flattenClientOrderId!,
+        trade!.direction,
+        trade!.quantity,
+        this.deps.dualSidePosition,
+      ),
       next,
     );
+  }
+
+  /** The position a target decision is taken against: the signed size, and in hedge mode each side's. */
+  private targetPosition(symbol: string): { positionAmt: string; sides?: { long: string; short: string } } {
+    if (!this.deps.dualSidePosition) return { positionAmt: this.deps.positionAmt(symbol, "BOTH") ?? "0" };
+    const long = this.deps.positionAmt(symbol, "LONG") ?? "0";
+    const short = this.deps.positionAmt(symbol, "SHORT") ?? "0";
+    return { positionAmt: canonical(new Dec(long).plus(short)), sides: { long, short } };
   }
 
   private trade(symbol: string): TradeActor {

@@ -6,9 +6,10 @@
  * venue. Every reaction follows "decide, validate, append, apply"; an order's intent is appended before the venue
  * sees it.
  */
-import { accountMachine } from "../actors/account.machine.ts";
+import { accountMachine, positionKey } from "../actors/account.machine.ts";
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
 import { symbolMachine } from "../actors/symbol.machine.ts";
+import { canonical, Dec } from "../domain/decimal.ts";
 import type { Instrument } from "../domain/instruments.ts";
 import type { RiskLimits } from "../domain/risk/types.ts";
 import type { EventData } from "../events/catalog.ts";
@@ -34,6 +35,11 @@ export interface TradingEngineOptions {
   instrument: (symbol: string) => Instrument;
   /** The pre-trade risk limits (default: none, every rule off; the risk stream is recorded all the same). */
   riskLimits?: RiskLimits;
+  /**
+   * Hedge mode (binance-usdm.md §4.1): LONG and SHORT positions per symbol, recorded in AccountOpened
+   * (`dualSidePosition`); default false, one-way mode. The venue must be in the same mode.
+   */
+  dualSidePosition?: boolean;
 }
 
 /** Counters of what the engine did. */
@@ -81,6 +87,7 @@ export class TradingEngine {
       accountId: options.accountId,
       limits: options.riskLimits ?? {},
       instrument: options.instrument,
+      dualSidePosition: options.dualSidePosition === true,
       view: () => ({
         walletBalance: this.account.snapshot.context.walletBalance,
         positions: this.account.snapshot.context.positions,
@@ -99,7 +106,9 @@ export class TradingEngine {
       runId: options.runId,
       execution: this.execution,
       instrument: options.instrument,
-      positionAmt: (symbol) => this.account.snapshot.context.positions[symbol]?.positionAmt,
+      positionAmt: (symbol, side) =>
+        this.account.snapshot.context.positions[positionKey(symbol, side)]?.positionAmt,
+      dualSidePosition: options.dualSidePosition === true,
     });
   }
 
@@ -144,7 +153,7 @@ export class TradingEngine {
   }
 
   /**
-   * Opens the account with `walletBalance` USDT, configures each symbol's leverage and margin type as the
+   * Opens the account with `walletBalance` USDT (in hedge mode with `dualSidePosition: true`), configures each symbol's leverage and margin type as the
    * strategy declares them (SymbolConfigured), and records the risk limits it trades under (RiskLimitsSet), all
    * before any order.
    */
@@ -152,7 +161,15 @@ export class TradingEngine {
     const { leverage, marginType } = this.options.strategy.symbolSettings(this.options.params);
     await this.account.commit(
       [
-        { type: "AccountOpened", data: { accountId: this.options.accountId, asset: "USDT", walletBalance } },
+        {
+          type: "AccountOpened",
+          data: {
+            accountId: this.options.accountId,
+            asset: "USDT",
+            walletBalance,
+            ...(this.options.dualSidePosition ? { dualSidePosition: true } : {}),
+          },
+        },
         ...symbols.map((symbol) => ({
           type: "SymbolConfigured" as const,
           data: { symbol, leverage, marginType },
@@ -321,10 +338,20 @@ export class TradingEngine {
     }
   }
 
-  /** What the symbol's strategy knows of its own trading: open (a position or a pending entry) and the size. */
+  /**
+   * What the symbol's strategy knows of its own trading: open (a position or a pending entry) and the size (hedge
+   * mode: open when either side is, the size net of both).
+   */
   private positionView(symbol: string): PositionView {
-    const positionAmt = this.account.snapshot.context.positions[symbol]?.positionAmt ?? "0";
-    return { open: this.trades.isOpen(symbol) || positionAmt !== "0", positionAmt };
+    const { positions } = this.account.snapshot.context;
+    if (!this.options.dualSidePosition) {
+      const positionAmt = positions[symbol]?.positionAmt ?? "0";
+      return { open: this.trades.isOpen(symbol) || positionAmt !== "0", positionAmt };
+    }
+    const long = positions[positionKey(symbol, "LONG")]?.positionAmt;
+    const short = positions[positionKey(symbol, "SHORT")]?.positionAmt;
+    const positionAmt = canonical(new Dec(long ?? 0).plus(short ?? 0));
+    return { open: this.trades.isOpen(symbol) || long !== undefined || short !== undefined, positionAmt };
   }
 
   private symbol(symbol: string): { actor: SymbolActor; strategy: StrategyActor } {

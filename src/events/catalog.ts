@@ -196,6 +196,11 @@ const schemas = {
     referencePrice: Decimal,
     /** The order sent, absent when none was. */
     clientOrderId: ClientOrderId.optional(),
+    /**
+     * Hedge mode: a second order sent after `clientOrderId` (the close of the other side comes first, then the
+     * move of the target's side; binance-usdm.md §4.1). Absent in one-way mode.
+     */
+    secondClientOrderId: ClientOrderId.optional(),
     /** Why no order was sent: atTarget, belowMinNotional (the change is worth less than MIN_NOTIONAL), orderPending. */
     reason: z.enum(["atTarget", "belowMinNotional", "orderPending"]).optional(),
     /** The numbers behind the decision. */

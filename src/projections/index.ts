@@ -183,6 +183,7 @@ class ProjectionFold implements Projections {
         this.tradingRiskFold.orderDenied(e.data);
         break;
       case "AccountOpened":
+        this.positionsFold.openAccount(e.data);
         this.pnlFold.open(e.data);
         break;
       case "OrderSubmitted":
@@ -247,8 +248,9 @@ class ProjectionFold implements Projections {
     return this.positionsFold.views(this.pnlFold.walletBalance());
   }
 
-  position(symbol: string): PositionView | undefined {
-    return this.positionsFold.view(symbol, this.pnlFold.walletBalance());
+  /** The position of `symbol` on `positionSide` (BOTH, one-way mode, by default). */
+  position(symbol: string, positionSide: "BOTH" | "LONG" | "SHORT" = "BOTH"): PositionView | undefined {
+    return this.positionsFold.view(symbol, this.pnlFold.walletBalance(), positionSide);
   }
 
   pnl(): PnlView {

@@ -14,6 +14,8 @@ import type { PositionView } from "./positions.ts";
 /** Exposure of one open position. USDT decimal strings. */
 export interface SymbolExposure {
   symbol: string;
+  /** Hedge mode only: the position's side (absent in one-way mode). */
+  positionSide?: "LONG" | "SHORT";
   positionAmt: string;
   /** The mark the notional was taken at (latest close, else entryPrice). */
   markPrice: string;
@@ -39,7 +41,7 @@ export interface RiskView {
   configuredLeverage: number | null;
   /** grossExposure / configured leverage, rounded to 8 decimals; null without a configured leverage. */
   initialMargin: string | null;
-  /** One entry per open position, in the order the symbols were first seen. */
+  /** One entry per open position (hedge mode: per side), in the order the symbols were first seen. */
   exposures: SymbolExposure[];
 }
 
@@ -60,6 +62,7 @@ export function riskView(
     net = net.plus(signed);
     exposures.push({
       symbol: p.symbol,
+      ...(p.positionSide === undefined ? {} : { positionSide: p.positionSide }),
       positionAmt: p.positionAmt,
       markPrice: p.markPrice ?? p.entryPrice,
       notional: canonical(notional),

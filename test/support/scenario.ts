@@ -52,6 +52,8 @@ export interface ScenarioOptions {
    * backtest's does.
    */
   margin?: boolean;
+  /** Hedge mode (`dualSidePosition`): the venue and the engine trade LONG and SHORT positions per symbol. */
+  dualSidePosition?: boolean;
 }
 
 /** Runs `inputs` through a fresh engine; returns the store, the engine, the venue and the whole log. */
@@ -62,6 +64,7 @@ export async function runScenario(inputs: ScenarioInput[], options: ScenarioOpti
     takerRate: options.takerRate ?? "0.0005",
     slippage: options.slippage ?? "0",
     instrument: getInstrument,
+    ...(options.dualSidePosition ? { dualSidePosition: true } : {}),
     ...(options.margin
       ? {
           margin: {
@@ -84,6 +87,7 @@ export async function runScenario(inputs: ScenarioInput[], options: ScenarioOpti
     strategy: smaCross,
     params,
     instrument: getInstrument,
+    ...(options.dualSidePosition ? { dualSidePosition: true } : {}),
   });
   const symbols = [...new Set(inputs.map((i) => (i.kind === "bar" ? i.bar.symbol : undefined)))].filter(
     (s): s is string => s !== undefined,

@@ -160,6 +160,8 @@ export const RunsResponse = z.strictObject({
 
 export const PositionResponse: z.ZodType<PositionView> = z.object({
   symbol: SymbolName,
+  /** Hedge mode only (absent in one-way mode). */
+  positionSide: z.enum(["LONG", "SHORT"]).optional(),
   side: z.enum(["LONG", "SHORT", "FLAT"]),
   positionAmt: Decimal,
   entryPrice: Decimal,
@@ -314,6 +316,7 @@ export const RiskResponse: z.ZodType<AccountRiskView> = z.object({
   exposures: z.array(
     z.object({
       symbol: SymbolName,
+      positionSide: z.enum(["LONG", "SHORT"]).optional(),
       positionAmt: Decimal,
       markPrice: Decimal,
       notional: Decimal,

@@ -166,6 +166,25 @@ function* combinations(sizes: readonly number[]): Generator<number[]> {
 }
 
 /**
+ * Whether the legs are liquidated by a fall of the price to LP (true) or by a rise (false): the sign of the
+ * derivative of margin balance − maintenance margin in the price at the rates LP was computed with,
+ * Σ positionAmt − Σ size × MMR (> 0: the balance falls faster than the maintenance margin as the price falls).
+ * One long leg: true; one short leg: false; a cross hedge pair (§4.7, LONG and SHORT sharing one price): by its
+ * net size, a fully hedged pair rising (its maintenance margin grows with the price).
+ */
+export function liquidatedByFall(
+  legs: readonly LiquidationLeg[],
+  rates: readonly MaintenanceRate[],
+): boolean {
+  let slope = new Dec(0);
+  legs.forEach((leg, i) => {
+    const amt = toDec(leg.positionAmt, "positionAmt");
+    slope = slope.plus(amt).minus(amt.abs().times(toDec(rates[i]!.maintMarginRatio, "maintMarginRatio")));
+  });
+  return slope.isPositive() && !slope.isZero();
+}
+
+/**
  * Whether the mark price has crossed a position's liquidation price (§4.7 last rule, §4.9: liquidation is
  * triggered by the mark price): a long at mark ≤ LP, a short at mark ≥ LP. False when flat or LP is null.
  */

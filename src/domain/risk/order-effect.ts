@@ -3,6 +3,7 @@
  * and the position after it. Pure decimal arithmetic (src/domain/decimal.ts).
  */
 import { canonical, Dec } from "../decimal.ts";
+import { closingOrder } from "../orders/closing.ts";
 import type { OrderIntent, RiskPosition, RiskSnapshot } from "./types.ts";
 
 type Order = OrderIntent["order"];
@@ -44,28 +45,29 @@ export function sideSign(side: "BUY" | "SELL"): 1 | -1 {
 
 /**
  * Whether the order reduces its position: the position is open, the order's side is opposite to it, and the
- * order is reduce-only, closes the position, or is no larger than it.
+ * order is reduce-only, closes the position (closePosition, or a hedge-mode close: `closingOrder`), or is no
+ * larger than it.
  */
 export function reducesPosition(order: Order, position: RiskPosition | undefined): boolean {
   if (!position) return false;
   const amt = new Dec(position.positionAmt);
   if (amt.isZero() || amt.isNegative() === (order.side === "SELL")) return false;
-  return order.reduceOnly || order.closePosition === true || orderQuantity(order, position).lte(amt.abs());
+  return closingOrder(order) || orderQuantity(order, position).lte(amt.abs());
 }
 
 /**
- * Whether the order can only reduce: reduce-only or closePosition, and it reduces an open position
+ * Whether the order can only reduce: reduce-only, closePosition or a hedge-mode close, and it reduces an open position
  * (NautilusTrader's semantics: such an order passes every exposure rule; only the trading state judges it).
  */
 export function onlyReduces(order: Order, position: RiskPosition | undefined): boolean {
-  return (order.reduceOnly || order.closePosition === true) && reducesPosition(order, position);
+  return closingOrder(order) && reducesPosition(order, position);
 }
 
 /** The signed position size after the order fills completely (a reduce-only order stops at flat). */
 export function positionAfter(order: Order, position: RiskPosition | undefined): Dec {
   const amt = new Dec(position?.positionAmt ?? 0);
   const after = amt.plus(orderQuantity(order, position).times(sideSign(order.side)));
-  if (!(order.reduceOnly || order.closePosition === true)) return after;
+  if (!closingOrder(order)) return after;
   // A reduce-only order never opens or flips a position.
   if (!reducesPosition(order, position) || after.isNegative() !== amt.isNegative()) return new Dec(0);
   return after;

@@ -18,15 +18,19 @@
  * Not modelled: partial liquidation tiers, ADL, a cross liquidation's effect on the other cross positions within
  * the same bar (each symbol is checked at its own bar).
  */
+import { positionKey } from "../../../actors/account.machine.ts";
 import { canonical, Dec, roundToTick } from "../../../domain/decimal.ts";
 import {
   accountRisk,
+  crossHedgeLiquidation,
   crossWalletBalance,
   type MarginedPosition,
 } from "../../../domain/margin/account-risk.ts";
 import type { LeverageBracket } from "../../../domain/margin/brackets.ts";
 import { liquidationFill } from "../../../domain/margin/clearance.ts";
+import { liquidatedByFall } from "../../../domain/margin/liquidation.ts";
 import { maintenanceMargin } from "../../../domain/margin/margin.ts";
+import { closingOrder } from "../../../domain/orders/closing.ts";
 import type { VenueReport } from "../../../engine/venue.ts";
 import type { MarkBar, MatchBar, MatchingOptions, MatchingState, StepResult } from "./matching.ts";
 
@@ -48,9 +52,20 @@ export interface MarginInputs {
 
 const STOPS: ReadonlySet<string> = new Set(["STOP", "STOP_MARKET"]);
 
+/** Positions liquidated together at one price: one position, or a cross hedge pair (module comment). */
+interface LiquidationGroup {
+  legs: MarginedPosition[];
+  lp: string;
+  /** Whether a fall of the mark to `lp` liquidates (a long; a pair by `liquidatedByFall`), else a rise. */
+  byFall: boolean;
+}
+
 /**
- * Liquidates the position of `bar.symbol` when the bar's mark crosses its liquidation price (module comment).
- * @returns the new state and the reports (the expiries, then the liquidation), or undefined when nothing happens.
+ * Liquidates the positions of `bar.symbol` whose liquidation price the bar's mark crosses (module comment): in
+ * one-way mode its BOTH position; in hedge mode each side in isolated margin on its own, both sides together
+ * when they are cross (one shared price).
+ * @returns the new state and the reports (per liquidated group: the expiries, then one liquidation per position),
+ * or undefined when nothing happens.
  */
 export function liquidationStep(
   state: MatchingState,
@@ -61,52 +76,89 @@ export function liquidationStep(
   cache?: LiquidationPriceCache,
 ): StepResult | undefined {
   const symbol = bar.symbol;
-  const venueAmt = state.positions[symbol];
-  if (venueAmt === undefined || /^-?0(\.0+)?$/.test(venueAmt)) return undefined;
-  const amt = new Dec(venueAmt);
   const { account } = inputs;
-  const position = account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH");
-  if (!position) return undefined;
   const watched = mark ?? bar;
-  const lp = liquidationPriceAt(state, position, watched.open, inputs, cache);
-  if (lp === null) return undefined;
-  const long = amt.isPositive();
+  const open = account.positions.filter((p) => {
+    if (p.symbol !== symbol) return false;
+    const venueAmt = state.positions[positionKey(symbol, p.positionSide)];
+    return venueAmt !== undefined && !/^-?0(\.0+)?$/.test(venueAmt);
+  });
+  if (open.length === 0) return undefined;
+  const groups: LiquidationGroup[] = [];
+  const pair = open.length === 2 ? crossPair(state, symbol, watched.open, inputs) : undefined;
+  if (pair) groups.push(pair);
+  else {
+    for (const position of open) {
+      const lp = liquidationPriceAt(state, position, watched.open, inputs, cache);
+      if (lp !== null)
+        groups.push({ legs: [position], lp, byFall: new Dec(position.positionAmt).isPositive() });
+    }
+  }
+  let next = state;
+  let wallet = new Dec(account.walletBalance);
+  const reports: VenueReport[] = [];
+  for (const group of groups) {
+    const r = liquidateGroup(next, group, bar, watched, options, inputs, wallet);
+    if (!r) continue;
+    next = r.state;
+    wallet = r.wallet;
+    reports.push(...r.reports);
+  }
+  return reports.length === 0 ? undefined : { state: next, reports };
+}
+
+/** The cross hedge pair of `symbol` with its shared liquidation price at its mark `markPrice`, if both sides are cross. */
+function crossPair(
+  state: MatchingState,
+  symbol: string,
+  markPrice: string,
+  { account, brackets }: MarginInputs,
+): LiquidationGroup | undefined {
+  const markOf = (s: string) =>
+    s === symbol ? markPrice : (state.markPrice[s] ?? state.lastPrice[s] ?? undefined);
+  const pair = crossHedgeLiquidation(account.walletBalance, account.positions, symbol, markOf, brackets);
+  if (!pair || pair.liquidation.price === null) return undefined;
+  return {
+    legs: [...pair.legs],
+    lp: pair.liquidation.price,
+    byFall: liquidatedByFall(pair.legs, pair.liquidation.rates),
+  };
+}
+
+/** Liquidates `group` when the watched bar crosses its price and no protective stop comes first. */
+function liquidateGroup(
+  state: MatchingState,
+  group: LiquidationGroup,
+  bar: MatchBar,
+  watched: MarkBar | MatchBar,
+  options: MatchingOptions,
+  inputs: MarginInputs,
+  walletBefore: Dec,
+): { state: MatchingState; reports: VenueReport[]; wallet: Dec } | undefined {
+  const { lp, byFall } = group;
+  const symbol = bar.symbol;
   // A float pre-check (prices have ≤ 17 significant digits): far from the price, no exact comparison is needed.
-  const adverse = Number(long ? watched.low : watched.high);
+  const adverse = Number(byFall ? watched.low : watched.high);
   if (
     Math.abs(adverse - Number(lp)) > Math.abs(adverse) * 1e-9 &&
-    (long ? adverse > Number(lp) : adverse < Number(lp))
+    (byFall ? adverse > Number(lp) : adverse < Number(lp))
   )
     return undefined;
-  const crossed = long ? new Dec(watched.low).lte(lp) : new Dec(watched.high).gte(lp);
-  if (!crossed || stopComesFirst(state, symbol, long, lp)) return undefined;
+  const crossed = byFall ? new Dec(watched.low).lte(lp) : new Dec(watched.high).gte(lp);
+  if (!crossed) return undefined;
+  // The legs that lose on the way to lp (a long on a fall, a short on a rise): a stop of each coming first pre-empts.
+  const losing = group.legs.filter((p) => new Dec(p.positionAmt).isPositive() === byFall);
+  if (losing.length > 0 && losing.every((p) => stopComesFirst(state, p, byFall, lp))) return undefined;
 
   const instrument = options.instrument(symbol);
-  const gapped = long ? new Dec(watched.open).lte(lp) : new Dec(watched.open).gte(lp);
+  const gapped = byFall ? new Dec(watched.open).lte(lp) : new Dec(watched.open).gte(lp);
   const price = gapped
     ? canonical(new Dec(watched.open))
-    : canonical(roundToTick(lp, instrument.tickSize, long ? "floor" : "ceil", instrument.minPrice));
-  const notional = canonical(amt.abs().times(price));
-  const isolated = position.marginType === "ISOLATED";
-  const crossWallet = crossWalletBalance(account.walletBalance, account.positions);
-  const fill = liquidationFill({
-    symbol,
-    positionSide: "BOTH",
-    marginType: position.marginType,
-    positionAmt: position.positionAmt,
-    entryPrice: position.entryPrice,
-    markPrice: gapped ? canonical(new Dec(watched.open)) : lp, // where the mark crossed the liquidation price
-    liquidationPrice: lp,
-    price,
-    liquidationFee: instrument.liquidationFee,
-    // A wallet already below 0 (commissions after the margin ran out) has nothing left to lose: the fund covers all.
-    walletBalance: canonical(Dec.max(isolated ? (position.isolatedWallet ?? "0") : crossWallet, 0)),
-    maintMargin: maintenanceMargin(inputs.brackets(symbol), notional).maintMargin,
-  });
-
+    : canonical(roundToTick(lp, instrument.tickSize, byFall ? "floor" : "ceil", instrument.minPrice));
+  const sides = new Set(group.legs.map((p) => p.positionSide));
   const time = bar.closeTime;
   const reports: VenueReport[] = state.orders
-    .filter((o) => o.request.symbol === symbol)
+    .filter((o) => o.request.symbol === symbol && sides.has(o.request.positionSide))
     .map((o) => ({
       kind: "expired" as const,
       time,
@@ -115,36 +167,65 @@ export function liquidationStep(
       reason: "account liquidated",
       expiryReason: 5,
     }));
-  const tradeSeq = state.tradeSeq + 1;
-  reports.push({
-    kind: "liquidation",
-    time,
-    liquidation: {
+  const { account } = inputs;
+  let wallet = walletBefore;
+  let crossWallet = new Dec(crossWalletBalance(account.walletBalance, account.positions)).plus(
+    walletBefore.minus(account.walletBalance),
+  );
+  let tradeSeq = state.tradeSeq;
+  const positions = { ...state.positions };
+  for (const position of group.legs) {
+    const isolated = position.marginType === "ISOLATED";
+    const notional = canonical(new Dec(position.positionAmt).abs().times(price));
+    const fill = liquidationFill({
       symbol,
-      clientOrderId: `autoclose-${tradeSeq}`,
-      positionSide: "BOTH",
+      positionSide: position.positionSide,
       marginType: position.marginType,
       positionAmt: position.positionAmt,
       entryPrice: position.entryPrice,
-      markPrice: fill.markPrice,
-      liquidationPrice: fill.liquidationPrice,
-      price: fill.price,
-      maintMargin: fill.maintMargin,
-      realizedPnl: fill.realizedPnl,
-      clearanceFee: fill.clearanceFee,
-      insuranceFundCovered: fill.insuranceFundCover,
-      walletBalance: canonical(new Dec(account.walletBalance).plus(fill.walletDelta)),
-    },
-  });
+      markPrice: gapped ? canonical(new Dec(watched.open)) : lp, // where the mark crossed the liquidation price
+      liquidationPrice: lp,
+      price,
+      liquidationFee: instrument.liquidationFee,
+      // A wallet already below 0 (commissions after the margin ran out) has nothing left to lose: the fund covers all.
+      walletBalance: canonical(Dec.max(isolated ? (position.isolatedWallet ?? "0") : crossWallet, 0)),
+      maintMargin: maintenanceMargin(inputs.brackets(symbol), notional).maintMargin,
+    });
+    wallet = wallet.plus(fill.walletDelta);
+    if (!isolated) crossWallet = crossWallet.plus(fill.walletDelta);
+    tradeSeq += 1;
+    positions[positionKey(symbol, position.positionSide)] = "0";
+    reports.push({
+      kind: "liquidation",
+      time,
+      liquidation: {
+        symbol,
+        clientOrderId: `autoclose-${tradeSeq}`,
+        positionSide: position.positionSide,
+        marginType: position.marginType,
+        positionAmt: position.positionAmt,
+        entryPrice: position.entryPrice,
+        markPrice: fill.markPrice,
+        liquidationPrice: fill.liquidationPrice,
+        price: fill.price,
+        maintMargin: fill.maintMargin,
+        realizedPnl: fill.realizedPnl,
+        clearanceFee: fill.clearanceFee,
+        insuranceFundCovered: fill.insuranceFundCover,
+        walletBalance: canonical(wallet),
+      },
+    });
+  }
   return {
     state: {
       ...state,
-      orders: state.orders.filter((o) => o.request.symbol !== symbol),
-      positions: { ...state.positions, [symbol]: "0" },
+      orders: state.orders.filter((o) => !(o.request.symbol === symbol && sides.has(o.request.positionSide))),
+      positions,
       lastPrice: { ...state.lastPrice, [symbol]: price },
       tradeSeq,
     },
     reports,
+    wallet,
   };
 }
 
@@ -191,13 +272,22 @@ function liquidationPriceAt(
   return lp;
 }
 
-/** Whether a working protective stop of the position triggers before the adverse move reaches `lp`. */
-function stopComesFirst(state: MatchingState, symbol: string, long: boolean, lp: string): boolean {
+/**
+ * Whether a working protective stop of `position` (its exit side, its positionSide; reduce-only, closePosition or a
+ * hedge-mode close) triggers before the adverse move reaches `lp`.
+ */
+function stopComesFirst(
+  state: MatchingState,
+  position: MarginedPosition,
+  long: boolean,
+  lp: string,
+): boolean {
   const exitSide = long ? "SELL" : "BUY";
   return state.orders.some((o) => {
     const r = o.request;
-    if (r.symbol !== symbol || o.stage !== "algo" || r.side !== exitSide || !STOPS.has(r.type)) return false;
-    if (!r.reduceOnly && !r.closePosition) return false;
+    if (r.symbol !== position.symbol || r.positionSide !== position.positionSide) return false;
+    if (o.stage !== "algo" || r.side !== exitSide || !STOPS.has(r.type)) return false;
+    if (!closingOrder(r)) return false;
     if (r.triggerPrice === undefined) return false;
     return long ? new Dec(r.triggerPrice).gte(lp) : new Dec(r.triggerPrice).lte(lp);
   });

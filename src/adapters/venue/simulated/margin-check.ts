@@ -6,9 +6,12 @@
  * the cross positions' unrealized PnL, less the cross positions' initial margin and every position's open-order
  * initial margin (`availableBalance`). Conditional orders are not checked before they trigger (the Algo service
  * does no margin check until then, §2.4), nor are reduce-only and closePosition orders. A MARKET order is valued
- * at the last price. One-way mode.
+ * at the last price. Hedge mode: each (symbol, positionSide) is a position of its own with its own resting
+ * orders (binance-usdm.md §4.1; margin.ts `openOrderInitialMargin` per side), and a close (SELL on LONG, BUY on
+ * SHORT) is exempt like a reduce-only order.
  */
 import { DEFAULT_SYMBOL_SETTINGS } from "../../../actors/account.decide.ts";
+import { positionKey } from "../../../actors/account.machine.ts";
 import { isConditionalType } from "../../../actors/order.machine.ts";
 import { canonical, Dec } from "../../../domain/decimal.ts";
 import { accountRisk, crossWalletBalance } from "../../../domain/margin/account-risk.ts";
@@ -19,6 +22,7 @@ import {
   openOrderInitialMargin,
   type RestingOrder,
 } from "../../../domain/margin/margin.ts";
+import { closingOrder } from "../../../domain/orders/closing.ts";
 import type { OrderRequest } from "../../../engine/venue.ts";
 import type { MarginInputs } from "./liquidation.ts";
 import type { MatchingState } from "./matching.ts";
@@ -32,7 +36,7 @@ export function marginViolation(
   order: OrderRequest,
   inputs: MarginInputs,
 ): { code: number; reason: string } | undefined {
-  if (isConditionalType(order.type) || order.reduceOnly || order.closePosition) return undefined;
+  if (isConditionalType(order.type) || closingOrder(order)) return undefined;
   if (order.quantity === undefined) return undefined;
   const { account, brackets } = inputs;
   const symbol = order.symbol;
@@ -41,13 +45,14 @@ export function marginViolation(
   const { leverage } = account.settings[symbol] ?? DEFAULT_SYMBOL_SETTINGS;
   const resting = restingOrders(state, last);
   const positionAmt =
-    account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH")?.positionAmt ?? "0";
+    account.positions.find((p) => p.symbol === symbol && p.positionSide === order.positionSide)
+      ?.positionAmt ?? "0";
   const markPrice = mark(symbol);
   if (markPrice === undefined) return undefined;
   const input = {
     position: { positionAmt },
     markPrice,
-    restingOrders: resting.get(symbol) ?? [],
+    restingOrders: resting.get(positionKey(symbol, order.positionSide)) ?? [],
     order: { side: order.side, quantity: order.quantity, price: order.price ?? last(symbol)! },
     leverage,
   };
@@ -68,7 +73,10 @@ export function marginViolation(
   return undefined;
 }
 
-/** The regular orders working at the venue by symbol (the untriggered conditional ones need no margin). */
+/**
+ * The regular orders working at the venue by `positionKey` (the symbol in one-way mode; the untriggered conditional
+ * ones and closes need no margin).
+ */
 function restingOrders(
   state: MatchingState,
   last: (symbol: string) => string | undefined,
@@ -76,13 +84,14 @@ function restingOrders(
   const out = new Map<string, RestingOrder[]>();
   for (const o of state.orders) {
     const r = o.request;
-    if (o.stage === "algo" || r.quantity === undefined || r.reduceOnly || r.closePosition) continue;
+    if (o.stage === "algo" || r.quantity === undefined || closingOrder(r)) continue;
     const price = r.price ?? last(r.symbol);
     const quantity = new Dec(r.quantity).minus(o.executedQty);
     if (price === undefined || quantity.lte(0)) continue;
-    const list = out.get(r.symbol) ?? [];
+    const key = positionKey(r.symbol, r.positionSide);
+    const list = out.get(key) ?? [];
     list.push({ side: r.side, quantity: canonical(quantity), price });
-    out.set(r.symbol, list);
+    out.set(key, list);
   }
   return out;
 }
@@ -101,11 +110,12 @@ function available(
     crossUpnl = crossUpnl.plus(v.risk.unrealizedPnl);
     inUse = inUse.plus(v.risk.initialMargin);
   }
-  for (const [symbol, orders] of resting) {
+  for (const [key, orders] of resting) {
+    const [symbol, side = "BOTH"] = key.split(":") as [string, "LONG" | "SHORT" | undefined];
     const markPrice = mark(symbol);
     if (markPrice === undefined) continue;
     const positionAmt =
-      account.positions.find((p) => p.symbol === symbol && p.positionSide === "BOTH")?.positionAmt ?? "0";
+      account.positions.find((p) => p.symbol === symbol && p.positionSide === side)?.positionAmt ?? "0";
     const { leverage } = account.settings[symbol] ?? DEFAULT_SYMBOL_SETTINGS;
     inUse = inUse.plus(openOrderInitialMargin(positionAmt, markPrice, orders, leverage));
   }

@@ -47,6 +47,12 @@
  *    closed; with nothing to reduce the order expires (er 4, §3.1). A reduce-only LIMIT or MARKET submitted
  *    with nothing to reduce is rejected at once (-2022 REDUCE_ONLY_REJECT, §5.2); a conditional one is checked
  *    only at trigger (the Algo service does no position check before triggering, §2.4).
+ *    **Hedge mode** (`dualSidePosition`, §4.1): the venue keeps one position per (symbol, positionSide), keyed
+ *    like the account (`positionKey`: `SYMBOL:LONG` ≥ 0, `SYMBOL:SHORT` ≤ 0). BUY/LONG and SELL/SHORT open or add;
+ *    SELL/LONG and BUY/SHORT close (`closingOrder`): Binance forbids reduceOnly there (-1106, validate.ts) since
+ *    the position side makes them closes, and the venue treats them exactly as reduce-only orders above (capped at
+ *    their side's position, never flipping it; -2022 at submit with nothing to close; er 4 at fill time). A side
+ *    never becomes negative for LONG or positive for SHORT.
  * 8. **Participation**: with `participationRate` r, our fills in one bar of a symbol total at most
  *    r × the bar's volume, floored to the symbol's stepSize (shared by the orders in the order they execute).
  *    What is left works on (PARTIALLY_FILLED): MARKET remainders at the next open, LIMIT remainders in the book;
@@ -71,10 +77,12 @@
  * instead).
  */
 
+import { positionKey } from "../../../actors/account.machine.ts";
 import { isConditionalType } from "../../../actors/order.machine.ts";
 import { commission, fillPriceWithSlippage, fundingFee } from "../../../domain/accounting.ts";
 import { canonical, Dec, floorToStep, toDec } from "../../../domain/decimal.ts";
 import type { Instrument } from "../../../domain/instruments.ts";
+import { closingOrder } from "../../../domain/orders/closing.ts";
 import { validateOrder } from "../../../domain/orders/validate.ts";
 import type { CancelResult, OrderRequest, SubmitResult, VenueReport } from "../../../engine/venue.ts";
 import {
@@ -107,6 +115,8 @@ export interface MatchingOptions {
   triggerLatencyMs: number;
   /** Untriggered conditional orders across all symbols (binance-usdm.md §1.2: 200). */
   maxOpenConditionalOrders: number;
+  /** Hedge mode (binance-usdm.md §4.1): positions per (symbol, LONG/SHORT); false = one-way (BOTH). */
+  dualSidePosition: boolean;
 }
 
 /** A bar as the matching core sees it: prices as decimal strings, times in ms, volume in base asset. */
@@ -162,7 +172,10 @@ export interface BarProgress {
 export interface MatchingState {
   /** Working orders in submission order. */
   orders: WorkingOrder[];
-  /** Signed position per symbol (base asset). */
+  /**
+   * Signed position per `positionKey(symbol, positionSide)` (base asset): the symbol in one-way mode,
+   * `SYMBOL:LONG` / `SYMBOL:SHORT` in hedge mode.
+   */
   positions: Record<string, string>;
   /** Last trade price per symbol (a bar's open while it is matched, its close after). */
   lastPrice: Record<string, string>;
@@ -178,7 +191,7 @@ export interface MatchingState {
   ticks?: Record<string, TickMarket>;
 }
 
-/** An empty venue. */
+/** An empty venue (of either position mode: its keys and orders say which, `SimulatedVenue.restore`). */
 export function initialMatchingState(): MatchingState {
   return {
     orders: [],
@@ -244,19 +257,30 @@ type Rejection = { code: number; reason: string };
 /**
  * The stateless parameter and filter check (`validateOrder`, src/domain/orders/validate.ts: every type's
  * parameters, precision, LOT_SIZE / MARKET_LOT_SIZE, PRICE_FILTER, PERCENT_PRICE for LIMIT prices, MIN_NOTIONAL,
- * callbackRate, GTD bounds, -2021 on the watched price): its first violation, the venue's answer. One-way mode
- * (`dualSidePosition` false) until the venue knows the account's position mode.
+ * callbackRate, GTD bounds, -2021 on the watched price, the position side against the account's mode, -4061): its
+ * first violation, the venue's answer.
  */
 export function parameterViolation(
   order: OrderRequest,
-  ctx: { instrument: Instrument; markPrice: string; lastPrice: string; now: number },
+  ctx: {
+    instrument: Instrument;
+    markPrice: string;
+    lastPrice: string;
+    now: number;
+    dualSidePosition: boolean;
+  },
 ): Rejection | undefined {
-  const first = validateOrder(order, { ...ctx, dualSidePosition: false })[0];
+  const first = validateOrder(order, ctx)[0];
   return first && { code: first.code, reason: first.message };
 }
 
 function reject(code: number, reason: string): { accepted: false; code: number; reason: string } {
   return { accepted: false, code, reason };
+}
+
+/** The venue's signed position the order acts on (its positionSide's; "0" when flat), base asset. */
+function positionOf(s: MatchingState, r: OrderRequest): string {
+  return s.positions[positionKey(r.symbol, r.positionSide)] ?? "0";
 }
 
 /** Whether a BUY/SELL of `side` reduces the signed position `amt`. */
@@ -301,11 +325,12 @@ export function submitOrder(
     markPrice: mark ?? last,
     lastPrice: last,
     now: state.clock[symbol] ?? 0,
+    dualSidePosition: options.dualSidePosition,
   });
   if (invalid) return no(invalid.code, invalid.reason);
   const conditional = isConditionalType(order.type);
-  const position = new Dec(state.positions[symbol] ?? "0");
-  if (!conditional && order.reduceOnly && !reduces(position, order.side))
+  const position = new Dec(positionOf(state, order));
+  if (!conditional && closingOrder(order) && !reduces(position, order.side))
     return no(-2022, "ReduceOnly Order is rejected.");
   if (instrument.maxNumOrders > 0) {
     const open = state.orders.filter((o) => o.request.symbol === symbol).length;
@@ -494,25 +519,34 @@ export function checkSteps(steps: number, bar: MatchBar): void {
     );
 }
 
-/** The funding report of a settlement on the venue's position, if it holds one (binance-usdm.md §4.4). */
-export function fundingReport(
+/**
+ * The funding reports of a settlement on the venue's positions in the symbol (binance-usdm.md §4.4): one per open
+ * position, each charged on its own amount (one-way: the BOTH position; hedge mode: LONG, then SHORT, each
+ * report naming its positionSide). Empty when the symbol is flat.
+ */
+export function fundingReports(
   state: MatchingState,
   s: { symbol: string; fundingTime: number; fundingRate: string; markPrice: string },
-): VenueReport | undefined {
-  const amt = state.positions[s.symbol];
-  if (amt === undefined || new Dec(amt).isZero()) return undefined;
-  return {
-    kind: "funding",
-    time: s.fundingTime,
-    funding: {
-      symbol: s.symbol,
-      fundingTime: s.fundingTime,
-      fundingRate: s.fundingRate,
-      markPrice: s.markPrice,
-      positionAmt: amt,
-      fundingFee: fundingFee(amt, s.markPrice, s.fundingRate),
-    },
-  };
+): VenueReport[] {
+  const reports: VenueReport[] = [];
+  for (const side of ["BOTH", "LONG", "SHORT"] as const) {
+    const amt = state.positions[positionKey(s.symbol, side)];
+    if (amt === undefined || new Dec(amt).isZero()) continue;
+    reports.push({
+      kind: "funding",
+      time: s.fundingTime,
+      funding: {
+        symbol: s.symbol,
+        ...(side === "BOTH" ? {} : { positionSide: side }),
+        fundingTime: s.fundingTime,
+        fundingRate: s.fundingRate,
+        markPrice: s.markPrice,
+        positionAmt: amt,
+        fundingFee: fundingFee(amt, s.markPrice, s.fundingRate),
+      },
+    });
+  }
+  return reports;
 }
 
 // ── trailing stops ────────────────────────────────────────────────────────────────────────────────────
@@ -935,15 +969,17 @@ export class Matcher {
   /** Quantity the order may fill now (reduce-only / closePosition capped at the position), or why none. */
   protected wanted(o: WorkingOrder): { qty: Dec } | { expire: string } {
     const r = o.request;
-    const position = new Dec(this.view.positions[r.symbol] ?? "0");
+    const position = new Dec(positionOf(this.view, r));
     const total = orderQty(r);
     let want = total === undefined ? position.abs() : total.minus(o.executedQty);
-    if (r.reduceOnly || r.closePosition) {
+    if (closingOrder(r)) {
       if (!reduces(position, r.side))
         return {
           expire: r.closePosition
             ? "closePosition order: no position to close"
-            : "reduce-only order would not reduce the position",
+            : r.reduceOnly
+              ? "reduce-only order would not reduce the position"
+              : `closing order: no ${r.positionSide} position to close`,
         };
       want = Dec.min(want, position.abs());
     }
@@ -1015,15 +1051,15 @@ export class Matcher {
     time: number,
   ): WorkingOrder | undefined {
     const r = o.request;
-    const position = new Dec(this.s.positions[r.symbol] ?? "0");
+    const position = new Dec(positionOf(this.s, r));
     const after = position.plus(r.side === "BUY" ? qty : qty.neg());
-    this.s.positions[r.symbol] = canonical(after);
+    this.s.positions[positionKey(r.symbol, r.positionSide)] = canonical(after);
     const budget = this.budgetLeft();
     if (budget !== undefined)
       this.s.bars[r.symbol] = { ...this.progress, budget: canonical(budget.minus(qty)) };
     const cumulative = qty.plus(o.executedQty);
     const total = orderQty(r);
-    const closing = (r.reduceOnly || r.closePosition) && after.isZero();
+    const closing = closingOrder(r) && after.isZero();
     const done = closing || (total !== undefined && cumulative.gte(total));
     this.s.tradeSeq += 1;
     const quantity = canonical(qty);

@@ -8,6 +8,7 @@
  * matches on.
  */
 
+import { positionKey } from "../../../actors/account.machine.ts";
 import type { Instrument } from "../../../domain/instruments.ts";
 import type { LeverageBracket } from "../../../domain/margin/brackets.ts";
 import type {
@@ -26,7 +27,7 @@ import {
   cancelOrder,
   checkSteps,
   endBar,
-  fundingReport,
+  fundingReports,
   initialMatchingState,
   type MarkBar,
   type MatchingOptions,
@@ -63,6 +64,11 @@ export interface SimulatedVenueOptions {
   triggerLatencyMs?: number;
   /** Untriggered conditional orders across all symbols (default 200, binance-usdm.md §1.2). */
   maxOpenConditionalOrders?: number;
+  /**
+   * Hedge mode (`dualSidePosition`, binance-usdm.md §4.1): LONG and SHORT positions per symbol, orders must carry
+   * LONG/SHORT positionSide and no reduceOnly (default false: one-way mode, BOTH).
+   */
+  dualSidePosition?: boolean;
   /**
    * Margin: the booked account and the symbols' leverage brackets, for the margin checks at submit
    * (margin-check.ts: -2027, -2019) and liquidation (liquidation.ts). Absent: neither is checked.
@@ -115,6 +121,7 @@ function resolveOptions(o: SimulatedVenueOptions): MatchingOptions {
     submitLatencyMs: o.submitLatencyMs ?? d.submitLatencyMs,
     triggerLatencyMs: o.triggerLatencyMs ?? d.triggerLatencyMs,
     maxOpenConditionalOrders: o.maxOpenConditionalOrders ?? d.maxOpenConditionalOrders,
+    dualSidePosition: o.dualSidePosition ?? false,
   };
   if (!INTRABAR_PATH_MODES.includes(options.intrabarPath))
     throw new Error(`SimulatedVenueOptions.intrabarPath: unknown mode "${options.intrabarPath}"`);
@@ -149,12 +156,26 @@ export class SimulatedVenue implements Venue {
   }
 
   /**
-   * Replaces the venue's state with `state` (from `snapshot()`).
-   * @throws Error when `state` is not a state of this venue (e.g. a checkpoint of an older format).
+   * Replaces the venue's state with `state` (from `snapshot()`). The state's position mode is in its contents: a
+   * hedge-mode state keys positions `SYMBOL:LONG` / `SYMBOL:SHORT` and its orders are LONG / SHORT, a one-way
+   * state keys them by symbol and its orders are BOTH (so one-way states, and checkpoints written before hedge
+   * mode, are unchanged; a state with neither positions nor orders fits both modes).
+   * @throws Error when `state` is not a state of this venue (e.g. a checkpoint of an older format), or is one of
+   * the other position mode (naming the position key or the order that says so).
    */
   restore(state: SimulatedVenueState): void {
     if (!state || !Array.isArray(state.orders) || typeof state.orderSeq !== "number" || !state.bars)
       throw new Error("SimulatedVenue.restore: not a simulated venue state of this version");
+    const hedge = this.options.dualSidePosition;
+    const venue = hedge ? "a hedge-mode (dualSidePosition) venue" : "a one-way venue";
+    const badKey = Object.keys(state.positions ?? {}).find((k) => /:(LONG|SHORT)$/.test(k) !== hedge);
+    if (badKey !== undefined)
+      throw new Error(`SimulatedVenue.restore: position "${badKey}" cannot be restored into ${venue}`);
+    const badOrder = state.orders.find((o) => (o.request.positionSide !== "BOTH") !== hedge);
+    if (badOrder !== undefined)
+      throw new Error(
+        `SimulatedVenue.restore: order ${badOrder.request.clientOrderId} (positionSide ${badOrder.request.positionSide}) cannot be restored into ${venue}`,
+      );
     this.state = state;
   }
 
@@ -175,9 +196,9 @@ export class SimulatedVenue implements Venue {
     return result;
   }
 
-  /** The venue's own (signed) position in `symbol`, base asset. */
-  positionAmt(symbol: string): string {
-    return this.state.positions[symbol] ?? "0";
+  /** The venue's own (signed) position in `symbol` on `positionSide` (BOTH in one-way mode), base asset. */
+  positionAmt(symbol: string, positionSide: "BOTH" | "LONG" | "SHORT" = "BOTH"): string {
+    return this.state.positions[positionKey(symbol, positionSide)] ?? "0";
   }
 
   /**
@@ -284,9 +305,8 @@ export class SimulatedVenue implements Venue {
     for (const report of r.reports) await handle(report);
   }
 
-  /** Charges funding on the venue's position in `s.symbol`, if any (binance-usdm.md §4.4). */
+  /** Charges funding on each of the venue's positions in `s.symbol` (hedge mode: each side), binance-usdm.md §4.4. */
   async settleFunding(s: VenueFundingSettlement, handle: VenueReportHandler): Promise<void> {
-    const report = fundingReport(this.state, s);
-    if (report) await handle(report);
+    for (const report of fundingReports(this.state, s)) await handle(report);
   }
 }

@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { countKlineRows, discoverArchive } from "../src/adapters/market/archive.ts";
+import { ParseThread } from "../src/adapters/market/parse-thread.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { BACKTEST_GROUP_COMMIT, SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { BacktestConfigSchema, windowOf } from "../src/config/schema.ts";
@@ -35,18 +36,26 @@ const to = process.env.BENCH_TO ?? "2023-11-30";
 
 /**
  * One backtest of [from, to] into `store`; bars and wall seconds. The instruments and bracket catalogs are loaded
- * before the clock starts, as `perpsource backtest` loads them before the run (a one-time cost of the process,
- * not of a run).
+ * and the parse thread is started before the clock starts, as `perpsource backtest` does before the run (while
+ * it discovers and hashes the files: a one-time cost of the process, not of a run).
  */
 async function backtest(first: string, last: string, store: EventStore) {
+  const parseThread = new ParseThread();
   const config = BacktestConfigSchema.parse({ symbols, from: first, to: last });
   const files = await discoverArchive(dataRoot, { symbols, ...windowOf(config) });
   const instruments = bundledInstrumentCatalog();
   const brackets = bundledLeverageBracketCatalog();
   const t = performance.now();
-  const summary = await executeBacktest(config, files, { store, dataRoot, logger, instruments, brackets });
+  const summary = await executeBacktest(config, files, {
+    store,
+    dataRoot,
+    logger,
+    instruments,
+    brackets,
+    parseThread,
+  });
   const seconds = (performance.now() - t) / 1000;
-  await store.close();
+  await Promise.all([store.close(), parseThread.close()]);
   return { summary, seconds, files };
 }
 

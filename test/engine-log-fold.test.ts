@@ -1,13 +1,13 @@
 /**
- * The log fold of a fresh backtest on its own thread (src/engine/log-fold.ts): whatever the batches its appends
- * come in, it gives the hash, event count, summary and denials of the same log folded on the caller's thread
- * (`readBackFold`, what a resumed run uses) — on logs of random markets traded by the engine, with text a line
+ * The log fold of a fresh backtest (src/engine/log-fold.ts, its hash in a worker thread): whatever the batches its
+ * appends come in, it gives the hash, event count, summary and denials of the same log read back (`readBackFold`,
+ * what a resumed run uses) — on logs of random markets traded by the engine, with text a line
  * must carry exactly (non-ASCII, a lone surrogate) and a line longer than a chunk.
  */
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LogFoldThread, readBackFold } from "../src/engine/log-fold.ts";
+import { LogFold, readBackFold } from "../src/engine/log-fold.ts";
 import type { RecordedEvent } from "../src/events/envelope.ts";
 import { bar, runScenario, type ScenarioInput } from "./support/scenario.ts";
 
@@ -29,8 +29,8 @@ const market = fc
   });
 
 /** Feeds `log` to a fold thread in batches of the given sizes (cycled), as a store's appends report them. */
-async function foldOnThread(log: RecordedEvent[], sizes: number[]) {
-  const fold = new LogFoldThread();
+async function foldAsAppended(log: RecordedEvent[], sizes: number[]) {
+  const fold = new LogFold();
   for (let i = 0, k = 0; i < log.length; k++) {
     const n = sizes[k % sizes.length]!;
     fold.observe(log.slice(i, i + n));
@@ -39,7 +39,7 @@ async function foldOnThread(log: RecordedEvent[], sizes: number[]) {
   return fold.result();
 }
 
-describe("log fold thread", () => {
+describe("log fold", () => {
   it("folds a traded log, in any batches, to the read-back fold", async () => {
     let traded = 0;
     await fc.assert(
@@ -50,7 +50,7 @@ describe("log fold thread", () => {
           const { events } = await runScenario(inputs, { params: { smaShort: 3, smaLong: 5 }, margin: true });
           const expected = await readBackFold(events);
           if (expected.summary.fills > 0) traded++;
-          expect(await foldOnThread(events, sizes)).toEqual(expected);
+          expect(await foldAsAppended(events, sizes)).toEqual(expected);
           expect(expected.events).toBe(events.length);
         },
       ),
@@ -74,18 +74,18 @@ describe("log fold thread", () => {
       checkpoint(1, { note: "é€😀\ud800x" }),
       checkpoint(2, { blob: "x".repeat(600_000) }),
     ];
-    const onThread = await foldOnThread(log, [3]);
-    expect(onThread).toEqual(await readBackFold(log));
+    const appended = await foldAsAppended(log, [3]);
+    expect(appended).toEqual(await readBackFold(log));
     const text = log.map(
       (e) =>
         `${JSON.stringify({ stream: e.stream, revision: e.revision, eventId: e.eventId, type: e.type, data: e.data, metadata: e.metadata })}\n`,
     );
-    expect(onThread.eventLogSha256).toBe(createHash("sha256").update(text.join("")).digest("hex"));
+    expect(appended.eventLogSha256).toBe(createHash("sha256").update(text.join("")).digest("hex"));
   });
 
   it("an empty fold is the hash of nothing; an unreported append marks the fold incomplete", async () => {
-    expect((await new LogFoldThread().result()).eventLogSha256).toBe(createHash("sha256").digest("hex"));
-    const fold = new LogFoldThread();
+    expect((await new LogFold().result()).eventLogSha256).toBe(createHash("sha256").digest("hex"));
+    const fold = new LogFold();
     fold.observe(undefined);
     expect(fold.complete).toBe(false);
     await fold.close();

@@ -1,4 +1,5 @@
 /** Runs the engine's backtest with the CLI's progress bar attached. */
+import { ParseThread } from "../adapters/market/parse-thread.ts";
 import { type BacktestSummary, resumeBacktest, runBacktest } from "../engine/backtest.ts";
 import type { EventStore } from "../events/store.ts";
 import type { CliContext } from "./context.ts";
@@ -15,8 +16,11 @@ export async function runBacktestWithProgress(
   resume = false,
 ): Promise<BacktestSummary> {
   const progress = createProgressBar(showProgress);
+  // Started first: the parse thread loads its modules while the run discovers and hashes its files.
+  const parseThread = new ParseThread();
   try {
     const deps = {
+      parseThread,
       store,
       dataRoot: cfg.dataRoot,
       logger,
@@ -27,5 +31,6 @@ export async function runBacktestWithProgress(
     return await (resume ? resumeBacktest(deps) : runBacktest(cfg.backtest, deps));
   } finally {
     progress?.stop();
+    await parseThread.close();
   }
 }

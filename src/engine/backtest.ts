@@ -42,7 +42,7 @@ import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { consumeInOrder } from "../market/pull.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
-import { LogFoldThread, readBackFold } from "./log-fold.ts";
+import { LogFold, readBackFold } from "./log-fold.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 import { riskLimitsOf } from "./risk-engine.ts";
 import { matchTickMinute } from "./tick-minutes.ts";
@@ -116,6 +116,11 @@ export interface BacktestDeps {
   instruments?: InstrumentCatalog;
   /** The run's leverage brackets (default: the bundled snapshot); recorded in RunStarted. */
   brackets?: LeverageBracketCatalog;
+  /**
+   * The thread that parses the archive (default: one started for the run and stopped after it). A caller that
+   * starts it early (before discovering the files) hides its start-up; the caller then closes it.
+   */
+  parseThread?: ParseThread;
 }
 
 /** The data root holds no usable market data for the requested symbols and window. */
@@ -197,13 +202,13 @@ export async function executeBacktest(
 ): Promise<BacktestSummary> {
   // A fresh run folds its log (hash, projections) as the store accepts it; a resumed run, or a store that does
   // not report its writes, reads the log back at the end instead (log-fold.ts).
-  const fold = resume ? undefined : new LogFoldThread();
+  const fold = resume ? undefined : new LogFold();
   // The archive is parsed on a thread of its own, beside the engine (same events, see parse-thread.ts).
-  const parseThread = new ParseThread();
+  const parseThread = deps.parseThread ?? new ParseThread();
   try {
     return await execute(config, files, deps, resume, fold, parseThread);
   } finally {
-    await Promise.all([fold?.close(), parseThread.close()]);
+    await Promise.all([fold?.close(), deps.parseThread ? undefined : parseThread.close()]);
   }
 }
 
@@ -212,7 +217,7 @@ async function execute(
   files: readonly ArchiveFile[],
   deps: BacktestDeps,
   resume: { checkpoint: EventData<"RunCheckpointed"> | undefined } | undefined,
-  fold: LogFoldThread | undefined,
+  fold: LogFold | undefined,
   parseThread: ParseThread,
 ): Promise<BacktestSummary> {
   const { logger } = deps;
@@ -411,7 +416,7 @@ async function execute(
  * Market events the feed may read ahead of the engine: enough that the reader is not woken for every event, few
  * enough to keep memory flat (the parse thread holds at most three batches of rows per file besides).
  */
-const READ_AHEAD = 256;
+const READ_AHEAD = 32;
 
 /** A leverage a symbol's brackets do not allow (Binance answers -4028 to the leverage change, §4.1). */
 export class LeverageNotAllowedError extends Error {

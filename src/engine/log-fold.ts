@@ -1,18 +1,17 @@
 /**
  * The folds a backtest makes of its own log: the log hash (`eventLogSha256`, src/events/log-hash.ts) and the
- * projections its summary reads. A fresh run folds its events as the store accepts them (`LogFoldThread`): the
- * engine's thread only writes each event's canonical line; a thread of its own hashes the lines and parses them
- * back into the projections, beside the engine. A resumed run, or a store that does not report its writes, folds
- * the log read back from the store once at the end (`readBackFold`). Both give the same result for the same log.
+ * projections its summary reads. A fresh run folds its events as the store accepts them (`LogFold`: the
+ * projections on the engine's thread, the sha256 of the canonical lines in a worker thread). A resumed run, or a
+ * store that does not report its writes, folds the log read back from the store once at the end
+ * (`readBackFold`). Both give the same result for the same log.
  *
  * Every event of a backtest's log was checked against its machine by the actor that wrote it and against the
  * catalog by the store, so the projections do not audit it again; they keep the drawdown and the last equity,
  * not the curve, so memory stays flat however long the run.
  */
-import type { Worker } from "node:worker_threads";
-import { tsWorker } from "../adapters/ts-worker.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
-import { EventLogHasher, validatedEventLine } from "../events/log-hash.ts";
+import { EventLogHasher } from "../events/log-hash.ts";
+import { WorkerLogHasher } from "../events/log-hash-worker.ts";
 import { createProjections, type ProjectionSummary, type Projections } from "../projections/index.ts";
 
 /** What a backtest's summary takes from its log. */
@@ -59,31 +58,16 @@ export async function readBackFold(
   return logFoldResult(projections, hasher.digest(), hasher.count);
 }
 
-/** Lines are collected into text chunks of about this many UTF-16 units, each posted to the thread when full. */
-const CHUNK_CHARS = 1 << 18;
-
 /**
- * The fold of a fresh run, on a thread of its own. Feed it every append's events with `observe` (an
- * `AppendObserver`, see src/adapters/store/observed.ts); `complete` turns false when an append was not reported
- * (the log must then be read back). Call `result()` once, or `close()` when abandoning it.
+ * The fold of a fresh run. Feed it every append's events with `observe` (an `AppendObserver`, see
+ * src/adapters/store/observed.ts); `complete` turns false when an append was not reported (the log must then be
+ * read back). Call `result()` once, or `close()` when abandoning it.
  */
-export class LogFoldThread {
-  private readonly worker: Worker = tsWorker(new URL("./log-fold.worker.ts", import.meta.url));
-  private lines: string[] = [];
-  private chars = 0;
-  private events = 0;
-  private waiter: { resolve: (r: LogFoldResult) => void; reject: (error: Error) => void } | undefined;
-  private failure: Error | undefined;
+export class LogFold {
+  private readonly hasher = new WorkerLogHasher();
+  private readonly projections = foldProjections();
   /** False once an append wrote events the store did not report. */
   complete = true;
-
-  constructor() {
-    this.worker.on("message", (result: LogFoldResult) => this.waiter?.resolve(result));
-    this.worker.on("error", (error) => {
-      this.failure = error;
-      this.waiter?.reject(error);
-    });
-  }
 
   /** Folds the events an append wrote (see `observeAppends`). */
   readonly observe = (recorded: readonly RecordedEvent[] | undefined): void => {
@@ -94,47 +78,22 @@ export class LogFoldThread {
     if (!this.complete) return;
     for (const e of recorded) {
       // A store's event passed the catalog: its canonical line is `validatedEventLine`.
-      const line = validatedEventLine(e);
-      this.lines.push(line);
-      this.chars += line.length + 1;
-      this.events++;
+      this.hasher.addValidated(e);
+      this.projections.apply(e);
     }
-    if (this.chars >= CHUNK_CHARS) this.post();
   };
 
   /**
-   * The hash and projections of every event observed; stops the thread.
-   * @throws the thread's error, if it failed.
+   * The hash and projections of every event observed; stops the hasher's worker.
+   * @throws the worker's error, if it failed.
    */
   async result(): Promise<LogFoldResult> {
-    if (this.failure) throw this.failure;
-    this.worker.ref();
-    try {
-      this.post();
-      const result = new Promise<LogFoldResult>((resolve, reject) => {
-        this.waiter = { resolve, reject };
-      });
-      this.worker.postMessage(null);
-      const r = await result;
-      if (r.events !== this.events)
-        throw new Error(`log fold: ${r.events} events folded, ${this.events} sent`);
-      return r;
-    } finally {
-      await this.close();
-    }
+    const sha256 = await this.hasher.digest();
+    return logFoldResult(this.projections, sha256, this.hasher.count);
   }
 
-  /** Stops the thread (the fold is lost). */
+  /** Stops the hasher's worker (the fold is lost). */
   async close(): Promise<void> {
-    await this.worker.terminate();
-  }
-
-  /** Posts the collected lines as one text chunk, one line each, newline-terminated. */
-  private post(): void {
-    if (this.lines.length === 0) return;
-    this.lines.push("");
-    this.worker.postMessage(this.lines.join("\n"));
-    this.lines = [];
-    this.chars = 0;
+    await this.hasher.close();
   }
 }

@@ -7,7 +7,8 @@
  * order, same `MarketDataError` (file:line: reason) at the same place in the stream — the rows before a bad
  * line are delivered first. Each stream reads ahead by at most `AHEAD_BATCHES` batches of rows (credit granted
  * as its reader consumes them), so memory stays flat however long the file. One thread serves every file of a
- * run; it is started at the first read and stopped by `close()`.
+ * run (or several: a caller may keep one for its process); it starts when constructed, so it loads its modules
+ * while the caller discovers and hashes the files, and stops at `close()`.
  */
 import type { Worker } from "node:worker_threads";
 import { tsWorker } from "../ts-worker.ts";
@@ -16,7 +17,7 @@ import type { ParseReader, ParseReply, ParseRequest, SerializedError } from "./p
 import { type CsvSource, MarketDataError } from "./types.ts";
 
 /** Batches a stream may have parsed and not yet consumed. */
-const AHEAD_BATCHES = 3;
+const AHEAD_BATCHES = 4;
 
 interface Pending {
   batches: unknown[][];
@@ -38,6 +39,11 @@ export class ParseThread {
   private failure: Error | undefined;
   private nextId = 0;
   private readonly streams = new Map<number, Pending>();
+
+  /** Starts the thread at once (loading its modules takes a few hundred ms: start it before it is needed). */
+  constructor() {
+    this.start();
+  }
 
   /** The rows of `readKlineFile(src)` (1m klines), parsed in the thread. */
   klines(src: CsvSource): AsyncGenerator<KlineRow> {

@@ -53,7 +53,7 @@ export interface MarginInputs {
 const STOPS: ReadonlySet<string> = new Set(["STOP", "STOP_MARKET"]);
 
 /** Positions liquidated together at one price: one position, or a cross hedge pair (module comment). */
-interface LiquidationGroup {
+export interface LiquidationGroup {
   legs: MarginedPosition[];
   lp: string;
   /** Whether a fall of the mark to `lp` liquidates (a long; a pair by `liquidatedByFall`), else a rise. */
@@ -75,25 +75,10 @@ export function liquidationStep(
   inputs: MarginInputs,
   cache?: LiquidationPriceCache,
 ): StepResult | undefined {
-  const symbol = bar.symbol;
   const { account } = inputs;
   const watched = mark ?? bar;
-  const open = account.positions.filter((p) => {
-    if (p.symbol !== symbol) return false;
-    const venueAmt = state.positions[positionKey(symbol, p.positionSide)];
-    return venueAmt !== undefined && !/^-?0(\.0+)?$/.test(venueAmt);
-  });
-  if (open.length === 0) return undefined;
-  const groups: LiquidationGroup[] = [];
-  const pair = open.length === 2 ? crossPair(state, symbol, watched.open, inputs) : undefined;
-  if (pair) groups.push(pair);
-  else {
-    for (const position of open) {
-      const lp = liquidationPriceAt(state, position, watched.open, inputs, cache);
-      if (lp !== null)
-        groups.push({ legs: [position], lp, byFall: new Dec(position.positionAmt).isPositive() });
-    }
-  }
+  const groups = liquidationGroups(state, bar.symbol, watched.open, inputs, cache);
+  if (groups.length === 0) return undefined;
   let next = state;
   let wallet = new Dec(account.walletBalance);
   const reports: VenueReport[] = [];
@@ -105,6 +90,55 @@ export function liquidationStep(
     reports.push(...r.reports);
   }
   return reports.length === 0 ? undefined : { state: next, reports };
+}
+
+/**
+ * The groups `liquidationStep` checks for `symbol` (its positions the venue holds, each with its liquidation
+ * price, or its cross hedge pair with their shared one), with the symbol's mark at `markOpen`. The prices depend
+ * on the booked account, the other cross positions' marks and, for a hedge pair, `markOpen`.
+ */
+export function liquidationGroups(
+  state: MatchingState,
+  symbol: string,
+  markOpen: string,
+  inputs: MarginInputs,
+  cache?: LiquidationPriceCache,
+): LiquidationGroup[] {
+  const open = inputs.account.positions.filter((p) => {
+    if (p.symbol !== symbol) return false;
+    const venueAmt = state.positions[positionKey(symbol, p.positionSide)];
+    return venueAmt !== undefined && !/^-?0(\.0+)?$/.test(venueAmt);
+  });
+  if (open.length === 0) return [];
+  const pair = open.length === 2 ? crossPair(state, symbol, markOpen, inputs) : undefined;
+  if (pair) return [pair];
+  const groups: LiquidationGroup[] = [];
+  for (const position of open) {
+    const lp = liquidationPriceAt(state, position, markOpen, inputs, cache);
+    if (lp !== null)
+      groups.push({ legs: [position], lp, byFall: new Dec(position.positionAmt).isPositive() });
+  }
+  return groups;
+}
+
+/**
+ * Whether the watched bar's adverse extreme stays clear of every group's price (the float pre-check of
+ * `liquidateGroup`: prices have ≤ 17 significant digits, so far from the price no exact comparison is needed).
+ * False means only that the exact check must run.
+ */
+export function clearOfLiquidation(
+  groups: readonly LiquidationGroup[],
+  watched: { low: string; high: string },
+): boolean {
+  for (const { lp, byFall } of groups) {
+    const adverse = Number(byFall ? watched.low : watched.high);
+    const price = Number(lp);
+    if (
+      !(Math.abs(adverse - price) > Math.abs(adverse) * 1e-9 && (byFall ? adverse > price : adverse < price))
+    )
+      return false;
+  }
+  return true;
 }
 
 /** The cross hedge pair of `symbol` with its shared liquidation price at its mark `markPrice`, if both sides are cross. */
@@ -137,13 +171,7 @@ function liquidateGroup(
 ): { state: MatchingState; reports: VenueReport[]; wallet: Dec } | undefined {
   const { lp, byFall } = group;
   const symbol = bar.symbol;
-  // A float pre-check (prices have ≤ 17 significant digits): far from the price, no exact comparison is needed.
-  const adverse = Number(byFall ? watched.low : watched.high);
-  if (
-    Math.abs(adverse - Number(lp)) > Math.abs(adverse) * 1e-9 &&
-    (byFall ? adverse > Number(lp) : adverse < Number(lp))
-  )
-    return undefined;
+  if (clearOfLiquidation([group], watched)) return undefined;
   const crossed = byFall ? new Dec(watched.low).lte(lp) : new Dec(watched.high).gte(lp);
   if (!crossed) return undefined;
   // The legs that lose on the way to lp (a long on a fall, a short on a rise): a stop of each coming first pre-empts.

@@ -21,7 +21,14 @@ import type {
 import type { EventData } from "../../../events/catalog.ts";
 import type { Tick } from "../../market/ticks.ts";
 import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "./intrabar-path.ts";
-import { type LiquidationPriceCache, liquidationStep, type VenueAccountView } from "./liquidation.ts";
+import {
+  clearOfLiquidation,
+  type LiquidationGroup,
+  type LiquidationPriceCache,
+  liquidationGroups,
+  liquidationStep,
+  type VenueAccountView,
+} from "./liquidation.ts";
 import { marginViolation } from "./margin-check.ts";
 import {
   cancelOrder,
@@ -142,6 +149,11 @@ export class SimulatedVenue implements Venue {
   private readonly options: MatchingOptions;
   private readonly margin: SimulatedVenueOptions["margin"];
   private readonly liquidationPrices: LiquidationPriceCache = new Map();
+  /** Per symbol: its liquidation groups and what they were computed from (a cache, not venue state). */
+  private readonly liquidationGroups = new Map<
+    string,
+    { account: VenueAccountView; key: string; groups: LiquidationGroup[] }
+  >();
   private state: MatchingState = initialMatchingState();
 
   /** @throws Error naming the option when one is invalid. */
@@ -235,12 +247,42 @@ export class SimulatedVenue implements Venue {
     return true;
   }
 
-  /** Whether the bar's mark crosses the liquidation price of the symbol's position (before the bar is matched). */
+  /**
+   * Whether the bar's mark crosses the liquidation price of a position of the symbol (before the bar is matched).
+   * Most bars are far from it: the symbol's liquidation groups are kept while what they depend on is unchanged
+   * (`liquidationGroups`: the booked account, the venue's positions of the symbol, the other cross positions'
+   * marks, and for a hedge pair the symbol's mark), and only a bar that comes near a price runs the exact step.
+   */
   private liquidates(bar: VenueBar, mark: VenueMarkBar | undefined): boolean {
     const margin = this.margin;
     if (!margin) return false;
-    const inputs = { account: margin.account(), brackets: margin.brackets };
+    const account = margin.account();
+    const watched = mark ?? bar;
+    const symbol = bar.symbol;
+    const key = this.liquidationKey(symbol, account, watched.open);
+    let memo = this.liquidationGroups.get(symbol);
+    if (memo?.account !== account || memo.key !== key) {
+      const inputs = { account, brackets: margin.brackets };
+      const groups = liquidationGroups(this.state, symbol, watched.open, inputs, this.liquidationPrices);
+      memo = { account, key, groups };
+      this.liquidationGroups.set(symbol, memo);
+    }
+    if (memo.groups.length === 0 || clearOfLiquidation(memo.groups, watched)) return false;
+    const inputs = { account, brackets: margin.brackets };
     return liquidationStep(this.state, bar, mark, this.options, inputs, this.liquidationPrices) !== undefined;
+  }
+
+  /** What a symbol's liquidation groups depend on besides the account view (see `liquidates`). */
+  private liquidationKey(symbol: string, account: VenueAccountView, markOpen: string): string {
+    const p = this.state.positions;
+    let key = `${p[symbol] ?? ""}|${p[`${symbol}:LONG`] ?? ""}|${p[`${symbol}:SHORT`] ?? ""}`;
+    let sides = 0;
+    for (const q of account.positions) {
+      if (q.symbol === symbol) sides++;
+      else if (q.marginType === "CROSSED")
+        key += `|${q.symbol}=${this.state.markPrice[q.symbol] ?? this.state.lastPrice[q.symbol] ?? ""}`;
+    }
+    return sides === 2 ? `${key}|${markOpen}` : key;
   }
 
   /**

@@ -22,7 +22,7 @@ parentPort.on("message", (chunk) => {
 `;
 
 /** Lines are collected into text chunks of about this many UTF-16 units, each posted to the worker when full. */
-const CHUNK_CHARS = 1 << 15;
+const CHUNK_CHARS = 1 << 17;
 
 /** See the module comment. Call `digest()` once, or `close()` when abandoning it. */
 export class WorkerLogHasher {

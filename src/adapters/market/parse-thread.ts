@@ -108,11 +108,15 @@ export class ParseThread {
     });
     worker.ref(); // a stream is being read: the thread's replies must keep the process alive
     let ended = false;
+    let consumed = 0; // batches taken since the last credit: granted back in halves of the window (fewer messages)
     try {
       for (;;) {
         const batch = s.batches.shift();
         if (batch !== undefined) {
-          post({ op: "credit", id, batches: 1 });
+          if (++consumed === AHEAD_BATCHES / 2) {
+            post({ op: "credit", id, batches: consumed });
+            consumed = 0;
+          }
           yield* batch;
           continue;
         }

@@ -257,6 +257,7 @@ export class SimulatedVenue implements Venue {
     const margin = this.margin;
     if (!margin) return false;
     const account = margin.account();
+    if (account.positions.length === 0) return false;
     const watched = mark ?? bar;
     const symbol = bar.symbol;
     const key = this.liquidationKey(symbol, account, watched.open);

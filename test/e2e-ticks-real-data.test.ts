@@ -5,19 +5,26 @@
  * hard-coded): a resting BUY LIMIT fills as a maker at its price at the first trade below it; a MARKET BUY
  * fills at the best ask of the latest bookTicker before it; MARK_PRICE and CONTRACT_PRICE stops trigger at the
  * first mark / trade at or below their trigger; the insurance-fund print of 2023-04-04 fills a resting SELL it
- * goes through unless a participation rate floors its share to 0 (tick-matching.ts, rule 5).
+ * goes through unless a participation rate floors its share to 0 (tick-matching.ts, rule 5). And a backtest of
+ * a capture window, which has no kline file: its bars are built from the trades (first, highest, lowest, last
+ * trade of each minute), its other minutes are gaps, and it replays.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { TickFeed } from "../src/adapters/market/tick-feed.ts";
 import { type Tick, type TradeTick, tickStream } from "../src/adapters/market/ticks.ts";
 import type { CsvSource } from "../src/adapters/market/types.ts";
+import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { SimulatedVenue, type SimulatedVenueOptions } from "../src/adapters/venue/simulated/venue.ts";
+import { BacktestConfigSchema } from "../src/config/schema.ts";
 import { minuteBarsFromTrades } from "../src/domain/bars/from-trades.ts";
 import { Dec } from "../src/domain/decimal.ts";
 import { getInstrument } from "../src/domain/instruments.ts";
+import { runBacktest } from "../src/engine/backtest.ts";
+import { verifyReplay } from "../src/engine/replay.ts";
 import { matchTickMinute } from "../src/engine/tick-minutes.ts";
 import type { OrderRequest, VenueReport } from "../src/engine/venue.ts";
 import { requireRealData } from "./support/real-data.ts";
@@ -251,5 +258,53 @@ describe.skipIf(!root)("tick matching on real captures", () => {
       expect(fill).toMatchObject({ price: quote[3], maker: false });
       expect(fill!.time).toBeGreaterThan(closeTime);
     }
+  });
+});
+
+describe.skipIf(!root)("a backtest on a capture window, its bars built from the trades", () => {
+  it("BTCUSDT 2024-07-18..19: one bar per minute with trades (first, highest, lowest, last trade), the rest gaps; replays", async () => {
+    const logger = pino({ level: "silent" });
+    const config = BacktestConfigSchema.parse({
+      symbols: ["BTCUSDT"],
+      from: "2024-07-18",
+      to: "2024-07-19",
+      warmupBars: 0,
+      smaCross: { smaShort: 2, smaLong: 3, pivotLookback: 3, cooldownBars: 0 },
+      venue: { ticks: [DIR] },
+    });
+    const store = new InMemoryEventStore();
+    const summary = await runBacktest(config, { store, dataRoot: root!, logger });
+
+    // The expected bars, from the trades file read here: per minute, the first, highest, lowest and last price.
+    const expected = new Map<number, { open: string; high: string; low: string; close: string }>();
+    for (const [, price, , , time] of rawRows(`BTCUSDT-trades-${W2024}.csv`)) {
+      const minute = Math.floor(Number(time) / 60_000) * 60_000;
+      const b = expected.get(minute);
+      if (!b) expected.set(minute, { open: price!, high: price!, low: price!, close: price! });
+      else {
+        if (Number(price) > Number(b.high)) b.high = price!;
+        if (Number(price) < Number(b.low)) b.low = price!;
+        b.close = price!;
+      }
+    }
+    const bars: { openTime: number; open: string; high: string; low: string; close: string }[] = [];
+    const kinds = new Map<string, string>();
+    for await (const e of store.readAll()) {
+      if (e.type === "BarClosed") bars.push(e.data as (typeof bars)[number]);
+      if (e.type === "RunStarted")
+        for (const f of (e.data as { manifest: { path: string; kind: string }[] }).manifest)
+          kinds.set(f.path, f.kind);
+    }
+    expect(bars.map((b) => b.openTime)).toEqual([...expected.keys()]);
+    for (const b of bars) {
+      const { open, high, low, close } = b;
+      expect({ open, high, low, close }).toEqual(expected.get(b.openTime));
+    }
+    expect(summary.bars).toBe(expected.size);
+    expect(summary.gaps).toBe(2); // the day's minutes before the capture, and those after it
+    expect(kinds.get(`${DIR}/BTCUSDT-trades-${W2024}.csv`)).toBe("trades");
+    expect([...kinds.values()]).not.toContain("klines");
+    const replay = await verifyReplay(store, { dataRoot: root!, logger });
+    expect(replay.differences).toEqual([]);
   });
 });

@@ -152,9 +152,15 @@ export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): P
   for (const symbol of config.symbols) instruments.get(symbol);
   const window = windowOf(config);
   const symbols = config.symbols;
+  // Tick files (--ticks) are run inputs like the archive files: checked before anything is written, in the
+  // manifest, re-checked by a replay. A symbol with trades files and no kline file takes its bars from its trades.
+  const tickFiles = config.venue.ticks
+    ? await discoverTickFiles(deps.dataRoot, config.venue.ticks, symbols)
+    : [];
+  const barsFromTrades = [...new Set(tickFiles.filter((f) => f.kind === "trades").map((f) => f.symbol))];
   let files: ArchiveFile[];
   try {
-    files = await discoverArchive(deps.dataRoot, { symbols, ...window });
+    files = await discoverArchive(deps.dataRoot, { symbols, ...window }, { barsFromTrades });
   } catch (err) {
     throw new MissingMarketDataError((err as Error).message);
   }
@@ -167,10 +173,7 @@ export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): P
       { partial: true },
     );
   }
-  // Tick files (--ticks) go into the manifest too: checked before anything is written, re-checked on a replay.
-  if (config.venue.ticks)
-    files = [...files, ...(await discoverTickFiles(deps.dataRoot, config.venue.ticks, symbols))];
-  return executeBacktest(config, files, deps);
+  return executeBacktest(config, [...files, ...tickFiles], deps);
 }
 
 /**

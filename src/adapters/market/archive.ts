@@ -57,12 +57,14 @@ const DIRECTORIES: readonly { kind: ArchiveKind; dir: (symbol: string) => string
  * (SHA-256, streamed). Throws an Error naming the symbol, the window, the data root and the months to fetch
  * (`perpsource data fetch`) when a symbol's kline files do not cover the whole window (one line per symbol);
  * a RangeError for an invalid window or symbol; an Error for a CSV whose name carries no dates. With
- * `options.partial`, whatever files there are, without the coverage error (e.g. for bars before a window).
+ * `options.partial`, whatever files there are, without the coverage error (e.g. for bars before a window). A
+ * symbol of `options.barsFromTrades` (it has trades files, see `discoverTickFiles`) with no kline file in the
+ * window is not an error either: its bars are built from its trades.
  */
 export async function discoverArchive(
   dataRoot: string,
   q: ArchiveQuery,
-  options: { partial?: boolean } = {},
+  options: { partial?: boolean; barsFromTrades?: readonly string[] } = {},
 ): Promise<ArchiveFile[]> {
   checkWindow(q);
   const symbols = [...new Set(q.symbols)].sort();
@@ -84,7 +86,9 @@ export async function discoverArchive(
     const klines = found
       .filter((f) => f.file.symbol === symbol && f.file.kind === "klines")
       .map((f) => f.range);
-    const problem = options.partial ? undefined : coverageProblem(dataRoot, symbol, q, klines);
+    // A symbol of `barsFromTrades` without any kline file takes its bars from its trades files (merge.ts).
+    const fromTrades = klines.length === 0 && options.barsFromTrades?.includes(symbol) === true;
+    const problem = options.partial || fromTrades ? undefined : coverageProblem(dataRoot, symbol, q, klines);
     if (problem !== undefined) problems.push(problem);
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));

@@ -1,8 +1,10 @@
+import { minuteBarsFromTrades } from "../../domain/bars/from-trades.ts";
 import { ceilMinute, MarketCoverage } from "./coverage.ts";
 import { compareDecimals } from "./csv.ts";
 import { type FundingRow, readFundingFile } from "./funding.ts";
 import {
   EIGHT_HOURS_MS,
+  type KlineRow,
   ONE_MINUTE_MS,
   readKlineFile,
   readMarkPriceBarFile,
@@ -10,6 +12,7 @@ import {
 } from "./klines.ts";
 import { archiveFileRange, checkWindow, isOfficialMonthly, markPriceInterval } from "./layout.ts";
 import type { ParseThread } from "./parse-thread.ts";
+import { type TradeTick, tickStream } from "./ticks.ts";
 import {
   type ArchiveFile,
   type FundingSettlement,
@@ -47,7 +50,8 @@ export interface MarketStreamOptions {
 
 /**
  * Merges `files` (from `discoverArchive`) into one ordered stream over [q.from, q.to):
- * - bars with from ≤ openTime < to. A symbol's kline files are merged by openTime; when files overlap, the bar
+ * - bars with from ≤ openTime < to. A symbol without kline files but with trades files (`--ticks`) has bars built
+ *   from its trades (`barsFromTrades`: a minute without trades is a gap). A symbol's kline files are merged by openTime; when files overlap, the bar
  *   of the file whose name-range starts first (then by path) wins and the others' bars at that openTime are
  *   dropped, identical or not (the archive's copies agree, README). Within a file the parser's rules apply.
  * - gaps, on rows (not file names): every minute m with from ≤ m < to that has no bar is in exactly one gap,
@@ -164,8 +168,13 @@ async function* symbolEvents(
     if (openTime < q.to && openTime + EIGHT_HOURS_MS > q.from) cov.markPriceKlines++;
   }
   const klineFiles = inPriorityOrder(files, "klines").map((f) => parseThread?.klines(f) ?? readKlineFile(f));
+  const tradeFiles = files.filter((f) => f.kind === "trades");
   const bars =
-    klineFiles.length === 1 ? klineFiles[0]! : mergeOrdered(klineFiles, (a, b) => a.openTime - b.openTime);
+    klineFiles.length === 0 && tradeFiles.length > 0
+      ? barsFromTrades(symbol, tradeFiles)
+      : klineFiles.length === 1
+        ? klineFiles[0]!
+        : mergeOrdered(klineFiles, (a, b) => a.openTime - b.openTime);
   let next = 0;
   let lastClose: string | undefined;
   const settle = (row: FundingRow): MarketEvent | undefined => {
@@ -250,6 +259,22 @@ async function* symbolEvents(
   }
   const endGap = klineGap(symbol, previousOpenTime, ceilMinute(q.to));
   if (endGap !== undefined) yield gapEvent(endGap);
+}
+
+/**
+ * The 1m bars of a symbol without kline files, built from its trades files (`minuteBarsFromTrades`, in path
+ * order, checked to continue each other by `tickStream`), as kline rows: a minute without trades has no bar (a
+ * gap of the stream).
+ */
+async function* barsFromTrades(symbol: string, files: readonly ArchiveFile[]): AsyncGenerator<KlineRow> {
+  const trades = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  async function* tradesOnly(): AsyncGenerator<TradeTick> {
+    for await (const tick of tickStream({ symbol, trades })) if (tick.kind === "trade") yield tick;
+  }
+  for await (const bar of minuteBarsFromTrades(symbol, tradesOnly())) {
+    const { openTime, open, high, low, close, volume } = bar;
+    yield { openTime, closeTime: openTime + ONE_MINUTE_MS - 1, open, high, low, close, volume };
+  }
 }
 
 /**

@@ -19,6 +19,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PositionsResponse } from "../src/adapters/http/schemas.ts";
+import { buildHttpServer } from "../src/adapters/http/server.ts";
+import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { Dec } from "../src/domain/decimal.ts";
 import type { EventData } from "../src/events/catalog.ts";
@@ -180,6 +183,24 @@ describe.skipIf(!root)("sma-cross in hedge mode on real data", () => {
     for (const v of q.positions()) expect("positionSide" in v).toBe(false);
     // The same equity either way (one side per symbol at a time).
     expect(p.pnl().equity).toBe(q.pnl().equity);
+  });
+
+  it("serves the per-side rows over HTTP: GET /positions has positionSide on each, in the response schema", async () => {
+    const store = new InMemoryEventStore();
+    const projections = createProjections();
+    for (const e of hedge) projections.apply(e);
+    const app = buildHttpServer({ store, projections });
+    try {
+      const res = await app.inject({ method: "GET", url: "/positions" });
+      expect(res.statusCode).toBe(200);
+      const rows = PositionsResponse.parse(JSON.parse(res.payload)).positions;
+      expect(rows.map((r) => `${r.symbol}:${r.positionSide}`)).toEqual(
+        projections.positions().map((v) => `${v.symbol}:${v.positionSide}`),
+      );
+      for (const r of rows) expect(r).toMatchObject(projections.position(r.symbol, r.positionSide!)!);
+    } finally {
+      await app.close();
+    }
   });
 
   it("killed with SIGKILL mid-run, --resume ends on the uninterrupted eventLogSha256", async () => {

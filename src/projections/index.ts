@@ -100,7 +100,8 @@ export interface Projections {
   lastEventTime(): number | null;
   /** Every symbol seen (RunStarted symbols, bars, fills), flat ones included. */
   positions(): PositionView[];
-  position(symbol: string): PositionView | undefined;
+  /** The position of `symbol` on `positionSide` (BOTH in one-way mode, LONG or SHORT in hedge mode). */
+  position(symbol: string, positionSide?: "BOTH" | "LONG" | "SHORT"): PositionView | undefined;
   pnl(): PnlView;
   /** Equity samples, downsampled (default: every sample, i.e. per 1m bar). */
   equityCurve(query?: Partial<CurveQuery>): EquityPoint[];

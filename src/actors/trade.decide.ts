@@ -111,20 +111,7 @@ export function decideOnTarget(
   }
   const clientOrderId =
     reason === undefined ? clientOrderIdFor(ctx.symbol, ctx.targetOrders + 1, "T") : undefined;
-  const event: TradeActorEvent = {
-    type: "TargetPositionSet",
-    data: {
-      symbol: ctx.symbol,
-      strategy: origin.strategy,
-      paramsVersion: origin.paramsVersion,
-      barOpenTime: origin.barOpenTime,
-      targetPositionAmt: intent.positionAmt,
-      positionAmt: now.positionAmt,
-      referencePrice: intent.referencePrice,
-      ...(clientOrderId ? { clientOrderId } : { reason }),
-      signal: { ...intent.signal },
-    },
-  };
+  const event = targetPositionSet(ctx, intent, origin, now, clientOrderId ? [clientOrderId] : [], reason);
   if (!clientOrderId) return { event };
   return {
     event,
@@ -137,6 +124,35 @@ export function decideOnTarget(
       positionSide: "BOTH",
       quantity: formatAtScale(quantity, instrument.marketStepSize),
       reduceOnly,
+    },
+  };
+}
+
+/**
+ * The TargetPositionSet of a target decision: the ids of the orders it sends (none, one, or two in hedge mode:
+ * `clientOrderId`, `secondClientOrderId`), else the reason it sends none.
+ */
+function targetPositionSet(
+  ctx: TradeContext,
+  intent: TargetIntent,
+  origin: DecisionOrigin,
+  now: TargetContext,
+  ids: readonly string[],
+  reason: "atTarget" | "belowMinNotional" | "orderPending" | undefined,
+): TradeActorEvent {
+  return {
+    type: "TargetPositionSet",
+    data: {
+      symbol: ctx.symbol,
+      strategy: origin.strategy,
+      paramsVersion: origin.paramsVersion,
+      barOpenTime: origin.barOpenTime,
+      targetPositionAmt: intent.positionAmt,
+      positionAmt: now.positionAmt,
+      referencePrice: intent.referencePrice,
+      ...(ids.length > 0 ? { clientOrderId: ids[0]! } : { reason }),
+      ...(ids.length > 1 ? { secondClientOrderId: ids[1]! } : {}),
+      signal: { ...intent.signal },
     },
   };
 }
@@ -194,21 +210,7 @@ function decideOnHedgeTarget(
     reason === undefined
       ? moves.map((_, i) => clientOrderIdFor(ctx.symbol, ctx.targetOrders + 1 + i, "T"))
       : [];
-  const event: TradeActorEvent = {
-    type: "TargetPositionSet",
-    data: {
-      symbol: ctx.symbol,
-      strategy: origin.strategy,
-      paramsVersion: origin.paramsVersion,
-      barOpenTime: origin.barOpenTime,
-      targetPositionAmt: intent.positionAmt,
-      positionAmt: now.positionAmt,
-      referencePrice: intent.referencePrice,
-      ...(ids.length > 0 ? { clientOrderId: ids[0]! } : { reason }),
-      ...(ids.length > 1 ? { secondClientOrderId: ids[1]! } : {}),
-      signal: { ...intent.signal },
-    },
-  };
+  const event = targetPositionSet(ctx, intent, origin, now, ids, reason);
   const orders = ids.map(
     (clientOrderId, i): Submitted => ({
       clientOrderId,

@@ -925,10 +925,18 @@ export class Matcher {
    * `p` (capped at its price), else rests (IOC/FOK expire, GTX expires when it would take).
    */
   protected arrive(o: WorkingOrder, p: string, time: number): void {
+    this.arriveAt(o, fillPriceWithSlippage(p, o.request.side, this.o.slippage), p, time);
+  }
+
+  /**
+   * `arrive` once the taker price is known: a MARKET takes at `taker`; a LIMIT that crosses the market price
+   * `p` takes at `taker` capped at its price, else rests or expires by its time in force (GTX, IOC, FOK).
+   */
+  protected arriveAt(o: WorkingOrder, taker: string, p: string, time: number): void {
     const r = o.request;
     const type = o.actualType ?? r.type;
     if (type === "MARKET") {
-      this.take(o, fillPriceWithSlippage(p, r.side, this.o.slippage), p, time);
+      this.take(o, taker, p, time);
       return;
     }
     const limit = r.price!;
@@ -950,8 +958,7 @@ export class Matcher {
       this.toBook(o);
       return;
     }
-    const slipped = new Dec(fillPriceWithSlippage(p, r.side, this.o.slippage));
-    const capped = r.side === "BUY" ? Dec.min(slipped, limit) : Dec.max(slipped, limit);
+    const capped = r.side === "BUY" ? Dec.min(taker, limit) : Dec.max(taker, limit);
     this.take(o, canonical(capped), p, time);
   }
 

@@ -428,36 +428,11 @@ class TickMatcher extends Matcher {
    * book decides.
    */
   protected override arrive(o: WorkingOrder, _p: string, time: number): void {
-    const r = o.request;
-    const type = o.actualType ?? r.type;
-    const touch = this.touch(r.side);
+    const touch = this.touch(o.request.side);
     if (!touch) return; // no price yet: stays pending (only reachable for a triggered order, which has one)
-    const slipped = touch.quote ? touch.price : fillPriceWithSlippage(touch.price, r.side, this.o.slippage);
-    if (type === "MARKET") {
-      this.take(o, slipped, touch.price, time);
-      return;
-    }
-    const limit = r.price!;
-    const tif = r.timeInForce ?? "GTC";
-    const cross = crosses(r.side, limit, touch.price);
-    if (cross && tif === "GTX") {
-      this.expire(o, "post-only (GTX) order would take liquidity", time);
-      return;
-    }
-    if (!cross) {
-      if (tif === "IOC") {
-        this.expire(o, "IOC order not filled: it does not cross the market", time, 2);
-        return;
-      }
-      if (tif === "FOK") {
-        this.expire(o, "FOK order not filled: it does not cross the market", time);
-        return;
-      }
-      this.toBook(o);
-      return;
-    }
-    const capped = r.side === "BUY" ? Dec.min(slipped, limit) : Dec.max(slipped, limit);
-    this.take(o, canonical(capped), touch.price, time);
+    const { side } = o.request;
+    const taker = touch.quote ? touch.price : fillPriceWithSlippage(touch.price, side, this.o.slippage);
+    this.arriveAt(o, taker, touch.price, time);
   }
 
   /** A taker execution at `price`, capped by the taker liquidity of its side (rule 3). */

@@ -13,8 +13,6 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { lastValueFrom } from "rxjs";
-import { marginedPositions } from "../actors/account.decide.ts";
-import type { AccountContext } from "../actors/account.machine.ts";
 import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import {
@@ -28,8 +26,7 @@ import { ParseThread } from "../adapters/market/parse-thread.ts";
 import { openTickFeed } from "../adapters/market/tick-feed.ts";
 import { isTickKind, type MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
-import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
-import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
+import type { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import { windowOf } from "../config/schema.ts";
 import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/instruments.catalog.ts";
@@ -42,11 +39,9 @@ import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { consumeInOrder } from "../market/pull.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
+import { createKernel } from "./kernel.ts";
 import { LogFold, readBackFold } from "./log-fold.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
-import { riskLimitsOf } from "./risk-engine.ts";
-import { matchTickMinute } from "./tick-minutes.ts";
-import { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import { warmUp, warmUpWindow } from "./warm-up.ts";
 
@@ -226,7 +221,6 @@ async function execute(
   const { logger } = deps;
   const store = fold ? observeAppends(deps.store, fold.observe) : deps.store;
   const catalog = deps.instruments ?? bundledInstrumentCatalog();
-  const instrument = (symbol: string) => catalog.get(symbol);
   const wallClock = deps.wallClock ?? (() => performance.now());
   if (!resume) {
     for await (const _ of store.readAll({ limit: 1 })) {
@@ -235,47 +229,28 @@ async function execute(
   }
   const window = windowOf(config);
   const runId = backtestRunId(config, files);
-  const strategy = getStrategy(config.strategy);
-  const params = strategyParams(strategy, config);
   const bracketCatalog = deps.brackets ?? bundledLeverageBracketCatalog();
-  checkLeverage(strategy.symbolSettings(params).leverage, config.symbols, bracketCatalog);
+  const strategy = getStrategy(config.strategy);
+  checkLeverage(
+    strategy.symbolSettings(strategyParams(strategy, config)).leverage,
+    config.symbols,
+    bracketCatalog,
+  );
   // The venue matches a symbol with tick files (in the manifest) on its ticks, minute by minute.
   const ticks = files.some((f) => isTickKind(f.kind)) ? openTickFeed(files, config.symbols) : undefined;
-  /** The venue's view of the account, rebuilt only when the account actor's context changed. */
-  let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
-  const venue: SimulatedVenue = new SimulatedVenue({
-    takerRate: config.feeRates.taker,
-    makerRate: config.feeRates.maker,
-    slippage: config.slippage,
-    instrument,
-    ...config.venue,
-    dualSidePosition: config.hedgeMode === true,
-    margin: {
-      account: (): VenueAccountView => {
-        const account: AccountContext = engine.accountState;
-        if (account !== viewOf?.account) {
-          const positions = marginedPositions(account);
-          viewOf = {
-            account,
-            view: { walletBalance: account.walletBalance, positions, settings: account.settings },
-          };
-        }
-        return viewOf.view;
-      },
-      brackets: (symbol) => bracketCatalog.get(symbol).brackets,
-    },
-  });
-  const engine: TradingEngine = new TradingEngine({
-    store,
-    venue,
+  const {
+    engine,
+    simulated,
+    step: kernelStep,
+  } = createKernel({
+    config,
     runId,
-    accountId: config.accountId,
-    strategy,
-    params,
-    instrument,
-    riskLimits: riskLimitsOf(config.risk),
-    dualSidePosition: config.hedgeMode === true,
+    store,
+    instruments: catalog,
+    brackets: bracketCatalog,
+    ticks,
   });
+  const venue = simulated as SimulatedVenue;
   const runStream = streams.run(runId);
   const start = { causationId: `run:${runId}`, eventTime: window.from };
   const actorDeps = { store, correlationId: runId };
@@ -329,25 +304,9 @@ async function execute(
   const barsBefore = engine.stats.bars;
   let lastTime = window.from;
   const handle = async (e: MarketEvent): Promise<void> => {
-    switch (e.kind) {
-      case "bar":
-        if (ticks?.has(e.bar.symbol)) await matchTickMinute(venue, ticks, e.bar, engine.onVenueReport);
-        // Most bars are quiet for the venue (nothing to match): then nothing to await either.
-        else if (!venue.passQuietBar(e.bar, e.mark))
-          await venue.matchBar(e.bar, engine.onVenueReport, e.mark);
-        // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
-        await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
-        if (deps.onProgress && engine.stats.bars % 5000 === 0) {
-          deps.onProgress({ bars: engine.stats.bars, eventTime: e.time, ...window });
-        }
-        return;
-      case "funding":
-        await engine.onFundingRate(e.funding);
-        await venue.settleFunding(e.funding, engine.onVenueReport);
-        return;
-      case "gap":
-        await engine.onGap(e.gap, e.time);
-        return;
+    await kernelStep(e);
+    if (e.kind === "bar" && deps.onProgress && engine.stats.bars % 5000 === 0) {
+      deps.onProgress({ bars: engine.stats.bars, eventTime: e.time, ...window });
     }
   };
   const coverage = new MarketCoverage();

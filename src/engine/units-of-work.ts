@@ -18,7 +18,8 @@ export const UNIT = { marketEvents: 2_000, marketMs: 86_400_000 } as const;
 /** The state a RunCheckpointed carries. */
 export interface CheckpointState {
   engine: EngineCheckpoint;
-  venue: SimulatedVenueState;
+  /** The simulated venue's state; absent when the run's venue is external (testnet, live). */
+  venue?: SimulatedVenueState;
 }
 
 /** `--resume` on a store whose run cannot be continued (completed, or its inputs changed). */
@@ -33,6 +34,7 @@ export class UnitsOfWork {
   private events = 0;
   private since = Number.NaN;
   private readonly skip: number;
+  private readonly unit: { marketEvents: number; marketMs: number };
 
   constructor(
     private readonly deps: {
@@ -40,16 +42,29 @@ export class UnitsOfWork {
       run: EventSourcedActor<typeof runMachine>;
       store: EventStore;
       engine: TradingEngine;
-      venue: SimulatedVenue;
+      /** The simulated venue; undefined when the run's venue is external. */
+      venue: SimulatedVenue | undefined;
       /** The checkpoint the run resumes from, if any. */
       checkpoint?: EventData<"RunCheckpointed">;
+      /** When a unit of work ends (default `UNIT`). */
+      unit?: { marketEvents: number; marketMs: number };
+      /**
+       * Whether the feed replays the market events the checkpoint covers, to be skipped (a backtest's archive,
+       * the default), or starts after them (a live feed).
+       */
+      skipCovered?: boolean;
     },
   ) {
-    this.skip = deps.checkpoint?.marketEvents ?? 0;
+    this.unit = deps.unit ?? UNIT;
+    this.skip = deps.skipCovered === false ? 0 : (deps.checkpoint?.marketEvents ?? 0);
+    this.marketEvents = deps.skipCovered === false ? (deps.checkpoint?.marketEvents ?? 0) : 0;
     if (deps.checkpoint) {
       const state = deps.checkpoint.state as unknown as CheckpointState;
       deps.engine.restore(state.engine);
-      deps.venue.restore(state.venue);
+      if (deps.venue) {
+        if (!state.venue) throw new CannotResumeError("the checkpoint holds no simulated venue state");
+        deps.venue.restore(state.venue);
+      }
     }
   }
 
@@ -66,7 +81,8 @@ export class UnitsOfWork {
     await handle(e);
     if (Number.isNaN(this.since)) this.since = e.time;
     this.events += 1;
-    if (this.events >= UNIT.marketEvents || e.time - this.since >= UNIT.marketMs) await this.checkpoint(e);
+    if (this.events >= this.unit.marketEvents || e.time - this.since >= this.unit.marketMs)
+      await this.checkpoint(e);
   }
 
   /** @throws CannotResumeError when the feed ended before the checkpoint's market event. */
@@ -80,7 +96,10 @@ export class UnitsOfWork {
 
   private async checkpoint(e: MarketEvent): Promise<void> {
     const { runId, run, store, engine, venue } = this.deps;
-    const state: CheckpointState = { engine: engine.checkpoint(), venue: venue.snapshot() };
+    const state: CheckpointState = {
+      engine: engine.checkpoint(),
+      ...(venue ? { venue: venue.snapshot() } : {}),
+    };
     await run.commit(
       [
         {

@@ -1,0 +1,118 @@
+/**
+ * The kernel of a run, the same in every mode: the trading engine over a venue, and the one step that hands it a
+ * market event. Only the venue differs: the simulated venue (backtest, paper) matches each bar (or its minute's
+ * ticks) before the engine sees the bar and settles funding itself; an external venue (testnet, live) reports its
+ * fills and funding on its own (the user data stream), so the step only routes the market facts.
+ */
+import { marginedPositions } from "../actors/account.decide.ts";
+import type { AccountContext } from "../actors/account.machine.ts";
+import type { TickFeed } from "../adapters/market/tick-feed.ts";
+import type { MarketEvent } from "../adapters/market/types.ts";
+import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
+import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
+import type { BacktestConfig } from "../config/schema.ts";
+import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
+import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
+import type { EventStore } from "../events/store.ts";
+import { getStrategy, strategyParams } from "../strategies/registry.ts";
+import { riskLimitsOf } from "./risk-engine.ts";
+import { matchTickMinute } from "./tick-minutes.ts";
+import { TradingEngine } from "./trading-engine.ts";
+import type { Venue } from "./venue.ts";
+
+/** What a kernel is built from. */
+export interface KernelOptions {
+  config: BacktestConfig;
+  runId: string;
+  store: EventStore;
+  instruments: InstrumentCatalog;
+  brackets: LeverageBracketCatalog;
+  /** An external venue (testnet, live). Absent: the simulated venue, configured by `config`. */
+  venue?: Venue;
+  /** Tick files to match the simulated venue on (backtest `--ticks`). */
+  ticks?: TickFeed;
+}
+
+/** A run's engine and venue, and the step that feeds them one market event. */
+export interface Kernel {
+  engine: TradingEngine;
+  /** The simulated venue, when the run matches in-process (its state is part of a checkpoint). */
+  simulated: SimulatedVenue | undefined;
+  /** Hands one market event to the venue and the engine (await it before the next). */
+  step(e: MarketEvent): Promise<void>;
+}
+
+/** Builds the kernel of a run (see the module comment). */
+export function createKernel(options: KernelOptions): Kernel {
+  const { config, runId, store, instruments, brackets, ticks } = options;
+  const instrument = (symbol: string) => instruments.get(symbol);
+  const strategy = getStrategy(config.strategy);
+  const params = strategyParams(strategy, config);
+  const simulated = options.venue ? undefined : simulatedVenue(config, instruments, brackets, () => engine);
+  const engine: TradingEngine = new TradingEngine({
+    store,
+    venue: options.venue ?? (simulated as SimulatedVenue),
+    runId,
+    accountId: config.accountId,
+    strategy,
+    params,
+    instrument,
+    riskLimits: riskLimitsOf(config.risk),
+    dualSidePosition: config.hedgeMode === true,
+  });
+  const step = async (e: MarketEvent): Promise<void> => {
+    switch (e.kind) {
+      case "bar":
+        if (simulated) {
+          if (ticks?.has(e.bar.symbol)) await matchTickMinute(simulated, ticks, e.bar, engine.onVenueReport);
+          // Most bars are quiet for the venue (nothing to match): then nothing to await either.
+          else if (!simulated.passQuietBar(e.bar, e.mark))
+            await simulated.matchBar(e.bar, engine.onVenueReport, e.mark);
+        }
+        // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
+        await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
+        return;
+      case "funding":
+        await engine.onFundingRate(e.funding);
+        if (simulated) await simulated.settleFunding(e.funding, engine.onVenueReport);
+        return;
+      case "gap":
+        await engine.onGap(e.gap, e.time);
+        return;
+    }
+  };
+  return { engine, simulated, step };
+}
+
+/** The simulated venue of `config`, its margin checks on the engine's booked account. */
+function simulatedVenue(
+  config: BacktestConfig,
+  instruments: InstrumentCatalog,
+  brackets: LeverageBracketCatalog,
+  engine: () => TradingEngine,
+): SimulatedVenue {
+  /** The venue's view of the account, rebuilt only when the account actor's context changed. */
+  let viewOf: { account: AccountContext; view: VenueAccountView } | undefined;
+  return new SimulatedVenue({
+    takerRate: config.feeRates.taker,
+    makerRate: config.feeRates.maker,
+    slippage: config.slippage,
+    instrument: (symbol) => instruments.get(symbol),
+    ...config.venue,
+    dualSidePosition: config.hedgeMode === true,
+    margin: {
+      account: (): VenueAccountView => {
+        const account: AccountContext = engine().accountState;
+        if (account !== viewOf?.account) {
+          const positions = marginedPositions(account);
+          viewOf = {
+            account,
+            view: { walletBalance: account.walletBalance, positions, settings: account.settings },
+          };
+        }
+        return viewOf.view;
+      },
+      brackets: (symbol) => brackets.get(symbol).brackets,
+    },
+  });
+}

@@ -304,6 +304,15 @@ export class TradingEngine {
     return out;
   }
 
+  /**
+   * Where a symbol's market facts stand: the openTime its next bar must have and the fundingTime of its last
+   * settlement (ms; undefined before the first). A live run drops what a restarted feed delivers again.
+   */
+  marketCursor(symbol: string): { expectedOpenTime?: number; lastFundingTime?: number } {
+    const context = this.symbols.get(symbol)?.actor.snapshot.context;
+    return { expectedOpenTime: context?.expectedOpenTime, lastFundingTime: context?.lastFundingTime };
+  }
+
   /** The working orders' requests and filled quantities, read lazily (the risk engine's view). */
   private *workingOrderRequests(): Generator<{ request: OrderRequest; executedQty: string }> {
     for (const { snapshot } of this.execution.workingOrders()) {

@@ -1,0 +1,373 @@
+/**
+ * A live run (paper, testnet, live): the kernel of a backtest (kernel.ts) fed by a live market feed instead of
+ * the archive. Paper matches on the simulated venue in-process; testnet and live send orders to an external venue
+ * whose fills and funding arrive as reports (the user data stream). Market events and venue reports go through
+ * one queue, so the engine handles one input at a time, in the order they arrived.
+ *
+ * The log is self-contained: every market input the strategy consumed is in it (BarClosed, FundingRateSettled,
+ * MarketDataGapDetected), every order's intent is appended before the venue sees it (the store is flushed before
+ * an external submit), and a unit of work (a checkpoint of the engine and the simulated venue, then a flush) ends
+ * after every market event. The run id derives from the mode and the configuration, so the same command on the
+ * same store finds its run again: an unfinished one continues from its last checkpoint (the feed then starts
+ * after the checkpoint's bar), a completed one is refused.
+ *
+ * Time in the log is the exchange's: a bar's closeTime, a report's transaction time; the run's `from` is the
+ * exchange time at its start (`startTime`).
+ */
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import { concatMap, fromEvent, lastValueFrom, NEVER, type Observable, takeUntil, takeWhile } from "rxjs";
+import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
+import { runMachine } from "../actors/run.machine.ts";
+import type { MarketEvent } from "../adapters/market/types.ts";
+import { observeAppends } from "../adapters/store/observed.ts";
+import type { BacktestConfig } from "../config/schema.ts";
+import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
+import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
+import type { EventData } from "../events/catalog.ts";
+import type { EventStore } from "../events/store.ts";
+import { streams } from "../events/streams.ts";
+import { getStrategy, strategyParams } from "../strategies/registry.ts";
+import { createKernel } from "./kernel.ts";
+import { LogFold, type LogFoldResult, readBackFold } from "./log-fold.ts";
+import { readRecordedRun } from "./recorded-run.ts";
+import type { TradingEngine } from "./trading-engine.ts";
+import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
+import type { Venue, VenueReportHandler } from "./venue.ts";
+
+/** The modes of a live run. */
+export type LiveMode = "paper" | "testnet" | "live";
+
+/**
+ * A live market feed (src/adapters/binance/market-feed.ts): market events in order, as the archive feed gives
+ * them; `processed` is called after each one was handled (a lockstep rehearsal acknowledges it there).
+ */
+export interface LiveMarketFeed {
+  readonly events: Observable<MarketEvent>;
+  processed(event: MarketEvent): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Account settings an external venue applies at start (position mode, margin type, leverage per symbol). */
+export interface VenueSettings {
+  leverage: number;
+  marginType: "ISOLATED" | "CROSSED";
+  dualSidePosition: boolean;
+}
+
+/** A venue outside the process (src/adapters/binance/venue.ts): started with the run's settings, then reports. */
+export interface ExternalVenue extends Venue {
+  start(settings: VenueSettings, onReport: VenueReportHandler): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a live run needs besides its configuration. */
+export interface LiveRunDeps {
+  store: EventStore;
+  logger: Logger;
+  /**
+   * Opens the market feed. `after` (ms): a continued run's earliest market time still wanted (the feed may
+   * deliver from there; what the run already has is dropped by symbol).
+   */
+  openFeed: (after: number | undefined) => LiveMarketFeed;
+  /** testnet and live: the exchange. Paper: absent (the simulated venue). */
+  venue?: ExternalVenue;
+  instruments: InstrumentCatalog;
+  brackets: LeverageBracketCatalog;
+  /** Exchange time at the start (ms): the run's `from`. */
+  startTime: number;
+  /**
+   * Market time at which the run completes (ms, exclusive, like a backtest's window end): once every symbol's
+   * bar closing at `until` − 1 (or a gap reaching `until`) was handled, or at the first market event after it
+   * (not handled).
+   */
+  until?: number;
+  /** Aborting it stops the run after the input in hand (the run is then unfinished and can be continued). */
+  signal?: AbortSignal;
+}
+
+/** The end-of-run summary of a live run (money in USDT as decimal strings). */
+export interface LiveRunSummary {
+  runId: string;
+  mode: LiveMode;
+  /** Whether the run reached `until` (RunCompleted); false when it was stopped. */
+  completed: boolean;
+  /** Whether an earlier, unfinished run of the same command was continued. */
+  continued: boolean;
+  bars: number;
+  orders: number;
+  fills: number;
+  realizedPnl: string;
+  fees: string;
+  funding: string;
+  netPnl: string;
+  unrealizedPnl: string;
+  equity: string;
+  maxDrawdown: string;
+  tradingState: string;
+  events: number;
+  eventLogSha256: string;
+}
+
+/** A live run's unit of work: one market event (a minute of market time holds at most a few). */
+const LIVE_UNIT = { marketEvents: 1, marketMs: 0 } as const;
+
+/** The run id of a live run: `<mode>-` + 16 hex of sha256(mode, configuration without the backtest window). */
+export function liveRunId(mode: LiveMode, config: BacktestConfig): string {
+  const h = createHash("sha256")
+    .update(JSON.stringify([mode, tradingConfig(config)]))
+    .digest("hex");
+  return `${mode}-${h.slice(0, 16)}`;
+}
+
+/** The configuration a live run records: the backtest's without its window. */
+function tradingConfig(config: BacktestConfig): Record<string, unknown> {
+  const { from: _from, to: _to, ...trading } = config;
+  return trading;
+}
+
+/**
+ * Runs (or continues) the live run of `config` in `mode` until `deps.until` or the abort signal.
+ * @throws CannotResumeError when the store holds another run or this run completed; the feed's or venue's errors.
+ */
+export async function runLive(
+  mode: LiveMode,
+  config: BacktestConfig,
+  deps: LiveRunDeps,
+): Promise<LiveRunSummary> {
+  if ((mode === "paper") !== (deps.venue === undefined)) {
+    throw new Error(`mode ${mode} needs ${mode === "paper" ? "no external venue" : "an external venue"}`);
+  }
+  const runId = liveRunId(mode, config);
+  const recorded = await findRun(deps.store, runId);
+  const fold = recorded ? undefined : new LogFold();
+  try {
+    return await execute(mode, config, deps, runId, recorded, fold);
+  } finally {
+    await fold?.close();
+  }
+}
+
+async function execute(
+  mode: LiveMode,
+  config: BacktestConfig,
+  deps: LiveRunDeps,
+  runId: string,
+  recorded: Awaited<ReturnType<typeof findRun>>,
+  fold: LogFold | undefined,
+): Promise<LiveRunSummary> {
+  const { logger } = deps;
+  const store = fold ? observeAppends(deps.store, fold.observe) : deps.store;
+  const kernel = createKernel({
+    config,
+    runId,
+    store,
+    instruments: deps.instruments,
+    brackets: deps.brackets,
+    venue: deps.venue,
+  });
+  const { engine } = kernel;
+  const actorDeps = { store, correlationId: runId };
+  const cause = { causationId: `run:${runId}`, eventTime: deps.startTime };
+  let run: EventSourcedActor<typeof runMachine>;
+  const checkpoint = recorded?.lastCheckpoint;
+  if (recorded) {
+    run = await EventSourcedActor.rehydrate(streams.run(runId), runMachine, actorDeps);
+  } else {
+    run = EventSourcedActor.create(streams.run(runId), runMachine, actorDeps);
+    await run.commit(
+      [
+        {
+          type: "RunStarted",
+          data: {
+            runId,
+            mode,
+            strategy: config.strategy,
+            symbols: config.symbols,
+            from: deps.startTime,
+            to: deps.until ?? deps.startTime,
+            config: tradingConfig(config),
+            manifest: [],
+            instruments: { source: deps.instruments.source, snapshotDate: deps.instruments.snapshotDate },
+            brackets: { source: deps.brackets.source, snapshotDate: deps.brackets.snapshotDate },
+          },
+        },
+      ],
+      cause,
+    );
+  }
+  // A continued run restores its actors from the checkpoint; the feed starts after its last bar.
+  const units = new UnitsOfWork({
+    runId,
+    run,
+    store,
+    engine,
+    venue: kernel.simulated,
+    checkpoint,
+    unit: LIVE_UNIT,
+    skipCovered: false,
+  });
+  if (recorded && !checkpoint) {
+    throw new CannotResumeError(
+      `run ${runId} was stopped before its first checkpoint: start it again on an empty store`,
+    );
+  }
+  const queue = new SerialQueue();
+  const onReport: VenueReportHandler = (report) => queue.run(() => engine.onVenueReport(report));
+  if (deps.venue) {
+    const { leverage, marginType } = getStrategy(config.strategy).symbolSettings(
+      strategyParams(getStrategy(config.strategy), config),
+    );
+    await deps.venue.start({ leverage, marginType, dualSidePosition: config.hedgeMode === true }, onReport);
+  }
+  if (!checkpoint) await engine.openAccount(config.initialBalance, config.symbols, cause);
+  logger.info(
+    { runId, mode, symbols: config.symbols, continued: recorded !== undefined },
+    "live run started",
+  );
+
+  const feed = deps.openFeed(checkpoint ? resumeFrom(engine, config.symbols) : undefined);
+  const until = deps.until ?? Number.POSITIVE_INFINITY;
+  let completed = false;
+  const reached = new Set<string>();
+  let lastTime = deps.startTime;
+  const stop$ = deps.signal ? fromEvent(deps.signal, "abort") : NEVER;
+  try {
+    if (!deps.signal?.aborted) {
+      await lastValueFrom(
+        feed.events.pipe(
+          takeWhile((e) => e.time <= until || !(completed = true)),
+          concatMap(async (e) => {
+            if (isNew(engine, e)) {
+              await queue.run(() => units.step(e, kernel.step));
+              lastTime = e.time;
+            }
+            // The run completes once every symbol's market data reached `until`.
+            if (reaches(e, until)) reached.add(symbolOf(e));
+            if (reached.size === config.symbols.length) completed = true;
+            await feed.processed(e);
+          }),
+          takeWhile(() => !completed),
+          takeUntil(stop$),
+        ),
+        { defaultValue: undefined },
+      );
+    }
+  } finally {
+    await feed.close();
+    await queue.idle();
+    await deps.venue?.close();
+  }
+  if (completed) {
+    await run.commit(
+      [
+        {
+          type: "RunCompleted",
+          data: { runId, bars: engine.stats.bars, fundingSettlements: engine.stats.fundingSettlements },
+        },
+      ],
+      { causationId: `run:${runId}`, eventTime: lastTime },
+    );
+  }
+  await store.flush();
+  const folded: LogFoldResult = fold?.complete
+    ? await fold.result()
+    : await readBackFold(deps.store.readAll());
+  const { realizedPnl, fees, funding, netPnl, equity, maxDrawdown } = folded.summary;
+  const summary: LiveRunSummary = {
+    runId,
+    mode,
+    completed,
+    continued: recorded !== undefined,
+    bars: engine.stats.bars,
+    orders: engine.stats.orders,
+    fills: engine.stats.fills,
+    realizedPnl,
+    fees,
+    funding,
+    netPnl,
+    unrealizedPnl: folded.unrealizedPnl,
+    equity,
+    maxDrawdown,
+    tradingState: engine.tradingState,
+    events: folded.events,
+    eventLogSha256: folded.eventLogSha256,
+  };
+  logger.info(summary, completed ? "live run completed" : "live run stopped");
+  return summary;
+}
+
+/** Whether the engine has not had market event `e` yet (a restarted feed may deliver it again). */
+function isNew(engine: TradingEngine, e: MarketEvent): boolean {
+  switch (e.kind) {
+    case "bar": {
+      const next = engine.marketCursor(e.bar.symbol).expectedOpenTime;
+      return next === undefined || e.bar.openTime >= next;
+    }
+    case "gap": {
+      const next = engine.marketCursor(e.gap.symbol).expectedOpenTime;
+      return next === undefined || e.gap.toOpenTime > next;
+    }
+    case "funding": {
+      const last = engine.marketCursor(e.funding.symbol).lastFundingTime;
+      return last === undefined || e.funding.fundingTime > last;
+    }
+  }
+}
+
+/** Whether market event `e` brings its symbol to `until`: the bar closing at `until` − 1, a gap up to it. */
+function reaches(e: MarketEvent, until: number): boolean {
+  if (e.kind === "bar") return e.bar.closeTime >= until - 1;
+  if (e.kind === "gap") return e.gap.toOpenTime >= until;
+  return false;
+}
+
+/** The symbol of a market event. */
+function symbolOf(e: MarketEvent): string {
+  return e.kind === "bar" ? e.bar.symbol : e.kind === "funding" ? e.funding.symbol : e.gap.symbol;
+}
+
+/** The earliest market time a continued run still wants: the least next bar openTime over its symbols. */
+function resumeFrom(engine: TradingEngine, symbols: readonly string[]): number | undefined {
+  const next = symbols.map((s) => engine.marketCursor(s).expectedOpenTime);
+  return next.some((t) => t === undefined) ? undefined : Math.min(...(next as number[]));
+}
+
+/**
+ * The run `runId` in `store`: undefined when the store is empty.
+ * @throws CannotResumeError when the store holds another run, or this one completed.
+ */
+async function findRun(
+  store: EventStore,
+  runId: string,
+): Promise<{ lastCheckpoint?: EventData<"RunCheckpointed"> } | undefined> {
+  for await (const _ of store.readAll({ limit: 1 })) {
+    const recorded = await readRecordedRun(store);
+    if (recorded.started.runId !== runId) {
+      throw new CannotResumeError(
+        `the store holds run ${recorded.started.runId} (${recorded.started.mode}), not ${runId}: a live run ` +
+          "continues only its own run; use another store",
+      );
+    }
+    if (recorded.completed) throw new CannotResumeError(`run ${runId} already completed`);
+    return recorded;
+  }
+  return undefined;
+}
+
+/** Runs tasks one at a time, in the order they were queued. */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Runs `task` after every task queued before it; resolves or rejects with it. */
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Resolves when every queued task has ended. */
+  async idle(): Promise<void> {
+    await this.tail;
+  }
+}

@@ -236,7 +236,10 @@ async function execute(
     if (!deps.signal?.aborted) {
       await lastValueFrom(
         feed.events.pipe(
-          takeWhile((e) => e.time <= until || !(completed = true)),
+          takeWhile((e) => {
+            if (e.time > until) completed = true;
+            return !completed;
+          }),
           concatMap(async (e) => {
             if (isNew(engine, e)) {
               await queue.run(() => units.step(e, kernel.step));

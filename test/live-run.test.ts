@@ -103,6 +103,26 @@ describe.skipIf(!root)("live run, paper mode", () => {
     expect(processed).toEqual(events.map((e) => e.time));
   });
 
+  it("warmed up on the bars before its start, it trades like the backtest with its warm-up", async () => {
+    const warm = BacktestConfigSchema.parse({ ...config, warmupBars: undefined });
+    const backtestStore = new InMemoryEventStore();
+    const backtest = await runBacktest(warm, { store: backtestStore, dataRoot: root!, logger });
+    const files = await discoverArchive(
+      root!,
+      { symbols: config.symbols, from: window.from - 86_400_000, to: window.to },
+      { partial: true },
+    );
+    const store = new InMemoryEventStore();
+    const paper = await runLive("paper", warm, {
+      ...deps(store, await archiveEvents()),
+      history: (w) => archiveMarketEvents(files, w),
+    });
+    expect(paper.warmFrom).toEqual(backtest.warmFrom);
+    expect(paper.warmFrom["BTCUSDT"]).toBeLessThanOrEqual(window.from);
+    expect(await fills(store)).toEqual(await fills(backtestStore));
+    expect(paper.netPnl).toBe(backtest.netPnl);
+  });
+
   it("stopped half-way, the same command on the same store continues it to the uninterrupted log", async () => {
     const events = await archiveEvents();
     const whole = await runLive("paper", config, deps(new InMemoryEventStore(), events));

@@ -5,6 +5,7 @@ import { describeStoreUrl } from "../adapters/store/open-store.ts";
 import type { AppConfig } from "../config/schema.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { BacktestSummary } from "../engine/backtest.ts";
+import type { LiveRunSummary } from "../engine/live-run.ts";
 import type { ReplayReport } from "../engine/replay.ts";
 
 /** Differences printed by `replay --verify` before "… and N more". */
@@ -81,6 +82,36 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["completed", String(s.completed)],
     ["events", String(s.events)],
     ["barsPerSec", String(Math.round(s.barsPerSec))],
+    ["eventLogSha256", s.eventLogSha256],
+    ["store", describeStoreUrl(store)],
+  ]);
+}
+
+/** A live run's summary as one JSON line (no newline): every key of `LiveRunSummary`, money as decimal strings. */
+export function liveSummaryJsonLine(s: LiveRunSummary): string {
+  return JSON.stringify(s);
+}
+
+/** A live run's summary as an aligned two-column table (money in USDT, 8 decimals), ending with the store URL. */
+export function liveSummaryTable(s: LiveRunSummary, store: string): string {
+  return table([
+    ["runId", s.runId],
+    ["mode", s.mode],
+    ["completed", String(s.completed)],
+    ["continued", String(s.continued)],
+    ["bars", String(s.bars)],
+    ["orders", String(s.orders)],
+    ["fills", String(s.fills)],
+    ["realizedPnl", usdt(s.realizedPnl)],
+    ["fees", usdt(s.fees)],
+    ["funding", usdt(s.funding)],
+    ["netPnl", usdt(s.netPnl)],
+    ["unrealizedPnl", usdt(s.unrealizedPnl)],
+    ["equity", usdt(s.equity)],
+    ["maxDrawdown", usdt(s.maxDrawdown)],
+    ["tradingState", s.tradingState],
+    ["warmFrom", perSymbol(s.warmFrom, (ms) => new Date(ms).toISOString())],
+    ["events", String(s.events)],
     ["eventLogSha256", s.eventLogSha256],
     ["store", describeStoreUrl(store)],
   ]);

@@ -63,6 +63,16 @@ export async function openStoreToResume(url: string): Promise<EventStore> {
 }
 
 /**
+ * Opens the store of a live run (`run`): created when missing, an existing one continued (the run checks that it
+ * holds this run), with the backtest group commit unless the URL says otherwise (the run flushes after every
+ * market event and before every order it sends outside the process).
+ * @throws EventStoreError when the file is not a perpsource store (nothing is written to it).
+ */
+export async function openStoreForLive(url: string): Promise<EventStore> {
+  return openEventStore(url, { groupCommit: BACKTEST_GROUP_COMMIT });
+}
+
+/**
  * Opens an existing store to append to it beside its other writers and readers (`halt`, `resume`): each
  * append commits at once.
  * @throws Error when `url` names a sqlite file that does not exist (rather than creating an empty one);

@@ -34,6 +34,7 @@ import { readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import type { Venue, VenueReportHandler } from "./venue.ts";
+import { warmUpWindow } from "./warm-up.ts";
 
 /** The modes of a live run. */
 export type LiveMode = "paper" | "testnet" | "live";
@@ -77,6 +78,11 @@ export interface LiveRunDeps {
   /** Exchange time at the start (ms): the run's `from`. */
   startTime: number;
   /**
+   * The closed bars (and gaps) of every symbol in a window before the start, for the strategy's warm-up (REST
+   * klines). Absent: the strategy starts cold.
+   */
+  history?: (window: { from: number; to: number }) => AsyncIterable<MarketEvent>;
+  /**
    * Market time at which the run completes (ms, exclusive, like a backtest's window end): once every symbol's
    * bar closing at `until` − 1 (or a gap reaching `until`) was handled, or at the first market event after it
    * (not handled).
@@ -105,6 +111,8 @@ export interface LiveRunSummary {
   equity: string;
   maxDrawdown: string;
   tradingState: string;
+  /** Per symbol, market time (ms) from which its strategy was warm; absent when it never was. */
+  warmFrom: Record<string, number>;
   events: number;
   eventLogSha256: string;
 }
@@ -220,7 +228,16 @@ async function execute(
     );
     await deps.venue.start({ leverage, marginType, dualSidePosition: config.hedgeMode === true }, onReport);
   }
-  if (!checkpoint) await engine.openAccount(config.initialBalance, config.symbols, cause);
+  if (!checkpoint) {
+    const warmUp = liveWarmUpWindow(config, deps.startTime);
+    if (warmUp && deps.history) {
+      for await (const e of deps.history(warmUp)) {
+        if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
+        else if (e.kind === "gap") engine.warmUp({ kind: "gap", gap: e.gap }, e.time);
+      }
+    }
+    await engine.openAccount(config.initialBalance, config.symbols, cause);
+  }
   logger.info(
     { runId, mode, symbols: config.symbols, continued: recorded !== undefined },
     "live run started",
@@ -293,6 +310,7 @@ async function execute(
     equity,
     maxDrawdown,
     tradingState: engine.tradingState,
+    warmFrom: engine.warmFrom(),
     events: folded.events,
     eventLogSha256: folded.eventLogSha256,
   };
@@ -317,6 +335,22 @@ function isNew(engine: TradingEngine, e: MarketEvent): boolean {
     }
   }
 }
+
+/**
+ * The window before a live run's start that warms its strategy up: `warmupBars` (default: the strategy's own) bars
+ * of its first interval, ending at the start's minute; undefined for none.
+ */
+export function liveWarmUpWindow(
+  config: BacktestConfig,
+  startTime: number,
+): { from: number; to: number } | undefined {
+  const window = warmUpWindow(config);
+  if (window === undefined) return undefined;
+  const to = Math.floor(startTime / ONE_MINUTE_MS) * ONE_MINUTE_MS;
+  return { from: to - (window.to - window.from), to };
+}
+
+const ONE_MINUTE_MS = 60_000;
 
 /** Whether market event `e` brings its symbol to `until`: the bar closing at `until` − 1, a gap up to it. */
 function reaches(e: MarketEvent, until: number): boolean {

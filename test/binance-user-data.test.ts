@@ -65,7 +65,7 @@ function byOrder(reports: readonly VenueReport[]): Record<string, string[]> {
           : r.kind === "funding"
             ? `funding:${r.funding.symbol}`
             : r.clientOrderId;
-    (out[id] ??= []).push(JSON.stringify(r));
+    out[id] = [...(out[id] ?? []), JSON.stringify(r)];
   }
   return out;
 }

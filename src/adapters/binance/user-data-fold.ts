@@ -137,6 +137,11 @@ export class UserDataFold {
     return order !== undefined && !order.done;
   }
 
+  /** Whether the order is tracked as a conditional (algo) order. */
+  isAlgo(clientOrderId: string): boolean {
+    return this.orders.get(clientOrderId)?.algo ?? false;
+  }
+
   /** A tracked algo order's matching-engine order id once it triggered. */
   triggeredOrderId(clientOrderId: string): string | undefined {
     return this.orders.get(clientOrderId)?.triggeredOrderId;

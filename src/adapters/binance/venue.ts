@@ -1,0 +1,551 @@
+/**
+ * `BinanceVenue`: the engine's `Venue` port on Binance USDⓈ-M (testnet, mainnet, or the local double), over the
+ * `binance` SDK: `USDMClient` through `BinanceRest` (budget, 429/418/-1021, classified errors; rest.ts) and the
+ * `WebsocketClient` user data stream (`subscribeUsdFuturesUserDataStream`: listenKey created over REST, kept alive
+ * every 50 min, re-created on -1125 or `listenKeyExpired`, reconnected after drops; binance-usdm.md §3.5, §7.2).
+ *
+ * - `start`: clock sync, exchangeInfo (the live rate limits; every symbol TRADING), position mode, margin type and
+ *   leverage per symbol (idempotent: -4059 / -4046 "no need to change" are fine), leverage brackets and
+ *   commission rates (kept in `account`), positions and USDT balance (seed the fold), then the user stream.
+ * - `submit`: LIMIT/MARKET → `POST /fapi/v1/order`, conditional types → `POST /fapi/v1/algoOrder` (order-params.ts).
+ *   A rejection → `{ accepted: false, code, reason }` with Binance's code and message (or -1003 / -1008 / -1021
+ *   when the request was not executed: banned, throttled, clock). An unknown outcome is never sent again: after
+ *   the request's recvWindow has passed (Binance refuses it after that) the order is queried by clientOrderId
+ *   (`GET /fapi/v1/order` / `algoOrder`): found → accepted; absent → rejected with the original error.
+ * - `cancel`: an untriggered conditional order on `DELETE /fapi/v1/algoOrder`, anything else (a triggered one by
+ *   its matching-engine order id) on `DELETE /fapi/v1/order`; a failure other than a clean rejection is settled by
+ *   querying the order (CANCELED → canceled).
+ * - Reports: each user-data message is parsed, folded (user-data-fold.ts: deduplicated, in order) and its
+ *   reports handed to `onReport` one at a time, awaited; an order's reports wait until its `submit` returned.
+ *   Funding notices are completed over REST (`income`, `fundingRate`). In lockstep, each private message is
+ *   acknowledged (`POST /sim/v1/lockstep/ack`) once its reports were handled.
+ */
+import { WebsocketClient } from "binance";
+import type { Logger } from "pino";
+import { Dec } from "../../domain/decimal.ts";
+import type {
+  CancelResult,
+  OrderRequest,
+  SubmitResult,
+  Venue,
+  VenueReport,
+  VenueReportHandler,
+} from "../../engine/venue.ts";
+import { BinanceApiError, redact } from "./errors.ts";
+import { isAlgoOrder, orderParams } from "./order-params.ts";
+import type { RateLimit } from "./rate-limiter.ts";
+import { BinanceRest, type BinanceRestOptions } from "./rest.ts";
+import { parseUserDataMessage } from "./user-data.ts";
+import { type FundingNotice, UserDataFold, type VenuePosition } from "./user-data-fold.ts";
+
+/** Options of `BinanceVenue` (the contract's, plus test knobs). */
+export interface BinanceVenueOptions {
+  restUrl?: string;
+  wsUrl?: string;
+  testnet?: boolean;
+  apiKey: string;
+  apiSecret: string;
+  symbols: readonly string[];
+  logger: Logger;
+  /** Acknowledge each private message to the double (`POST /sim/v1/lockstep/ack`). */
+  lockstep?: boolean;
+  /** ms clock (budget windows, bans, the unknown-outcome wait). */
+  clock: () => number;
+  /** REST knobs (timeouts, recvWindow, retries, sleep, limiter backoff); tests shorten them. */
+  rest?: Partial<Pick<BinanceRestOptions, "timeoutMs" | "recvWindow" | "maxRetries" | "sleep" | "limiter">>;
+  /** How many times an unknown outcome is queried before giving up (default 6). */
+  outcomeQueries?: number;
+}
+
+/** The account settings `start` applies to every symbol. */
+export interface VenueSettings {
+  leverage: number;
+  marginType: "ISOLATED" | "CROSSED";
+  dualSidePosition: boolean;
+}
+
+/** What `start` read from the exchange. */
+export interface VenueAccountInfo {
+  rateLimits: RateLimit[];
+  /** `GET /fapi/v1/leverageBracket` as received (one entry per symbol). */
+  leverageBrackets: unknown[];
+  /** Maker and taker commission rates per symbol (decimal strings). */
+  commission: Record<string, { maker: string; taker: string }>;
+  positions: VenuePosition[];
+  /** USDT wallet balance. */
+  walletBalance: string;
+}
+
+/** The outcome of an order could not be learned: trading must stop and reconcile. */
+export class OrderOutcomeUnknownError extends Error {
+  override name = "OrderOutcomeUnknownError";
+}
+
+const NOT_FOUND = new Set([-2011, -2013]);
+const NO_NEED_TO_CHANGE = new Set([-4046, -4059]);
+
+/** The Binance venue (module docstring). */
+export class BinanceVenue implements Venue {
+  readonly external = true;
+  readonly rest: BinanceRest;
+  readonly fold = new UserDataFold();
+  /** Filled by `start`. */
+  account?: VenueAccountInfo;
+  private ws?: WebsocketClient;
+  private onReport?: VenueReportHandler;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly submitting = new Map<string, Promise<unknown>>();
+  private readonly fundingReported = new Set<string>();
+  private readonly resyncListeners: (() => void)[] = [];
+  private failure?: Error;
+  private readonly secrets: string[];
+
+  constructor(private readonly options: BinanceVenueOptions) {
+    this.secrets = [options.apiKey, options.apiSecret];
+    this.rest = new BinanceRest({
+      ...options.rest,
+      ...(options.restUrl ? { restUrl: options.restUrl } : {}),
+      ...(options.testnet ? { testnet: true } : {}),
+      apiKey: options.apiKey,
+      apiSecret: options.apiSecret,
+      logger: options.logger,
+      clock: options.clock,
+    });
+  }
+
+  /**
+   * Reads and sets the account up (module docstring), then opens the user data stream; reports go to
+   * `onReport`, awaited one at a time.
+   * @throws BinanceApiError (redacted) when a step fails; Error for a symbol that is not TRADING.
+   */
+  async start(settings: VenueSettings, onReport: VenueReportHandler): Promise<void> {
+    this.onReport = onReport;
+    const { rest, options } = this;
+    const log = options.logger;
+    await rest.syncClock();
+    const info = await rest.request(
+      "GET /fapi/v1/exchangeInfo",
+      { weight: 1, orders: 0 },
+      (c) => c.getExchangeInfo(),
+      {
+        idempotent: true,
+      },
+    );
+    const rateLimits = info.rateLimits as unknown as RateLimit[];
+    rest.limiter.configure(rateLimits);
+    for (const symbol of options.symbols) {
+      const s = info.symbols.find((x) => x.symbol === symbol);
+      if (!s) throw new Error(`exchangeInfo: unknown symbol ${symbol}`);
+      if (s.status !== "TRADING") throw new Error(`exchangeInfo: ${symbol} is ${s.status}, not TRADING`);
+    }
+    const mode = await rest.request("GET /fapi/v1/positionSide/dual", { weight: 30, orders: 0 }, (c) =>
+      c.getCurrentPositionMode(),
+    );
+    if (mode.dualSidePosition !== settings.dualSidePosition)
+      await this.idempotent("POST /fapi/v1/positionSide/dual", (c) =>
+        c.setPositionMode({ dualSidePosition: String(settings.dualSidePosition) as "true" | "false" }),
+      );
+    const commission: VenueAccountInfo["commission"] = {};
+    for (const symbol of options.symbols) {
+      await this.idempotent("POST /fapi/v1/marginType", (c) =>
+        c.setMarginType({ symbol, marginType: settings.marginType }),
+      );
+      await rest.request("POST /fapi/v1/leverage", { weight: 1, orders: 0 }, (c) =>
+        c.setLeverage({ symbol, leverage: settings.leverage }),
+      );
+      const rate = await rest.request(
+        "GET /fapi/v1/commissionRate",
+        { weight: 20, orders: 0 },
+        (c) => c.getAccountCommissionRate({ symbol }),
+        { idempotent: true },
+      );
+      commission[symbol] = {
+        maker: String(rate.makerCommissionRate),
+        taker: String(rate.takerCommissionRate),
+      };
+    }
+    const leverageBrackets = await rest.request(
+      "GET /fapi/v1/leverageBracket",
+      { weight: 1, orders: 0 },
+      (c) => c.getNotionalAndLeverageBrackets(),
+      { idempotent: true },
+    );
+    const positionRows = await rest.request("GET /fapi/v3/positionRisk", { weight: 5, orders: 0 }, (c) =>
+      c.getPositionsV3(),
+    );
+    const positions: VenuePosition[] = positionRows.map((p) => ({
+      symbol: p.symbol,
+      positionSide: p.positionSide as VenuePosition["positionSide"],
+      positionAmt: String(p.positionAmt),
+      entryPrice: String(p.entryPrice),
+      marginType: new Dec(String(p.isolatedWallet || "0")).isZero() ? settings.marginType : "ISOLATED",
+      isolatedWallet: String(p.isolatedWallet || "0"),
+    }));
+    const balances = await rest.request(
+      "GET /fapi/v3/balance",
+      { weight: 5, orders: 0 },
+      (c) => c.getBalanceV3(),
+      {
+        idempotent: true,
+      },
+    );
+    const walletBalance = String(balances.find((b) => b.asset === "USDT")?.balance ?? "0");
+    this.fold.seed(positions, { USDT: walletBalance });
+    this.account = { rateLimits, leverageBrackets, commission, positions, walletBalance };
+    log.info({ symbols: options.symbols, settings, walletBalance }, "binance venue: account ready");
+    await this.openUserStream();
+  }
+
+  /** Registers a listener for stream resynchronisation points (reconnect, listenKey re-created): reconcile there. */
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
+  }
+
+  /** Sends a new order (module docstring). Never sends an order twice. */
+  async submit(order: OrderRequest): Promise<SubmitResult> {
+    this.throwIfFailed();
+    const algo = isAlgoOrder(order);
+    this.fold.track({ clientOrderId: order.clientOrderId, symbol: order.symbol, algo });
+    const sending = this.send(order, algo);
+    this.submitting.set(order.clientOrderId, sending);
+    try {
+      return await sending;
+    } finally {
+      this.submitting.delete(order.clientOrderId);
+    }
+  }
+
+  /** Cancels a working order (module docstring). */
+  async cancel(symbol: string, clientOrderId: string): Promise<CancelResult> {
+    this.throwIfFailed();
+    const triggered = this.fold.triggeredOrderId(clientOrderId);
+    const algo = this.fold.isAlgo(clientOrderId) && triggered === undefined;
+    this.fold.setCancelRequested(clientOrderId, true);
+    const endpoint = algo ? "DELETE /fapi/v1/algoOrder" : "DELETE /fapi/v1/order";
+    try {
+      await this.rest.request(
+        endpoint,
+        { weight: 1, orders: 0 },
+        (c): Promise<unknown> =>
+          algo
+            ? c.cancelAlgoOrder({ clientAlgoId: clientOrderId } as never)
+            : c.cancelOrder(
+                (triggered
+                  ? { symbol, orderId: Number(triggered) }
+                  : { symbol, origClientOrderId: clientOrderId }) as never,
+              ),
+      );
+      return { canceled: true };
+    } catch (error) {
+      const e = asApiError(error);
+      if (e.kind !== "rejected" || NOT_FOUND.has(e.code)) {
+        const status = await this.queryStatus(symbol, clientOrderId, algo).catch(() => undefined);
+        if (status === "CANCELED") return { canceled: true };
+      }
+      this.fold.setCancelRequested(clientOrderId, false);
+      return { canceled: false, code: e.code, reason: e.msg };
+    }
+  }
+
+  /** Closes the user data stream (the listenKey is deleted by the SDK) and waits for the reports under way. */
+  async close(): Promise<void> {
+    if (this.ws) {
+      await this.ws.unsubscribeUsdFuturesUserDataStream();
+      this.ws.closeAll(true);
+      this.ws = undefined;
+    }
+    await this.queue;
+  }
+
+  // ── orders ────────────────────────────────────────────────────────────────────────────────────────────
+
+  private async send(order: OrderRequest, algo: boolean): Promise<SubmitResult> {
+    const params = orderParams(order);
+    const sentAt = this.options.clock();
+    try {
+      if (algo) {
+        const r = await this.rest.request("POST /fapi/v1/algoOrder", { weight: 0, orders: 1 }, (c) =>
+          c.submitNewAlgoOrder(params as never),
+        );
+        return { accepted: true, orderId: String(r.algoId) };
+      }
+      const r = await this.rest.request("POST /fapi/v1/order", { weight: 0, orders: 1 }, (c) =>
+        c.submitNewOrder(params as never),
+      );
+      return { accepted: true, orderId: String(r.orderId) };
+    } catch (error) {
+      const e = asApiError(error);
+      if (e.kind !== "unknown") return { accepted: false, code: e.code || codeOf(e), reason: e.msg };
+      this.options.logger.warn(
+        { clientOrderId: order.clientOrderId, error: e.message },
+        "order outcome unknown",
+      );
+      return this.settleUnknown(order, algo, sentAt, e);
+    }
+  }
+
+  /** The order's outcome after an unknown answer: queried once its request can no longer be accepted. */
+  private async settleUnknown(
+    order: OrderRequest,
+    algo: boolean,
+    sentAt: number,
+    cause: BinanceApiError,
+  ): Promise<SubmitResult> {
+    const readyAt = sentAt + this.rest.recvWindow + 1_000;
+    const queries = this.options.outcomeQueries ?? 6;
+    const sleep = this.options.rest?.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+    for (let attempt = 0; attempt < queries; attempt += 1) {
+      const wait = readyAt - this.options.clock();
+      if (wait > 0) await sleep(wait);
+      try {
+        const found = algo
+          ? await this.rest.request("GET /fapi/v1/algoOrder", { weight: 1, orders: 0 }, (c) =>
+              c.getAlgoOrder({ clientAlgoId: order.clientOrderId } as never),
+            )
+          : await this.rest.request("GET /fapi/v1/order", { weight: 1, orders: 0 }, (c) =>
+              c.getOrder({ symbol: order.symbol, origClientOrderId: order.clientOrderId } as never),
+            );
+        const orderId = String(
+          algo ? (found as { algoId: unknown }).algoId : (found as { orderId: unknown }).orderId,
+        );
+        this.options.logger.info(
+          { clientOrderId: order.clientOrderId, orderId },
+          "unknown outcome: order found",
+        );
+        return { accepted: true, orderId };
+      } catch (error) {
+        const e = asApiError(error);
+        if (e.kind === "rejected" && NOT_FOUND.has(e.code)) {
+          this.options.logger.info(
+            { clientOrderId: order.clientOrderId },
+            "unknown outcome: order not placed",
+          );
+          return {
+            accepted: false,
+            code: cause.code || -1007,
+            reason: `${cause.msg} (not placed: no order ${order.clientOrderId} after the recvWindow)`,
+          };
+        }
+        this.options.logger.warn(
+          { clientOrderId: order.clientOrderId, error: e.message },
+          "order query failed",
+        );
+        await sleep(Math.min(30_000, 500 * 2 ** attempt));
+      }
+    }
+    throw new OrderOutcomeUnknownError(
+      `order ${order.clientOrderId}: outcome unknown after ${queries} queries (${cause.message}); reconcile before trading`,
+    );
+  }
+
+  private async queryStatus(symbol: string, clientOrderId: string, algo: boolean): Promise<string> {
+    if (algo) {
+      const r = await this.rest.request(
+        "GET /fapi/v1/algoOrder",
+        { weight: 1, orders: 0 },
+        (c) => c.getAlgoOrder({ clientAlgoId: clientOrderId } as never),
+        { idempotent: true },
+      );
+      return String((r as { algoStatus: unknown }).algoStatus);
+    }
+    const r = await this.rest.request(
+      "GET /fapi/v1/order",
+      { weight: 1, orders: 0 },
+      (c) => c.getOrder({ symbol, origClientOrderId: clientOrderId } as never),
+      { idempotent: true },
+    );
+    return String(r.status);
+  }
+
+  /** A settings change that Binance answers "no need to change" when already so. */
+  private async idempotent(endpoint: string, send: Parameters<BinanceRest["request"]>[2]): Promise<void> {
+    try {
+      await this.rest.request(endpoint, { weight: 1, orders: 0 }, send);
+    } catch (error) {
+      const e = asApiError(error);
+      if (!(e.kind === "rejected" && NO_NEED_TO_CHANGE.has(e.code))) throw e;
+    }
+  }
+
+  // ── user data stream ──────────────────────────────────────────────────────────────────────────────────
+
+  private async openUserStream(): Promise<void> {
+    const { options } = this;
+    const log = options.logger;
+    const secrets = this.secrets;
+    const sdkLog =
+      (level: "debug" | "info" | "warn") =>
+      (...params: unknown[]) =>
+        log[level]({ sdk: redact(safeJson(params), secrets) }, "binance ws");
+    const ws = new WebsocketClient(
+      {
+        api_key: options.apiKey,
+        api_secret: options.apiSecret,
+        beautify: false,
+        ...(options.wsUrl ? { wsUrl: options.wsUrl.replace(/\/+$/, "") } : {}),
+        ...(options.testnet ? { testnet: true } : {}),
+        restOptions: {
+          ...(options.restUrl ? { baseUrl: options.restUrl.replace(/\/+$/, "") } : {}),
+          ...(options.testnet ? { testnet: true } : {}),
+        },
+      },
+      { trace: () => {}, info: sdkLog("debug"), error: sdkLog("warn") },
+    );
+    this.ws = ws;
+    ws.on("message", (message: unknown) => {
+      this.queue = this.queue
+        .then(() => this.handleMessage(message))
+        .catch((error: unknown) => this.fail(error));
+    });
+    ws.on("reconnected", () => {
+      log.warn("user data stream reconnected: resynchronise");
+      for (const listener of this.resyncListeners) listener();
+    });
+    ws.on("exception", (event: unknown) =>
+      log.warn({ event: redact(safeJson(event), secrets) }, "binance ws exception"),
+    );
+    await ws.subscribeUsdFuturesUserDataStream();
+    log.info("user data stream open");
+  }
+
+  private async handleMessage(raw: unknown): Promise<void> {
+    const message = parseUserDataMessage(raw);
+    const result = this.fold.apply(message);
+    for (const report of result.reports) await this.deliver(report);
+    for (const notice of result.funding)
+      for (const report of await this.fundingReports(notice)) await this.deliver(report);
+    if (result.listenKeyExpired) {
+      this.options.logger.warn("listenKey expired: the SDK re-creates it; resynchronise");
+      for (const listener of this.resyncListeners) listener();
+    }
+    if (this.options.lockstep) await this.ack();
+  }
+
+  private async deliver(report: VenueReport): Promise<void> {
+    const id =
+      report.kind === "fill"
+        ? report.fill.clientOrderId
+        : report.kind === "funding" || report.kind === "liquidation"
+          ? undefined
+          : report.clientOrderId;
+    const pending = id === undefined ? undefined : this.submitting.get(id);
+    if (pending) await pending.catch(() => undefined);
+    await this.onReport?.(report);
+  }
+
+  /** Completes a funding notice over REST: the symbols (income, when cross), the rate and mark (fundingRate). */
+  private async fundingReports(notice: FundingNotice): Promise<VenueReport[]> {
+    const rows: {
+      symbol: string;
+      positionSide: VenuePosition["positionSide"];
+      positionAmt: string;
+      fee: string;
+    }[] = [];
+    if (notice.position) rows.push({ ...notice.position, fee: notice.fundingFee });
+    else {
+      const income = await this.rest.request(
+        "GET /fapi/v1/income",
+        { weight: 30, orders: 0 },
+        (c) =>
+          c.getIncomeHistory({
+            incomeType: "FUNDING_FEE",
+            startTime: notice.time - 1_000,
+            endTime: notice.time + 1_000,
+          } as never),
+        { idempotent: true },
+      );
+      for (const row of income) {
+        if (row.asset !== notice.asset || !row.symbol) continue;
+        const position = this.openPosition(row.symbol);
+        rows.push({ symbol: row.symbol, ...position, fee: String(row.income) });
+      }
+    }
+    const reports: VenueReport[] = [];
+    for (const row of rows) {
+      const key = `${row.symbol}:${row.positionSide}:${notice.time}`;
+      if (this.fundingReported.has(key)) continue;
+      this.fundingReported.add(key);
+      const rates = await this.rest.request(
+        "GET /fapi/v1/fundingRate",
+        { weight: 1, orders: 0 },
+        (c) =>
+          c.getFundingRateHistory({
+            symbol: row.symbol,
+            startTime: notice.time - 60_000,
+            endTime: notice.time + 60_000,
+          }),
+        { idempotent: true },
+      );
+      const rate = [...rates].sort(
+        (a, b) => Math.abs(a.fundingTime - notice.time) - Math.abs(b.fundingTime - notice.time),
+      )[0];
+      if (!rate)
+        throw new Error(`funding of ${row.symbol} at ${notice.time}: no fundingRate entry around it`);
+      reports.push({
+        kind: "funding",
+        time: notice.time,
+        funding: {
+          symbol: row.symbol,
+          ...(row.positionSide === "BOTH" ? {} : { positionSide: row.positionSide }),
+          fundingTime: rate.fundingTime,
+          fundingRate: String(rate.fundingRate),
+          markPrice: String((rate as { markPrice?: unknown }).markPrice ?? "0"),
+          positionAmt: row.positionAmt,
+          fundingFee: row.fee,
+        },
+      });
+    }
+    return reports;
+  }
+
+  private openPosition(symbol: string): { positionSide: VenuePosition["positionSide"]; positionAmt: string } {
+    const open = (["BOTH", "LONG", "SHORT"] as const)
+      .map((side) => this.fold.position(symbol, side))
+      .filter((p): p is VenuePosition => p !== undefined && !new Dec(p.positionAmt).isZero());
+    if (open.length !== 1)
+      throw new Error(
+        `funding of ${symbol}: ${open.length} open positions known, cannot tell which one paid`,
+      );
+    return { positionSide: open[0]!.positionSide, positionAmt: open[0]!.positionAmt };
+  }
+
+  private async ack(): Promise<void> {
+    await this.rest.request("POST /sim/v1/lockstep/ack", { weight: 0, orders: 0 }, (c) =>
+      c.post("sim/v1/lockstep/ack"),
+    );
+  }
+
+  private fail(error: unknown): void {
+    const e = error instanceof Error ? error : new Error(String(error));
+    this.failure ??= e;
+    this.options.logger.error(
+      { error: redact(e.message, this.secrets) },
+      "user data stream: report handling failed",
+    );
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+}
+
+function asApiError(error: unknown): BinanceApiError {
+  if (error instanceof BinanceApiError) return error;
+  throw error;
+}
+
+/** A code for a request that was not executed and whose answer had none. */
+function codeOf(e: BinanceApiError): number {
+  if (e.kind === "banned" || e.kind === "rateLimited") return -1003;
+  if (e.kind === "clock") return -1021;
+  if (e.kind === "unavailable") return -1008;
+  return 0;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v) => (v instanceof Error ? { name: v.name, message: v.message } : v));
+  } catch {
+    return String(value);
+  }
+}

@@ -447,4 +447,44 @@ describe("BinanceVenue user data stream", () => {
       },
     ]);
   });
+
+  it("hands an order's reports over only after its submit returned", async () => {
+    const { venue, reports } = await started({ lockstep: true });
+    const events: string[] = [];
+    fake.script("POST /fapi/v1/order", { execute: true, delayMs: 300 });
+    const submitted = venue
+      .submit(limitOrder("ps-BTCUSDT-23-E"))
+      .then((r) => events.push(`submit ${r.accepted}`));
+    await until(() => fake.orders.has("ps-BTCUSDT-23-E"), "the order at the fake");
+    fake.push(
+      otu("ps-BTCUSDT-23-E", { x: "TRADE", X: "FILLED", l: "0.002", z: "0.002", L: "91739.90", t: 9 }),
+    );
+    await until(() => reports.length === 1, "the fill");
+    events.push("fill");
+    await submitted;
+    expect(events).toEqual(["submit true", "fill"]);
+  });
+
+  it("follows the SDK's re-created listenKey after listenKeyExpired and signals a resync", async () => {
+    const { venue, reports } = await started();
+    let resyncs = 0;
+    venue.onResync(() => {
+      resyncs += 1;
+    });
+    await venue.submit(limitOrder("ps-BTCUSDT-24-E"));
+    const oldKey = fake.listenKey;
+    fake.listenKey = "fakeListenKeyRenewed0000";
+    fake.push({ e: "listenKeyExpired", E: 1731954087444, listenKey: oldKey });
+    await until(() => fake.sent("POST /fapi/v1/listenKey").length === 2, "a new listenKey");
+    await fake.connected();
+    await until(() => resyncs >= 1, "the resync signal");
+    fake.push(
+      otu("ps-BTCUSDT-24-E", { x: "TRADE", X: "FILLED", l: "0.002", z: "0.002", L: "91739.90", t: 10 }),
+    );
+    await until(() => reports.length === 1, "the fill on the new stream");
+    expect(reports[0]).toMatchObject({
+      kind: "fill",
+      fill: { clientOrderId: "ps-BTCUSDT-24-E", tradeId: "10" },
+    });
+  });
 });

@@ -17,7 +17,7 @@ export interface Fault {
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
-  /** Run the route first (the order is placed), then answer with the fault. */
+  /** Run the route first (the order is placed), then answer with the fault (its status/body, else the route's). */
   execute?: boolean;
   /** Hold the answer this many ms (longer than the client's timeout: an unknown outcome). */
   delayMs?: number;
@@ -240,7 +240,9 @@ export class BinanceFake {
     const fault = this.faults.get(route)?.shift();
     if (fault && !fault.execute) return this.answer(reply, fault);
     const result = handler(params);
-    if (fault) return this.answer(reply, fault);
+    if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault && (fault.status !== undefined || fault.body !== undefined))
+      return this.answer(reply, { ...fault, delayMs: 0 });
     if (result instanceof Rejection) return reply.code(400).send({ code: result.code, msg: result.msg });
     return result;
   }
@@ -280,7 +282,7 @@ export class BinanceFake {
     const order = orderId
       ? [...book.values()].find((o) => String(o.orderId) === orderId)
       : book.get(clientOrderId);
-    if (!order || order.status !== "NEW") return reject(-2011, "Unknown order sent.");
+    if (order === undefined || order.status !== "NEW") return reject(-2011, "Unknown order sent.");
     order.status = "CANCELED";
     return { orderId: order.orderId, status: "CANCELED" };
   }

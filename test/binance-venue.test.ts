@@ -102,6 +102,12 @@ describe("BinanceVenue start", () => {
     expect(fake.leverage).toEqual({ BTCUSDT: 5 });
     expect(venue.account?.commission).toEqual({ BTCUSDT: { maker: "0.000200", taker: "0.000500" } });
     expect(venue.account?.walletBalance).toBe("10000.00000000");
+    expect(venue.account?.instruments.get("BTCUSDT").symbol).toBe("BTCUSDT");
+    expect(venue.account?.brackets.get("BTCUSDT").brackets[2]).toMatchObject({
+      maintMarginRatio: "0.0065",
+      cum: "950",
+    });
+    expect(venue.account?.rateLimits.find((l) => l.rateLimitType === "REQUEST_WEIGHT")?.limit).toBe(6000);
     expect(fake.sent("POST /fapi/v1/listenKey")).toHaveLength(1);
   });
 

@@ -8,9 +8,11 @@
  * Every request is recorded with its parameters as received (strings).
  */
 import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { type WebSocket, WebSocketServer } from "ws";
+import { SPEC_BTC_BRACKETS } from "./btc-brackets.ts";
 
 /** A scripted answer for the next request of a route. */
 export interface Fault {
@@ -112,7 +114,9 @@ export class BinanceFake {
       makerCommissionRate: "0.000200",
       takerCommissionRate: "0.000500",
     }));
-    route("GET", "/fapi/v1/leverageBracket", "SIGNED", () => [{ symbol: "BTCUSDT", brackets: [] }]);
+    route("GET", "/fapi/v1/leverageBracket", "SIGNED", () => [
+      { symbol: "BTCUSDT", brackets: SPEC_BTC_BRACKETS },
+    ]);
     route("GET", "/fapi/v3/positionRisk", "SIGNED", () => []);
     route("GET", "/fapi/v3/balance", "SIGNED", () => [{ asset: "USDT", balance: "10000.00000000" }]);
     route("GET", "/fapi/v1/income", "SIGNED", (p) =>
@@ -299,16 +303,9 @@ function reject(code: number, msg: string): Rejection {
   return new Rejection(code, msg);
 }
 
+/** The bundled exchangeInfo snapshot (every USDⓈ-M symbol of 2025-12-24). */
 function defaultExchangeInfo(): unknown {
-  return {
-    rateLimits: [
-      { rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: 2400 },
-      { rateLimitType: "ORDERS", interval: "SECOND", intervalNum: 10, limit: 300 },
-      { rateLimitType: "ORDERS", interval: "MINUTE", intervalNum: 1, limit: 1200 },
-    ],
-    symbols: [
-      { symbol: "BTCUSDT", status: "TRADING" },
-      { symbol: "ETHUSDT", status: "TRADING" },
-    ],
-  };
+  return JSON.parse(
+    readFileSync(new URL("../../src/domain/instruments.snapshot.json", import.meta.url), "utf8"),
+  );
 }

@@ -16,6 +16,7 @@
 import type { AxiosRequestConfig } from "axios";
 import { USDMClient } from "binance";
 import type { Logger } from "pino";
+import { parseJsonLossless } from "../leverage-brackets/load.ts";
 import { BinanceApiError, classifyError } from "./errors.ts";
 import { RateLimiter, type RateLimiterOptions, type RequestCost } from "./rate-limiter.ts";
 
@@ -65,13 +66,14 @@ export class BinanceRest {
     this.maxRetries = options.maxRetries ?? 4;
     this.recvWindow = options.recvWindow ?? 5_000;
     this.limiter = new RateLimiter(undefined, options.limiter);
+    const observe = (headers: Record<string, unknown>) => this.limiter.observe(headers, this.options.clock());
     const requestOptions: AxiosRequestConfig = {
       timeout: options.timeoutMs ?? 10_000,
       // Every answer's headers, success or error, feed the budget (the SDK keeps only the last value of each).
       transformResponse: [
-        (data: unknown, headers: unknown) => {
-          this.limiter.observe(headerRecord(headers), this.options.clock());
-          return parseBody(data);
+        function (this: AxiosRequestConfig, data: unknown, headers: unknown) {
+          observe(headerRecord(headers));
+          return parseBody(data, this.url ?? "");
         },
       ],
     };
@@ -204,10 +206,16 @@ function headerRecord(headers: unknown): Record<string, unknown> {
   return out;
 }
 
-function parseBody(data: unknown): unknown {
+/**
+ * JSON bodies as the SDK would parse them, except `leverageBracket`, parsed losslessly (every number kept as its
+ * text, as `--brackets FILE` reads it: its MMRs and cums are JSON numbers). A body that is not JSON stays text.
+ */
+function parseBody(data: unknown, url: string): unknown {
   if (typeof data !== "string" || data === "") return data;
   try {
-    return JSON.parse(data);
+    return url.includes("/fapi/v1/leverageBracket")
+      ? parseJsonLossless(data, url.split("?")[0]!)
+      : JSON.parse(data);
   } catch {
     return data;
   }

@@ -41,6 +41,8 @@ export interface TrackedOrder {
   clientOrderId: string;
   symbol: string;
   algo: boolean;
+  /** A conditional order that already triggered (adopted after a restart): its matching-engine order id. */
+  triggeredOrderId?: string;
 }
 
 /** A funding payment seen on the stream, to be completed over REST (rate, mark, and the symbol when cross). */
@@ -119,9 +121,10 @@ export class UserDataFold {
   /** Registers an order the engine sent (before sending it, so that no message of it can be missed). */
   track(order: TrackedOrder): void {
     if (this.orders.has(order.clientOrderId)) return;
+    if (order.triggeredOrderId !== undefined) this.byOrderId.set(order.triggeredOrderId, order.clientOrderId);
     this.orders.set(order.clientOrderId, {
       ...order,
-      algoRank: -1,
+      algoRank: order.triggeredOrderId === undefined ? -1 : 2,
       filled: new Dec(0),
       tradeIds: new Set(),
       done: false,

@@ -23,6 +23,8 @@
 import { WebsocketClient } from "binance";
 import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
+import { InstrumentCatalog, utcDay } from "../../domain/instruments.catalog.ts";
+import { LeverageBracketCatalog } from "../../domain/margin/brackets.catalog.ts";
 import type {
   CancelResult,
   OrderRequest,
@@ -67,8 +69,10 @@ export interface VenueSettings {
 /** What `start` read from the exchange. */
 export interface VenueAccountInfo {
   rateLimits: RateLimit[];
-  /** `GET /fapi/v1/leverageBracket` as received (one entry per symbol). */
-  leverageBrackets: unknown[];
+  /** `GET /fapi/v1/exchangeInfo`, validated. */
+  instruments: InstrumentCatalog;
+  /** `GET /fapi/v1/leverageBracket` (the account's brackets), validated (the §4.6 cum rule included). */
+  brackets: LeverageBracketCatalog;
   /** Maker and taker commission rates per symbol (decimal strings). */
   commission: Record<string, { maker: string; taker: string }>;
   positions: VenuePosition[];
@@ -133,6 +137,11 @@ export class BinanceVenue implements Venue {
     );
     const rateLimits = info.rateLimits as unknown as RateLimit[];
     rest.limiter.configure(rateLimits);
+    const base = options.restUrl ?? (options.testnet ? "testnet" : "mainnet");
+    const instruments = InstrumentCatalog.fromExchangeInfo(
+      info,
+      `response of GET ${base}/fapi/v1/exchangeInfo`,
+    );
     for (const symbol of options.symbols) {
       const s = info.symbols.find((x) => x.symbol === symbol);
       if (!s) throw new Error(`exchangeInfo: unknown symbol ${symbol}`);
@@ -164,12 +173,18 @@ export class BinanceVenue implements Venue {
         taker: String(rate.takerCommissionRate),
       };
     }
-    const leverageBrackets = await rest.request(
+    const bracketBody = await rest.request(
       "GET /fapi/v1/leverageBracket",
       { weight: 1, orders: 0 },
       (c) => c.getNotionalAndLeverageBrackets(),
       { idempotent: true },
     );
+    const brackets = LeverageBracketCatalog.fromBracketFile(
+      bracketBody,
+      utcDay(info.serverTime),
+      `response of GET ${base}/fapi/v1/leverageBracket`,
+    );
+    await this.refuseBnbFees();
     const positionRows = await rest.request("GET /fapi/v3/positionRisk", { weight: 5, orders: 0 }, (c) =>
       c.getPositionsV3(),
     );
@@ -191,9 +206,22 @@ export class BinanceVenue implements Venue {
     );
     const walletBalance = String(balances.find((b) => b.asset === "USDT")?.balance ?? "0");
     this.fold.seed(positions, { USDT: walletBalance });
-    this.account = { rateLimits, leverageBrackets, commission, positions, walletBalance };
+    this.account = { rateLimits, instruments, brackets, commission, positions, walletBalance };
     log.info({ symbols: options.symbols, settings, walletBalance }, "binance venue: account ready");
     await this.openUserStream();
+  }
+
+  /**
+   * Registers an order the engine already has working (after a restart), so that its stream messages are
+   * recognised and its cancel goes to the right endpoint; `triggeredOrderId` for a triggered conditional order.
+   */
+  adopt(order: OrderRequest, triggeredOrderId?: string): void {
+    this.fold.track({
+      clientOrderId: order.clientOrderId,
+      symbol: order.symbol,
+      algo: isAlgoOrder(order),
+      ...(triggeredOrderId === undefined ? {} : { triggeredOrderId }),
+    });
   }
 
   /** Registers a listener for stream resynchronisation points (reconnect, listenKey re-created): reconcile there. */
@@ -357,6 +385,26 @@ export class BinanceVenue implements Venue {
     return String(r.status);
   }
 
+  /**
+   * Commissions are booked in USDT: an account paying fees in BNB (`feeBurn`) is refused at start, not at its
+   * first fill. An endpoint the venue does not have (the local double) is no objection.
+   */
+  private async refuseBnbFees(): Promise<void> {
+    let feeBurn = false;
+    try {
+      const status = await this.rest.request("GET /fapi/v1/feeBurn", { weight: 30, orders: 0 }, (c) =>
+        c.getBNBBurnStatus(),
+      );
+      feeBurn = (status as { feeBurn?: unknown }).feeBurn === true;
+    } catch (error) {
+      this.options.logger.debug({ error: asApiError(error).message }, "feeBurn status not available");
+    }
+    if (feeBurn)
+      throw new Error(
+        "the account pays fees in BNB (feeBurn): perpsource books commissions in USDT; turn it off",
+      );
+  }
+
   /** A settings change that Binance answers "no need to change" when already so. */
   private async idempotent(endpoint: string, send: Parameters<BinanceRest["request"]>[2]): Promise<void> {
     try {
@@ -409,6 +457,7 @@ export class BinanceVenue implements Venue {
   }
 
   private async handleMessage(raw: unknown): Promise<void> {
+    if (this.failure) return; // halted: nothing more is folded or acknowledged (reconcile, restart)
     const message = parseUserDataMessage(raw);
     const result = this.fold.apply(message);
     for (const report of result.reports) await this.deliver(report);

@@ -114,8 +114,18 @@ export class BinanceFake {
       makerCommissionRate: "0.000200",
       takerCommissionRate: "0.000500",
     }));
+    // Binance sends the brackets' numbers as JSON numbers.
     route("GET", "/fapi/v1/leverageBracket", "SIGNED", () => [
-      { symbol: "BTCUSDT", brackets: SPEC_BTC_BRACKETS },
+      {
+        symbol: "BTCUSDT",
+        brackets: SPEC_BTC_BRACKETS.map((b) => ({
+          ...b,
+          notionalCap: Number(b.notionalCap),
+          notionalFloor: Number(b.notionalFloor),
+          maintMarginRatio: Number(b.maintMarginRatio),
+          cum: Number(b.cum),
+        })),
+      },
     ]);
     route("GET", "/fapi/v3/positionRisk", "SIGNED", () => []);
     route("GET", "/fapi/v3/balance", "SIGNED", () => [{ asset: "USDT", balance: "10000.00000000" }]);

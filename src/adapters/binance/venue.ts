@@ -482,7 +482,12 @@ export class BinanceVenue implements Venue {
     await this.onReport?.(report);
   }
 
-  /** Completes a funding notice over REST: the symbols (income, when cross), the rate and mark (fundingRate). */
+  /**
+   * Completes a funding notice over REST: the symbols (income, when cross), the rate and mark (fundingRate).
+   * Binance may list them a moment after the stream's message: each is asked again with backoff (5 times) before
+   * it is an error. Funding of a symbol this venue does not trade is left to reconciliation (logged).
+   * @throws Error when the income or the rate cannot be found, or the position that paid is ambiguous.
+   */
   private async fundingReports(notice: FundingNotice): Promise<VenueReport[]> {
     const rows: {
       symbol: string;
@@ -492,21 +497,24 @@ export class BinanceVenue implements Venue {
     }[] = [];
     if (notice.position) rows.push({ ...notice.position, fee: notice.fundingFee });
     else {
-      const income = await this.rest.request(
-        "GET /fapi/v1/income",
-        { weight: 30, orders: 0 },
-        (c) =>
-          c.getIncomeHistory({
+      const income = await this.eventually(`funding income at ${notice.time}`, (c) =>
+        c
+          .getIncomeHistory({
             incomeType: "FUNDING_FEE",
             startTime: notice.time - 1_000,
             endTime: notice.time + 1_000,
-          } as never),
-        { idempotent: true },
+          } as never)
+          .then((list) => list.filter((row) => row.asset === notice.asset && row.symbol)),
       );
       for (const row of income) {
-        if (row.asset !== notice.asset || !row.symbol) continue;
-        const position = this.openPosition(row.symbol);
-        rows.push({ symbol: row.symbol, ...position, fee: String(row.income) });
+        if (!this.options.symbols.includes(row.symbol!)) {
+          this.options.logger.warn(
+            { symbol: row.symbol, income: row.income },
+            "funding of a symbol not traded here",
+          );
+          continue;
+        }
+        rows.push({ symbol: row.symbol!, ...this.openPosition(row.symbol!), fee: String(row.income) });
       }
     }
     const reports: VenueReport[] = [];
@@ -514,22 +522,19 @@ export class BinanceVenue implements Venue {
       const key = `${row.symbol}:${row.positionSide}:${notice.time}`;
       if (this.fundingReported.has(key)) continue;
       this.fundingReported.add(key);
-      const rates = await this.rest.request(
-        "GET /fapi/v1/fundingRate",
-        { weight: 1, orders: 0 },
-        (c) =>
-          c.getFundingRateHistory({
-            symbol: row.symbol,
-            startTime: notice.time - 60_000,
-            endTime: notice.time + 60_000,
-          }),
-        { idempotent: true },
+      const rates = await this.eventually(`fundingRate of ${row.symbol} at ${notice.time}`, (c) =>
+        c.getFundingRateHistory({
+          symbol: row.symbol,
+          startTime: notice.time - 60_000,
+          endTime: notice.time + 60_000,
+        }),
       );
       const rate = [...rates].sort(
         (a, b) => Math.abs(a.fundingTime - notice.time) - Math.abs(b.fundingTime - notice.time),
-      )[0];
-      if (!rate)
-        throw new Error(`funding of ${row.symbol} at ${notice.time}: no fundingRate entry around it`);
+      )[0]!;
+      const markPrice = (rate as { markPrice?: unknown }).markPrice;
+      if (typeof markPrice !== "string" || markPrice === "")
+        throw new Error(`fundingRate of ${row.symbol} at ${rate.fundingTime}: no markPrice`);
       reports.push({
         kind: "funding",
         time: notice.time,
@@ -538,13 +543,26 @@ export class BinanceVenue implements Venue {
           ...(row.positionSide === "BOTH" ? {} : { positionSide: row.positionSide }),
           fundingTime: rate.fundingTime,
           fundingRate: String(rate.fundingRate),
-          markPrice: String((rate as { markPrice?: unknown }).markPrice ?? "0"),
+          markPrice,
           positionAmt: row.positionAmt,
           fundingFee: row.fee,
         },
       });
     }
     return reports;
+  }
+
+  /** A read that may be empty for a moment: asked up to 5 times (backoff 0.5 s doubling). */
+  private async eventually<T>(what: string, read: (c: BinanceRest["client"]) => Promise<T[]>): Promise<T[]> {
+    const sleep = this.options.rest?.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const rows = await this.rest.request(`GET ${what}`, { weight: 30, orders: 0 }, read, {
+        idempotent: true,
+      });
+      if (rows.length > 0) return rows;
+      await sleep(500 * 2 ** attempt);
+    }
+    throw new Error(`${what}: not found at the venue`);
   }
 
   private openPosition(symbol: string): { positionSide: VenuePosition["positionSide"]; positionAmt: string } {

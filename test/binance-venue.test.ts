@@ -405,7 +405,7 @@ describe("BinanceVenue user data stream", () => {
     ]);
   });
 
-  it("completes a cross funding fee over income and fundingRate", async () => {
+  it("completes a cross funding fee over income (asked again until listed) and fundingRate", async () => {
     const { reports } = await started({ lockstep: true });
     const T = 1731974400004;
     fake.push({
@@ -418,13 +418,18 @@ describe("BinanceVenue user data stream", () => {
         P: [{ s: "BTCUSDT", pa: "0.002", ep: "91739.9", cr: "0", up: "0", mt: "cross", iw: "0", ps: "BOTH" }],
       },
     });
-    fake.income.push({
-      symbol: "BTCUSDT",
-      income: "-0.01835",
-      asset: "USDT",
-      time: T,
-      incomeType: "FUNDING_FEE",
-    });
+    // Binance lists the income a moment after the stream's message.
+    setTimeout(
+      () =>
+        fake.income.push({
+          symbol: "BTCUSDT",
+          income: "-0.01835",
+          asset: "USDT",
+          time: T,
+          incomeType: "FUNDING_FEE",
+        }),
+      300,
+    );
     fake.fundingRates.push({
       symbol: "BTCUSDT",
       fundingTime: T - 4,

@@ -204,6 +204,32 @@ describe.skipIf(!root)("user-data messages (real data)", () => {
     expect(fold(messages, orders, (f) => f.setCancelRequested(caid, true)).reports).toEqual([]);
   });
 
+  it("gives an STP expiry without `er` er 1, and links an adopted triggered order by its order id", () => {
+    const [newMsg] = otus(parsed("BTCUSDT-2024-11-18-open-close-roundtrip.jsonl"));
+    const stp = structuredClone(newMsg!);
+    Object.assign(stp.o, { x: "EXPIRED", X: "EXPIRED_IN_MATCH" });
+    const [report] = fold([stp], [{ clientOrderId: stp.o.c, symbol: "BTCUSDT", algo: false }]).reports;
+    expect(report).toMatchObject({ kind: "expired", expiryReason: 1 });
+    const child = structuredClone(stp);
+    Object.assign(child.o, { c: "another-c", i: "777", er: 2 });
+    const adopted = {
+      clientOrderId: "ps-BTCUSDT-9-SL",
+      symbol: "BTCUSDT",
+      algo: true,
+      triggeredOrderId: "777",
+    };
+    expect(fold([child], [adopted]).reports).toEqual([
+      {
+        kind: "expired",
+        time: child.T,
+        symbol: "BTCUSDT",
+        clientOrderId: "ps-BTCUSDT-9-SL",
+        reason: "EXPIRED_IN_MATCH at the venue (er 2)",
+        expiryReason: 2,
+      },
+    ]);
+  });
+
   it("takes the BNFCR ACCOUNT_UPDATE (credits mode) without a funding notice", () => {
     const { reports, funding } = fold(parsed("account-update-bnfcr-2026-06-16.json"), []);
     expect(reports).toEqual([]);

@@ -301,7 +301,14 @@ export class UserDataFold {
           symbol: o.s,
           clientOrderId: order.clientOrderId,
           reason: o.x === "CANCELED" ? "canceled at the venue" : expiryText(o.X, o.er),
-          ...(o.x === "EXPIRED" && o.er !== undefined ? { expiryReason: o.er } : {}),
+          // An STP expiry without `er` (older messages) is er 1, so the order ends EXPIRED_IN_MATCH.
+          ...(o.x !== "EXPIRED"
+            ? {}
+            : o.er !== undefined
+              ? { expiryReason: o.er }
+              : o.X === "EXPIRED_IN_MATCH"
+                ? { expiryReason: 1 }
+                : {}),
         });
         return true;
       }

@@ -459,6 +459,14 @@ export class BinanceVenue implements Venue {
   private async handleMessage(raw: unknown): Promise<void> {
     if (this.failure) return; // halted: nothing more is folded or acknowledged (reconcile, restart)
     const message = parseUserDataMessage(raw);
+    if (message.e === "MARGIN_CALL") this.options.logger.warn({ positions: message.p }, "MARGIN_CALL");
+    if (message.e === "ACCOUNT_CONFIG_UPDATE" && message.ac)
+      this.options.logger.warn(
+        { symbol: message.ac.s, leverage: message.ac.l },
+        "leverage changed at the venue",
+      );
+    if (message.e === "unknown")
+      this.options.logger.info({ type: message.type }, "user-data event not handled");
     const result = this.fold.apply(message);
     for (const report of result.reports) await this.deliver(report);
     for (const notice of result.funding)

@@ -498,4 +498,21 @@ describe("BinanceVenue user data stream", () => {
       fill: { clientOrderId: "ps-BTCUSDT-24-E", tradeId: "10" },
     });
   });
+
+  it("reconnects after a dropped connection and signals a resync", async () => {
+    const { venue, reports } = await started();
+    let resyncs = 0;
+    venue.onResync(() => {
+      resyncs += 1;
+    });
+    await venue.submit(limitOrder("ps-BTCUSDT-25-E"));
+    fake.dropStreams();
+    await until(() => resyncs >= 1, "the resync signal");
+    await fake.connected();
+    fake.push(
+      otu("ps-BTCUSDT-25-E", { x: "TRADE", X: "FILLED", l: "0.002", z: "0.002", L: "91739.90", t: 11 }),
+    );
+    await until(() => reports.length === 1, "the fill after the reconnect");
+    expect(reports[0]).toMatchObject({ kind: "fill", fill: { tradeId: "11" } });
+  });
 });

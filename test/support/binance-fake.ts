@@ -211,6 +211,11 @@ export class BinanceFake {
     for (const ws of this.sockets) ws.send(JSON.stringify({ stream: this.listenKey, data: message }));
   }
 
+  /** Drops every private stream connection (a network cut). */
+  dropStreams(): void {
+    for (const ws of this.sockets) ws.terminate();
+  }
+
   async close(): Promise<void> {
     for (const ws of this.sockets) ws.terminate();
     this.wss.close();

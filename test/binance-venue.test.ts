@@ -190,8 +190,21 @@ describe("BinanceVenue orders", () => {
       code: -2019,
       reason: "Margin is insufficient.",
     });
+    // A clientOrderId sent before is refused here, not sent again; Binance's own -4116 is passed on as well.
     await venue.submit(limitOrder("ps-BTCUSDT-3-E"));
     expect(await venue.submit(limitOrder("ps-BTCUSDT-3-E"))).toEqual({
+      accepted: false,
+      code: -4116,
+      reason: "clientOrderId ps-BTCUSDT-3-E was already sent by this venue: not sent again",
+    });
+    expect(
+      fake.sent("POST /fapi/v1/order").filter((p) => p["newClientOrderId"] === "ps-BTCUSDT-3-E"),
+    ).toHaveLength(1);
+    fake.script("POST /fapi/v1/order", {
+      status: 400,
+      body: { code: -4116, msg: "ClientOrderId is duplicated." },
+    });
+    expect(await venue.submit(limitOrder("ps-BTCUSDT-3b-E"))).toEqual({
       accepted: false,
       code: -4116,
       reason: "ClientOrderId is duplicated.",

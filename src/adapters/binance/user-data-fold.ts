@@ -134,6 +134,11 @@ export class UserDataFold {
     });
   }
 
+  /** Whether the order was tracked (sent or adopted). */
+  isTracked(clientOrderId: string): boolean {
+    return this.orders.has(clientOrderId);
+  }
+
   /** Whether the order is tracked and not final. */
   isOpen(clientOrderId: string): boolean {
     const order = this.orders.get(clientOrderId);

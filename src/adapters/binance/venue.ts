@@ -147,8 +147,11 @@ export class BinanceVenue implements Venue {
       if (!s) throw new Error(`exchangeInfo: unknown symbol ${symbol}`);
       if (s.status !== "TRADING") throw new Error(`exchangeInfo: ${symbol} is ${s.status}, not TRADING`);
     }
-    const mode = await rest.request("GET /fapi/v1/positionSide/dual", { weight: 30, orders: 0 }, (c) =>
-      c.getCurrentPositionMode(),
+    const mode = await rest.request(
+      "GET /fapi/v1/positionSide/dual",
+      { weight: 30, orders: 0 },
+      (c) => c.getCurrentPositionMode(),
+      { idempotent: true },
     );
     if (mode.dualSidePosition !== settings.dualSidePosition)
       await this.idempotent("POST /fapi/v1/positionSide/dual", (c) =>
@@ -185,8 +188,11 @@ export class BinanceVenue implements Venue {
       `response of GET ${base}/fapi/v1/leverageBracket`,
     );
     await this.refuseBnbFees();
-    const positionRows = await rest.request("GET /fapi/v3/positionRisk", { weight: 5, orders: 0 }, (c) =>
-      c.getPositionsV3(),
+    const positionRows = await rest.request(
+      "GET /fapi/v3/positionRisk",
+      { weight: 5, orders: 0 },
+      (c) => c.getPositionsV3(),
+      { idempotent: true },
     );
     const positions: VenuePosition[] = positionRows.map((p) => ({
       symbol: p.symbol,
@@ -232,6 +238,12 @@ export class BinanceVenue implements Venue {
   /** Sends a new order (module docstring). Never sends an order twice. */
   async submit(order: OrderRequest): Promise<SubmitResult> {
     this.throwIfFailed();
+    if (this.fold.isTracked(order.clientOrderId))
+      return {
+        accepted: false,
+        code: -4116,
+        reason: `clientOrderId ${order.clientOrderId} was already sent by this venue: not sent again`,
+      };
     const algo = isAlgoOrder(order);
     this.fold.track({ clientOrderId: order.clientOrderId, symbol: order.symbol, algo });
     const sending = this.send(order, algo);

@@ -333,6 +333,10 @@ describe.skipIf(!root)("user-data messages (real data)", () => {
       messages: [...partial.slice(0, 3), canceled],
       orders: [{ clientOrderId: newMsg.o.c, symbol: "BTCUSDT", algo: false }],
     });
+    const [open, close] = [btc[2]!, btc[6]!];
+    const liq = structuredClone(otus(btc)[3]!);
+    Object.assign(liq.o, { c: "autoclose-1731955175166", x: "CALCULATED", o: "LIQUIDATION" });
+    out.push({ name: "liquidation", messages: [open, close, liq], orders: [] });
     return out;
   }
 

@@ -18,7 +18,8 @@
  * - **Cancels**: our own cancel's CANCELED is the engine's record (OrderCanceled from the REST answer), so it is
  *   no report; a CANCELED we did not ask for (the app, the system) is reported as `expired`.
  * - **Liquidation**: orders `autoclose-…`, `adl_autoclose`, `settlement_autoclose-…` (§3.2) are the venue's; their
- *   fills (`x` = CALCULATED or TRADE) become one `liquidation` report when the order is FILLED.
+ *   fills (`x` = CALCULATED or TRADE) become one `liquidation` report when the order is FILLED and the account
+ *   state around it arrived (ACCOUNT_UPDATEs are kept by transaction time `T`, so their order does not matter).
  * - **Funding**: ACCOUNT_UPDATE `m` = FUNDING_FEE gives the balance change only (and the position when
  *   isolated); the rate and mark price are not in the message, so the fold hands out `FundingNotice`s that the
  *   venue completes over REST (`income`, `fundingRate`).
@@ -26,7 +27,6 @@
  */
 import { Dec } from "../../domain/decimal.ts";
 import type { VenueFill, VenueReport } from "../../engine/venue.ts";
-import type { EventData } from "../../events/catalog.ts";
 import {
   type AccountUpdate,
   type AlgoStatus,
@@ -83,6 +83,8 @@ const ALGO_RANK: Record<AlgoStatus, number> = {
   REJECTED: 3,
   EXPIRED: 3,
 };
+/** Account states kept per position and asset (a liquidation needs the one or two before it). */
+const HISTORY = 32;
 const LIQUIDATION_ID = /^(autoclose-|adl_autoclose|settlement_autoclose-)/;
 
 interface OrderState extends TrackedOrder {
@@ -112,10 +114,12 @@ export class UserDataFold {
   /** ORDER_TRADE_UPDATEs of orders not (yet) known, by orderId: a triggered order before its link, or foreign. */
   private readonly unlinked = new Map<string, OrderTradeUpdate[]>();
   private readonly liquidations = new Map<string, LiquidationState>();
-  private readonly positions = new Map<string, VenuePosition>();
-  /** The last open state of each position (for a liquidation, which arrives after the position is 0). */
-  private readonly lastOpen = new Map<string, VenuePosition>();
-  private readonly wallets = new Map<string, string>();
+  /** Each position's states by transaction time `T` (ACCOUNT_UPDATE; the seed at T 0), in T order. */
+  private readonly positions = new Map<string, { T: number; p: VenuePosition }[]>();
+  /** Each asset's wallet balance by transaction time. */
+  private readonly wallets = new Map<string, { T: number; wb: string }[]>();
+  /** Liquidation orders FILLED, waiting for the account state around them. */
+  private pendingLiquidations: { message: OrderTradeUpdate; realizedPnl: Dec }[] = [];
   private readonly fundingSeen = new Set<string>();
 
   /** Registers an order the engine sent (before sending it, so that no message of it can be missed). */
@@ -163,23 +167,28 @@ export class UserDataFold {
 
   /** Seeds positions and the USDT wallet from REST (positionRisk, balance) at start. */
   seed(positions: readonly VenuePosition[], wallets: Readonly<Record<string, string>> = {}): void {
-    for (const p of positions) this.setPosition(p);
-    for (const [asset, balance] of Object.entries(wallets)) this.wallets.set(asset, balance);
+    for (const p of positions) this.setPosition(p, 0);
+    for (const [asset, balance] of Object.entries(wallets))
+      addByTime(this.wallets, asset, { T: 0, wb: balance });
   }
 
   /** The position last seen (ACCOUNT_UPDATE or seed), if any. */
   position(symbol: string, positionSide: "BOTH" | "LONG" | "SHORT" = "BOTH"): VenuePosition | undefined {
-    return this.positions.get(`${symbol}:${positionSide}`);
+    return this.positions.get(`${symbol}:${positionSide}`)?.at(-1)?.p;
   }
 
   /** Messages waiting for a missing step, per clientOrderId, and ORDER_TRADE_UPDATEs of unknown orders. */
-  heldBack(): { orders: Record<string, number>; unlinkedOrderIds: string[] } {
+  heldBack(): { orders: Record<string, number>; unlinkedOrderIds: string[]; liquidations: number } {
     const orders: Record<string, number> = {};
     for (const [id, o] of this.orders) {
       const n = o.heldOrders.length + o.heldAlgo.length;
       if (n > 0) orders[id] = n;
     }
-    return { orders, unlinkedOrderIds: [...this.unlinked.keys()] };
+    return {
+      orders,
+      unlinkedOrderIds: [...this.unlinked.keys()],
+      liquidations: this.pendingLiquidations.length,
+    };
   }
 
   /**
@@ -197,7 +206,7 @@ export class UserDataFold {
         this.onAlgoUpdate(message, result.reports);
         break;
       case "ACCOUNT_UPDATE":
-        this.onAccountUpdate(message, result.funding);
+        this.onAccountUpdate(message, result.funding, result.reports);
         break;
       case "listenKeyExpired":
         result.listenKeyExpired = true;
@@ -443,44 +452,71 @@ export class UserDataFold {
     state.realizedPnl = state.realizedPnl.plus(o.rp);
     if (o.X !== "FILLED") return;
     state.done = true;
-    const key = `${o.s}:${o.ps}`;
-    const open = this.lastOpen.get(key);
-    if (!open)
-      throw new UserDataError(`ORDER_TRADE_UPDATE ${o.c}: liquidation of ${key}, a position never seen open`);
-    const closed = new Dec(o.z);
-    const liquidation: EventData<"PositionLiquidated"> = {
-      symbol: o.s,
-      clientOrderId: o.c.slice(0, 36),
-      positionSide: o.ps,
-      marginType: open.marginType,
-      positionAmt: (o.S === "SELL" ? closed : closed.neg()).toFixed(),
-      entryPrice: open.entryPrice,
-      // Binance pushes neither the mark that crossed nor the liquidation price: the fill's average price stands
-      // for both; maintenance margin, clearance fee and insurance cover are not in the stream either.
-      markPrice: o.ap,
-      liquidationPrice: o.ap,
-      price: o.ap,
-      maintMargin: "0",
-      realizedPnl: state.realizedPnl.toFixed(),
-      clearanceFee: "0",
-      insuranceFundCovered: "0",
-      walletBalance: this.wallets.get("USDT") ?? "0",
-    };
-    reports.push({ kind: "liquidation", time: o.T, liquidation });
+    this.pendingLiquidations.push({ message, realizedPnl: state.realizedPnl });
+    this.settleLiquidations(reports);
   }
 
-  private onAccountUpdate(message: AccountUpdate, funding: FundingNotice[]): void {
+  /**
+   * A liquidation is reported once the account state around it is known: the position's last open state before
+   * it (entry price, margin type) and the first USDT wallet balance at or after it (after the loss and fees).
+   * Binance pushes neither the mark that crossed nor the liquidation price: the fill's average price stands for
+   * both; maintenance margin, clearance fee and insurance cover are not in the stream either ("0").
+   */
+  private settleLiquidations(reports: VenueReport[]): void {
+    const waiting: typeof this.pendingLiquidations = [];
+    for (const pending of this.pendingLiquidations) {
+      const o = pending.message.o;
+      const T = o.T;
+      const open = this.positions
+        .get(`${o.s}:${o.ps}`)
+        ?.filter((x) => x.T <= T && !new Dec(x.p.positionAmt).isZero())
+        .at(-1)?.p;
+      const wallet = this.wallets.get("USDT")?.find((x) => x.T >= T);
+      if (!open || !wallet) {
+        waiting.push(pending);
+        continue;
+      }
+      const closed = new Dec(o.z);
+      reports.push({
+        kind: "liquidation",
+        time: T,
+        liquidation: {
+          symbol: o.s,
+          clientOrderId: o.c.slice(0, 36),
+          positionSide: o.ps,
+          marginType: open.marginType,
+          positionAmt: (o.S === "SELL" ? closed : closed.neg()).toFixed(),
+          entryPrice: open.entryPrice,
+          markPrice: o.ap,
+          liquidationPrice: o.ap,
+          price: o.ap,
+          maintMargin: "0",
+          realizedPnl: pending.realizedPnl.toFixed(),
+          clearanceFee: "0",
+          insuranceFundCovered: "0",
+          walletBalance: wallet.wb,
+        },
+      });
+    }
+    this.pendingLiquidations = waiting;
+  }
+
+  private onAccountUpdate(message: AccountUpdate, funding: FundingNotice[], reports: VenueReport[]): void {
     const { m, B, P } = message.a;
     for (const p of P)
-      this.setPosition({
-        symbol: p.s,
-        positionSide: p.ps,
-        positionAmt: p.pa,
-        entryPrice: p.ep,
-        marginType: p.mt === "isolated" ? "ISOLATED" : "CROSSED",
-        isolatedWallet: p.iw,
-      });
-    for (const b of B) this.wallets.set(b.a, b.wb);
+      this.setPosition(
+        {
+          symbol: p.s,
+          positionSide: p.ps,
+          positionAmt: p.pa,
+          entryPrice: p.ep,
+          marginType: p.mt === "isolated" ? "ISOLATED" : "CROSSED",
+          isolatedWallet: p.iw,
+        },
+        message.T,
+      );
+    for (const b of B) addByTime(this.wallets, b.a, { T: message.T, wb: b.wb });
+    if (this.pendingLiquidations.length > 0) this.settleLiquidations(reports);
     if (m !== "FUNDING_FEE") return;
     for (const b of B) {
       if (new Dec(b.bc).isZero()) continue;
@@ -497,11 +533,21 @@ export class UserDataFold {
     }
   }
 
-  private setPosition(p: VenuePosition): void {
-    const key = `${p.symbol}:${p.positionSide}`;
-    this.positions.set(key, p);
-    if (!new Dec(p.positionAmt).isZero()) this.lastOpen.set(key, p);
+  private setPosition(p: VenuePosition, T: number): void {
+    addByTime(this.positions, `${p.symbol}:${p.positionSide}`, { T, p });
   }
+}
+
+/** Inserts `entry` in T order (a later message of the same T goes after: Binance's order within one T). */
+function addByTime<E extends { T: number }>(map: Map<string, E[]>, key: string, entry: E): void {
+  const list = map.get(key) ?? [];
+  const text = JSON.stringify(entry);
+  if (list.some((e) => e.T === entry.T && JSON.stringify(e) === text)) return; // a duplicated message
+  if (list.length >= HISTORY) list.shift();
+  let i = list.length;
+  while (i > 0 && list[i - 1]!.T > entry.T) i -= 1;
+  list.splice(i, 0, entry);
+  map.set(key, list);
 }
 
 function fillOf(

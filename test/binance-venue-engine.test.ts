@@ -45,6 +45,7 @@ async function engine() {
     logger: pino({ level: "silent" }),
     clock: Date.now,
     lockstep: true,
+    gapTimeoutMs: 200,
   });
   const account = EventSourcedActor.create("account-main", accountMachine, { store, correlationId: runId });
   await account.commit(
@@ -207,4 +208,109 @@ it("a STOP_MARKET goes TRIGGERING → TRIGGERED → FILLED through ALGO_UPDATE a
   expect(snapshot.context.triggeredOrderId).toBe("88937381063");
   expect(handled.map((r) => r.kind)).toEqual(["triggering", "triggered", "fill"]);
   expect(handled[0]).toMatchObject({ workingType: "MARK_PRICE", triggeredAt: "90100.10", time: T0 + 19 });
+});
+
+it("recovers a lost partial fill from userTrades after the gap timeout", async () => {
+  const { status, submit, account, handled } = await engine();
+  const request: OrderRequest = {
+    clientOrderId: "ps-BTCUSDT-2-E",
+    symbol: "BTCUSDT",
+    side: "BUY",
+    type: "LIMIT",
+    purpose: "ENTRY",
+    positionSide: "BOTH",
+    quantity: "0.002",
+    reduceOnly: false,
+    price: "91739.90",
+    timeInForce: "GTC",
+  };
+  await submit(request);
+  const i = fake.orders.get("ps-BTCUSDT-2-E")!.orderId;
+  const trade = (id: number, qty: string, price: string, commission: string) => ({
+    symbol: "BTCUSDT",
+    id,
+    orderId: i,
+    side: "BUY",
+    price,
+    qty,
+    realizedPnl: "0",
+    quoteQty: "0",
+    commission,
+    commissionAsset: "USDT",
+    time: T0 + 40,
+    positionSide: "BOTH",
+    buyer: true,
+    maker: true,
+  });
+  fake.trades.push(
+    trade(5612428004, "0.0015", "91739.90", "0.02752197"),
+    trade(5612428005, "0.0005", "91739.80", "0.00917398"),
+  );
+  // The first fill's message is lost: the second waits for it.
+  fake.push(
+    otu("ps-BTCUSDT-2-E", i, {
+      o: "LIMIT",
+      x: "TRADE",
+      X: "FILLED",
+      l: "0.0005",
+      z: "0.002",
+      L: "91739.80",
+      n: "0.00917398",
+      m: true,
+      t: 5612428005,
+    }),
+  );
+  await acked(1);
+  const deadline = Date.now() + 5_000;
+  while (handled.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(
+    handled.map(
+      (r) => r.kind === "fill" && [r.fill.tradeId, r.fill.quantity, r.fill.cumulativeQuantity, r.fill.status],
+    ),
+  ).toEqual([
+    ["5612428004", "0.0015", "0.0015", "PARTIALLY_FILLED"],
+    ["5612428005", "0.0005", "0.002", "FILLED"],
+  ]);
+  expect((await status("ps-BTCUSDT-2-E")).value).toBe("FILLED");
+  expect(account.snapshot.context.walletBalance).toBe("9999.96330405");
+  expect(fake.sent("GET /fapi/v1/userTrades")).toHaveLength(1);
+});
+
+it("recovers a lost TRIGGERING from the algo order's status: the held TRIGGERED and fill follow", async () => {
+  const { status, submit, handled } = await engine();
+  const stop: OrderRequest = {
+    clientOrderId: "ps-BTCUSDT-2-SL",
+    symbol: "BTCUSDT",
+    side: "SELL",
+    type: "STOP_MARKET",
+    purpose: "STOP_LOSS",
+    positionSide: "BOTH",
+    quantity: "0.002",
+    reduceOnly: false,
+    triggerPrice: "90100.10",
+    workingType: "MARK_PRICE",
+  };
+  await submit(stop);
+  const algo = fake.algoOrders.get("ps-BTCUSDT-2-SL")!;
+  algo.status = "TRIGGERED";
+  const triggered = { ai: "88937381070", act: "MARKET", ap: "0", aq: "0", tt: T0 + 19 };
+  fake.push(algoUpdate("ps-BTCUSDT-2-SL", String(algo.orderId), "TRIGGERED", T0 + 30, triggered));
+  fake.push(
+    otu("x-child", 88937381070, {
+      S: "SELL",
+      x: "TRADE",
+      X: "FILLED",
+      l: "0.002",
+      z: "0.002",
+      L: "90099.00",
+      n: "0.09009900",
+      t: 778,
+    }),
+  );
+  await acked(2);
+  const deadline = Date.now() + 5_000;
+  while (handled.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(handled.map((r) => r.kind)).toEqual(["triggering", "triggered", "fill"]);
+  expect(handled[0]).toMatchObject({ triggeredAt: "90100.10", time: T0 + 30 });
+  expect((await status("ps-BTCUSDT-2-SL")).value).toBe("FILLED");
 });

@@ -61,6 +61,8 @@ export class BinanceFake {
   readonly leverage: Record<string, number> = {};
   acks = 0;
   listenKey = "fakeListenKey0123456789";
+  /** GET /fapi/v1/userTrades rows (Binance's fields). */
+  readonly trades: Record<string, unknown>[] = [];
   readonly income: { symbol: string; income: string; asset: string; time: number; incomeType: string }[] = [];
   readonly fundingRates: { symbol: string; fundingTime: number; fundingRate: string; markPrice: string }[] =
     [];
@@ -144,6 +146,9 @@ export class BinanceFake {
           r.fundingTime >= Number(p["startTime"]) &&
           r.fundingTime <= Number(p["endTime"]),
       ),
+    );
+    route("GET", "/fapi/v1/userTrades", "SIGNED", (p) =>
+      this.trades.filter((t) => t["symbol"] === p["symbol"] && String(t["orderId"]) === p["orderId"]),
     );
     route("POST", "/fapi/v1/order", "SIGNED", (p) =>
       this.place(this.orders, p["newClientOrderId"]!, p, "orderId"),
@@ -294,7 +299,18 @@ export class BinanceFake {
       ? [...book.values()].find((o) => String(o.orderId) === orderId)
       : book.get(clientOrderId);
     if (!order) return reject(-2013, "Order does not exist.");
-    return { [idName]: order.orderId, status: order.status, algoStatus: order.status, clientOrderId };
+    const { quantity = "0", price = "0", type } = order.params;
+    return {
+      [idName]: order.orderId,
+      status: order.status,
+      algoStatus: order.status,
+      clientOrderId,
+      symbol: order.symbol,
+      type,
+      origQty: quantity,
+      price,
+      avgPrice: "0",
+    };
   }
 
   private cancel(book: Map<string, FakeOrder>, clientOrderId: string, orderId: string | undefined) {

@@ -138,6 +138,14 @@ export class UserDataFold {
     });
   }
 
+  /** A tracked order and its matching-engine order id once known (triggered algo orders). */
+  tracked(clientOrderId: string): TrackedOrder | undefined {
+    const o = this.orders.get(clientOrderId);
+    if (!o) return undefined;
+    const { symbol, algo, triggeredOrderId } = o;
+    return { clientOrderId, symbol, algo, ...(triggeredOrderId === undefined ? {} : { triggeredOrderId }) };
+  }
+
   /** Whether the order was tracked (sent or adopted). */
   isTracked(clientOrderId: string): boolean {
     return this.orders.has(clientOrderId);

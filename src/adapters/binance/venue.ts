@@ -19,6 +19,10 @@
  *   reports handed to `onReport` one at a time, awaited; an order's reports wait until its `submit` returned.
  *   Funding notices are completed over REST (`income`, `fundingRate`). In lockstep, each private message is
  *   acknowledged (`POST /sim/v1/lockstep/ack`) once its reports were handled.
+ * - Gaps: an order whose messages wait for a missing step longer than `gapTimeoutMs` is queried (`recover`): the
+ *   algo order's status, then its matching-engine order's `userTrades`; the missing steps are folded from them.
+ * - A failure while handling the stream (a message that breaks its schema or contradicts the fold, an
+ *   `onReport` that throws) halts the venue: nothing more is folded or acknowledged, submit/cancel throw it.
  */
 import { WebsocketClient } from "binance";
 import type { Logger } from "pino";
@@ -57,6 +61,8 @@ export interface BinanceVenueOptions {
   rest?: Partial<Pick<BinanceRestOptions, "timeoutMs" | "recvWindow" | "maxRetries" | "sleep" | "limiter">>;
   /** How many times an unknown outcome is queried before giving up (default 6). */
   outcomeQueries?: number;
+  /** An order whose stream messages wait for a missing step this long (ms) is queried (default 5 000). */
+  gapTimeoutMs?: number;
 }
 
 /** The account settings `start` applies to every symbol. */
@@ -103,6 +109,9 @@ export class BinanceVenue implements Venue {
   private readonly resyncListeners: (() => void)[] = [];
   private failure?: Error;
   private readonly secrets: string[];
+  /** clientOrderId → when (clock) its messages started waiting for a missing step. */
+  private readonly heldSince = new Map<string, number>();
+  private gapTimer?: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: BinanceVenueOptions) {
     this.secrets = [options.apiKey, options.apiSecret];
@@ -289,6 +298,8 @@ export class BinanceVenue implements Venue {
 
   /** Closes the user data stream (the listenKey is deleted by the SDK) and waits for the reports under way. */
   async close(): Promise<void> {
+    if (this.gapTimer) clearInterval(this.gapTimer);
+    this.gapTimer = undefined;
     if (this.ws) {
       await this.ws.unsubscribeUsdFuturesUserDataStream();
       this.ws.closeAll(true);
@@ -466,6 +477,9 @@ export class BinanceVenue implements Venue {
     );
     await ws.subscribeUsdFuturesUserDataStream();
     log.info("user data stream open");
+    const gapTimeoutMs = options.gapTimeoutMs ?? 5_000;
+    this.gapTimer = setInterval(() => this.checkGaps(gapTimeoutMs), Math.max(50, gapTimeoutMs / 2));
+    this.gapTimer.unref?.();
   }
 
   private async handleMessage(raw: unknown): Promise<void> {
@@ -483,11 +497,118 @@ export class BinanceVenue implements Venue {
     for (const report of result.reports) await this.deliver(report);
     for (const notice of result.funding)
       for (const report of await this.fundingReports(notice)) await this.deliver(report);
+    this.noteHeld();
     if (result.listenKeyExpired) {
       this.options.logger.warn("listenKey expired: the SDK re-creates it; resynchronise");
       for (const listener of this.resyncListeners) listener();
     }
     if (this.options.lockstep) await this.ack();
+  }
+
+  private noteHeld(): void {
+    const held = this.fold.heldBack().orders;
+    for (const id of this.heldSince.keys()) if (!(id in held)) this.heldSince.delete(id);
+    for (const id of Object.keys(held))
+      if (!this.heldSince.has(id)) this.heldSince.set(id, this.options.clock());
+  }
+
+  /** Queues a recovery for every order whose messages waited longer than `gapTimeoutMs`. */
+  private checkGaps(gapTimeoutMs: number): void {
+    const now = this.options.clock();
+    for (const [id, since] of this.heldSince) {
+      if (now - since < gapTimeoutMs) continue;
+      this.heldSince.set(id, Number.POSITIVE_INFINITY); // one recovery at a time; noteHeld re-arms it
+      this.queue = this.queue
+        .then(() => (this.failure ? undefined : this.recover(id)))
+        .catch((error: unknown) => {
+          if (!(error instanceof BinanceApiError)) return this.fail(error);
+          this.options.logger.warn({ clientOrderId: id, error: error.message }, "stream gap: query failed");
+          this.heldSince.set(id, this.options.clock()); // asked again after gapTimeoutMs
+        });
+    }
+  }
+
+  /**
+   * Fills an order's missing steps from REST: an algo order past its trigger is released from its held
+   * updates (the missing TRIGGERING/TRIGGERED folded from the later ones); missing fills come from
+   * `userTrades` of its matching-engine order (each trade as a TRADE update with its cumulative quantity, folded
+   * like a stream message: duplicates dropped), after which the held messages fold by themselves.
+   */
+  private async recover(clientOrderId: string): Promise<void> {
+    const order = this.fold.tracked(clientOrderId);
+    if (!order) return;
+    const log = this.options.logger;
+    log.warn(
+      { clientOrderId, held: this.fold.heldBack().orders[clientOrderId] },
+      "stream gap: querying the order",
+    );
+    if (order.algo && order.triggeredOrderId === undefined) {
+      const status = await this.queryStatus(order.symbol, clientOrderId, true);
+      if (status === "NEW" || status === "TRIGGERING") {
+        this.heldSince.set(clientOrderId, this.options.clock());
+        return;
+      }
+      for (const report of this.fold.release(clientOrderId)) await this.deliver(report);
+    }
+    const orderId = this.fold.tracked(clientOrderId)?.triggeredOrderId;
+    if (order.algo && orderId === undefined) {
+      this.noteHeld(); // ended before its trigger: nothing in the matching engine
+      return;
+    }
+    const placed = await this.rest.request(
+      "GET /fapi/v1/order",
+      { weight: 1, orders: 0 },
+      (c) =>
+        c.getOrder(
+          (orderId
+            ? { symbol: order.symbol, orderId: Number(orderId) }
+            : { symbol: order.symbol, origClientOrderId: clientOrderId }) as never,
+        ),
+      { idempotent: true },
+    );
+    const trades = await this.rest.request(
+      "GET /fapi/v1/userTrades",
+      { weight: 5, orders: 0 },
+      (c) => c.getAccountTrades({ symbol: order.symbol, orderId: Number(placed.orderId) } as never),
+      { idempotent: true },
+    );
+    let filled = new Dec(0);
+    for (const trade of [...trades].sort((a, b) => a.id - b.id)) {
+      filled = filled.plus(String(trade.qty));
+      const message = parseUserDataMessage({
+        e: "ORDER_TRADE_UPDATE",
+        E: trade.time,
+        T: trade.time,
+        o: {
+          s: trade.symbol,
+          c: clientOrderId,
+          S: trade.side,
+          o: String(placed.type),
+          q: String(placed.origQty),
+          p: String(placed.price),
+          ap: String(placed.avgPrice),
+          sp: "0",
+          x: "TRADE",
+          X: filled.eq(String(placed.origQty)) ? "FILLED" : "PARTIALLY_FILLED",
+          i: placed.orderId,
+          l: String(trade.qty),
+          z: filled.toFixed(),
+          L: String(trade.price),
+          n: String(trade.commission),
+          N: trade.commissionAsset,
+          T: trade.time,
+          t: trade.id,
+          m: trade.maker,
+          R: false,
+          ps: trade.positionSide,
+          rp: String(trade.realizedPnl),
+        },
+      });
+      for (const report of this.fold.apply(message).reports) await this.deliver(report);
+    }
+    // What still waits (trades not listed yet) is asked again after gapTimeoutMs: never skipped over.
+    this.heldSince.delete(clientOrderId);
+    this.noteHeld();
   }
 
   private async deliver(report: VenueReport): Promise<void> {

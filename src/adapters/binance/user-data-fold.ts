@@ -151,11 +151,6 @@ export class UserDataFold {
     return this.orders.has(clientOrderId);
   }
 
-  /** Whether the order is tracked and not final. */
-  isOpen(clientOrderId: string): boolean {
-    const order = this.orders.get(clientOrderId);
-    return order !== undefined && !order.done;
-  }
 
   /** Whether the order is tracked as a conditional (algo) order. */
   isAlgo(clientOrderId: string): boolean {
@@ -228,9 +223,10 @@ export class UserDataFold {
   }
 
   /**
-   * Folds an order's held messages as if the missing steps had come (a query showed the order moved past
-   * them): fills in `z` order, then its final status. A missing fill is then only recoverable from
-   * `userTrades` (reconciliation).
+   * Folds an algo order's held updates as if its missing algo steps had come (a query showed it moved past
+   * them): a missing TRIGGERING is taken from the first later update (its trigger price and time), a missing
+   * TRIGGERED from FINISHED (`ai`, `act`). Fills are never skipped over: the triggered order's held messages
+   * then fold only as far as they are contiguous (a missing fill comes from `userTrades`).
    */
   release(clientOrderId: string): VenueReport[] {
     const order = this.orders.get(clientOrderId);
@@ -249,12 +245,7 @@ export class UserDataFold {
     }
     const held = [...order.heldOrders].sort((a, b) => new Dec(a.o.z).cmp(b.o.z));
     order.heldOrders = [];
-    for (const message of held) {
-      if (order.algo && order.algoRank < 2) continue;
-      const step = message.o.x === "TRADE" ? new Dec(message.o.z).minus(message.o.l) : new Dec(message.o.z);
-      if (step.gt(order.filled)) order.filled = step;
-      this.onOwnOrderUpdate(order, message, reports);
-    }
+    for (const message of held) this.onOwnOrderUpdate(order, message, reports);
     return reports;
   }
 

@@ -151,7 +151,6 @@ export class UserDataFold {
     return this.orders.has(clientOrderId);
   }
 
-
   /** Whether the order is tracked as a conditional (algo) order. */
   isAlgo(clientOrderId: string): boolean {
     return this.orders.get(clientOrderId)?.algo ?? false;

@@ -242,7 +242,9 @@ it("recovers a lost partial fill from userTrades after the gap timeout", async (
     buyer: true,
     maker: true,
   });
+  // Another order's trade of the same symbol is in the list too.
   fake.trades.push(
+    { ...trade(5612428003, "0.001", "91700.00", "0.0458500"), orderId: i + 99 },
     trade(5612428004, "0.0015", "91739.90", "0.02752197"),
     trade(5612428005, "0.0005", "91739.80", "0.00917398"),
   );

@@ -148,7 +148,8 @@ export class BinanceFake {
       ),
     );
     route("GET", "/fapi/v1/userTrades", "SIGNED", (p) =>
-      this.trades.filter((t) => t["symbol"] === p["symbol"] && String(t["orderId"]) === p["orderId"]),
+      // Like the local double today: `orderId` is not a filter (the venue filters).
+      this.trades.filter((t) => t["symbol"] === p["symbol"]),
     );
     route("POST", "/fapi/v1/order", "SIGNED", (p) =>
       this.place(this.orders, p["newClientOrderId"]!, p, "orderId"),

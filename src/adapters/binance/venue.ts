@@ -573,7 +573,9 @@ export class BinanceVenue implements Venue {
       { idempotent: true },
     );
     let filled = new Dec(0);
-    for (const trade of [...trades].sort((a, b) => a.id - b.id)) {
+    // Filtered here too: an endpoint that ignored `orderId` (a double) must not lend us other orders' trades.
+    const own = trades.filter((t) => String(t.orderId) === String(placed.orderId));
+    for (const trade of own.sort((a, b) => a.id - b.id)) {
       filled = filled.plus(String(trade.qty));
       const message = parseUserDataMessage({
         e: "ORDER_TRADE_UPDATE",

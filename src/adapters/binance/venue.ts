@@ -4,9 +4,8 @@
  * `WebsocketClient` user data stream (`subscribeUsdFuturesUserDataStream`: listenKey created over REST, kept alive
  * every 50 min, re-created on -1125 or `listenKeyExpired`, reconnected after drops; binance-usdm.md §3.5, §7.2).
  *
- * - `start`: clock sync, exchangeInfo (the live rate limits; every symbol TRADING), position mode, margin type and
- *   leverage per symbol (idempotent: -4059 / -4046 "no need to change" are fine), leverage brackets and
- *   commission rates (kept in `account`), positions and USDT balance (seed the fold), then the user stream.
+ * - `start`: the account set-up of account-setup.ts (clock, exchangeInfo, position mode, margin type and leverage
+ *   per symbol, commission rates, brackets, positions and balance; kept in `account`), then the user stream.
  * - `submit`: LIMIT/MARKET → `POST /fapi/v1/order`, conditional types → `POST /fapi/v1/algoOrder` (order-params.ts).
  *   A rejection → `{ accepted: false, code, reason }` with Binance's code and message (or -1003 / -1008 / -1021
  *   when the request was not executed: banned, throttled, clock). An unknown outcome is never sent again: after
@@ -17,7 +16,7 @@
  *   querying the order (CANCELED → canceled).
  * - Reports: each user-data message is parsed, folded (user-data-fold.ts: deduplicated, in order) and its
  *   reports handed to `onReport` one at a time, awaited; an order's reports wait until its `submit` returned.
- *   Funding notices are completed over REST (`income`, `fundingRate`). In lockstep, each private message is
+ *   Funding notices are completed over REST (funding.ts). In lockstep, each private message is
  *   acknowledged (`POST /sim/v1/lockstep/ack`) once its reports were handled.
  * - Gaps: an order whose messages wait for a missing step longer than `gapTimeoutMs` is queried (`recover`): the
  *   algo order's status, then its matching-engine order's `userTrades`; the missing steps are folded from them.
@@ -27,8 +26,6 @@
 import { WebsocketClient } from "binance";
 import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
-import { InstrumentCatalog, utcDay } from "../../domain/instruments.catalog.ts";
-import { LeverageBracketCatalog } from "../../domain/margin/brackets.catalog.ts";
 import type {
   CancelResult,
   OrderRequest,
@@ -37,12 +34,13 @@ import type {
   VenueReport,
   VenueReportHandler,
 } from "../../engine/venue.ts";
+import { setUpAccount, type VenueAccountInfo, type VenueSettings } from "./account-setup.ts";
 import { BinanceApiError, redact } from "./errors.ts";
+import { FundingCompleter } from "./funding.ts";
 import { isAlgoOrder, orderParams } from "./order-params.ts";
-import type { RateLimit } from "./rate-limiter.ts";
 import { BinanceRest, type BinanceRestOptions } from "./rest.ts";
 import { parseUserDataMessage } from "./user-data.ts";
-import { type FundingNotice, UserDataFold, type VenuePosition } from "./user-data-fold.ts";
+import { type FundingNotice, UserDataFold } from "./user-data-fold.ts";
 
 /** Options of `BinanceVenue` (the contract's, plus test knobs). */
 export interface BinanceVenueOptions {
@@ -65,26 +63,7 @@ export interface BinanceVenueOptions {
   gapTimeoutMs?: number;
 }
 
-/** The account settings `start` applies to every symbol. */
-export interface VenueSettings {
-  leverage: number;
-  marginType: "ISOLATED" | "CROSSED";
-  dualSidePosition: boolean;
-}
-
-/** What `start` read from the exchange. */
-export interface VenueAccountInfo {
-  rateLimits: RateLimit[];
-  /** `GET /fapi/v1/exchangeInfo`, validated. */
-  instruments: InstrumentCatalog;
-  /** `GET /fapi/v1/leverageBracket` (the account's brackets), validated (the §4.6 cum rule included). */
-  brackets: LeverageBracketCatalog;
-  /** Maker and taker commission rates per symbol (decimal strings). */
-  commission: Record<string, { maker: string; taker: string }>;
-  positions: VenuePosition[];
-  /** USDT wallet balance. */
-  walletBalance: string;
-}
+export type { VenueAccountInfo, VenueSettings };
 
 /** The outcome of an order could not be learned: trading must stop and reconcile. */
 export class OrderOutcomeUnknownError extends Error {
@@ -92,7 +71,6 @@ export class OrderOutcomeUnknownError extends Error {
 }
 
 const NOT_FOUND = new Set([-2011, -2013]);
-const NO_NEED_TO_CHANGE = new Set([-4046, -4059]);
 
 /** The Binance venue (module docstring). */
 export class BinanceVenue implements Venue {
@@ -105,7 +83,7 @@ export class BinanceVenue implements Venue {
   private onReport?: VenueReportHandler;
   private queue: Promise<void> = Promise.resolve();
   private readonly submitting = new Map<string, Promise<unknown>>();
-  private readonly fundingReported = new Set<string>();
+  private funding?: FundingCompleter;
   private readonly resyncListeners: (() => void)[] = [];
   private failure?: Error;
   private readonly secrets: string[];
@@ -127,102 +105,20 @@ export class BinanceVenue implements Venue {
   }
 
   /**
-   * Reads and sets the account up (module docstring), then opens the user data stream; reports go to
-   * `onReport`, awaited one at a time.
-   * @throws BinanceApiError (redacted) when a step fails; Error for a symbol that is not TRADING.
+   * Reads and sets the account up (account-setup.ts), seeds the fold with the positions and balance, then opens
+   * the user data stream; reports go to `onReport`, awaited one at a time.
+   * @throws BinanceApiError (redacted) when a step fails; Error for a symbol that is not TRADING, an account
+   *   paying fees in BNB, or a response that fails its validation.
    */
   async start(settings: VenueSettings, onReport: VenueReportHandler): Promise<void> {
     this.onReport = onReport;
-    const { rest, options } = this;
-    const log = options.logger;
-    await rest.syncClock();
-    const info = await rest.request(
-      "GET /fapi/v1/exchangeInfo",
-      { weight: 1, orders: 0 },
-      (c) => c.getExchangeInfo(),
-      {
-        idempotent: true,
-      },
+    const { symbols, restUrl, testnet, logger } = this.options;
+    this.account = await setUpAccount(this.rest, { symbols, restUrl, testnet, logger }, settings);
+    this.fold.seed(this.account.positions, { USDT: this.account.walletBalance });
+    logger.info(
+      { symbols, settings, walletBalance: this.account.walletBalance },
+      "binance venue: account ready",
     );
-    const rateLimits = info.rateLimits as unknown as RateLimit[];
-    rest.limiter.configure(rateLimits);
-    const base = options.restUrl ?? (options.testnet ? "testnet" : "mainnet");
-    const instruments = InstrumentCatalog.fromExchangeInfo(
-      info,
-      `response of GET ${base}/fapi/v1/exchangeInfo`,
-    );
-    for (const symbol of options.symbols) {
-      const s = info.symbols.find((x) => x.symbol === symbol);
-      if (!s) throw new Error(`exchangeInfo: unknown symbol ${symbol}`);
-      if (s.status !== "TRADING") throw new Error(`exchangeInfo: ${symbol} is ${s.status}, not TRADING`);
-    }
-    const mode = await rest.request(
-      "GET /fapi/v1/positionSide/dual",
-      { weight: 30, orders: 0 },
-      (c) => c.getCurrentPositionMode(),
-      { idempotent: true },
-    );
-    if (mode.dualSidePosition !== settings.dualSidePosition)
-      await this.idempotent("POST /fapi/v1/positionSide/dual", (c) =>
-        c.setPositionMode({ dualSidePosition: String(settings.dualSidePosition) as "true" | "false" }),
-      );
-    const commission: VenueAccountInfo["commission"] = {};
-    for (const symbol of options.symbols) {
-      await this.idempotent("POST /fapi/v1/marginType", (c) =>
-        c.setMarginType({ symbol, marginType: settings.marginType }),
-      );
-      await rest.request("POST /fapi/v1/leverage", { weight: 1, orders: 0 }, (c) =>
-        c.setLeverage({ symbol, leverage: settings.leverage }),
-      );
-      const rate = await rest.request(
-        "GET /fapi/v1/commissionRate",
-        { weight: 20, orders: 0 },
-        (c) => c.getAccountCommissionRate({ symbol }),
-        { idempotent: true },
-      );
-      commission[symbol] = {
-        maker: String(rate.makerCommissionRate),
-        taker: String(rate.takerCommissionRate),
-      };
-    }
-    const bracketBody = await rest.request(
-      "GET /fapi/v1/leverageBracket",
-      { weight: 1, orders: 0 },
-      (c) => c.getNotionalAndLeverageBrackets(),
-      { idempotent: true },
-    );
-    const brackets = LeverageBracketCatalog.fromBracketFile(
-      bracketBody,
-      utcDay(info.serverTime),
-      `response of GET ${base}/fapi/v1/leverageBracket`,
-    );
-    await this.refuseBnbFees();
-    const positionRows = await rest.request(
-      "GET /fapi/v3/positionRisk",
-      { weight: 5, orders: 0 },
-      (c) => c.getPositionsV3(),
-      { idempotent: true },
-    );
-    const positions: VenuePosition[] = positionRows.map((p) => ({
-      symbol: p.symbol,
-      positionSide: p.positionSide as VenuePosition["positionSide"],
-      positionAmt: String(p.positionAmt),
-      entryPrice: String(p.entryPrice),
-      marginType: new Dec(String(p.isolatedWallet || "0")).isZero() ? settings.marginType : "ISOLATED",
-      isolatedWallet: String(p.isolatedWallet || "0"),
-    }));
-    const balances = await rest.request(
-      "GET /fapi/v3/balance",
-      { weight: 5, orders: 0 },
-      (c) => c.getBalanceV3(),
-      {
-        idempotent: true,
-      },
-    );
-    const walletBalance = String(balances.find((b) => b.asset === "USDT")?.balance ?? "0");
-    this.fold.seed(positions, { USDT: walletBalance });
-    this.account = { rateLimits, instruments, brackets, commission, positions, walletBalance };
-    log.info({ symbols: options.symbols, settings, walletBalance }, "binance venue: account ready");
     await this.openUserStream();
   }
 
@@ -408,36 +304,6 @@ export class BinanceVenue implements Venue {
     return String(r.status);
   }
 
-  /**
-   * Commissions are booked in USDT: an account paying fees in BNB (`feeBurn`) is refused at start, not at its
-   * first fill. An endpoint the venue does not have (the local double) is no objection.
-   */
-  private async refuseBnbFees(): Promise<void> {
-    let feeBurn = false;
-    try {
-      const status = await this.rest.request("GET /fapi/v1/feeBurn", { weight: 30, orders: 0 }, (c) =>
-        c.getBNBBurnStatus(),
-      );
-      feeBurn = (status as { feeBurn?: unknown }).feeBurn === true;
-    } catch (error) {
-      this.options.logger.debug({ error: asApiError(error).message }, "feeBurn status not available");
-    }
-    if (feeBurn)
-      throw new Error(
-        "the account pays fees in BNB (feeBurn): perpsource books commissions in USDT; turn it off",
-      );
-  }
-
-  /** A settings change that Binance answers "no need to change" when already so. */
-  private async idempotent(endpoint: string, send: Parameters<BinanceRest["request"]>[2]): Promise<void> {
-    try {
-      await this.rest.request(endpoint, { weight: 1, orders: 0 }, send);
-    } catch (error) {
-      const e = asApiError(error);
-      if (!(e.kind === "rejected" && NO_NEED_TO_CHANGE.has(e.code))) throw e;
-    }
-  }
-
   // ── user data stream ──────────────────────────────────────────────────────────────────────────────────
 
   private async openUserStream(): Promise<void> {
@@ -496,7 +362,7 @@ export class BinanceVenue implements Venue {
     const result = this.fold.apply(message);
     for (const report of result.reports) await this.deliver(report);
     for (const notice of result.funding)
-      for (const report of await this.fundingReports(notice)) await this.deliver(report);
+      for (const report of await this.completeFunding(notice)) await this.deliver(report);
     this.noteHeld();
     if (result.listenKeyExpired) {
       this.options.logger.warn("listenKey expired: the SDK re-creates it; resynchronise");
@@ -625,98 +491,15 @@ export class BinanceVenue implements Venue {
     await this.onReport?.(report);
   }
 
-  /**
-   * Completes a funding notice over REST: the symbols (income, when cross), the rate and mark (fundingRate).
-   * Binance may list them a moment after the stream's message: each is asked again with backoff (5 times) before
-   * it is an error. Funding of a symbol this venue does not trade is left to reconciliation (logged).
-   * @throws Error when the income or the rate cannot be found, or the position that paid is ambiguous.
-   */
-  private async fundingReports(notice: FundingNotice): Promise<VenueReport[]> {
-    const rows: {
-      symbol: string;
-      positionSide: VenuePosition["positionSide"];
-      positionAmt: string;
-      fee: string;
-    }[] = [];
-    if (notice.position) rows.push({ ...notice.position, fee: notice.fundingFee });
-    else {
-      const income = await this.eventually(`funding income at ${notice.time}`, (c) =>
-        c
-          .getIncomeHistory({
-            incomeType: "FUNDING_FEE",
-            startTime: notice.time - 1_000,
-            endTime: notice.time + 1_000,
-          } as never)
-          .then((list) => list.filter((row) => row.asset === notice.asset && row.symbol)),
-      );
-      for (const row of income) {
-        if (!this.options.symbols.includes(row.symbol!)) {
-          this.options.logger.warn(
-            { symbol: row.symbol, income: row.income },
-            "funding of a symbol not traded here",
-          );
-          continue;
-        }
-        rows.push({ symbol: row.symbol!, ...this.openPosition(row.symbol!), fee: String(row.income) });
-      }
-    }
-    const reports: VenueReport[] = [];
-    for (const row of rows) {
-      const key = `${row.symbol}:${row.positionSide}:${notice.time}`;
-      if (this.fundingReported.has(key)) continue;
-      this.fundingReported.add(key);
-      const rates = await this.eventually(`fundingRate of ${row.symbol} at ${notice.time}`, (c) =>
-        c.getFundingRateHistory({
-          symbol: row.symbol,
-          startTime: notice.time - 60_000,
-          endTime: notice.time + 60_000,
-        }),
-      );
-      const rate = [...rates].sort(
-        (a, b) => Math.abs(a.fundingTime - notice.time) - Math.abs(b.fundingTime - notice.time),
-      )[0]!;
-      const markPrice = (rate as { markPrice?: unknown }).markPrice;
-      if (typeof markPrice !== "string" || markPrice === "")
-        throw new Error(`fundingRate of ${row.symbol} at ${rate.fundingTime}: no markPrice`);
-      reports.push({
-        kind: "funding",
-        time: notice.time,
-        funding: {
-          symbol: row.symbol,
-          ...(row.positionSide === "BOTH" ? {} : { positionSide: row.positionSide }),
-          fundingTime: rate.fundingTime,
-          fundingRate: String(rate.fundingRate),
-          markPrice,
-          positionAmt: row.positionAmt,
-          fundingFee: row.fee,
-        },
-      });
-    }
-    return reports;
-  }
-
-  /** A read that may be empty for a moment: asked up to 5 times (backoff 0.5 s doubling). */
-  private async eventually<T>(what: string, read: (c: BinanceRest["client"]) => Promise<T[]>): Promise<T[]> {
-    const sleep = this.options.rest?.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-    for (let attempt = 0; attempt < 5; attempt += 1) {
-      const rows = await this.rest.request(`GET ${what}`, { weight: 30, orders: 0 }, read, {
-        idempotent: true,
-      });
-      if (rows.length > 0) return rows;
-      await sleep(500 * 2 ** attempt);
-    }
-    throw new Error(`${what}: not found at the venue`);
-  }
-
-  private openPosition(symbol: string): { positionSide: VenuePosition["positionSide"]; positionAmt: string } {
-    const open = (["BOTH", "LONG", "SHORT"] as const)
-      .map((side) => this.fold.position(symbol, side))
-      .filter((p): p is VenuePosition => p !== undefined && !new Dec(p.positionAmt).isZero());
-    if (open.length !== 1)
-      throw new Error(
-        `funding of ${symbol}: ${open.length} open positions known, cannot tell which one paid`,
-      );
-    return { positionSide: open[0]!.positionSide, positionAmt: open[0]!.positionAmt };
+  private completeFunding(notice: FundingNotice): Promise<VenueReport[]> {
+    this.funding ??= new FundingCompleter(
+      this.rest,
+      this.fold,
+      this.options.symbols,
+      this.options.logger,
+      this.options.rest?.sleep,
+    );
+    return this.funding.reports(notice);
   }
 
   private async ack(): Promise<void> {

@@ -111,6 +111,13 @@ describe("BinanceVenue start", () => {
     expect(fake.sent("POST /fapi/v1/listenKey")).toHaveLength(1);
   });
 
+  it("fails to start when the user data stream cannot be opened", async () => {
+    fake.script("POST /fapi/v1/listenKey", { status: 400, body: { code: -2015, msg: "Invalid API-key." } });
+    await expect(makeVenue().start(settings, async () => {})).rejects.toThrow(
+      /user data stream: no connection/,
+    );
+  });
+
   it("switches the position mode and margin type when they differ", async () => {
     fake.marginType["BTCUSDT"] = "CROSSED";
     const venue = makeVenue();

@@ -341,7 +341,10 @@ export class BinanceVenue implements Venue {
     ws.on("exception", (event: unknown) =>
       log.warn({ event: redact(safeJson(event), secrets) }, "binance ws exception"),
     );
-    await ws.subscribeUsdFuturesUserDataStream();
+    // The SDK reports a failed listenKey or connection as an `exception` event and resolves with nothing.
+    const connected = await ws.subscribeUsdFuturesUserDataStream();
+    if (!connected)
+      throw new Error("user data stream: no connection (listenKey or WebSocket failed; see the log)");
     log.info("user data stream open");
     const gapTimeoutMs = options.gapTimeoutMs ?? 5_000;
     this.gapTimer = setInterval(() => this.checkGaps(gapTimeoutMs), Math.max(50, gapTimeoutMs / 2));

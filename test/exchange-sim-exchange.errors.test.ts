@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { canonical, Dec } from "../src/domain/decimal.ts";
-import { type Harness, simHarness } from "./support/sim-exchange.ts";
+import { type Harness, simHarness, type Wire } from "./support/sim-exchange.ts";
 
 const T0 = Date.UTC(2025, 4, 5);
 /** A hand-made BTCUSDT minute `i` around 94 000 (prices on the 0.10 tick). */
@@ -199,7 +199,7 @@ describe("SimExchange error answers", () => {
     await h.call("DELETE", "/fapi/v1/allOpenOrders", { symbol: "BTCUSDT" });
     expect((await h.call("GET", "/fapi/v1/openOrders")).body).toEqual([]);
     const all = (await h.call("GET", "/fapi/v1/allAlgoOrders", { symbol: "BTCUSDT" })).body;
-    expect(all.map((x: any) => [x.clientAlgoId, x.algoStatus])).toEqual([
+    expect(all.map((x: Wire) => [x.clientAlgoId, x.algoStatus])).toEqual([
       ["a1", "CANCELED"],
       ["a2", "CANCELED"],
       ["a3", "CANCELED"],
@@ -276,7 +276,7 @@ describe("SimExchange error answers", () => {
     await order({ type: "MARKET", timeInForce: "", price: "" });
     h.exchange.now = bar(1).closeTime;
     await h.exchange.onBar(bar(1));
-    const iw = (h.events.at(-2) as any).a.P[0].iw;
+    const iw = (h.events.at(-2) as Wire).a.P[0].iw;
     expect(Number(iw)).toBeGreaterThan(0);
     await h.exchange.onFunding({
       symbol: "BTCUSDT",
@@ -284,7 +284,7 @@ describe("SimExchange error answers", () => {
       fundingRate: "0.0001",
       markPrice: "94000",
     });
-    const funding = h.events.at(-1) as any;
+    const funding = h.events.at(-1) as Wire;
     expect(funding.a.m).toBe("FUNDING_FEE");
     expect(funding.a.B[0].bc).toBe("-0.094");
     expect(funding.a.P).toEqual([

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MarketEvent } from "../src/adapters/market/types.ts";
 import { canonical, Dec, roundToTick } from "../src/domain/decimal.ts";
 import { requireRealData } from "./support/real-data.ts";
-import { type Harness, marketEvents, simHarness } from "./support/sim-exchange.ts";
+import { type Harness, marketEvents, simHarness, type Wire } from "./support/sim-exchange.ts";
 
 const root = requireRealData("exchange-sim exchange core on BTCUSDT 2025-05-05");
 const FROM = Date.UTC(2025, 4, 5);
@@ -117,7 +117,7 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
     });
     const order = await h.call("GET", "/fapi/v1/order", { symbol: "BTCUSDT", origClientOrderId: "entry-1" });
     expect(order.body).toMatchObject({ status: "FILLED", executedQty: QTY, avgPrice: price });
-    const [update, trade] = h.events.slice(-2) as any[];
+    const [update, trade] = h.events.slice(-2) as Wire[];
     expect(update.e).toBe("ACCOUNT_UPDATE");
     expect(update.a.m).toBe("ORDER");
     expect(update.a.P).toEqual([
@@ -191,7 +191,7 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
       o: { X: "NEW", caid: "stop-1", aid: algo.body.algoId },
     });
     const open = (await h.call("GET", "/fapi/v1/openAlgoOrders", { symbol: "BTCUSDT" })).body;
-    expect(open.map((a: any) => a.algoId)).toEqual([algo.body.algoId]);
+    expect(open.map((a: Wire) => a.algoId)).toEqual([algo.body.algoId]);
 
     await feedUntil(bars[fireIndex - 1]!.closeTime);
     // every settlement while the position was open (08:00, and 16:00 when the stop fires later)
@@ -205,12 +205,12 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
       canonical(new Dec(amt).times(f.markPrice).times(f.fundingRate).neg()),
     );
     const income = (await h.call("GET", "/fapi/v1/income", { incomeType: "FUNDING_FEE" })).body;
-    expect(income.map((i: any) => [i.symbol, i.incomeType, i.income, i.asset, i.time])).toEqual(
+    expect(income.map((i: Wire) => [i.symbol, i.incomeType, i.income, i.asset, i.time])).toEqual(
       settlements.map((f, i) => ["BTCUSDT", "FUNDING_FEE", fees[i], "USDT", f.fundingTime]),
     );
     const fundingUpdates = h.events.filter(
-      (m: any) => m.e === "ACCOUNT_UPDATE" && m.a.m === "FUNDING_FEE",
-    ) as any[];
+      (m: Wire) => m.e === "ACCOUNT_UPDATE" && m.a.m === "FUNDING_FEE",
+    ) as Wire[];
     expect(fundingUpdates.map((m) => [m.a.P, m.a.B[0].bc])).toEqual(fees.map((fee) => [[], fee])); // cross: B only
     expect(
       (await h.call("GET", "/fapi/v1/algoOrder", { algoId: String(algo.body.algoId) })).body.algoStatus,
@@ -233,7 +233,7 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
     expect(close.realizedPnl).toBe(canonical(new Dec(amt).times(new Dec(exit).minus(entry.price))));
     expect(close.commission).toBe(canonical(new Dec(exit).times(QTY).times(TAKER)));
 
-    const stream = h.events.slice(before) as any[];
+    const stream = h.events.slice(before) as Wire[];
     expect(stream.map((m) => `${m.e}:${m.o?.X ?? m.a?.m}`)).toEqual([
       "ALGO_UPDATE:TRIGGERING",
       "ALGO_UPDATE:TRIGGERED",
@@ -263,7 +263,7 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
       actualPrice: exit,
     });
     const orders = (await h.call("GET", "/fapi/v1/allOrders", { symbol: "BTCUSDT" })).body;
-    expect(orders.map((o: any) => [o.clientOrderId, o.type, o.origType, o.status])).toEqual([
+    expect(orders.map((o: Wire) => [o.clientOrderId, o.type, o.origType, o.status])).toEqual([
       ["entry-1", "MARKET", "MARKET", "FILLED"],
       ["stop-1", "MARKET", "STOP_MARKET", "FILLED"],
     ]);
@@ -273,10 +273,12 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
     const all = await trades();
     const income = (await h.call("GET", "/fapi/v1/income", { limit: "1000" })).body;
     const sum = (xs: string[]) => xs.reduce((s, x) => s.plus(x), new Dec(0));
-    const funding = sum(income.filter((i: any) => i.incomeType === "FUNDING_FEE").map((i: any) => i.income));
+    const funding = sum(
+      income.filter((i: Wire) => i.incomeType === "FUNDING_FEE").map((i: Wire) => i.income),
+    );
     const wallet = new Dec(10000)
-      .plus(sum(all.map((t: any) => t.realizedPnl)))
-      .minus(sum(all.map((t: any) => t.commission)))
+      .plus(sum(all.map((t: Wire) => t.realizedPnl)))
+      .minus(sum(all.map((t: Wire) => t.commission)))
       .plus(funding);
     const account = (await h.call("GET", "/fapi/v3/account")).body;
     expect(account.totalWalletBalance).toBe(canonical(wallet));
@@ -286,16 +288,18 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
       balance: canonical(wallet),
       availableBalance: canonical(wallet),
     });
-    const lastUpdate = h.events.filter((m: any) => m.e === "ACCOUNT_UPDATE").at(-1) as any;
+    const lastUpdate = h.events.filter((m: Wire) => m.e === "ACCOUNT_UPDATE").at(-1) as Wire;
     expect(lastUpdate.a.B[0].wb).toBe(canonical(wallet));
-    const streamed = h.events.filter((m: any) => m.e === "ORDER_TRADE_UPDATE" && m.o.x === "TRADE") as any[];
+    const streamed = h.events.filter(
+      (m: Wire) => m.e === "ORDER_TRADE_UPDATE" && m.o.x === "TRADE",
+    ) as Wire[];
     expect(streamed.map((m) => [m.o.t, m.o.L, m.o.l, m.o.n, m.o.rp])).toEqual(
-      all.map((t: any) => [t.id, t.price, t.qty, t.commission, t.realizedPnl]),
+      all.map((t: Wire) => [t.id, t.price, t.qty, t.commission, t.realizedPnl]),
     );
     const sumIncome = (type: string) =>
-      sum(income.filter((i: any) => i.incomeType === type).map((i: any) => i.income));
-    expect(canonical(sumIncome("COMMISSION"))).toBe(canonical(sum(all.map((t: any) => t.commission)).neg()));
-    expect(canonical(sumIncome("REALIZED_PNL"))).toBe(canonical(sum(all.map((t: any) => t.realizedPnl))));
+      sum(income.filter((i: Wire) => i.incomeType === type).map((i: Wire) => i.income));
+    expect(canonical(sumIncome("COMMISSION"))).toBe(canonical(sum(all.map((t: Wire) => t.commission)).neg()));
+    expect(canonical(sumIncome("REALIZED_PNL"))).toBe(canonical(sum(all.map((t: Wire) => t.realizedPnl))));
   });
 
   it("every message has the keys of the real user-data captures (per event type and status)", async () => {
@@ -329,23 +333,23 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
       readFileSync(join(dir, f), "utf8")
         .split("\n")
         .filter(Boolean)
-        .map((line) => JSON.parse(line) as any),
+        .map((line) => JSON.parse(line) as Wire),
     );
-    const kind = (m: any) =>
+    const kind = (m: Wire) =>
       m.e === "ORDER_TRADE_UPDATE"
         ? `${m.e}:${m.o.x}`
         : m.e === "ALGO_UPDATE"
           ? `${m.e}:${m.o.X}`
           : `${m.e}:${m.a?.m}`;
-    const keys = (m: any) => {
+    const keys = (m: Wire) => {
       const inner = m.o ?? m.a;
       const rows = m.a
         ? { B: Object.keys(m.a.B[0] ?? {}).sort(), P: Object.keys(m.a.P[0] ?? {}).sort() }
         : {};
       return { top: Object.keys(m).sort(), inner: Object.keys(inner).sort(), ...rows };
     };
-    const ours = new Map<string, any>();
-    for (const m of h.events as any[]) {
+    const ours = new Map<string, Wire>();
+    for (const m of h.events as Wire[]) {
       const k = kind(m);
       if (k === "ACCOUNT_UPDATE:ORDER" && m.a.P.length === 0) continue;
       if (!ours.has(k)) ours.set(k, m);
@@ -371,7 +375,7 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
       ]),
     );
     // the canceled LIMIT: x CANCELED with the NEW keys
-    const canceled = (h.events as any[]).find((m) => m.e === "ORDER_TRADE_UPDATE" && m.o.x === "CANCELED");
+    const canceled = (h.events as Wire[]).find((m) => m.e === "ORDER_TRADE_UPDATE" && m.o.x === "CANCELED");
     expect(Object.keys(canceled.o).sort()).toEqual(keys(ours.get("ORDER_TRADE_UPDATE:NEW")).inner);
     expect(canceled.o).toMatchObject({ c: "lim-1", X: "CANCELED", p: price });
   });

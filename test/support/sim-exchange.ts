@@ -16,6 +16,10 @@ import {
 } from "../../src/exchange-sim/exchange/index.ts";
 import { collect } from "./market.ts";
 
+/** A JSON body or message as received: tests read Binance's fields by name. */
+// biome-ignore lint/suspicious/noExplicitAny: wire JSON, checked field by field by the tests
+export type Wire = any;
+
 export interface Harness {
   exchange: SimExchange;
   app: FastifyInstance;
@@ -26,7 +30,7 @@ export interface Harness {
     url: string,
     params?: Record<string, string>,
     where?: "query" | "body",
-  ): Promise<{ status: number; body: any }>;
+  ): Promise<{ status: number; body: Wire }>;
   /** Feeds one market event (exchange time = the bar's closeTime, or the settlement time). */
   feed(e: MarketEvent): Promise<void>;
   close(): Promise<void>;

@@ -21,21 +21,8 @@
  *   before the venue goes on (lockstep), REST calls queue theirs and answer without waiting (a client that
  *   waits for its REST answer before acking a message cannot deadlock the double).
  */
-import { createActor } from "xstate";
-import {
-  DEFAULT_SYMBOL_SETTINGS,
-  decideFillBooking,
-  decideFundingBooking,
-  marginedPositions,
-} from "../../actors/account.decide.ts";
-import {
-  type AccountContext,
-  accountMachine,
-  positionKey,
-  type SymbolSettings,
-} from "../../actors/account.machine.ts";
-import type { VenueAccountView } from "../../adapters/venue/simulated/liquidation.ts";
-import { available, restingOrders } from "../../adapters/venue/simulated/margin-check.ts";
+
+import type { AccountContext } from "../../actors/account.machine.ts";
 import type { MatchingState } from "../../adapters/venue/simulated/matching.ts";
 import {
   SimulatedVenue,
@@ -43,14 +30,14 @@ import {
   type VenueFundingSettlement,
   type VenueMarkBar,
 } from "../../adapters/venue/simulated/venue.ts";
-import { unrealizedPnl } from "../../domain/accounting.ts";
 import { canonical, Dec } from "../../domain/decimal.ts";
 import type { InstrumentCatalog } from "../../domain/instruments.catalog.ts";
-import { accountRisk, crossWalletBalance } from "../../domain/margin/account-risk.ts";
 import type { LeverageBracketCatalog } from "../../domain/margin/brackets.catalog.ts";
 import { maxNotionalFor } from "../../domain/margin/brackets.ts";
-import { openOrderInitialMargin } from "../../domain/margin/margin.ts";
 import type { OrderRequest, VenueReport } from "../../engine/venue.ts";
+import { type AccountInputs, accountBody, balanceBody, markOf, positionRiskBody } from "./account-view.ts";
+import { Ledger } from "./ledger.ts";
+import { CONDITIONAL_TYPES, historyWindow, orderRequest } from "./order-params.ts";
 import { BinanceError, limitOf, mandatory, type Params } from "./params.ts";
 import {
   type AlgoRecord,
@@ -104,15 +91,6 @@ export type UserEventListener = (message: UserEvent) => Promise<void>;
 
 type Working = { order?: OrderRecord; algo?: AlgoRecord };
 
-const CONDITIONAL_TYPES = [
-  "STOP",
-  "STOP_MARKET",
-  "TAKE_PROFIT",
-  "TAKE_PROFIT_MARKET",
-  "TRAILING_STOP_MARKET",
-] as const;
-const TIME_IN_FORCE = ["GTC", "IOC", "FOK", "GTX", "GTD"] as const;
-const STP_MODES = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"] as const;
 const DONE = "The operation of cancel all open order is done.";
 
 /** The double's exchange: orders, algo orders, the account ledger and its user events. */
@@ -125,23 +103,13 @@ export class SimExchange {
   private readonly rates: { takerRate: string; makerRate: string; slippage: string };
   private venue: SimulatedVenue;
   private dualSidePosition = false;
-  private readonly ledger = createActor(accountMachine);
-  private readonly settings: Record<string, SymbolSettings> = {};
+  private readonly ledger: Ledger;
   private readonly orders: OrderRecord[] = [];
   private readonly algos: AlgoRecord[] = [];
   /** Working orders by the venue's key (clientOrderId; a triggered algo order keeps its clientAlgoId). */
   private readonly working = new Map<string, Working>();
-  private readonly trades: TradeRecord[] = [];
-  private readonly incomes: IncomeRecord[] = [];
-  /** Accumulated realized PnL (pre-fee) per position key: ACCOUNT_UPDATE `cr`. */
-  private readonly accumulated = new Map<string, string>();
   private orderSeq = 0;
   private algoSeq = 1_000_000_000;
-  private tradeSeq = 0;
-  private tranSeq = 0;
-  private updateTime = 0;
-  private view?: { context: AccountContext; settings: number; view: VenueAccountView };
-  private settingsVersion = 0;
   private listener?: UserEventListener;
   private chain: Promise<void> = Promise.resolve();
   private listenerError: unknown;
@@ -156,19 +124,9 @@ export class SimExchange {
       makerRate: options.makerRate ?? SIM_EXCHANGE_DEFAULTS.makerRate,
       slippage: options.slippage ?? SIM_EXCHANGE_DEFAULTS.slippage,
     };
-    for (const symbol of options.symbols) {
-      this.instruments.get(symbol);
-      const max = this.bracketCatalog.get(symbol).brackets[0]!.initialLeverage;
-      this.settings[symbol] = {
-        leverage: Math.min(DEFAULT_SYMBOL_SETTINGS.leverage, max),
-        marginType: DEFAULT_SYMBOL_SETTINGS.marginType,
-      };
-    }
-    this.ledger.start();
-    this.ledger.send({
-      type: "AccountOpened",
-      data: { accountId: "sim", asset: "USDT", walletBalance: canonical(new Dec(options.walletBalance)) },
-    });
+    for (const symbol of options.symbols) this.instruments.get(symbol);
+    const maxLeverage = (symbol: string) => this.brackets(symbol)[0]!.initialLeverage;
+    this.ledger = new Ledger(options.walletBalance, options.symbols, maxLeverage, this.rates.takerRate);
     this.venue = this.makeVenue(false);
   }
 
@@ -223,12 +181,7 @@ export class SimExchange {
       -1130,
       "Data sent for parameter 'newOrderRespType' is not valid.",
     );
-    const request = this.orderRequest(
-      p,
-      symbol,
-      type,
-      p.raw("newClientOrderId") ?? `sim-o${this.orderSeq + 1}`,
-    );
+    const request = orderRequest(p, symbol, type, p.raw("newClientOrderId") ?? `sim-o${this.orderSeq + 1}`);
     await this.submit(request);
     const order = this.newOrderRecord(request, {});
     this.working.set(request.clientOrderId, { order });
@@ -249,7 +202,7 @@ export class SimExchange {
     if (!(CONDITIONAL_TYPES as readonly string[]).includes(type))
       throw new BinanceError(-1116, "Invalid orderType.");
     const clientAlgoId = p.raw("clientAlgoId") ?? `sim-a${this.algoSeq + 1}`;
-    const request = this.orderRequest(p, symbol, type as ConditionalType, clientAlgoId);
+    const request = orderRequest(p, symbol, type as ConditionalType, clientAlgoId);
     await this.submit(request);
     const algo: AlgoRecord = {
       algoId: ++this.algoSeq,
@@ -336,7 +289,7 @@ export class SimExchange {
     const symbol = this.symbolParam(p);
     const from = p.integer("orderId");
     const list = this.orders.filter((o) => o.symbol === symbol && (from === undefined || o.orderId >= from));
-    return window(list, p, (o) => o.time, limitOf(p, 500, 1000), from !== undefined).map(orderShape);
+    return historyWindow(list, p, (o) => o.time, limitOf(p, 500, 1000), from !== undefined).map(orderShape);
   }
 
   /** GET /fapi/v1/algoOrder by algoId or clientAlgoId. @throws BinanceError -2013. */
@@ -359,7 +312,7 @@ export class SimExchange {
     const symbol = this.symbolParam(p);
     const from = p.integer("algoId");
     const list = this.algos.filter((a) => a.symbol === symbol && (from === undefined || a.algoId >= from));
-    return window(list, p, (a) => a.createTime, limitOf(p, 500, 1000), from !== undefined).map((a) =>
+    return historyWindow(list, p, (a) => a.createTime, limitOf(p, 500, 1000), from !== undefined).map((a) =>
       this.algoAnswer(a, true),
     );
   }
@@ -370,8 +323,12 @@ export class SimExchange {
   userTrades(p: Params): TradeRecord[] {
     const symbol = this.symbolParam(p);
     const from = p.integer("fromId");
-    const list = this.trades.filter((t) => t.symbol === symbol && (from === undefined || t.id >= from));
-    return window(list, p, (t) => t.time, limitOf(p, 500, 1000), from !== undefined).map((t) => ({ ...t }));
+    const list = this.ledger.trades.filter(
+      (t) => t.symbol === symbol && (from === undefined || t.id >= from),
+    );
+    return historyWindow(list, p, (t) => t.time, limitOf(p, 500, 1000), from !== undefined).map((t) => ({
+      ...t,
+    }));
   }
 
   /** GET /fapi/v1/income: REALIZED_PNL, COMMISSION, FUNDING_FEE, INSURANCE_CLEAR entries, filtered. */
@@ -383,103 +340,26 @@ export class SimExchange {
       -1130,
       "Data sent for parameter 'incomeType' is not valid.",
     );
-    const list = this.incomes.filter(
+    const list = this.ledger.incomes.filter(
       (i) => (symbol === undefined || i.symbol === symbol) && (type === undefined || i.incomeType === type),
     );
-    return window(list, p, (i) => i.time, limitOf(p, 100, 1000), false).map((i) => ({ ...i }));
+    return historyWindow(list, p, (i) => i.time, limitOf(p, 100, 1000), false).map((i) => ({ ...i }));
   }
 
   /** GET /fapi/v3/positionRisk: the open positions (of `symbol`), with their margin numbers at the mark. */
   positionRisk(p: Params): Record<string, unknown>[] {
     const symbol = p.raw("symbol") === undefined ? undefined : this.symbolParam(p);
-    return this.positionViews()
-      .filter((v) => symbol === undefined || v.symbol === symbol)
-      .map((v) => ({
-        symbol: v.symbol,
-        positionSide: v.positionSide,
-        positionAmt: v.positionAmt,
-        entryPrice: v.entryPrice,
-        breakEvenPrice: v.breakEvenPrice,
-        markPrice: v.markPrice,
-        unRealizedProfit: v.unrealizedPnl,
-        liquidationPrice: v.liquidationPrice,
-        isolatedMargin: v.isolatedMargin,
-        notional: v.notional,
-        marginAsset: "USDT",
-        isolatedWallet: v.isolatedWallet,
-        initialMargin: canonical(new Dec(v.positionInitialMargin).plus(v.openOrderInitialMargin)),
-        maintMargin: v.maintMargin,
-        positionInitialMargin: v.positionInitialMargin,
-        openOrderInitialMargin: v.openOrderInitialMargin,
-        adl: 0,
-        bidNotional: v.bidNotional,
-        askNotional: v.askNotional,
-        updateTime: this.updateTime,
-      }));
+    return positionRiskBody(this.accountInputs(), symbol);
   }
 
   /** GET /fapi/v3/account: the USDT asset, the account totals and the open positions. */
   account(): Record<string, unknown> {
-    const t = this.totals();
-    const asset = {
-      asset: "USDT",
-      walletBalance: t.walletBalance,
-      unrealizedProfit: t.unrealizedProfit,
-      marginBalance: t.marginBalance,
-      maintMargin: t.maintMargin,
-      initialMargin: t.initialMargin,
-      positionInitialMargin: t.positionInitialMargin,
-      openOrderInitialMargin: t.openOrderInitialMargin,
-      crossWalletBalance: t.crossWalletBalance,
-      crossUnPnl: t.crossUnPnl,
-      availableBalance: t.availableBalance,
-      maxWithdrawAmount: t.availableBalance,
-      updateTime: this.updateTime,
-    };
-    return {
-      totalInitialMargin: t.initialMargin,
-      totalMaintMargin: t.maintMargin,
-      totalWalletBalance: t.walletBalance,
-      totalUnrealizedProfit: t.unrealizedProfit,
-      totalMarginBalance: t.marginBalance,
-      totalPositionInitialMargin: t.positionInitialMargin,
-      totalOpenOrderInitialMargin: t.openOrderInitialMargin,
-      totalCrossWalletBalance: t.crossWalletBalance,
-      totalCrossUnPnl: t.crossUnPnl,
-      availableBalance: t.availableBalance,
-      maxWithdrawAmount: t.availableBalance,
-      assets: [asset],
-      positions: t.views.map((v) => ({
-        symbol: v.symbol,
-        positionSide: v.positionSide,
-        positionAmt: v.positionAmt,
-        unrealizedProfit: v.unrealizedPnl,
-        isolatedMargin: v.isolatedMargin,
-        notional: v.notional,
-        isolatedWallet: v.isolatedWallet,
-        initialMargin: canonical(new Dec(v.positionInitialMargin).plus(v.openOrderInitialMargin)),
-        maintMargin: v.maintMargin,
-        updateTime: this.updateTime,
-      })),
-    };
+    return accountBody(this.accountInputs());
   }
 
   /** GET /fapi/v3/balance: the USDT balance. */
   balance(): Record<string, unknown>[] {
-    const t = this.totals();
-    return [
-      {
-        accountAlias: "sim",
-        asset: "USDT",
-        balance: t.walletBalance,
-        crossWalletBalance: t.crossWalletBalance,
-        crossUnPnl: t.crossUnPnl,
-        availableBalance: t.availableBalance,
-        maxWithdrawAmount: t.availableBalance,
-        marginAvailable: true,
-        updateTime: this.updateTime,
-      },
-    ];
+    return balanceBody(this.accountInputs());
   }
 
   /** GET /fapi/v1/commissionRate. */
@@ -499,8 +379,8 @@ export class SimExchange {
     const brackets = this.bracketCatalog.get(symbol).brackets;
     if (!/^[0-9]{1,3}$/.test(raw) || leverage < 1 || leverage > brackets[0]!.initialLeverage)
       throw new BinanceError(-4028, `Leverage ${raw} is not valid`);
-    const current = this.settings[symbol]!;
-    const positions = this.symbolPositions(symbol);
+    const current = this.ledger.settingsOf(symbol);
+    const positions = this.ledger.positionsOf(symbol);
     if (positions.length > 0) {
       if (current.marginType === "ISOLATED" && leverage < current.leverage)
         throw new BinanceError(
@@ -513,8 +393,7 @@ export class SimExchange {
         if (new Dec(q.positionAmt).abs().times(mark).gt(cap))
           throw new BinanceError(-2027, "Exceeded the maximum allowable position at current leverage.");
     }
-    this.settings[symbol] = { ...current, leverage };
-    this.settingsVersion++;
+    this.ledger.configure(symbol, { ...current, leverage });
     this.queue(accountConfigUpdate({ E: this.now, T: this.now }, symbol, leverage));
     return { leverage, maxNotionalValue: maxNotionalFor(brackets, leverage), symbol };
   }
@@ -526,20 +405,19 @@ export class SimExchange {
     if (wanted === undefined) throw mandatory("marginType");
     if (wanted !== "ISOLATED" && wanted !== "CROSSED")
       throw new BinanceError(-1130, "Data sent for parameter 'marginType' is not valid.");
-    const current = this.settings[symbol]!;
+    const current = this.ledger.settingsOf(symbol);
     if (current.marginType === wanted) throw new BinanceError(-4046, "No need to change margin type.");
     if (this.hasOpenOrders(symbol))
       throw new BinanceError(-4047, "Margin type cannot be changed if there exists open orders.");
-    if (this.symbolPositions(symbol).length > 0)
+    if (this.ledger.positionsOf(symbol).length > 0)
       throw new BinanceError(-4048, "Margin type cannot be changed if there exists position.");
-    this.settings[symbol] = { ...current, marginType: wanted };
-    this.settingsVersion++;
+    this.ledger.configure(symbol, { ...current, marginType: wanted });
     const sides: PositionSide[] = this.dualSidePosition ? ["LONG", "SHORT"] : ["BOTH"];
     this.queue(
       accountUpdate(
         "MARGIN_TYPE_CHANGE",
         { E: this.now, T: this.now },
-        this.balanceRow("0"),
+        this.ledger.balance("0"),
         sides.map((side) => this.positionRow(symbol, side)),
       ),
     );
@@ -558,7 +436,7 @@ export class SimExchange {
     if (dual === this.dualSidePosition) throw new BinanceError(-4059, "No need to change position side.");
     if (this.orders.some(isOpen) || this.algos.some((a) => a.algoStatus === "NEW"))
       throw new BinanceError(-4067, "Position side cannot be changed if there exists open orders.");
-    if (Object.keys(this.context().positions).length > 0)
+    if (this.ledger.hasPositions())
       throw new BinanceError(-4068, "Position side cannot be changed if there exists position.");
     const state = this.venue.snapshot();
     const positions = Object.fromEntries(
@@ -588,7 +466,7 @@ export class SimExchange {
 
   /** The account ledger (wallet, positions, settings), for audits and tests. */
   context(): AccountContext {
-    return { ...this.ledger.getSnapshot().context, settings: { ...this.settings } };
+    return this.ledger.context();
   }
 
   // ── venue reports → ledger, records, user events ──────────────────────────────────────────────────────
@@ -636,22 +514,14 @@ export class SimExchange {
     const entry = this.workingOf(f.clientOrderId);
     const order = entry.order;
     if (!order) throw new Error(`SimExchange: fill of ${f.clientOrderId}, which has no working order`);
-    const booking = decideFillBooking(this.context(), f, order.positionSide);
-    this.ledger.send({ type: "FillBooked", data: booking });
     order.executedQty = f.cumulativeQuantity;
     order.cumQuote = canonical(new Dec(order.cumQuote).plus(new Dec(f.price).times(f.quantity)));
     order.status = f.status;
     order.updateTime = report.time;
-    const fill = this.bookTrade(order, report.time, {
-      price: f.price,
-      quantity: f.quantity,
-      commission: f.commission,
-      maker: f.maker,
-      realizedPnl: booking.realizedPnl,
-    });
+    const fill = this.ledger.bookFill(order, f, f.maker, report.time);
     if (f.status === "FILLED") this.working.delete(f.clientOrderId);
     this.queue(
-      accountUpdate("ORDER", this.at(report.time), this.balanceRow("0"), [
+      accountUpdate("ORDER", this.at(report.time), this.ledger.balance("0"), [
         this.positionRow(order.symbol, order.positionSide),
       ]),
     );
@@ -699,17 +569,14 @@ export class SimExchange {
   }
 
   private onFundingReport(report: Extract<VenueReport, { kind: "funding" }>): void {
-    const booking = decideFundingBooking(this.context(), report.funding);
-    this.ledger.send({ type: "FundingFeeBooked", data: booking });
+    this.ledger.bookFunding(report.funding, report.time);
     const { symbol, positionSide = "BOTH", fundingFee } = report.funding;
-    this.addIncome(symbol, "FUNDING_FEE", fundingFee, report.time, "");
-    this.updateTime = report.time;
-    const isolated = this.settings[symbol]!.marginType === "ISOLATED";
+    const isolated = this.ledger.settingsOf(symbol).marginType === "ISOLATED";
     this.queue(
       accountUpdate(
         "FUNDING_FEE",
         this.at(report.time),
-        this.balanceRow(fundingFee),
+        this.ledger.balance(fundingFee),
         isolated ? [this.positionRow(symbol, positionSide)] : [],
       ),
     );
@@ -744,71 +611,16 @@ export class SimExchange {
     };
     this.orders.push(order);
     this.queue(this.otu(order, "NEW", report.time));
-    this.ledger.send({ type: "PositionLiquidated", data: l });
     order.status = "FILLED";
     order.executedQty = qty;
     order.cumQuote = canonical(new Dec(qty).times(l.price));
-    const fill = this.bookTrade(order, report.time, {
-      price: l.price,
-      quantity: qty,
-      commission: "0",
-      maker: false,
-      realizedPnl: l.realizedPnl,
-    });
-    if (!new Dec(l.clearanceFee).isZero())
-      this.addIncome(l.symbol, "INSURANCE_CLEAR", canonical(new Dec(l.clearanceFee).neg()), report.time, "");
+    const fill = this.ledger.bookLiquidation(order, l, report.time);
     this.queue(
-      accountUpdate("ORDER", this.at(report.time), this.balanceRow("0"), [
+      accountUpdate("ORDER", this.at(report.time), this.ledger.balance("0"), [
         this.positionRow(l.symbol, l.positionSide),
       ]),
     );
     this.queue(this.otu(order, "CALCULATED", report.time, fill));
-  }
-
-  /** Records a fill as a trade (and its income entries) and returns it in wire form. */
-  private bookTrade(
-    order: OrderRecord,
-    time: number,
-    f: { price: string; quantity: string; commission: string; maker: boolean; realizedPnl: string },
-  ): WireFill {
-    const id = ++this.tradeSeq;
-    this.trades.push({
-      symbol: order.symbol,
-      id,
-      orderId: order.orderId,
-      side: order.side,
-      price: f.price,
-      qty: f.quantity,
-      quoteQty: canonical(new Dec(f.price).times(f.quantity)),
-      realizedPnl: f.realizedPnl,
-      commission: f.commission,
-      commissionAsset: "USDT",
-      time,
-      positionSide: order.positionSide,
-      buyer: order.side === "BUY",
-      maker: f.maker,
-    });
-    const key = positionKey(order.symbol, order.positionSide);
-    this.accumulated.set(key, canonical(new Dec(this.accumulated.get(key) ?? "0").plus(f.realizedPnl)));
-    if (!new Dec(f.realizedPnl).isZero())
-      this.addIncome(order.symbol, "REALIZED_PNL", f.realizedPnl, time, String(id));
-    if (!new Dec(f.commission).isZero())
-      this.addIncome(order.symbol, "COMMISSION", canonical(new Dec(f.commission).neg()), time, String(id));
-    this.updateTime = time;
-    return { tradeId: id, time, ...f };
-  }
-
-  private addIncome(symbol: string, incomeType: IncomeType, income: string, time: number, tradeId: string) {
-    this.incomes.push({
-      symbol,
-      incomeType,
-      income,
-      asset: "USDT",
-      info: incomeType,
-      time,
-      tranId: ++this.tranSeq,
-      tradeId,
-    });
   }
 
   private finishAlgo(algo: AlgoRecord, child: OrderRecord, time: number): void {
@@ -825,30 +637,12 @@ export class SimExchange {
       instrument: (symbol) => this.instruments.get(symbol),
       dualSidePosition,
       margin: {
-        account: () => this.accountView(),
+        account: () => this.ledger.view(),
         brackets: (symbol) => this.bracketCatalog.get(symbol).brackets,
       },
     });
     if (state) venue.restore(state);
     return venue;
-  }
-
-  /** The venue's view of the ledger, rebuilt only when the ledger or the settings changed. */
-  private accountView(): VenueAccountView {
-    const context = this.ledger.getSnapshot().context;
-    if (this.view?.context !== context || this.view.settings !== this.settingsVersion) {
-      const account = this.context();
-      this.view = {
-        context,
-        settings: this.settingsVersion,
-        view: {
-          walletBalance: account.walletBalance,
-          positions: marginedPositions(account),
-          settings: account.settings,
-        },
-      };
-    }
-    return this.view.view;
   }
 
   private async submit(request: OrderRequest): Promise<void> {
@@ -857,65 +651,6 @@ export class SimExchange {
     const result = await this.venue.submit(request);
     if (!result.accepted) throw new BinanceError(result.code, result.reason);
   }
-
-  /** The venue's OrderRequest of an order's parameters (Binance's names, §2.2 / §2.4). */
-  private orderRequest(
-    p: Params,
-    symbol: string,
-    type: OrderRequest["type"],
-    clientOrderId: string,
-  ): OrderRequest {
-    const side = p.oneOf("side", ["BUY", "SELL"], -1117, "Invalid side.");
-    if (side === undefined) throw mandatory("side");
-    const positionSide =
-      p.oneOf(
-        "positionSide",
-        ["BOTH", "LONG", "SHORT"],
-        -4061,
-        "Order's position side does not match user's setting.",
-      ) ?? "BOTH";
-    const priceMatch = p.raw("priceMatch");
-    if (priceMatch !== undefined && priceMatch !== "NONE")
-      throw new BinanceError(
-        -1130,
-        "Data sent for parameter 'priceMatch' is not valid (the double does not support priceMatch).",
-      );
-    const optional = {
-      quantity: p.decimal("quantity"),
-      price: p.decimal("price"),
-      timeInForce: p.oneOf("timeInForce", TIME_IN_FORCE, -1115, "Invalid timeInForce."),
-      goodTillDate: p.integer("goodTillDate"),
-      triggerPrice: p.decimal("triggerPrice"),
-      workingType: p.oneOf(
-        "workingType",
-        ["MARK_PRICE", "CONTRACT_PRICE"],
-        -1130,
-        "Data sent for parameter 'workingType' is not valid.",
-      ),
-      priceProtect: p.boolean("priceProtect"),
-      closePosition: p.boolean("closePosition"),
-      activatePrice: p.decimal("activatePrice"),
-      callbackRate: p.decimal("callbackRate"),
-      selfTradePreventionMode: p.oneOf(
-        "selfTradePreventionMode",
-        STP_MODES,
-        -1130,
-        "Data sent for parameter 'selfTradePreventionMode' is not valid.",
-      ),
-    };
-    const request: Record<string, unknown> = {
-      clientOrderId,
-      symbol,
-      side,
-      type,
-      purpose: "ENTRY",
-      positionSide,
-      reduceOnly: p.boolean("reduceOnly") ?? false,
-    };
-    for (const [k, v] of Object.entries(optional)) if (v !== undefined) request[k] = v;
-    return request as unknown as OrderRequest;
-  }
-
   private newOrderRecord(r: OrderRequest, extra: Partial<OrderRecord>): OrderRecord {
     const order: OrderRecord = {
       orderId: ++this.orderSeq,
@@ -1057,16 +792,25 @@ export class SimExchange {
     );
   }
 
-  private symbolPositions(symbol: string) {
-    return Object.entries(this.context().positions)
-      .filter(([k]) => k === symbol || k.startsWith(`${symbol}:`))
-      .map(([, q]) => q);
+  private markOf(symbol: string): string | undefined {
+    return markOf(this.venue.snapshot(), symbol);
   }
 
-  /** The symbol's mark: the venue's last mark price, else its last trade price; undefined before any bar. */
-  private markOf(symbol: string): string | undefined {
-    const s = this.venue.snapshot();
-    return s.markPrice[symbol] ?? s.lastPrice[symbol];
+  private positionRow(symbol: string, side: PositionSide): WirePosition {
+    return this.ledger.position(symbol, side, this.markOf(symbol));
+  }
+
+  private brackets(symbol: string) {
+    return this.bracketCatalog.get(symbol).brackets;
+  }
+
+  private accountInputs(): AccountInputs {
+    return {
+      ledger: this.ledger,
+      state: this.venue.snapshot(),
+      brackets: (symbol) => this.brackets(symbol),
+      book: (symbol, side) => this.bookNotional(symbol, side),
+    };
   }
 
   private at(time: number): { E: number; T: number } {
@@ -1097,119 +841,6 @@ export class SimExchange {
     return { bids: canonical(bids), asks: canonical(asks) };
   }
 
-  private balanceRow(balanceChange: string) {
-    const account = this.context();
-    return {
-      walletBalance: account.walletBalance,
-      crossWalletBalance: crossWalletBalance(account.walletBalance, marginedPositions(account)),
-      balanceChange,
-    };
-  }
-
-  /** breakEvenPrice: entry × (1 + takerRate) long, × (1 − takerRate) short, "0" flat (module comment). */
-  private breakEven(positionAmt: string, entryPrice: string): string {
-    const amt = new Dec(positionAmt);
-    if (amt.isZero()) return "0";
-    const factor = amt.isPositive()
-      ? new Dec(1).plus(this.rates.takerRate)
-      : new Dec(1).minus(this.rates.takerRate);
-    return canonical(new Dec(entryPrice).times(factor));
-  }
-
-  private positionRow(symbol: string, side: PositionSide): WirePosition {
-    const key = positionKey(symbol, side);
-    const p = this.context().positions[key];
-    const mark = this.markOf(symbol);
-    const amt = p?.positionAmt ?? "0";
-    const entry = p?.entryPrice ?? "0";
-    return {
-      symbol,
-      positionSide: side,
-      positionAmt: amt,
-      entryPrice: entry,
-      breakEvenPrice: this.breakEven(amt, entry),
-      accumulatedRealized: this.accumulated.get(key) ?? "0",
-      unrealizedPnl: p && mark ? unrealizedPnl(p, mark) : "0",
-      marginType: this.settings[symbol]!.marginType,
-      isolatedWallet: p?.isolatedWallet ?? "0",
-    };
-  }
-
-  /** Every open position with its margin numbers at the mark (accountRisk) and its open orders' margin. */
-  private positionViews() {
-    const account = this.context();
-    const positions = marginedPositions(account);
-    const brackets = (s: string) => this.bracketCatalog.get(s).brackets;
-    const state = this.venue.snapshot();
-    const resting = restingOrders(state, (s) => state.lastPrice[s]);
-    return accountRisk(account.walletBalance, positions, (s) => this.markOf(s), brackets).map((v) => {
-      const orders = resting.get(positionKey(v.symbol, v.positionSide)) ?? [];
-      const book = this.bookNotional(v.symbol, v.positionSide);
-      return {
-        symbol: v.symbol,
-        positionSide: v.positionSide,
-        positionAmt: v.positionAmt,
-        entryPrice: v.entryPrice,
-        breakEvenPrice: this.breakEven(v.positionAmt, v.entryPrice),
-        markPrice: v.markPrice,
-        unrealizedPnl: v.risk.unrealizedPnl,
-        liquidationPrice: v.risk.liquidationPrice ?? "0",
-        isolatedMargin: v.risk.isolatedMargin,
-        notional: canonical(new Dec(v.positionAmt).times(v.markPrice)),
-        isolatedWallet: v.isolatedWallet ?? "0",
-        positionInitialMargin: v.risk.initialMargin,
-        openOrderInitialMargin: openOrderInitialMargin(v.positionAmt, v.markPrice, orders, v.leverage),
-        maintMargin: v.risk.maintMargin,
-        marginType: v.marginType,
-        bidNotional: book.bids,
-        askNotional: book.asks,
-      };
-    });
-  }
-
-  /** The account totals of `account` / `balance` (USDT). */
-  private totals() {
-    const account = this.context();
-    const views = this.positionViews();
-    const sum = (
-      pick: (v: (typeof views)[number]) => string,
-      only?: (v: (typeof views)[number]) => boolean,
-    ) => canonical(views.filter((v) => !only || only(v)).reduce((s, v) => s.plus(pick(v)), new Dec(0)));
-    const cross = (v: (typeof views)[number]) => v.marginType === "CROSSED";
-    const unrealizedProfit = sum((v) => v.unrealizedPnl);
-    const positionInitialMargin = sum((v) => v.positionInitialMargin);
-    const state = this.venue.snapshot();
-    const resting = restingOrders(state, (s) => state.lastPrice[s]);
-    let openOrderIm = new Dec(0);
-    for (const [key, orders] of resting) {
-      const [symbol, side = "BOTH"] = key.split(":") as [string, PositionSide | undefined];
-      const mark = this.markOf(symbol);
-      if (mark === undefined) continue;
-      const amt = account.positions[positionKey(symbol, side)]?.positionAmt ?? "0";
-      openOrderIm = openOrderIm.plus(
-        openOrderInitialMargin(amt, mark, orders, this.settings[symbol]!.leverage),
-      );
-    }
-    const openOrderInitialMargin_ = canonical(openOrderIm);
-    const inputs = {
-      account: this.accountView(),
-      brackets: (s: string) => this.bracketCatalog.get(s).brackets,
-    };
-    return {
-      views,
-      walletBalance: account.walletBalance,
-      unrealizedProfit,
-      marginBalance: canonical(new Dec(account.walletBalance).plus(unrealizedProfit)),
-      maintMargin: sum((v) => v.maintMargin),
-      positionInitialMargin,
-      openOrderInitialMargin: openOrderInitialMargin_,
-      initialMargin: canonical(new Dec(positionInitialMargin).plus(openOrderInitialMargin_)),
-      crossWalletBalance: crossWalletBalance(account.walletBalance, marginedPositions(account)),
-      crossUnPnl: sum((v) => v.unrealizedPnl, cross),
-      availableBalance: available(inputs, resting, (s) => this.markOf(s)),
-    };
-  }
-
   /** Queues a user event after those already queued (a listener's failure is kept for `delivered`). */
   private queue(message: UserEvent): void {
     const listener = this.listener;
@@ -1227,19 +858,4 @@ export class SimExchange {
     this.listenerError = undefined;
     if (error !== undefined) throw error;
   }
-}
-
-/**
- * A history window as Binance's history endpoints answer: with `startTime`/`endTime` (or `fromStart`, an id
- * lower bound) the first `limit` items from there, else the latest `limit` items. Items are in time order.
- */
-function window<T>(list: T[], p: Params, time: (x: T) => number, limit: number, fromStart: boolean): T[] {
-  const start = p.integer("startTime");
-  const end = p.integer("endTime");
-  if (start !== undefined && end !== undefined && end < start)
-    throw new BinanceError(-1130, "Data sent for parameter 'endTime' is not valid.");
-  const within = list.filter(
-    (x) => (start === undefined || time(x) >= start) && (end === undefined || time(x) <= end),
-  );
-  return fromStart || start !== undefined ? within.slice(0, limit) : within.slice(-limit);
 }

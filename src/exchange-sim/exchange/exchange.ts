@@ -145,6 +145,8 @@ export class SimExchange {
   /**
    * Matches one closed 1m bar of a traded symbol (SimulatedVenue.matchBar rules), with its 1m mark bar when
    * there is one; every user event it causes is delivered and awaited before matching goes on.
+   * @throws the listener's failure (the bar then stays half matched: the double cannot go on), or an Error for
+   * a symbol the double does not trade.
    */
   async onBar(bar: VenueBar, mark?: VenueMarkBar): Promise<void> {
     this.tradedSymbol(bar.symbol);

@@ -265,6 +265,22 @@ describe("SimExchange error answers", () => {
     expect(p).toMatchObject({ positionSide: "LONG", positionAmt: "0.01" });
   });
 
+  it("positionRisk v3 lists a side with open orders and no position as a flat row", async () => {
+    await order({ quantity: "0.01", price: "90000" });
+    const rows: Wire[] = (await h.call("GET", "/fapi/v3/positionRisk", { symbol: "BTCUSDT" })).body;
+    // 20× (the default): the resting BUY's margin is its notional / 20
+    const im = canonical(new Dec("0.01").times("90000").div(20));
+    expect(rows).toEqual([
+      expect.objectContaining({
+        positionAmt: "0",
+        openOrderInitialMargin: im,
+        initialMargin: im,
+        bidNotional: "900",
+      }),
+    ]);
+    expect((await h.call("GET", "/fapi/v3/account")).body.totalOpenOrderInitialMargin).toBe(im);
+  });
+
   it("margin type ISOLATED: ACCOUNT_UPDATE MARGIN_TYPE_CHANGE, isolated funding sends B and P", async () => {
     expect(
       (await h.call("POST", "/fapi/v1/marginType", { symbol: "BTCUSDT", marginType: "ISOLATED" })).body,

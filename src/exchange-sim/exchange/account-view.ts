@@ -63,11 +63,54 @@ function positionViews(x: AccountInputs) {
   });
 }
 
-/** `GET /fapi/v3/positionRisk`: the open positions (of `symbol` when given). */
-export function positionRiskBody(x: AccountInputs, symbol?: string): Record<string, unknown>[] {
-  return positionViews(x)
+/**
+ * `GET /fapi/v3/positionRisk` (of `symbol` when given): the open positions, and a flat row for each position
+ * side with open orders but no position (v3 returns "symbols that have positions or open orders").
+ * `withOrders`: the (symbol, positionSide) pairs that have open orders (regular or untriggered algo).
+ */
+export function positionRiskBody(
+  x: AccountInputs,
+  withOrders: readonly (readonly [string, PositionSide])[],
+  symbol?: string,
+): Record<string, unknown>[] {
+  const open = positionViews(x).map(({ marginType: _, ...v }) => v);
+  const key = (s: string, side: string) => `${s}:${side}`;
+  const seen = new Set(open.map((v) => key(v.symbol, v.positionSide)));
+  const resting = restingOrders(x.state, (s) => x.state.lastPrice[s]);
+  const flat = withOrders
+    .filter(([s, side]) => !seen.has(key(s, side)))
+    .map(([s, side]) => {
+      // an order exists only once the symbol has a price (the venue answers -1121 before)
+      const mark = markOf(x.state, s)!;
+      const orders = resting.get(positionKey(s, side)) ?? [];
+      const leverage = x.ledger.settingsOf(s).leverage;
+      const openOrderIm = openOrderInitialMargin("0", mark, orders, leverage);
+      const book = x.book(s, side);
+      return {
+        symbol: s,
+        positionSide: side,
+        positionAmt: "0",
+        entryPrice: "0",
+        breakEvenPrice: "0",
+        markPrice: mark,
+        unRealizedProfit: "0",
+        liquidationPrice: "0",
+        isolatedMargin: "0",
+        notional: "0",
+        marginAsset: "USDT",
+        isolatedWallet: "0",
+        initialMargin: openOrderIm,
+        maintMargin: "0",
+        positionInitialMargin: "0",
+        openOrderInitialMargin: openOrderIm,
+        adl: 0,
+        bidNotional: book.bids,
+        askNotional: book.asks,
+      };
+    });
+  return [...open, ...flat]
     .filter((v) => symbol === undefined || v.symbol === symbol)
-    .map(({ marginType: _, ...v }) => ({ ...v, updateTime: x.ledger.updateTime }));
+    .map((v) => ({ ...v, updateTime: x.ledger.updateTime }));
 }
 
 /** The account totals (USDT) and the position views they sum. */

@@ -351,7 +351,10 @@ export class SimExchange {
   /** GET /fapi/v3/positionRisk: the open positions (of `symbol`), with their margin numbers at the mark. */
   positionRisk(p: Params): Record<string, unknown>[] {
     const symbol = p.raw("symbol") === undefined ? undefined : this.symbolParam(p);
-    return positionRiskBody(this.accountInputs(), symbol);
+    const withOrders = new Map<string, [string, PositionSide]>();
+    for (const o of [...this.orders.filter(isOpen), ...this.algos.filter((a) => a.algoStatus === "NEW")])
+      withOrders.set(`${o.symbol}:${o.positionSide}`, [o.symbol, o.positionSide]);
+    return positionRiskBody(this.accountInputs(), [...withOrders.values()], symbol);
   }
 
   /** GET /fapi/v3/account: the USDT asset, the account totals and the open positions. */

@@ -9,7 +9,7 @@
  * - the stream's TRADE / CALCULATED executions are the userTrades, in order.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { MarketEvent } from "../src/adapters/market/types.ts";
 import { canonical, Dec, roundToTick } from "../src/domain/decimal.ts";
 import { requireRealData } from "./support/real-data.ts";

@@ -188,7 +188,7 @@ export class SimExchange {
     const order = this.newOrderRecord(request, {});
     this.working.set(request.clientOrderId, { order });
     this.queue(this.otu(order, "NEW", this.now));
-    return orderShape(order);
+    return orderShape(order, "new");
   }
 
   /**
@@ -245,7 +245,7 @@ export class SimExchange {
     const symbol = this.symbolParam(p);
     const order = this.findOrder(p, symbol, -2011, "Unknown order sent.");
     if (!isOpen(order)) throw new BinanceError(-2011, "Unknown order sent.");
-    return orderShape(await this.cancelWorking(order));
+    return orderShape(await this.cancelWorking(order), "cancel");
   }
 
   /** DELETE /fapi/v1/allOpenOrders: cancels the symbol's open regular (and triggered) orders. */
@@ -283,7 +283,7 @@ export class SimExchange {
     const symbol = p.raw("symbol") === undefined ? undefined : this.symbolParam(p);
     return this.orders
       .filter((o) => isOpen(o) && (symbol === undefined || o.symbol === symbol))
-      .map(orderShape);
+      .map((o) => orderShape(o));
   }
 
   /** GET /fapi/v1/allOrders: the symbol's orders from `orderId`, or in [startTime, endTime], else the latest. */
@@ -291,7 +291,9 @@ export class SimExchange {
     const symbol = this.symbolParam(p);
     const from = p.integer("orderId");
     const list = this.orders.filter((o) => o.symbol === symbol && (from === undefined || o.orderId >= from));
-    return historyWindow(list, p, (o) => o.time, limitOf(p, 500, 1000), from !== undefined).map(orderShape);
+    return historyWindow(list, p, (o) => o.time, limitOf(p, 500, 1000), from !== undefined).map((o) =>
+      orderShape(o),
+    );
   }
 
   /** GET /fapi/v1/algoOrder by algoId or clientAlgoId. @throws BinanceError -2013. */

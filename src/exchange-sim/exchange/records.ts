@@ -132,8 +132,26 @@ export function isOpen(o: OrderRecord): boolean {
   return o.status === "NEW" || o.status === "PARTIALLY_FILLED";
 }
 
-/** An order as `GET /fapi/v1/order`, `openOrders`, `allOrders` and the cancel answer send it. */
-export function orderShape(o: OrderRecord): Record<string, unknown> {
+/**
+ * An order as Binance answers it: `query` (GET order, openOrders, allOrders: with `time`, without `cumQty`),
+ * `new` (POST order: `cumQty`, no `time`), `cancel` (DELETE order: no `time`, `avgPrice`, `goodTillDate`),
+ * following the SDK's OrderResult, NewOrderResult and CancelFuturesOrderResult.
+ */
+export function orderShape(
+  o: OrderRecord,
+  answer: "query" | "new" | "cancel" = "query",
+): Record<string, unknown> {
+  const shape = orderFields(o);
+  if (answer === "query") delete shape.cumQty;
+  else delete shape.time;
+  if (answer === "cancel") {
+    delete shape.avgPrice;
+    delete shape.goodTillDate;
+  }
+  return shape;
+}
+
+function orderFields(o: OrderRecord): Record<string, unknown> {
   return {
     orderId: o.orderId,
     symbol: o.symbol,

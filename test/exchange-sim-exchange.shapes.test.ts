@@ -167,6 +167,19 @@ describe("REST answers against the SDK's response types", () => {
     // the double answers openAlgoOrders in the query shape (actualOrderId, actualPrice, …), which the SDK types
     // as FuturesAlgoOrderResponse: its keys are the query type's
     for (const a of await get("/fapi/v1/openAlgoOrders")) conforms(a, "FuturesQueryAlgoOrderResponse");
+    // a trailing stop without activatePrice: the latest price at placement (bar 1's close), as Binance answers
+    const trailing = await h.call("POST", "/fapi/v1/algoOrder", {
+      algoType: "CONDITIONAL",
+      symbol: "BTCUSDT",
+      side: "SELL",
+      type: "TRAILING_STOP_MARKET",
+      quantity: "0.01",
+      callbackRate: "1",
+      clientAlgoId: "trail",
+    });
+    expect(trailing.body).toMatchObject({ activatePrice: bar(1, "94100").close, callbackRate: "1" });
+    conforms(trailing.body, "FuturesAlgoOrderResponse");
+    expect(h.events.at(-1)).toMatchObject({ e: "ALGO_UPDATE", o: { caid: "trail", cr: "1" } });
     conforms(
       (await h.call("DELETE", "/fapi/v1/algoOrder", { clientAlgoId: "up" })).body,
       "FuturesCancelAlgoOrderResponse",

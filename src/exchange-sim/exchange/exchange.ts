@@ -222,8 +222,7 @@ export class SimExchange {
       closePosition: request.closePosition ?? false,
       priceProtect: request.priceProtect ?? false,
       reduceOnly: request.reduceOnly,
-      ...(request.activatePrice === undefined ? {} : { activatePrice: request.activatePrice }),
-      ...(request.callbackRate === undefined ? {} : { callbackRate: request.callbackRate }),
+      ...this.trailing(request),
       goodTillDate: request.goodTillDate ?? 0,
       algoStatus: "NEW",
       createTime: this.now,
@@ -658,6 +657,20 @@ export class SimExchange {
     const result = await this.venue.submit(request);
     if (!result.accepted) throw new BinanceError(result.code, result.reason);
   }
+  /**
+   * A trailing stop's activatePrice and callbackRate: the venue's effective activatePrice (the latest price at
+   * placement when none was sent, binance-usdm.md §2.3); nothing for the other types.
+   */
+  private trailing(request: OrderRequest): { activatePrice?: string; callbackRate?: string } {
+    if (request.type !== "TRAILING_STOP_MARKET") return {};
+    const working = this.venue.snapshot().orders.find((o) => o.request.clientOrderId === request.clientOrderId);
+    const activatePrice = working?.activatePrice ?? request.activatePrice;
+    return {
+      ...(activatePrice === undefined ? {} : { activatePrice }),
+      ...(request.callbackRate === undefined ? {} : { callbackRate: request.callbackRate }),
+    };
+  }
+
   private newOrderRecord(r: OrderRequest, extra: Partial<OrderRecord>): OrderRecord {
     const order: OrderRecord = {
       orderId: ++this.orderSeq,

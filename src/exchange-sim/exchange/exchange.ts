@@ -663,7 +663,9 @@ export class SimExchange {
    */
   private trailing(request: OrderRequest): { activatePrice?: string; callbackRate?: string } {
     if (request.type !== "TRAILING_STOP_MARKET") return {};
-    const working = this.venue.snapshot().orders.find((o) => o.request.clientOrderId === request.clientOrderId);
+    const working = this.venue
+      .snapshot()
+      .orders.find((o) => o.request.clientOrderId === request.clientOrderId);
     const activatePrice = working?.activatePrice ?? request.activatePrice;
     return {
       ...(activatePrice === undefined ? {} : { activatePrice }),

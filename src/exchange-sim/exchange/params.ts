@@ -25,15 +25,19 @@ const INTEGER = /^[0-9]{1,20}$/;
 export class Params {
   private readonly values: Map<string, string>;
 
-  /** Merges the query string's parameters with the body's (the body wins), both as sent. */
+  /**
+   * Merges the sources' parameters, later sources winning: each a parsed object (fastify's query, a parsed
+   * body) or an urlencoded string or Buffer (a raw body).
+   */
   constructor(...sources: unknown[]) {
     this.values = new Map();
     for (const source of sources) {
       if (source === undefined || source === null) continue;
+      const text = Buffer.isBuffer(source) ? source.toString("utf8") : source;
       const entries =
-        typeof source === "string"
-          ? [...new URLSearchParams(source).entries()]
-          : Object.entries(source as Record<string, unknown>);
+        typeof text === "string"
+          ? [...new URLSearchParams(text).entries()]
+          : Object.entries(text as Record<string, unknown>);
       for (const [k, v] of entries) {
         const value = Array.isArray(v) ? v[v.length - 1] : v;
         if (value === undefined || value === null) continue;

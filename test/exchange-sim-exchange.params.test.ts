@@ -1,7 +1,9 @@
-/** Binance's parameter reading in the double (src/exchange-sim/exchange/params.ts). */
+/** Binance's parameter reading in the double (src/exchange-sim/exchange/params.ts) and its options' checks. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BinanceError, Params } from "../src/exchange-sim/exchange/index.ts";
+import { bundledInstrumentCatalog } from "../src/domain/instruments.catalog.ts";
+import { bundledLeverageBracketCatalog } from "../src/domain/margin/brackets.catalog.ts";
+import { BinanceError, Params, SimExchange } from "../src/exchange-sim/exchange/index.ts";
 
 const codeOf = (f: () => unknown) => {
   try {
@@ -56,5 +58,21 @@ describe("Params", () => {
     expect(p.integer("n")).toBe(42);
     expect(codeOf(() => p.oneOf("e", ["A", "B"], -1116, "Invalid orderType."))).toBe(-1116);
     expect(codeOf(() => p.required("symbol"))).toBe(-1102);
+  });
+});
+
+describe("SimExchange options", () => {
+  it("names a bad option or symbol", () => {
+    const base = {
+      instruments: bundledInstrumentCatalog(),
+      brackets: bundledLeverageBracketCatalog(),
+      symbols: ["BTCUSDT"],
+      walletBalance: "10000",
+    };
+    expect(() => new SimExchange({ ...base, walletBalance: "1e4" })).toThrow(
+      'SimExchangeOptions.walletBalance: expected a decimal string like "123.45", got "1e4"',
+    );
+    expect(() => new SimExchange({ ...base, takerRate: "-0.1" })).toThrow("SimExchangeOptions.takerRate");
+    expect(() => new SimExchange({ ...base, symbols: ["NOPEUSDT"] })).toThrow(/unknown symbol NOPEUSDT/);
   });
 });

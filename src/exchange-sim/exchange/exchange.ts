@@ -30,7 +30,7 @@ import {
   type VenueFundingSettlement,
   type VenueMarkBar,
 } from "../../adapters/venue/simulated/venue.ts";
-import { canonical, Dec } from "../../domain/decimal.ts";
+import { canonical, Dec, toDec } from "../../domain/decimal.ts";
 import type { InstrumentCatalog } from "../../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../../domain/margin/brackets.catalog.ts";
 import { maxNotionalFor } from "../../domain/margin/brackets.ts";
@@ -114,7 +114,10 @@ export class SimExchange {
   private chain: Promise<void> = Promise.resolve();
   private listenerError: unknown;
 
-  /** @throws Error when a symbol is not in the instruments or the brackets, or the balance is not a decimal. */
+  /**
+   * @throws Error naming the option when the balance or a rate is not a decimal ≥ 0; UnknownSymbolError /
+   * UnknownBracketSymbolError for a symbol the instruments or the brackets do not list.
+   */
   constructor(options: SimExchangeOptions) {
     this.instruments = options.instruments;
     this.bracketCatalog = options.brackets;
@@ -124,6 +127,9 @@ export class SimExchange {
       makerRate: options.makerRate ?? SIM_EXCHANGE_DEFAULTS.makerRate,
       slippage: options.slippage ?? SIM_EXCHANGE_DEFAULTS.slippage,
     };
+    for (const [key, value] of Object.entries({ walletBalance: options.walletBalance, ...this.rates }))
+      if (toDec(value, `SimExchangeOptions.${key}`).isNegative())
+        throw new Error(`SimExchangeOptions.${key}: expected a decimal ≥ 0, got "${value}"`);
     for (const symbol of options.symbols) this.instruments.get(symbol);
     const maxLeverage = (symbol: string) => this.brackets(symbol)[0]!.initialLeverage;
     this.ledger = new Ledger(options.walletBalance, options.symbols, maxLeverage, this.rates.takerRate);

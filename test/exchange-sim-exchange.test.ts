@@ -243,7 +243,14 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
       "ALGO_UPDATE:FINISHED",
     ]);
     const child = stream[2].o;
-    expect(child).toMatchObject({ c: "stop-1", o: "MARKET", ot: "STOP_MARKET", sp: trigger, cp: true });
+    expect(child).toMatchObject({
+      c: "stop-1",
+      o: "MARKET",
+      ot: "STOP_MARKET",
+      sp: trigger,
+      cp: true,
+      q: QTY,
+    });
     expect(stream[1].o.ai).toBe(String(child.i));
     expect(stream[4].o).toMatchObject({
       i: child.i,

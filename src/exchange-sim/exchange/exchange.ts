@@ -22,7 +22,7 @@
  *   waits for its REST answer before acking a message cannot deadlock the double).
  */
 
-import type { AccountContext } from "../../actors/account.machine.ts";
+import { type AccountContext, positionKey } from "../../actors/account.machine.ts";
 import type { MatchingState } from "../../adapters/venue/simulated/matching.ts";
 import {
   SimulatedVenue,
@@ -548,7 +548,7 @@ export class SimExchange {
       ...this.orderFields(algo, report.time),
       type: report.actualType,
       origType: algo.orderType,
-      origQty: algo.quantity,
+      origQty: algo.closePosition ? this.positionSize(algo.symbol, algo.positionSide) : algo.quantity,
       price: report.actualType === "LIMIT" ? algo.price : "0",
       stopPrice: algo.triggerPrice,
       timeInForce: algo.timeInForce,
@@ -818,6 +818,12 @@ export class SimExchange {
       this.orders.some((o) => o.symbol === symbol && isOpen(o)) ||
       this.algos.some((a) => a.symbol === symbol && a.algoStatus === "NEW")
     );
+  }
+
+  /** |positionAmt| of a position side ("0" when flat): a triggered closePosition order's quantity. */
+  private positionSize(symbol: string, side: PositionSide): string {
+    const p = this.ledger.context().positions[positionKey(symbol, side)];
+    return p ? canonical(new Dec(p.positionAmt).abs()) : "0";
   }
 
   private markOf(symbol: string): string | undefined {

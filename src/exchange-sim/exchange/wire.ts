@@ -1,7 +1,7 @@
 /**
  * User-data messages in Binance's wire format (binance-usdm.md §2.4 ALGO_UPDATE, §3.2 ORDER_TRADE_UPDATE, §3.3
  * ACCOUNT_UPDATE, §3.4 ACCOUNT_CONFIG_UPDATE). The keys of each message are those of the real messages in
- * ../shared/data/binance/futures/um/user-data/ (test/exchange-sim-exchange.wire.test.ts compares them), with the
+ * ../shared/data/binance/futures/um/user-data/ (test/exchange-sim-exchange.test.ts compares them), with the
  * optional keys Binance documents only where they apply: `AP`/`cr` on trailing stops, `er` on expiries, `rm` on a
  * rejected algo order.
  */

@@ -77,7 +77,7 @@ export function marginViolation(
  * The regular orders working at the venue by `positionKey` (the symbol in one-way mode; the untriggered conditional
  * ones and closes need no margin).
  */
-function restingOrders(
+export function restingOrders(
   state: MatchingState,
   last: (symbol: string) => string | undefined,
 ): Map<string, RestingOrder[]> {
@@ -97,7 +97,7 @@ function restingOrders(
 }
 
 /** Available balance for a new order (USDT): `availableBalance` of the cross wallet (module comment). */
-function available(
+export function available(
   { account, brackets }: MarginInputs,
   resting: Map<string, RestingOrder[]>,
   mark: (symbol: string) => string | undefined,

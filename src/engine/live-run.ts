@@ -33,7 +33,7 @@ import { LogFold, type LogFoldResult, readBackFold } from "./log-fold.ts";
 import { readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
-import type { Venue, VenueReportHandler } from "./venue.ts";
+import type { ExternalVenue, VenueReportHandler } from "./venue.ts";
 import { warmUpWindow } from "./warm-up.ts";
 
 /** The modes of a live run. */
@@ -46,19 +46,6 @@ export type LiveMode = "paper" | "testnet" | "live";
 export interface LiveMarketFeed {
   readonly events: Observable<MarketEvent>;
   processed(event: MarketEvent): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** Account settings an external venue applies at start (position mode, margin type, leverage per symbol). */
-export interface VenueSettings {
-  leverage: number;
-  marginType: "ISOLATED" | "CROSSED";
-  dualSidePosition: boolean;
-}
-
-/** A venue outside the process (src/adapters/binance/venue.ts): started with the run's settings, then reports. */
-export interface ExternalVenue extends Venue {
-  start(settings: VenueSettings, onReport: VenueReportHandler): Promise<void>;
   close(): Promise<void>;
 }
 

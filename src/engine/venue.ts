@@ -75,3 +75,20 @@ export interface Venue {
   /** Cancels a working order. */
   cancel(symbol: string, clientOrderId: string): Promise<CancelResult>;
 }
+
+/** Account settings an external venue applies to every symbol at start (binance-usdm.md §4.1). */
+export interface VenueSettings {
+  leverage: number;
+  marginType: "ISOLATED" | "CROSSED";
+  /** Hedge mode (LONG and SHORT positions per symbol); false: one-way. */
+  dualSidePosition: boolean;
+}
+
+/**
+ * A venue outside the process (testnet, live: src/adapters/binance/venue.ts). `start` sets the account up with
+ * `settings` and opens the report stream: each report is handed to `onReport` and awaited before the next.
+ */
+export interface ExternalVenue extends Venue {
+  start(settings: VenueSettings, onReport: VenueReportHandler): Promise<void>;
+  close(): Promise<void>;
+}

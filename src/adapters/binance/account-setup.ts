@@ -9,17 +9,11 @@ import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
 import { InstrumentCatalog, utcDay } from "../../domain/instruments.catalog.ts";
 import { LeverageBracketCatalog } from "../../domain/margin/brackets.catalog.ts";
+import type { VenueSettings } from "../../engine/venue.ts";
 import { BinanceApiError } from "./errors.ts";
 import type { RateLimit } from "./rate-limiter.ts";
 import type { BinanceRest } from "./rest.ts";
 import type { VenuePosition } from "./user-data-fold.ts";
-
-/** The account settings `start` applies to every symbol. */
-export interface VenueSettings {
-  leverage: number;
-  marginType: "ISOLATED" | "CROSSED";
-  dualSidePosition: boolean;
-}
 
 /** What `start` read from the exchange. */
 export interface VenueAccountInfo {

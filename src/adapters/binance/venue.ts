@@ -28,13 +28,14 @@ import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
 import type {
   CancelResult,
+  ExternalVenue,
   OrderRequest,
   SubmitResult,
-  Venue,
   VenueReport,
   VenueReportHandler,
+  VenueSettings,
 } from "../../engine/venue.ts";
-import { setUpAccount, type VenueAccountInfo, type VenueSettings } from "./account-setup.ts";
+import { setUpAccount, type VenueAccountInfo } from "./account-setup.ts";
 import { BinanceApiError, redact } from "./errors.ts";
 import { FundingCompleter } from "./funding.ts";
 import { isAlgoOrder, orderParams } from "./order-params.ts";
@@ -63,7 +64,7 @@ export interface BinanceVenueOptions {
   gapTimeoutMs?: number;
 }
 
-export type { VenueAccountInfo, VenueSettings };
+export type { VenueAccountInfo };
 
 /** The outcome of an order could not be learned: trading must stop and reconcile. */
 export class OrderOutcomeUnknownError extends Error {
@@ -73,7 +74,7 @@ export class OrderOutcomeUnknownError extends Error {
 const NOT_FOUND = new Set([-2011, -2013]);
 
 /** The Binance venue (module docstring). */
-export class BinanceVenue implements Venue {
+export class BinanceVenue implements ExternalVenue {
   readonly external = true;
   readonly rest: BinanceRest;
   readonly fold = new UserDataFold();

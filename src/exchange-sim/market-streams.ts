@@ -23,9 +23,12 @@ export function routeOf(stream: string): MarketRoute {
   return PUBLIC_STREAM.test(stream) ? "public" : "market";
 }
 
-/** A market connection and its subscriptions (lower-case stream names). */
+/**
+ * A market connection and its subscriptions, keyed by the lower-cased stream name (symbols are lower-case on
+ * the wire, but Binance's own names are camel-case, e.g. `btcusdt@markPrice@1s`), each as subscribed.
+ */
 class MarketConnection extends StreamConnection {
-  readonly streams = new Set<string>();
+  readonly streams = new Map<string, string>();
 
   constructor(
     ws: WebSocket,
@@ -69,19 +72,24 @@ export class MarketStreams {
     this.signal.changed();
   }
 
-  /** Whether an open `/market` connection is subscribed to `stream`. */
+  /** Whether an open connection on `stream`'s route is subscribed to it (in any case). */
   isSubscribed(stream: string): boolean {
+    const key = stream.toLowerCase();
     for (const c of this.#connections)
-      if (c.route === routeOf(stream) && c.open && c.streams.has(stream)) return true;
+      if (c.route === routeOf(stream) && c.open && c.streams.has(key)) return true;
     return false;
   }
 
-  /** Sends `data` of `stream` to every open connection subscribed to it on its route; returns them. */
+  /**
+   * Sends `data` of `stream` (Binance's name, e.g. `btcusdt@markPrice@1s`) to every open connection subscribed
+   * to it on its route, whatever the case it subscribed in; returns them.
+   */
   publish(stream: string, data: Record<string, unknown>): Recipient[] {
     const route = routeOf(stream);
+    const key = stream.toLowerCase();
     const sent: Recipient[] = [];
     for (const c of this.#connections)
-      if (c.route === route && c.streams.has(stream) && c.sendStream(stream, data)) sent.push(c);
+      if (c.route === route && c.streams.has(key) && c.sendStream(stream, data)) sent.push(c);
     return sent;
   }
 
@@ -92,7 +100,7 @@ export class MarketStreams {
 
   #subscribe(connection: MarketConnection, streams: readonly string[]): void {
     for (const stream of streams) {
-      connection.streams.add(stream);
+      connection.streams.set(stream.toLowerCase(), stream);
       if (routeOf(stream) !== connection.route)
         this.logger.warn(
           { stream, route: connection.route },
@@ -124,16 +132,15 @@ export class MarketStreams {
       case "UNSUBSCRIBE": {
         if (!Array.isArray(params) || !params.every((p) => typeof p === "string"))
           return fail("params must be an array of stream names");
-        const streams = params.map((p) => p.toLowerCase());
-        if (request.method === "SUBSCRIBE") this.#subscribe(connection, streams);
+        if (request.method === "SUBSCRIBE") this.#subscribe(connection, params);
         else {
-          for (const s of streams) connection.streams.delete(s);
+          for (const s of params) connection.streams.delete(s.toLowerCase());
           this.signal.changed();
         }
         return { result: null, id };
       }
       case "LIST_SUBSCRIPTIONS":
-        return { result: [...connection.streams], id };
+        return { result: [...connection.streams.values()], id };
       case "SET_PROPERTY":
         if (!Array.isArray(params) || params[0] !== "combined" || typeof params[1] !== "boolean")
           return fail('params must be ["combined", true|false]');

@@ -53,7 +53,7 @@ export type ReplayState = "waiting" | "running" | "finished" | "failed" | "stopp
 /** One replay of the window. */
 export class MarketReplay {
   state: ReplayState = "waiting";
-  /** Closed bars published. */
+  /** Closed klines published (counted when sent, before their ack). */
   barsSent = 0;
   /** Why it failed, when it did. */
   error: string | undefined;
@@ -127,7 +127,6 @@ export class MarketReplay {
       const { symbol, openTime, closeTime, open, high, low, close, volume } = bar;
       await deps.exchange.onBar({ symbol, openTime, closeTime, open, high, low, close, volume }, mark);
       await this.#publishMinute(bar, mark);
-      this.barsSent++;
     } else deps.logger.warn({ gap: event.gap }, "gap in the archive: no bars published for it");
     await deps.user.expireDue();
   }
@@ -145,7 +144,11 @@ export class MarketReplay {
     }
     const kline = `${s}@kline_1m`;
     sends.push(lockstep.send(() => market.publish(kline, klineMessage(bar, false, bar.closeTime)), false));
-    sends.push(lockstep.send(() => market.publish(kline, klineMessage(bar, true, bar.closeTime)), true));
+    const closed = () => {
+      this.barsSent++;
+      return market.publish(kline, klineMessage(bar, true, bar.closeTime));
+    };
+    sends.push(lockstep.send(closed, true));
     await Promise.all(sends);
   }
 

@@ -28,11 +28,10 @@ export function wsTarget(url: string): WsTarget {
   const streamList = (s: string | null) =>
     (s ?? "")
       .split("/")
-      .map((x) => x.trim().toLowerCase())
+      .map((x) => x.trim())
       .filter((x) => x !== "");
   if (route === "market" || route === "public") {
-    if (mode === "ws")
-      return { kind: "market", route, combined: false, streams: rest.map((s) => s.toLowerCase()) };
+    if (mode === "ws") return { kind: "market", route, combined: false, streams: rest };
     if (mode === "stream" && rest.length === 0)
       return { kind: "market", route, combined: true, streams: streamList(searchParams.get("streams")) };
   }

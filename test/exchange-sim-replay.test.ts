@@ -1,0 +1,250 @@
+/**
+ * The double's market replay on the real BTCUSDT / ETHUSDT archive (2025-05-05), in lockstep: closed klines in
+ * time-then-symbol order with the archive's exact prices, each preceded by its unclosed update and the minute's
+ * markPrice ticks; the exchange core gets every bar at its close time; REST klines, fundingRate and
+ * premiumIndex see exactly what was published by the exchange clock.
+ */
+
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { pino } from "pino";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { discoverArchive } from "../src/adapters/market/archive.ts";
+import type { ArchiveFile } from "../src/adapters/market/types.ts";
+import { hmacCredentials } from "../src/exchange-sim/auth.ts";
+import { createExchangeSim, type ExchangeSim } from "../src/exchange-sim/server.ts";
+import {
+  ack,
+  type CsvBar,
+  csvBars,
+  FakeExchange,
+  isClosedKline,
+  type WireMessage,
+  WsProbe,
+} from "./support/exchange-sim.ts";
+import { requireRealData } from "./support/real-data.ts";
+
+const root = requireRealData("exchange-sim replay of BTCUSDT/ETHUSDT 2025-05-05");
+const FROM = Date.UTC(2025, 4, 5);
+const WINDOW = { from: FROM, to: FROM + 86_400_000 };
+const SYMBOLS = ["BTCUSDT", "ETHUSDT"];
+const KEY = "test-key";
+const logger = pino({ level: "silent" });
+
+describe.skipIf(!root)("exchange-sim replay (real data)", () => {
+  let files: ArchiveFile[];
+  let sim: ExchangeSim | undefined;
+  const probes: WsProbe[] = [];
+
+  beforeAll(async () => {
+    files = await discoverArchive(root!, { symbols: SYMBOLS, ...WINDOW });
+  });
+
+  afterEach(async () => {
+    for (const p of probes.splice(0)) await p.close();
+    await sim?.close();
+    sim = undefined;
+  });
+
+  async function start(exchange = new FakeExchange()) {
+    sim = await createExchangeSim({
+      dataRoot: root!,
+      symbols: SYMBOLS,
+      window: WINDOW,
+      lockstep: true,
+      credentials: hmacCredentials(KEY, "secret"),
+      exchange,
+      logger,
+      files,
+    });
+    const url = await sim.listen({ port: 0 });
+    return { url, ws: url.replace("http", "ws"), exchange };
+  }
+
+  /**
+   * Receives messages until `count` closed klines came, acking each but the last (the replay then stands at
+   * that kline's close); returns every message of the connection in order.
+   */
+  async function replayBars(probe: WsProbe, url: string, count: number): Promise<WireMessage[]> {
+    const messages: WireMessage[] = [];
+    let closed = 0;
+    while (closed < count) {
+      const m = await probe.next();
+      messages.push(m);
+      if (isClosedKline(m) && ++closed < count) expect(await ack(url, KEY)).toBe(200);
+    }
+    return messages;
+  }
+
+  it("publishes the archive's bars as closed klines in time-then-symbol order, each after its x:false update and mark ticks", async () => {
+    const { url, ws, exchange } = await start();
+    const probe = new WsProbe(
+      `${ws}/market/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m/btcusdt@markPrice@1s`,
+    );
+    probes.push(probe);
+    const messages = await replayBars(probe, url, 40);
+    const expected = [
+      ...csvBars(root!, "BTCUSDT", FROM, FROM + 20 * 60_000),
+      ...csvBars(root!, "ETHUSDT", FROM, FROM + 20 * 60_000),
+    ].sort((a, b) => a.openTime - b.openTime || (a.symbol < b.symbol ? -1 : 1));
+    expect(expected).toHaveLength(40);
+
+    const closedKlines = messages.filter(isClosedKline).map((m) => ({ stream: m.stream, ...m.data! }));
+    expect(
+      closedKlines.map(({ stream, E, s, k }) => [stream, E, s, k!.t, k!.T, k!.o, k!.h, k!.l, k!.c, k!.v]),
+    ).toEqual(
+      expected.map((b) => [
+        `${b.symbol.toLowerCase()}@kline_1m`,
+        b.closeTime,
+        b.symbol,
+        b.openTime,
+        b.closeTime,
+        b.open,
+        b.high,
+        b.low,
+        b.close,
+        b.volume,
+      ]),
+    );
+    // Each closed kline comes right after its unclosed update (same content, x false); BTCUSDT's mark ticks
+    // (no 1m mark files: the bar's close, within the minute) come before both.
+    for (const [i, m] of messages.entries()) {
+      if (!isClosedKline(m)) continue;
+      const data = m.data!;
+      expect(messages[i - 1]).toEqual({ stream: m.stream, data: { ...data, k: { ...data.k, x: false } } });
+      if (data.s !== "BTCUSDT") continue;
+      const mark = messages[i - 2]!;
+      expect(mark.stream).toBe("btcusdt@markPrice@1s");
+      expect(mark.data).toMatchObject({
+        e: "markPriceUpdate",
+        s: "BTCUSDT",
+        p: data.k!.c,
+        E: data.k!.t + 59_000,
+      });
+    }
+    // The exchange core saw every bar, at its close time, before the bar was published.
+    expect(
+      exchange.bars.slice(0, 40).map(({ bar, now }) => [bar.symbol, bar.openTime, bar.close, now]),
+    ).toEqual(expected.map((b) => [b.symbol, b.openTime, b.close, b.closeTime]));
+  });
+
+  it("REST klines return only bars closed by the exchange clock, windowed by startTime/endTime/limit as Binance does", async () => {
+    const { url, ws } = await start();
+    const probe = new WsProbe(`${ws}/market/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m`);
+    probes.push(probe);
+    await replayBars(probe, url, 2 * 30);
+    const status = (await (await fetch(`${url}/sim/v1/status`)).json()) as { now: number; barsSent: number };
+    expect(status.barsSent).toBe(60);
+    // The replay stands at the 30th minute's close, waiting for the ack of nothing newer.
+    const published = csvBars(root!, "BTCUSDT", FROM, FROM + 30 * 60_000);
+    expect(status.now).toBe(published.at(-1)!.closeTime);
+    const rows = (b: CsvBar) => [
+      b.openTime,
+      b.open,
+      b.high,
+      b.low,
+      b.close,
+      b.volume,
+      b.closeTime,
+      "0",
+      0,
+      "0",
+      "0",
+      "0",
+    ];
+
+    const all = await (await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT&interval=1m`)).json();
+    expect(all).toEqual(published.map(rows));
+
+    const T = (minute: number) => FROM + minute * 60_000;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(fc.integer({ min: -5, max: 40 }), { nil: undefined }),
+        fc.option(fc.integer({ min: -5, max: 40 }), { nil: undefined }),
+        fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 59_999 }),
+        async (start, end, limit, offset) => {
+          const q = new URLSearchParams({ symbol: "BTCUSDT", interval: "1m" });
+          if (start !== undefined) q.set("startTime", String(Math.max(0, T(start) + offset)));
+          if (end !== undefined) q.set("endTime", String(Math.max(0, T(end) + offset)));
+          if (limit !== undefined) q.set("limit", String(limit));
+          const r = await fetch(`${url}/fapi/v1/klines?${q}`);
+          expect(r.headers.get("x-mbx-used-weight-1m")).toMatch(/^\d+$/);
+          // Binance: openTime in [startTime, endTime]; with startTime the first `limit`, else the last `limit`.
+          const inRange = published.filter(
+            (b) =>
+              (start === undefined || b.openTime >= Math.max(0, T(start) + offset)) &&
+              (end === undefined || b.openTime <= Math.max(0, T(end) + offset)),
+          );
+          const n = limit ?? 500;
+          const want =
+            start !== undefined ? inRange.slice(0, n) : inRange.slice(Math.max(0, inRange.length - n));
+          expect(await r.json()).toEqual(want.map(rows));
+        },
+      ),
+      { numRuns: 60 },
+    );
+
+    const bad = await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=1501`);
+    expect([bad.status, await bad.json()]).toEqual([
+      400,
+      { code: -1130, msg: "Data sent for parameter 'limit' is not valid." },
+    ]);
+    const unknown = await fetch(`${url}/fapi/v1/klines?symbol=SOLUSDT&interval=1m`);
+    expect([unknown.status, await unknown.json()]).toEqual([400, { code: -1121, msg: "Invalid symbol." }]);
+    const missing = await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT`);
+    expect(((await missing.json()) as { code: number }).code).toBe(-1102);
+    const notInteger = await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT&interval=1m&startTime=abc`);
+    expect(((await notInteger.json()) as { code: number }).code).toBe(-1100);
+  });
+
+  it("fundingRate and premiumIndex answer at the exchange clock: the 00:00 settlement is out, the 08:00 one announced", async () => {
+    const { url, ws, exchange } = await start();
+    const probe = new WsProbe(`${ws}/market/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m`);
+    probes.push(probe);
+    await replayBars(probe, url, 3);
+    const funding = (await (await fetch(`${url}/fapi/v1/fundingRate?symbol=BTCUSDT`)).json()) as unknown[];
+    // The archive's BTCUSDT settlements of 2025-05-05: 00:00 then 08:00 (read from the CSV).
+    const settled = readFundingRows(root!, "BTCUSDT").filter(
+      (r) => r.time >= FROM && r.time < FROM + 86_400_000,
+    );
+    expect(funding).toEqual([
+      {
+        symbol: "BTCUSDT",
+        fundingRate: settled[0]!.rate,
+        fundingTime: settled[0]!.time,
+        markPrice: expect.any(String),
+      },
+    ]);
+    expect(exchange.settlements.map((s) => [s.settlement.symbol, s.settlement.fundingRate, s.now])).toEqual([
+      ["BTCUSDT", settled[0]!.rate, settled[0]!.time],
+      ["ETHUSDT", expect.any(String), expect.any(Number)],
+    ]);
+    const premium = (await (await fetch(`${url}/fapi/v1/premiumIndex?symbol=BTCUSDT`)).json()) as unknown;
+    const last = csvBars(root!, "BTCUSDT", FROM, FROM + 2 * 60_000).at(-1)!;
+    expect(premium).toEqual({
+      symbol: "BTCUSDT",
+      markPrice: last.close,
+      indexPrice: last.close,
+      estimatedSettlePrice: last.close,
+      lastFundingRate: settled[1]!.rate,
+      interestRate: "0.00010000",
+      nextFundingTime: Math.round(settled[1]!.time / 60_000) * 60_000,
+      time: last.closeTime,
+    });
+    const both = (await (await fetch(`${url}/fapi/v1/premiumIndex`)).json()) as { symbol: string }[];
+    expect(both.map((p) => p.symbol)).toEqual(SYMBOLS);
+  });
+});
+
+function readFundingRows(root: string, symbol: string): { time: number; rate: string }[] {
+  return readFileSync(
+    `${root}/futures/um/fundingRate/${symbol}/${symbol}-fundingRate-2025-03-06_2025-07-17.csv`,
+    "utf8",
+  )
+    .split("\n")
+    .slice(1)
+    .filter((l) => l !== "")
+    .map((l) => l.split(","))
+    .map(([t, , r]) => ({ time: Number(t), rate: r! }));
+}

@@ -33,10 +33,15 @@ export const LOOKAHEAD_MS = 24 * 3_600_000;
 export interface ReplayDeps {
   files: readonly ArchiveFile[];
   window: MarketWindow;
+  /**
+   * The history before the window: its bars and settlements are in the REST answers from the start (a
+   * client's warm-up), never streamed nor given to the exchange; `window.to` must be the replay's `from`.
+   */
+  history?: { files: readonly ArchiveFile[]; window: MarketWindow };
   symbols: readonly string[];
   exchange: ExchangeCore;
   clock: ReplayClock;
-  history: MarketHistory;
+  published: MarketHistory;
   market: MarketStreams;
   user: UserStream;
   lockstep: Lockstep;
@@ -72,9 +77,8 @@ export class MarketReplay {
    */
   async run(): Promise<void> {
     const { deps } = this;
-    this.#source = archiveMarketEvents(deps.files, deps.window)[Symbol.asyncIterator]();
     try {
-      await this.#prime();
+      await this.prime();
       if (deps.speed !== undefined) deps.clock.pace(deps.speed);
       for (let event = await this.#next(); event !== undefined; event = await this.#next()) {
         deps.clock.setNext(event.time);
@@ -100,7 +104,7 @@ export class MarketReplay {
       this.error = (error as Error).message;
       throw error;
     } finally {
-      await this.#source.return?.();
+      await this.#source?.return?.();
     }
   }
 
@@ -113,17 +117,17 @@ export class MarketReplay {
     const { deps } = this;
     if (event.kind === "funding") {
       const f = event.funding;
-      deps.history.addFunding(f);
+      deps.published.addFunding(f);
       await deps.exchange.onFunding({
         symbol: f.symbol,
         fundingTime: f.fundingTime,
         fundingRate: f.fundingRate,
         markPrice: f.markPrice,
       });
-      deps.history.setUpcomingFunding(f.symbol, await this.#nextFunding(f.symbol, event.time));
+      deps.published.setUpcomingFunding(f.symbol, await this.#nextFunding(f.symbol, event.time));
     } else if (event.kind === "bar") {
       const { bar, mark } = event;
-      deps.history.addBar(bar, mark);
+      deps.published.addBar(bar, mark);
       const { symbol, openTime, closeTime, open, high, low, close, volume } = bar;
       await deps.exchange.onBar({ symbol, openTime, closeTime, open, high, low, close, volume }, mark);
       await this.#publishMinute(bar, mark);
@@ -133,9 +137,9 @@ export class MarketReplay {
 
   /** The minute's market messages: mark ticks and the unclosed kline without waiting, then the closed kline. */
   async #publishMinute(bar: Bar, mark: MarkPriceKline | undefined): Promise<void> {
-    const { market, lockstep, history, clock } = this.deps;
+    const { market, lockstep, published, clock } = this.deps;
     const s = bar.symbol.toLowerCase();
-    const funding = history.fundingAnnouncement(bar.symbol, clock.now());
+    const funding = published.fundingAnnouncement(bar.symbol, clock.now());
     const sends: Promise<void>[] = [];
     for (const tick of markTicks(bar, mark)) {
       const message = markPriceMessage(bar.symbol, tick, funding);
@@ -167,17 +171,28 @@ export class MarketReplay {
     });
   }
 
-  /** Before the first step: each symbol's first price, and its first settlement in sight. */
-  async #prime(): Promise<void> {
+  /**
+   * Prepares the first step (once; `run` calls it too): loads the history before the window, each symbol's
+   * price (its last bar before the window, else its first bar's open) and its first settlement in sight.
+   * @throws MarketDataError (file:line) on a malformed archive file.
+   */
+  async prime(): Promise<void> {
+    if (this.#source !== undefined) return;
     const { deps } = this;
+    this.#source = archiveMarketEvents(deps.files, deps.window)[Symbol.asyncIterator]();
     const start = deps.window.from;
+    if (deps.history !== undefined && deps.history.files.length > 0)
+      for await (const event of archiveMarketEvents(deps.history.files, deps.history.window)) {
+        if (event.kind === "bar") deps.published.addBar(event.bar, event.mark);
+        else if (event.kind === "funding") deps.published.addFunding(event.funding);
+      }
     for (const symbol of deps.symbols) {
       const first = await this.#peek(
         (e) => e.kind === "bar" && e.bar.symbol === symbol,
         start + LOOKAHEAD_MS,
       );
-      if (first?.kind === "bar") deps.history.seedMark(symbol, first.mark?.open ?? first.bar.open);
-      deps.history.setUpcomingFunding(symbol, await this.#nextFunding(symbol, start));
+      if (first?.kind === "bar") deps.published.seedMark(symbol, first.mark?.open ?? first.bar.open);
+      deps.published.setUpcomingFunding(symbol, await this.#nextFunding(symbol, start - 1));
     }
   }
 

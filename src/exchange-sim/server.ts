@@ -29,6 +29,9 @@ import { UserStream } from "./user-stream.ts";
 import { RequestWeight, registerWeight } from "./weight.ts";
 import { attachWebSockets } from "./ws-gateway.ts";
 
+/** The history served before the window by default: one day. */
+export const DEFAULT_HISTORY_MS = 86_400_000;
+
 /** What a double needs. */
 export interface ExchangeSimOptions<E extends ExchangeCore> {
   /** Market data root (data.binance.vision layout). */
@@ -54,6 +57,11 @@ export interface ExchangeSimOptions<E extends ExchangeCore> {
   heartbeat?: Heartbeat;
   /** The archive files to replay (default: `discoverArchive(dataRoot, symbols, window)`). */
   files?: readonly ArchiveFile[];
+  /**
+   * How much market history before the window the REST endpoints serve from the start (klines, fundingRate:
+   * a client's warm-up), ms; whatever the archive holds of it (default one day; 0: none).
+   */
+  historyMs?: number;
 }
 
 /** `GET /sim/v1/status`. */
@@ -79,7 +87,11 @@ export interface SimStatus {
 export interface ExchangeSim {
   /** The fastify instance (routes can be injected into it in tests). */
   readonly app: FastifyInstance;
-  /** Listens on host (default 127.0.0.1) and port (0: any), starts the replay, resolves to the base URL. */
+  /**
+   * Loads the history before the window and the first prices, listens on host (default 127.0.0.1) and port
+   * (0: any), starts the replay, resolves to the base URL.
+   * @throws MarketDataError on a malformed archive file of the history or the window's first day.
+   */
   listen(options: { host?: string; port: number }): Promise<string>;
   /** Resolves when the replay has replayed the window; rejects when it failed (e.g. MarketDataError). */
   finished(): Promise<void>;
@@ -105,13 +117,26 @@ export async function createExchangeSim<E extends ExchangeCore>(
   const heartbeat = options.heartbeat ?? BINANCE_HEARTBEAT;
   const files =
     options.files ?? (await discoverArchive(options.dataRoot, { symbols: [...symbols], ...window }));
+  const historyMs = options.historyMs ?? DEFAULT_HISTORY_MS;
+  const historyWindow = { from: window.from - historyMs, to: window.from };
+  const history =
+    historyMs > 0
+      ? {
+          window: historyWindow,
+          files: await discoverArchive(
+            options.dataRoot,
+            { symbols: [...symbols], ...historyWindow },
+            { partial: true },
+          ),
+        }
+      : undefined;
   const exchangeInfo = exchangeInfoBody(options.exchangeInfo ?? loadExchangeInfoSnapshot(undefined), symbols);
 
   const clock = new ReplayClock(window.from);
   const now = () => clock.now();
   const signal = new ChangeSignal();
   const lockstep = new Lockstep(lockstepOn);
-  const history = new MarketHistory(symbols);
+  const published = new MarketHistory(symbols);
   const market = new MarketStreams(signal, logger, heartbeat);
   const user = new UserStream(options.credentials?.apiKey ?? "", now, lockstep, signal, logger, heartbeat);
   const ready = (abort: AbortSignal) =>
@@ -124,10 +149,11 @@ export async function createExchangeSim<E extends ExchangeCore>(
   const replay = new MarketReplay({
     files,
     window,
+    ...(history === undefined ? {} : { history }),
     symbols,
     exchange,
     clock,
-    history,
+    published,
     market,
     user,
     lockstep,
@@ -173,7 +199,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
   registerWeight(app, new RequestWeight());
   registerSecurity(app, { credentials: options.credentials, now });
 
-  publicRoutes(app, { history, now, exchangeInfo });
+  publicRoutes(app, { history: published, now, exchangeInfo });
   user.routes(app);
   const status = (): SimStatus => ({
     now: now(),
@@ -204,6 +230,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
   return {
     app,
     async listen({ host = "127.0.0.1", port }) {
+      await replay.prime();
       const url = await app.listen({ host, port });
       logger.info(
         { url, symbols, from: window.from, to: window.to, lockstep: lockstepOn, speed },

@@ -111,14 +111,28 @@ export function markPriceMessage(
     p: tick.price,
     P: tick.price,
     i: tick.price,
-    r: funding.rate,
+    r: rateText(funding.rate),
     T: funding.time,
   };
 }
 
 /** An item of `GET /fapi/v1/fundingRate`. */
 export function fundingRateItem(f: FundingSettlement): Record<string, unknown> {
-  return { symbol: f.symbol, fundingRate: f.fundingRate, fundingTime: f.fundingTime, markPrice: f.markPrice };
+  return {
+    symbol: f.symbol,
+    fundingRate: rateText(f.fundingRate),
+    fundingTime: f.fundingTime,
+    markPrice: f.markPrice,
+  };
+}
+
+/**
+ * A funding rate as Binance writes it: at least 8 decimals ("0.0000037" → "0.00000370"); the value is
+ * unchanged (zeros are only appended, more decimals are kept).
+ */
+export function rateText(rate: string): string {
+  const [whole, fraction = ""] = rate.split(".");
+  return `${whole}.${fraction.padEnd(8, "0")}`;
 }
 
 /**
@@ -136,7 +150,7 @@ export function premiumIndexItem(
     markPrice,
     indexPrice: markPrice,
     estimatedSettlePrice: markPrice,
-    lastFundingRate: funding.rate,
+    lastFundingRate: rateText(funding.rate),
     interestRate: "0.00010000",
     nextFundingTime: funding.time,
     time: now,

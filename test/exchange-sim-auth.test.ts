@@ -76,7 +76,9 @@ describe("exchange-sim authentication", () => {
 
   it("answers the key errors: none -2014, another -2015 (HTTP 401)", async () => {
     const query = signed(`timestamp=${FROM}`);
-    expect(await answer(await get(query, {}))).toEqual(error(401, -2014, "API-key format invalid."));
+    const noKey = await get(query, {});
+    expect(await answer(noKey)).toEqual(error(401, -2014, "API-key format invalid."));
+    expect(noKey.headers["x-mbx-used-weight-1m"]).toMatch(/^\d+$/); // on errors too
     expect(await answer(await get(query, { "x-mbx-apikey": `${KEY}x` }))).toEqual(
       error(401, -2015, "Invalid API-key, IP, or permissions for action."),
     );

@@ -54,7 +54,9 @@ export function publicRoutes(app: FastifyInstance, deps: PublicRouteDeps): void 
     return picked.map(fundingRateItem);
   });
 
-  app.get<Query>("/fapi/v1/premiumIndex", { config: { weight: 1 } }, async (request) => {
+  const premiumIndexWeight: RouteWeight = (query) =>
+    query.symbol === undefined || query.symbol === "" ? 10 : 1;
+  app.get<Query>("/fapi/v1/premiumIndex", { config: { weight: premiumIndexWeight } }, async (request) => {
     const q = request.query;
     const at = now();
     const item = (symbol: string) => {

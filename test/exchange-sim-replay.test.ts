@@ -13,6 +13,7 @@ import { discoverArchive } from "../src/adapters/market/archive.ts";
 import type { ArchiveFile } from "../src/adapters/market/types.ts";
 import { hmacCredentials } from "../src/exchange-sim/auth.ts";
 import { createExchangeSim, type ExchangeSim } from "../src/exchange-sim/server.ts";
+import { referenceAggregate } from "./support/bar-reference.ts";
 import {
   ack,
   type CsvBar,
@@ -186,6 +187,43 @@ describe.skipIf(!root)("exchange-sim replay (real data)", () => {
       ),
       { numRuns: 60 },
     );
+
+    // Higher intervals: the 1m bars aggregated into UTC buckets (the test suite's reference aggregator), closed
+    // buckets only.
+    for (const interval of ["5m", "15m", "1h"] as const) {
+      const reference = referenceAggregate(
+        "BTCUSDT",
+        published,
+        interval,
+        published[0]!.openTime,
+        status.now + 1,
+      )
+        .bars.filter((b) => b.closeTime <= status.now)
+        .map((b) => [
+          b.openTime,
+          b.open,
+          b.high,
+          b.low,
+          b.close,
+          b.volume,
+          b.closeTime,
+          "0",
+          0,
+          "0",
+          "0",
+          "0",
+        ]);
+      const served = await (
+        await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT&interval=${interval}&limit=1000`)
+      ).json();
+      expect(served).toEqual(reference);
+      const last3 = await (
+        await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT&interval=${interval}&endTime=${FROM}&limit=3`)
+      ).json();
+      expect(last3).toEqual(reference.filter((r) => (r[0] as number) <= FROM).slice(-3));
+    }
+    const weekly = await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT&interval=1w`);
+    expect([weekly.status, await weekly.json()]).toEqual([400, { code: -1120, msg: "Invalid interval." }]);
 
     const bad = await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=1501`);
     expect([bad.status, await bad.json()]).toEqual([

@@ -2,10 +2,12 @@
  * The public REST endpoints (MARKET_DATA, no key): `GET /fapi/v1/ping`, `time`, `exchangeInfo`, `klines`,
  * `fundingRate`, `premiumIndex`, answering from what the replay has published (`MarketHistory`) at the exchange
  * clock's `now`: only closed bars and settlements at or before it. Parameter errors answer as Binance does
- * (-1102 missing, -1100 not an integer, -1121 symbol not replayed, -1120 interval other than 1m, -1130 limit).
+ * (-1102 missing, -1100 not an integer, -1121 symbol not replayed, -1120 an interval not served, -1130 limit).
+ * Klines of intervals above 1m are aggregated from the 1m bars (klines.ts).
  */
 import type { FastifyInstance } from "fastify";
 import { BinanceApiError, integerParameter, invalidSymbol, mandatoryParameter } from "./errors.ts";
+import { KLINE_INTERVALS_MS, klines } from "./klines.ts";
 import type { MarketHistory, WindowQuery } from "./market-history.ts";
 import type { RouteWeight } from "./weight.ts";
 import { fundingRateItem, klineRow, premiumIndexItem } from "./wire.ts";
@@ -38,8 +40,9 @@ export function publicRoutes(app: FastifyInstance, deps: PublicRouteDeps): void 
     const q = request.query;
     const symbol = replayedSymbol(history, q.symbol);
     if (q.interval === undefined || q.interval === "") throw mandatoryParameter("interval");
-    if (q.interval !== "1m") throw new BinanceApiError(400, -1120, "Invalid interval.");
-    return history.bars(symbol, windowOf(q, 500, 1500)).map((b) => klineRow(b.bar));
+    if (KLINE_INTERVALS_MS[q.interval] === undefined)
+      throw new BinanceApiError(400, -1120, "Invalid interval.");
+    return klines(history, symbol, q.interval, windowOf(q, 500, 1500), now()).map(klineRow);
   });
 
   app.get<Query>("/fapi/v1/fundingRate", { config: { weight: 1 } }, async (request) => {

@@ -93,6 +93,8 @@ export class MarketReplay {
           deps.clock.endStep();
         }
       }
+      // A paced clock runs on after the last event (clients keep their offset); a lockstep one stays there.
+      deps.clock.setNext(Number.POSITIVE_INFINITY);
       this.state = this.#abort.signal.aborted ? "stopped" : "finished";
       deps.logger.info({ barsSent: this.barsSent, state: this.state }, "replay ended");
     } catch (error) {

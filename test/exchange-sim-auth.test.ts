@@ -200,6 +200,24 @@ describe("exchange-sim Ed25519 authentication", () => {
     }
   });
 
+  it("takes the Ed25519 public key alone (PEM) as the secret", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const sim = await startSim(
+      credentialsFromSecret(KEY, publicKey.export({ type: "spki", format: "pem" }).toString()),
+    );
+    try {
+      const params = `timestamp=${FROM}`;
+      const signature = encodeURIComponent(sign(null, Buffer.from(params), privateKey).toString("base64"));
+      const r = await sim.app.inject({
+        url: `/fapi/v3/balance?${params}&signature=${signature}`,
+        headers: { "x-mbx-apikey": KEY },
+      });
+      expect(r.statusCode).toBe(200);
+    } finally {
+      await sim.close();
+    }
+  });
+
   it("refuses a secret that is an RSA private key", () => {
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
     const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();

@@ -33,12 +33,22 @@ export const MAX_RECV_WINDOW_MS = 60_000;
 
 /**
  * The credentials of `apiKey` and `secret` as the SDK takes them (BINANCE_API_KEY, BINANCE_API_SECRET): an
- * HMAC secret, or the PEM of an Ed25519 private key (requests are then checked with its public key).
- * @throws Error when a key is empty, or the PEM is not an Ed25519 private key (RSA keys are not supported).
+ * HMAC secret, or the PEM of an Ed25519 private key (requests are then checked with its public key), or the
+ * PEM of the Ed25519 public key alone (the key registered with Binance; the client keeps the private one).
+ * @throws Error when a key is empty, or the PEM is not an Ed25519 key (RSA keys are not supported).
  */
 export function credentialsFromSecret(apiKey: string, secret: string): ApiCredentials {
   if (apiKey === "") throw new Error("the API key is empty");
   if (secret === "") throw new Error("the API secret is empty");
+  if (secret.includes("PUBLIC KEY")) {
+    try {
+      return ed25519Credentials(apiKey, secret.replace(/\\n/g, "\n"));
+    } catch (error) {
+      throw new Error(
+        `the API secret looks like a PEM public key but is not an Ed25519 one: ${(error as Error).message}`,
+      );
+    }
+  }
   if (!secret.includes("PRIVATE KEY")) return hmacCredentials(apiKey, secret);
   let key: KeyObject;
   try {

@@ -1,7 +1,8 @@
 /**
  * `perpsource exchange-sim`: the local Binance USDⓈ-M double (src/exchange-sim/server.ts) over the archive under
  * the data root, until SIGINT/SIGTERM. Keys from BINANCE_API_KEY and BINANCE_API_SECRET (an HMAC secret, an
- * Ed25519 private key PEM or its public key PEM); without them the double serves market data only and refuses keyed requests.
+ * Ed25519 private key PEM or its public key PEM); without them the double serves market data only and refuses
+ * keyed requests.
  */
 import { ConfigError } from "../../config/load.ts";
 import { SymbolSchema, windowOf } from "../../config/schema.ts";

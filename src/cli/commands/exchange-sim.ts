@@ -9,7 +9,8 @@ import { SymbolSchema, windowOf } from "../../config/schema.ts";
 import type { InstrumentCatalog } from "../../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../../domain/margin/brackets.catalog.ts";
 import { type ApiCredentials, credentialsFromSecret } from "../../exchange-sim/auth.ts";
-import type { ExchangeCore, TradingRoutes } from "../../exchange-sim/exchange-port.ts";
+import type { ExchangeCore } from "../../exchange-sim/exchange-port.ts";
+import type { ExchangeSim, ExchangeSimOptions } from "../../exchange-sim/server.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 
 /** The command's own options, checked. */
@@ -26,25 +27,29 @@ export interface SimCommandOptions {
   balance: string;
 }
 
-/** The exchange core of a double and its trading routes. */
-interface ExchangeWiring {
-  exchange: ExchangeCore;
-  tradingRoutes?: TradingRoutes<ExchangeCore>;
-}
+/** Everything a double needs but its exchange core. */
+type DoubleOptions = Omit<ExchangeSimOptions<ExchangeCore>, "exchange" | "tradingRoutes">;
 
 /**
- * The exchange core the double hosts. THE WIRING POINT of SimExchange (src/exchange-sim/exchange/index.ts):
- * `const exchange = new SimExchange({ instruments, brackets, symbols, walletBalance }); return { exchange,
- * tradingRoutes }`. Until then the double has no account (market data, listenKeys and streams only).
+ * Builds the double around its exchange core. THE WIRING POINT of SimExchange (src/exchange-sim/exchange/):
+ * `const exchange = new SimExchange({ instruments, brackets, symbols, walletBalance });
+ * return createExchangeSim({ ...double, exchange, tradingRoutes });`. Until then the double has no account
+ * (market data, listenKeys and streams only).
  */
-async function createExchange(_options: {
-  instruments: InstrumentCatalog;
-  brackets: LeverageBracketCatalog;
-  symbols: readonly string[];
-  walletBalance: string;
-}): Promise<ExchangeWiring> {
-  const { MarketOnlyExchange } = await import("../../exchange-sim/exchange-port.ts");
-  return { exchange: new MarketOnlyExchange() };
+async function createDouble(
+  double: DoubleOptions,
+  _core: {
+    instruments: InstrumentCatalog;
+    brackets: LeverageBracketCatalog;
+    symbols: readonly string[];
+    walletBalance: string;
+  },
+): Promise<ExchangeSim> {
+  const [{ createExchangeSim }, { MarketOnlyExchange }] = await Promise.all([
+    import("../../exchange-sim/server.ts"),
+    import("../../exchange-sim/exchange-port.ts"),
+  ]);
+  return createExchangeSim({ ...double, exchange: new MarketOnlyExchange() });
 }
 
 /**
@@ -61,30 +66,22 @@ export function exchangeSimCommand(flags: Flags): Promise<number> {
     ["config", "logLevel", "verbose", "instruments", "brackets", "data", "host"].map((k) => [k, flags[k]]),
   );
   return withContext(flags, configFlags, async ({ cfg, logger, instruments, brackets, out }) => {
-    const [{ createExchangeSim }, { loadExchangeInfoSnapshot }] = await Promise.all([
-      import("../../exchange-sim/server.ts"),
-      import("../../exchange-sim/exchange-info.ts"),
-    ]);
+    const { loadExchangeInfoSnapshot } = await import("../../exchange-sim/exchange-info.ts");
     if (credentials === undefined)
       logger.warn("BINANCE_API_KEY and BINANCE_API_SECRET are not set: keyed and signed requests get -2015");
-    const { exchange, tradingRoutes } = await createExchange({
-      instruments,
-      brackets: brackets(),
-      symbols: options.symbols,
-      walletBalance: options.balance,
-    });
-    const sim = await createExchangeSim({
-      dataRoot: cfg.dataRoot,
-      symbols: options.symbols,
-      window: windowOf(options),
-      lockstep: options.lockstep,
-      ...(options.speed === undefined ? {} : { speed: options.speed }),
-      ...(credentials === undefined ? {} : { credentials }),
-      exchangeInfo: loadExchangeInfoSnapshot(cfg.instruments),
-      exchange,
-      ...(tradingRoutes === undefined ? {} : { tradingRoutes }),
-      logger,
-    });
+    const sim = await createDouble(
+      {
+        dataRoot: cfg.dataRoot,
+        symbols: options.symbols,
+        window: windowOf(options),
+        lockstep: options.lockstep,
+        ...(options.speed === undefined ? {} : { speed: options.speed }),
+        ...(credentials === undefined ? {} : { credentials }),
+        exchangeInfo: loadExchangeInfoSnapshot(cfg.instruments),
+        logger,
+      },
+      { instruments, brackets: brackets(), symbols: options.symbols, walletBalance: options.balance },
+    );
     const url = await sim.listen({ host: cfg.http.host, port: options.port });
     out(`exchange-sim listening on ${url}`);
     const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {

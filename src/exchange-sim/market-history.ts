@@ -92,11 +92,6 @@ export class MarketHistory {
     return { time: slotOf(last.fundingTime) + last.fundingIntervalHours * 3_600_000, rate: last.fundingRate };
   }
 
-  /** The last published settlement of `symbol`, if any. */
-  lastFunding(symbol: string): FundingSettlement | undefined {
-    return this.#fundingOf(symbol).at(-1);
-  }
-
   /**
    * Published bars of `symbol` in openTime order, as Binance's klines endpoint picks them: openTime within
    * [startTime, endTime]; the first `limit` from startTime when it is given, else the last `limit` up to endTime.

@@ -219,9 +219,14 @@ export async function createExchangeSim<E extends ExchangeCore>(
     listenKey: user.liveKey !== undefined,
   });
   app.get("/sim/v1/status", async () => status());
-  app.post("/sim/v1/lockstep/ack", { config: { security: "API_KEY" } }, async () => {
-    if (!lockstep.ack()) throw new BinanceApiError(409, -1, "No step message is waiting for an ack.");
-    return { acked: true };
+  await app.register(async (scope) => {
+    // The ack carries no body: whatever body or content type a client sends with it is ignored.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", { parseAs: "string" }, (_request, _body, done) => done(null, undefined));
+    scope.post("/sim/v1/lockstep/ack", { config: { security: "API_KEY" } }, async () => {
+      if (!lockstep.ack()) throw new BinanceApiError(409, -1, "No step message is waiting for an ack.");
+      return { acked: true };
+    });
   });
   if (options.tradingRoutes !== undefined) await app.register(options.tradingRoutes, { exchange });
 

@@ -130,6 +130,42 @@ describe.skipIf(!root)("exchange-sim replay (real data)", () => {
     ).toEqual(expected.map((b) => [b.symbol, b.openTime, b.close, b.closeTime]));
   });
 
+  it("--speed: streams the closed klines in order without acks, never before their wall-clock schedule", async () => {
+    const speed = 6_000; // a minute of data every 10 ms
+    sim = await createExchangeSim({
+      dataRoot: root!,
+      symbols: ["BTCUSDT"],
+      window: WINDOW,
+      speed,
+      credentials: hmacCredentials(KEY, "secret"),
+      exchange: new FakeExchange(),
+      logger,
+      files: files.filter((f) => f.symbol === "BTCUSDT"),
+    });
+    const url = await sim.listen({ port: 0 });
+    const startedAt = performance.now();
+    const probe = new WsProbe(`${url.replace("http", "ws")}/market/ws/btcusdt@kline_1m`);
+    probes.push(probe);
+    const arrivals: { k: NonNullable<WireMessage["k"]>; at: number }[] = [];
+    while (arrivals.length < 20) {
+      const m = await probe.next();
+      if (isClosedKline(m)) arrivals.push({ k: m.k!, at: performance.now() - startedAt });
+    }
+    const first = arrivals[0]!.k.t;
+    expect(first).toBeGreaterThanOrEqual(FROM);
+    const expected = csvBars(root!, "BTCUSDT", first, first + 20 * 60_000);
+    expect(arrivals.map((a) => [a.k.t, a.k.o, a.k.h, a.k.l, a.k.c, a.k.v])).toEqual(
+      expected.map((b) => [b.openTime, b.open, b.high, b.low, b.close, b.volume]),
+    );
+    // Bar n closes at FROM + n minutes − 1 ms of market time: due after (its close − FROM) / speed wall ms.
+    for (const { k, at } of arrivals) expect(at).toBeGreaterThanOrEqual((k.T - FROM) / speed - 1);
+    expect((await (await fetch(`${url}/sim/v1/status`)).json()) as { waitingForAck: boolean }).toMatchObject({
+      lockstep: false,
+      speed,
+      waitingForAck: false,
+    });
+  });
+
   it("REST klines return only bars closed by the exchange clock, windowed by startTime/endTime/limit as Binance does", async () => {
     const { url, ws } = await start();
     const probe = new WsProbe(`${ws}/market/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m`);

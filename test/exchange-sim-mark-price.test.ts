@@ -128,5 +128,12 @@ describe.skipIf(!source)("exchange-sim markPrice streams (real bars, written 1m 
     };
     expect(premium.markPrice).toBe(marks.at(-1)!.c);
     expect(payload(messages.at(-1)!).k?.c).toBe(bars.at(-1)!.close);
+    // GET /fapi/v1/markPriceKlines: the published mark klines, in Binance's 12 columns.
+    const markKlines = await (
+      await fetch(`${url}/fapi/v1/markPriceKlines?symbol=BTCUSDT&interval=1m`)
+    ).json();
+    expect(markKlines).toEqual(
+      marks.map((m) => [m.t, m.o, m.h, m.l, m.c, "0", m.t + 59_999, "0", 0, "0", "0", "0"]),
+    );
   });
 });

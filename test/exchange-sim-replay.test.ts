@@ -258,6 +258,28 @@ describe.skipIf(!root)("exchange-sim replay (real data)", () => {
       ).json();
       expect(last3).toEqual(reference.filter((r) => (r[0] as number) <= FROM).slice(-3));
     }
+    // No 1m mark-price files: a minute's mark kline is its close (the one mark tick published).
+    const marks = await (
+      await fetch(`${url}/fapi/v1/markPriceKlines?symbol=BTCUSDT&interval=1m&limit=5`)
+    ).json();
+    expect(marks).toEqual(
+      published
+        .slice(-5)
+        .map((b) => [
+          b.openTime,
+          b.close,
+          b.close,
+          b.close,
+          b.close,
+          "0",
+          b.closeTime,
+          "0",
+          0,
+          "0",
+          "0",
+          "0",
+        ]),
+    );
     const weekly = await fetch(`${url}/fapi/v1/klines?symbol=BTCUSDT&interval=1w`);
     expect([weekly.status, await weekly.json()]).toEqual([400, { code: -1120, msg: "Invalid interval." }]);
 

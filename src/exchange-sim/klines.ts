@@ -1,5 +1,6 @@
 /**
- * REST klines of other intervals than 1m, aggregated from the published 1m bars as Binance builds them: UTC-aligned
+ * REST klines (`klines`, `markPriceKlines`) of the published 1m bars, and of longer intervals aggregated from
+ * them as Binance builds them: UTC-aligned
  * buckets (`floor(openTime / interval)`), O = first open, H = max high, L = min low, C = last close, volume the
  * exact sum; only buckets closed at the exchange clock (closeTime = openTime + interval − 1 ≤ now). A bucket with
  * missing minutes is built from the minutes present (Binance has no holes to show).
@@ -7,7 +8,7 @@
 import { Decimal } from "decimal.js";
 import { compareDecimals } from "../adapters/market/csv.ts";
 import type { Bar } from "../adapters/market/types.ts";
-import type { MarketHistory, WindowQuery } from "./market-history.ts";
+import type { MarketHistory, PublishedBar, WindowQuery } from "./market-history.ts";
 
 /** The fixed-length kline intervals the double serves, ms (binance-usdm.md §5.3; 3d, 1w and 1M are not served). */
 export const KLINE_INTERVALS_MS: Readonly<Record<string, number>> = {
@@ -25,10 +26,24 @@ export const KLINE_INTERVALS_MS: Readonly<Record<string, number>> = {
   "1d": 86_400_000,
 };
 
+/** Which prices a kline carries: the trades' (`klines`) or the mark price's (`markPriceKlines`). */
+export type KlineSource = "trade" | "mark";
+
 /**
- * The closed klines of `symbol` at `interval` (a key of KLINE_INTERVALS_MS) at exchange time `now`, picked as
- * Binance's klines endpoint picks them (openTime within [startTime, endTime]; the first `limit` from startTime,
- * else the last `limit`).
+ * The 1m kline of a published minute in `source`'s prices. A mark kline is the minute's 1m mark-price kline, or,
+ * without one, the bar's close as O, H, L and C (the one mark tick the stream published); its volume is "0".
+ */
+function minuteKline(published: PublishedBar, source: KlineSource): Bar {
+  const { bar, mark } = published;
+  if (source === "trade") return bar;
+  const m = mark ?? { open: bar.close, high: bar.close, low: bar.close, close: bar.close };
+  return { ...bar, open: m.open, high: m.high, low: m.low, close: m.close, volume: "0" };
+}
+
+/**
+ * The closed klines of `symbol` at `interval` (a key of KLINE_INTERVALS_MS) in `source`'s prices at exchange
+ * time `now`, picked as Binance's klines endpoints pick them (openTime within [startTime, endTime]; the first
+ * `limit` from startTime, else the last `limit`).
  */
 export function klines(
   history: MarketHistory,
@@ -36,10 +51,11 @@ export function klines(
   interval: string,
   q: WindowQuery,
   now: number,
+  source: KlineSource = "trade",
 ): Bar[] {
   const ms = KLINE_INTERVALS_MS[interval];
   if (ms === undefined) throw new RangeError(`unsupported kline interval ${interval}`);
-  if (ms === 60_000) return history.bars(symbol, q).map((b) => b.bar);
+  if (ms === 60_000) return history.bars(symbol, q).map((b) => minuteKline(b, source));
   // The 1m bars that can make up the answer: `limit` buckets from startTime, else up to endTime (or now).
   const span = (q.limit + 1) * ms;
   const from = q.startTime !== undefined ? q.startTime - (q.startTime % ms) : (q.endTime ?? now) - span;
@@ -50,7 +66,7 @@ export function klines(
     limit: Number.MAX_SAFE_INTEGER,
   });
   const buckets = aggregate(
-    minutes.map((b) => b.bar),
+    minutes.map((b) => minuteKline(b, source)),
     interval,
     ms,
   ).filter((b) => b.closeTime <= now);

@@ -1,6 +1,6 @@
 /**
  * The public REST endpoints (MARKET_DATA, no key): `GET /fapi/v1/ping`, `time`, `exchangeInfo`, `klines`,
- * `fundingRate`, `premiumIndex`, answering from what the replay has published (`MarketHistory`) at the exchange
+ * `markPriceKlines`, `fundingRate`, `premiumIndex`, answering from what the replay has published (`MarketHistory`) at the exchange
  * clock's `now`: only closed bars and settlements at or before it. Parameter errors answer as Binance does
  * (-1102 missing, -1100 not an integer, -1121 symbol not replayed, -1120 an interval not served, -1130 limit).
  * Klines of intervals above 1m are aggregated from the 1m bars (klines.ts).
@@ -36,14 +36,18 @@ export function publicRoutes(app: FastifyInstance, deps: PublicRouteDeps): void 
   app.get("/fapi/v1/time", { config: { weight: 1 } }, async () => ({ serverTime: now() }));
   app.get("/fapi/v1/exchangeInfo", { config: { weight: 1 } }, async () => deps.exchangeInfo(now()));
 
-  app.get<Query>("/fapi/v1/klines", { config: { weight: klinesWeight } }, async (request) => {
-    const q = request.query;
-    const symbol = replayedSymbol(history, q.symbol);
-    if (q.interval === undefined || q.interval === "") throw mandatoryParameter("interval");
-    if (KLINE_INTERVALS_MS[q.interval] === undefined)
-      throw new BinanceApiError(400, -1120, "Invalid interval.");
-    return klines(history, symbol, q.interval, windowOf(q, 500, 1500), now()).map(klineRow);
-  });
+  for (const [path, source] of [
+    ["/fapi/v1/klines", "trade"],
+    ["/fapi/v1/markPriceKlines", "mark"],
+  ] as const)
+    app.get<Query>(path, { config: { weight: klinesWeight } }, async (request) => {
+      const q = request.query;
+      const symbol = replayedSymbol(history, q.symbol);
+      if (q.interval === undefined || q.interval === "") throw mandatoryParameter("interval");
+      if (KLINE_INTERVALS_MS[q.interval] === undefined)
+        throw new BinanceApiError(400, -1120, "Invalid interval.");
+      return klines(history, symbol, q.interval, windowOf(q, 500, 1500), now(), source).map(klineRow);
+    });
 
   app.get<Query>("/fapi/v1/fundingRate", { config: { weight: 1 } }, async (request) => {
     const q = request.query;

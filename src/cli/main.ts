@@ -213,6 +213,20 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .action(run(async () => (await import("./commands/brackets.ts")).bracketsShowCommand));
 
   program
+    .command("exchange-sim")
+    .description("the local Binance USD-M double: replays the archive as REST and WebSocket market data")
+    .requiredOption("--port <n>", "listen port (0: any free port)")
+    .requiredOption("--symbols <list>", "comma-separated symbols, e.g. BTCUSDT,ETHUSDT")
+    .requiredOption("--from <YYYY-MM-DD>", "first UTC day")
+    .option("--to <YYYY-MM-DD>", "last UTC day, inclusive (default: --from)")
+    .option("--speed <n>", "minutes of data per wall-clock minute (default: 1)")
+    .option("--lockstep", "send one step message at a time and wait for POST /sim/v1/lockstep/ack")
+    .option("--balance <usdt>", "initial wallet balance, USDT (default: 10000)")
+    .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
+    .option("--host <host>", "listen address (default: 127.0.0.1, $PERPSOURCE_HOST)")
+    .action(run(async () => (await import("./commands/exchange-sim.ts")).exchangeSimCommand));
+
+  program
     .command("start")
     .description("demo: backtest the defaults into a fresh store, then serve it")
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")

@@ -1,0 +1,175 @@
+/**
+ * `perpsource exchange-sim`: the local Binance USDⓈ-M double (src/exchange-sim/server.ts) over the archive under
+ * the data root, until SIGINT/SIGTERM. Keys from BINANCE_API_KEY and BINANCE_API_SECRET (an HMAC secret, an
+ * Ed25519 private key PEM or its public key PEM); without them the double serves market data only and refuses
+ * keyed requests.
+ */
+import { ConfigError } from "../../config/load.ts";
+import { SymbolSchema, windowOf } from "../../config/schema.ts";
+import type { InstrumentCatalog } from "../../domain/instruments.catalog.ts";
+import type { LeverageBracketCatalog } from "../../domain/margin/brackets.catalog.ts";
+import { type ApiCredentials, credentialsFromSecret } from "../../exchange-sim/auth.ts";
+import type { ExchangeCore } from "../../exchange-sim/exchange-port.ts";
+import type { ExchangeSim, ExchangeSimOptions } from "../../exchange-sim/server.ts";
+import { type Flags, UsageError, withContext } from "../context.ts";
+
+/** The command's own options, checked. */
+export interface SimCommandOptions {
+  port: number;
+  symbols: string[];
+  /** UTC days `YYYY-MM-DD`, both inclusive. */
+  from: string;
+  to: string;
+  /** Undefined in lockstep. */
+  speed: number | undefined;
+  lockstep: boolean;
+  /** Initial wallet balance, USDT. */
+  balance: string;
+}
+
+/** Everything a double needs but its exchange core. */
+type DoubleOptions = Omit<ExchangeSimOptions<ExchangeCore>, "exchange" | "tradingRoutes">;
+
+/**
+ * Builds the double around its exchange core. THE WIRING POINT of SimExchange (src/exchange-sim/exchange/):
+ * `const exchange = new SimExchange({ instruments, brackets, symbols, walletBalance });
+ * return createExchangeSim({ ...double, exchange, tradingRoutes });`. Until then the double has no account
+ * (market data, listenKeys and streams only).
+ */
+async function createDouble(
+  double: DoubleOptions,
+  _core: {
+    instruments: InstrumentCatalog;
+    brackets: LeverageBracketCatalog;
+    symbols: readonly string[];
+    walletBalance: string;
+  },
+): Promise<ExchangeSim> {
+  const [{ createExchangeSim }, { MarketOnlyExchange }] = await Promise.all([
+    import("../../exchange-sim/server.ts"),
+    import("../../exchange-sim/exchange-port.ts"),
+  ]);
+  return createExchangeSim({ ...double, exchange: new MarketOnlyExchange() });
+}
+
+/**
+ * Replays `--symbols` over `--from`..`--to` on `--host`:`--port` (0: any free port), paced by `--speed N`
+ * (default 1) or `--lockstep`, prints `exchange-sim listening on URL` on stdout, and serves until SIGINT/SIGTERM
+ * (the account stays auditable after the replay ends). Resolves to 0, or 1 when the replay fails (a malformed
+ * archive file, printed).
+ * @throws UsageError for bad options (see `simCommandOptions`); ConfigError for a bad key pair or config.
+ */
+export function exchangeSimCommand(flags: Flags): Promise<number> {
+  const options = simCommandOptions(flags);
+  const credentials = credentialsFromEnv();
+  const configFlags = Object.fromEntries(
+    ["config", "logLevel", "verbose", "instruments", "brackets", "data", "host"].map((k) => [k, flags[k]]),
+  );
+  return withContext(flags, configFlags, async ({ cfg, logger, instruments, brackets, out }) => {
+    const { loadExchangeInfoSnapshot } = await import("../../exchange-sim/exchange-info.ts");
+    if (credentials === undefined)
+      logger.warn("BINANCE_API_KEY and BINANCE_API_SECRET are not set: keyed and signed requests get -2015");
+    const sim = await createDouble(
+      {
+        dataRoot: cfg.dataRoot,
+        symbols: options.symbols,
+        window: windowOf(options),
+        lockstep: options.lockstep,
+        ...(options.speed === undefined ? {} : { speed: options.speed }),
+        ...(credentials === undefined ? {} : { credentials }),
+        exchangeInfo: loadExchangeInfoSnapshot(cfg.instruments),
+        logger,
+      },
+      { instruments, brackets: brackets(), symbols: options.symbols, walletBalance: options.balance },
+    );
+    const url = await sim.listen({ host: cfg.http.host, port: options.port });
+    out(`exchange-sim listening on ${url}`);
+    const outcome = await new Promise<NodeJS.Signals | Error>((resolve) => {
+      void signalled().then(resolve);
+      sim.finished().catch((error: unknown) => resolve(error as Error));
+    });
+    await sim.close();
+    if (outcome instanceof Error) throw outcome;
+    logger.info({ signal: outcome }, "exchange-sim stopped");
+    return 0;
+  });
+}
+
+/**
+ * The command's options from commander's flags: `--port` an integer 0–65535 (required), `--symbols A,B`
+ * (required), `--from YYYY-MM-DD` (required), `--to` (default: `--from`), `--speed N` > 0 (default 1) or
+ * `--lockstep`, `--balance USDT` (default 10000).
+ * @throws UsageError naming the option.
+ */
+export function simCommandOptions(flags: Flags): SimCommandOptions {
+  const text = (name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined);
+  const portText = text("port") ?? "";
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535)
+    throw new UsageError(`--port: expected an integer port 0–65535 (0: any free port), got "${portText}"`);
+  const symbols = (text("symbols") ?? "")
+    .split(",")
+    .map((s) => s.trim().toUpperCase())
+    .filter((s) => s !== "");
+  const bad = symbols.find((s) => !SymbolSchema.safeParse(s).success);
+  if (symbols.length === 0 || bad !== undefined)
+    throw new UsageError(
+      `--symbols: expected symbols such as BTCUSDT,ETHUSDT, got "${text("symbols") ?? ""}"`,
+    );
+  const from = utcDay("--from", text("from"));
+  const to = text("to") === undefined ? from : utcDay("--to", text("to"));
+  if (to < from) throw new UsageError(`--to ${to} is before --from ${from}`);
+  const lockstep = flags["lockstep"] === true;
+  const speedText = text("speed");
+  if (lockstep && speedText !== undefined) throw new UsageError("--speed and --lockstep exclude each other");
+  const speed = speedText === undefined ? (lockstep ? undefined : 1) : Number(speedText);
+  if (speed !== undefined && !(Number.isFinite(speed) && speed > 0))
+    throw new UsageError(
+      `--speed: expected a number > 0 (minutes of data per wall minute), got "${speedText}"`,
+    );
+  const balance = text("balance") ?? "10000";
+  if (!/^\d+(\.\d+)?$/.test(balance) || !/[1-9]/.test(balance))
+    throw new UsageError(`--balance: expected a positive USDT amount such as 10000, got "${balance}"`);
+  return { port: Number(portText), symbols, from, to, speed, lockstep, balance };
+}
+
+function utcDay(option: string, raw: string | undefined): string {
+  const ok =
+    raw !== undefined &&
+    /^\d{4}-\d{2}-\d{2}$/.test(raw) &&
+    new Date(`${raw}T00:00:00Z`).toISOString().slice(0, 10) === raw;
+  if (!ok)
+    throw new UsageError(`${option}: expected a UTC day YYYY-MM-DD such as 2025-05-05, got "${raw ?? ""}"`);
+  return raw;
+}
+
+/**
+ * The key pair of BINANCE_API_KEY / BINANCE_API_SECRET, or undefined when neither is set.
+ * @throws ConfigError when only one is set or the secret is an unreadable or unsupported PEM key.
+ */
+function credentialsFromEnv(): ApiCredentials | undefined {
+  const apiKey = process.env.BINANCE_API_KEY ?? "";
+  const secret = process.env.BINANCE_API_SECRET ?? "";
+  if (apiKey === "" && secret === "") return undefined;
+  if (apiKey === "" || secret === "")
+    throw new ConfigError([
+      `${apiKey === "" ? "BINANCE_API_KEY" : "BINANCE_API_SECRET"} is not set (the other is)`,
+    ]);
+  try {
+    return credentialsFromSecret(apiKey, secret);
+  } catch (error) {
+    throw new ConfigError([`BINANCE_API_SECRET (from env): ${(error as Error).message}`]);
+  }
+}
+
+/** Resolves with the signal's name at the first SIGINT or SIGTERM. */
+function signalled(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (s: NodeJS.Signals) => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve(s);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

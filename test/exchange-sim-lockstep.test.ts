@@ -3,7 +3,7 @@
  * 2025-05-05: nothing is replayed before every symbol's kline is subscribed (and the listenKey's private
  * connection is open); one step message at a time — closed klines and private messages — each waiting for
  * `POST /sim/v1/lockstep/ack`; a user event emitted while serving a request queues behind the waiting step
- * without blocking the request; the listenKey expires after 60 minutes of exchange time.
+ * without blocking the request; the listenKey expires after 60 minutes of exchange time (`listenKeyClock: "exchange"`).
  */
 import type { FastifyPluginAsync } from "fastify";
 import { pino } from "pino";
@@ -51,6 +51,7 @@ describe.skipIf(!root)("exchange-sim lockstep (real data)", () => {
       symbols,
       window: WINDOW,
       lockstep: true,
+      listenKeyClock: "exchange",
       credentials: hmacCredentials(KEY, "secret"),
       exchange,
       tradingRoutes: orderRoute,

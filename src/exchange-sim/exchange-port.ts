@@ -26,17 +26,3 @@ export interface ExchangeCore {
  * `config: { security: "SIGNED" | "API_KEY" }`; the server's hook checks the key, signature and timestamp.
  */
 export type TradingRoutes<E extends ExchangeCore> = FastifyPluginAsync<{ exchange: E }>;
-
-/**
- * An exchange without an account: it matches nothing and emits no user events. The double then serves market
- * data, listenKeys and streams only (`perpsource exchange-sim` until the exchange core is wired in).
- */
-export class MarketOnlyExchange implements ExchangeCore {
-  now = 0;
-
-  async onBar(): Promise<void> {}
-
-  async onFunding(): Promise<void> {}
-
-  onUserEvent(): void {}
-}

@@ -42,6 +42,11 @@ export interface ExchangeSimOptions<E extends ExchangeCore> {
   window: MarketWindow;
   /** Lockstep protocol instead of wall-clock pacing. */
   lockstep?: boolean;
+  /**
+   * The clock a listenKey's 60 minutes run on: `wall` (default; clients keep keys alive on their own clock) or
+   * `exchange` (the replay's market time: a key then expires after 60 minutes of data, a rehearsal of expiry).
+   */
+  listenKeyClock?: "wall" | "exchange";
   /** `--speed N`: N minutes of data per wall minute (default 1; ignored in lockstep). */
   speed?: number;
   /** The key pair requests are checked against; without it API_KEY and SIGNED routes answer -2015. */
@@ -138,7 +143,16 @@ export async function createExchangeSim<E extends ExchangeCore>(
   const lockstep = new Lockstep(lockstepOn);
   const published = new MarketHistory(symbols);
   const market = new MarketStreams(signal, logger, heartbeat);
-  const user = new UserStream(options.credentials?.apiKey ?? "", now, lockstep, signal, logger, heartbeat);
+  const keyClock = options.listenKeyClock === "exchange" ? now : () => Date.now();
+  const user = new UserStream(
+    options.credentials?.apiKey ?? "",
+    now,
+    lockstep,
+    signal,
+    logger,
+    heartbeat,
+    keyClock,
+  );
   const ready = (abort: AbortSignal) =>
     signal.until(
       () =>

@@ -1,7 +1,8 @@
 /**
  * The user data stream (binance-usdm.md §3.5): the account's listenKey — created with `POST /fapi/v1/listenKey`
  * (the live key is returned and extended when there is one), kept alive with `PUT`, closed with `DELETE`, valid
- * 60 minutes of exchange time after its creation or last keepalive, then announced dead with a
+ * 60 minutes after its creation or last keepalive (of wall time by default: a client keeps its key alive on its
+ * own clock, so a replay faster than real time would otherwise expire it at every step), then announced dead with a
  * `listenKeyExpired` event — and the private connections (`/private/ws/<key>`, `/private/ws?listenKey=`,
  * `/private/stream?listenKey=`, the last one in the combined form `{"stream":"<listenKey>","data":{…}}`;
  * `events=A/B` keeps only those event types) that receive the exchange's user events. Every private message is a
@@ -17,7 +18,7 @@ import type { UserEventMessage } from "./exchange-port.ts";
 import type { ChangeSignal, Lockstep, Recipient } from "./lockstep.ts";
 import { type Heartbeat, StreamConnection } from "./stream-connection.ts";
 
-/** How long a listenKey lives after its creation or last keepalive, ms of exchange time. */
+/** How long a listenKey lives after its creation or last keepalive, ms of the key clock. */
 export const LISTEN_KEY_VALIDITY_MS = 60 * 60_000;
 
 /** A private connection: its listenKey and the event types it takes (all when undefined). */
@@ -46,8 +47,9 @@ export class UserStream {
 
   /**
    * @param apiKey the account's API key (listenKeys are derived from it and a counter).
-   * @param now the exchange clock, ms epoch.
+   * @param now the exchange clock, ms epoch (the events' times).
    * @param signal told when the listenKey or the private connections change.
+   * @param keyClock the clock a listenKey's validity runs on, ms (wall time, or the exchange clock).
    */
   constructor(
     private readonly apiKey: string,
@@ -56,6 +58,7 @@ export class UserStream {
     private readonly signal: ChangeSignal,
     private readonly logger: Logger,
     private readonly heartbeat: Heartbeat,
+    private readonly keyClock: () => number,
   ) {}
 
   /** The live listenKey, if any (an expired one is announced and dropped first). */
@@ -74,7 +77,7 @@ export class UserStream {
 
   /** `POST /fapi/v1/listenKey`: the live key extended by 60 minutes, or a new one. */
   create(): string {
-    const now = this.now();
+    const now = this.keyClock();
     this.#expireIfDue();
     if (this.#key === undefined) {
       this.#created++;
@@ -92,7 +95,7 @@ export class UserStream {
    */
   keepAlive(listenKey: string | undefined): string {
     const key = this.#live(listenKey);
-    key.expiresAt = this.now() + LISTEN_KEY_VALIDITY_MS;
+    key.expiresAt = this.keyClock() + LISTEN_KEY_VALIDITY_MS;
     return key.value;
   }
 
@@ -138,11 +141,10 @@ export class UserStream {
    */
   async expireDue(): Promise<void> {
     const key = this.#key;
-    const now = this.now();
-    if (key === undefined || now < key.expiresAt) return;
+    if (key === undefined || this.keyClock() < key.expiresAt) return;
     this.#key = undefined;
     this.logger.info({ expiresAt: key.expiresAt }, "listenKey expired");
-    const message = { e: "listenKeyExpired", E: now, listenKey: key.value };
+    const message = { e: "listenKeyExpired", E: this.now(), listenKey: key.value };
     const delivered = this.lockstep.send(() => this.#deliverTo(key.value, message), true);
     this.signal.changed();
     if (this.lockstep.inReplayStep) await delivered;
@@ -175,7 +177,7 @@ export class UserStream {
   }
 
   #expireIfDue(): void {
-    if (this.#key !== undefined && this.now() >= this.#key.expiresAt) void this.expireDue();
+    if (this.#key !== undefined && this.keyClock() >= this.#key.expiresAt) void this.expireDue();
   }
 
   #deliver(message: UserEventMessage): Recipient[] {

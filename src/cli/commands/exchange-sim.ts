@@ -31,25 +31,23 @@ export interface SimCommandOptions {
 type DoubleOptions = Omit<ExchangeSimOptions<ExchangeCore>, "exchange" | "tradingRoutes">;
 
 /**
- * Builds the double around its exchange core. THE WIRING POINT of SimExchange (src/exchange-sim/exchange/):
- * `const exchange = new SimExchange({ instruments, brackets, symbols, walletBalance });
- * return createExchangeSim({ ...double, exchange, tradingRoutes });`. Until then the double has no account
- * (market data, listenKeys and streams only).
+ * Builds the double around its exchange core (`SimExchange`: orders, algo orders, the account ledger and its
+ * user events, matched with the simulated venue's rules at the backtest's default fees and slippage).
  */
 async function createDouble(
   double: DoubleOptions,
-  _core: {
+  core: {
     instruments: InstrumentCatalog;
     brackets: LeverageBracketCatalog;
     symbols: readonly string[];
     walletBalance: string;
   },
 ): Promise<ExchangeSim> {
-  const [{ createExchangeSim }, { MarketOnlyExchange }] = await Promise.all([
+  const [{ createExchangeSim }, { SimExchange, tradingRoutes }] = await Promise.all([
     import("../../exchange-sim/server.ts"),
-    import("../../exchange-sim/exchange-port.ts"),
+    import("../../exchange-sim/exchange/index.ts"),
   ]);
-  return createExchangeSim({ ...double, exchange: new MarketOnlyExchange() });
+  return createExchangeSim({ ...double, exchange: new SimExchange(core), tradingRoutes });
 }
 
 /**

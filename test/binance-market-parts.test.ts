@@ -316,59 +316,70 @@ describe.skipIf(!root)("MarketPipeline over real bars (2025-05-05 08:10–08:40,
     );
   });
 
-  it("settles funding from the stream's last estimate when GET /fapi/v1/fundingRate has no settlement", async () => {
-    const lines: { msg: string }[] = [];
-    const logger = pino(
-      { level: "warn" },
-      new Writable({
-        write(chunk, _e, done) {
-          lines.push(JSON.parse(String(chunk)));
-          done();
-        },
-      }),
-    );
-    const now = { value: T0 + MINUTE + 5 };
-    const pipeline = new MarketPipeline(symbols, restOver(now), logger, async () => {});
-    const settleAt = T0 + 2 * MINUTE; // a made-up settlement time inside the window
-    const mark = (symbol: string, e: number, p: string, r: string, t: number): PipelineInput => ({
-      kind: "markPrice",
-      symbol,
-      eventTime: e,
-      markPrice: p,
-      fundingRate: r,
-      nextFundingTime: t,
-    });
-    const closed = (symbol: string, i: number): PipelineInput => ({
-      kind: "kline",
-      symbol,
-      eventTime: 0,
-      closed: true,
-      bar: bars.get(symbol)![i]!,
-    });
-    const run = async (input: PipelineInput) => (await pipeline.handle(input)).items.map((i) => i.event);
-    const out = [
-      ...(await run(mark("BTCUSDT", T0 + MINUTE + 58_000, "95000.1", "0.00012", settleAt))),
-      ...(await run(closed("BTCUSDT", 1))),
-      ...(await run(mark("BTCUSDT", T0 + 2 * MINUTE + 1_000, "95001", "0.0002", settleAt + 8 * 3_600_000))),
-      ...(await run(closed("BTCUSDT", 2))),
-    ];
-    expect(out.map((e) => e.kind)).toEqual(["bar", "funding", "bar"]);
-    expect(out[1]).toEqual({
-      kind: "funding",
-      time: settleAt,
-      funding: {
-        symbol: "BTCUSDT",
-        fundingTime: settleAt,
-        fundingRate: "0.00012",
-        fundingIntervalHours: 8,
-        markPrice: "95000.1",
-        markPriceSource: "markPriceKline",
+  it.each([
+    ["has no settlement", async () => []],
+    [
+      "fails",
+      async () => {
+        throw new Error("ECONNRESET");
       },
-    });
-    expect(lines.map((l) => l.msg)).toContain(
-      "live market: GET /fapi/v1/fundingRate has no settlement; the stream's last estimate is used",
-    );
-  });
+    ],
+  ] as [string, MarketRest["fundingRates"]][])(
+    "settles funding from the stream's last estimate when GET /fapi/v1/fundingRate %s",
+    async (_what, fundingRates) => {
+      const lines: { msg: string }[] = [];
+      const logger = pino(
+        { level: "warn" },
+        new Writable({
+          write(chunk, _e, done) {
+            lines.push(JSON.parse(String(chunk)));
+            done();
+          },
+        }),
+      );
+      const now = { value: T0 + MINUTE + 5 };
+      const pipeline = new MarketPipeline(symbols, restOver(now, fundingRates), logger, async () => {});
+      const settleAt = T0 + 2 * MINUTE; // a made-up settlement time inside the window
+      const mark = (symbol: string, e: number, p: string, r: string, t: number): PipelineInput => ({
+        kind: "markPrice",
+        symbol,
+        eventTime: e,
+        markPrice: p,
+        fundingRate: r,
+        nextFundingTime: t,
+      });
+      const closed = (symbol: string, i: number): PipelineInput => ({
+        kind: "kline",
+        symbol,
+        eventTime: 0,
+        closed: true,
+        bar: bars.get(symbol)![i]!,
+      });
+      const run = async (input: PipelineInput) => (await pipeline.handle(input)).items.map((i) => i.event);
+      const out = [
+        ...(await run(mark("BTCUSDT", T0 + MINUTE + 58_000, "95000.1", "0.00012", settleAt))),
+        ...(await run(closed("BTCUSDT", 1))),
+        ...(await run(mark("BTCUSDT", T0 + 2 * MINUTE + 1_000, "95001", "0.0002", settleAt + 8 * 3_600_000))),
+        ...(await run(closed("BTCUSDT", 2))),
+      ];
+      expect(out.map((e) => e.kind)).toEqual(["bar", "funding", "bar"]);
+      expect(out[1]).toEqual({
+        kind: "funding",
+        time: settleAt,
+        funding: {
+          symbol: "BTCUSDT",
+          fundingTime: settleAt,
+          fundingRate: "0.00012",
+          fundingIntervalHours: 8,
+          markPrice: "95000.1",
+          markPriceSource: "markPriceKline",
+        },
+      });
+      expect(lines.map((l) => l.msg)).toContain(
+        "live market: GET /fapi/v1/fundingRate has no settlement; the stream's last estimate is used",
+      );
+    },
+  );
 });
 
 describe("MarketSocket", () => {

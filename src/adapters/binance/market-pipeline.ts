@@ -285,7 +285,17 @@ export class MarketPipeline {
   ): Promise<FundingSettlement | undefined> {
     for (const delay of FUNDING_ATTEMPT_DELAYS_MS) {
       if (delay > 0) await this.sleep(delay);
-      const rows = await this.rest.fundingRates(symbol, time - FUNDING_LOOKBACK_MS, time + MINUTE_MS);
+      let rows: Awaited<ReturnType<MarketRest["fundingRates"]>>;
+      try {
+        // Never throws out of here: it runs in the middle of a delivery, which a retry must not repeat.
+        rows = await this.rest.fundingRates(symbol, time - FUNDING_LOOKBACK_MS, time + MINUTE_MS);
+      } catch (error) {
+        this.logger.warn(
+          { symbol, fundingTime: time, error: String(error) },
+          "live market: fundingRate failed",
+        );
+        continue;
+      }
       const index = rows.findIndex((r) => Math.abs(r.fundingTime - time) < MINUTE_MS);
       if (index < 0) continue;
       const row = rows[index]!;

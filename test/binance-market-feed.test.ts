@@ -65,7 +65,8 @@ interface Harness {
 let open: Harness | undefined;
 
 async function harness(options: { lockstep?: boolean; staleAfterMs?: number } = {}): Promise<Harness> {
-  const fake = await FakeBinanceMarket.start({ bars, settlements, lockstep: options.lockstep });
+  const apiKey = "live-market-test-key";
+  const fake = await FakeBinanceMarket.start({ bars, settlements, lockstep: options.lockstep, apiKey });
   const logs: Harness["logs"] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -79,6 +80,7 @@ async function harness(options: { lockstep?: boolean; staleAfterMs?: number } = 
     wsUrl: fake.wsUrl,
     logger: pino({ level: "debug" }, sink),
     lockstep: options.lockstep,
+    apiKey,
     staleAfterMs: options.staleAfterMs,
   });
   const got: MarketEvent[] = [];

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { MinuteMarks } from "../src/adapters/binance/market-marks.ts";
 import { compareMarketEvents, eventSymbol, inMarketOrder } from "../src/adapters/binance/market-order.ts";
 import { MarketPipeline, type PipelineInput } from "../src/adapters/binance/market-pipeline.ts";
-import type { MarketRest } from "../src/adapters/binance/market-rest.ts";
+import { lockstepAck, type MarketRest } from "../src/adapters/binance/market-rest.ts";
 import { MarketSocket } from "../src/adapters/binance/market-socket.ts";
 import {
   BinanceWireError,
@@ -418,5 +418,22 @@ describe("MarketSocket", () => {
     expect(fake.connections.slice(0, 2)).toEqual(["/market/stream", "/market/stream"]);
     socket.shutdown();
     await fake.close();
+  });
+});
+
+describe("lockstepAck", () => {
+  it("sends the API key, tells a 409 (nothing waiting) apart, and names any other refusal", async () => {
+    const fake = await FakeBinanceMarket.start({
+      bars: new Map(),
+      settlements: [],
+      lockstep: true,
+      apiKey: "k1",
+    });
+    try {
+      expect(await lockstepAck(fake.restUrl, "k1")).toBe(false);
+      await expect(lockstepAck(`${fake.restUrl}/`, "other")).rejects.toThrow(/HTTP 401 .*-2015/);
+    } finally {
+      await fake.close();
+    }
   });
 });

@@ -28,6 +28,8 @@ export interface FakeMarketOptions {
   settlements: readonly FundingSettlement[];
   /** Wait for `POST /sim/v1/lockstep/ack` after each closed kline (the double's lockstep). */
   lockstep?: boolean;
+  /** The API key the ack must carry in `X-MBX-APIKEY` (else 401 -2015, as the double). */
+  apiKey?: string;
 }
 
 /** See the module comment. */
@@ -91,9 +93,13 @@ export class FakeBinanceMarket {
           markPrice: s.markPrice,
         }));
     });
-    app.post("/sim/v1/lockstep/ack", async () => {
-      fake!.acknowledge();
-      return {};
+    app.post("/sim/v1/lockstep/ack", async (request, reply) => {
+      if (options.apiKey !== undefined && request.headers["x-mbx-apikey"] !== options.apiKey) {
+        return reply.code(401).send({ code: -2015, msg: "Invalid API-key, IP, or permissions for action." });
+      }
+      if (!fake!.acknowledge())
+        return reply.code(409).send({ code: -1, msg: "No step message is waiting for an ack." });
+      return { acked: true };
     });
     await app.listen({ port: 0, host: "127.0.0.1" });
     const port = (app.server.address() as AddressInfo).port;
@@ -264,11 +270,12 @@ export class FakeBinanceMarket {
     }
   }
 
-  private acknowledge(): void {
+  /** The ack of the closed kline waiting for one; false when none waits. */
+  private acknowledge(): boolean {
+    if (this.pendingAcks === 0) return false;
     this.acks++;
-    if (this.pendingAcks > 0) {
-      this.pendingAcks--;
-      this.ackWaiters.shift()?.();
-    }
+    this.pendingAcks--;
+    this.ackWaiters.shift()?.();
+    return true;
   }
 }

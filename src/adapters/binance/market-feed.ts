@@ -36,7 +36,7 @@ export interface LiveMarketFeedOptions {
   staleAfterMs?: number;
   /** Lockstep rehearsal against exchange-sim: POST /sim/v1/lockstep/ack after each closed kline is processed. */
   lockstep?: boolean;
-  /** Sent as `X-MBX-APIKEY` with the lockstep ack, when given. */
+  /** Sent as `X-MBX-APIKEY` with the lockstep ack (exchange-sim checks it; not part of live-contract.md). */
   apiKey?: string;
 }
 
@@ -79,7 +79,11 @@ export function openLiveMarketFeed(options: LiveMarketFeedOptions): LiveMarketFe
   const rest = usdmMarketRest(
     new USDMClient({ baseUrl: restUrl, testnet: options.testnet, disableTimeSync: true }),
   );
-  const ack = () => lockstepAck(restUrl as string, apiKey);
+  const ack = async (): Promise<void> => {
+    if (!(await lockstepAck(restUrl as string, apiKey))) {
+      logger.warn("live market: lockstep ack refused (409: no step message waiting)");
+    }
+  };
   const steps = new WeakSet<MarketEvent>(); // lockstep: bars of the stream's closed klines, owed an ack
   let outstanding = 0; // lockstep: such bars emitted and not yet processed
   let subscribed = false;

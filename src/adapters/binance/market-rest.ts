@@ -66,15 +66,19 @@ export function usdmMarketRest(client: USDMClient): MarketRest {
 }
 
 /**
- * `POST {restUrl}/sim/v1/lockstep/ack` (no body; `X-MBX-APIKEY` when `apiKey` is given).
- * @throws Error naming the status and body when the double answers other than 2xx.
+ * `POST {restUrl}/sim/v1/lockstep/ack` (no body; `X-MBX-APIKEY` when `apiKey` is given: the double checks it).
+ * Resolves true when the double took the ack, false when it answered 409 (no step message waiting: e.g. the
+ * connection the message came on closed, which ends the double's wait).
+ * @throws Error naming the status and body for any other answer than 2xx or 409.
  */
-export async function lockstepAck(restUrl: string, apiKey: string | undefined): Promise<void> {
+export async function lockstepAck(restUrl: string, apiKey: string | undefined): Promise<boolean> {
   const response = await fetch(`${restUrl.replace(/\/$/, "")}/sim/v1/lockstep/ack`, {
     method: "POST",
     headers: apiKey === undefined ? {} : { "X-MBX-APIKEY": apiKey },
   });
+  if (response.status === 409) return false;
   if (!response.ok) {
     throw new Error(`POST /sim/v1/lockstep/ack: HTTP ${response.status} ${await response.text()}`);
   }
+  return true;
 }

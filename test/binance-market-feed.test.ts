@@ -155,6 +155,15 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
     ).toBe(true);
   });
 
+  it("reports a settlement in its first minute, which no mark announced", async () => {
+    const h = await harness();
+    await publish(h.fake, at("08:00"), at("08:03"));
+    const expected = await archive(at("08:00"), at("08:03"));
+    expect(expected.slice(0, 2).map((e) => e.kind)).toEqual(["funding", "funding"]);
+    await waitUntil("the archive's events", () => h.got.length >= expected.length);
+    expect(h.got.slice(0, expected.length).map(withoutMark)).toEqual(expected);
+  });
+
   it("back-fills the minutes of a dropped connection from REST, with no hole and no duplicate", async () => {
     const h = await harness();
     await publish(h.fake, at("07:50"), at("07:54"));

@@ -16,7 +16,8 @@
  *   `GET /fapi/v1/fundingRate` (realized rate and mark price; the interval from the settlement before it) and goes
  *   out before the first bar or gap whose time is at or after its fundingTime, and after the symbol's bar closing
  *   before it. If REST has no such settlement after a few tries, the last estimate of the stream before `T` (`r`,
- *   `p`) is used and a warning logged.
+ *   `p`) is used and a warning logged. When the origin minute starts an hour, a settlement in it (which no mark
+ *   could announce) is looked for once over REST too.
  * Every symbol's events are strictly ordered (time, then funding < gap < bar); several symbols' events of one
  * input go out in the archive merge's order (`compareMarketEvents`).
  */
@@ -58,6 +59,8 @@ export interface PipelineOutput {
 interface Due {
   /** The `T` the stream announced, ms epoch. */
   time: number;
+  /** Not announced: a settlement in the origin minute is looked for (once, silently absent). */
+  probe?: boolean;
   settlement?: FundingSettlement;
 }
 
@@ -138,7 +141,12 @@ export class MarketPipeline {
     const s = this.symbol(bar.symbol);
     if (this.origin === undefined) {
       this.origin = bar.openTime;
-      for (const other of this.state.values()) other.last = bar.openTime - MINUTE_MS;
+      for (const other of this.state.values()) {
+        other.last = bar.openTime - MINUTE_MS;
+        other.lastTime = bar.openTime - 1;
+        // Settlements happen on whole hours; one in the origin minute went before any mark could announce it.
+        if (bar.openTime % HOUR_MS === 0) other.due.push({ time: bar.openTime, probe: true });
+      }
     }
     if (bar.openTime <= s.last) {
       this.logger.debug(
@@ -256,7 +264,7 @@ export class MarketPipeline {
         }
         const atSettlement = name === symbol || s.lastTime >= floorMinute(due.time) - 1;
         if (!atSettlement) continue;
-        due.settlement ??= await this.fetchSettlement(name, s, due.time);
+        due.settlement ??= await this.fetchSettlement(name, s, due.time, due.probe === true);
         if (due.settlement === undefined) {
           this.settle(s, due);
           continue;
@@ -282,8 +290,13 @@ export class MarketPipeline {
     symbol: string,
     s: SymbolState,
     time: number,
+    probe: boolean,
   ): Promise<FundingSettlement | undefined> {
-    for (const delay of FUNDING_ATTEMPT_DELAYS_MS) {
+    const matches = (fundingTime: number) =>
+      probe
+        ? fundingTime >= time && fundingTime < time + MINUTE_MS
+        : Math.abs(fundingTime - time) < MINUTE_MS;
+    for (const delay of probe ? [0] : FUNDING_ATTEMPT_DELAYS_MS) {
       if (delay > 0) await this.sleep(delay);
       let rows: Awaited<ReturnType<MarketRest["fundingRates"]>>;
       try {
@@ -296,7 +309,7 @@ export class MarketPipeline {
         );
         continue;
       }
-      const index = rows.findIndex((r) => Math.abs(r.fundingTime - time) < MINUTE_MS);
+      const index = rows.findIndex((r) => matches(r.fundingTime));
       if (index < 0) continue;
       const row = rows[index]!;
       const previous = rows[index - 1];
@@ -312,6 +325,10 @@ export class MarketPipeline {
         markPrice,
         markPriceSource: "markPriceKline",
       };
+    }
+    if (probe) {
+      this.logger.debug({ symbol, minute: time }, "live market: no settlement in the origin minute");
+      return undefined;
     }
     const estimate = s.estimates.get(time);
     if (estimate === undefined || estimate.rate === "") {

@@ -151,7 +151,7 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
     }
     expect(h.fake.connections).toEqual(["/market/stream"]);
     expect(
-      h.logs.some((l) => l.msg.startsWith("live market: closed bar received") && typeof l.lagMs === "number"),
+      h.logs.some((l) => l.msg === "live market: closed bar received" && typeof l.lagMs === "number"),
     ).toBe(true);
   });
 

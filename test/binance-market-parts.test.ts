@@ -4,6 +4,7 @@
  * reconnects against REST over real bars (fast-check), the funding fallback, and the socket's backoff and
  * rotation against the fake exchange.
  */
+import { readFile } from "node:fs/promises";
 import { Writable } from "node:stream";
 import fc from "fast-check";
 import pino from "pino";
@@ -20,6 +21,7 @@ import {
   parseMarketMessage,
 } from "../src/adapters/binance/market-wire.ts";
 import { archiveMarketEvents, discoverArchive } from "../src/adapters/market/archive.ts";
+import { compareDecimals } from "../src/adapters/market/csv.ts";
 import type { Bar, MarketEvent } from "../src/adapters/market/types.ts";
 import { FakeBinanceMarket } from "./support/binance-market-fake.ts";
 import { collect } from "./support/market.ts";
@@ -104,9 +106,8 @@ describe("parseMarketMessage", () => {
 describe("MinuteMarks", () => {
   it("aggregates a minute by event time: open at the lowest E, close at the highest, high and low by value", () => {
     const marks = new MinuteMarks();
-    marks.add("BTCUSDT", T0 - 2_000, "99"); // the minute before: proves the connection watched T0 from its start
     marks.add("BTCUSDT", T0 + 30_000, "100.9");
-    marks.add("BTCUSDT", T0 + 1_000, "101.25");
+    marks.add("BTCUSDT", T0 + 400, "101.25");
     marks.add("BTCUSDT", T0 + 59_000, "100.95");
     marks.add("BTCUSDT", T0 + 10_000, "100.10");
     marks.add("BTCUSDT", T0 + 20_000, "101.250001");
@@ -120,25 +121,64 @@ describe("MinuteMarks", () => {
     expect(marks.take("BTCUSDT", T0)).toBeUndefined(); // taken
   });
 
-  it("gives no kline for a minute joined late or cut by a reconnect", () => {
+  it("gives no kline for a minute joined late, cut by a reconnect, or seen only at its end", () => {
     const marks = new MinuteMarks();
-    marks.add("ETHUSDT", T0 + 1_500, "10"); // first mark of the connection, 1.5 s into the minute
-    marks.add("ETHUSDT", T0 + MINUTE + 200, "11");
-    marks.add("ETHUSDT", T0 + MINUTE + 30_000, "12");
+    const minute = (i: number) => T0 + i * MINUTE;
+    marks.add("ETHUSDT", minute(0) + 1_500, "10"); // joined 1.5 s into the minute
+    marks.add("ETHUSDT", minute(0) + 59_200, "10.5");
+    marks.add("ETHUSDT", minute(1) + 200, "11");
+    marks.add("ETHUSDT", minute(1) + 30_000, "12");
     marks.disconnected();
-    marks.add("ETHUSDT", T0 + MINUTE + 50_000, "13");
-    marks.add("ETHUSDT", T0 + 2 * MINUTE + 900, "14"); // first of the new connection, in its first second
-    expect(marks.take("ETHUSDT", T0)).toBeUndefined();
-    expect(marks.take("ETHUSDT", T0 + MINUTE)).toBeUndefined();
-    expect(marks.take("ETHUSDT", T0 + 2 * MINUTE)).toEqual({
-      openTime: T0 + 2 * MINUTE,
+    marks.add("ETHUSDT", minute(1) + 59_500, "13"); // on the new connection
+    marks.add("ETHUSDT", minute(2) + 900, "14");
+    marks.add("ETHUSDT", minute(2) + 59_100, "13.5");
+    marks.add("ETHUSDT", minute(3) + 59_000, "15"); // one mark at +59 s: exchange-sim without 1m mark data
+    expect(marks.take("ETHUSDT", minute(0))).toBeUndefined();
+    expect(marks.take("ETHUSDT", minute(1))).toBeUndefined();
+    expect(marks.take("ETHUSDT", minute(2))).toEqual({
+      openTime: minute(2),
       open: "14",
       high: "14",
-      low: "14",
-      close: "14",
+      low: "13.5",
+      close: "13.5",
     });
+    expect(marks.take("ETHUSDT", minute(3))).toBeUndefined();
   });
 });
+
+const captureRoot = requireRealData("minute marks of a real markPrice@1s capture");
+
+describe.skipIf(!captureRoot)(
+  "MinuteMarks on a real markPrice@1s capture (BTCUSDT 2023-04-04 23:58 … 04-05 00:06)",
+  () => {
+    it("gives every minute the capture watched whole its kline, and none to the partial first and last", async () => {
+      const file = `${captureRoot}/futures/um/ws-capture/derived/BTCUSDT-markPrice1s-2023-04-04T2358_2023-04-05T0007.csv`;
+      const rows = (await readFile(file, "utf8"))
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((line) => line.split(","))
+        .map(([e, p]) => ({ e: Number(e), p: p! }));
+      const marks = new MinuteMarks();
+      for (const { e, p } of rows) marks.add("BTCUSDT", e, p);
+      const minutes = [...new Set(rows.map(({ e }) => e - (e % MINUTE)))];
+      const klines = minutes.map((m) => marks.take("BTCUSDT", m));
+      // 23:58 joined at +21 s and 00:06 cut at +54 s; the seven minutes between watched whole.
+      expect(klines.map((k) => k !== undefined)).toEqual([false, ...Array(7).fill(true), false]);
+      const at0000 = Date.parse("2023-04-05T00:00:00Z");
+      const of0000 = rows.filter(({ e }) => e >= at0000 && e < at0000 + MINUTE);
+      expect(of0000).toHaveLength(60);
+      const prices = of0000.map(({ p }) => p).sort(compareDecimals);
+      expect(klines[minutes.indexOf(at0000)]).toEqual({
+        openTime: at0000,
+        open: of0000[0]!.p,
+        high: prices.at(-1),
+        low: prices[0],
+        close: of0000.at(-1)!.p,
+      });
+    });
+  },
+);
 
 /** A bar event of `symbol` at minute index `i` (values do not matter to the order). */
 const barAt = (symbol: string, i: number): MarketEvent => {

@@ -170,17 +170,18 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
     h.fake.dropConnections();
     for (const m of [at("07:55"), at("07:56"), at("07:57")]) h.fake.advance(m);
     await h.fake.waitForSubscriptions(2, TOPICS);
-    await publish(h.fake, at("07:57"), at("08:03")); // 07:57 again over the stream: already filled
+    // The clock is at 07:58:00.005: REST gives the minutes closed 2 s before it (to 07:56); 07:56 comes again.
+    await publish(h.fake, at("07:56"), at("08:03"));
     const expected = await archive(at("07:50"), at("08:03"));
     await waitUntil("the archive's events", () => h.got.length >= expected.length);
     expect(h.got.slice(0, expected.length).map(withoutMark)).toEqual(expected);
     const filled = h.got.filter((e) => e.kind === "bar" && e.mark === undefined).map((e) => e.time);
     const closeOf = (hhmm: string) => at(hhmm) + MINUTE - 1;
-    expect([...new Set(filled)]).toEqual([closeOf("07:55"), closeOf("07:56"), closeOf("07:57")]);
+    expect([...new Set(filled)]).toEqual([closeOf("07:55"), closeOf("07:56")]);
     expect(h.fake.connections).toEqual(["/market/stream", "/market/stream"]);
     const fill = h.logs.filter((l) => l.msg === "live market: missing bars filled from REST");
     expect(fill.map((l) => [l.symbol, l.from, l.to, l.reason])).toEqual(
-      SYMBOLS.map((s) => [s, at("07:55"), at("07:58"), "reconnected"]),
+      SYMBOLS.map((s) => [s, at("07:55"), at("07:57"), "reconnected"]),
     );
     expect(h.logs.some((l) => l.msg === "live market: connection lost, reconnecting")).toBe(true);
   });
@@ -203,8 +204,7 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
   it("fetches over REST when the stream goes silent (watchdog), a missing trailing minute becoming a gap", async () => {
     const h = await harness({ staleAfterMs: 400 });
     await publish(h.fake, at("07:50"), at("07:51"));
-    h.fake.advance(at("07:52"));
-    h.fake.advance(at("07:53"));
+    for (const m of [at("07:52"), at("07:53"), at("07:54")]) h.fake.advance(m); // REST: to 07:53 (2 s settle)
     h.fake.hide("ETHUSDT", at("07:53"));
     const closeOf = (hhmm: string) => at(hhmm) + MINUTE - 1;
     await waitUntil("the bars fetched by the watchdog", () => h.got.some((e) => e.time === closeOf("07:53")));

@@ -334,7 +334,7 @@ describe.skipIf(!root)("MarketPipeline over real bars (2025-05-05 08:10–08:40,
             }
           });
           inputs.push({
-            at: T0 + minutes * MINUTE + 5,
+            at: T0 + (minutes + 1) * MINUTE, // every minute closed ≥ 2 s before: the whole window
             input: { kind: "resync", reason: "stale", stale: symbols },
           });
           const out: MarketEvent[] = [];

@@ -13,13 +13,13 @@
  */
 import { USDMClient } from "binance";
 import type { Logger } from "pino";
-import { concatMap, defer, map, mergeMap, Observable, retry, Subject, timer } from "rxjs";
+import { concatMap, defer, map, mergeMap, Observable, retry, Subject, throwError, timer } from "rxjs";
 import type { MarketEvent } from "../market/types.ts";
 import { inMarketOrder } from "./market-order.ts";
 import { type FeedItem, MarketPipeline, type PipelineInput, type PipelineOutput } from "./market-pipeline.ts";
 import { lockstepAck, usdmMarketRest } from "./market-rest.ts";
 import { MarketSocket } from "./market-socket.ts";
-import { parseMarketMessage } from "./market-wire.ts";
+import { BinanceWireError, parseMarketMessage } from "./market-wire.ts";
 
 /** Options of `openLiveMarketFeed`. */
 export interface LiveMarketFeedOptions {
@@ -145,6 +145,7 @@ export function openLiveMarketFeed(options: LiveMarketFeedOptions): LiveMarketFe
           retry({
             count: 5,
             delay: (error, n) => {
+              if (error instanceof BinanceWireError) return throwError(() => error);
               logger.warn(
                 { input: input.kind, attempt: n, error: String(error) },
                 "live market: REST failed; retrying",

@@ -8,8 +8,9 @@
  *   proves the minutes before it closed for all) and delivers them in order; a minute REST cannot provide either
  *   becomes a gap (`MarketGap`) when a later bar proves it closed.
  * - Resync (after a reconnect or from the stale-data watchdog): the same fill up to the exchange's clock
- *   (`GET /fapi/v1/time`, the last closed minute). Only a stale symbol's trailing missing minutes become a gap
- *   (nothing else is coming); after a reconnect they are left for the next bar.
+ *   (`GET /fapi/v1/time`): the minutes closed at least `RESYNC_SETTLE_MS` before it, so REST has their final
+ *   values. Only a stale symbol's trailing missing minutes become a gap (nothing else is coming); after a
+ *   reconnect they are left for the next bar.
  * - Marks: each bar carries its minute's mark kline from `MinuteMarks`, when complete.
  * - Funding: a markPrice message names the next funding time `T`; when `T` advances, or when a bar closing at or
  *   after a known `T` is about to go out, the settlement at `T` is due. It is fetched from
@@ -34,6 +35,8 @@ const HOUR_MS = 3_600_000;
 const FUNDING_LOOKBACK_MS = 9 * HOUR_MS;
 /** Waits before each `GET /fapi/v1/fundingRate` attempt for one settlement (it may lag the settlement). */
 const FUNDING_ATTEMPT_DELAYS_MS = [0, 1_000, 3_000];
+/** A resync asks only for minutes closed at least this long before the exchange's clock. */
+const RESYNC_SETTLE_MS = 2_000;
 
 /** One input of the pipeline. */
 export type PipelineInput =
@@ -122,8 +125,7 @@ export class MarketPipeline {
         return { items: [], droppedStep: false };
       case "resync": {
         if (this.origin === undefined) return { items: [], droppedStep: false };
-        const serverTime = await this.rest.serverTime();
-        const upTo = serverTime - (serverTime % MINUTE_MS);
+        const upTo = floorMinute((await this.rest.serverTime()) - RESYNC_SETTLE_MS);
         return { items: await this.fill(upTo, new Set(input.stale), input.reason), droppedStep: false };
       }
     }

@@ -85,6 +85,7 @@ async function harness(options: { lockstep?: boolean; staleAfterMs?: number } = 
   });
   const got: MarketEvent[] = [];
   let failure: unknown;
+  let completed = false;
   const subscription: Subscription = feed.events
     .pipe(
       concatMap(async (e) => {
@@ -92,15 +93,16 @@ async function harness(options: { lockstep?: boolean; staleAfterMs?: number } = 
         return e;
       }),
     )
-    .subscribe({ next: (e) => got.push(e), error: (e) => (failure = e) });
+    .subscribe({ next: (e) => got.push(e), error: (e) => (failure = e), complete: () => (completed = true) });
   await fake.waitForSubscriptions(1, TOPICS);
   const h: Harness = {
     fake,
     got,
     logs,
     async close() {
+      await feed.close(); // completes events once the queued inputs are handled
+      await waitUntil("events to complete", () => completed || failure !== undefined);
       subscription.unsubscribe();
-      await feed.close();
       await fake.close();
       if (failure !== undefined) throw failure;
     },

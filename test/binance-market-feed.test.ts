@@ -64,7 +64,9 @@ interface Harness {
 
 let open: Harness | undefined;
 
-async function harness(options: { lockstep?: boolean; staleAfterMs?: number } = {}): Promise<Harness> {
+async function harness(
+  options: { lockstep?: boolean; staleAfterMs?: number; from?: number } = {},
+): Promise<Harness> {
   const apiKey = "live-market-test-key";
   const fake = await FakeBinanceMarket.start({ bars, settlements, lockstep: options.lockstep, apiKey });
   const logs: Harness["logs"] = [];
@@ -82,6 +84,7 @@ async function harness(options: { lockstep?: boolean; staleAfterMs?: number } = 
     lockstep: options.lockstep,
     apiKey,
     staleAfterMs: options.staleAfterMs,
+    from: options.from,
   });
   const got: MarketEvent[] = [];
   let failure: unknown;
@@ -164,6 +167,17 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
     expect(expected.slice(0, 2).map((e) => e.kind)).toEqual(["funding", "funding"]);
     await waitUntil("the archive's events", () => h.got.length >= expected.length);
     expect(h.got.slice(0, expected.length).map(withoutMark)).toEqual(expected);
+  });
+
+  it("starts at `from`: the minutes before the first live bar, and their settlements, come from REST first", async () => {
+    const h = await harness({ from: at("07:50") + 12_345 });
+    await publish(h.fake, at("08:02"), at("08:06"), true);
+    const expected = await archive(at("07:50"), at("08:06"));
+    expect(expected.filter((e) => e.kind === "funding")).toHaveLength(2);
+    await waitUntil("the archive's events", () => h.got.length >= expected.length);
+    expect(h.got.slice(0, expected.length).map(withoutMark)).toEqual(expected);
+    const live = h.got.filter((e) => e.kind === "bar" && e.mark !== undefined).map((e) => e.time);
+    expect(Math.min(...live)).toBe(at("08:02") + MINUTE - 1);
   });
 
   it("back-fills the minutes of a dropped connection from REST, with no hole and no duplicate", async () => {

@@ -313,7 +313,7 @@ describe.skipIf(!root)("MarketPipeline over real bars (2025-05-05 08:10–08:40,
         }),
         async (script) => {
           const now = { value: T0 };
-          const pipeline = new MarketPipeline(symbols, restOver(now), silent, async () => {});
+          const pipeline = new MarketPipeline(symbols, restOver(now), silent, { sleep: async () => {} });
           const inputs: { at: number; input: PipelineInput }[] = [];
           const repeats: KlineMessage[] = [];
           script.forEach(([btc, eth, reverse, reconnect], i) => {
@@ -378,7 +378,9 @@ describe.skipIf(!root)("MarketPipeline over real bars (2025-05-05 08:10–08:40,
         }),
       );
       const now = { value: T0 + MINUTE + 5 };
-      const pipeline = new MarketPipeline(symbols, restOver(now, fundingRates), logger, async () => {});
+      const pipeline = new MarketPipeline(symbols, restOver(now, fundingRates), logger, {
+        sleep: async () => {},
+      });
       const settleAt = T0 + 2 * MINUTE; // a made-up settlement time inside the window
       const mark = (symbol: string, e: number, p: string, r: string, t: number): PipelineInput => ({
         kind: "markPrice",

@@ -36,6 +36,12 @@ export interface LiveMarketFeedOptions {
   staleAfterMs?: number;
   /** Lockstep rehearsal against exchange-sim: POST /sim/v1/lockstep/ack after each closed kline is processed. */
   lockstep?: boolean;
+  /**
+   * The stream's first minute (ms epoch, floored to the minute; not part of live-contract.md): every minute from
+   * it on is delivered, those before the first live bar fetched over REST first, settlements included (warm-up
+   * bars, or resuming a run after its last logged bar). Default: the first closed bar that comes live.
+   */
+  from?: number;
   /** Sent as `X-MBX-APIKEY` with the lockstep ack (exchange-sim checks it; not part of live-contract.md). */
   apiKey?: string;
 }
@@ -94,7 +100,7 @@ export function openLiveMarketFeed(options: LiveMarketFeedOptions): LiveMarketFe
       return;
     }
     subscribed = true;
-    const pipeline = new MarketPipeline(symbols, rest, logger);
+    const pipeline = new MarketPipeline(symbols, rest, logger, { from: options.from });
     const socket = new MarketSocket({
       client: { wsUrl: options.wsUrl, testnet: options.testnet, beautify: false },
       logger: sdkLogger(logger),

@@ -2,11 +2,11 @@
  * The live market source's state, fed one input at a time (stream messages and resync requests, in arrival
  * order) and answering the market events each input completes. The rules (live-contract.md, binance-usdm.md §4.4,
  * §5.3):
- * - Bars: closed klines only (`k.x`). The first closed bar of any symbol is the stream's origin minute; from there
- *   every symbol's bars are contiguous. A bar at or before a symbol's last minute is dropped (never twice); a bar
+ * - Bars: closed klines only (`k.x`). The origin minute (`from`, else the first closed bar's of any symbol) starts
+ *   every symbol's stream; from there its bars are contiguous. A bar at or before a symbol's last minute is dropped (never twice); a bar
  *   after a hole first fetches the missing closed klines over REST for every symbol behind it (a bar of one symbol
  *   proves the minutes before it closed for all) and delivers them in order; a minute REST cannot provide either
- *   becomes a gap (`MarketGap`) when a later bar proves it closed.
+ *   becomes a gap (`MarketGap`) when a later bar proves it closed. A fill also fetches the range's settlements.
  * - Resync (after a reconnect or from the stale-data watchdog): the same fill up to the exchange's clock
  *   (`GET /fapi/v1/time`): the minutes closed at least `RESYNC_SETTLE_MS` before it, so REST has their final
  *   values. Only a stale symbol's trailing missing minutes become a gap (nothing else is coming); after a
@@ -27,7 +27,7 @@ import type { FundingSettlement, MarketEvent, MarketGap } from "../market/types.
 import { MinuteMarks } from "./market-marks.ts";
 import { compareMarketEvents } from "./market-order.ts";
 import type { MarketRest } from "./market-rest.ts";
-import type { KlineMessage, MarkPriceMessage } from "./market-wire.ts";
+import type { FundingRateRow, KlineMessage, MarkPriceMessage } from "./market-wire.ts";
 import { MINUTE_MS } from "./market-wire.ts";
 
 const HOUR_MS = 3_600_000;
@@ -37,6 +37,14 @@ const FUNDING_LOOKBACK_MS = 9 * HOUR_MS;
 const FUNDING_ATTEMPT_DELAYS_MS = [0, 1_000, 3_000];
 /** A resync asks only for minutes closed at least this long before the exchange's clock. */
 const RESYNC_SETTLE_MS = 2_000;
+
+/** Options of `MarketPipeline`. */
+export interface PipelineOptions {
+  /** The stream's first minute (ms epoch, floored to the minute); default: the first closed bar's. */
+  from?: number;
+  /** Waits between fundingRate attempts (default: setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
+}
 
 /** One input of the pipeline. */
 export type PipelineInput =
@@ -92,14 +100,16 @@ export class MarketPipeline {
   private readonly symbols: readonly string[];
   private readonly state = new Map<string, SymbolState>();
   private readonly marks = new MinuteMarks();
+  private readonly sleep: (ms: number) => Promise<void>;
   private origin: number | undefined;
 
   constructor(
     symbols: readonly string[],
     private readonly rest: MarketRest,
     private readonly logger: Logger,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    options: PipelineOptions = {},
   ) {
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.symbols = [...symbols].sort();
     for (const symbol of this.symbols) {
       this.state.set(symbol, {
@@ -109,6 +119,18 @@ export class MarketPipeline {
         due: [],
         settledThrough: Number.NEGATIVE_INFINITY,
       });
+    }
+    if (options.from !== undefined) this.setOrigin(floorMinute(options.from));
+  }
+
+  /** Every symbol's stream starts at minute `origin` (ms epoch). */
+  private setOrigin(origin: number): void {
+    this.origin = origin;
+    for (const s of this.state.values()) {
+      s.last = origin - MINUTE_MS;
+      s.lastTime = origin - 1;
+      // Settlements happen on whole hours; one in the origin minute went before any mark could announce it.
+      if (origin % HOUR_MS === 0) s.due.push({ time: origin, probe: true });
     }
   }
 
@@ -141,15 +163,7 @@ export class MarketPipeline {
   private async onClosedBar(message: KlineMessage): Promise<PipelineOutput> {
     const bar = message.bar;
     const s = this.symbol(bar.symbol);
-    if (this.origin === undefined) {
-      this.origin = bar.openTime;
-      for (const other of this.state.values()) {
-        other.last = bar.openTime - MINUTE_MS;
-        other.lastTime = bar.openTime - 1;
-        // Settlements happen on whole hours; one in the origin minute went before any mark could announce it.
-        if (bar.openTime % HOUR_MS === 0) other.due.push({ time: bar.openTime, probe: true });
-      }
-    }
+    if (this.origin === undefined) this.setOrigin(bar.openTime);
     if (bar.openTime <= s.last) {
       this.logger.debug(
         { symbol: bar.symbol, openTime: bar.openTime },
@@ -198,6 +212,7 @@ export class MarketPipeline {
       const from = s.last + MINUTE_MS;
       if (from >= upTo) continue;
       const bars = await this.rest.klines(symbol, from, upTo);
+      await this.dueInRange(symbol, s, from, upTo);
       let expected = from;
       const gaps: MarketGap[] = [];
       for (const bar of bars) {
@@ -219,6 +234,24 @@ export class MarketPipeline {
     const items: FeedItem[] = [];
     for (const item of pending) items.push(...(await this.deliver(item)));
     return items;
+  }
+
+  /**
+   * Makes the settlements of `symbol` in the minutes [from, upTo) due, fetched: a fill's range, whose marks (if
+   * any came) may never have announced them. Idempotent (a retried fill adds nothing twice).
+   */
+  private async dueInRange(symbol: string, s: SymbolState, from: number, upTo: number): Promise<void> {
+    const rows = await this.rest.fundingRates(symbol, from - FUNDING_LOOKBACK_MS, upTo - 1);
+    rows.forEach((row, index) => {
+      const slot = slotOf(row.fundingTime);
+      if (slot < from || slot >= upTo || slot <= s.settledThrough) return;
+      const settlement = this.settlementOf(symbol, s, rows, index);
+      if (settlement === undefined) return;
+      const due = s.due.find((d) => d.time === slot);
+      if (due !== undefined) due.settlement ??= settlement;
+      else s.due.push({ time: slot, settlement });
+    });
+    s.due.sort((a, b) => a.time - b.time);
   }
 
   /** The due settlements that go before `item`, then `item`; advances its symbol. */
@@ -287,6 +320,33 @@ export class MarketPipeline {
     for (const t of s.estimates.keys()) if (t <= due.time) s.estimates.delete(t);
   }
 
+  /**
+   * `rows[index]` (of `GET /fapi/v1/fundingRate`, in order) as a settlement: its interval from the row before it,
+   * else from the stream's announcements, else 8 h; its mark price from the row, else from the stream's estimate
+   * (undefined when neither has one).
+   */
+  private settlementOf(
+    symbol: string,
+    s: SymbolState,
+    rows: readonly FundingRateRow[],
+    index: number,
+  ): FundingSettlement | undefined {
+    const row = rows[index]!;
+    const previous = rows[index - 1];
+    const intervalMs = previous !== undefined ? row.fundingTime - previous.fundingTime : s.intervalHintMs;
+    const markPrice =
+      row.markPrice !== "" ? row.markPrice : s.estimates.get(slotOf(row.fundingTime))?.markPrice;
+    if (markPrice === undefined) return undefined;
+    return {
+      symbol,
+      fundingTime: row.fundingTime,
+      fundingRate: row.fundingRate,
+      fundingIntervalHours: intervalMs === undefined ? 8 : Math.max(1, Math.round(intervalMs / HOUR_MS)),
+      markPrice,
+      markPriceSource: "markPriceKline",
+    };
+  }
+
   /** The realized settlement at `time` (see the module comment), or undefined (logged) when nothing gives it. */
   private async fetchSettlement(
     symbol: string,
@@ -300,7 +360,7 @@ export class MarketPipeline {
         : Math.abs(fundingTime - time) < MINUTE_MS;
     for (const delay of probe ? [0] : FUNDING_ATTEMPT_DELAYS_MS) {
       if (delay > 0) await this.sleep(delay);
-      let rows: Awaited<ReturnType<MarketRest["fundingRates"]>>;
+      let rows: FundingRateRow[];
       try {
         // Never throws out of here: it runs in the middle of a delivery, which a retry must not repeat.
         rows = await this.rest.fundingRates(symbol, time - FUNDING_LOOKBACK_MS, time + MINUTE_MS);
@@ -313,20 +373,9 @@ export class MarketPipeline {
       }
       const index = rows.findIndex((r) => matches(r.fundingTime));
       if (index < 0) continue;
-      const row = rows[index]!;
-      const previous = rows[index - 1];
-      const intervalMs = previous !== undefined ? row.fundingTime - previous.fundingTime : s.intervalHintMs;
-      const estimate = s.estimates.get(time);
-      const markPrice = row.markPrice !== "" ? row.markPrice : estimate?.markPrice;
-      if (markPrice === undefined) break;
-      return {
-        symbol,
-        fundingTime: row.fundingTime,
-        fundingRate: row.fundingRate,
-        fundingIntervalHours: intervalMs === undefined ? 8 : Math.max(1, Math.round(intervalMs / HOUR_MS)),
-        markPrice,
-        markPriceSource: "markPriceKline",
-      };
+      const settlement = this.settlementOf(symbol, s, rows, index);
+      if (settlement === undefined) break;
+      return settlement;
     }
     if (probe) {
       this.logger.debug({ symbol, minute: time }, "live market: no settlement in the origin minute");
@@ -355,6 +404,11 @@ export class MarketPipeline {
 
 function floorMinute(t: number): number {
   return t - (t % MINUTE_MS);
+}
+
+/** A settlement's slot: its fundingTime to the nearest minute (the `T` the stream announced; merge.ts's rule). */
+function slotOf(fundingTime: number): number {
+  return Math.round(fundingTime / MINUTE_MS) * MINUTE_MS;
 }
 
 function gapOf(symbol: string, fromOpenTime: number, toOpenTime: number): MarketGap {

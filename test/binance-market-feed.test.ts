@@ -5,11 +5,13 @@
  * settlement between the bars, the order across symbols), with the mark klines of the marks sent.
  */
 import { Writable } from "node:stream";
+import { USDMClient } from "binance";
 import pino from "pino";
 import { concatMap, type Subscription } from "rxjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openLiveMarketFeed } from "../src/adapters/binance/market-feed.ts";
 import { compareMarketEvents } from "../src/adapters/binance/market-order.ts";
+import { usdmMarketRest } from "../src/adapters/binance/market-rest.ts";
 import { archiveMarketEvents, discoverArchive } from "../src/adapters/market/archive.ts";
 import { compareDecimals } from "../src/adapters/market/csv.ts";
 import type {
@@ -178,6 +180,23 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
     expect(h.got.slice(0, expected.length).map(withoutMark)).toEqual(expected);
     const live = h.got.filter((e) => e.kind === "bar" && e.mark !== undefined).map((e) => e.time);
     expect(Math.min(...live)).toBe(at("08:02") + MINUTE - 1);
+  });
+
+  it("pages GET /fapi/v1/klines by 1 000 through the SDK client", async () => {
+    const fake = await FakeBinanceMarket.start({ bars, settlements });
+    try {
+      const want = bars.get("ETHUSDT")!.slice(0, 1_040);
+      expect(want).toHaveLength(1_040);
+      const from = want[0]!.openTime;
+      const to = want.at(-1)!.openTime + MINUTE;
+      expect(to - from).toBe(1_040 * MINUTE); // contiguous
+      fake.advance(to);
+      fake.hide("ETHUSDT", want[1_000]!.openTime); // the first minute of the second page
+      const rest = usdmMarketRest(new USDMClient({ baseUrl: fake.restUrl }));
+      expect(await rest.klines("ETHUSDT", from, to)).toEqual(want.filter((_, i) => i !== 1_000));
+    } finally {
+      await fake.close();
+    }
   });
 
   it("back-fills the minutes of a dropped connection from REST, with no hole and no duplicate", async () => {

@@ -10,6 +10,7 @@ import pino from "pino";
 import { concatMap, type Subscription } from "rxjs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openLiveMarketFeed } from "../src/adapters/binance/market-feed.ts";
+import { liveMarketHistory } from "../src/adapters/binance/market-history.ts";
 import { compareMarketEvents } from "../src/adapters/binance/market-order.ts";
 import { usdmMarketRest } from "../src/adapters/binance/market-rest.ts";
 import { archiveMarketEvents, discoverArchive } from "../src/adapters/market/archive.ts";
@@ -194,6 +195,33 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
       fake.hide("ETHUSDT", want[1_000]!.openTime); // the first minute of the second page
       const rest = usdmMarketRest(new USDMClient({ baseUrl: fake.restUrl }));
       expect(await rest.klines("ETHUSDT", from, to)).toEqual(want.filter((_, i) => i !== 1_000));
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("gives a past window's bars and gaps over REST in the archive's order (warm-up history)", async () => {
+    const fake = await FakeBinanceMarket.start({ bars, settlements });
+    try {
+      fake.advance(at("08:30"));
+      fake.hide("BTCUSDT", at("07:55"));
+      fake.hide("ETHUSDT", at("08:10")); // the window's last minute: a gap at its end
+      const window = { from: at("07:50") - 30_000, to: at("08:10") + 30_000 };
+      const history = liveMarketHistory({ symbols: SYMBOLS, restUrl: fake.restUrl });
+      const hidden = (e: MarketEvent) =>
+        e.kind === "bar" &&
+        ((e.bar.symbol === "BTCUSDT" && e.bar.openTime === at("07:55")) ||
+          (e.bar.symbol === "ETHUSDT" && e.bar.openTime === at("08:10")));
+      const gap = (symbol: string, from: string, to: string): MarketEvent => ({
+        kind: "gap",
+        time: at(to),
+        gap: { symbol, fromOpenTime: at(from), toOpenTime: at(to), missingBars: 1 },
+      });
+      const expected = (await archive(window.from, window.to))
+        .filter((e) => e.kind === "bar" && !hidden(e))
+        .concat([gap("BTCUSDT", "07:55", "07:56"), gap("ETHUSDT", "08:10", "08:11")])
+        .sort(compareMarketEvents);
+      expect(await collect(history(window))).toEqual(expected);
     } finally {
       await fake.close();
     }

@@ -1,0 +1,54 @@
+/**
+ * Closed 1m bars of a past window over REST (`GET /fapi/v1/klines`, paged by 1 000), as the archive feed gives
+ * them: the warm-up history of a live run (src/engine/live-run.ts `LiveRunDeps.history`).
+ */
+import { USDMClient } from "binance";
+import { ceilMinute } from "../market/coverage.ts";
+import { klineGap } from "../market/merge.ts";
+import type { MarketEvent, MarketWindow } from "../market/types.ts";
+import { compareMarketEvents } from "./market-order.ts";
+import { type MarketRest, usdmMarketRest } from "./market-rest.ts";
+import { MINUTE_MS } from "./market-wire.ts";
+
+/** Where the history comes from: the exchange of the live feed (same defaults as `openLiveMarketFeed`). */
+export interface LiveMarketHistoryOptions {
+  symbols: readonly string[];
+  restUrl?: string;
+  testnet?: boolean;
+}
+
+/**
+ * The bars of every symbol with window.from ≤ openTime < window.to, and the gaps between them, in the archive
+ * merge's order (merge.ts rules: every minute of the window without a bar is in exactly one gap, reported right
+ * before the bar after it, or at the first minute ≥ window.to for a hole at the end). No funding settlements.
+ * The window must lie before the exchange's clock (only closed bars). Rejects with the REST client's error or a
+ * `BinanceWireError`.
+ */
+export function liveMarketHistory(
+  options: LiveMarketHistoryOptions,
+): (window: MarketWindow) => AsyncIterable<MarketEvent> {
+  const rest = usdmMarketRest(new USDMClient({ baseUrl: options.restUrl, testnet: options.testnet }));
+  const symbols = [...new Set(options.symbols)].sort();
+  return (window) => historyEvents(rest, symbols, window);
+}
+
+async function* historyEvents(
+  rest: MarketRest,
+  symbols: readonly string[],
+  window: MarketWindow,
+): AsyncGenerator<MarketEvent> {
+  const events: MarketEvent[] = [];
+  const end = ceilMinute(window.to);
+  for (const symbol of symbols) {
+    let previous = ceilMinute(window.from) - MINUTE_MS;
+    for (const bar of await rest.klines(symbol, window.from, window.to)) {
+      const gap = klineGap(symbol, previous, bar.openTime);
+      if (gap !== undefined) events.push({ kind: "gap", time: gap.toOpenTime, gap });
+      events.push({ kind: "bar", time: bar.closeTime, bar });
+      previous = bar.openTime;
+    }
+    const gap = klineGap(symbol, previous, end);
+    if (gap !== undefined) events.push({ kind: "gap", time: gap.toOpenTime, gap });
+  }
+  yield* events.sort(compareMarketEvents);
+}

@@ -203,11 +203,18 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
   it("gives a past window's bars and gaps over REST in the archive's order (warm-up history)", async () => {
     const fake = await FakeBinanceMarket.start({ bars, settlements });
     try {
+      const history = liveMarketHistory({ symbols: SYMBOLS, restUrl: fake.restUrl });
+      fake.now = at("07:52") + 30_000; // only 07:50 and 07:51 closed
+      expect((await collect(history({ from: at("07:50"), to: at("08:00") }))).map((e) => e.time)).toEqual([
+        at("07:51") - 1,
+        at("07:51") - 1,
+        at("07:52") - 1,
+        at("07:52") - 1,
+      ]);
       fake.advance(at("08:30"));
       fake.hide("BTCUSDT", at("07:55"));
       fake.hide("ETHUSDT", at("08:10")); // the window's last minute: a gap at its end
       const window = { from: at("07:50") - 30_000, to: at("08:10") + 30_000 };
-      const history = liveMarketHistory({ symbols: SYMBOLS, restUrl: fake.restUrl });
       const hidden = (e: MarketEvent) =>
         e.kind === "bar" &&
         ((e.bar.symbol === "BTCUSDT" && e.bar.openTime === at("07:55")) ||

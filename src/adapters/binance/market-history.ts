@@ -21,8 +21,9 @@ export interface LiveMarketHistoryOptions {
  * The bars of every symbol with window.from ≤ openTime < window.to, and the gaps between them, in the archive
  * merge's order (merge.ts rules: every minute of the window without a bar is in exactly one gap, reported right
  * before the bar after it, or at the first minute ≥ window.to for a hole at the end). No funding settlements.
- * The window must lie before the exchange's clock (only closed bars). Rejects with the REST client's error or a
- * `BinanceWireError`.
+ * Only closed minutes: window.to is first cut to the exchange's clock (`GET /fapi/v1/time`) floored to the minute,
+ * so the minutes after that are neither bars nor gaps here (a live feed opened `from` there delivers them).
+ * Rejects with the REST client's error or a `BinanceWireError`.
  */
 export function liveMarketHistory(
   options: LiveMarketHistoryOptions,
@@ -38,10 +39,13 @@ async function* historyEvents(
   window: MarketWindow,
 ): AsyncGenerator<MarketEvent> {
   const events: MarketEvent[] = [];
-  const end = ceilMinute(window.to);
+  const serverTime = await rest.serverTime();
+  const to = Math.min(window.to, serverTime - (serverTime % MINUTE_MS));
+  const end = ceilMinute(to);
   for (const symbol of symbols) {
     let previous = ceilMinute(window.from) - MINUTE_MS;
-    for (const bar of await rest.klines(symbol, window.from, window.to)) {
+    if (previous + MINUTE_MS >= end) continue;
+    for (const bar of await rest.klines(symbol, window.from, to)) {
       const gap = klineGap(symbol, previous, bar.openTime);
       if (gap !== undefined) events.push({ kind: "gap", time: gap.toOpenTime, gap });
       events.push({ kind: "bar", time: bar.closeTime, bar });

@@ -127,6 +127,30 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option("--serve <port>", "then serve the projections on this port until interrupted")
     .action(run(async () => (await import("./commands/backtest.ts")).backtestCommand));
 
+  program
+    .command("run")
+    .description("trade the strategy on live market data: paper (simulated venue), testnet or live (Binance)")
+    .requiredOption("--mode <mode>", "paper, testnet or live")
+    .option("--confirm-live", "required with --mode live: real orders, real money")
+    .option("--strategy <name>", "strategy (default: sma-cross)")
+    .option("--symbols <list>", "comma-separated symbols (default: BTCUSDT,ETHUSDT)")
+    .option(
+      "--store <url>",
+      "event store URL; the same store continues an unfinished run ($PERPSOURCE_STORE)",
+    )
+    .option("--rest-url <url>", "REST base URL (default: Binance's for the mode), e.g. a local exchange-sim")
+    .option("--ws-url <url>", "WebSocket base URL (default: Binance's for the mode)")
+    .option("--until <time>", "complete the run at this UTC day's end (YYYY-MM-DD) or ISO time")
+    .option("--lockstep", "rehearsal against exchange-sim --lockstep: acknowledge each step message")
+    .option("--balance <usdt>", "paper: initial wallet balance, USDT (default: 10000)")
+    .option("--margin <usdt>", "margin per entry, USDT (default: 1000)")
+    .option("--leverage <n>", "leverage 1-125 (default: 10)")
+    .option("--warmup-bars <n>", "bars to warm the strategy up (default: what it declares; 0: none)")
+    .option("--hedge-mode", "hedge mode (dualSidePosition): LONG and SHORT positions per symbol")
+    .option("--json", "print the summary as one JSON line")
+    .option("--serve <port>", "serve the projections on this port while running, until interrupted")
+    .action(run(async () => (await import("./commands/run.ts")).runCommand));
+
   for (const [name, description, load] of [
     [
       "halt",

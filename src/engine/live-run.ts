@@ -54,10 +54,10 @@ export interface LiveRunDeps {
   store: EventStore;
   logger: Logger;
   /**
-   * Opens the market feed. `after` (ms): a continued run's earliest market time still wanted (the feed may
-   * deliver from there; what the run already has is dropped by symbol).
+   * Opens the market feed from minute `from` (ms): the start's minute for a new run (the warm-up ends there), a
+   * continued run's earliest next bar over its symbols (what the run already has is dropped by symbol).
    */
-  openFeed: (after: number | undefined) => LiveMarketFeed;
+  openFeed: (from: number) => LiveMarketFeed;
   /** testnet and live: the exchange. Paper: absent (the simulated venue). */
   venue?: ExternalVenue;
   instruments: InstrumentCatalog;
@@ -230,7 +230,8 @@ async function execute(
     "live run started",
   );
 
-  const feed = deps.openFeed(checkpoint ? resumeFrom(engine, config.symbols) : undefined);
+  const startMinute = Math.floor(deps.startTime / ONE_MINUTE_MS) * ONE_MINUTE_MS;
+  const feed = deps.openFeed((checkpoint && resumeFrom(engine, config.symbols)) || startMinute);
   const until = deps.until ?? Number.POSITIVE_INFINITY;
   let completed = false;
   const reached = new Set<string>();

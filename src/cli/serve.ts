@@ -29,7 +29,14 @@ export async function serveUntilSignal(opts: {
   });
   if (token === undefined) opts.logger.info(`control routes disabled: ${CONTROL_TOKEN_ENV} is not set`);
   opts.announce(server.url);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const signal = await signalled();
+  opts.logger.info({ signal }, "stopping the HTTP server");
+  await server.close();
+}
+
+/** Resolves with the signal's name at the first SIGINT or SIGTERM. */
+export function signalled(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
     const stop = (s: NodeJS.Signals) => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
@@ -38,6 +45,4 @@ export async function serveUntilSignal(opts: {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
-  opts.logger.info({ signal }, "stopping the HTTP server");
-  await server.close();
 }

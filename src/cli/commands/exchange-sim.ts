@@ -12,6 +12,7 @@ import { type ApiCredentials, credentialsFromSecret } from "../../exchange-sim/a
 import type { ExchangeCore } from "../../exchange-sim/exchange-port.ts";
 import type { ExchangeSim, ExchangeSimOptions } from "../../exchange-sim/server.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
+import { signalled } from "../serve.ts";
 
 /** The command's own options, checked. */
 export interface SimCommandOptions {
@@ -157,17 +158,4 @@ function credentialsFromEnv(): ApiCredentials | undefined {
   } catch (error) {
     throw new ConfigError([`BINANCE_API_SECRET (from env): ${(error as Error).message}`]);
   }
-}
-
-/** Resolves with the signal's name at the first SIGINT or SIGTERM. */
-function signalled(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const stop = (s: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve(s);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
 }

@@ -3,19 +3,14 @@
  * sends them (binance-usdm.md §2; node_modules/binance/lib/types/futures.d.ts: OrderResult, FuturesAlgoOrderResponse,
  * FuturesPositionTrade, IncomeHistory). Prices and quantities are canonical decimal strings, times ms.
  */
+import type { AlgoStatus } from "../../actors/order.machine.ts";
 import { canonical, Dec } from "../../domain/decimal.ts";
+
+export type { AlgoStatus };
 
 export type Side = "BUY" | "SELL";
 export type PositionSide = "BOTH" | "LONG" | "SHORT";
 export type OrderStatus = "NEW" | "PARTIALLY_FILLED" | "FILLED" | "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH";
-export type AlgoStatus =
-  | "NEW"
-  | "TRIGGERING"
-  | "TRIGGERED"
-  | "FINISHED"
-  | "CANCELED"
-  | "REJECTED"
-  | "EXPIRED";
 export type ConditionalType =
   | "STOP"
   | "STOP_MARKET"

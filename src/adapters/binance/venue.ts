@@ -199,6 +199,7 @@ export class BinanceVenue implements ExternalVenue {
     this.gapTimer = undefined;
     if (this.ws) {
       await this.ws.unsubscribeUsdFuturesUserDataStream();
+      clearListenKeyTimers(this.ws);
       this.ws.closeAll(true);
       this.ws = undefined;
     }
@@ -545,4 +546,22 @@ function safeJson(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/**
+ * Clears the SDK's listenKey keepalive timers (binance v3.6.5: closing the user data stream leaves its 50-minute
+ * keepalive interval running, which keeps the process alive after the run). Reaches into the SDK's
+ * `UserDataStreamManager`; a later SDK without it is left alone.
+ */
+function clearListenKeyTimers(ws: WebsocketClient): void {
+  const manager = (ws as unknown as { getUserDataStreamManager?: () => unknown }).getUserDataStreamManager?.();
+  const cache = (manager as { listenKeyStateCache?: ListenKeyStateCache } | undefined)?.listenKeyStateCache;
+  if (!cache?.listenKeyStateStore) return;
+  for (const listenKey of Object.keys(cache.listenKeyStateStore)) cache.clearAllListenKeyState(listenKey);
+}
+
+/** The part of the SDK's listenKey state cache `clearListenKeyTimers` uses. */
+interface ListenKeyStateCache {
+  listenKeyStateStore: Record<string, unknown>;
+  clearAllListenKeyState(listenKey: string): void;
 }

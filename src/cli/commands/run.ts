@@ -23,23 +23,23 @@ export const API_SECRET_ENV = "BINANCE_API_SECRET";
  * @throws ConfigError on an invalid configuration; UsageError on a bad mode, a missing confirmation or key.
  */
 export function runCommand(flags: Flags): Promise<number> {
+  // Usage is checked before anything is loaded or opened (a UsageError exits 2).
+  const mode = flags["mode"];
+  if (mode !== "paper" && mode !== "testnet" && mode !== "live")
+    throw new UsageError(`--mode must be paper, testnet or live, got ${JSON.stringify(mode)}`);
+  if (mode === "live" && flags["confirmLive"] !== true) {
+    throw new UsageError(
+      "--mode live sends real orders with real money: add --confirm-live to confirm (try --mode testnet first)",
+    );
+  }
+  const keys = mode === "paper" ? undefined : apiKeys();
+  const restUrl = stringFlag(flags, "restUrl") ?? (mode === "paper" ? REST_URLS.live : REST_URLS[mode]);
+  const wsUrl = stringFlag(flags, "wsUrl");
+  const lockstep = flags["lockstep"] === true;
+  const ackKey = keys?.apiKey ?? (lockstep ? lockstepKey() : undefined);
+  const until = untilOf(stringFlag(flags, "until"));
+  const json = flags["json"] === true;
   return withContext(flags, flags, async ({ cfg, logger, out, err, instruments, brackets }) => {
-    const mode = flags["mode"];
-    if (mode !== "paper" && mode !== "testnet" && mode !== "live")
-      throw new UsageError(`--mode must be paper, testnet or live, got ${JSON.stringify(mode)}`);
-    if (mode === "live" && flags["confirmLive"] !== true) {
-      throw new UsageError(
-        "--mode live sends real orders with real money: add --confirm-live to confirm (try --mode testnet first)",
-      );
-    }
-    const keys = mode === "paper" ? undefined : apiKeys();
-    const restUrl = stringFlag(flags, "restUrl") ?? (mode === "paper" ? REST_URLS.live : REST_URLS[mode]);
-    const wsUrl = stringFlag(flags, "wsUrl");
-    const lockstep = flags["lockstep"] === true;
-    const ackKey = keys?.apiKey ?? (lockstep ? lockstepKey() : undefined);
-    const until = untilOf(stringFlag(flags, "until"));
-    const json = flags["json"] === true;
-
     const { runLive } = await import("../../engine/live-run.ts");
     const { openLiveMarketFeed } = await import("../../adapters/binance/market-feed.ts");
     const { liveMarketHistory } = await import("../../adapters/binance/market-history.ts");

@@ -1,0 +1,108 @@
+/**
+ * `perpsource run` as a user runs it: its usage errors (exit 2, naming what is wrong) and, against
+ * `perpsource exchange-sim --lockstep` on real data, a short testnet run that trades and completes, then the
+ * same command refused on the completed run's store.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { requireRealData } from "./support/real-data.ts";
+
+const BIN = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
+const root = requireRealData(
+  "perpsource run --mode testnet against exchange-sim (BTCUSDT, ETHUSDT 2025-05-05)",
+);
+const KEYS = { BINANCE_API_KEY: "cli-key", BINANCE_API_SECRET: "cli-secret" };
+
+/** The environment without PERPSOURCE_* and BINANCE_* variables, plus `extra`. */
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  const clean = Object.entries(process.env).filter(
+    ([k]) => !k.startsWith("PERPSOURCE_") && !k.startsWith("BINANCE_"),
+  ) as [string, string][];
+  return { ...Object.fromEntries(clean), ...extra };
+}
+
+function perpsource(args: string[], extra: Record<string, string> = {}) {
+  const cwd = mkdtempSync(join(tmpdir(), "perpsource-run-"));
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, env: env(extra), encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let sim: ChildProcess | undefined;
+afterEach(() => {
+  sim?.kill("SIGTERM");
+  sim = undefined;
+});
+
+/** Starts `exchange-sim --lockstep` on a free port; resolves to its URL. */
+function startDouble(): Promise<string> {
+  sim = spawn(
+    process.execPath,
+    [BIN, "exchange-sim", "--port", "0", "--data", root!, "--symbols", "BTCUSDT,ETHUSDT"].concat([
+      "--from",
+      "2025-05-05",
+      "--lockstep",
+      "--log-level",
+      "warn",
+    ]),
+    { env: env(KEYS), stdio: ["ignore", "pipe", "pipe"] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = "";
+    sim!.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+      if (url) resolve(url);
+    });
+    sim!.on("exit", (code) => reject(new Error(`exchange-sim exited with ${code}`)));
+  });
+}
+
+describe("perpsource run", () => {
+  it("refuses a bad mode, live without --confirm-live, testnet without keys and a bad --until (exit 2)", () => {
+    expect(perpsource(["run", "--mode", "demo"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--mode must be paper, testnet or live, got "demo"'),
+    });
+    expect(perpsource(["run", "--mode", "live"], KEYS)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("add --confirm-live"),
+    });
+    expect(perpsource(["run", "--mode", "testnet"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("BINANCE_API_KEY is not set"),
+    });
+    expect(perpsource(["run", "--mode", "paper", "--until", "tomorrow"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(
+        '--until must be a UTC day (YYYY-MM-DD, inclusive) or an ISO time with a zone, got "tomorrow"',
+      ),
+    });
+  });
+
+  it.skipIf(!root)(
+    "trades on the double until --until, then refuses to run the completed run again",
+    async () => {
+      const url = await startDouble();
+      const store = `sqlite:${join(mkdtempSync(join(tmpdir(), "perpsource-run-store-")), "live.sqlite")}`;
+      const args = ["run", "--mode", "testnet", "--rest-url", url, "--ws-url", url.replace("http", "ws")]
+        .concat(["--symbols", "BTCUSDT,ETHUSDT", "--store", store, "--until", "2025-05-05T12:00:00Z"])
+        .concat(["--lockstep", "--warmup-bars", "0", "--json", "--log-level", "error"]);
+      const first = perpsource(args, KEYS);
+      expect(first.code, first.stderr).toBe(0);
+      const summary = JSON.parse(first.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+      expect(summary).toMatchObject({ mode: "testnet", completed: true, continued: false, bars: 2 * 720 });
+      expect(summary["fills"]).toBeGreaterThan(0);
+      expect(summary["eventLogSha256"]).toMatch(/^[0-9a-f]{64}$/);
+      expect(first.stderr).not.toContain("cli-secret");
+
+      const again = perpsource(args, KEYS);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(`run ${String(summary["runId"])} already completed`);
+    },
+    300_000,
+  );
+});

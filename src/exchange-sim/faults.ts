@@ -89,7 +89,7 @@ const EXTRA_PARAMS: Partial<Record<FaultName, readonly string[]>> = {
 
 /**
  * Parses a SPEC (module docstring). Every fault takes `every=N` (integer ≥ 1) or `p=RATIO` (0 < p ≤ 1) with
- * `seed=N` (integer ≥ 0); delay-user needs `ms` (integer ≥ 1), timeout-submit and http-418 take `ms` / `banMs`
+ * `seed=N` (integer ≥ 0) — delay-user without either delays every message; delay-user needs `ms` (integer ≥ 1), timeout-submit and http-418 take `ms` / `banMs`
  * (integers ≥ 1; defaults 30 000 and 120 000).
  * @throws FaultSpecError naming the fault and the parameter.
  */
@@ -136,9 +136,10 @@ export function parseFaultSpec(spec: string): Fault[] {
       if (seed === undefined) throw new FaultSpecError(`${fault}: p needs seed=N (the draws are seeded)`);
       trigger = { p, seed };
     } else {
-      if (every === undefined) throw new FaultSpecError(`${fault}: every=N (or p=RATIO;seed=N) is required`);
       if (seed !== undefined) throw new FaultSpecError(`${fault}: seed goes with p, not with every`);
-      trigger = { every };
+      if (every === undefined && fault !== "delay-user")
+        throw new FaultSpecError(`${fault}: every=N (or p=RATIO;seed=N) is required`);
+      trigger = { every: every ?? 1 };
     }
     const ms = int("ms", 1);
     if (fault === "delay-user" && ms === undefined) throw new FaultSpecError(`${fault}: ms=N is required`);

@@ -6,8 +6,9 @@
  * lockstep protocol (lockstep.ts), and hosts the exchange core: its trading routes and its user events.
  *
  * Sim routes: `GET /sim/v1/status` → `{ now, from, to, symbols, lockstep, speed, replay, error, waitingForAck,
- * pendingMessages, barsSent, stepsSent, marketConnections, privateConnections, listenKey }`;
- * `POST /sim/v1/lockstep/ack` (API key) → `{ acked: true }`, or HTTP 409 `{ code: -1, msg }` when no step
+ * pendingMessages, barsSent, stepsSent, marketConnections, privateConnections, listenKey, faults }` (`faults`:
+ * how often each injected fault fired, faults.ts);
+ * `POST /sim/v1/lockstep/ack` (API key; weight 0: no Binance route, so not in `X-MBX-USED-WEIGHT-1M`) → `{ acked: true }`, or HTTP 409 `{ code: -1, msg }` when no step
  * message waits for an ack.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
@@ -259,7 +260,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
     // The ack carries no body: whatever body or content type a client sends with it is ignored.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("*", { parseAs: "string" }, (_request, _body, done) => done(null, undefined));
-    scope.post("/sim/v1/lockstep/ack", { config: { security: "API_KEY" } }, async () => {
+    scope.post("/sim/v1/lockstep/ack", { config: { security: "API_KEY", weight: 0 } }, async () => {
       if (!lockstep.ack()) throw new BinanceApiError(409, -1, "No step message is waiting for an ack.");
       return { acked: true };
     });

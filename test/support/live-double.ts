@@ -20,7 +20,8 @@ import { Params } from "../../src/exchange-sim/exchange/params.ts";
 import type { Fault } from "../../src/exchange-sim/faults.ts";
 import { createExchangeSim, type ExchangeSim } from "../../src/exchange-sim/server.ts";
 
-export const logger = pino({ level: "silent" });
+/** Silent unless PERPSOURCE_TEST_LOG names a pino level (debugging a run). */
+export const logger = pino({ level: process.env.PERPSOURCE_TEST_LOG ?? "silent" });
 export const API_KEY = "test-api-key";
 export const API_SECRET = "test-api-secret";
 /** sma-cross on BTCUSDT+ETHUSDT, 2025-05-05..2025-05-06, cold start. */

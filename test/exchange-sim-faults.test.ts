@@ -415,6 +415,14 @@ describe.skipIf(!root)("faults on the wire (real data, lockstep)", () => {
       expect(brief(await again.next())).toBe(`o-${FROM + 60_000}:NEW`);
     });
 
+    it("listenkey-expire without a listenKey (no user stream, a paper run) neither sends nor waits", async () => {
+      const { url, ws } = await start("listenkey-expire:every=1", new FakeExchange());
+      const market = await probe(`${ws}/market/ws/btcusdt@kline_1m`);
+      expect(await takeKline(url, market)).toBe(FROM);
+      expect(await takeKline(url, market)).toBe(FROM + 60_000);
+      expect((await status(url)).faults["listenkey-expire"]).toBeGreaterThanOrEqual(2); // fired, nothing waited
+    });
+
     it("listenkey-expire: listenKeyExpired (a step), the key is dead (-1125), the replay waits for a new key's connection", async () => {
       const { url, ws, user, key } = await userSetup("listenkey-expire:every=1", new FakeExchange());
       expect(payload(await user.next())).toMatchObject({ e: "listenKeyExpired", listenKey: key, E: FROM });

@@ -190,8 +190,11 @@ export interface FaultTargets {
   dropMarket(how: "terminate" | "close"): void;
   /** Closes every private connection (1000, between steps). */
   closeUser(): void;
-  /** Sends `listenKeyExpired` and drops the live key (a lockstep step); resolves like a replay step's message. */
-  expireListenKey(): Promise<void>;
+  /**
+   * Sends `listenKeyExpired` and drops the live key (a lockstep step); resolves like a replay step's message, to
+   * whether there was a live key.
+   */
+  expireListenKey(): Promise<boolean>;
   /** Whether a live listenKey has an open private connection. */
   userConnected(): boolean;
   /** Sends a user-data message (the user stream's lockstep step). */
@@ -267,10 +270,9 @@ export class FaultInjector {
       this.#targets?.dropMarket("close");
       this.#targets?.closeUser();
     }
-    if (this.#hit("listenkey-expire") && this.#targets) {
-      this.#awaitingKey = true;
-      await this.#targets.expireListenKey();
-    }
+    if (this.#hit("listenkey-expire") && this.#targets)
+      // Without a live key (no user stream, e.g. a paper run) there is nothing to expire nor to wait for.
+      this.#awaitingKey = await this.#targets.expireListenKey();
   }
 
   /** Whether the replay may go on (after a forced listenKey expiry: once a new key has a private connection). */

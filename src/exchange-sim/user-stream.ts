@@ -148,11 +148,13 @@ export class UserStream {
 
   /**
    * Announces the live key's expiry now (`listenKeyExpired`, a lockstep step) and drops it, whatever its time
-   * (the listenkey-expire fault). Resolves like `send`.
+   * (the listenkey-expire fault). Resolves like `send`, to whether there was a live key.
    */
-  async expireNow(): Promise<void> {
+  async expireNow(): Promise<boolean> {
     const key = this.#key;
-    if (key !== undefined) await this.#expire(key);
+    if (key === undefined) return false;
+    await this.#expire(key);
+    return true;
   }
 
   /**

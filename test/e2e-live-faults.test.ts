@@ -64,6 +64,14 @@ describe.skipIf(!root)("faults of the double against a testnet run (lockstep)", 
       expectConsistent(await runWithFault(spec), fault);
     }, 300_000);
 
+  it("all the faults it survives at once: completes, consistent with the double", async () => {
+    const spec =
+      "duplicate-user:every=3,reorder-user:every=2,delay-user:ms=5,http-429:every=9,unknown-503:every=8," +
+      "rotate-ws:every=700,drop-market-ws:every=333,listenkey-expire:every=900,clock-skew:every=6";
+    const result = await runWithFault(spec);
+    for (const fault of Object.keys(result.fired)) expectConsistent(result, fault);
+  }, 300_000);
+
   // A CLIENT BUG, kept failing on purpose: a user-data message lost while the private connection was down (an
   // order's only TRADE/FILLED, an algo order's trigger, a FUNDING_FEE ACCOUNT_UPDATE) is never recovered. The
   // venue recovers only gaps it can see (a later message of the same order held back, venue.ts `checkGaps`);

@@ -11,7 +11,7 @@
  * | drop-market-ws   | closed klines published            | the market connections are cut (no close frame) instead of    |
  * |                  |                                    | delivering that kline: it is lost (the client back-fills)     |
  * | drop-user-ws     | user-data messages                 | the private connections are cut instead of delivering it      |
- * | rotate-ws        | replayed bars (one per symbol/min) | every connection is closed (1000, "24h rotation") between two |
+ * | rotate-ws        | replayed bars (one per symbol/min) | every connection is closed (1000, "rotation") between two     |
  * |                  |                                    | steps: nothing is lost                                        |
  * | delay-user       | user-data messages (`ms`)          | the message is held `ms` wall ms before it is sent            |
  * | duplicate-user   | user-data messages                 | the message is sent twice                                     |
@@ -293,7 +293,7 @@ export class FaultInjector {
     const delay = this.#hit("delay-user") ? (this.#faults.get("delay-user")?.ms ?? 0) : 0;
     const duplicate = this.#hit("duplicate-user");
     const key = orderKey(message);
-    const reorder = key !== undefined && this.#faults.has("reorder-user") && this.#hit("reorder-user");
+    const reorder = key !== undefined && this.#hit("reorder-user"); // counts only messages of an order
     const out = async () => {
       if (delay > 0) await sleep(delay, this.#closing.signal);
       if (drop) {

@@ -127,6 +127,12 @@ describe("classifyError", () => {
     ],
     ["-1021", http(400, { code: -1021, msg: "Timestamp outside recvWindow." }), "clock", -1021],
     [
+      "-1021 parsed losslessly (leverageBracket: numbers as text)",
+      http(400, { code: "-1021", msg: "Timestamp for this request was 1000ms ahead of the server's time." }),
+      "clock",
+      -1021,
+    ],
+    [
       "503 unknown",
       http(503, { code: -1000, msg: "Unknown error, please check your request or try again later." }),
       "unknown",

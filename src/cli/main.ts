@@ -245,6 +245,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option("--to <YYYY-MM-DD>", "last UTC day, inclusive (default: --from)")
     .option("--speed <n>", "minutes of data per wall-clock minute (default: 1)")
     .option("--lockstep", "send one step message at a time and wait for POST /sim/v1/lockstep/ack")
+    .option(
+      "--faults <spec>",
+      "inject faults: name[:param=value[;param=value]],… e.g. drop-user-ws:every=300,http-429:every=50",
+    )
     .option("--balance <usdt>", "initial wallet balance, USDT (default: 10000)")
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
     .option("--host <host>", "listen address (default: 127.0.0.1, $PERPSOURCE_HOST)")

@@ -98,6 +98,13 @@ export class MarketStreams {
     for (const c of this.#connections) c.ws.close(1001, "server shutting down");
   }
 
+  /** Cuts every connection (`terminate`: no close frame) or closes it (1000, a rotation). */
+  dropAll(how: "terminate" | "close"): void {
+    for (const c of this.#connections)
+      if (how === "terminate") c.ws.terminate();
+      else c.ws.close(1000, "rotation");
+  }
+
   #subscribe(connection: MarketConnection, streams: readonly string[]): void {
     for (const stream of streams) {
       connection.streams.set(stream.toLowerCase(), stream);

@@ -20,6 +20,7 @@ import type {
 } from "../adapters/market/types.ts";
 import type { ReplayClock } from "./clock.ts";
 import type { ExchangeCore } from "./exchange-port.ts";
+import type { FaultInjector } from "./faults.ts";
 import type { Lockstep } from "./lockstep.ts";
 import { type MarketHistory, slotOf } from "./market-history.ts";
 import type { MarketStreams } from "./market-streams.ts";
@@ -49,6 +50,8 @@ export interface ReplayDeps {
   speed: number | undefined;
   /** Resolves when the clients are ready for the next step (lockstep; see the module comment). */
   ready: (abort: AbortSignal) => Promise<void>;
+  /** The injected faults (faults.ts): told before each step, asked before each closed kline. */
+  faults?: FaultInjector;
   logger: Logger;
 }
 
@@ -82,7 +85,7 @@ export class MarketReplay {
       if (deps.speed !== undefined) deps.clock.pace(deps.speed);
       for (let event = await this.#next(); event !== undefined; event = await this.#next()) {
         deps.clock.setNext(event.time);
-        await this.#release(event.time);
+        await this.#release(event);
         if (this.#abort.signal.aborted) break;
         this.state = "running";
         deps.clock.beginStep(event.time);
@@ -151,6 +154,7 @@ export class MarketReplay {
     const kline = `${s}@kline_1m`;
     sends.push(lockstep.send(() => market.publish(kline, klineMessage(bar, false, bar.closeTime)), false));
     const closed = () => {
+      if (this.deps.faults?.dropClosedKline()) return [];
       this.barsSent++;
       return market.publish(kline, klineMessage(bar, true, bar.closeTime));
     };
@@ -158,16 +162,24 @@ export class MarketReplay {
     await Promise.all(sends);
   }
 
-  /** Waits until the event at `time` may go out: the wall clock (speed), or acks and ready clients (lockstep). */
-  async #release(time: number): Promise<void> {
+  /**
+   * Waits until `event` may go out: the wall clock (speed), or acks and ready clients (lockstep); the faults'
+   * between-steps actions (faults.ts) run once nothing waits for an ack, before the clients' readiness is checked.
+   */
+  async #release(event: MarketEvent): Promise<void> {
     const { deps } = this;
     const signal = this.#abort.signal;
     if (deps.speed !== undefined) {
-      const delay = deps.clock.wallDelayUntil(time);
+      const delay = deps.clock.wallDelayUntil(event.time);
       if (delay > 0) await sleep(delay, signal);
+      await deps.faults?.beforeStep(event.kind === "bar");
       return;
     }
     await deps.lockstep.idle();
+    if (deps.faults !== undefined) {
+      await deps.faults.beforeStep(event.kind === "bar");
+      await deps.lockstep.idle();
+    }
     await deps.ready(signal).catch((error: unknown) => {
       if (!signal.aborted) throw error;
     });

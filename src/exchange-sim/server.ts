@@ -6,8 +6,9 @@
  * lockstep protocol (lockstep.ts), and hosts the exchange core: its trading routes and its user events.
  *
  * Sim routes: `GET /sim/v1/status` → `{ now, from, to, symbols, lockstep, speed, replay, error, waitingForAck,
- * pendingMessages, barsSent, stepsSent, marketConnections, privateConnections, listenKey }`;
- * `POST /sim/v1/lockstep/ack` (API key) → `{ acked: true }`, or HTTP 409 `{ code: -1, msg }` when no step
+ * pendingMessages, barsSent, stepsSent, marketConnections, privateConnections, listenKey, faults }` (`faults`:
+ * how often each injected fault fired, faults.ts);
+ * `POST /sim/v1/lockstep/ack` (API key; weight 0: no Binance route, so not in `X-MBX-USED-WEIGHT-1M`) → `{ acked: true }`, or HTTP 409 `{ code: -1, msg }` when no step
  * message waits for an ack.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
@@ -19,6 +20,7 @@ import { ReplayClock } from "./clock.ts";
 import { BinanceApiError } from "./errors.ts";
 import { type ExchangeInfoSnapshot, exchangeInfoBody, loadExchangeInfoSnapshot } from "./exchange-info.ts";
 import type { ExchangeCore, TradingRoutes } from "./exchange-port.ts";
+import { type Fault, FaultInjector } from "./faults.ts";
 import { ChangeSignal, Lockstep } from "./lockstep.ts";
 import { MarketHistory } from "./market-history.ts";
 import { MarketStreams } from "./market-streams.ts";
@@ -67,6 +69,8 @@ export interface ExchangeSimOptions<E extends ExchangeCore> {
    * a client's warm-up), ms; whatever the archive holds of it (default one day; 0: none).
    */
   historyMs?: number;
+  /** `--faults SPEC` (faults.ts `parseFaultSpec`): the faults to inject; none by default. */
+  faults?: readonly Fault[];
 }
 
 /** `GET /sim/v1/status`. */
@@ -86,6 +90,8 @@ export interface SimStatus {
   marketConnections: number;
   privateConnections: number;
   listenKey: boolean;
+  /** How often each injected fault fired. */
+  faults: Record<string, number>;
 }
 
 /** A running double. */
@@ -153,11 +159,21 @@ export async function createExchangeSim<E extends ExchangeCore>(
     heartbeat,
     keyClock,
   );
+  const faults = new FaultInjector(options.faults ?? []);
+  faults.attach({
+    now,
+    dropMarket: (how) => market.dropAll(how),
+    closeUser: () => user.dropAll("close"),
+    expireListenKey: () => user.expireNow(),
+    userConnected: () => user.openConnections > 0,
+    sendUser: (message, cut) => user.send(message, cut),
+  });
   const ready = (abort: AbortSignal) =>
     signal.until(
       () =>
         symbols.every((s) => market.isSubscribed(`${s.toLowerCase()}@kline_1m`)) &&
-        (user.liveKey === undefined || user.openConnections > 0),
+        (user.liveKey === undefined || user.openConnections > 0) &&
+        faults.ready(),
       abort,
     );
   const replay = new MarketReplay({
@@ -174,9 +190,14 @@ export async function createExchangeSim<E extends ExchangeCore>(
     speed,
     ready,
     logger,
+    ...(faults.enabled ? { faults } : {}),
   });
   exchange.now = now();
-  exchange.onUserEvent((message) => user.forward(message));
+  exchange.onUserEvent(async (message) => {
+    if (!faults.enabled) return user.forward(message);
+    const sent = faults.forwardUser(message);
+    if (lockstep.inReplayStep) await sent;
+  });
 
   const loggerInstance: FastifyBaseLogger = logger;
   const app: FastifyInstance = Fastify({
@@ -212,6 +233,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
   });
   registerWeight(app, new RequestWeight());
   registerSecurity(app, { credentials: options.credentials, now });
+  faults.registerHttp(app);
 
   publicRoutes(app, { history: published, now, exchangeInfo });
   user.routes(app);
@@ -231,13 +253,14 @@ export async function createExchangeSim<E extends ExchangeCore>(
     marketConnections: market.size,
     privateConnections: user.openConnections,
     listenKey: user.liveKey !== undefined,
+    faults: faults.fired(),
   });
   app.get("/sim/v1/status", async () => status());
   await app.register(async (scope) => {
     // The ack carries no body: whatever body or content type a client sends with it is ignored.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("*", { parseAs: "string" }, (_request, _body, done) => done(null, undefined));
-    scope.post("/sim/v1/lockstep/ack", { config: { security: "API_KEY" } }, async () => {
+    scope.post("/sim/v1/lockstep/ack", { config: { security: "API_KEY", weight: 0 } }, async () => {
       if (!lockstep.ack()) throw new BinanceApiError(409, -1, "No step message is waiting for an ack.");
       return { acked: true };
     });
@@ -266,6 +289,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
     status,
     async close() {
       replay.stop();
+      faults.close();
       await closeSockets();
       await app.close();
       await running?.catch(() => undefined);

@@ -131,8 +131,30 @@ export class UserStream {
    * a replay step it resolves once the message was acked; from a request it resolves at once (queued).
    */
   async forward(message: UserEventMessage): Promise<void> {
-    const delivered = this.lockstep.send(() => this.#deliver(message), true);
+    const delivered = this.send(message);
     if (this.lockstep.inReplayStep) await delivered;
+  }
+
+  /**
+   * Queues one message to the live key's connections (a lockstep step); resolves when it was sent and acked (or
+   * reached no one). `cut`: the private connections are cut first, in its turn (a fault: it then reaches no one).
+   */
+  send(message: UserEventMessage, cut = false): Promise<void> {
+    return this.lockstep.send(() => {
+      if (cut) this.dropAll("terminate");
+      return this.#deliver(message);
+    }, true);
+  }
+
+  /**
+   * Announces the live key's expiry now (`listenKeyExpired`, a lockstep step) and drops it, whatever its time
+   * (the listenkey-expire fault). Resolves like `send`, to whether there was a live key.
+   */
+  async expireNow(): Promise<boolean> {
+    const key = this.#key;
+    if (key === undefined) return false;
+    await this.#expire(key);
+    return true;
   }
 
   /**
@@ -142,6 +164,10 @@ export class UserStream {
   async expireDue(): Promise<void> {
     const key = this.#key;
     if (key === undefined || this.keyClock() < key.expiresAt) return;
+    await this.#expire(key);
+  }
+
+  async #expire(key: { value: string; expiresAt: number }): Promise<void> {
     this.#key = undefined;
     this.logger.info({ expiresAt: key.expiresAt }, "listenKey expired");
     const message = { e: "listenKeyExpired", E: this.now(), listenKey: key.value };
@@ -153,6 +179,13 @@ export class UserStream {
   /** Closes every private connection (code 1001, going away). */
   closeAll(): void {
     for (const c of this.#connections) c.ws.close(1001, "server shutting down");
+  }
+
+  /** Cuts every private connection (`terminate`: no close frame) or closes it (1000, a rotation). */
+  dropAll(how: "terminate" | "close"): void {
+    for (const c of this.#connections)
+      if (how === "terminate") c.ws.terminate();
+      else c.ws.close(1000, "rotation");
   }
 
   /** Registers `POST`, `PUT` and `DELETE /fapi/v1/listenKey` (API key only, weight 1) on `app`. */

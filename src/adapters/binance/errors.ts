@@ -71,7 +71,14 @@ export function classifyError(
   }
   const status = response.status ?? 0;
   const body = response.data as { code?: unknown; msg?: unknown } | string | undefined;
-  const code = typeof body === "object" && body !== null && typeof body.code === "number" ? body.code : 0;
+  // A body parsed losslessly (leverageBracket's, rest.ts) has its numbers as text: `"code":"-1021"`.
+  const rawCode = typeof body === "object" && body !== null ? body.code : undefined;
+  const code =
+    typeof rawCode === "number"
+      ? rawCode
+      : typeof rawCode === "string" && /^-?\d+$/.test(rawCode)
+        ? Number(rawCode)
+        : 0;
   const msg = clean(
     typeof body === "object" && body !== null && typeof body.msg === "string"
       ? body.msg

@@ -507,10 +507,20 @@ export class BinanceVenue implements ExternalVenue {
     return this.funding.reports(notice);
   }
 
+  /**
+   * Acknowledges the private message just handled. A 409 (no step message waiting) is no failure: the double
+   * released the message already because its connection closed (e.g. the SDK reconnecting after
+   * `listenKeyExpired`); the market feed treats it the same way.
+   */
   private async ack(): Promise<void> {
-    await this.rest.request("POST /sim/v1/lockstep/ack", { weight: 0, orders: 0 }, (c) =>
-      c.post("sim/v1/lockstep/ack"),
-    );
+    try {
+      await this.rest.request("POST /sim/v1/lockstep/ack", { weight: 0, orders: 0 }, (c) =>
+        c.post("sim/v1/lockstep/ack"),
+      );
+    } catch (error) {
+      if (!(error instanceof BinanceApiError && error.status === 409)) throw error;
+      this.options.logger.warn("user data stream: lockstep ack refused (409: no step message waiting)");
+    }
   }
 
   private fail(error: unknown): void {

@@ -10,6 +10,7 @@ import type { InstrumentCatalog } from "../../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../../domain/margin/brackets.catalog.ts";
 import { type ApiCredentials, credentialsFromSecret } from "../../exchange-sim/auth.ts";
 import type { ExchangeCore } from "../../exchange-sim/exchange-port.ts";
+import { type Fault, FaultSpecError, parseFaultSpec } from "../../exchange-sim/faults.ts";
 import type { ExchangeSim, ExchangeSimOptions } from "../../exchange-sim/server.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 import { signalled } from "../serve.ts";
@@ -26,6 +27,8 @@ export interface SimCommandOptions {
   lockstep: boolean;
   /** Initial wallet balance, USDT. */
   balance: string;
+  /** `--faults SPEC`, parsed (none when absent). */
+  faults: Fault[];
 }
 
 /** Everything a double needs but its exchange core. */
@@ -74,6 +77,7 @@ export function exchangeSimCommand(flags: Flags): Promise<number> {
         symbols: options.symbols,
         window: windowOf(options),
         lockstep: options.lockstep,
+        faults: options.faults,
         ...(options.speed === undefined ? {} : { speed: options.speed }),
         ...(credentials === undefined ? {} : { credentials }),
         exchangeInfo: loadExchangeInfoSnapshot(cfg.instruments),
@@ -97,8 +101,8 @@ export function exchangeSimCommand(flags: Flags): Promise<number> {
 /**
  * The command's options from commander's flags: `--port` an integer 0–65535 (required), `--symbols A,B`
  * (required), `--from YYYY-MM-DD` (required), `--to` (default: `--from`), `--speed N` > 0 (default 1) or
- * `--lockstep`, `--balance USDT` (default 10000).
- * @throws UsageError naming the option.
+ * `--lockstep`, `--balance USDT` (default 10000), `--faults SPEC` (src/exchange-sim/faults.ts).
+ * @throws UsageError naming the option (for `--faults`, the fault and its parameter).
  */
 export function simCommandOptions(flags: Flags): SimCommandOptions {
   const text = (name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined);
@@ -128,7 +132,16 @@ export function simCommandOptions(flags: Flags): SimCommandOptions {
   const balance = text("balance") ?? "10000";
   if (!/^\d+(\.\d+)?$/.test(balance) || !/[1-9]/.test(balance))
     throw new UsageError(`--balance: expected a positive USDT amount such as 10000, got "${balance}"`);
-  return { port: Number(portText), symbols, from, to, speed, lockstep, balance };
+  const faultsText = text("faults");
+  let faults: Fault[] = [];
+  if (faultsText !== undefined)
+    try {
+      faults = parseFaultSpec(faultsText);
+    } catch (error) {
+      if (error instanceof FaultSpecError) throw new UsageError(`--faults: ${error.message}`);
+      throw error;
+    }
+  return { port: Number(portText), symbols, from, to, speed, lockstep, balance, faults };
 }
 
 function utcDay(option: string, raw: string | undefined): string {

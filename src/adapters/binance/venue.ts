@@ -564,7 +564,9 @@ function safeJson(value: unknown): string {
  * `UserDataStreamManager`; a later SDK without it is left alone.
  */
 function clearListenKeyTimers(ws: WebsocketClient): void {
-  const manager = (ws as unknown as { getUserDataStreamManager?: () => unknown }).getUserDataStreamManager?.();
+  const manager = (
+    ws as unknown as { getUserDataStreamManager?: () => unknown }
+  ).getUserDataStreamManager?.();
   const cache = (manager as { listenKeyStateCache?: ListenKeyStateCache } | undefined)?.listenKeyStateCache;
   if (!cache?.listenKeyStateStore) return;
   for (const listenKey of Object.keys(cache.listenKeyStateStore)) cache.clearAllListenKeyState(listenKey);

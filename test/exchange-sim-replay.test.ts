@@ -142,8 +142,9 @@ describe.skipIf(!root)("exchange-sim replay (real data)", () => {
       logger,
       files: files.filter((f) => f.symbol === "BTCUSDT"),
     });
-    const url = await sim.listen({ port: 0 });
+    // Taken before listen() starts the replay's clock, so no arrival can look earlier than its schedule.
     const startedAt = performance.now();
+    const url = await sim.listen({ port: 0 });
     const probe = new WsProbe(`${url.replace("http", "ws")}/market/ws/btcusdt@kline_1m`);
     probes.push(probe);
     const arrivals: { k: NonNullable<WireMessage["k"]>; at: number }[] = [];

@@ -1,43 +1,35 @@
 /**
  * The log hash of `EventLogHasher`, with the sha256 itself computed in a worker thread: the writer of a log
- * builds each event's line and encodes it as UTF-8 straight into a byte chunk, which is handed over (transferred,
- * not copied) to the worker when full; hashing (most of the cost) runs beside the writer instead of on its thread.
- * Same digest as `EventLogHasher` over the same events.
+ * builds each event's line and collects the lines into text chunks, each copied to the worker when full; encoding
+ * and hashing them (most of the cost) runs beside the writer instead of on its thread. Same digest as
+ * `EventLogHasher` over the same events.
  */
 import { Worker } from "node:worker_threads";
 import type { RecordedEvent } from "./envelope.ts";
 import { validatedEventLine } from "./log-hash.ts";
 
 /**
- * The worker: hashes the first `length` bytes of every `{ bytes, length }` chunk it receives; `null` asks for the
- * hex digest. Plain JS (eval'd as CJS).
+ * The worker: hashes every text chunk it receives as UTF-8; `null` asks for the hex digest. Plain JS (eval'd as
+ * CJS).
  */
 const WORKER = `
 const { parentPort } = require("node:worker_threads");
 const hash = require("node:crypto").createHash("sha256");
 parentPort.on("message", (chunk) => {
   if (chunk === null) return parentPort.postMessage(hash.digest("hex"));
-  hash.update(new Uint8Array(chunk.bytes, 0, chunk.length));
+  hash.update(chunk, "utf8");
 });
 `;
 
-/** Bytes of a chunk: lines are encoded into it until the next one might not fit, then it goes to the worker. */
-const CHUNK_BYTES = 1 << 18;
-
-/** A chunk of its own for text too long for a chunk. */
-function lineChunk(line: string): { bytes: ArrayBuffer; length: number } {
-  const encoded = Buffer.from(line, "utf8");
-  const bytes = new ArrayBuffer(encoded.length);
-  new Uint8Array(bytes).set(encoded);
-  return { bytes, length: encoded.length };
-}
+/** Lines are collected into text chunks of about this many UTF-16 units, each posted to the worker when full. */
+const CHUNK_CHARS = 1 << 17;
 
 /** See the module comment. Call `digest()` once, or `close()` when abandoning it. */
 export class WorkerLogHasher {
   // No inherited flags (a loader such as tsx, a test runner's preloads): the worker needs node's builtins only.
   private readonly worker = new Worker(WORKER, { eval: true, execArgv: [] });
-  private chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-  private length = 0;
+  private lines: string[] = [];
+  private chars = 0;
   private waiter: { resolve: (hex: string) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
   count = 0;
@@ -55,28 +47,18 @@ export class WorkerLogHasher {
   /** Adds an event whose data and metadata passed the catalog (see `validatedEventLine`). */
   addValidated(event: RecordedEvent): void {
     const line = validatedEventLine(event);
+    this.lines.push(line, "\n");
+    this.chars += line.length + 1;
     this.count++;
-    // A UTF-16 unit takes at most 3 bytes of UTF-8 (a surrogate pair, 2 units, takes 4); then the newline.
-    const room = 3 * line.length + 1;
-    if (this.length + room > CHUNK_BYTES) {
-      this.post();
-      if (room > CHUNK_BYTES) {
-        const big = lineChunk(`${line}\n`);
-        this.worker.postMessage(big, [big.bytes]);
-        return;
-      }
-    }
-    this.length += this.chunk.write(line, this.length, "utf8");
-    this.chunk[this.length++] = 0x0a;
+    if (this.chars >= CHUNK_CHARS) this.post();
   }
 
-  /** Hands the chunk's bytes over to the worker (transferred: the writer starts a new chunk). */
+  /** Posts the collected lines to the worker as one text chunk (a copy of the text). */
   private post(): void {
-    if (this.length === 0) return;
-    const bytes = this.chunk.buffer;
-    this.worker.postMessage({ bytes, length: this.length }, [bytes]);
-    this.chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-    this.length = 0;
+    if (this.lines.length === 0) return;
+    this.worker.postMessage(this.lines.join(""));
+    this.lines = [];
+    this.chars = 0;
   }
 
   /**

@@ -56,6 +56,32 @@ function usdt(amount: string): string {
   return `${canonical(new Dec(amount).toDecimalPlaces(8))} USDT`;
 }
 
+/** The money rows (USDT, 8 decimals) and the trading state, shared by the backtest and live summaries. */
+function moneyRows(
+  s: Pick<
+    BacktestSummary,
+    | "realizedPnl"
+    | "fees"
+    | "funding"
+    | "netPnl"
+    | "unrealizedPnl"
+    | "equity"
+    | "maxDrawdown"
+    | "tradingState"
+  >,
+): [string, string][] {
+  return [
+    ["realizedPnl", usdt(s.realizedPnl)],
+    ["fees", usdt(s.fees)],
+    ["funding", usdt(s.funding)],
+    ["netPnl", usdt(s.netPnl)],
+    ["unrealizedPnl", usdt(s.unrealizedPnl)],
+    ["equity", usdt(s.equity)],
+    ["maxDrawdown", usdt(s.maxDrawdown)],
+    ["tradingState", s.tradingState],
+  ];
+}
+
 /** The summary as an aligned two-column table (money in USDT, 8 decimals), ending with the store URL. */
 export function summaryTable(s: BacktestSummary, store: string): string {
   return table([
@@ -67,14 +93,7 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["makerFills", String(s.makerFills)],
     ["partialFills", String(s.partialFills)],
     ["liquidations", String(s.liquidations)],
-    ["realizedPnl", usdt(s.realizedPnl)],
-    ["fees", usdt(s.fees)],
-    ["funding", usdt(s.funding)],
-    ["netPnl", usdt(s.netPnl)],
-    ["unrealizedPnl", usdt(s.unrealizedPnl)],
-    ["equity", usdt(s.equity)],
-    ["maxDrawdown", usdt(s.maxDrawdown)],
-    ["tradingState", s.tradingState],
+    ...moneyRows(s),
     ["gaps", String(s.gaps)],
     ["barsWithoutMark", String(s.barsWithoutMark)],
     ["fundingSettlements", perSymbol(s.fundingSettlements)],
@@ -102,14 +121,7 @@ export function liveSummaryTable(s: LiveRunSummary, store: string): string {
     ["bars", String(s.bars)],
     ["orders", String(s.orders)],
     ["fills", String(s.fills)],
-    ["realizedPnl", usdt(s.realizedPnl)],
-    ["fees", usdt(s.fees)],
-    ["funding", usdt(s.funding)],
-    ["netPnl", usdt(s.netPnl)],
-    ["unrealizedPnl", usdt(s.unrealizedPnl)],
-    ["equity", usdt(s.equity)],
-    ["maxDrawdown", usdt(s.maxDrawdown)],
-    ["tradingState", s.tradingState],
+    ...moneyRows(s),
     ["warmFrom", perSymbol(s.warmFrom, (ms) => new Date(ms).toISOString())],
     ["events", String(s.events)],
     ["eventLogSha256", s.eventLogSha256],

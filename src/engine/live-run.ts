@@ -28,6 +28,7 @@ import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
+import type { BacktestSummary } from "./backtest.ts";
 import { createKernel } from "./kernel.ts";
 import { LogFold, type LogFoldResult, readBackFold } from "./log-fold.ts";
 import { readRecordedRun } from "./recorded-run.ts";
@@ -79,30 +80,33 @@ export interface LiveRunDeps {
   signal?: AbortSignal;
 }
 
-/** The end-of-run summary of a live run (money in USDT as decimal strings). */
-export interface LiveRunSummary {
-  runId: string;
+/**
+ * The end-of-run summary of a live run: the backtest summary's counts and money (USDT as decimal strings, same
+ * meanings), with the mode and whether the run was continued.
+ */
+export type LiveRunSummary = Pick<
+  BacktestSummary,
+  | "runId"
+  | "completed"
+  | "bars"
+  | "orders"
+  | "fills"
+  | "realizedPnl"
+  | "fees"
+  | "funding"
+  | "netPnl"
+  | "unrealizedPnl"
+  | "equity"
+  | "maxDrawdown"
+  | "tradingState"
+  | "warmFrom"
+  | "events"
+  | "eventLogSha256"
+> & {
   mode: LiveMode;
-  /** Whether the run reached `until` (RunCompleted); false when it was stopped. */
-  completed: boolean;
   /** Whether an earlier, unfinished run of the same command was continued. */
   continued: boolean;
-  bars: number;
-  orders: number;
-  fills: number;
-  realizedPnl: string;
-  fees: string;
-  funding: string;
-  netPnl: string;
-  unrealizedPnl: string;
-  equity: string;
-  maxDrawdown: string;
-  tradingState: string;
-  /** Per symbol, market time (ms) from which its strategy was warm; absent when it never was. */
-  warmFrom: Record<string, number>;
-  events: number;
-  eventLogSha256: string;
-}
+};
 
 /** A live run's unit of work: one market event (a minute of market time holds at most a few). */
 const LIVE_UNIT = { marketEvents: 1, marketMs: 0 } as const;

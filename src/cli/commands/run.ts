@@ -82,6 +82,7 @@ export function runCommand(flags: Flags): Promise<number> {
         startTime: await exchangeTime(restUrl),
         ...(until === undefined ? {} : { until }),
         signal: stop.signal,
+        onStop: cfg.live.onStop,
         ...(venue ? { venue } : {}),
         history: liveMarketHistory({ symbols: cfg.backtest.symbols, restUrl }),
         openFeed: (from) =>

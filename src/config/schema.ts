@@ -252,6 +252,16 @@ export const AppConfigSchema = z.strictObject({
     .min(1, { error: "expected a leverage-bracket JSON file" })
     .optional(),
   backtest: BacktestConfigSchema.prefault({}),
+  /** Live runs (paper, testnet, live). */
+  live: z
+    .strictObject({
+      /**
+       * Minutes of market time between two reconciliations with an external venue (also at start and after
+       * every reconnect; src/engine/live-reconciliation.ts).
+       */
+      reconcileMinutes: Int(1, 10_080, "an integer number of minutes 1–10080").default(15),
+    })
+    .prefault({}),
 });
 
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;

@@ -30,6 +30,7 @@ import { streams } from "../events/streams.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import type { BacktestSummary } from "./backtest.ts";
 import { createKernel } from "./kernel.ts";
+import { LiveReconciler } from "./live-reconciliation.ts";
 import { LogFold, type LogFoldResult, readBackFold } from "./log-fold.ts";
 import { readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
@@ -78,6 +79,11 @@ export interface LiveRunDeps {
   until?: number;
   /** Aborting it stops the run after the input in hand (the run is then unfinished and can be continued). */
   signal?: AbortSignal;
+  /**
+   * An external venue is reconciled with (live-reconciliation.ts) at start, at its resync points and whenever
+   * market time crosses a multiple of this (ms; default 15 minutes).
+   */
+  reconcileEveryMs?: number;
 }
 
 /**
@@ -212,7 +218,17 @@ async function execute(
     );
   }
   const queue = new SerialQueue();
-  const onReport: VenueReportHandler = (report) => queue.run(() => engine.onVenueReport(report));
+  let lastTime = deps.startTime;
+  const reconciler =
+    deps.venue &&
+    new LiveReconciler({
+      engine,
+      venue: deps.venue,
+      logger,
+      fundingFallback: (checkpoint && resumeFrom(engine, config.symbols)) || deps.startTime,
+    });
+  const onReport: VenueReportHandler = (report) =>
+    queue.run(() => (reconciler ? reconciler.handle(report) : engine.onVenueReport(report)));
   if (deps.venue) {
     const { leverage, marginType } = getStrategy(config.strategy).symbolSettings(
       strategyParams(getStrategy(config.strategy), config),
@@ -229,6 +245,20 @@ async function execute(
     }
     await engine.openAccount(config.initialBalance, config.symbols, cause);
   }
+  // Reconciliation: at start, at the venue's resync points, periodically on market time.
+  const everyMs = deps.reconcileEveryMs ?? DEFAULT_RECONCILE_MS;
+  let nextReconciliation = Math.floor(lastTime / everyMs) * everyMs + everyMs;
+  let reconcileFailure: unknown;
+  if (reconciler) {
+    await queue.run(() => reconciler.run("start", lastTime));
+    deps.venue?.onResync?.(() => {
+      queue
+        .run(() => reconciler.run("resync", lastTime))
+        .catch((error: unknown) => {
+          reconcileFailure ??= error;
+        });
+    });
+  }
   logger.info(
     { runId, mode, symbols: config.symbols, continued: recorded !== undefined },
     "live run started",
@@ -239,7 +269,6 @@ async function execute(
   const until = deps.until ?? Number.POSITIVE_INFINITY;
   let completed = false;
   const reached = new Set<string>();
-  let lastTime = deps.startTime;
   const stop$ = deps.signal ? fromEvent(deps.signal, "abort") : NEVER;
   try {
     if (!deps.signal?.aborted) {
@@ -253,6 +282,11 @@ async function execute(
             if (isNew(engine, e)) {
               await queue.run(() => units.step(e, kernel.step));
               lastTime = e.time;
+            }
+            if (reconcileFailure !== undefined) throw reconcileFailure;
+            if (reconciler && e.time >= nextReconciliation) {
+              nextReconciliation = Math.floor(e.time / everyMs) * everyMs + everyMs;
+              await queue.run(() => reconciler.run("periodic", lastTime));
             }
             // The run completes once every symbol's market data reached `until`.
             if (reaches(e, until)) reached.add(symbolOf(e));
@@ -270,6 +304,7 @@ async function execute(
     await queue.idle();
     await deps.venue?.close();
   }
+  if (reconcileFailure !== undefined) throw reconcileFailure;
   if (completed) {
     await run.commit(
       [
@@ -343,6 +378,8 @@ export function liveWarmUpWindow(
 }
 
 const ONE_MINUTE_MS = 60_000;
+/** Default period of a live run's reconciliation with its venue (market time). */
+const DEFAULT_RECONCILE_MS = 15 * ONE_MINUTE_MS;
 
 /** Whether market event `e` brings its symbol to `until`: the bar closing at `until` − 1, a gap up to it. */
 function reaches(e: MarketEvent, until: number): boolean {

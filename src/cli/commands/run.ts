@@ -85,6 +85,7 @@ export function runCommand(flags: Flags): Promise<number> {
         startTime: await exchangeTime(restUrl),
         ...(until === undefined ? {} : { until }),
         signal: stop.signal,
+        reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
         ...(venue ? { venue } : {}),
         history: liveMarketHistory({ symbols: cfg.backtest.symbols, restUrl }),
         openFeed: (from) =>

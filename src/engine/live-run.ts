@@ -249,9 +249,11 @@ async function execute(
   const everyMs = deps.reconcileEveryMs ?? DEFAULT_RECONCILE_MS;
   let nextReconciliation = Math.floor(lastTime / everyMs) * everyMs + everyMs;
   let reconcileFailure: unknown;
+  let stopped = false;
   if (reconciler) {
     await queue.run(() => reconciler.run("start", lastTime));
     deps.venue?.onResync?.(() => {
+      if (stopped) return; // the venue closes: nothing more to reconcile in this run
       queue
         .run(() => reconciler.run("resync", lastTime))
         .catch((error: unknown) => {
@@ -300,6 +302,7 @@ async function execute(
       );
     }
   } finally {
+    stopped = true;
     await feed.close();
     await queue.idle();
     await deps.venue?.close();

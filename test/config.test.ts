@@ -43,7 +43,7 @@ describe("defaults", () => {
       store: "sqlite:var/perpsource.sqlite",
       http: { host: "127.0.0.1", port: 8080 },
       logLevel: "info",
-      live: { reconcileMinutes: 15 },
+      live: { reconcileMinutes: 30 },
       backtest: {
         strategy: "sma-cross",
         symbols: ["BTCUSDT", "ETHUSDT"],

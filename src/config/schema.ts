@@ -259,7 +259,7 @@ export const AppConfigSchema = z.strictObject({
        * Minutes of market time between two reconciliations with an external venue (also at start and after
        * every reconnect; src/engine/live-reconciliation.ts).
        */
-      reconcileMinutes: Int(1, 10_080, "an integer number of minutes 1–10080").default(15),
+      reconcileMinutes: Int(1, 10_080, "an integer number of minutes 1–10080").default(30),
     })
     .prefault({}),
 });

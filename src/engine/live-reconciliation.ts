@@ -3,9 +3,11 @@
  * and every `everyMs` of market time (live-run.ts runs each as one task of its serial queue). One round:
  * 1. the venue recovers what its report stream lost (`ExternalVenue.reconcile`) and hands the reports to the
  *    engine here, inside the task (a report the stream queued and the recovery handed over too is handled once);
+ *    a periodic round skips this and goes to 2 (REST requests are few: every query counts against the budget);
  * 2. the engine's view after that is compared with the venue's snapshot (reconciliation.ts);
- * 3. when something cannot be explained (a HALTED discrepancy), the round is repeated once (the venue may have
- *    moved between two reads), and the second comparison counts;
+ * 3. when something differs after a periodic round's first read, or cannot be explained (a HALTED discrepancy)
+ *    after a recovery, the round is repeated once with a recovery (the venue may have moved between two reads),
+ *    and the second comparison counts;
  * 4. the result is logged (pino JSON: `reconciliation` with every discrepancy and its numbers; an error with
  *    both numbers when trading halts) and, when it recovered or found anything, recorded (VenueReconciled) with
  *    the trading state it calls for (REDUCING for unknown orders and positions, HALTED for a mismatch).
@@ -56,13 +58,16 @@ export class LiveReconciler {
     let recovered = 0;
     let outcome: ReconciliationOutcome | undefined;
     try {
+      // A periodic round reads the venue first and recovers only when something differs.
+      let recover = trigger !== "periodic";
       for (let round = 0; round < 2; round += 1) {
         const view = this.view();
-        const result = await venue.reconcile(view, this.handle);
+        const result = await venue.reconcile(view, this.handle, { recover });
         recovered += result.recovered;
-        this.countFundingChecks(view);
+        if (recover) this.countFundingChecks(view);
         outcome = reconcile(this.view(), result.snapshot);
-        if (outcome.action !== "HALTED") break;
+        if (outcome.action === "none" || (recover && outcome.action === "REDUCING")) break;
+        recover = true;
       }
     } catch (error) {
       if (!(error instanceof VenueRequestError)) throw error;

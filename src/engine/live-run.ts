@@ -81,7 +81,7 @@ export interface LiveRunDeps {
   signal?: AbortSignal;
   /**
    * An external venue is reconciled with (live-reconciliation.ts) at start, at its resync points and whenever
-   * market time crosses a multiple of this (ms; default 15 minutes).
+   * market time crosses a multiple of this (ms; default 30 minutes).
    */
   reconcileEveryMs?: number;
 }
@@ -382,7 +382,7 @@ export function liveWarmUpWindow(
 
 const ONE_MINUTE_MS = 60_000;
 /** Default period of a live run's reconciliation with its venue (market time). */
-const DEFAULT_RECONCILE_MS = 15 * ONE_MINUTE_MS;
+const DEFAULT_RECONCILE_MS = 30 * ONE_MINUTE_MS;
 
 /** Whether market event `e` brings its symbol to `until`: the bar closing at `until` − 1, a gap up to it. */
 function reaches(e: MarketEvent, until: number): boolean {

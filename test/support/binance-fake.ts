@@ -134,6 +134,10 @@ export class BinanceFake {
     ]);
     route("GET", "/fapi/v3/positionRisk", "SIGNED", () => []);
     route("GET", "/fapi/v3/balance", "SIGNED", () => [{ asset: "USDT", balance: "10000.00000000" }]);
+    route("GET", "/fapi/v3/account", "SIGNED", () => ({
+      assets: [{ asset: "USDT", walletBalance: "10000.00000000" }],
+      positions: [],
+    }));
     route("GET", "/fapi/v1/income", "SIGNED", (p) =>
       this.income.filter(
         (r) =>

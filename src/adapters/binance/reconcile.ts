@@ -16,8 +16,8 @@
  *   completed like a stream notice (funding.ts: rate and mark from `fundingRate`, each payment once), on the
  *   engine's position of the symbol (hedge mode: its one open side; two open sides: left to the comparison).
  * - **Snapshot**: `GET /fapi/v1/openOrders` and `GET /fapi/v1/openAlgoOrders` of each traded symbol (weight 1
- *   each, where all symbols' would cost 40 each: a reconciliation runs every few minutes), `GET
- *   /fapi/v3/positionRisk` (every symbol), `GET /fapi/v3/balance` (USDT `balance`, as the account set-up reads it).
+ *   each, where all symbols' would cost 40 each: a reconciliation runs every few minutes), `GET /fapi/v3/account`
+ *   (the positions of every symbol and the USDT `walletBalance`).
  */
 import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
@@ -192,21 +192,11 @@ export async function readSnapshot(rest: BinanceRest, symbols: readonly string[]
       )) as unknown as AlgoAnswer[]),
     );
   }
-  const positions = await rest.request(
-    "GET /fapi/v3/positionRisk",
+  const account = await rest.request(
+    "GET /fapi/v3/account",
     { weight: 5, orders: 0 },
-    (c) => c.getPositionsV3(),
-    {
-      idempotent: true,
-    },
-  );
-  const balances = await rest.request(
-    "GET /fapi/v3/balance",
-    { weight: 5, orders: 0 },
-    (c) => c.getBalanceV3(),
-    {
-      idempotent: true,
-    },
+    (c) => c.getAccountInformationV3(),
+    { idempotent: true },
   );
   const openOrders: VenueOpenOrder[] = [
     ...regular.map((o) => ({
@@ -232,14 +222,14 @@ export async function readSnapshot(rest: BinanceRest, symbols: readonly string[]
   ];
   return {
     openOrders,
-    positions: positions
+    positions: account.positions
       .filter((p) => !new Dec(String(p.positionAmt)).isZero())
       .map((p) => ({
         symbol: p.symbol,
         positionSide: p.positionSide as "BOTH" | "LONG" | "SHORT",
         positionAmt: new Dec(String(p.positionAmt)).toFixed(),
       })),
-    walletBalance: String(balances.find((b) => b.asset === "USDT")?.balance ?? "0"),
+    walletBalance: String(account.assets.find((a) => a.asset === "USDT")?.walletBalance ?? "0"),
   };
 }
 

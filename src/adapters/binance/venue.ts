@@ -152,33 +152,41 @@ export class BinanceVenue implements ExternalVenue {
   }
 
   /**
-   * Recovers what the stream lost for `view` (reconcile.ts) and reads the venue's state. Every report goes to
+   * Recovers what the stream lost for `view` (reconcile.ts; not with `recover: false`) and reads the venue's
+   * state. Every report goes to
    * `deliver`, in order: first those the stream folded earlier and `onReport` has not handled (the caller must
    * drop a report it receives both ways: the same object), then the recovered ones. Call it from the task that
    * owns the engine, never while `onReport` runs.
    * @throws BinanceApiError when a query fails; the venue's failure when it halted.
    */
-  async reconcile(view: EngineView, deliver: VenueReportHandler): Promise<VenueReconciliation> {
+  async reconcile(
+    view: EngineView,
+    deliver: VenueReportHandler,
+    options: { recover?: boolean } = {},
+  ): Promise<VenueReconciliation> {
     this.throwIfFailed();
     const flush = async () => {
       const earlier = [...(this.handingOff ? [this.handingOff] : []), ...this.pending.splice(0)];
       this.handingOff = undefined;
       for (const report of earlier) await deliver(report);
     };
-    const recovered = await recoverLost(
-      {
-        rest: this.rest,
-        fold: this.fold,
-        funding: this.fundingCompleter(),
-        symbols: this.options.symbols,
-        logger: this.options.logger,
-        deliver: async (report) => {
-          await flush();
-          await deliver(report);
-        },
-      },
-      view,
-    );
+    const recovered =
+      options.recover === false
+        ? 0
+        : await recoverLost(
+            {
+              rest: this.rest,
+              fold: this.fold,
+              funding: this.fundingCompleter(),
+              symbols: this.options.symbols,
+              logger: this.options.logger,
+              deliver: async (report) => {
+                await flush();
+                await deliver(report);
+              },
+            },
+            view,
+          );
     await flush();
     const snapshot = await readSnapshot(this.rest, this.options.symbols);
     await flush(); // what the stream folded while the snapshot was read

@@ -30,6 +30,7 @@ import { streams } from "../events/streams.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import type { BacktestSummary } from "./backtest.ts";
 import { createKernel } from "./kernel.ts";
+import { LiveReconciler } from "./live-reconciliation.ts";
 import { LogFold, type LogFoldResult, readBackFold } from "./log-fold.ts";
 import { readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
@@ -83,6 +84,11 @@ export interface LiveRunDeps {
    * default), or `cancel` them, each recorded as OrderCanceled with reason `shutdown` (config `live.onStop`).
    */
   onStop?: LiveConfig["onStop"];
+  /**
+   * An external venue is reconciled with (live-reconciliation.ts) at start, at its resync points and whenever
+   * market time crosses a multiple of this (ms; default 30 minutes).
+   */
+  reconcileEveryMs?: number;
 }
 
 /**
@@ -217,7 +223,17 @@ async function execute(
     );
   }
   const queue = new SerialQueue();
-  const onReport: VenueReportHandler = (report) => queue.run(() => engine.onVenueReport(report));
+  let lastTime = deps.startTime;
+  const reconciler =
+    deps.venue &&
+    new LiveReconciler({
+      engine,
+      venue: deps.venue,
+      logger,
+      fundingFallback: (checkpoint && resumeFrom(engine, config.symbols)) || deps.startTime,
+    });
+  const onReport: VenueReportHandler = (report) =>
+    queue.run(() => (reconciler ? reconciler.handle(report) : engine.onVenueReport(report)));
   if (deps.venue) {
     const { leverage, marginType } = getStrategy(config.strategy).symbolSettings(
       strategyParams(getStrategy(config.strategy), config),
@@ -234,6 +250,22 @@ async function execute(
     }
     await engine.openAccount(config.initialBalance, config.symbols, cause);
   }
+  // Reconciliation: at start, at the venue's resync points, periodically on market time.
+  const everyMs = deps.reconcileEveryMs ?? DEFAULT_RECONCILE_MS;
+  let nextReconciliation = Math.floor(lastTime / everyMs) * everyMs + everyMs;
+  let reconcileFailure: unknown;
+  let stopped = false;
+  if (reconciler) {
+    await queue.run(() => reconciler.run("start", lastTime));
+    deps.venue?.onResync?.(() => {
+      if (stopped) return; // the venue closes: nothing more to reconcile in this run
+      queue
+        .run(() => reconciler.run("resync", lastTime))
+        .catch((error: unknown) => {
+          reconcileFailure ??= error;
+        });
+    });
+  }
   logger.info(
     { runId, mode, symbols: config.symbols, continued: recorded !== undefined },
     "live run started",
@@ -244,7 +276,6 @@ async function execute(
   const until = deps.until ?? Number.POSITIVE_INFINITY;
   let completed = false;
   const reached = new Set<string>();
-  let lastTime = deps.startTime;
   const stop$ = deps.signal ? fromEvent(deps.signal, "abort") : NEVER;
   try {
     if (!deps.signal?.aborted) {
@@ -259,6 +290,11 @@ async function execute(
               await queue.run(() => units.step(e, kernel.step));
               lastTime = e.time;
             }
+            if (reconcileFailure !== undefined) throw reconcileFailure;
+            if (reconciler && e.time >= nextReconciliation) {
+              nextReconciliation = Math.floor(e.time / everyMs) * everyMs + everyMs;
+              await queue.run(() => reconciler.run("periodic", lastTime));
+            }
             // The run completes once every symbol's market data reached `until`.
             if (reaches(e, until)) reached.add(symbolOf(e));
             if (reached.size === config.symbols.length) completed = true;
@@ -271,11 +307,13 @@ async function execute(
       );
     }
   } finally {
+    stopped = true;
     await feed.close();
     await queue.idle();
     if (deps.onStop === "cancel") await queue.run(() => cancelOnStop(engine, units, runId, lastTime, logger));
     await deps.venue?.close();
   }
+  if (reconcileFailure !== undefined) throw reconcileFailure;
   if (completed) {
     await run.commit(
       [
@@ -372,6 +410,8 @@ export function liveWarmUpWindow(
 }
 
 const ONE_MINUTE_MS = 60_000;
+/** Default period of a live run's reconciliation with its venue (market time). */
+const DEFAULT_RECONCILE_MS = 30 * ONE_MINUTE_MS;
 
 /** Whether market event `e` brings its symbol to `until`: the bar closing at `until` − 1, a gap up to it. */
 function reaches(e: MarketEvent, until: number): boolean {

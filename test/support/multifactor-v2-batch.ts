@@ -180,7 +180,7 @@ export function batchFactors(bars: readonly FactorBar[], funding: S, flow: boole
   const perf = (sig: S) =>
     ewma(
       sma(
-        zip([lag(sig, 24), r24], (s, r) => s * r),
+        zip([lag(sig, 24), r24], (s, r) => s * r) /* perfRaw, §1.3 correction 3 */,
         192,
       ),
       60,

@@ -61,6 +61,11 @@ export function riskScale(vrs: number, drawdownRatio: number): number {
   return 0.7 * clip(1 / (1 + 0.8 * Math.abs(vrs)), 0.4, 1.2) + 0.3 * clip(1 - 0.6 * sev, 0.5, 1.0);
 }
 
+/** Forward-scored performance of a component, perfRaw_k,t = S_k,t−24 · r24_t (§1.3 correction 3, §1.4 F). */
+export function forwardScore(signalBefore24: number, r24: number): number {
+  return signalBefore24 * r24;
+}
+
 /** Normalised component weights (ŵ_f, ŵ_m, ŵ_l); ŵ_l = 0 when flow is unavailable. */
 export interface Weights {
   readonly f: number;

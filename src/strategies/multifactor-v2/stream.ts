@@ -27,6 +27,7 @@ import {
   EPS,
   extremeMoveFilter,
   flowSignal,
+  forwardScore,
   fundingSignal,
   hysteresis,
   meanReversionSignal,
@@ -263,7 +264,7 @@ export class FactorStream {
   private perf(lag: Lag, sma: RollingSum, ew: Ewma, signal: number | undefined, r24: number | undefined) {
     const past = lag.push(signal);
     if (past === undefined || r24 === undefined) return undefined;
-    sma.push(past * r24);
+    sma.push(forwardScore(past, r24));
     const m = sma.mean();
     return m === undefined ? undefined : ew.push(m);
   }

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Dec } from "../src/domain/decimal.ts";
+import { multifactorParamsSchema } from "../src/strategies/multifactor-v2/params.ts";
 import { type SizingInput, sizeOrder, targetNotional } from "../src/strategies/multifactor-v2/sizing.ts";
 
 const base: SizingInput = {
@@ -151,5 +152,17 @@ describe("sizing properties", () => {
         else expect(q.times(i.price).gte(i.minNotional)).toBe(true);
       }),
     );
+  });
+});
+
+describe("multifactor-v2 parameters", () => {
+  it("defaults to §1.6 and names a bad field", () => {
+    expect(multifactorParamsSchema.parse({})).toEqual({ tvs: "0.2", maxLeverage: 5 });
+    const bad = multifactorParamsSchema.safeParse({ maxLeverage: 0, maxSymbolNotional: "-1" });
+    expect(bad.success).toBe(false);
+    const issues = bad.error!.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    expect(issues).toContain("maxLeverage: expected an integer leverage 1–125");
+    expect(issues).toContain('maxSymbolNotional: expected a positive USDT amount such as "20000"');
+    expect(multifactorParamsSchema.safeParse({ tvs: "0.2", extra: 1 }).success).toBe(false);
   });
 });

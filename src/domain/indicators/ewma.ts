@@ -3,7 +3,7 @@
  * y_t = (1−α)·y_{t−1} + α·x_t (pandas `adjust=False`). O(1). The value depends on the anchor (the first input);
  * snapshots keep it.
  */
-import { checkFinite, finiteField, jsonObject } from "./json.ts";
+import { finiteField, finiteInput, jsonObject } from "./json.ts";
 
 /** `Ewma` as JSON; `y` null before the first input. */
 export interface EwmaJson {
@@ -24,8 +24,8 @@ export class Ewma {
   }
 
   /** Adds `x` (finite, else throws) and returns the new average. */
-  push(x: number): number {
-    checkFinite(x, "Ewma.push");
+  push(value: number): number {
+    const x = finiteInput(value, "Ewma.push");
     this.y = this.y === undefined ? x : (1 - this.alpha) * this.y + this.alpha * x;
     return this.y;
   }

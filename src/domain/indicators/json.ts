@@ -44,9 +44,13 @@ export function finiteArrayField(
   return v as number[];
 }
 
-/** Throws unless `x` is a finite number (indicator inputs are float64 and valid; §0 "no filling"). */
-export function checkFinite(x: number, what: string): void {
+/**
+ * `x` as an indicator input: throws unless it is a finite number (indicator inputs are float64 and valid; §0 "no
+ * filling"); −0 becomes 0, since JSON cannot keep the sign of zero and a restored snapshot must continue bit for bit.
+ */
+export function finiteInput(x: number, what: string): number {
   if (!Number.isFinite(x)) throw new Error(`${what}: input must be a finite number, got ${x}`);
+  return x + 0;
 }
 
 /** Throws unless `period` is a positive safe integer. */

@@ -2,7 +2,7 @@
  * A delay line: the value pushed `k` pushes ago (x_{t−k}), for formulas such as r24 = C_t/C_{t−24} − 1 and
  * perfRaw = S_{t−24}·r24_t (strategies.md §1.4). Holds invalid values as `undefined` (null in JSON). O(1).
  */
-import { integerField, jsonObject } from "./json.ts";
+import { finiteInput, integerField, jsonObject } from "./json.ts";
 
 /** `Lag` as JSON: the last k + 1 values, oldest first. */
 export interface LagJson {
@@ -20,8 +20,9 @@ export class Lag {
     if (!Number.isSafeInteger(k) || k < 1) throw new Error(`Lag: k must be a positive integer, got ${k}`);
   }
 
-  /** Pushes x_t (undefined when invalid) and returns x_{t−k}, undefined when absent or invalid. */
-  push(x: number | undefined): number | undefined {
+  /** Pushes x_t (finite, −0 kept as 0; undefined when invalid) and returns x_{t−k}, undefined when absent or invalid. */
+  push(value: number | undefined): number | undefined {
+    const x = value === undefined ? undefined : finiteInput(value, "Lag.push");
     const cap = this.k + 1;
     if (this.buf.length < cap) {
       this.buf.push(x);

@@ -6,7 +6,7 @@
  * only: the tree is rebuilt on restore, and the quantile depends on the multiset alone, so a restored stream
  * answers bit for bit as the uninterrupted one.
  */
-import { checkFinite, finiteArrayField, integerField, jsonObject } from "./json.ts";
+import { finiteArrayField, finiteInput, integerField, jsonObject } from "./json.ts";
 import { OrderStatisticTree } from "./order-statistic.ts";
 import { Ring } from "./ring.ts";
 
@@ -39,9 +39,9 @@ export class RollingQuantile {
     this.window = new Ring(period);
   }
 
-  /** Adds `x` (finite, else throws), evicting the oldest value when full. O(log n). */
-  push(x: number): void {
-    checkFinite(x, "RollingQuantile.push");
+  /** Adds `value` (finite, else throws; −0 is kept as 0), evicting the oldest value when full. O(log n). */
+  push(value: number): void {
+    const x = finiteInput(value, "RollingQuantile.push");
     const out = this.window.push(x);
     this.tree.insert(x);
     if (out !== undefined) this.tree.remove(out);

@@ -9,7 +9,7 @@
  * Constant-window rule (§0): all n values bitwise equal → mean is that value and SD = 0 exactly.
  * Valid only when the window is full (n ≥ 2 for a sample SD). Snapshots restore the exact accumulator.
  */
-import { checkFinite, finiteArrayField, finiteField, integerField, jsonObject } from "./json.ts";
+import { finiteArrayField, finiteField, finiteInput, integerField, jsonObject } from "./json.ts";
 import { Ring } from "./ring.ts";
 import { trailingRun } from "./rolling-sum.ts";
 
@@ -43,8 +43,8 @@ export class RollingSd {
   }
 
   /** Adds `x` (finite, else throws), evicting the oldest value when full. Amortised O(1). */
-  push(x: number): void {
-    checkFinite(x, "RollingSd.push");
+  push(value: number): void {
+    const x = finiteInput(value, "RollingSd.push");
     const prev = this.window.length > 0 ? this.window.last() : undefined;
     const out = this.window.push(x);
     this.run = prev !== undefined && Object.is(prev, x) ? Math.min(this.run + 1, this.period) : 1;

@@ -7,7 +7,7 @@
  * Valid only once n values have been pushed. Snapshot: `toJSON()` / `RollingSum.fromJSON()` restore the exact
  * accumulator, so a restored stream continues bit for bit.
  */
-import { checkFinite, finiteArrayField, finiteField, integerField, jsonObject } from "./json.ts";
+import { finiteArrayField, finiteField, finiteInput, integerField, jsonObject } from "./json.ts";
 import { Ring } from "./ring.ts";
 
 /** `RollingSum` as JSON. */
@@ -33,8 +33,8 @@ export class RollingSum {
   }
 
   /** Adds `x` (finite, else throws) and evicts the oldest value when the window is full. O(1). */
-  push(x: number): void {
-    checkFinite(x, "RollingSum.push");
+  push(value: number): void {
+    const x = finiteInput(value, "RollingSum.push");
     const prev = this.window.length > 0 ? this.window.last() : undefined;
     const out = this.window.push(x);
     this.add(x);

@@ -4,7 +4,7 @@
  * extreme is the front. Each value enters and leaves once: O(1) amortised per push, O(n) memory.
  * Valid once `period` values have been pushed. Snapshots hold the deque, the push count and the period.
  */
-import { checkFinite, finiteArrayField, integerField, jsonObject } from "./json.ts";
+import { finiteArrayField, finiteInput, integerField, jsonObject } from "./json.ts";
 
 /** `SlidingExtreme` as JSON. `indices[i]` (push number, 0-based) goes with `values[i]`, front first. */
 export interface SlidingExtremeJson {
@@ -32,9 +32,9 @@ export class SlidingExtreme {
       throw new Error(`SlidingExtreme: period must be a positive integer, got ${period}`);
   }
 
-  /** Adds `x` (finite, else throws). */
-  push(x: number): void {
-    checkFinite(x, "SlidingExtreme.push");
+  /** Adds `value` (finite, else throws). */
+  push(value: number): void {
+    const x = finiteInput(value, "SlidingExtreme.push");
     const dominated = this.kind === "max" ? (v: number) => v <= x : (v: number) => v >= x;
     while (this.val.length > this.head && dominated(this.val[this.val.length - 1]!)) {
       this.val.pop();

@@ -11,7 +11,7 @@
  * `FactorStream.fromJSON(JSON.parse(JSON.stringify(s)))` continues bit for bit as `s`.
  */
 import { Ewma } from "../../domain/indicators/ewma.ts";
-import { jsonObject } from "../../domain/indicators/json.ts";
+import { integerField, jsonObject } from "../../domain/indicators/json.ts";
 import { Lag } from "../../domain/indicators/lag.ts";
 import { RollingQuantile } from "../../domain/indicators/rolling-quantile.ts";
 import { RollingSd } from "../../domain/indicators/rolling-sd.ts";
@@ -324,7 +324,12 @@ export class FactorStream {
     };
     f.anchorTime = num("anchor");
     f.lastOpenTime = num("lastOpenTime");
-    f.count = num("bars") ?? 0;
+    f.count = integerField(o, "bars", "FactorStream", 0);
+    if (
+      (f.count === 0) !== (f.anchorTime === undefined) ||
+      (f.count === 0) !== (f.lastOpenTime === undefined)
+    )
+      throw new Error("FactorStream: bars, anchor and lastOpenTime disagree");
     f.vol72Prev = num("vol72Prev");
     f.final = num("final");
     const saved = jsonObject(o.structures, "FactorStream.structures");

@@ -1,9 +1,10 @@
 /**
  * The streaming multifactor-v2 pipeline (strategies.md §1.4, §1.3 correction 4): one `push` per closed 1h bar,
  * each indicator updated incrementally — compensated running sums, sliding Welford SDs, a monotonic deque for
- * Max_240, order-statistic trees for the Q_240 quantiles, EWMAs — O(log n) per bar. Its result equals the batch
- * formulas on the same bars (to ~1e-13; test/multifactor-v2-parity.test.ts), from the anchor (the first bar
- * pushed) on: EWMA values depend on the anchor (§1.5).
+ * Max_240, order-statistic trees for the Q_240 quantiles, EWMAs — O(log n) per bar (about 30 µs). SMA_144(F)
+ * and the SMA_120s of the z-scores are the means of the Welford accumulators that give their SDs. Its result
+ * equals the batch formulas on the same bars (within 2e-14 on the golden run; test/multifactor-v2-parity.test.ts),
+ * from the anchor (the first bar pushed) on: EWMA values depend on the anchor (§1.5).
  *
  * Bars must be consecutive hours; a gap (§0) is handled by the caller discarding the stream and starting a new
  * one. `flow` is fixed per stream: with it every bar must carry takerBuyVolume; without it (OHLCV data) the flow

@@ -10,7 +10,7 @@ import { asOfFunding, type Settlement } from "../src/strategies/multifactor-v2/f
 import { FactorStream } from "../src/strategies/multifactor-v2/stream.ts";
 import { batchFactors, type TieSite } from "./support/multifactor-v2-batch.ts";
 import { factorBar, loadHourBars, loadSettlements } from "./support/multifactor-v2-data.ts";
-import { T0 } from "./support/multifactor-v2-golden.ts";
+import { goldenRun, T0 } from "./support/multifactor-v2-golden.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 type Name = (typeof FACTOR_NAMES)[number];
@@ -142,6 +142,24 @@ describe("multifactor-v2: streaming = batch (strategies.md §0, §1.4)", () => {
       }),
       { numRuns: 10 },
     );
+  });
+
+  it("agrees to 1e-13 with batch on the golden run of §1.7 vector 15 (§0: ~1e-13 on the golden vectors)", () => {
+    const { bars, settlements } = goldenRun();
+    const funding = bars.map((b) => asOfFunding(settlements, b.closeTime));
+    for (const flow of [true, false]) {
+      const stream = runStream(bars, funding, flow);
+      const batch = batchFactors(bars, funding, flow);
+      expect([...batch.ties.keys()]).toEqual([]);
+      for (const name of FACTOR_NAMES)
+        for (let t = 0; t < bars.length; t++) {
+          const a = stream[t]![name];
+          const b = batch.values[t]![name];
+          if (b === undefined || a === undefined) expect(a, `${name} at ${t}`).toBe(b);
+          else if (Math.abs(a - b) > 1e-13 * Math.max(1, Math.abs(b)))
+            expect.fail(`${name} at ${t}: ${a} vs ${b}`);
+        }
+    }
   });
 
   it("serialise → restore mid-stream gives the uninterrupted stream bit for bit", () => {

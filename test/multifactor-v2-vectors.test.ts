@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { initialBarAggregator, type MinuteBar, stepBarAggregator } from "../src/domain/bars/aggregate.ts";
-import { type FactorBar, type FactorValues, HOUR_MS } from "../src/strategies/multifactor-v2/factors.ts";
+import {
+  type FactorBar,
+  type FactorValues,
+  HOUR_MS,
+  WARMUP_BARS,
+} from "../src/strategies/multifactor-v2/factors.ts";
 import {
   buyRatio,
   convictionScale,
@@ -393,5 +398,8 @@ describe("strategies.md §1.7 vector 15: the golden run", () => {
     expect(first(flow, "perfL")).toBe(573);
     expect(first(noFlow, "fls")).toBe(-1);
     expect(first(noFlow, "perfL")).toBe(-1);
+    // The first valid final value needs WARMUP_BARS closed bars, with or without flow.
+    expect(first(flow, "final") + 1).toBe(WARMUP_BARS);
+    expect(first(noFlow, "final") + 1).toBe(WARMUP_BARS);
   });
 });

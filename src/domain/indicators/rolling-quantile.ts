@@ -17,11 +17,8 @@ export interface RollingQuantileJson {
   values: number[];
 }
 
-/**
- * Q of sorted values via `kth` (rank → value) over `n` values (§0 definition). `q` in [0, 1].
- * Shared by the sliding structure and by batch code over a sorted array.
- */
-export function linearQuantile(kth: (rank: number) => number, n: number, q: number): number {
+/** Q of `n` sorted values read through `kth` (rank → value), by the §0 definition; `q` in [0, 1]. */
+function linearQuantile(kth: (rank: number) => number, n: number, q: number): number {
   const h = (n - 1) * q;
   const lo = Math.floor(h);
   const frac = h - lo;

@@ -40,6 +40,9 @@ export function replayDepthCapture(
   updates: readonly DepthUpdate[] = capture.updates,
 ): OrderBook {
   const book = OrderBook.fromSnapshot(capture.snapshot);
-  for (const update of updates) onOutcome?.(update, book.apply(update), book);
+  for (const update of updates) {
+    const outcome = book.apply(update);
+    onOutcome?.(update, outcome, book);
+  }
   return book;
 }

@@ -54,6 +54,8 @@ export const DEPTH_STREAMS = ["@depth", "@depth@100ms", "@depth@500ms", "@depth@
 /** One symbol's captured files (each optional except that a book needs its depth file). */
 export interface CaptureFiles {
   symbol: string;
+  /** The span of its files' name windows (FROM's minute to the end of TO's minute). */
+  window: MarketWindow;
   depth?: CsvSource;
   bookTicker?: CsvSource;
   trades?: ArchiveFile;
@@ -71,6 +73,7 @@ export async function discoverCaptures(
   window: MarketWindow,
 ): Promise<CaptureFiles[]> {
   const found = new Map<string, CsvSource>();
+  const spans = new Map<string, MarketWindow>();
   for (const p of paths) {
     const absolute = resolve(dataRoot, p);
     const info = await stat(absolute).catch(() => undefined);
@@ -94,6 +97,11 @@ export async function discoverCaptures(
           `captures: ${other.path} and ${name} both hold ${symbol} ${kind} of the replayed window`,
         );
       found.set(key, { path: relative(dataRoot, absolutePath).split(sep).join("/"), absolutePath });
+      const span = spans.get(symbol!);
+      spans.set(
+        symbol!,
+        span === undefined ? { from, to } : { from: Math.min(span.from, from), to: Math.max(span.to, to) },
+      );
     }
   }
   const out: CaptureFiles[] = [];
@@ -108,12 +116,24 @@ export async function discoverCaptures(
         : (await discoverTickFiles(dataRoot, [tradesSource.path], [symbol])).find((f) => f.kind === "trades");
     out.push({
       symbol,
+      window: spans.get(symbol)!,
       ...(depth ? { depth } : {}),
       ...(bookTicker ? { bookTicker } : {}),
       ...(trades ? { trades } : {}),
     });
   }
   return out;
+}
+
+/**
+ * `window` narrowed to the span of `captures` (the CLI's `--captures` with whole-day `--from`/`--to`): from the
+ * earliest capture start to the latest capture end, within `window`. `window` itself when there are none.
+ */
+export function captureWindow(captures: readonly CaptureFiles[], window: MarketWindow): MarketWindow {
+  if (captures.length === 0) return window;
+  const from = Math.min(...captures.map((c) => c.window.from));
+  const to = Math.max(...captures.map((c) => c.window.to));
+  return { from: Math.max(window.from, from), to: Math.min(window.to, to) };
 }
 
 /** One message of a symbol's capture, at its time. */

@@ -16,7 +16,7 @@ import type { Logger } from "pino";
 import { discoverArchive } from "../adapters/market/archive.ts";
 import type { ArchiveFile, MarketWindow } from "../adapters/market/types.ts";
 import { type ApiCredentials, registerSecurity } from "./auth.ts";
-import { BookCapture, discoverCaptures } from "./book-capture.ts";
+import { BookCapture, captureWindow, discoverCaptures } from "./book-capture.ts";
 import { ReplayClock } from "./clock.ts";
 import { BinanceApiError } from "./errors.ts";
 import { type ExchangeInfoSnapshot, exchangeInfoBody, loadExchangeInfoSnapshot } from "./exchange-info.ts";
@@ -74,7 +74,8 @@ export interface ExchangeSimOptions<E extends ExchangeCore> {
   faults?: readonly Fault[];
   /**
    * `--captures PATH…`: recorded depth, bookTicker and trades files or directories (relative to `dataRoot`)
-   * replayed with the window on the book and trade streams and `GET /fapi/v1/depth` (book-capture.ts).
+   * replayed with the window on the book and trade streams and `GET /fapi/v1/depth` (book-capture.ts). With
+   * captures, the replayed window is `window` narrowed to the captures' span (`captureWindow`).
    */
   captures?: readonly string[];
 }
@@ -130,14 +131,15 @@ export interface ExchangeSim {
 export async function createExchangeSim<E extends ExchangeCore>(
   options: ExchangeSimOptions<E>,
 ): Promise<ExchangeSim> {
-  const { symbols, window, exchange, logger } = options;
+  const { symbols, exchange, logger } = options;
   const lockstepOn = options.lockstep === true;
   const speed = lockstepOn ? undefined : (options.speed ?? 1);
   const heartbeat = options.heartbeat ?? BINANCE_HEARTBEAT;
   const captures =
     options.captures === undefined
       ? []
-      : await discoverCaptures(options.dataRoot, options.captures, symbols, window);
+      : await discoverCaptures(options.dataRoot, options.captures, symbols, options.window);
+  const window = captureWindow(captures, options.window);
   const barsFromTrades = captures.flatMap((c) => (c.trades ? [c.symbol] : []));
   const files = options.files ?? [
     ...(await discoverArchive(options.dataRoot, { symbols: [...symbols], ...window }, { barsFromTrades })),

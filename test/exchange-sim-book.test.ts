@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { depthSnapshotsOverRest, depthWeight } from "../src/adapters/binance/book-streams.ts";
+import { BinanceRest } from "../src/adapters/binance/rest.ts";
 import { simCommandOptions } from "../src/cli/commands/exchange-sim.ts";
 import { UsageError } from "../src/cli/context.ts";
 import { captureWindow, discoverCaptures } from "../src/exchange-sim/book-capture.ts";
@@ -141,6 +143,33 @@ describe.skipIf(!root)("exchange-sim captures", () => {
     const refused = await tradesOnly.app.inject({ url: "/fapi/v1/depth?symbol=BTCUSDT" });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().msg).toMatch(/no depth capture of BTCUSDT/);
+  });
+
+  it("depthSnapshotsOverRest: a snapshot through BinanceRest's budget, counted at the limit's weight", async () => {
+    expect([5, 10, 20, 50, 100, 500, 1000].map((l) => depthWeight(l as 5))).toEqual([2, 2, 2, 2, 5, 10, 20]);
+    const { app } = await double("2024-07-18T23:57:00Z", "2024-07-19T00:05:00Z");
+    const url = await sim!.listen({ port: 0 });
+    const expected = (await app.inject({ url: "/fapi/v1/depth?symbol=BTCUSDT&limit=500" })).json();
+    const now = Date.now();
+    const rest = new BinanceRest({
+      restUrl: url,
+      apiKey: "k",
+      apiSecret: "s",
+      logger: pino({ level: "silent" }),
+      clock: () => now,
+    });
+    const snapshot = await depthSnapshotsOverRest(rest)("BTCUSDT", 500);
+    expect(snapshot).toEqual({
+      symbol: "BTCUSDT",
+      lastUpdateId: expected.lastUpdateId,
+      transactionTime: expected.T,
+      bids: expected.bids,
+      asks: expected.asks,
+    });
+    expect(rest.limiter.usage(now)["REQUEST_WEIGHT/60000ms"]).toMatch(/^\d+\/2400$/);
+    expect(Number(rest.limiter.usage(now)["REQUEST_WEIGHT/60000ms"]!.split("/")[0])).toBeGreaterThanOrEqual(
+      10,
+    );
   });
 
   it("--captures takes comma-separated paths; an empty list is a usage error", () => {

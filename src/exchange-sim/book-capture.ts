@@ -199,11 +199,6 @@ export class BookCapture {
     return capture;
   }
 
-  /** The symbols with captured trades (their bars can be built from them). */
-  get tradeFiles(): ArchiveFile[] {
-    return this.files.flatMap((f) => (f.trades ? [f.trades] : []));
-  }
-
   /** Publishes every captured message of `symbol` with time ≤ `time`, in order (see the module comment). */
   async publishUntil(symbol: string, time: number): Promise<void> {
     const cursors = this.#cursors.get(symbol);
@@ -260,10 +255,12 @@ export class BookCapture {
       const records = readDepthFile(src, symbol);
       const early: { update: DepthUpdate; line: number }[] = [];
       let book: OrderBook | undefined;
+      let lastLine = 1;
       while (book === undefined) {
         const r = await records.next();
         if (r.done)
-          throw new MarketDataError(src.path, 0, "no REST snapshot (snap rows) in the depth capture");
+          throw new MarketDataError(src.path, lastLine, "no REST snapshot (snap rows) in the depth capture");
+        lastLine = r.value.line;
         if (r.value.kind === "snapshot") book = OrderBook.fromSnapshot(r.value.snapshot);
         else early.push({ update: r.value.update, line: r.value.line });
       }

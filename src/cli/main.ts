@@ -254,6 +254,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
       "inject faults: name[:param=value[;param=value]],… e.g. drop-user-ws:every=300,http-429:every=50",
     )
     .option("--balance <usdt>", "initial wallet balance, USDT (default: 10000)")
+    .option(
+      "--captures <paths>",
+      "replay recorded depth, bookTicker and trades captures (files or directories under the data root, comma-separated); the window is narrowed to them",
+    )
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
     .option("--host <host>", "listen address (default: 127.0.0.1, $PERPSOURCE_HOST)")
     .action(run(async () => (await import("./commands/exchange-sim.ts")).exchangeSimCommand));

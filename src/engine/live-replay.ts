@@ -1,0 +1,154 @@
+/**
+ * A recorded live run (paper, testnet, live) run again from its log: the same `runLive` on the recorded inputs
+ * (`recorded-inputs.ts`) instead of the exchange. The feed hands out the recorded market events one at a time
+ * and, between them, the recorded venue reports, in log order, each once the one before was handled; the warm-up
+ * is the recorded one. Paper matches on the simulated venue as the run did; testnet and live get the
+ * `RecordedVenue`, which answers submits and cancels from the log and sends nothing. An operator's halt or
+ * resume (written by another process) is written again at its place in the log.
+ *
+ * `replay --verify` compares the re-run's log with the record; `replay --what-if` re-runs only the market inputs,
+ * as paper, with another configuration.
+ */
+import type { Logger } from "pino";
+import { Observable } from "rxjs";
+import type { MarketEvent } from "../adapters/market/types.ts";
+import type { BacktestConfig } from "../config/schema.ts";
+import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
+import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
+import type { EventData } from "../events/catalog.ts";
+import type { NewEvent, RecordedEvent } from "../events/envelope.ts";
+import type { EventStore, ExpectedRevision } from "../events/store.ts";
+import { type LiveMarketFeed, type LiveMode, type LiveRunSummary, runLive } from "./live-run.ts";
+import type { RecordedInputs } from "./recorded-inputs.ts";
+import { RecordedVenue } from "./recorded-venue.ts";
+
+/** What a re-run of a recorded live run needs. */
+export interface LiveRerunOptions {
+  /** The recorded run's RunStarted. */
+  started: EventData<"RunStarted">;
+  /** Whether the recorded run completed (then the re-run completes at the same point). */
+  completed: boolean;
+  inputs: RecordedInputs;
+  /** The re-run's mode and configuration: the recorded ones (verify), or paper with other parameters (what-if). */
+  mode: LiveMode;
+  config: BacktestConfig;
+  /** An empty store the re-run writes. */
+  store: EventStore;
+  logger: Logger;
+  instruments: InstrumentCatalog;
+  brackets: LeverageBracketCatalog;
+}
+
+/**
+ * Runs the recorded run again into `options.store` (see the module comment). For testnet and live the venue
+ * reports and answers are the recorded ones; with mode paper only the market inputs are handed out.
+ * @throws the engine's errors (e.g. a report on an order the re-run does not know).
+ */
+export async function rerunLive(options: LiveRerunOptions): Promise<LiveRunSummary> {
+  const { started, inputs, mode } = options;
+  const store = new ReplayStore(options.store, mode === started.mode ? inputs.operator : new Map());
+  const venue = mode === "paper" ? undefined : new RecordedVenue(inputs.answers, () => store.appended);
+  // RunStarted.to is the run's --until, or its start when it had none.
+  const until = started.to > started.from ? started.to : undefined;
+  const deliver = (input: RecordedInputs["inputs"][number]) =>
+    input.kind === "market" ? input.event : venue ? () => venue.deliver(input.report) : undefined;
+  const steps = inputs.inputs.map(deliver).filter((s) => s !== undefined);
+  // A run that completed on a market event past `until` did not handle it, so it is not in the log: a stand-in.
+  if (options.completed && until !== undefined) steps.push(pastUntil(started.symbols[0]!, until));
+  return runLive(mode, options.config, {
+    store,
+    logger: options.logger,
+    instruments: options.instruments,
+    brackets: options.brackets,
+    startTime: started.from,
+    ...(until === undefined ? {} : { until }),
+    ...(venue ? { venue } : {}),
+    history: () => fromArray(inputs.warmUp),
+    openFeed: () => recordedFeed(steps),
+  });
+}
+
+/** A market event after `until` (never handled: the run completes on it). */
+function pastUntil(symbol: string, until: number): MarketEvent {
+  return {
+    kind: "gap",
+    time: until + 1,
+    gap: { symbol, fromOpenTime: until, toOpenTime: until + 60_000, missingBars: 1 },
+  };
+}
+
+async function* fromArray<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
+}
+
+/**
+ * A feed over recorded steps: a market event is emitted and the next step waits until it was processed; a
+ * report step is awaited (the engine handled it) before the next.
+ */
+function recordedFeed(steps: readonly (MarketEvent | (() => Promise<void>))[]): LiveMarketFeed {
+  let processed: (() => void) | undefined;
+  return {
+    events: new Observable<MarketEvent>((subscriber) => {
+      let closed = false;
+      void (async () => {
+        for (const step of steps) {
+          if (closed) return;
+          if (typeof step === "function") {
+            await step();
+            continue;
+          }
+          const done = new Promise<void>((resolve) => {
+            processed = resolve;
+          });
+          subscriber.next(step);
+          await done;
+        }
+        subscriber.complete();
+      })().catch((error: unknown) => subscriber.error(error));
+      return () => {
+        closed = true;
+        processed?.();
+      };
+    }),
+    processed: async () => {
+      processed?.();
+    },
+    close: async () => {},
+  };
+}
+
+/**
+ * The re-run's store: counts the events written (the recorded venue's place in the log) and writes an
+ * operator's recorded change again when the re-run reaches its place.
+ */
+class ReplayStore implements EventStore {
+  /** Events written so far: the ordinal of the next one. */
+  appended = 0;
+
+  constructor(
+    private readonly inner: EventStore,
+    private readonly operator: ReadonlyMap<number, RecordedEvent>,
+  ) {}
+
+  async append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision) {
+    const result = await this.inner.append(stream, events, expected);
+    this.appended += result.recorded?.length ?? 0;
+    for (let e = this.operator.get(this.appended); e; e = this.operator.get(this.appended)) {
+      const { eventId, type, data, metadata } = e;
+      const written = await this.inner.append(
+        e.stream,
+        [{ eventId, type, data, metadata } as NewEvent],
+        "any",
+      );
+      this.appended += written.recorded?.length ?? 0;
+    }
+    return result;
+  }
+
+  readStream: EventStore["readStream"] = (stream, options) => this.inner.readStream(stream, options);
+  readAll: EventStore["readAll"] = (options) => this.inner.readAll(options);
+  subscribe: EventStore["subscribe"] = (options) => this.inner.subscribe(options);
+  streamRevision: EventStore["streamRevision"] = (stream) => this.inner.streamRevision(stream);
+  flush: EventStore["flush"] = () => this.inner.flush();
+  close: EventStore["close"] = () => this.inner.close();
+}

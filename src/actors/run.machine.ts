@@ -33,6 +33,8 @@ export const runMachine = setup({
     checkpoint: assign(({ event }) =>
       event.type === "RunCheckpointed" ? { lastCheckpoint: event.data } : {},
     ),
+    /** Nothing to keep (a replay reads the inputs from the log); an action, so that XState takes the event. */
+    warmUp: assign(() => ({})),
     complete: assign(({ event }) => (event.type === "RunCompleted" ? { completed: event.data } : {})),
   },
 }).createMachine({
@@ -44,7 +46,7 @@ export const runMachine = setup({
     started: {
       on: {
         RunCheckpointed: { actions: "checkpoint" },
-        WarmUpRecorded: {},
+        WarmUpRecorded: { actions: "warmUp" },
         RunCompleted: { target: "completed", actions: "complete" },
       },
     },

@@ -46,7 +46,7 @@ export interface LiveRerunOptions {
  */
 export async function rerunLive(options: LiveRerunOptions): Promise<LiveRunSummary> {
   const { started, inputs, mode } = options;
-  const store = new ReplayStore(options.store, mode === started.mode ? inputs.operator : new Map());
+  const store = new ReplayStore(options.store, inputs.operator);
   const venue = mode === "paper" ? undefined : new RecordedVenue(inputs.answers, () => store.appended);
   // RunStarted.to is the run's --until, or its start when it had none.
   const until = started.to > started.from ? started.to : undefined;

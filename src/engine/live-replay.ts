@@ -50,22 +50,41 @@ export async function rerunLive(options: LiveRerunOptions): Promise<LiveRunSumma
   const venue = mode === "paper" ? undefined : new RecordedVenue(inputs.answers, () => store.appended);
   // RunStarted.to is the run's --until, or its start when it had none.
   const until = started.to > started.from ? started.to : undefined;
-  const deliver = (input: RecordedInputs["inputs"][number]) =>
-    input.kind === "market" ? input.event : venue ? () => venue.deliver(input.report) : undefined;
-  const steps = inputs.inputs.map(deliver).filter((s) => s !== undefined);
-  // A run that completed on a market event past `until` did not handle it, so it is not in the log: a stand-in.
-  if (options.completed && until !== undefined) steps.push(pastUntil(started.symbols[0]!, until));
-  return runLive(mode, options.config, {
-    store,
-    logger: options.logger,
-    instruments: options.instruments,
-    brackets: options.brackets,
-    startTime: started.from,
-    ...(until === undefined ? {} : { until }),
-    ...(venue ? { venue } : {}),
-    history: () => fromArray(inputs.warmUp),
-    openFeed: () => recordedFeed(steps),
+  const steps: Step[] = inputs.inputs.flatMap((input): Step[] => {
+    if (input.kind === "market") return [{ ordinal: input.ordinal, run: input.event }];
+    return venue ? [{ ordinal: input.ordinal, run: () => venue.deliver(input.report) }] : [];
   });
+  // A run that completed on a market event past `until` did not handle it, so it is not in the log: a stand-in.
+  if (options.completed && until !== undefined)
+    steps.push({ ordinal: undefined, run: pastUntil(started.symbols[0]!, until) });
+  const inHand: { ordinal: number | undefined } = { ordinal: undefined };
+  try {
+    return await runLive(mode, options.config, {
+      store,
+      logger: options.logger,
+      instruments: options.instruments,
+      brackets: options.brackets,
+      startTime: started.from,
+      ...(until === undefined ? {} : { until }),
+      ...(venue ? { venue } : {}),
+      history: () => fromArray(inputs.warmUp),
+      openFeed: () => recordedFeed(steps, inHand),
+    });
+  } catch (error) {
+    throw new RerunError((error as Error).message, inHand.ordinal, { cause: error });
+  }
+}
+
+/** The re-run failed; `ordinal` is that of the recorded input it was handling (0-based, in the log). */
+export class RerunError extends Error {
+  override name = "RerunError";
+  constructor(
+    message: string,
+    readonly ordinal: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** A market event after `until` (never handled: the run completes on it). */
@@ -81,26 +100,33 @@ async function* fromArray<T>(items: readonly T[]): AsyncIterable<T> {
   yield* items;
 }
 
+/** A recorded input to hand out: a market event, or the delivery of a venue report; its ordinal in the log. */
+interface Step {
+  ordinal: number | undefined;
+  run: MarketEvent | (() => Promise<void>);
+}
+
 /**
  * A feed over recorded steps: a market event is emitted and the next step waits until it was processed; a
- * report step is awaited (the engine handled it) before the next.
+ * report step is awaited (the engine handled it) before the next. `inHand` names the step being handled.
  */
-function recordedFeed(steps: readonly (MarketEvent | (() => Promise<void>))[]): LiveMarketFeed {
+function recordedFeed(steps: readonly Step[], inHand: { ordinal: number | undefined }): LiveMarketFeed {
   let processed: (() => void) | undefined;
   return {
     events: new Observable<MarketEvent>((subscriber) => {
       let closed = false;
       void (async () => {
-        for (const step of steps) {
+        for (const { ordinal, run } of steps) {
           if (closed) return;
-          if (typeof step === "function") {
-            await step();
+          inHand.ordinal = ordinal;
+          if (typeof run === "function") {
+            await run();
             continue;
           }
           const done = new Promise<void>((resolve) => {
             processed = resolve;
           });
-          subscriber.next(step);
+          subscriber.next(run);
           await done;
         }
         subscriber.complete();

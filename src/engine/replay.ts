@@ -19,7 +19,7 @@ import { canonicalEventLine, EventLogHasher } from "../events/log-hash.ts";
 import type { EventStore } from "../events/store.ts";
 import { createProjections } from "../projections/index.ts";
 import { executeBacktest } from "./backtest.ts";
-import { rerunLive } from "./live-replay.ts";
+import { RerunError, rerunLive } from "./live-replay.ts";
 import type { LiveMode } from "./live-run.ts";
 import { readRecordedInputs } from "./recorded-inputs.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
@@ -111,19 +111,29 @@ export async function verifyReplay(store: EventStore, deps: ReplayDeps): Promise
 
   deps.logger.info({ runId: run.runId, mode: run.mode, files: files.length }, "re-running the recorded run");
   const rerunStore = new InMemoryEventStore();
+  let failure: string | undefined;
   if (live) {
     const inputs = await readRecordedInputs(store, run.mode);
-    await rerunLive({
-      started: run,
-      completed: recorded.completed !== undefined,
-      inputs,
-      mode: run.mode as LiveMode,
-      config: recorded.config,
-      store: rerunStore,
-      logger: deps.logger,
-      instruments: catalog,
-      brackets,
-    });
+    try {
+      await rerunLive({
+        started: run,
+        completed: recorded.completed !== undefined,
+        inputs,
+        mode: run.mode as LiveMode,
+        config: recorded.config,
+        store: rerunStore,
+        logger: deps.logger,
+        instruments: catalog,
+        brackets,
+      });
+    } catch (error) {
+      if (!(error instanceof RerunError)) throw error;
+      // An input the engine cannot take (e.g. an altered fill larger than its order): name it, after the
+      // differences of the events the re-run wrote before (the first of them names the altered input).
+      const at = error.ordinal === undefined ? undefined : await eventAt(store, error.ordinal);
+      const input = at ? ` handling event #${at.position} ${at.stream}@${at.revision} (${at.type})` : "";
+      failure = `the re-run failed${input}: ${error.message}`;
+    }
   } else {
     await executeBacktest(recorded.config, files, {
       store: rerunStore,
@@ -155,14 +165,15 @@ export async function verifyReplay(store: EventStore, deps: ReplayDeps): Promise
     }
   }
   const extra = await storedIter.next();
-  if (!extra.done)
+  if (!extra.done && differences.length < maxDifferences)
     differences.push(
       `the store has more events than the re-run (from ${extra.value.stream}@${extra.value.revision})`,
     );
   await storedIter.return?.();
   await rerunStore.close();
 
-  diffObjects(stored.snapshot(), replayed.snapshot(), "projections", differences);
+  if (failure === undefined) diffObjects(stored.snapshot(), replayed.snapshot(), "projections", differences);
+  else differences.push(failure);
   const replayedSha256 = replayedHash.digest();
   return {
     ok: differences.length === 0 && replayedSha256 === eventLogSha256,
@@ -172,6 +183,13 @@ export async function verifyReplay(store: EventStore, deps: ReplayDeps): Promise
     replayedSha256,
     differences,
   };
+}
+
+/** The `ordinal`-th event (0-based) of the store's log. */
+async function eventAt(store: EventStore, ordinal: number): Promise<RecordedEvent | undefined> {
+  let n = 0;
+  for await (const e of store.readAll()) if (n++ === ordinal) return e;
+  return undefined;
 }
 
 /**

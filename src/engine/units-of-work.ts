@@ -33,6 +33,8 @@ export class UnitsOfWork {
   marketEvents = 0;
   private events = 0;
   private since = Number.NaN;
+  /** The last market event handled, or the resumed checkpoint's: the cursor of the next checkpoint. */
+  private cursor?: EventData<"RunCheckpointed">["cursor"];
   private readonly skip: number;
   private readonly unit: { marketEvents: number; marketMs: number };
 
@@ -61,6 +63,7 @@ export class UnitsOfWork {
     if (deps.checkpoint) {
       const state = deps.checkpoint.state as unknown as CheckpointState;
       deps.engine.restore(state.engine);
+      this.cursor = deps.checkpoint.cursor;
       if (deps.venue) {
         if (!state.venue) throw new CannotResumeError("the checkpoint holds no simulated venue state");
         deps.venue.restore(state.venue);
@@ -79,10 +82,19 @@ export class UnitsOfWork {
       return;
     }
     await handle(e);
+    this.cursor = { time: e.time, kind: e.kind, symbol: marketSymbol(e) };
     if (Number.isNaN(this.since)) this.since = e.time;
     this.events += 1;
     if (this.events >= this.unit.marketEvents || e.time - this.since >= this.unit.marketMs)
-      await this.checkpoint(e);
+      await this.checkpoint(this.cursor);
+  }
+
+  /**
+   * Ends the unit now, after what the engine did since the last market event (a live run's stop: its orders
+   * canceled); its cursor is that event's (or the resumed checkpoint's). Nothing before any market event.
+   */
+  async checkpointNow(): Promise<void> {
+    if (this.cursor) await this.checkpoint(this.cursor);
   }
 
   /** @throws CannotResumeError when the feed ended before the checkpoint's market event. */
@@ -94,7 +106,7 @@ export class UnitsOfWork {
     }
   }
 
-  private async checkpoint(e: MarketEvent): Promise<void> {
+  private async checkpoint(cursor: EventData<"RunCheckpointed">["cursor"]): Promise<void> {
     const { runId, run, store, engine, venue } = this.deps;
     const state: CheckpointState = {
       engine: engine.checkpoint(),
@@ -107,12 +119,12 @@ export class UnitsOfWork {
           data: {
             runId,
             marketEvents: this.marketEvents,
-            cursor: { time: e.time, kind: e.kind, symbol: marketSymbol(e) },
+            cursor,
             state: state as unknown as Record<string, unknown>,
           },
         },
       ],
-      { causationId: `run:${runId}`, eventTime: e.time },
+      { causationId: `run:${runId}`, eventTime: cursor.time },
     );
     await store.flush();
     this.events = 0;

@@ -1,7 +1,8 @@
 /**
  * `replay --verify` of paper runs fed the archive's market events one by one (as test/live-run.test.ts does): a
  * run stopped half-way without --until is verified as far as it got, and the same run continued to its end with
- * the same command verifies too (its log is the uninterrupted one).
+ * the same command verifies too (its log is the uninterrupted one); so does a run that cancels its working
+ * orders each time it stops (`onStop: cancel`), stopped twice and continued.
  */
 import pino from "pino";
 import { Observable } from "rxjs";
@@ -99,5 +100,35 @@ describe.skipIf(!root)("replay of stopped and continued paper runs", () => {
     const report = await verifyReplay(store, { dataRoot: root!, logger });
     expect(report.differences).toEqual([]);
     expect(report.replayedSha256).toBe(continued.eventLogSha256);
+  }, 300_000);
+
+  it("a run that cancels its working orders on each stop, stopped twice and continued, verifies", async () => {
+    const files = await discoverArchive(root!, { symbols: config.symbols, ...window });
+    const events: MarketEvent[] = [];
+    for await (const e of archiveMarketEvents(files, window)) events.push(e);
+    const store = new InMemoryEventStore();
+    // Each stopped run handles a third of the events (a continued feed starts where the run stopped).
+    for (const at of [Math.floor(events.length / 3), Math.floor(events.length / 3), undefined]) {
+      const stop = new AbortController();
+      let n = 0;
+      await runLive("paper", config, {
+        ...deps(store, events, window.to, () => {
+          if (++n === at) stop.abort();
+        }),
+        signal: stop.signal,
+        onStop: "cancel",
+      });
+    }
+    let shutdown = 0;
+    let completed = false;
+    for await (const e of store.readAll()) {
+      if (e.type === "OrderCanceled" && (e.data as { reason: string }).reason === "shutdown") shutdown++;
+      if (e.type === "RunCompleted") completed = true;
+    }
+    expect(completed).toBe(true);
+    expect(shutdown).toBeGreaterThan(0);
+    const report = await verifyReplay(store, { dataRoot: root!, logger });
+    expect(report.differences).toEqual([]);
+    expect(report.ok).toBe(true);
   }, 300_000);
 });

@@ -54,25 +54,42 @@ export async function rerunLive(options: LiveRerunOptions): Promise<LiveRunSumma
     if (input.kind === "market") return [{ ordinal: input.ordinal, run: input.event }];
     return venue ? [{ ordinal: input.ordinal, run: () => venue.deliver(input.report) }] : [];
   });
+  // Where the run stopped canceling its working orders (`onStop: cancel`), it stopped and was continued: so is
+  // the re-run, one runLive per part, each but the last ending with the same cancels (the last too when the log
+  // ends with them).
+  const parts: Step[][] = [];
+  let from = -1;
+  for (const stop of inputs.stops) {
+    parts.push(steps.filter((s) => s.ordinal! > from && s.ordinal! < stop));
+    from = stop;
+  }
+  const rest = steps.filter((s) => s.ordinal! > from);
+  if (inputs.stops.length === 0 || rest.length > 0) parts.push(rest);
   // A run that completed on a market event past `until` did not handle it, so it is not in the log: a stand-in.
   if (options.completed && until !== undefined)
-    steps.push({ ordinal: undefined, run: pastUntil(started.symbols[0]!, until) });
+    parts.at(-1)!.push({ ordinal: undefined, run: pastUntil(started.symbols[0]!, until) });
   const inHand: { ordinal: number | undefined } = { ordinal: undefined };
+  let summary: LiveRunSummary | undefined;
   try {
-    return await runLive(mode, options.config, {
-      store,
-      logger: options.logger,
-      instruments: options.instruments,
-      brackets: options.brackets,
-      startTime: started.from,
-      ...(until === undefined ? {} : { until }),
-      ...(venue ? { venue } : {}),
-      history: () => fromArray(inputs.warmUp),
-      openFeed: () => recordedFeed(steps, inHand),
-    });
+    for (const [i, part] of parts.entries()) {
+      const stopsWithCancel = i < inputs.stops.length;
+      summary = await runLive(mode, options.config, {
+        store,
+        logger: options.logger,
+        instruments: options.instruments,
+        brackets: options.brackets,
+        startTime: started.from,
+        ...(until === undefined ? {} : { until }),
+        ...(venue ? { venue } : {}),
+        ...(stopsWithCancel ? { onStop: "cancel" as const } : {}),
+        history: () => fromArray(inputs.warmUp),
+        openFeed: () => recordedFeed(part, inHand),
+      });
+    }
   } catch (error) {
     throw new RerunError((error as Error).message, inHand.ordinal, { cause: error });
   }
+  return summary!;
 }
 
 /** The re-run failed; `ordinal` is that of the recorded input it was handling (0-based, in the log). */

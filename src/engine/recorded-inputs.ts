@@ -11,7 +11,8 @@
  *   reported); in paper these are the simulated venue's and derived, not inputs;
  * - the venue's answers to submits and cancels (OrderAccepted / OrderRejected caused by an OrderSubmitted,
  *   OrderCanceled), by the ordinal (0-based place in the log) where each was written;
- * - an operator's TradingStateChanged (`operator:halt|resume`), written by another process, by its ordinal.
+ * - an operator's TradingStateChanged (`operator:halt|resume`), written by another process, by its ordinal;
+ * - where the run stopped canceling its working orders (OrderCanceled caused by `stop:<runId>`).
  *
  * Pure over the events it is given; `readRecordedInputs` reads them from a store.
  */
@@ -43,6 +44,11 @@ export interface RecordedInputs {
   answers: Map<number, RecordedAnswer>;
   /** An operator's changes of the trading state (written by another process) by their ordinal. */
   operator: Map<number, RecordedEvent>;
+  /**
+   * Where the run stopped canceling its working orders (`onStop: cancel`): the ordinal of the first event of each
+   * such stop (causation `stop:<runId>`), in order.
+   */
+  stops: number[];
   /** Events in the log. */
   events: number;
 }
@@ -69,8 +75,11 @@ export class InputReader {
     inputs: [],
     answers: new Map(),
     operator: new Map(),
+    stops: [],
     events: 0,
   };
+  /** Whether the previous event was caused by a stop. */
+  private stopping = false;
   /** Each order's symbol (reports of expiries and triggers name only the order). */
   private readonly symbols = new Map<string, string>();
 
@@ -82,6 +91,10 @@ export class InputReader {
     const ordinal = this.out.events++;
     const cause = e.metadata.causationId;
     const time = e.metadata.eventTime;
+    const stop = cause.startsWith("stop:");
+    if (stop && !this.stopping) this.out.stops.push(ordinal);
+    // The checkpoint after a stop's cancels belongs to the stop.
+    this.stopping = stop || (this.stopping && e.type === "RunCheckpointed");
     const market = (event: MarketEvent): void => {
       this.out.inputs.push({ kind: "market", ordinal, event });
     };

@@ -33,7 +33,7 @@ const BAR_FIELDS = [
   "close",
   "volume",
 ] as const;
-/** A bar, with or without the optional markPrice. */
+/** A bar, with or without the optional markPrice, markOpen, markHigh, markLow. */
 const bar = fc.record(
   {
     symbol,
@@ -46,6 +46,9 @@ const bar = fc.record(
     close: decimal,
     volume: decimal,
     markPrice: decimal,
+    markOpen: decimal,
+    markHigh: decimal,
+    markLow: decimal,
   },
   { requiredKeys: [...BAR_FIELDS] },
 );
@@ -53,7 +56,7 @@ const bar = fc.record(
 const candidate = fc.oneof(
   bar,
   fc
-    .tuple(bar, fc.constantFrom("symbol", "open", "volume", "openTime", "interval", "markPrice"))
+    .tuple(bar, fc.constantFrom("symbol", "open", "volume", "openTime", "interval", "markPrice", "markLow"))
     .map(([b, k]) => {
       const { [k]: _, ...rest } = b as Record<string, unknown>;
       return rest;
@@ -76,6 +79,18 @@ function zodBarClosed(data: unknown): { ok: true; value: unknown } | { ok: false
     close: z.string().regex(/^-?\d+(\.\d+)?$/),
     volume: z.string().regex(/^-?\d+(\.\d+)?$/),
     markPrice: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .optional(),
+    markOpen: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .optional(),
+    markHigh: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .optional(),
+    markLow: z
       .string()
       .regex(/^-?\d+(\.\d+)?$/)
       .optional(),

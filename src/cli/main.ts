@@ -177,8 +177,15 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
 
   program
     .command("replay")
-    .description("re-run the recorded run of a store and compare it with its event log")
-    .requiredOption("--verify", "verify the recorded run (exit 1 on any difference)")
+    .description(
+      "re-run the recorded run of a store: verify it against its event log, or what it would have done with other parameters",
+    )
+    .option("--verify", "verify the recorded run (exit 1 on any difference)")
+    .option(
+      "--what-if <file>",
+      "re-run the recorded market inputs with the backtest keys of a config file (JSON) and print the difference",
+    )
+    .option("--json", "--what-if: print one JSON line")
     .option("--store <url>", "event store URL (default: sqlite:var/perpsource.sqlite, $PERPSOURCE_STORE)")
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
     .action(run(async () => (await import("./commands/replay.ts")).replayCommand));

@@ -19,7 +19,13 @@ const BAR_KEYS = new Set([
   "close",
   "volume",
   "markPrice",
+  "markOpen",
+  "markHigh",
+  "markLow",
 ]);
+/** BarClosed's optional keys, in schema order: the mark at the close, and a live run's whole mark kline. */
+const MARK_KEYS = ["markPrice", "markOpen", "markHigh", "markLow"] as const;
+const REQUIRED_BAR_KEYS = BAR_KEYS.size - MARK_KEYS.length;
 
 const isEpochMs = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const isDecimal = (v: unknown): v is string => typeof v === "string" && DECIMAL_PATTERN.test(v);
@@ -34,10 +40,10 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     if (!BAR_KEYS.has(key)) return undefined;
     keys++;
   }
-  const { symbol, interval, openTime, closeTime, open, high, low, close, volume, markPrice } = d;
-  const marked = "markPrice" in d;
-  if (keys !== BAR_KEYS.size - (marked ? 0 : 1)) return undefined;
-  if (marked && !isDecimal(markPrice)) return undefined;
+  const { symbol, interval, openTime, closeTime, open, high, low, close, volume } = d;
+  const marks = MARK_KEYS.filter((k) => k in d);
+  if (keys !== REQUIRED_BAR_KEYS + marks.length) return undefined;
+  if (!marks.every((k) => isDecimal(d[k]))) return undefined;
   if (
     typeof symbol === "string" &&
     SYMBOL_PATTERN.test(symbol) &&
@@ -50,8 +56,19 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     isDecimal(close) &&
     isDecimal(volume)
   ) {
-    const bar = { symbol, interval: "1m" as const, openTime, closeTime, open, high, low, close, volume };
-    return marked ? { ...bar, markPrice: markPrice as string } : bar;
+    const bar: EventData<"BarClosed"> = {
+      symbol,
+      interval: "1m",
+      openTime,
+      closeTime,
+      open,
+      high,
+      low,
+      close,
+      volume,
+    };
+    for (const k of marks) bar[k] = d[k] as string;
+    return bar;
   }
   return undefined;
 }
@@ -74,7 +91,12 @@ export function validatedDataJson(type: string, data: unknown): string {
   return (
     `{"symbol":"${d.symbol}","interval":"${d.interval}","openTime":${d.openTime},"closeTime":${d.closeTime},` +
     `"open":"${d.open}","high":"${d.high}","low":"${d.low}","close":"${d.close}","volume":"${d.volume}"` +
-    (d.markPrice === undefined ? "}" : `,"markPrice":"${d.markPrice}"}`)
+    (d.markPrice === undefined ? "" : `,"markPrice":"${d.markPrice}"`) +
+    // A live run's whole mark kline (absent in backtests).
+    (d.markOpen === undefined ? "" : `,"markOpen":"${d.markOpen}"`) +
+    (d.markHigh === undefined ? "" : `,"markHigh":"${d.markHigh}"`) +
+    (d.markLow === undefined ? "" : `,"markLow":"${d.markLow}"`) +
+    "}"
   );
 }
 

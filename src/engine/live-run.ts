@@ -7,9 +7,11 @@
  * The log is self-contained: every market input the strategy consumed is in it (BarClosed, FundingRateSettled,
  * MarketDataGapDetected), every order's intent is appended before the venue sees it (the store is flushed before
  * an external submit), and a unit of work (a checkpoint of the engine and the simulated venue, then a flush) ends
- * after every market event. The run id derives from the mode and the configuration, so the same command on the
- * same store finds its run again: an unfinished one continues from its last checkpoint (the feed then starts
- * after the checkpoint's bar), a completed one is refused.
+ * after the run's opening and after every input, market event or venue report. The run id derives from the mode
+ * and the configuration, so the same command on the same store finds its run again: an unfinished one continues
+ * from its last checkpoint (the feed then starts after the checkpoint's bar), a completed one is refused. On an
+ * external venue, what the killed run wrote after that checkpoint (one input's events at most) is handled again
+ * first (live-restart.ts: the venue adopts the working orders and queries the orders in doubt).
  *
  * Time in the log is the exchange's: a bar's closeTime, a report's transaction time; the run's `from` is the
  * exchange time at its start (`startTime`).
@@ -24,17 +26,24 @@ import { observeAppends } from "../adapters/store/observed.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
-import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import type { BacktestSummary } from "./backtest.ts";
 import { createKernel } from "./kernel.ts";
+import {
+  adoptWorkingOrders,
+  type LogTail,
+  RecordedAnswers,
+  readLogTail,
+  rederiveTail,
+  tailStart,
+} from "./live-restart.ts";
 import { LogFold, type LogFoldResult, readBackFold } from "./log-fold.ts";
-import { readRecordedRun } from "./recorded-run.ts";
+import { type RecordedRun, readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
-import type { ExternalVenue, VenueReportHandler } from "./venue.ts";
+import type { ExternalVenue, VenueReport, VenueReportHandler } from "./venue.ts";
 import { warmUpWindow } from "./warm-up.ts";
 
 /** The modes of a live run. */
@@ -152,22 +161,30 @@ async function execute(
   config: BacktestConfig,
   deps: LiveRunDeps,
   runId: string,
-  recorded: Awaited<ReturnType<typeof findRun>>,
+  recorded: RecordedRun | undefined,
   fold: LogFold | undefined,
 ): Promise<LiveRunSummary> {
   const { logger } = deps;
-  const store = fold ? observeAppends(deps.store, fold.observe) : deps.store;
+  // A continued run notes what it re-appends: the killed run's tail must all be derived again.
+  const appended = new Set<string>();
+  const store = observeAppends(deps.store, (events, batch) => {
+    if (fold) fold.observe(events);
+    else for (const e of batch) appended.add(e.eventId);
+  });
+  const answers = deps.venue && recorded ? new RecordedAnswers(deps.venue) : undefined;
   const kernel = createKernel({
     config,
     runId,
     store,
     instruments: deps.instruments,
     brackets: deps.brackets,
-    venue: deps.venue,
+    venue: answers ?? deps.venue,
   });
   const { engine } = kernel;
   const actorDeps = { store, correlationId: runId };
-  const cause = { causationId: `run:${runId}`, eventTime: deps.startTime };
+  // A run continued before its first checkpoint opens again at its recorded start.
+  const startTime = recorded?.started.from ?? deps.startTime;
+  const cause = { causationId: `run:${runId}`, eventTime: startTime };
   let run: EventSourcedActor<typeof runMachine>;
   const checkpoint = recorded?.lastCheckpoint;
   if (recorded) {
@@ -183,8 +200,8 @@ async function execute(
             mode,
             strategy: config.strategy,
             symbols: config.symbols,
-            from: deps.startTime,
-            to: deps.until ?? deps.startTime,
+            from: startTime,
+            to: deps.until ?? startTime,
             config: tradingConfig(config),
             manifest: [],
             instruments: { source: deps.instruments.source, snapshotDate: deps.instruments.snapshotDate },
@@ -206,40 +223,71 @@ async function execute(
     unit: LIVE_UNIT,
     skipCovered: false,
   });
-  if (recorded && !checkpoint) {
-    throw new CannotResumeError(
-      `run ${runId} was stopped before its first checkpoint: start it again on an empty store`,
-    );
-  }
   const queue = new SerialQueue();
-  const onReport: VenueReportHandler = (report) => queue.run(() => engine.onVenueReport(report));
-  if (deps.venue) {
-    const { leverage, marginType } = getStrategy(config.strategy).symbolSettings(
-      strategyParams(getStrategy(config.strategy), config),
-    );
-    await deps.venue.start({ leverage, marginType, dualSidePosition: config.hedgeMode === true }, onReport);
+  // Each venue report is an input: a unit of work of its own.
+  const handleReport = async (report: VenueReport): Promise<void> => {
+    await engine.onVenueReport(report);
+    await units.checkpointAt(report.time);
+  };
+  const onReport: VenueReportHandler = (report) => queue.run(() => handleReport(report));
+  // The killed run's tail (external venue): the venue adopts the working orders and takes the tail's orders in doubt.
+  let tail: LogTail | undefined;
+  if (recorded && deps.venue) {
+    tail = await readLogTail(store, runId, await tailStart(store, runId, run.streamRevision));
+    await adoptWorkingOrders(deps.venue, store, engine.workingOrders());
+    for (const { request, result } of tail.answers.values())
+      if (result.accepted)
+        deps.venue.adopt({
+          request,
+          orderId: result.orderId,
+          executedQty: "0",
+          tradeIds: [],
+          triggering: false,
+        });
+    deps.venue.inDoubt(tail.inDoubt);
+    answers?.record(tail);
   }
-  if (!checkpoint) {
-    const warmUp = liveWarmUpWindow(config, deps.startTime);
-    if (warmUp && deps.history) {
-      for await (const e of deps.history(warmUp)) {
-        if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
-        else if (e.kind === "gap") engine.warmUp({ kind: "gap", gap: e.gap }, e.time);
+  const started = deps.venue?.start(venueSettings(config), onReport);
+  // Queued before any report the venue's stream can bring: the opening, then the tail handled again.
+  const opening = queue.run(async () => {
+    await started;
+    if (!checkpoint) {
+      const warmUp = liveWarmUpWindow(config, startTime);
+      if (warmUp && deps.history) {
+        for await (const e of deps.history(warmUp)) {
+          if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
+          else if (e.kind === "gap") engine.warmUp({ kind: "gap", gap: e.gap }, e.time);
+        }
       }
+      await engine.openAccount(config.initialBalance, config.symbols, cause);
     }
-    await engine.openAccount(config.initialBalance, config.symbols, cause);
-  }
+    if (tail) {
+      await rederiveTail(
+        tail,
+        (input) =>
+          input.kind === "market" ? units.step(input.event, kernel.step) : handleReport(input.report),
+        appended,
+      );
+      if (tail.events.length > 0)
+        logger.info({ runId, events: tail.events.length }, "log tail handled again");
+    }
+    if (!checkpoint) await units.checkpointAt(startTime);
+  });
+  await opening.catch(async (error: unknown) => {
+    await deps.venue?.close().catch(() => undefined);
+    throw error;
+  });
   logger.info(
     { runId, mode, symbols: config.symbols, continued: recorded !== undefined },
     "live run started",
   );
 
-  const startMinute = Math.floor(deps.startTime / ONE_MINUTE_MS) * ONE_MINUTE_MS;
+  const startMinute = Math.floor(startTime / ONE_MINUTE_MS) * ONE_MINUTE_MS;
   const feed = deps.openFeed((checkpoint && resumeFrom(engine, config.symbols)) || startMinute);
   const until = deps.until ?? Number.POSITIVE_INFINITY;
   let completed = false;
   const reached = new Set<string>();
-  let lastTime = deps.startTime;
+  let lastTime = startTime;
   const stop$ = deps.signal ? fromEvent(deps.signal, "abort") : NEVER;
   try {
     if (!deps.signal?.aborted) {
@@ -310,6 +358,13 @@ async function execute(
   return summary;
 }
 
+/** The account settings the strategy declares, for an external venue's start. */
+function venueSettings(config: BacktestConfig) {
+  const strategy = getStrategy(config.strategy);
+  const { leverage, marginType } = strategy.symbolSettings(strategyParams(strategy, config));
+  return { leverage, marginType, dualSidePosition: config.hedgeMode === true };
+}
+
 /** Whether the engine has not had market event `e` yet (a restarted feed may deliver it again). */
 function isNew(engine: TradingEngine, e: MarketEvent): boolean {
   switch (e.kind) {
@@ -366,10 +421,7 @@ function resumeFrom(engine: TradingEngine, symbols: readonly string[]): number |
  * The run `runId` in `store`: undefined when the store is empty.
  * @throws CannotResumeError when the store holds another run, or this one completed.
  */
-async function findRun(
-  store: EventStore,
-  runId: string,
-): Promise<{ lastCheckpoint?: EventData<"RunCheckpointed"> } | undefined> {
+async function findRun(store: EventStore, runId: string): Promise<RecordedRun | undefined> {
   for await (const _ of store.readAll({ limit: 1 })) {
     const recorded = await readRecordedRun(store);
     if (recorded.started.runId !== runId) {

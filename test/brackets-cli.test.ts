@@ -147,15 +147,18 @@ describe("perpsource brackets refresh (signed, against a local HTTP server that 
     const none = await perpsource(["brackets", "refresh", "--rest-url", restUrl]);
     expect(none.code).toBe(2);
     expect(none.stderr.trim()).toBe(
-      "error: invalid config: BINANCE_API_KEY and BINANCE_API_SECRET not set: GET /fapi/v1/leverageBracket is a " +
-        "signed (USER_DATA) endpoint; export an API key pair (read permission is enough)",
+      "error: invalid config: BINANCE_API_KEY (from env): not set: GET /fapi/v1/leverageBracket, a signed " +
+        "(USER_DATA) endpoint (read permission is enough), needs an API key pair (BINANCE_API_KEY with " +
+        "BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_FILE)",
     );
     const noSecret = await perpsource(["brackets", "refresh", "--rest-url", restUrl], {
       BINANCE_API_KEY: API_KEY,
       BINANCE_API_SECRET: "",
     });
     expect(noSecret.code).toBe(2);
-    expect(noSecret.stderr).toContain("error: invalid config: BINANCE_API_SECRET not set");
+    expect(noSecret.stderr).toContain(
+      "error: invalid config: BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_FILE (from env): not set (BINANCE_API_KEY is)",
+    );
     noKeys(noSecret);
     expect(requests).toEqual([]);
   });

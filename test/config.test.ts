@@ -70,6 +70,7 @@ describe("defaults", () => {
           triggerLatencyMs: 0,
         },
       },
+      live: { onStop: "keep" },
     });
   });
 
@@ -162,6 +163,17 @@ describe("errors name the key and its source", () => {
     }
     expect(configError({ cwd: cwdWith(), flags: { balance: "0" } })).toBe(
       'invalid config: backtest.initialBalance (from flag --balance): expected a positive USDT amount such as "10000"',
+    );
+  });
+
+  it("live.onStop: keep by default, cancel from the file or --on-stop, anything else named", () => {
+    expect(loadConfig({ cwd: cwdWith(), env: {}, flags: {} }).live.onStop).toBe("keep");
+    expect(loadConfig({ cwd: cwdWith({ live: { onStop: "cancel" } }), env: {}, flags: {} }).live.onStop).toBe(
+      "cancel",
+    );
+    expect(loadConfig({ cwd: cwdWith(), env: {}, flags: { onStop: "cancel" } }).live.onStop).toBe("cancel");
+    expect(configError({ cwd: cwdWith(), flags: { onStop: "flatten" } })).toBe(
+      "invalid config: live.onStop (from flag --on-stop): expected keep or cancel",
     );
   });
 

@@ -68,7 +68,9 @@ describe("perpsource exchange-sim", () => {
     });
     expect(run([...base, "--from", "2025-05-05"], { BINANCE_API_KEY: "k" })).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining("BINANCE_API_SECRET is not set (the other is)"),
+      stderr: expect.stringContaining(
+        "BINANCE_API_SECRET or BINANCE_PRIVATE_KEY_FILE (from env): not set (BINANCE_API_KEY is)",
+      ),
     });
   });
 

@@ -153,6 +153,58 @@ describe.skipIf(!root)("live run, paper mode", () => {
     expect(second.eventLogSha256).toBe(whole.eventLogSha256);
   });
 
+  it("onStop cancel: a run stopped with a protected position cancels its stop and take-profit (OrderCanceled shutdown), checkpoints that, and continues without them", async () => {
+    const events = await archiveEvents();
+    const whole = new InMemoryEventStore();
+    await runLive("paper", config, deps(whole, events));
+    // The first bar whose handling placed a protective order (its entry filled at the bar's open, when the
+    // simulated venue matched it): the run stops right after it.
+    let protectedAt: number | undefined;
+    for await (const e of whole.readAll())
+      if (e.type === "OrderSubmitted" && (e.data as { purpose: string }).purpose !== "ENTRY") {
+        protectedAt = e.metadata.eventTime;
+        break;
+      }
+    expect(protectedAt).toBeDefined();
+
+    const store = new InMemoryEventStore();
+    const stop = new AbortController();
+    const first = await runLive("paper", config, {
+      ...deps(store, events),
+      signal: stop.signal,
+      onStop: "cancel",
+      openFeed: (after) => ({
+        ...replayFeed(events, after, []),
+        processed: async (e) => {
+          if (e.kind === "bar" && e.bar.openTime === protectedAt) stop.abort();
+        },
+      }),
+    });
+    expect(first.completed).toBe(false);
+    const working = new Map<string, string>();
+    const canceled: string[] = [];
+    let lastCheckpoint: { state: { engine: { execution: { workingOrders: unknown[] } } } } | undefined;
+    for await (const e of store.readAll()) {
+      const d = e.data as { clientOrderId?: string; purpose?: string; reason?: string };
+      if (e.type === "OrderSubmitted") working.set(d.clientOrderId!, d.purpose!);
+      if (["OrderFilled", "OrderRejected", "OrderExpired"].includes(e.type)) working.delete(d.clientOrderId!);
+      if (e.type === "OrderCanceled") {
+        expect(d.reason).toBe("shutdown");
+        expect(e.metadata.eventTime).toBe(protectedAt! + 59_999); // the last bar's close: the run's clock
+        canceled.push(working.get(d.clientOrderId!)!);
+        working.delete(d.clientOrderId!);
+      }
+      if (e.type === "RunCheckpointed") lastCheckpoint = e.data as unknown as typeof lastCheckpoint;
+    }
+    expect(canceled.sort()).toEqual(["STOP_LOSS", "TAKE_PROFIT"]);
+    expect(working.size).toBe(0);
+    expect(lastCheckpoint!.state.engine.execution.workingOrders).toEqual([]);
+
+    const second = await runLive("paper", config, deps(store, events));
+    expect(second.continued).toBe(true);
+    expect(second.completed).toBe(true);
+  });
+
   it("refuses a store that holds another run", async () => {
     const events = await archiveEvents();
     const store = new InMemoryEventStore();

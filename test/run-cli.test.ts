@@ -1,10 +1,12 @@
 /**
  * `perpsource run` as a user runs it: its usage errors (exit 2, naming what is wrong) and, against
  * `perpsource exchange-sim --lockstep` on real data, a short testnet run that trades and completes, then the
- * same command refused on the completed run's store.
+ * same command refused on the completed run's store. The run signs with an Ed25519 key file
+ * (BINANCE_PRIVATE_KEY_FILE), the double checks with the public key file.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +18,21 @@ const root = requireRealData(
   "perpsource run --mode testnet against exchange-sim (BTCUSDT, ETHUSDT 2025-05-05)",
 );
 const KEYS = { BINANCE_API_KEY: "cli-key", BINANCE_API_SECRET: "cli-secret" };
+
+/** An Ed25519 key pair in two PEM files: the client's environment (private key) and the double's (public key). */
+function ed25519KeyFiles(): { client: Record<string, string>; double: Record<string, string>; pem: string } {
+  const dir = mkdtempSync(join(tmpdir(), "perpsource-keys-"));
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  writeFileSync(join(dir, "private.pem"), pem);
+  writeFileSync(join(dir, "public.pem"), publicKey.export({ type: "spki", format: "pem" }).toString());
+  const apiKey = { BINANCE_API_KEY: "cli-ed25519-key" };
+  return {
+    client: { ...apiKey, BINANCE_PRIVATE_KEY_FILE: join(dir, "private.pem") },
+    double: { ...apiKey, BINANCE_PRIVATE_KEY_FILE: join(dir, "public.pem") },
+    pem,
+  };
+}
 
 /** The environment without PERPSOURCE_* and BINANCE_* variables, plus `extra`. */
 function env(extra: Record<string, string> = {}): Record<string, string> {
@@ -37,8 +54,8 @@ afterEach(() => {
   sim = undefined;
 });
 
-/** Starts `exchange-sim --lockstep` on a free port; resolves to its URL. */
-function startDouble(): Promise<string> {
+/** Starts `exchange-sim --lockstep` on a free port with the key pair of `keys`; resolves to its URL. */
+function startDouble(keys: Record<string, string>): Promise<string> {
   sim = spawn(
     process.execPath,
     [BIN, "exchange-sim", "--port", "0", "--data", root!, "--symbols", "BTCUSDT,ETHUSDT"].concat([
@@ -48,7 +65,7 @@ function startDouble(): Promise<string> {
       "--log-level",
       "warn",
     ]),
-    { env: env(KEYS), stdio: ["ignore", "pipe", "pipe"] },
+    { env: env(keys), stdio: ["ignore", "pipe", "pipe"] },
   );
   return new Promise((resolve, reject) => {
     let out = "";
@@ -62,7 +79,7 @@ function startDouble(): Promise<string> {
 }
 
 describe("perpsource run", () => {
-  it("refuses a bad mode, live without --confirm-live, testnet without keys and a bad --until (exit 2)", () => {
+  it("refuses a bad mode, live without --confirm-live, testnet without (or with unusable) keys and a bad --until (exit 2)", () => {
     expect(perpsource(["run", "--mode", "demo"])).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('--mode must be paper, testnet or live, got "demo"'),
@@ -73,7 +90,28 @@ describe("perpsource run", () => {
     });
     expect(perpsource(["run", "--mode", "testnet"])).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining("BINANCE_API_KEY is not set"),
+      stderr: expect.stringContaining(
+        "invalid config: BINANCE_API_KEY (from env): not set: --mode testnet needs an API key pair",
+      ),
+    });
+    expect(
+      perpsource(["run", "--mode", "testnet"], { ...KEYS, BINANCE_PRIVATE_KEY_FILE: "/nonexistent.pem" }),
+    ).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(
+        "BINANCE_API_SECRET and BINANCE_PRIVATE_KEY_FILE (from env): both set; set one signing key",
+      ),
+    });
+    expect(
+      perpsource(["run", "--mode", "testnet"], {
+        BINANCE_API_KEY: "k",
+        BINANCE_PRIVATE_KEY_FILE: "/nonexistent.pem",
+      }),
+    ).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(
+        "BINANCE_PRIVATE_KEY_FILE (from env): /nonexistent.pem: cannot read the file: ENOENT",
+      ),
     });
     expect(perpsource(["run", "--mode", "paper", "--until", "tomorrow"])).toMatchObject({
       code: 2,
@@ -86,20 +124,21 @@ describe("perpsource run", () => {
   it.skipIf(!root)(
     "trades on the double until --until, then refuses to run the completed run again",
     async () => {
-      const url = await startDouble();
+      const keys = ed25519KeyFiles();
+      const url = await startDouble(keys.double);
       const store = `sqlite:${join(mkdtempSync(join(tmpdir(), "perpsource-run-store-")), "live.sqlite")}`;
       const args = ["run", "--mode", "testnet", "--rest-url", url, "--ws-url", url.replace("http", "ws")]
         .concat(["--symbols", "BTCUSDT,ETHUSDT", "--store", store, "--until", "2025-05-05T12:00:00Z"])
         .concat(["--lockstep", "--warmup-bars", "0", "--json", "--log-level", "error"]);
-      const first = perpsource(args, KEYS);
+      const first = perpsource(args, keys.client);
       expect(first.code, first.stderr).toBe(0);
       const summary = JSON.parse(first.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
       expect(summary).toMatchObject({ mode: "testnet", completed: true, continued: false, bars: 2 * 720 });
       expect(summary["fills"]).toBeGreaterThan(0);
       expect(summary["eventLogSha256"]).toMatch(/^[0-9a-f]{64}$/);
-      expect(first.stderr).not.toContain("cli-secret");
+      expect(first.stderr).not.toContain(keys.pem.split("\n")[1]);
 
-      const again = perpsource(args, KEYS);
+      const again = perpsource(args, keys.client);
       expect(again.code).toBe(1);
       expect(again.stderr).toContain(`run ${String(summary["runId"])} already completed`);
     },

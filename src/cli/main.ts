@@ -142,6 +142,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option("--ws-url <url>", "WebSocket base URL (default: Binance's for the mode)")
     .option("--until <time>", "complete the run at this UTC day's end (YYYY-MM-DD) or ISO time")
     .option("--lockstep", "rehearsal against exchange-sim --lockstep: acknowledge each step message")
+    .option(
+      "--on-stop <keep|cancel>",
+      "working orders when the run stops: keep them (default) or cancel them",
+    )
     .option("--balance <usdt>", "paper: initial wallet balance, USDT (default: 10000)")
     .option("--margin <usdt>", "margin per entry, USDT (default: 1000)")
     .option("--leverage <n>", "leverage 1-125 (default: 10)")

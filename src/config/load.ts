@@ -121,6 +121,7 @@ const FLAGS: Record<string, Mapping> = {
   triggerLatencyMs: { path: ["backtest", "venue", "triggerLatencyMs"], parse: integer },
   ticks: { path: ["backtest", "venue", "ticks"], parse: pathList },
   hedgeMode: { path: ["backtest", "hedgeMode"], parse: asIs },
+  onStop: { path: ["live", "onStop"], parse: asIs },
 };
 
 /**

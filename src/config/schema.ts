@@ -206,6 +206,19 @@ export const BacktestConfigSchema = z
     }
   });
 
+/**
+ * Settings of a live run (`perpsource run`) that are not part of its trading configuration: changing them does
+ * not change the run (its id, hence continuing it).
+ */
+export const LiveConfigSchema = z.strictObject({
+  /**
+   * What stopping the run (Ctrl-C, SIGTERM, `--until`) does with its working orders at the venue: `keep` them
+   * (a position's protective stop keeps protecting it; the default), or `cancel` them (each recorded as
+   * OrderCanceled with reason `shutdown`; positions stay open without their exits).
+   */
+  onStop: z.enum(["keep", "cancel"], { error: "expected keep or cancel" }).default("keep"),
+});
+
 /** pino levels, plus "silent". */
 const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
   error: "expected one of fatal, error, warn, info, debug, trace, silent",
@@ -252,11 +265,13 @@ export const AppConfigSchema = z.strictObject({
     .min(1, { error: "expected a leverage-bracket JSON file" })
     .optional(),
   backtest: BacktestConfigSchema.prefault({}),
+  live: LiveConfigSchema.prefault({}),
 });
 
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
 export type RiskConfig = z.output<typeof RiskConfigSchema>;
 export type VenueConfig = z.output<typeof VenueConfigSchema>;
+export type LiveConfig = z.output<typeof LiveConfigSchema>;
 export type AppConfig = z.output<typeof AppConfigSchema>;
 export type LogLevel = z.output<typeof LogLevelSchema>;
 

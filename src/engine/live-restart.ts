@@ -32,10 +32,14 @@ import type {
   VenueReport,
 } from "./venue.ts";
 
-/** An input of the tail, rebuilt from its first event. */
+/**
+ * An input of the tail, rebuilt from its first event: a market event, a venue report, or a stopping run's cancel of
+ * its working orders (`onStop: cancel`, causation `stop:<runId>`).
+ */
 export type TailInput =
   | { kind: "market"; event: MarketEvent; first: RecordedEvent }
-  | { kind: "report"; report: VenueReport; first: RecordedEvent };
+  | { kind: "report"; report: VenueReport; first: RecordedEvent }
+  | { kind: "stop"; cause: { causationId: string; eventTime: number }; first: RecordedEvent };
 
 /** What the log holds after a live run's last checkpoint (module docstring). */
 export interface LogTail {
@@ -63,7 +67,7 @@ export async function readLogTail(store: EventStore, runId: string, after: numbe
     if (e.metadata.correlationId !== runId || e.metadata.causationId.startsWith("operator:")) continue;
     tail.events.push(e);
     const input = await inputOf(e, store);
-    if (input) tail.inputs.push(input);
+    if (input && !(input.kind === "stop" && tail.inputs.at(-1)?.kind === "stop")) tail.inputs.push(input);
     const d = e.data as Record<string, unknown>;
     switch (e.type) {
       case "OrderSubmitted":
@@ -106,6 +110,8 @@ async function inputOf(e: RecordedEvent, store: EventStore): Promise<TailInput |
   const cause = e.metadata.causationId;
   const market = (event: MarketEvent): TailInput => ({ kind: "market", event, first: e });
   const report = (r: VenueReport): TailInput => ({ kind: "report", report: r, first: e });
+  if (cause.startsWith("stop:"))
+    return { kind: "stop", cause: { causationId: cause, eventTime: time }, first: e };
   switch (e.type) {
     case "BarClosed":
       // The recorded bar with its markPrice is what the engine records again (kernel.ts: an external venue's step).

@@ -23,7 +23,7 @@ import { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import { runMachine } from "../actors/run.machine.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
-import type { BacktestConfig } from "../config/schema.ts";
+import type { BacktestConfig, LiveConfig } from "../config/schema.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
 import type { EventStore } from "../events/store.ts";
@@ -87,6 +87,11 @@ export interface LiveRunDeps {
   until?: number;
   /** Aborting it stops the run after the input in hand (the run is then unfinished and can be continued). */
   signal?: AbortSignal;
+  /**
+   * What stopping (the signal, `until`, a failure) does with the working orders: `keep` them at the venue (the
+   * default), or `cancel` them, each recorded as OrderCanceled with reason `shutdown` (config `live.onStop`).
+   */
+  onStop?: LiveConfig["onStop"];
 }
 
 /**
@@ -264,8 +269,11 @@ async function execute(
     if (tail) {
       await rederiveTail(
         tail,
-        (input) =>
-          input.kind === "market" ? units.step(input.event, kernel.step) : handleReport(input.report),
+        async (input) => {
+          if (input.kind === "market") await units.step(input.event, kernel.step);
+          else if (input.kind === "report") await handleReport(input.report);
+          else await cancelOnStop(engine, units, runId, input.cause.eventTime, logger);
+        },
         appended,
       );
       if (tail.events.length > 0)
@@ -316,6 +324,7 @@ async function execute(
   } finally {
     await feed.close();
     await queue.idle();
+    if (deps.onStop === "cancel") await queue.run(() => cancelOnStop(engine, units, runId, lastTime, logger));
     await deps.venue?.close();
   }
   if (completed) {
@@ -363,6 +372,29 @@ function venueSettings(config: BacktestConfig) {
   const strategy = getStrategy(config.strategy);
   const { leverage, marginType } = strategy.symbolSettings(strategyParams(strategy, config));
   return { leverage, marginType, dualSidePosition: config.hedgeMode === true };
+}
+
+/**
+ * Cancels the run's working orders as it stops (`onStop: cancel`) and checkpoints what that changed. A failure is
+ * logged, not thrown: the run's own outcome (or error) stands, and the orders left are the venue's to report.
+ */
+async function cancelOnStop(
+  engine: TradingEngine,
+  units: UnitsOfWork,
+  runId: string,
+  time: number,
+  logger: Logger,
+): Promise<void> {
+  try {
+    const canceled = await engine.cancelWorkingOrders("shutdown", {
+      causationId: `stop:${runId}`,
+      eventTime: time,
+    });
+    if (canceled.length > 0) await units.checkpointNow();
+    logger.info({ canceled }, "run stopping: working orders canceled");
+  } catch (error) {
+    logger.error({ error: (error as Error).message }, "run stopping: canceling the working orders failed");
+  }
 }
 
 /** Whether the engine has not had market event `e` yet (a restarted feed may deliver it again). */

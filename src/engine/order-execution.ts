@@ -167,20 +167,24 @@ export class OrderExecution {
     };
   }
 
-  /** Cancels a working order at the venue and records it; an order no longer working is left alone. */
+  /**
+   * Cancels a working order at the venue and records it; an order no longer working is left alone.
+   * @returns whether the order was canceled (false: not working, or the venue refused, e.g. it just filled).
+   */
   async cancel(
     symbol: string,
     clientOrderId: string,
     reason: EventData<"OrderCanceled">["reason"],
     cause: Cause,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const order = this.openOrders.get(clientOrderId);
-    if (!order) return;
+    if (!order) return false;
     if (this.deps.venue.external) await this.deps.store.flush();
     const result = await this.deps.venue.cancel(symbol, clientOrderId);
-    if (!result.canceled) return;
+    if (!result.canceled) return false;
     this.openOrders.delete(clientOrderId);
     await order.commit([{ type: "OrderCanceled", data: { clientOrderId, reason } }], cause);
+    return true;
   }
 
   /**

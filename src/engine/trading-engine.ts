@@ -322,6 +322,19 @@ export class TradingEngine {
     return { expectedOpenTime: context?.expectedOpenTime, lastFundingTime: context?.lastFundingTime };
   }
 
+  /**
+   * Cancels every working order at the venue, each recorded as OrderCanceled with `reason` (a stopping live run
+   * with `onStop: cancel`); one the venue refuses to cancel (it filled meanwhile) is left to its report.
+   * @returns the clientOrderIds canceled, in the order they were submitted.
+   */
+  async cancelWorkingOrders(reason: EventData<"OrderCanceled">["reason"], cause: Cause): Promise<string[]> {
+    const working = [...this.execution.workingOrders()].map((o) => o.snapshot.context.request!);
+    const canceled: string[] = [];
+    for (const { symbol, clientOrderId } of working)
+      if (await this.execution.cancel(symbol, clientOrderId, reason, cause)) canceled.push(clientOrderId);
+    return canceled;
+  }
+
   /** The working orders' requests and filled quantities, read lazily (the risk engine's view). */
   private *workingOrderRequests(): Generator<{ request: OrderRequest; executedQty: string }> {
     for (const { snapshot } of this.execution.workingOrders()) {

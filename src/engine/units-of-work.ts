@@ -65,6 +65,7 @@ export class UnitsOfWork {
     if (deps.checkpoint) {
       const state = deps.checkpoint.state as unknown as CheckpointState;
       deps.engine.restore(state.engine);
+      this.cursor = deps.checkpoint.cursor;
       if (deps.venue) {
         if (!state.venue) throw new CannotResumeError("the checkpoint holds no simulated venue state");
         deps.venue.restore(state.venue);
@@ -88,6 +89,14 @@ export class UnitsOfWork {
     this.events += 1;
     if (this.events >= this.unit.marketEvents || e.time - this.since >= this.unit.marketMs)
       await this.checkpointAt(e.time);
+  }
+
+  /**
+   * Ends the unit now, after what the engine did since the last market event (a live run's stop: its orders
+   * canceled); its cursor is that event's (or the resumed checkpoint's). Nothing before any market event.
+   */
+  async checkpointNow(): Promise<void> {
+    if (this.cursor) await this.checkpointAt(this.cursor.time);
   }
 
   /** @throws CannotResumeError when the feed ended before the checkpoint's market event. */

@@ -104,7 +104,7 @@ export async function venueHarness(options: Partial<SimulatedVenueOptions> = {})
     submit(request: OrderRequest): Promise<SubmitOutcome> {
       return execution.submit(request, { causationId: `test:${request.clientOrderId}`, eventTime: now });
     },
-    cancel(symbol: string, clientOrderId: string): Promise<void> {
+    cancel(symbol: string, clientOrderId: string): Promise<boolean> {
       return execution.cancel(symbol, clientOrderId, "user", { causationId: "test:cancel", eventTime: now });
     },
     /** Matches one bar (and its mark bar); returns the reports it produced. */

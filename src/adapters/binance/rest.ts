@@ -42,6 +42,11 @@ export interface BinanceRestOptions {
   /** Retries of 429 / unavailable / idempotent unknown outcomes; default 4. */
   maxRetries?: number;
   limiter?: RateLimiterOptions;
+  /**
+   * At most once per this many ms (clock) a request logs the budget's use, `rate limit usage` at info (weight
+   * and order counts per window, e.g. `"REQUEST_WEIGHT/60000ms": "37/2400"`); default 60 000.
+   */
+  usageLogEveryMs?: number;
 }
 
 /** Per-request options: `idempotent` requests (reads) are retried on an unknown outcome. */
@@ -59,6 +64,7 @@ export class BinanceRest {
   private readonly secrets: string[];
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxRetries: number;
+  private usageLoggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: BinanceRestOptions) {
     this.secrets = [options.apiKey, options.apiSecret];
@@ -112,6 +118,7 @@ export class BinanceRest {
       try {
         const result = await send(this.client);
         this.limiter.succeeded();
+        this.logUsage();
         return result;
       } catch (raw) {
         const error = classifyError(raw, endpoint, this.secrets, this.options.clock());
@@ -190,6 +197,14 @@ export class BinanceRest {
       );
       await this.sleep(wait);
     }
+  }
+
+  /** Logs the budget's use (operational logging, issue 7 item 8) at most once per `usageLogEveryMs`. */
+  private logUsage(): void {
+    const now = this.options.clock();
+    if (now - this.usageLoggedAt < (this.options.usageLogEveryMs ?? 60_000)) return;
+    this.usageLoggedAt = now;
+    this.options.logger.info({ usage: this.limiter.usage(now) }, "rate limit usage");
   }
 
   private backoff(attempt: number): number {

@@ -1,29 +1,23 @@
 /** `perpsource brackets refresh` and `perpsource brackets show SYMBOL` (leverage brackets, binance-usdm.md §4.6). */
 import { join } from "node:path";
-import { ConfigError } from "../../config/load.ts";
 import type { SymbolBrackets } from "../../domain/margin/brackets.ts";
+import { requireApiKeyPair } from "../api-keys.ts";
 import { type Flags, withContext } from "../context.ts";
-
-/** The environment variables holding the API key pair. */
-const KEY_VARIABLES = ["BINANCE_API_KEY", "BINANCE_API_SECRET"] as const;
 
 /**
  * Fetches the account's brackets from the signed `GET {--rest-url}/fapi/v1/leverageBracket` with the key pair of
- * BINANCE_API_KEY / BINANCE_API_SECRET, validates them and saves them as `leverageBracket-YYYY-MM-DD.json` (the
+ * the environment (src/cli/api-keys.ts), validates them and saves them as `leverageBracket-YYYY-MM-DD.json` (the
  * UTC day of Binance's server time) in `--out` (default: `<data root>/futures/um/leverageBracket`); prints the path.
  * Resolves to 0, or 1 after printing why (network, HTTP status and Binance's error body, a bad payload).
- * @throws ConfigError (exit 2) when either variable is unset or empty, before any request. The keys are never
- *   printed.
+ * @throws ApiKeyError (exit 2) when the key pair is unset, partial or unreadable, before any request. The keys are
+ *   never printed.
  */
 export function bracketsRefreshCommand(flags: Flags): Promise<number> {
   const { out: outDir, restUrl } = flags as { out?: string; restUrl?: string };
-  const missing = KEY_VARIABLES.filter((name) => (process.env[name] ?? "") === "");
-  if (missing.length > 0)
-    throw new ConfigError([
-      `${missing.join(" and ")} not set: GET /fapi/v1/leverageBracket is a signed (USER_DATA) endpoint; ` +
-        "export an API key pair (read permission is enough)",
-    ]);
-  const credentials = { apiKey: process.env.BINANCE_API_KEY!, apiSecret: process.env.BINANCE_API_SECRET! };
+  const { apiKey, apiSecret } = requireApiKeyPair(
+    "GET /fapi/v1/leverageBracket, a signed (USER_DATA) endpoint (read permission is enough),",
+  );
+  const credentials = { apiKey, apiSecret };
   return withContext(flags, flags, async ({ cfg, logger, out }) => {
     const { refreshLeverageBrackets } = await import("../../adapters/leverage-brackets/fetch.ts");
     const dest = outDir ?? join(cfg.dataRoot, "futures", "um", "leverageBracket");

@@ -1,8 +1,8 @@
 /**
  * `perpsource exchange-sim`: the local Binance USDⓈ-M double (src/exchange-sim/server.ts) over the archive under
- * the data root, until SIGINT/SIGTERM. Keys from BINANCE_API_KEY and BINANCE_API_SECRET (an HMAC secret, an
- * Ed25519 private key PEM or its public key PEM); without them the double serves market data only and refuses
- * keyed requests.
+ * the data root, until SIGINT/SIGTERM. Keys from the environment as the client reads them (src/cli/api-keys.ts: an
+ * HMAC secret, an Ed25519 private key PEM, or in a key file also its public key PEM); without them the double
+ * serves market data only and refuses keyed requests.
  */
 import { ConfigError } from "../../config/load.ts";
 import { SymbolSchema, windowOf } from "../../config/schema.ts";
@@ -12,6 +12,7 @@ import { type ApiCredentials, credentialsFromSecret } from "../../exchange-sim/a
 import type { ExchangeCore } from "../../exchange-sim/exchange-port.ts";
 import { type Fault, FaultSpecError, parseFaultSpec } from "../../exchange-sim/faults.ts";
 import type { ExchangeSim, ExchangeSimOptions } from "../../exchange-sim/server.ts";
+import { readApiKeyPair } from "../api-keys.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 import { signalled } from "../serve.ts";
 
@@ -70,7 +71,7 @@ export function exchangeSimCommand(flags: Flags): Promise<number> {
   return withContext(flags, configFlags, async ({ cfg, logger, instruments, brackets, out }) => {
     const { loadExchangeInfoSnapshot } = await import("../../exchange-sim/exchange-info.ts");
     if (credentials === undefined)
-      logger.warn("BINANCE_API_KEY and BINANCE_API_SECRET are not set: keyed and signed requests get -2015");
+      logger.warn("no API key pair in the environment: keyed and signed requests get -2015");
     const sim = await createDouble(
       {
         dataRoot: cfg.dataRoot,
@@ -155,20 +156,16 @@ function utcDay(option: string, raw: string | undefined): string {
 }
 
 /**
- * The key pair of BINANCE_API_KEY / BINANCE_API_SECRET, or undefined when neither is set.
- * @throws ConfigError when only one is set or the secret is an unreadable or unsupported PEM key.
+ * The key pair requests are checked against (src/cli/api-keys.ts; the key file may be the public key), or
+ * undefined when none is set.
+ * @throws ApiKeyError when the pair is partial or unreadable; ConfigError when the secret is an unsupported key.
  */
 function credentialsFromEnv(): ApiCredentials | undefined {
-  const apiKey = process.env.BINANCE_API_KEY ?? "";
-  const secret = process.env.BINANCE_API_SECRET ?? "";
-  if (apiKey === "" && secret === "") return undefined;
-  if (apiKey === "" || secret === "")
-    throw new ConfigError([
-      `${apiKey === "" ? "BINANCE_API_KEY" : "BINANCE_API_SECRET"} is not set (the other is)`,
-    ]);
+  const pair = readApiKeyPair(process.env, true);
+  if (pair === undefined) return undefined;
   try {
-    return credentialsFromSecret(apiKey, secret);
+    return credentialsFromSecret(pair.apiKey, pair.apiSecret);
   } catch (error) {
-    throw new ConfigError([`BINANCE_API_SECRET (from env): ${(error as Error).message}`]);
+    throw new ConfigError([`${pair.source}: ${(error as Error).message}`]);
   }
 }

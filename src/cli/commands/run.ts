@@ -1,10 +1,11 @@
 /**
  * `perpsource run --mode paper|testnet|live`: the configured strategy on live market data (docs/ARCHITECTURE.md,
  * "Live runs"). Paper matches on the simulated venue; testnet and live trade on Binance (or on the local double,
- * `--rest-url`/`--ws-url`) with the keys of BINANCE_API_KEY and BINANCE_API_SECRET. Live asks for
+ * `--rest-url`/`--ws-url`) with the key pair of the environment (src/cli/api-keys.ts). Live asks for
  * `--confirm-live`. The same command on the same store continues an unfinished run.
  */
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
+import { API_KEY_ENV, requireApiKeyPair } from "../api-keys.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 import { liveSummaryJsonLine, liveSummaryTable, servingBanner } from "../format.ts";
 import { serveUntilSignal } from "../serve.ts";
@@ -12,10 +13,6 @@ import { openStoreForLive } from "../store.ts";
 
 /** The REST base URLs of the modes that trade on Binance (binance-usdm.md §7.1). */
 const REST_URLS = { testnet: "https://testnet.binancefuture.com", live: "https://fapi.binance.com" } as const;
-
-/** The environment variables holding the API key pair (never logged, never stored). */
-export const API_KEY_ENV = "BINANCE_API_KEY";
-export const API_SECRET_ENV = "BINANCE_API_SECRET";
 
 /**
  * Runs until `--until`, SIGINT or SIGTERM (the run then stops after the input in hand and can be continued),
@@ -32,7 +29,7 @@ export function runCommand(flags: Flags): Promise<number> {
       "--mode live sends real orders with real money: add --confirm-live to confirm (try --mode testnet first)",
     );
   }
-  const keys = mode === "paper" ? undefined : apiKeys();
+  const keys = mode === "paper" ? undefined : requireApiKeyPair(`--mode ${mode}`);
   const restUrl = stringFlag(flags, "restUrl") ?? (mode === "paper" ? REST_URLS.live : REST_URLS[mode]);
   const wsUrl = stringFlag(flags, "wsUrl");
   const lockstep = flags["lockstep"] === true;
@@ -85,6 +82,7 @@ export function runCommand(flags: Flags): Promise<number> {
         startTime: await exchangeTime(restUrl),
         ...(until === undefined ? {} : { until }),
         signal: stop.signal,
+        onStop: cfg.live.onStop,
         ...(venue ? { venue } : {}),
         history: liveMarketHistory({ symbols: cfg.backtest.symbols, restUrl }),
         openFeed: (from) =>
@@ -109,15 +107,6 @@ export function runCommand(flags: Flags): Promise<number> {
       await store.close();
     }
   });
-}
-
-/** The API key pair from the environment. @throws UsageError naming the missing variable. */
-function apiKeys(): { apiKey: string; apiSecret: string } {
-  const apiKey = process.env[API_KEY_ENV];
-  const apiSecret = process.env[API_SECRET_ENV];
-  if (!apiKey) throw new UsageError(`${API_KEY_ENV} is not set: testnet and live need an API key pair`);
-  if (!apiSecret) throw new UsageError(`${API_SECRET_ENV} is not set: testnet and live need an API key pair`);
-  return { apiKey, apiSecret };
 }
 
 /** The API key a paper run's lockstep acknowledgements carry (the double checks it): BINANCE_API_KEY. */

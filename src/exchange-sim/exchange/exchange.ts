@@ -103,6 +103,8 @@ export class SimExchange {
   private readonly rates: { takerRate: string; makerRate: string; slippage: string };
   private venue: SimulatedVenue;
   private dualSidePosition = false;
+  /** Whether fees are paid in BNB (`feeBurn`); the double records it, and charges USDT regardless (§4.3). */
+  private feeBurn = false;
   private readonly ledger: Ledger;
   private readonly orders: OrderRecord[] = [];
   private readonly algos: AlgoRecord[] = [];
@@ -439,6 +441,19 @@ export class SimExchange {
   /** GET /fapi/v1/positionSide/dual. */
   positionMode(): { dualSidePosition: boolean } {
     return { dualSidePosition: this.dualSidePosition };
+  }
+
+  /** GET /fapi/v1/feeBurn. */
+  feeBurnStatus(): { feeBurn: boolean } {
+    return { feeBurn: this.feeBurn };
+  }
+
+  /** POST /fapi/v1/feeBurn: `feeBurn` "true"/"false" (binance-usdm.md §4.3; all symbols). */
+  setFeeBurn(p: Params): { code: number; msg: string } {
+    const feeBurn = p.boolean("feeBurn");
+    if (feeBurn === undefined) throw mandatory("feeBurn");
+    this.feeBurn = feeBurn;
+    return { code: 200, msg: "success" };
   }
 
   /** POST /fapi/v1/positionSide/dual: -4059 unchanged, -4067 open orders, -4068 a position (§4.1). */

@@ -41,6 +41,8 @@ const ROUTES: ReadonlyArray<readonly ["GET" | "POST" | "DELETE", string, RouteSe
   ["POST", "/fapi/v1/positionSide/dual", "SIGNED", (x, p) => x.setPositionMode(p)],
   ["GET", "/fapi/v1/leverageBracket", "SIGNED", (x, p) => x.leverageBracket(p)],
   ["GET", "/fapi/v1/income", "SIGNED", (x, p) => x.income(p)],
+  ["GET", "/fapi/v1/feeBurn", "SIGNED", (x) => x.feeBurnStatus()],
+  ["POST", "/fapi/v1/feeBurn", "SIGNED", (x, p) => x.setFeeBurn(p)],
 ];
 
 /**

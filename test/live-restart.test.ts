@@ -21,6 +21,7 @@ import { BacktestConfigSchema, windowOf } from "../src/config/schema.ts";
 import { bundledInstrumentCatalog } from "../src/domain/instruments.catalog.ts";
 import { bundledLeverageBracketCatalog } from "../src/domain/margin/brackets.catalog.ts";
 import { type LiveRunSummary, liveRunId, runLive } from "../src/engine/live-run.ts";
+import { operatorChangeTradingState } from "../src/engine/risk-operator.ts";
 import { CannotResumeError } from "../src/engine/units-of-work.ts";
 import type { OrderRequest } from "../src/engine/venue.ts";
 import type { NewEvent } from "../src/events/envelope.ts";
@@ -271,5 +272,21 @@ describe.skipIf(!root)("a live run killed on an external venue, started again", 
     expect(exchange.sent).not.toContain(stray);
     // The run's own order in doubt was sent once, when the tail was handled again.
     expect(exchange.sent.filter((id) => id === request.clientOrderId)).toEqual([request.clientOrderId]);
+  }, 120_000);
+
+  it("leaves an operator's halt in the tail to the risk engine: the run continues halted", async () => {
+    const exchange = new ExternalDouble(config, instruments);
+    const store = new InMemoryEventStore();
+    const point = POINTS.find((p) => p.name.includes("first OrderAccepted"))!;
+    await expect(run(dying(store, point), exchange)).rejects.toThrow(Killed);
+    const sentBefore = exchange.sent.length;
+    // Another process halts the killed run: its event lands in the tail, after the order's intent.
+    await operatorChangeTradingState(store, "HALTED", "kill switch while the run was down");
+    const again = await run(store, exchange);
+    expect(again.completed).toBe(true);
+    expect(again.tradingState).toBe("HALTED");
+    // The order in doubt was found (not sent again); halted, the run sent nothing else.
+    expect(exchange.queried).toHaveLength(1);
+    expect(exchange.sent).toHaveLength(sentBefore);
   }, 120_000);
 });

@@ -43,7 +43,7 @@ export type TailInput =
 
 /** What the log holds after a live run's last checkpoint (module docstring). */
 export interface LogTail {
-  /** The run's events after the checkpoint, in global order (an operator's halt or resume left out). */
+  /** The run's events after the checkpoint, in global order (out-of-band records left out: `OUT_OF_BAND`). */
   events: RecordedEvent[];
   /** The inputs that caused them, in order (at most one when the run checkpointed after every input). */
   inputs: TailInput[];
@@ -63,8 +63,13 @@ export interface LogTail {
 export async function readLogTail(store: EventStore, runId: string, after: number): Promise<LogTail> {
   const tail: LogTail = { events: [], inputs: [], inDoubt: [], answers: new Map(), canceled: new Set() };
   const submitted = new Map<string, { request: OrderRequest; id: string }>();
+  const outOfBand = new Set<string>();
   for await (const e of store.readAll({ after })) {
-    if (e.metadata.correlationId !== runId || e.metadata.causationId.startsWith("operator:")) continue;
+    if (e.metadata.correlationId !== runId) continue;
+    if (OUT_OF_BAND.test(e.metadata.causationId) || outOfBand.has(e.metadata.causationId)) {
+      outOfBand.add(e.eventId);
+      continue;
+    }
     tail.events.push(e);
     const input = await inputOf(e, store);
     if (input && !(input.kind === "stop" && tail.inputs.at(-1)?.kind === "stop")) tail.inputs.push(input);
@@ -96,6 +101,13 @@ export async function readLogTail(store: EventStore, runId: string, after: numbe
   tail.inDoubt = [...submitted.values()].map((s) => s.request);
   return tail;
 }
+
+/**
+ * Records that are not re-derived: an operator's halt or resume (another process) and a reconciliation round's
+ * verdict (what the venue showed then), with what they caused. They are on the risk stream, which the risk engine
+ * catches up with before it writes.
+ */
+const OUT_OF_BAND = /^(operator|reconciliation):/;
 
 /** The position of the run's last RunCheckpointed, else of its RunStarted. */
 export async function tailStart(store: EventStore, runId: string, lastRevision: number): Promise<number> {
@@ -184,6 +196,40 @@ async function orderSymbol(store: EventStore, clientOrderId: string, e: Recorded
   throw new CannotResumeError(
     `the log's tail cannot be re-derived: ${describe(e)} names order ${clientOrderId}, which the log does not hold`,
   );
+}
+
+/**
+ * `store` whose stream reads can be cut at a global position: while the log's tail is handled again, the engine
+ * must read its streams as they stood at the checkpoint (the risk engine catches up with its stream before it
+ * writes: it must neither take the tail's own events for someone else's, nor an operator's halt that came after
+ * the input it re-derives). `fence(position)` hides every event after `position` from `readStream`;
+ * `fence(undefined)` lifts it. Everything else is delegated.
+ */
+export function fencedStore(store: EventStore): {
+  store: EventStore;
+  fence(after: number | undefined): void;
+} {
+  let fence: number | undefined;
+  async function* readStream(stream: string, options?: Parameters<EventStore["readStream"]>[1]) {
+    for await (const e of store.readStream(stream, options)) {
+      if (fence !== undefined && e.position > fence) return;
+      yield e;
+    }
+  }
+  return {
+    fence: (after) => {
+      fence = after;
+    },
+    store: {
+      append: (stream, events, expectedRevision) => store.append(stream, events, expectedRevision),
+      readStream,
+      readAll: (options) => store.readAll(options),
+      subscribe: (options) => store.subscribe(options),
+      streamRevision: (stream) => store.streamRevision(stream),
+      flush: () => store.flush(),
+      close: () => store.close(),
+    },
+  };
 }
 
 /**

@@ -33,6 +33,7 @@ import type { BacktestSummary } from "./backtest.ts";
 import { createKernel } from "./kernel.ts";
 import {
   adoptWorkingOrders,
+  fencedStore,
   type LogTail,
   RecordedAnswers,
   readLogTail,
@@ -172,7 +173,8 @@ async function execute(
   const { logger } = deps;
   // A continued run notes what it re-appends: the killed run's tail must all be derived again.
   const appended = new Set<string>();
-  const store = observeAppends(deps.store, (events, batch) => {
+  const fenced = fencedStore(deps.store);
+  const store = observeAppends(fenced.store, (events, batch) => {
     if (fold) fold.observe(events);
     else for (const e of batch) appended.add(e.eventId);
   });
@@ -237,8 +239,10 @@ async function execute(
   const onReport: VenueReportHandler = (report) => queue.run(() => handleReport(report));
   // The killed run's tail (external venue): the venue adopts the working orders and takes the tail's orders in doubt.
   let tail: LogTail | undefined;
+  let tailFrom: number | undefined;
   if (recorded && deps.venue) {
-    tail = await readLogTail(store, runId, await tailStart(store, runId, run.streamRevision));
+    tailFrom = await tailStart(store, runId, run.streamRevision);
+    tail = await readLogTail(store, runId, tailFrom);
     await adoptWorkingOrders(deps.venue, store, engine.workingOrders());
     for (const { request, result } of tail.answers.values())
       if (result.accepted)
@@ -267,6 +271,7 @@ async function execute(
       await engine.openAccount(config.initialBalance, config.symbols, cause);
     }
     if (tail) {
+      fenced.fence(tailFrom);
       await rederiveTail(
         tail,
         async (input) => {
@@ -276,6 +281,7 @@ async function execute(
         },
         appended,
       );
+      fenced.fence(undefined);
       if (tail.events.length > 0)
         logger.info({ runId, events: tail.events.length }, "log tail handled again");
     }

@@ -2,8 +2,9 @@
  * Issue 7, "Done when": kill -9 of a testnet run at random points, then the same command again. The local double
  * runs in-process (lockstep, real BTCUSDT+ETHUSDT data, test/support/live-double.ts); `perpsource run --mode
  * testnet … --store sqlite:FILE` runs as a child process and is killed with SIGKILL at seeded points — right
- * after an order reached the double (before the client could read the answer), and after a seeded number of the
- * double's lockstep steps — then started again with the same command until it completes. The audit: no
+ * after an order reached the double (before the client could read the answer), after a seeded number of the
+ * double's lockstep steps, while it handles a fill message — then started again with the same command until it
+ * completes. The audit: no
  * clientOrderId twice in the double's allOrders / allAlgoOrders, every fill of its userTrades in the log once, and
  * the log's positions and USDT wallet equal to the double's.
  */
@@ -15,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import type { ExchangeSim } from "../src/exchange-sim/server.ts";
-import { API_KEY, API_SECRET, audit, startDouble } from "./support/live-double.ts";
+import { API_KEY, API_SECRET, type Audit, audit, startDouble } from "./support/live-double.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 const BIN = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
@@ -24,9 +25,10 @@ const SEED = 20250505;
 
 /**
  * A kill, counted from the start of its attempt: right after the `order`-th order (regular or algo) reached the
- * double, or once the double sent `steps` more lockstep steps.
+ * double; once the double sent `steps` more lockstep steps; or `afterMs` after it sent the `fill`-th TRADE
+ * message (while the client handles it).
  */
-type Kill = { order: number } | { steps: number };
+type Kill = { order: number } | { steps: number } | { fill: number; afterMs: number };
 
 /** mulberry32: the seeded source of the step kills. */
 function random(seed: number): () => number {
@@ -57,45 +59,134 @@ function env(): Record<string, string> {
   return { ...Object.fromEntries(clean), BINANCE_API_KEY: API_KEY, BINANCE_API_SECRET: API_SECRET };
 }
 
-describe.skipIf(!root)("kill -9 of a testnet run, started again until it completes", () => {
-  // A step kill that lands while the client handles a fill message loses that message (the double released it
-  // when the connection closed): the restarted run gets it back only from reconciliation (issue 7 item 4).
-  it(`loses no fill, sends no order twice, ends equal to the double (seed ${SEED})`, async () => {
-    const double = await startDouble(root!);
-    sim = double.sim;
-    const { exchange } = double;
-    const file = join(mkdtempSync(join(tmpdir(), "perpsource-crash-")), "live.sqlite");
-    const args = [
-      "run",
-      "--mode",
-      "testnet",
-      "--rest-url",
-      double.url,
-      "--ws-url",
-      double.url.replace("http", "ws"),
-    ]
-      .concat(["--symbols", "BTCUSDT,ETHUSDT", "--store", `sqlite:${file}`, "--until", "2025-05-06"])
-      .concat(["--lockstep", "--warmup-bars", "0", "--json", "--log-level", "info"]);
+/** What `killAndRestart` saw: each attempt's end, the completing attempt's summary, every stderr line. */
+interface Outcome {
+  ends: string[];
+  summary: Record<string, unknown> | undefined;
+  stderr: string;
+  audit: Audit;
+}
 
-    // Orders reaching the double: a kill armed on the n-th one fires before the client reads the answer.
-    let orders = 0;
-    let armedOrder: number | undefined;
-    const killNow = () => {
-      child?.kill("SIGKILL");
-      armedOrder = undefined;
+/**
+ * Runs `perpsource run --mode testnet` against a fresh in-process double, killing attempt i at `kills[i]`, and
+ * starting it again with the same command until an attempt completes (12 attempts beyond the kills at most).
+ */
+async function killAndRestart(kills: readonly Kill[]): Promise<Outcome> {
+  const double = await startDouble(root!);
+  sim = double.sim;
+  const { exchange } = double;
+  const file = join(mkdtempSync(join(tmpdir(), "perpsource-crash-")), "live.sqlite");
+  const args = [
+    "run",
+    "--mode",
+    "testnet",
+    "--rest-url",
+    double.url,
+    "--ws-url",
+    double.url.replace("http", "ws"),
+  ]
+    .concat(["--symbols", "BTCUSDT,ETHUSDT", "--store", `sqlite:${file}`, "--until", "2025-05-06"])
+    .concat(["--lockstep", "--warmup-bars", "0", "--json", "--log-level", "info"]);
+
+  let armed: { kind: "order" | "fill"; at: number; afterMs: number } | undefined;
+  const killNow = () => {
+    child?.kill("SIGKILL");
+    armed = undefined;
+  };
+  // Orders reaching the double: a kill armed on the n-th one fires before the client reads the answer.
+  let orders = 0;
+  for (const method of ["newOrder", "newAlgoOrder"] as const) {
+    const place = exchange[method].bind(exchange);
+    exchange[method] = async (p) => {
+      const placed = await place(p);
+      orders += 1;
+      if (armed?.kind === "order" && orders >= armed.at) killNow();
+      return placed;
     };
-    for (const method of ["newOrder", "newAlgoOrder"] as const) {
-      const place = exchange[method].bind(exchange);
-      exchange[method] = async (p) => {
-        const placed = await place(p);
-        orders += 1;
-        if (armedOrder !== undefined && orders >= armedOrder) killNow();
-        return placed;
-      };
+  }
+  // Fill messages: a kill armed on the n-th one fires `afterMs` after it was sent (the client is handling it).
+  let fills = 0;
+  const forward = (exchange as unknown as { listener: (m: unknown) => Promise<void> }).listener;
+  exchange.onUserEvent(async (message) => {
+    const sent = forward(message);
+    const m = message as { e?: string; o?: { x?: string } };
+    if (m.e === "ORDER_TRADE_UPDATE" && m.o?.x === "TRADE") {
+      fills += 1;
+      if (armed?.kind === "fill" && fills >= armed.at) {
+        setTimeout(killNow, armed.afterMs);
+        armed = undefined;
+      }
     }
+    await sent;
+  });
 
+  const ends: string[] = [];
+  let stderr = "";
+  let summary: Record<string, unknown> | undefined;
+  for (let attempt = 0; attempt < kills.length + 12 && summary === undefined; attempt++) {
+    const kill = kills[attempt];
+    armed =
+      kill && "order" in kill
+        ? { kind: "order", at: orders + kill.order, afterMs: 0 }
+        : kill && "fill" in kill
+          ? { kind: "fill", at: fills + kill.fill, afterMs: kill.afterMs }
+          : undefined;
+    const fromStep = sim.status().stepsSent;
+    child = spawn(process.execPath, [BIN, ...args], {
+      cwd: mkdtempSync(join(tmpdir(), "perpsource-crash-cwd-")),
+      env: env(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr!.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const watch =
+      kill && "steps" in kill
+        ? setInterval(() => {
+            if (sim!.status().stepsSent >= fromStep + kill.steps) killNow();
+          }, 5)
+        : undefined;
+    const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child!.on("exit", (code, signal) => resolve({ code, signal })),
+    );
+    clearInterval(watch);
+    child = undefined;
+    ends.push(exit.signal ?? String(exit.code));
+    if (exit.signal === "SIGKILL") continue;
+    expect(exit.code, stderr.slice(-4_000)).toBe(0);
+    summary = JSON.parse(out.trim().split("\n").at(-1)!) as Record<string, unknown>;
+  }
+  const store = SqliteEventStore.open(file, { readOnly: true });
+  const result = await audit(store, exchange);
+  await store.close();
+  return { ends, summary, stderr, audit: result };
+}
+
+/** Every kill fired, the last attempt completed the run, and its log is the double's ledger (module docstring). */
+function expectRecovered(outcome: Outcome, kills: readonly Kill[]): void {
+  expect(outcome.ends).toEqual([...kills.map(() => "SIGKILL"), "0"]);
+  expect(outcome.summary).toMatchObject({
+    mode: "testnet",
+    completed: true,
+    continued: true,
+    bars: 2 * 2880,
+  });
+  expect(outcome.audit.venueFills.length).toBeGreaterThan(0);
+  expect(outcome.audit.duplicateOrderIds).toEqual([]);
+  expect(outcome.audit.logFills).toEqual(outcome.audit.venueFills);
+  expect(outcome.audit.logPositions).toEqual(outcome.audit.venuePositions);
+  expect(outcome.audit.logWallet).toBe(outcome.audit.venueWallet);
+}
+
+describe.skipIf(!root)("kill -9 of a testnet run, started again until it completes", () => {
+  it(`right after orders reach the double and at seeded steps: nothing lost or twice (seed ${SEED})`, async () => {
     const next = random(SEED);
-    // Each kill counts from the start of its attempt (the two days have about 39 orders and 5,900 steps).
+    // Each kill counts from the start of its attempt (the two days have about 39 orders and 5,900 steps). A step
+    // kill rarely lands on a fill message (about 50 of the steps); see the next test for those.
     const kills: Kill[] = [
       { order: 2 },
       { steps: 200 + Math.floor(next() * 400) },
@@ -105,53 +196,23 @@ describe.skipIf(!root)("kill -9 of a testnet run, started again until it complet
       { steps: 200 + Math.floor(next() * 400) },
       { order: 2 },
     ];
-    const outcomes: string[] = [];
-    let stderr = "";
-    let summary: Record<string, unknown> | undefined;
-    for (let attempt = 0; attempt < 12 && summary === undefined; attempt++) {
-      const kill = kills[attempt];
-      armedOrder = kill && "order" in kill ? orders + kill.order : undefined;
-      const fromStep = sim.status().stepsSent;
-      child = spawn(process.execPath, [BIN, ...args], {
-        cwd: mkdtempSync(join(tmpdir(), "perpsource-crash-cwd-")),
-        env: env(),
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      child.stdout!.on("data", (c: Buffer) => {
-        out += c.toString();
-      });
-      child.stderr!.on("data", (c: Buffer) => {
-        stderr += c.toString();
-      });
-      const watch =
-        kill && "steps" in kill
-          ? setInterval(() => {
-              if (sim!.status().stepsSent >= fromStep + kill.steps) killNow();
-            }, 5)
-          : undefined;
-      const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-        child!.on("exit", (code, signal) => resolve({ code, signal })),
-      );
-      clearInterval(watch);
-      child = undefined;
-      outcomes.push(exit.signal ?? String(exit.code));
-      if (exit.signal === "SIGKILL") continue;
-      expect(exit.code, stderr.slice(-4_000)).toBe(0);
-      summary = JSON.parse(out.trim().split("\n").at(-1)!) as Record<string, unknown>;
-    }
+    const outcome = await killAndRestart(kills);
+    expectRecovered(outcome, kills);
+    // The order kills left orders in doubt: the restarted run found each at the double instead of sending it.
+    expect(outcome.stderr).toContain("order in doubt: found at the venue, not sent");
+  }, 600_000);
 
-    expect(outcomes).toEqual([...kills.map(() => "SIGKILL"), "0"]);
-    expect(summary).toMatchObject({ mode: "testnet", completed: true, continued: true, bars: 2 * 2880 });
-    // The order kills left an order in doubt: the restarted run found it at the double instead of sending it.
-    expect(stderr).toContain("order in doubt: found at the venue, not sent");
-    const store = SqliteEventStore.open(file, { readOnly: true });
-    const result = await audit(store, exchange);
-    await store.close();
-    expect(result.venueFills.length).toBeGreaterThan(0);
-    expect(result.duplicateOrderIds).toEqual([]);
-    expect(result.logFills).toEqual(result.venueFills);
-    expect(result.logPositions).toEqual(result.venuePositions);
-    expect(result.logWallet).toBe(result.venueWallet);
+  // Kept failing until reconciliation (issue 7 item 4) is merged: a fill message the client was handling when it
+  // died was released by the double when the connection closed, and nothing brings it back — the restarted run
+  // keeps the order working and its position and wallet part from the double's. (Against the reconciliation
+  // branch merged in, this passes.)
+  it.fails("while the client handles fill messages: the fills come back (reconciliation)", async () => {
+    const kills: Kill[] = [
+      { fill: 1, afterMs: 0 },
+      { fill: 2, afterMs: 3 },
+      { fill: 1, afterMs: 8 },
+      { order: 2 },
+    ];
+    expectRecovered(await killAndRestart(kills), kills);
   }, 600_000);
 });

@@ -51,9 +51,13 @@ async function archiveEvents(): Promise<MarketEvent[]> {
   return events;
 }
 
-/** A testnet-mode run of `config` against `exchange`, writing to `store`. */
-async function run(store: EventStore, exchange: ExternalDouble): Promise<LiveRunSummary> {
+/**
+ * A testnet-mode run of `config` against `exchange`, writing to `store`; `stopAfter`: stopped (as by Ctrl-C, its
+ * working orders canceled) once it handled the bar of that openTime.
+ */
+async function run(store: EventStore, exchange: ExternalDouble, stopAfter?: number): Promise<LiveRunSummary> {
   const events = await archiveEvents();
+  const stop = new AbortController();
   return runLive("testnet", config, {
     store,
     logger,
@@ -62,7 +66,11 @@ async function run(store: EventStore, exchange: ExternalDouble): Promise<LiveRun
     startTime: window.from,
     until: window.to,
     venue: exchange,
-    openFeed: (from) => exchange.feed(events, from),
+    openFeed: (from) =>
+      exchange.feed(events, from, (e) => {
+        if (e.kind === "bar" && e.bar.openTime === stopAfter) stop.abort();
+      }),
+    ...(stopAfter === undefined ? {} : { signal: stop.signal, onStop: "cancel" as const }),
   });
 }
 
@@ -288,5 +296,46 @@ describe.skipIf(!root)("a live run killed on an external venue, started again", 
     // The order in doubt was found (not sent again); halted, the run sent nothing else.
     expect(exchange.queried).toHaveLength(1);
     expect(exchange.sent).toHaveLength(sentBefore);
+  }, 120_000);
+
+  it("killed while it cancels its orders on stop, continues as the stop would have left it", async () => {
+    // The bar after the first protective order: the run stops there with a stop-loss and a take-profit working.
+    const whole = new InMemoryEventStore();
+    await run(whole, new ExternalDouble(config, instruments));
+    let protectedAt: number | undefined;
+    for await (const e of whole.readAll())
+      if (
+        e.type === "OrderAccepted" &&
+        /-(SL|TP)$/.test((e.data as { clientOrderId: string }).clientOrderId)
+      ) {
+        protectedAt = Math.floor(e.metadata.eventTime / 60_000) * 60_000 + 60_000;
+        break;
+      }
+    expect(protectedAt).toBeDefined();
+
+    // Reference: stopped there (both canceled), then continued to the end.
+    const stopped = new InMemoryEventStore();
+    const reference = new ExternalDouble(config, instruments);
+    expect((await run(stopped, reference, protectedAt)).completed).toBe(false);
+    const canceled: string[] = [];
+    for await (const e of stopped.readAll())
+      if (e.type === "OrderCanceled") canceled.push((e.data as { clientOrderId: string }).clientOrderId);
+    expect(canceled).toHaveLength(2);
+    const referenceEnd = await run(stopped, reference);
+
+    // Killed at the second cancel's record: the first is in the tail, the second was never sent.
+    const store = new InMemoryEventStore();
+    const exchange = new ExternalDouble(config, instruments);
+    const point: KillPoint = {
+      name: "the 2nd OrderCanceled",
+      select: type("OrderCanceled"),
+      n: 2,
+      at: "append",
+    };
+    await expect(run(dying(store, point), exchange, protectedAt)).rejects.toThrow(Killed);
+    const again = await run(store, exchange);
+    expect(again.completed).toBe(true);
+    expect(again.eventLogSha256).toBe(referenceEnd.eventLogSha256);
+    expect(exchange.sent).toEqual(reference.sent);
   }, 120_000);
 });

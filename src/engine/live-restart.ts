@@ -333,8 +333,10 @@ export async function rederiveTail(
   const missing = tail.events.find((e) => !appended.has(e.eventId));
   if (missing)
     throw new CannotResumeError(
-      `the log's tail cannot be re-derived: ${describe(missing)} was not produced again by ` +
-        (tail.inputs.length === 0 ? "the run's opening" : `re-handling ${describe(tail.inputs[0]!.first)}`),
+      `the log's tail cannot be re-derived: ${describe(missing)} was not produced again ` +
+        (tail.inputs.length === 0
+          ? "(no input of the tail explains it, nor the run's opening)"
+          : `by re-handling ${describe(tail.inputs[0]!.first)}`),
     );
 }
 

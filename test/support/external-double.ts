@@ -35,6 +35,7 @@ export class ExternalDouble implements ExternalVenue {
   private readonly orderIds = new Map<string, string>();
   private readonly doubted = new Set<string>();
   private readonly matched = new Set<string>();
+  private readonly canceled = new Set<string>();
   private handler: VenueReportHandler | undefined;
   private missed: VenueReport[] = [];
 
@@ -75,8 +76,11 @@ export class ExternalDouble implements ExternalVenue {
     return result;
   }
 
-  cancel(symbol: string, clientOrderId: string): Promise<CancelResult> {
-    return this.sim.cancel(symbol, clientOrderId);
+  /** Cancels at the matching; an order canceled before is canceled (the Binance venue settles -2011 by a query). */
+  async cancel(symbol: string, clientOrderId: string): Promise<CancelResult> {
+    const result = await this.sim.cancel(symbol, clientOrderId);
+    if (result.canceled) this.canceled.add(clientOrderId);
+    return result.canceled || !this.canceled.has(clientOrderId) ? result : { canceled: true };
   }
 
   /** Hands the run what it missed, then matches `e` (once) and reports what it caused. */
@@ -91,8 +95,11 @@ export class ExternalDouble implements ExternalVenue {
     else if (e.kind === "funding") await this.sim.settleFunding(e.funding, this.deliver);
   }
 
-  /** A live feed of `events` from minute `from` on, each matched here first, one at a time (lockstep). */
-  feed(events: readonly MarketEvent[], from: number): LiveMarketFeed {
+  /**
+   * A live feed of `events` from minute `from` on, each matched here first, one at a time (lockstep);
+   * `onProcessed` is told each event the run handled.
+   */
+  feed(events: readonly MarketEvent[], from: number, onProcessed?: (e: MarketEvent) => void): LiveMarketFeed {
     let ack: (() => void) | undefined;
     let closed = false;
     return {
@@ -119,7 +126,10 @@ export class ExternalDouble implements ExternalVenue {
           ack?.();
         };
       }),
-      processed: async () => ack?.(),
+      processed: async (e) => {
+        onProcessed?.(e);
+        ack?.();
+      },
       close: async () => {
         closed = true;
         ack?.();

@@ -171,12 +171,13 @@ async function execute(
   fold: LogFold | undefined,
 ): Promise<LiveRunSummary> {
   const { logger } = deps;
-  // A continued run notes what it re-appends: the killed run's tail must all be derived again.
+  // A continued run notes what it re-appends while it opens: the killed run's tail must all be derived again.
   const appended = new Set<string>();
+  let opening = recorded !== undefined;
   const fenced = fencedStore(deps.store);
   const store = observeAppends(fenced.store, (events, batch) => {
     if (fold) fold.observe(events);
-    else for (const e of batch) appended.add(e.eventId);
+    else if (opening) for (const e of batch) appended.add(e.eventId);
   });
   const answers = deps.venue && recorded ? new RecordedAnswers(deps.venue) : undefined;
   const kernel = createKernel({
@@ -258,7 +259,7 @@ async function execute(
   }
   const started = deps.venue?.start(venueSettings(config), onReport);
   // Queued before any report the venue's stream can bring: the opening, then the tail handled again.
-  const opening = queue.run(async () => {
+  const opened = queue.run(async () => {
     await started;
     if (!checkpoint) {
       const warmUp = liveWarmUpWindow(config, startTime);
@@ -286,8 +287,9 @@ async function execute(
         logger.info({ runId, events: tail.events.length }, "log tail handled again");
     }
     if (!checkpoint) await units.checkpointAt(startTime);
+    opening = false;
   });
-  await opening.catch(async (error: unknown) => {
+  await opened.catch(async (error: unknown) => {
     await deps.venue?.close().catch(() => undefined);
     throw error;
   });

@@ -264,6 +264,15 @@ const riskPool: Ev[] = [
       }),
     ),
   ),
+  {
+    type: "VenueReconciled",
+    data: {
+      accountId: "main",
+      trigger: "periodic",
+      recovered: 0,
+      discrepancies: [{ kind: "walletMismatch", detail: "USDT wallet: engine 1, venue 2" }],
+    },
+  },
   foreign,
 ];
 

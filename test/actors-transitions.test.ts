@@ -164,6 +164,17 @@ const samples = {
   },
   RunCompleted: { type: "RunCompleted", data: { runId: "bt-1", bars: 1440, fundingSettlements: 3 } },
   RiskLimitsSet: { type: "RiskLimitsSet", data: { accountId: "main", limits: { maxDrawdown: "0.15" } } },
+  VenueReconciled: {
+    type: "VenueReconciled",
+    data: {
+      accountId: "main",
+      trigger: "resync",
+      recovered: 1,
+      discrepancies: [
+        { kind: "unknownOrder", detail: "unknown order web_1 (BTCUSDT BUY LIMIT 0.01 @ 90000)" },
+      ],
+    },
+  },
   ...stateChanges(),
 } satisfies Record<string, DomainEvent>;
 type Sample = keyof typeof samples;
@@ -258,9 +269,9 @@ const tables: Record<
     machine: riskMachine,
     table: {
       none: { RiskLimitsSet: "ACTIVE" },
-      ACTIVE: { ActiveToReducing: "REDUCING", ActiveToHalted: "HALTED" },
-      REDUCING: { ReducingToActive: "ACTIVE", ReducingToHalted: "HALTED" },
-      HALTED: { HaltedToActive: "ACTIVE", HaltedToReducing: "REDUCING" },
+      ACTIVE: { ActiveToReducing: "REDUCING", ActiveToHalted: "HALTED", VenueReconciled: "ACTIVE" },
+      REDUCING: { ReducingToActive: "ACTIVE", ReducingToHalted: "HALTED", VenueReconciled: "REDUCING" },
+      HALTED: { HaltedToActive: "ACTIVE", HaltedToReducing: "REDUCING", VenueReconciled: "HALTED" },
     },
   },
   account: {

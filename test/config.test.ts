@@ -70,7 +70,7 @@ describe("defaults", () => {
           triggerLatencyMs: 0,
         },
       },
-      live: { onStop: "keep" },
+      live: { onStop: "keep", reconcileMinutes: 30 },
     });
   });
 

@@ -185,8 +185,7 @@ function expectRecovered(outcome: Outcome, kills: readonly Kill[]): void {
 describe.skipIf(!root)("kill -9 of a testnet run, started again until it completes", () => {
   it(`right after orders reach the double and at seeded steps: nothing lost or twice (seed ${SEED})`, async () => {
     const next = random(SEED);
-    // Each kill counts from the start of its attempt (the two days have about 39 orders and 5,900 steps). A step
-    // kill rarely lands on a fill message (about 50 of the steps); see the next test for those.
+    // Each kill counts from the start of its attempt (the two days have about 39 orders and 5,900 steps).
     const kills: Kill[] = [
       { order: 2 },
       { steps: 200 + Math.floor(next() * 400) },
@@ -202,11 +201,9 @@ describe.skipIf(!root)("kill -9 of a testnet run, started again until it complet
     expect(outcome.stderr).toContain("order in doubt: found at the venue, not sent");
   }, 600_000);
 
-  // Kept failing until reconciliation (issue 7 item 4) is merged: a fill message the client was handling when it
-  // died was released by the double when the connection closed, and nothing brings it back — the restarted run
-  // keeps the order working and its position and wallet part from the double's. (Against the reconciliation
-  // branch merged in, this passes.)
-  it.fails("while the client handles fill messages: the fills come back (reconciliation)", async () => {
+  // A fill message the client was handling when it died was released by the double when the connection closed:
+  // the restarted run gets it back from its start reconciliation (userTrades), or handles it again from its log.
+  it("while the client handles fill messages: the fills come back (reconciliation)", async () => {
     const kills: Kill[] = [
       { fill: 1, afterMs: 0 },
       { fill: 2, afterMs: 3 },

@@ -72,13 +72,7 @@ describe.skipIf(!root)("faults of the double against a testnet run (lockstep)", 
     for (const fault of Object.keys(result.fired)) expectConsistent(result, fault);
   }, 300_000);
 
-  // A CLIENT BUG, kept failing on purpose: a user-data message lost while the private connection was down (an
-  // order's only TRADE/FILLED, an algo order's trigger, a FUNDING_FEE ACCOUNT_UPDATE) is never recovered. The
-  // venue recovers only gaps it can see (a later message of the same order held back, venue.ts `checkGaps`);
-  // on `reconnected` it only calls the resync listeners, and nothing (no reconciliation, issue 7 item 4)
-  // listens: the engine keeps the order open, misses the fill and the funding, and its positions and wallet
-  // part from the double's.
-  it.fails("drop-user-ws:every=5: fills lost with the dropped messages are recovered (no reconciliation yet)", async () => {
+  it("drop-user-ws:every=5: what the dropped messages carried is recovered by reconciliation", async () => {
     expectConsistent(await runWithFault("drop-user-ws:every=5"), "drop-user-ws");
   }, 300_000);
 });

@@ -8,18 +8,24 @@
  *   ACTIVE     TradingStateChanged (from ACTIVE, to X) → X        X ∈ {REDUCING, HALTED}
  *   REDUCING   TradingStateChanged (from REDUCING, to X) → X      X ∈ {ACTIVE, HALTED}
  *   HALTED     TradingStateChanged (from HALTED, to X) → X        X ∈ {ACTIVE, REDUCING}
+ *   any but none  VenueReconciled                          → same (a record; its state change follows apart)
  */
 import { assign, setup } from "xstate";
 import type { EventData } from "../events/catalog.ts";
 
-type Ev<T extends "RiskLimitsSet" | "TradingStateChanged"> = { type: T; data: EventData<T> };
+type Ev<T extends "RiskLimitsSet" | "TradingStateChanged" | "VenueReconciled"> = {
+  type: T;
+  data: EventData<T>;
+};
 /** The events a risk actor applies. */
-export type RiskActorEvent = Ev<"RiskLimitsSet"> | Ev<"TradingStateChanged">;
+export type RiskActorEvent = Ev<"RiskLimitsSet"> | Ev<"TradingStateChanged"> | Ev<"VenueReconciled">;
 
 /** What the risk actor knows: the recorded limits and the last change of state. */
 export interface RiskContext {
   limits?: EventData<"RiskLimitsSet">["limits"];
   lastChange?: EventData<"TradingStateChanged">;
+  /** The last reconciliation with the venue that changed something. */
+  lastReconciliation?: EventData<"VenueReconciled">;
 }
 
 type State = EventData<"TradingStateChanged">["to"];
@@ -38,6 +44,9 @@ export const riskMachine = setup({
     recordChange: assign(({ event }) =>
       event.type === "TradingStateChanged" ? { lastChange: event.data } : {},
     ),
+    recordReconciliation: assign(({ event }) =>
+      event.type === "VenueReconciled" ? { lastReconciliation: event.data } : {},
+    ),
   },
   guards: {
     ACTIVE_REDUCING: ({ event }) => isChange(event, "ACTIVE", "REDUCING"),
@@ -55,6 +64,7 @@ export const riskMachine = setup({
     none: { on: { RiskLimitsSet: { target: "ACTIVE", actions: "recordLimits" } } },
     ACTIVE: {
       on: {
+        VenueReconciled: { actions: "recordReconciliation" },
         TradingStateChanged: [
           { guard: "ACTIVE_REDUCING", target: "REDUCING", actions: "recordChange" },
           { guard: "ACTIVE_HALTED", target: "HALTED", actions: "recordChange" },
@@ -63,6 +73,7 @@ export const riskMachine = setup({
     },
     REDUCING: {
       on: {
+        VenueReconciled: { actions: "recordReconciliation" },
         TradingStateChanged: [
           { guard: "REDUCING_ACTIVE", target: "ACTIVE", actions: "recordChange" },
           { guard: "REDUCING_HALTED", target: "HALTED", actions: "recordChange" },
@@ -71,6 +82,7 @@ export const riskMachine = setup({
     },
     HALTED: {
       on: {
+        VenueReconciled: { actions: "recordReconciliation" },
         TradingStateChanged: [
           { guard: "HALTED_ACTIVE", target: "ACTIVE", actions: "recordChange" },
           { guard: "HALTED_REDUCING", target: "REDUCING", actions: "recordChange" },

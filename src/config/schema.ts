@@ -217,6 +217,11 @@ export const LiveConfigSchema = z.strictObject({
    * OrderCanceled with reason `shutdown`; positions stay open without their exits).
    */
   onStop: z.enum(["keep", "cancel"], { error: "expected keep or cancel" }).default("keep"),
+  /**
+   * Minutes of market time between two reconciliations with an external venue (also at start and after every
+   * reconnect; src/engine/live-reconciliation.ts).
+   */
+  reconcileMinutes: Int(1, 10_080, "an integer number of minutes 1–10080").default(30),
 });
 
 /** pino levels, plus "silent". */

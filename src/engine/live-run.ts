@@ -31,6 +31,7 @@ import { streams } from "../events/streams.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import type { BacktestSummary } from "./backtest.ts";
 import { createKernel } from "./kernel.ts";
+import { LiveReconciler } from "./live-reconciliation.ts";
 import {
   adoptWorkingOrders,
   fencedStore,
@@ -93,6 +94,11 @@ export interface LiveRunDeps {
    * default), or `cancel` them, each recorded as OrderCanceled with reason `shutdown` (config `live.onStop`).
    */
   onStop?: LiveConfig["onStop"];
+  /**
+   * An external venue is reconciled with (live-reconciliation.ts) at start, at its resync points and whenever
+   * market time crosses a multiple of this (ms; default 30 minutes).
+   */
+  reconcileEveryMs?: number;
 }
 
 /**
@@ -175,7 +181,9 @@ async function execute(
   const appended = new Set<string>();
   let opening = recorded !== undefined;
   const fenced = fencedStore(deps.store);
+  let appendedAny = false;
   const store = observeAppends(fenced.store, (events, batch) => {
+    appendedAny = true;
     if (fold) fold.observe(events);
     else if (opening) for (const e of batch) appended.add(e.eventId);
   });
@@ -232,9 +240,18 @@ async function execute(
     skipCovered: false,
   });
   const queue = new SerialQueue();
+  let lastTime = deps.startTime;
+  const reconciler =
+    deps.venue &&
+    new LiveReconciler({
+      engine,
+      venue: deps.venue,
+      logger,
+      fundingFallback: (checkpoint && resumeFrom(engine, config.symbols)) || startTime,
+    });
   // Each venue report is an input: a unit of work of its own.
   const handleReport = async (report: VenueReport): Promise<void> => {
-    await engine.onVenueReport(report);
+    await (reconciler ? reconciler.handle(report) : engine.onVenueReport(report));
     await units.checkpointAt(report.time);
   };
   const onReport: VenueReportHandler = (report) => queue.run(() => handleReport(report));
@@ -293,6 +310,29 @@ async function execute(
     await deps.venue?.close().catch(() => undefined);
     throw error;
   });
+  // Reconciliation: at start, at the venue's resync points, periodically on market time. A round that wrote
+  // something is a unit of work (the reports it recovers are not checkpointed one by one: a restart handles them
+  // again from the log).
+  const reconcile = async (trigger: "start" | "resync" | "periodic") => {
+    appendedAny = false;
+    await reconciler!.run(trigger, lastTime);
+    if (appendedAny) await units.checkpointAt(lastTime);
+  };
+  const everyMs = deps.reconcileEveryMs ?? DEFAULT_RECONCILE_MS;
+  let nextReconciliation = Math.floor(lastTime / everyMs) * everyMs + everyMs;
+  let reconcileFailure: unknown;
+  let stopped = false;
+  if (reconciler) {
+    await queue.run(() => reconcile("start"));
+    deps.venue?.onResync?.(() => {
+      if (stopped) return; // the venue closes: nothing more to reconcile in this run
+      queue
+        .run(() => reconcile("resync"))
+        .catch((error: unknown) => {
+          reconcileFailure ??= error;
+        });
+    });
+  }
   logger.info(
     { runId, mode, symbols: config.symbols, continued: recorded !== undefined },
     "live run started",
@@ -303,7 +343,6 @@ async function execute(
   const until = deps.until ?? Number.POSITIVE_INFINITY;
   let completed = false;
   const reached = new Set<string>();
-  let lastTime = startTime;
   const stop$ = deps.signal ? fromEvent(deps.signal, "abort") : NEVER;
   try {
     if (!deps.signal?.aborted) {
@@ -318,6 +357,11 @@ async function execute(
               await queue.run(() => units.step(e, kernel.step));
               lastTime = e.time;
             }
+            if (reconcileFailure !== undefined) throw reconcileFailure;
+            if (reconciler && e.time >= nextReconciliation) {
+              nextReconciliation = Math.floor(e.time / everyMs) * everyMs + everyMs;
+              await queue.run(() => reconcile("periodic"));
+            }
             // The run completes once every symbol's market data reached `until`.
             if (reaches(e, until)) reached.add(symbolOf(e));
             if (reached.size === config.symbols.length) completed = true;
@@ -330,11 +374,13 @@ async function execute(
       );
     }
   } finally {
+    stopped = true;
     await feed.close();
     await queue.idle();
     if (deps.onStop === "cancel") await queue.run(() => cancelOnStop(engine, units, runId, lastTime, logger));
     await deps.venue?.close();
   }
+  if (reconcileFailure !== undefined) throw reconcileFailure;
   if (completed) {
     await run.commit(
       [
@@ -438,6 +484,8 @@ export function liveWarmUpWindow(
 }
 
 const ONE_MINUTE_MS = 60_000;
+/** Default period of a live run's reconciliation with its venue (market time). */
+const DEFAULT_RECONCILE_MS = 30 * ONE_MINUTE_MS;
 
 /** Whether market event `e` brings its symbol to `until`: the bar closing at `until` − 1, a gap up to it. */
 function reaches(e: MarketEvent, until: number): boolean {

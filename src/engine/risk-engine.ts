@@ -35,6 +35,8 @@ import type { OrderRequest } from "./venue.ts";
 
 /** Who changes the state by hand. */
 export const OPERATOR = "operator";
+/** TradingStateChanged.by of a change a reconciliation with the venue called for. */
+export const RECONCILIATION = "reconciliation";
 
 /** What the risk engine reads of the account at a moment: the account actor's wallet and positions, the working orders. */
 export interface RiskAccountView {
@@ -223,6 +225,35 @@ export class RiskEngine {
     this.addToDay(new Dec(booked.fundingFee), cause.eventTime);
     if (this.deps.limits.maxDrawdown === undefined && this.deps.limits.dailyLossLimit === undefined) return;
     await this.evaluate(cause);
+  }
+
+  /**
+   * Records a reconciliation with the venue that changed something (VenueReconciled), then tightens the trading
+   * state to what its discrepancies call for (`action`: REDUCING only from ACTIVE; HALTED from any other), by
+   * `reconciliation` with `reason` and `numbers`. Nothing is appended when nothing was recovered and nothing
+   * differs.
+   * @returns the change of state appended, if any.
+   */
+  async reconciled(
+    record: Omit<EventData<"VenueReconciled">, "accountId">,
+    action: "none" | "REDUCING" | "HALTED",
+    reason: string,
+    numbers: Record<string, string>,
+    cause: Cause,
+  ): Promise<EventData<"TradingStateChanged"> | undefined> {
+    if (record.recovered === 0 && record.discrepancies.length === 0) return undefined;
+    await this.catchUp();
+    const [id] = await this.actor.commit(
+      [{ type: "VenueReconciled", data: { accountId: this.deps.accountId, ...record } }],
+      cause,
+    );
+    const from = this.tradingState;
+    if (action === "none" || from === "HALTED" || (action === "REDUCING" && from === "REDUCING"))
+      return undefined;
+    return this.change(
+      { from, to: action, by: RECONCILIATION, reason, numbers },
+      { causationId: id!, eventTime: cause.eventTime },
+    );
   }
 
   /**

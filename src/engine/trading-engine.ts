@@ -8,7 +8,7 @@
  */
 import { accountMachine, positionKey } from "../actors/account.machine.ts";
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
-import type { OrderContext } from "../actors/order.machine.ts";
+import { isConditionalType, type OrderContext } from "../actors/order.machine.ts";
 import { symbolMachine } from "../actors/symbol.machine.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { Instrument } from "../domain/instruments.ts";
@@ -18,6 +18,12 @@ import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import type { AnyStrategy, PositionView, StrategyInput } from "../strategies/strategy.ts";
 import { type Cause, OrderExecution } from "./order-execution.ts";
+import {
+  describe,
+  type EngineView,
+  type ReconciliationOutcome,
+  type WorkingOrderView,
+} from "./reconciliation.ts";
 import { type PersistedRiskEngine, RiskEngine } from "./risk-engine.ts";
 import { type PersistedStrategy, StrategyActor, type TimedDecision } from "./strategy-actor.ts";
 import { TradeManager } from "./trade-manager.ts";
@@ -78,6 +84,8 @@ export class TradingEngine {
   /** eventId of each symbol's latest FundingRateSettled (the cause of the funding booking). */
   private readonly fundingCause = new Map<string, string>();
   private readonly counts = { bars: 0, fundingSettlements: 0, gaps: 0 };
+  /** Venue time of the last funding payment booked per symbol in this process (reconciliation's lookback). */
+  private readonly lastFundingBooked = new Map<string, number>();
 
   constructor(private readonly options: TradingEngineOptions) {
     const deps = { store: options.store, correlationId: options.runId };
@@ -268,6 +276,7 @@ export class TradingEngine {
       }
       case "funding": {
         const symbol = report.funding.symbol;
+        this.lastFundingBooked.set(symbol, report.time);
         return this.execution.onFunding(
           report.funding,
           this.fundingCause.get(symbol) ?? `funding:${symbol}`,
@@ -276,6 +285,63 @@ export class TradingEngine {
       }
     }
   };
+
+  /**
+   * The engine's side of a reconciliation (src/engine/reconciliation.ts): working orders, open positions, the
+   * wallet, and per symbol the time after which funding may be missing — the venue time of the last payment
+   * booked in this process, else `fundingFallback` (ms) — and its last settlement.
+   */
+  reconciliationView(fundingFallback: number): EngineView {
+    const orders: WorkingOrderView[] = [];
+    for (const { snapshot } of this.execution.workingOrders()) {
+      const { request, triggeredOrderId, executedQty } = snapshot.context;
+      orders.push({
+        clientOrderId: request!.clientOrderId,
+        symbol: request!.symbol,
+        algo: isConditionalType(request!.type),
+        ...(triggeredOrderId === undefined ? {} : { triggeredOrderId }),
+        executedQty,
+      });
+    }
+    const { positions, walletBalance } = this.account.snapshot.context;
+    const fundingSince: Record<string, number> = {};
+    const lastSettlement: Record<string, number> = {};
+    for (const [symbol, { actor }] of this.symbols) {
+      fundingSince[symbol] = this.lastFundingBooked.get(symbol) ?? fundingFallback;
+      const settled = actor.snapshot.context.lastFundingTime;
+      if (settled !== undefined) lastSettlement[symbol] = settled;
+    }
+    return {
+      orders,
+      positions: Object.entries(positions).map(([key, p]) => {
+        const [symbol, side] = key.split(":") as [string, "LONG" | "SHORT" | undefined];
+        return { symbol, positionSide: side ?? "BOTH", positionAmt: p.positionAmt };
+      }),
+      walletBalance,
+      fundingSince,
+      lastSettlement,
+    };
+  }
+
+  /**
+   * Records a reconciliation's result on the risk stream and applies the trading state it calls for
+   * (`RiskEngine.reconciled`).
+   */
+  recordReconciliation(
+    trigger: EventData<"VenueReconciled">["trigger"],
+    recovered: number,
+    outcome: ReconciliationOutcome,
+    cause: Cause,
+  ): Promise<EventData<"TradingStateChanged"> | undefined> {
+    const discrepancies = outcome.discrepancies.map((d) => ({ kind: d.kind, detail: describe(d) }));
+    return this.risk.reconciled(
+      { trigger, recovered, discrepancies },
+      outcome.action,
+      outcome.reason,
+      outcome.numbers,
+      cause,
+    );
+  }
 
   /** Snapshot of the account actor's context (walletBalance, positions). */
   get accountState() {

@@ -5,6 +5,7 @@
  */
 import type { FillReport, FundingReport } from "../actors/account.decide.ts";
 import type { EventData } from "../events/catalog.ts";
+import type { EngineView, VenueSnapshot } from "./reconciliation.ts";
 
 /** An order as the engine recorded it (OrderSubmitted). */
 export type OrderRequest = EventData<"OrderSubmitted">;
@@ -120,4 +121,30 @@ export interface ExternalVenue extends Venue {
    * order id and never sent; absent, it is sent, once.
    */
   inDoubt(orders: readonly OrderRequest[]): void;
+  /**
+   * Reconciliation (src/engine/reconciliation.ts): recovers what the report stream lost for `view` (missed
+   * fills, order ends, funding), handing each report to `deliver` in order — reports already given to
+   * `onReport` and not yet handled among them (the caller drops the one it gets twice) — and resolves with how
+   * many it recovered and the venue's state after that (`recover: false`: the state only, after the reports
+   * already queued). Called from the task that owns the engine.
+   */
+  reconcile?(
+    view: EngineView,
+    deliver: VenueReportHandler,
+    options?: { recover?: boolean },
+  ): Promise<VenueReconciliation>;
+  /** Registers a listener for the points where the report stream may have lost reports (reconnect, …). */
+  onResync?(listener: () => void): void;
+}
+
+/** A request to an external venue failed (refused, banned, timed out, unavailable): the venue adapters' base. */
+export class VenueRequestError extends Error {
+  override name = "VenueRequestError";
+}
+
+/** What `ExternalVenue.reconcile` recovered and read. */
+export interface VenueReconciliation {
+  /** Reports recovered and delivered. */
+  recovered: number;
+  snapshot: VenueSnapshot;
 }

@@ -466,6 +466,30 @@ const schemas = {
     /** The numbers behind a rule's change (decimal strings). */
     numbers: z.record(z.string(), z.string()).optional(),
   }),
+  /**
+   * A reconciliation with the venue that changed something (src/engine/reconciliation.ts): how many lost venue
+   * reports it recovered (booked as their own events before this one) and what it could not explain; a
+   * TradingStateChanged by `reconciliation` follows when a discrepancy calls for REDUCING or HALTED.
+   */
+  VenueReconciled: z.strictObject({
+    accountId: z.string().min(1),
+    /** start (after the venue started), resync (stream reconnected, listenKey re-created), periodic. */
+    trigger: z.enum(["start", "resync", "periodic"]),
+    recovered: z.number().int().nonnegative(),
+    discrepancies: z.array(
+      z.strictObject({
+        kind: z.enum([
+          "unknownOrder",
+          "unknownPosition",
+          "positionMismatch",
+          "orderNotAtVenue",
+          "walletMismatch",
+        ]),
+        /** The discrepancy in words, with its numbers. */
+        detail: z.string().min(1),
+      }),
+    ),
+  }),
 } as const;
 
 /** Every event type name. */

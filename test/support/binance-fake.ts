@@ -37,6 +37,9 @@ interface FakeOrder {
   clientOrderId: string;
   status: string;
   params: Record<string, string>;
+  /** Set by a test: filled so far (default "0") and the last change (default 0). */
+  executedQty?: string;
+  updateTime?: number;
 }
 
 export interface BinanceFakeOptions {
@@ -131,12 +134,17 @@ export class BinanceFake {
     ]);
     route("GET", "/fapi/v3/positionRisk", "SIGNED", () => []);
     route("GET", "/fapi/v3/balance", "SIGNED", () => [{ asset: "USDT", balance: "10000.00000000" }]);
+    route("GET", "/fapi/v3/account", "SIGNED", () => ({
+      assets: [{ asset: "USDT", walletBalance: "10000.00000000" }],
+      positions: [],
+    }));
     route("GET", "/fapi/v1/income", "SIGNED", (p) =>
       this.income.filter(
         (r) =>
           r.incomeType === p["incomeType"] &&
+          (p["symbol"] === undefined || r.symbol === p["symbol"]) &&
           r.time >= Number(p["startTime"]) &&
-          r.time <= Number(p["endTime"]),
+          (p["endTime"] === undefined || r.time <= Number(p["endTime"])),
       ),
     );
     route("GET", "/fapi/v1/fundingRate", "NONE", (p) =>
@@ -153,6 +161,16 @@ export class BinanceFake {
     );
     route("POST", "/fapi/v1/order", "SIGNED", (p) =>
       this.place(this.orders, p["newClientOrderId"]!, p, "orderId"),
+    );
+    route("GET", "/fapi/v1/openOrders", "SIGNED", (p) =>
+      [...this.orders.values()]
+        .filter((o) => o.symbol === p["symbol"] && (o.status === "NEW" || o.status === "PARTIALLY_FILLED"))
+        .map((o) => this.query(this.orders, o.clientOrderId, undefined, "orderId")),
+    );
+    route("GET", "/fapi/v1/openAlgoOrders", "SIGNED", (p) =>
+      [...this.algoOrders.values()]
+        .filter((o) => o.symbol === p["symbol"] && o.status === "NEW")
+        .map((o) => this.query(this.algoOrders, o.clientOrderId, undefined, "algoId")),
     );
     route("GET", "/fapi/v1/order", "SIGNED", (p) =>
       this.query(this.orders, p["origClientOrderId"] ?? "", p["orderId"], "orderId"),
@@ -305,12 +323,20 @@ export class BinanceFake {
       [idName]: order.orderId,
       status: order.status,
       algoStatus: order.status,
-      clientOrderId,
+      clientOrderId: order.clientOrderId,
+      clientAlgoId: order.clientOrderId,
       symbol: order.symbol,
+      side: order.params["side"],
+      positionSide: order.params["positionSide"] ?? "BOTH",
       type,
+      orderType: type,
       origQty: quantity,
+      quantity,
       price,
+      triggerPrice: order.params["triggerPrice"] ?? "0",
       avgPrice: "0",
+      executedQty: order.executedQty ?? "0",
+      updateTime: order.updateTime ?? 0,
     };
   }
 

@@ -15,11 +15,13 @@
  * each passed through `redact` (the API key, the secret and any `signature=` value replaced).
  */
 
+import { VenueRequestError } from "../../engine/venue.ts";
+
 /** What a failed request allows. */
 export type BinanceErrorKind = "rejected" | "unknown" | "unavailable" | "rateLimited" | "banned" | "clock";
 
 /** A failed Binance request (redacted). `code` is Binance's (0 when the answer had none). */
-export class BinanceApiError extends Error {
+export class BinanceApiError extends VenueRequestError {
   override name = "BinanceApiError";
   constructor(
     readonly kind: BinanceErrorKind,

@@ -20,18 +20,23 @@
  *   acknowledged (`POST /sim/v1/lockstep/ack`) once its reports were handled.
  * - Gaps: an order whose messages wait for a missing step longer than `gapTimeoutMs` is queried (`recover`): the
  *   algo order's status, then its matching-engine order's `userTrades`; the missing steps are folded from them.
+ * - Reconciliation (`reconcile`, reconcile.ts): what the stream lost is recovered over REST and handed to the
+ *   caller's `deliver` (inside the caller's own serial task), after the reports the stream folded before it and
+ *   not yet handled; then the venue's open orders, positions and wallet are read. `onResync` tells when to.
  * - A failure while handling the stream (a message that breaks its schema or contradicts the fold, an
  *   `onReport` that throws) halts the venue: nothing more is folded or acknowledged, submit/cancel throw it.
  */
 import { WebsocketClient } from "binance";
 import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
+import type { EngineView } from "../../engine/reconciliation.ts";
 import type {
   AdoptedOrder,
   CancelResult,
   ExternalVenue,
   OrderRequest,
   SubmitResult,
+  VenueReconciliation,
   VenueReport,
   VenueReportHandler,
   VenueSettings,
@@ -40,6 +45,7 @@ import { setUpAccount, type VenueAccountInfo } from "./account-setup.ts";
 import { BinanceApiError, redact } from "./errors.ts";
 import { FundingCompleter } from "./funding.ts";
 import { isAlgoOrder, orderParams } from "./order-params.ts";
+import { readSnapshot, recoverLost, tradeMessage } from "./reconcile.ts";
 import { BinanceRest, type BinanceRestOptions } from "./rest.ts";
 import { parseUserDataMessage } from "./user-data.ts";
 import { type FundingNotice, UserDataFold } from "./user-data-fold.ts";
@@ -94,6 +100,10 @@ export class BinanceVenue implements ExternalVenue {
   /** clientOrderId → when (clock) its messages started waiting for a missing step. */
   private readonly heldSince = new Map<string, number>();
   private gapTimer?: ReturnType<typeof setInterval>;
+  /** Reports folded from the stream, not yet handed to `onReport`, in order. */
+  private readonly pending: VenueReport[] = [];
+  /** The report being handed to `onReport` (its handler may not have run yet). */
+  private handingOff?: VenueReport;
 
   constructor(private readonly options: BinanceVenueOptions) {
     this.secrets = [options.apiKey, options.apiSecret];
@@ -154,6 +164,48 @@ export class BinanceVenue implements ExternalVenue {
   /** Registers a listener for stream resynchronisation points (reconnect, listenKey re-created): reconcile there. */
   onResync(listener: () => void): void {
     this.resyncListeners.push(listener);
+  }
+
+  /**
+   * Recovers what the stream lost for `view` (reconcile.ts; not with `recover: false`) and reads the venue's
+   * state. Every report goes to
+   * `deliver`, in order: first those the stream folded earlier and `onReport` has not handled (the caller must
+   * drop a report it receives both ways: the same object), then the recovered ones. Call it from the task that
+   * owns the engine, never while `onReport` runs.
+   * @throws BinanceApiError when a query fails; the venue's failure when it halted.
+   */
+  async reconcile(
+    view: EngineView,
+    deliver: VenueReportHandler,
+    options: { recover?: boolean } = {},
+  ): Promise<VenueReconciliation> {
+    this.throwIfFailed();
+    const flush = async () => {
+      const earlier = [...(this.handingOff ? [this.handingOff] : []), ...this.pending.splice(0)];
+      this.handingOff = undefined;
+      for (const report of earlier) await deliver(report);
+    };
+    const recovered =
+      options.recover === false
+        ? 0
+        : await recoverLost(
+            {
+              rest: this.rest,
+              fold: this.fold,
+              funding: this.fundingCompleter(),
+              symbols: this.options.symbols,
+              logger: this.options.logger,
+              deliver: async (report) => {
+                await flush();
+                await deliver(report);
+              },
+            },
+            view,
+          );
+    await flush();
+    const snapshot = await readSnapshot(this.rest, this.options.symbols);
+    await flush(); // what the stream folded while the snapshot was read
+    return { recovered, snapshot };
   }
 
   /** Sends a new order (module docstring); an order in doubt is queried first. Never sends an order twice. */
@@ -418,9 +470,8 @@ export class BinanceVenue implements ExternalVenue {
     if (message.e === "unknown")
       this.options.logger.info({ type: message.type }, "user-data event not handled");
     const result = this.fold.apply(message);
-    for (const report of result.reports) await this.deliver(report);
-    for (const notice of result.funding)
-      for (const report of await this.completeFunding(notice)) await this.deliver(report);
+    await this.handOn(result.reports);
+    for (const notice of result.funding) await this.handOn(await this.completeFunding(notice));
     this.noteHeld();
     if (result.listenKeyExpired) {
       this.options.logger.warn("listenKey expired: the SDK re-creates it; resynchronise");
@@ -472,7 +523,7 @@ export class BinanceVenue implements ExternalVenue {
         this.heldSince.set(clientOrderId, this.options.clock());
         return;
       }
-      for (const report of this.fold.release(clientOrderId)) await this.deliver(report);
+      await this.handOn(this.fold.release(clientOrderId));
     }
     const orderId = this.fold.tracked(clientOrderId)?.triggeredOrderId;
     if (order.algo && orderId === undefined) {
@@ -501,40 +552,26 @@ export class BinanceVenue implements ExternalVenue {
     const own = trades.filter((t) => String(t.orderId) === String(placed.orderId));
     for (const trade of own.sort((a, b) => a.id - b.id)) {
       filled = filled.plus(String(trade.qty));
-      const message = parseUserDataMessage({
-        e: "ORDER_TRADE_UPDATE",
-        E: trade.time,
-        T: trade.time,
-        o: {
-          s: trade.symbol,
-          c: clientOrderId,
-          S: trade.side,
-          o: String(placed.type),
-          q: String(placed.origQty),
-          p: String(placed.price),
-          ap: String(placed.avgPrice),
-          sp: "0",
-          x: "TRADE",
-          X: filled.eq(String(placed.origQty)) ? "FILLED" : "PARTIALLY_FILLED",
-          i: placed.orderId,
-          l: String(trade.qty),
-          z: filled.toFixed(),
-          L: String(trade.price),
-          n: String(trade.commission),
-          N: trade.commissionAsset,
-          T: trade.time,
-          t: trade.id,
-          m: trade.maker,
-          R: false,
-          ps: trade.positionSide,
-          rp: String(trade.realizedPnl),
-        },
-      });
-      for (const report of this.fold.apply(message).reports) await this.deliver(report);
+      const message = parseUserDataMessage(tradeMessage(clientOrderId, placed, trade, filled));
+      await this.handOn(this.fold.apply(message).reports);
     }
     // What still waits (trades not listed yet) is asked again after gapTimeoutMs: never skipped over.
     this.heldSince.delete(clientOrderId);
     this.noteHeld();
+  }
+
+  /** Hands folded reports to `onReport` one at a time, in order (a reconciliation may take them over). */
+  private async handOn(reports: readonly VenueReport[]): Promise<void> {
+    this.pending.push(...reports);
+    while (this.pending.length > 0) {
+      const report = this.pending.shift()!;
+      this.handingOff = report;
+      try {
+        await this.deliver(report);
+      } finally {
+        if (this.handingOff === report) this.handingOff = undefined;
+      }
+    }
   }
 
   private async deliver(report: VenueReport): Promise<void> {
@@ -550,6 +587,10 @@ export class BinanceVenue implements ExternalVenue {
   }
 
   private completeFunding(notice: FundingNotice): Promise<VenueReport[]> {
+    return this.fundingCompleter().reports(notice);
+  }
+
+  private fundingCompleter(): FundingCompleter {
     this.funding ??= new FundingCompleter(
       this.rest,
       this.fold,
@@ -557,7 +598,7 @@ export class BinanceVenue implements ExternalVenue {
       this.options.logger,
       this.options.rest?.sleep,
     );
-    return this.funding.reports(notice);
+    return this.funding;
   }
 
   /**

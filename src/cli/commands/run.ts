@@ -83,6 +83,7 @@ export function runCommand(flags: Flags): Promise<number> {
         ...(until === undefined ? {} : { until }),
         signal: stop.signal,
         onStop: cfg.live.onStop,
+        reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
         ...(venue ? { venue } : {}),
         history: liveMarketHistory({ symbols: cfg.backtest.symbols, restUrl }),
         openFeed: (from) =>

@@ -365,4 +365,32 @@ describe.skipIf(!root)("user-data messages (real data)", () => {
       );
     }
   });
+
+  it("an order adopted after a restart with its fills so far folds only the fills after them (property)", () => {
+    const partial = sequences().find((s) => s.name === "partial fills")!;
+    const clean = fold(partial.messages, partial.orders).reports;
+    const fills = clean.filter((r): r is Extract<VenueReport, { kind: "fill" }> => r.kind === "fill");
+    expect(fills).toHaveLength(3);
+    const n = partial.messages.length;
+    const cut = fc.integer({ min: 0, max: fills.length });
+    const shuffled = fc.array(fc.integer({ min: 0, max: n - 1 }), { maxLength: 2 * n }).chain((dups) => {
+      const all = [...partial.messages.keys(), ...dups];
+      return fc.shuffledSubarray(all, { minLength: all.length, maxLength: all.length });
+    });
+    fc.assert(
+      fc.property(cut, shuffled, (k, order) => {
+        // The restarted run's log holds the first k fills: the order is adopted with them.
+        const known = fills.slice(0, k);
+        const adopted = new UserDataFold();
+        adopted.track(partial.orders[0]!, {
+          filled: known.at(-1)?.fill.cumulativeQuantity ?? "0",
+          tradeIds: known.map((r) => r.fill.tradeId),
+          triggering: false,
+        });
+        const reports = order.flatMap((i) => adopted.apply(partial.messages[i]!).reports);
+        expect(reports).toEqual(fills.slice(k));
+      }),
+      { numRuns: 200 },
+    );
+  });
 });

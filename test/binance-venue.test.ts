@@ -285,6 +285,45 @@ describe("BinanceVenue orders", () => {
     ]);
   });
 
+  it("after a restart, queries each order in doubt before sending it: found → accepted, never sent; absent → sent once", async () => {
+    const { venue: killed } = await started();
+    const placed = await killed.submit(limitOrder("ps-BTCUSDT-21-E"));
+    const stop: OrderRequest = {
+      clientOrderId: "ps-BTCUSDT-21-SL",
+      symbol: "BTCUSDT",
+      side: "SELL",
+      type: "STOP_MARKET",
+      purpose: "STOP_LOSS",
+      positionSide: "BOTH",
+      reduceOnly: false,
+      closePosition: true,
+      triggerPrice: "90000",
+    };
+    const placedStop = await killed.submit(stop);
+    await killed.close();
+    // The restarted process: both orders and a third that never left are in doubt.
+    const venue = makeVenue();
+    venue.inDoubt([limitOrder("ps-BTCUSDT-21-E"), stop, limitOrder("ps-BTCUSDT-22-E")]);
+    await venue.start(settings, async () => {});
+    expect(await venue.submit(limitOrder("ps-BTCUSDT-21-E"))).toEqual(placed);
+    expect(await venue.submit(stop)).toEqual(placedStop);
+    const sent = await venue.submit(limitOrder("ps-BTCUSDT-22-E"));
+    expect(sent).toEqual({ accepted: true, orderId: String(fake.orders.get("ps-BTCUSDT-22-E")!.orderId) });
+    expect(fake.sent("POST /fapi/v1/order").map((p) => p["newClientOrderId"])).toEqual([
+      "ps-BTCUSDT-21-E",
+      "ps-BTCUSDT-22-E",
+    ]);
+    expect(fake.sent("POST /fapi/v1/algoOrder").map((p) => p["clientAlgoId"])).toEqual(["ps-BTCUSDT-21-SL"]);
+    expect(fake.sent("GET /fapi/v1/order").map((p) => p["origClientOrderId"])).toEqual([
+      "ps-BTCUSDT-21-E",
+      "ps-BTCUSDT-22-E",
+    ]);
+    expect(fake.sent("GET /fapi/v1/algoOrder").map((p) => p["clientAlgoId"])).toEqual(["ps-BTCUSDT-21-SL"]);
+    // Once settled, the order is no longer in doubt: a second submit is refused locally, nothing is sent.
+    expect(await venue.submit(limitOrder("ps-BTCUSDT-22-E"))).toMatchObject({ accepted: false, code: -4116 });
+    expect(fake.sent("POST /fapi/v1/order")).toHaveLength(2);
+  });
+
   it("settles a timeout of an algo order by querying the algo order", async () => {
     const { venue } = await started({ timeoutMs: 300 });
     fake.script("POST /fapi/v1/algoOrder", { execute: true, delayMs: 800, body: {} });

@@ -5,11 +5,13 @@
  * one queue, so the engine handles one input at a time, in the order they arrived.
  *
  * The log is self-contained: every market input the strategy consumed is in it (BarClosed with the minute's whole
- * mark kline, FundingRateSettled, MarketDataGapDetected, and the warm-up's bars in WarmUpRecorded), every order's intent is appended before the venue sees it (the store is flushed before
- * an external submit), and a unit of work (a checkpoint of the engine and the simulated venue, then a flush) ends
- * after every market event. The run id derives from the mode and the configuration, so the same command on the
- * same store finds its run again: an unfinished one continues from its last checkpoint (the feed then starts
- * after the checkpoint's bar), a completed one is refused.
+ * mark kline, FundingRateSettled, MarketDataGapDetected, and the warm-up's bars in WarmUpRecorded), every
+ * order's intent is appended before the venue sees it (the store is flushed before an external submit), and a unit of work (a checkpoint of the engine and the simulated venue, then a flush) ends
+ * after the run's opening and after every input, market event or venue report. The run id derives from the mode
+ * and the configuration, so the same command on the same store finds its run again: an unfinished one continues
+ * from its last checkpoint (the feed then starts after the checkpoint's bar), a completed one is refused. On an
+ * external venue, what the killed run wrote after that checkpoint (one input's events at most) is handled again
+ * first (live-restart.ts: the venue adopts the working orders and queries the orders in doubt).
  *
  * Time in the log is the exchange's: a bar's closeTime, a report's transaction time; the run's `from` is the
  * exchange time at its start (`startTime`).
@@ -24,18 +26,26 @@ import { observeAppends } from "../adapters/store/observed.ts";
 import type { BacktestConfig, LiveConfig } from "../config/schema.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
-import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import type { BacktestSummary } from "./backtest.ts";
 import { createKernel } from "./kernel.ts";
 import { LiveReconciler } from "./live-reconciliation.ts";
+import {
+  adoptWorkingOrders,
+  fencedStore,
+  type LogTail,
+  RecordedAnswers,
+  readLogTail,
+  rederiveTail,
+  tailStart,
+} from "./live-restart.ts";
 import { LogFold, type LogFoldResult, readBackFold } from "./log-fold.ts";
-import { readRecordedRun } from "./recorded-run.ts";
+import { type RecordedRun, readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
-import type { ExternalVenue, VenueReportHandler } from "./venue.ts";
+import type { ExternalVenue, VenueReport, VenueReportHandler } from "./venue.ts";
 import { warmUpWindow } from "./warm-up.ts";
 import { recordWarmUp } from "./warm-up-record.ts";
 
@@ -164,23 +174,35 @@ async function execute(
   config: BacktestConfig,
   deps: LiveRunDeps,
   runId: string,
-  recorded: Awaited<ReturnType<typeof findRun>>,
+  recorded: RecordedRun | undefined,
   fold: LogFold | undefined,
 ): Promise<LiveRunSummary> {
   const { logger } = deps;
-  const store = fold ? observeAppends(deps.store, fold.observe) : deps.store;
+  // A continued run notes what it re-appends while it opens: the killed run's tail must all be derived again.
+  const appended = new Set<string>();
+  let opening = recorded !== undefined;
+  const fenced = fencedStore(deps.store);
+  let appendedAny = false;
+  const store = observeAppends(fenced.store, (events, batch) => {
+    appendedAny = true;
+    if (fold) fold.observe(events);
+    else if (opening) for (const e of batch) appended.add(e.eventId);
+  });
+  const answers = deps.venue && recorded ? new RecordedAnswers(deps.venue) : undefined;
   const kernel = createKernel({
     config,
     runId,
     store,
     instruments: deps.instruments,
     brackets: deps.brackets,
-    venue: deps.venue,
+    venue: answers ?? deps.venue,
     recordMarkKline: true,
   });
   const { engine } = kernel;
   const actorDeps = { store, correlationId: runId };
-  const cause = { causationId: `run:${runId}`, eventTime: deps.startTime };
+  // A run continued before its first checkpoint opens again at its recorded start.
+  const startTime = recorded?.started.from ?? deps.startTime;
+  const cause = { causationId: `run:${runId}`, eventTime: startTime };
   let run: EventSourcedActor<typeof runMachine>;
   const checkpoint = recorded?.lastCheckpoint;
   if (recorded) {
@@ -196,8 +218,8 @@ async function execute(
             mode,
             strategy: config.strategy,
             symbols: config.symbols,
-            from: deps.startTime,
-            to: deps.until ?? deps.startTime,
+            from: startTime,
+            to: deps.until ?? startTime,
             config: tradingConfig(config),
             manifest: [],
             instruments: { source: deps.instruments.source, snapshotDate: deps.instruments.snapshotDate },
@@ -219,11 +241,6 @@ async function execute(
     unit: LIVE_UNIT,
     skipCovered: false,
   });
-  if (recorded && !checkpoint) {
-    throw new CannotResumeError(
-      `run ${runId} was stopped before its first checkpoint: start it again on an empty store`,
-    );
-  }
   const queue = new SerialQueue();
   let lastTime = deps.startTime;
   const reconciler =
@@ -232,36 +249,86 @@ async function execute(
       engine,
       venue: deps.venue,
       logger,
-      fundingFallback: (checkpoint && resumeFrom(engine, config.symbols)) || deps.startTime,
+      fundingFallback: (checkpoint && resumeFrom(engine, config.symbols)) || startTime,
     });
-  const onReport: VenueReportHandler = (report) =>
-    queue.run(() => (reconciler ? reconciler.handle(report) : engine.onVenueReport(report)));
-  if (deps.venue) {
-    const { leverage, marginType } = getStrategy(config.strategy).symbolSettings(
-      strategyParams(getStrategy(config.strategy), config),
-    );
-    await deps.venue.start({ leverage, marginType, dualSidePosition: config.hedgeMode === true }, onReport);
+  // Each venue report is an input: a unit of work of its own.
+  const handleReport = async (report: VenueReport): Promise<void> => {
+    await (reconciler ? reconciler.handle(report) : engine.onVenueReport(report));
+    await units.checkpointAt(report.time);
+  };
+  const onReport: VenueReportHandler = (report) => queue.run(() => handleReport(report));
+  // The killed run's tail (external venue): the venue adopts the working orders and takes the tail's orders in doubt.
+  let tail: LogTail | undefined;
+  let tailFrom: number | undefined;
+  if (recorded && deps.venue) {
+    tailFrom = await tailStart(store, runId, run.streamRevision);
+    tail = await readLogTail(store, runId, tailFrom);
+    await adoptWorkingOrders(deps.venue, store, engine.workingOrders());
+    for (const { request, result } of tail.answers.values())
+      if (result.accepted)
+        deps.venue.adopt({
+          request,
+          orderId: result.orderId,
+          executedQty: "0",
+          tradeIds: [],
+          triggering: false,
+        });
+    deps.venue.inDoubt(tail.inDoubt);
+    answers?.record(tail);
   }
-  if (!checkpoint) {
-    const warmUp = liveWarmUpWindow(config, deps.startTime);
-    if (warmUp && deps.history) {
-      // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars.
-      const history = deps.history(warmUp);
-      await recordWarmUp({ run, engine, runId, symbols: config.symbols, window: warmUp, history, cause });
+  const started = deps.venue?.start(venueSettings(config), onReport);
+  // Queued before any report the venue's stream can bring: the opening, then the tail handled again.
+  const opened = queue.run(async () => {
+    await started;
+    if (!checkpoint) {
+      const warmUp = liveWarmUpWindow(config, startTime);
+      if (warmUp && deps.history) {
+        // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars.
+        const history = deps.history(warmUp);
+        await recordWarmUp({ run, engine, runId, symbols: config.symbols, window: warmUp, history, cause });
+      }
+      await engine.openAccount(config.initialBalance, config.symbols, cause);
     }
-    await engine.openAccount(config.initialBalance, config.symbols, cause);
-  }
-  // Reconciliation: at start, at the venue's resync points, periodically on market time.
+    if (tail) {
+      fenced.fence(tailFrom);
+      await rederiveTail(
+        tail,
+        async (input) => {
+          if (input.kind === "market") await units.step(input.event, kernel.step);
+          else if (input.kind === "report") await handleReport(input.report);
+          else await cancelOnStop(engine, units, runId, input.cause.eventTime, logger);
+        },
+        appended,
+      );
+      fenced.fence(undefined);
+      if (tail.events.length > 0)
+        logger.info({ runId, events: tail.events.length }, "log tail handled again");
+    }
+    if (!checkpoint) await units.checkpointAt(startTime);
+    opening = false;
+  });
+  await opened.catch(async (error: unknown) => {
+    await deps.venue?.close().catch(() => undefined);
+    throw error;
+  });
+  // Reconciliation: at start, at the venue's resync points, periodically on market time. A round that wrote
+  // something is a unit of work (the reports it recovers are not checkpointed one by one: a restart handles them
+  // again from the log).
+  const reconcile = async (trigger: "start" | "resync" | "periodic") => {
+    appendedAny = false;
+    await reconciler!.run(trigger, lastTime);
+    if (appendedAny) await units.checkpointAt(lastTime);
+  };
   const everyMs = deps.reconcileEveryMs ?? DEFAULT_RECONCILE_MS;
   let nextReconciliation = Math.floor(lastTime / everyMs) * everyMs + everyMs;
   let reconcileFailure: unknown;
   let stopped = false;
   if (reconciler) {
-    await queue.run(() => reconciler.run("start", lastTime));
+    await queue.run(() => reconcile("start"));
     deps.venue?.onResync?.(() => {
       if (stopped) return; // the venue closes: nothing more to reconcile in this run
       queue
-        .run(() => reconciler.run("resync", lastTime))
+        .run(() => reconcile("resync"))
         .catch((error: unknown) => {
           reconcileFailure ??= error;
         });
@@ -272,7 +339,7 @@ async function execute(
     "live run started",
   );
 
-  const startMinute = Math.floor(deps.startTime / ONE_MINUTE_MS) * ONE_MINUTE_MS;
+  const startMinute = Math.floor(startTime / ONE_MINUTE_MS) * ONE_MINUTE_MS;
   const feed = deps.openFeed((checkpoint && resumeFrom(engine, config.symbols)) || startMinute);
   const until = deps.until ?? Number.POSITIVE_INFINITY;
   let completed = false;
@@ -294,7 +361,7 @@ async function execute(
             if (reconcileFailure !== undefined) throw reconcileFailure;
             if (reconciler && e.time >= nextReconciliation) {
               nextReconciliation = Math.floor(e.time / everyMs) * everyMs + everyMs;
-              await queue.run(() => reconciler.run("periodic", lastTime));
+              await queue.run(() => reconcile("periodic"));
             }
             // The run completes once every symbol's market data reached `until`.
             if (reaches(e, until)) reached.add(symbolOf(e));
@@ -353,6 +420,13 @@ async function execute(
   };
   logger.info(summary, completed ? "live run completed" : "live run stopped");
   return summary;
+}
+
+/** The account settings the strategy declares, for an external venue's start. */
+function venueSettings(config: BacktestConfig) {
+  const strategy = getStrategy(config.strategy);
+  const { leverage, marginType } = strategy.symbolSettings(strategyParams(strategy, config));
+  return { leverage, marginType, dualSidePosition: config.hedgeMode === true };
 }
 
 /**
@@ -436,10 +510,7 @@ function resumeFrom(engine: TradingEngine, symbols: readonly string[]): number |
  * The run `runId` in `store`: undefined when the store is empty.
  * @throws CannotResumeError when the store holds another run, or this one completed.
  */
-async function findRun(
-  store: EventStore,
-  runId: string,
-): Promise<{ lastCheckpoint?: EventData<"RunCheckpointed"> } | undefined> {
+async function findRun(store: EventStore, runId: string): Promise<RecordedRun | undefined> {
   for await (const _ of store.readAll({ limit: 1 })) {
     const recorded = await readRecordedRun(store);
     if (recorded.started.runId !== runId) {

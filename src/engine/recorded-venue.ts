@@ -9,6 +9,7 @@
  */
 import type { RecordedAnswer } from "./recorded-inputs.ts";
 import type {
+  AdoptedOrder,
   CancelResult,
   ExternalVenue,
   OrderRequest,
@@ -62,6 +63,12 @@ export class RecordedVenue implements ExternalVenue {
     if (answer?.kind === "cancel" && answer.clientOrderId === clientOrderId) return answer.result;
     return { canceled: false, code: 0, reason: "the recorded run's cancel did not succeed" };
   }
+
+  /** Nothing to register: every answer comes from the log. */
+  adopt(_order: AdoptedOrder): void {}
+
+  /** Nothing to ask: an order in doubt is answered from the log like any other. */
+  inDoubt(_orders: readonly OrderRequest[]): void {}
 
   async close(): Promise<void> {}
 }

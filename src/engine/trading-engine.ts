@@ -8,7 +8,7 @@
  */
 import { accountMachine, positionKey } from "../actors/account.machine.ts";
 import { EventSourcedActor, type PersistedActor } from "../actors/event-sourced-actor.ts";
-import { isConditionalType } from "../actors/order.machine.ts";
+import { isConditionalType, type OrderContext } from "../actors/order.machine.ts";
 import { symbolMachine } from "../actors/symbol.machine.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { Instrument } from "../domain/instruments.ts";
@@ -378,6 +378,14 @@ export class TradingEngine {
     ];
     for (const a of actors) out.set(a.stream, { value: a.snapshot.value, context: a.snapshot.context });
     return out;
+  }
+
+  /** The working orders' state values and contexts (after a restart: what the external venue adopts). */
+  workingOrders(): { value: unknown; context: OrderContext }[] {
+    return [...this.execution.workingOrders()].map(({ snapshot }) => ({
+      value: snapshot.value,
+      context: snapshot.context,
+    }));
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
- * A backtest's units of work (docs/ARCHITECTURE.md, "Units of work"): after every `UNIT.marketEvents` market
+ * A run's units of work (docs/ARCHITECTURE.md, "Units of work"): after every `UNIT.marketEvents` market
  * events or `UNIT.marketMs` of market time, whichever first (so the points are deterministic), the run appends
  * a RunCheckpointed with the engine's and the venue's state and flushes the store. On resume the market events a
- * checkpoint covers are skipped, the last of them checked against the checkpoint's cursor.
+ * checkpoint covers are skipped, the last of them checked against the checkpoint's cursor. A live run also ends a
+ * unit after each venue report and after its opening (`checkpointAt`).
  */
 import type { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import type { runMachine } from "../actors/run.machine.ts";
@@ -33,8 +34,8 @@ export class UnitsOfWork {
   marketEvents = 0;
   private events = 0;
   private since = Number.NaN;
-  /** The last market event handled, or the resumed checkpoint's: the cursor of the next checkpoint. */
-  private cursor?: EventData<"RunCheckpointed">["cursor"];
+  /** The last market event handled (the checkpoint's cursor); undefined before the first. */
+  private cursor: EventData<"RunCheckpointed">["cursor"] | undefined;
   private readonly skip: number;
   private readonly unit: { marketEvents: number; marketMs: number };
 
@@ -60,6 +61,7 @@ export class UnitsOfWork {
     this.unit = deps.unit ?? UNIT;
     this.skip = deps.skipCovered === false ? 0 : (deps.checkpoint?.marketEvents ?? 0);
     this.marketEvents = deps.skipCovered === false ? (deps.checkpoint?.marketEvents ?? 0) : 0;
+    this.cursor = deps.checkpoint?.cursor;
     if (deps.checkpoint) {
       const state = deps.checkpoint.state as unknown as CheckpointState;
       deps.engine.restore(state.engine);
@@ -86,7 +88,7 @@ export class UnitsOfWork {
     if (Number.isNaN(this.since)) this.since = e.time;
     this.events += 1;
     if (this.events >= this.unit.marketEvents || e.time - this.since >= this.unit.marketMs)
-      await this.checkpoint(this.cursor);
+      await this.checkpointAt(e.time);
   }
 
   /**
@@ -94,7 +96,7 @@ export class UnitsOfWork {
    * canceled); its cursor is that event's (or the resumed checkpoint's). Nothing before any market event.
    */
   async checkpointNow(): Promise<void> {
-    if (this.cursor) await this.checkpoint(this.cursor);
+    if (this.cursor) await this.checkpointAt(this.cursor.time);
   }
 
   /** @throws CannotResumeError when the feed ended before the checkpoint's market event. */
@@ -106,7 +108,12 @@ export class UnitsOfWork {
     }
   }
 
-  private async checkpoint(cursor: EventData<"RunCheckpointed">["cursor"]): Promise<void> {
+  /**
+   * Ends the unit of work now: appends a RunCheckpointed at market time `time` (ms) and flushes the store. A live
+   * run calls it after each venue report and after its opening, so that a restart finds at most one input's
+   * events after its last checkpoint.
+   */
+  async checkpointAt(time: number): Promise<void> {
     const { runId, run, store, engine, venue } = this.deps;
     await engine.catchUp();
     const state: CheckpointState = {
@@ -120,12 +127,12 @@ export class UnitsOfWork {
           data: {
             runId,
             marketEvents: this.marketEvents,
-            cursor,
+            ...(this.cursor ? { cursor: this.cursor } : {}),
             state: state as unknown as Record<string, unknown>,
           },
         },
       ],
-      { causationId: `run:${runId}`, eventTime: cursor.time },
+      { causationId: `run:${runId}`, eventTime: time },
     );
     await store.flush();
     this.events = 0;
@@ -141,10 +148,10 @@ function marketSymbol(e: MarketEvent): string {
 /** On resume, the feed's event at the checkpoint must be the one the checkpoint recorded. */
 function checkCursor(checkpoint: EventData<"RunCheckpointed">, e: MarketEvent): void {
   const { cursor } = checkpoint;
-  if (cursor.time !== e.time || cursor.kind !== e.kind || cursor.symbol !== marketSymbol(e)) {
+  if (!cursor || cursor.time !== e.time || cursor.kind !== e.kind || cursor.symbol !== marketSymbol(e)) {
     throw new CannotResumeError(
-      `the market data changed since the checkpoint: its event ${checkpoint.marketEvents} was ${cursor.kind} ` +
-        `${cursor.symbol} at ${cursor.time}, the feed now has ${e.kind} ${marketSymbol(e)} at ${e.time}`,
+      `the market data changed since the checkpoint: its event ${checkpoint.marketEvents} was ${cursor?.kind} ` +
+        `${cursor?.symbol} at ${cursor?.time}, the feed now has ${e.kind} ${marketSymbol(e)} at ${e.time}`,
     );
   }
 }

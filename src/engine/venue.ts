@@ -86,12 +86,41 @@ export interface VenueSettings {
 }
 
 /**
+ * An order the venue is handed after a restart (`ExternalVenue.adopt`): working at the venue as far as the log
+ * knows, with what the log holds of it.
+ */
+export interface AdoptedOrder {
+  request: OrderRequest;
+  /** The venue's order id (the algoId of a conditional order), when the log holds its acceptance. */
+  orderId?: string;
+  /** A triggered conditional order's matching-engine order id (OrderTriggered). */
+  triggeredOrderId?: string;
+  /** A conditional order whose OrderTriggering the log holds and whose OrderTriggered it does not. */
+  triggering: boolean;
+  /** Quantity filled so far (base asset, the log's cumulativeQuantity; "0" when none). */
+  executedQty: string;
+  /** The tradeIds of its fills in the log. */
+  tradeIds: readonly string[];
+}
+
+/**
  * A venue outside the process (testnet, live: src/adapters/binance/venue.ts). `start` sets the account up with
  * `settings` and opens the report stream: each report is handed to `onReport` and awaited before the next.
+ * After a restart (src/engine/live-restart.ts), before `start`: `adopt` each order the restored engine has
+ * working (its reports are then recognised, its cancel goes to the right endpoint), and `inDoubt` the orders whose
+ * intent the log holds without the venue's answer.
  */
 export interface ExternalVenue extends Venue {
   start(settings: VenueSettings, onReport: VenueReportHandler): Promise<void>;
   close(): Promise<void>;
+  /** Registers an order the engine has working (after a restart). */
+  adopt(order: AdoptedOrder): void;
+  /**
+   * Orders that may or may not have reached the venue (their intent is in the log, the answer is not): the first
+   * `submit` of each asks the venue for it by clientOrderId instead of sending it; found, it is accepted with its
+   * order id and never sent; absent, it is sent, once.
+   */
+  inDoubt(orders: readonly OrderRequest[]): void;
   /**
    * Reconciliation (src/engine/reconciliation.ts): recovers what the report stream lost for `view` (missed
    * fills, order ends, funding), handing each report to `deliver` in order — reports already given to

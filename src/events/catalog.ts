@@ -92,14 +92,19 @@ const schemas = {
    */
   RunCheckpointed: z.strictObject({
     runId: z.string().min(1),
-    /** Market events (bars, settlements, gaps) of the feed applied so far. */
-    marketEvents: z.number().int().positive(),
-    /** The last of them: its time (ms), kind and symbol, to check the feed on resume. */
-    cursor: z.strictObject({
-      time: EpochMs,
-      kind: z.enum(["bar", "funding", "gap"]),
-      symbol: SymbolName,
-    }),
+    /** Market events (bars, settlements, gaps) of the feed applied so far (0: a live run's opening). */
+    marketEvents: z.number().int().nonnegative(),
+    /**
+     * The last of them: its time (ms), kind and symbol, to check the feed on resume; absent before the first (a
+     * live run's checkpoint after its opening or after a venue report that came first).
+     */
+    cursor: z
+      .strictObject({
+        time: EpochMs,
+        kind: z.enum(["bar", "funding", "gap"]),
+        symbol: SymbolName,
+      })
+      .optional(),
     /** The engine's and the venue's state (JSON). */
     state: z.record(z.string(), z.unknown()),
   }),

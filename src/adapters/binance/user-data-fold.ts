@@ -122,15 +122,22 @@ export class UserDataFold {
   private pendingLiquidations: { message: OrderTradeUpdate; realizedPnl: Dec }[] = [];
   private readonly fundingSeen = new Set<string>();
 
-  /** Registers an order the engine sent (before sending it, so that no message of it can be missed). */
-  track(order: TrackedOrder): void {
+  /**
+   * Registers an order the engine sent (before sending it, so that no message of it can be missed). `progress`:
+   * an order adopted after a restart, as far as the engine's log has it (its fills, its trigger), so that the
+   * messages and queries that follow continue from there.
+   */
+  track(
+    order: TrackedOrder,
+    progress?: { filled: string; tradeIds: readonly string[]; triggering: boolean },
+  ): void {
     if (this.orders.has(order.clientOrderId)) return;
     if (order.triggeredOrderId !== undefined) this.byOrderId.set(order.triggeredOrderId, order.clientOrderId);
     this.orders.set(order.clientOrderId, {
       ...order,
-      algoRank: order.triggeredOrderId === undefined ? -1 : 2,
-      filled: new Dec(0),
-      tradeIds: new Set(),
+      algoRank: order.triggeredOrderId !== undefined ? 2 : progress?.triggering ? 1 : -1,
+      filled: new Dec(progress?.filled ?? 0),
+      tradeIds: new Set(progress?.tradeIds),
       done: false,
       cancelRequested: false,
       heldOrders: [],

@@ -31,6 +31,7 @@ import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
 import type { EngineView } from "../../engine/reconciliation.ts";
 import type {
+  AdoptedOrder,
   CancelResult,
   ExternalVenue,
   OrderRequest,
@@ -90,6 +91,8 @@ export class BinanceVenue implements ExternalVenue {
   private onReport?: VenueReportHandler;
   private queue: Promise<void> = Promise.resolve();
   private readonly submitting = new Map<string, Promise<unknown>>();
+  /** clientOrderIds in doubt after a restart (`inDoubt`): queried before their first submit. */
+  private readonly doubted = new Set<string>();
   private funding?: FundingCompleter;
   private readonly resyncListeners: (() => void)[] = [];
   private failure?: Error;
@@ -133,17 +136,29 @@ export class BinanceVenue implements ExternalVenue {
     await this.openUserStream();
   }
 
+  /** Registers an order the engine has working after a restart (`ExternalVenue.adopt`), with its fills so far. */
+  adopt(order: AdoptedOrder): void {
+    const { request, triggeredOrderId, executedQty, tradeIds, triggering } = order;
+    this.fold.track(
+      {
+        clientOrderId: request.clientOrderId,
+        symbol: request.symbol,
+        algo: isAlgoOrder(request),
+        ...(triggeredOrderId === undefined ? {} : { triggeredOrderId }),
+      },
+      { filled: executedQty, tradeIds, triggering },
+    );
+  }
+
   /**
-   * Registers an order the engine already has working (after a restart), so that its stream messages are
-   * recognised and its cancel goes to the right endpoint; `triggeredOrderId` for a triggered conditional order.
+   * Orders whose intent the engine's log holds without an answer (`ExternalVenue.inDoubt`): tracked now, so that
+   * their stream messages are recognised; the first `submit` of each queries it by clientOrderId before sending.
    */
-  adopt(order: OrderRequest, triggeredOrderId?: string): void {
-    this.fold.track({
-      clientOrderId: order.clientOrderId,
-      symbol: order.symbol,
-      algo: isAlgoOrder(order),
-      ...(triggeredOrderId === undefined ? {} : { triggeredOrderId }),
-    });
+  inDoubt(orders: readonly OrderRequest[]): void {
+    for (const order of orders) {
+      this.fold.track({ clientOrderId: order.clientOrderId, symbol: order.symbol, algo: isAlgoOrder(order) });
+      this.doubted.add(order.clientOrderId);
+    }
   }
 
   /** Registers a listener for stream resynchronisation points (reconnect, listenKey re-created): reconcile there. */
@@ -193,10 +208,11 @@ export class BinanceVenue implements ExternalVenue {
     return { recovered, snapshot };
   }
 
-  /** Sends a new order (module docstring). Never sends an order twice. */
+  /** Sends a new order (module docstring); an order in doubt is queried first. Never sends an order twice. */
   async submit(order: OrderRequest): Promise<SubmitResult> {
     this.throwIfFailed();
-    if (this.fold.isTracked(order.clientOrderId))
+    const doubted = this.doubted.delete(order.clientOrderId);
+    if (!doubted && this.fold.isTracked(order.clientOrderId))
       return {
         accepted: false,
         code: -4116,
@@ -204,7 +220,7 @@ export class BinanceVenue implements ExternalVenue {
       };
     const algo = isAlgoOrder(order);
     this.fold.track({ clientOrderId: order.clientOrderId, symbol: order.symbol, algo });
-    const sending = this.send(order, algo);
+    const sending = doubted ? this.resolveDoubt(order, algo) : this.send(order, algo);
     this.submitting.set(order.clientOrderId, sending);
     try {
       return await sending;
@@ -282,6 +298,43 @@ export class BinanceVenue implements ExternalVenue {
         "order outcome unknown",
       );
       return this.settleUnknown(order, algo, sentAt, e);
+    }
+  }
+
+  /**
+   * An order in doubt after a restart: queried by clientOrderId; found, it is accepted with its order id (never
+   * sent again); absent (-2013 / -2011), it is sent now.
+   * @throws BinanceApiError when the query fails otherwise (the order stays unsent; a restart asks again).
+   */
+  private async resolveDoubt(order: OrderRequest, algo: boolean): Promise<SubmitResult> {
+    const log = this.options.logger;
+    try {
+      const found = algo
+        ? await this.rest.request(
+            "GET /fapi/v1/algoOrder",
+            { weight: 1, orders: 0 },
+            (c) => c.getAlgoOrder({ clientAlgoId: order.clientOrderId } as never),
+            { idempotent: true },
+          )
+        : await this.rest.request(
+            "GET /fapi/v1/order",
+            { weight: 1, orders: 0 },
+            (c) => c.getOrder({ symbol: order.symbol, origClientOrderId: order.clientOrderId } as never),
+            { idempotent: true },
+          );
+      const orderId = String(
+        algo ? (found as { algoId: unknown }).algoId : (found as { orderId: unknown }).orderId,
+      );
+      log.info(
+        { clientOrderId: order.clientOrderId, orderId },
+        "order in doubt: found at the venue, not sent",
+      );
+      return { accepted: true, orderId };
+    } catch (error) {
+      const e = asApiError(error);
+      if (!(e.kind === "rejected" && NOT_FOUND.has(e.code))) throw e;
+      log.info({ clientOrderId: order.clientOrderId }, "order in doubt: not at the venue, sending it");
+      return this.send(order, algo);
     }
   }
 

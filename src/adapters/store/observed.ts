@@ -15,9 +15,13 @@ import type {
 /**
  * Called after each successful append with the events it wrote (`AppendResult.recorded`, in global order),
  * or with undefined when the store did not report them although the batch was not empty (an idempotent retry,
- * or an adapter that does not report its writes): the observer has then missed events or seen a retry.
+ * or an adapter that does not report its writes): the observer has then missed events or seen a retry. `batch`:
+ * the events the caller appended (a retry's too).
  */
-export type AppendObserver = (recorded: readonly RecordedEvent[] | undefined) => void;
+export type AppendObserver = (
+  recorded: readonly RecordedEvent[] | undefined,
+  batch: readonly NewEvent[],
+) => void;
 
 /**
  * `store` with every successful append reported to `observer` (after the store accepted it, before the
@@ -31,7 +35,7 @@ export function observeAppends(store: EventStore, observer: AppendObserver): Eve
       expectedRevision: ExpectedRevision,
     ): Promise<AppendResult> {
       return store.append(stream, events, expectedRevision).then((result) => {
-        if (events.length > 0) observer(result.recorded);
+        if (events.length > 0) observer(result.recorded, events);
         return result;
       });
     },

@@ -18,6 +18,7 @@ const BAR_KEYS = new Set([
   "low",
   "close",
   "volume",
+  "takerBuyVolume",
   "markPrice",
 ]);
 
@@ -34,10 +35,13 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     if (!BAR_KEYS.has(key)) return undefined;
     keys++;
   }
-  const { symbol, interval, openTime, closeTime, open, high, low, close, volume, markPrice } = d;
+  const { symbol, interval, openTime, closeTime, open, high, low, close, volume, takerBuyVolume, markPrice } =
+    d;
   const marked = "markPrice" in d;
-  if (keys !== BAR_KEYS.size - (marked ? 0 : 1)) return undefined;
+  const taker = "takerBuyVolume" in d;
+  if (keys !== BAR_KEYS.size - (marked ? 0 : 1) - (taker ? 0 : 1)) return undefined;
   if (marked && !isDecimal(markPrice)) return undefined;
+  if (taker && !isDecimal(takerBuyVolume)) return undefined;
   if (
     typeof symbol === "string" &&
     SYMBOL_PATTERN.test(symbol) &&
@@ -50,8 +54,20 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     isDecimal(close) &&
     isDecimal(volume)
   ) {
-    const bar = { symbol, interval: "1m" as const, openTime, closeTime, open, high, low, close, volume };
-    return marked ? { ...bar, markPrice: markPrice as string } : bar;
+    const bar: EventData<"BarClosed"> = {
+      symbol,
+      interval: "1m" as const,
+      openTime,
+      closeTime,
+      open,
+      high,
+      low,
+      close,
+      volume,
+    };
+    if (taker) bar.takerBuyVolume = takerBuyVolume as string;
+    if (marked) bar.markPrice = markPrice as string;
+    return bar;
   }
   return undefined;
 }
@@ -74,6 +90,7 @@ export function validatedDataJson(type: string, data: unknown): string {
   return (
     `{"symbol":"${d.symbol}","interval":"${d.interval}","openTime":${d.openTime},"closeTime":${d.closeTime},` +
     `"open":"${d.open}","high":"${d.high}","low":"${d.low}","close":"${d.close}","volume":"${d.volume}"` +
+    (d.takerBuyVolume === undefined ? "" : `,"takerBuyVolume":"${d.takerBuyVolume}"`) +
     (d.markPrice === undefined ? "}" : `,"markPrice":"${d.markPrice}"}`)
   );
 }

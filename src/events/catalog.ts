@@ -126,6 +126,11 @@ const schemas = {
     low: Decimal,
     close: Decimal,
     volume: Decimal,
+    /**
+     * Base volume bought by takers, present only when the bar's source has it (the official 12-column kline
+     * layout's taker_buy_volume); absent, never "0", for OHLCV sources.
+     */
+    takerBuyVolume: Decimal.optional(),
     markPrice: Decimal.optional(),
   }),
   /** Bars are missing between two closed bars: reported, never filled. Strategy state restarts its warm-up. */

@@ -24,6 +24,11 @@ export interface StrategyBar {
   readonly low: string;
   readonly close: string;
   readonly volume: string;
+  /**
+   * Base volume bought by takers: present only when the source has it (the official 12-column kline layout),
+   * and on an aggregated bar only when every one of its minutes had it. Absent, never "0", otherwise.
+   */
+  readonly takerBuyVolume?: string;
   /** An aggregated bar built from some, not all, of its minutes. */
   readonly partial?: boolean;
 }

@@ -80,19 +80,29 @@ const TAKER_BUY_VOLUME = "taker_buy_volume";
  * Only those columns are validated. Throws `MarketDataError` (file:line: reason) on the first violation.
  */
 export function readKlineFile(src: CsvSource, intervalMs = ONE_MINUTE_MS): AsyncGenerator<KlineRow> {
-  return readOhlcRows(src, intervalMs, [OFFICIAL, OHLCV], (f, openTime, closeTime, layout) => {
-    const row: KlineRow = {
-      openTime,
-      closeTime,
-      open: f[1]!,
-      high: f[2]!,
-      low: f[3]!,
-      close: f[4]!,
-      volume: f[layout.volume]!,
-    };
-    if (layout.takerBuyVolume >= 0) row.takerBuyVolume = f[layout.takerBuyVolume]!;
-    return row;
-  });
+  // One object literal per layout, so each file's rows share one shape.
+  return readOhlcRows(src, intervalMs, [OFFICIAL, OHLCV], (f, openTime, closeTime, layout) =>
+    layout.takerBuyVolume >= 0
+      ? {
+          openTime,
+          closeTime,
+          open: f[1]!,
+          high: f[2]!,
+          low: f[3]!,
+          close: f[4]!,
+          volume: f[layout.volume]!,
+          takerBuyVolume: f[layout.takerBuyVolume]!,
+        }
+      : {
+          openTime,
+          closeTime,
+          open: f[1]!,
+          high: f[2]!,
+          low: f[3]!,
+          close: f[4]!,
+          volume: f[layout.volume]!,
+        },
+  );
 }
 
 /**

@@ -48,7 +48,11 @@ describe("perpsource CLI", () => {
     });
     expect(perpsource(["replay"])).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining("required option '--verify' not specified"),
+      stderr: expect.stringContaining("replay needs --verify or --what-if FILE"),
+    });
+    expect(perpsource(["replay", "--verify", "--what-if", "x.json"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("replay takes --verify or --what-if FILE, not both"),
     });
   });
 

@@ -33,7 +33,7 @@ const BAR_FIELDS = [
   "close",
   "volume",
 ] as const;
-/** A bar, with or without the optional takerBuyVolume and markPrice. */
+/** A bar, with or without the optional takerBuyVolume, markPrice, markOpen, markHigh, markLow. */
 const bar = fc.record(
   {
     symbol,
@@ -47,6 +47,9 @@ const bar = fc.record(
     volume: decimal,
     takerBuyVolume: decimal,
     markPrice: decimal,
+    markOpen: decimal,
+    markHigh: decimal,
+    markLow: decimal,
   },
   { requiredKeys: [...BAR_FIELDS] },
 );
@@ -56,7 +59,16 @@ const candidate = fc.oneof(
   fc
     .tuple(
       bar,
-      fc.constantFrom("symbol", "open", "volume", "openTime", "interval", "takerBuyVolume", "markPrice"),
+      fc.constantFrom(
+        "symbol",
+        "open",
+        "volume",
+        "openTime",
+        "interval",
+        "takerBuyVolume",
+        "markPrice",
+        "markLow",
+      ),
     )
     .map(([b, k]) => {
       const { [k]: _, ...rest } = b as Record<string, unknown>;
@@ -84,6 +96,18 @@ function zodBarClosed(data: unknown): { ok: true; value: unknown } | { ok: false
       .regex(/^-?\d+(\.\d+)?$/)
       .optional(),
     markPrice: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .optional(),
+    markOpen: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .optional(),
+    markHigh: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .optional(),
+    markLow: z
       .string()
       .regex(/^-?\d+(\.\d+)?$/)
       .optional(),

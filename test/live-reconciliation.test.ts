@@ -3,7 +3,7 @@
  * on real BTCUSDT+ETHUSDT data: an order placed at the double by another client (its REST API, another
  * clientOrderId) is an unknown order, and trading goes REDUCING; once another one of its orders filled, the
  * position and the wallet the engine cannot explain halt trading, with both numbers in the event and in the pino
- * log.
+ * log. The store, verdicts included, passes `replay --verify` (they are out-of-band records of the log).
  */
 import { Writable } from "node:stream";
 import { USDMClient } from "binance";
@@ -16,6 +16,7 @@ import type { MarketEvent } from "../src/adapters/market/types.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { Dec } from "../src/domain/decimal.ts";
 import { runLive } from "../src/engine/live-run.ts";
+import { verifyReplay } from "../src/engine/replay.ts";
 import { Params } from "../src/exchange-sim/exchange/params.ts";
 import type { ExchangeSim } from "../src/exchange-sim/server.ts";
 import {
@@ -167,5 +168,10 @@ describe.skipIf(!root)("reconciliation against the double (lockstep)", () => {
     expect(halted?.reconciliation.trigger).toBe("periodic");
     expect(Number(halted?.reconciliation.numbers["walletBalance.venue"])).toBe(Number(venueWallet));
     expect(halted?.reconciliation.numbers["walletBalance.engine"]).toBe(config.initialBalance);
+
+    // Replayed without the venue, the verdicts are written again at their place and the re-run matches.
+    const replay = await verifyReplay(store, { dataRoot: root!, logger: pino({ level: "silent" }) });
+    expect(replay.differences).toEqual([]);
+    expect(replay.ok).toBe(true);
   }, 300_000);
 });

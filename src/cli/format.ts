@@ -7,6 +7,7 @@ import { canonical, Dec } from "../domain/decimal.ts";
 import type { BacktestSummary } from "../engine/backtest.ts";
 import type { LiveRunSummary } from "../engine/live-run.ts";
 import type { ReplayReport } from "../engine/replay.ts";
+import { RUN_FIGURES, type WhatIfReport } from "../engine/what-if.ts";
 
 /** Differences printed by `replay --verify` before "… and N more". */
 const MAX_DIFFERENCES_SHOWN = 5;
@@ -147,6 +148,36 @@ export function replayReport(r: ReplayReport): string {
   const hidden = r.differences.length - MAX_DIFFERENCES_SHOWN;
   if (hidden > 0) lines.push(`  … and ${hidden} more`);
   return lines.join("\n");
+}
+
+/**
+ * `replay --what-if`: the configuration changes, then one row per figure (orders, fills, realizedPnl, fees,
+ * funding, netPnl, maxDrawdown) with the recorded run, the what-if and the difference (money to 8 decimals,
+ * signed).
+ */
+export function whatIfTable(r: WhatIfReport): string {
+  const cell = (v: number | string, signed = false): string => {
+    const text = typeof v === "number" ? String(v) : new Dec(v).toFixed(8);
+    return signed && !text.startsWith("-") ? `+${text}` : text;
+  };
+  const rows = [
+    ["", "recorded", "what-if", "difference"],
+    ...RUN_FIGURES.map((k) => [k, cell(r.recorded[k]), cell(r.whatIf[k]), cell(r.difference[k], true)]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const lines = rows.map(
+    (row) => `  ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")}`,
+  );
+  return [
+    `what-if on run ${r.runId} (${r.mode}): the recorded market inputs on the simulated venue`,
+    ...(r.changes.length > 0 ? r.changes.map((c) => `  ${c}`) : ["  (no configuration change)"]),
+    ...lines,
+  ].join("\n");
+}
+
+/** `replay --what-if --json`: `{ runId, mode, changes, recorded, whatIf, difference }` on one line (money as decimal strings). */
+export function whatIfJsonLine(r: WhatIfReport): string {
+  return JSON.stringify(r);
 }
 
 /** `serving on URL`, the API's routes, and how to stop. */

@@ -177,8 +177,15 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
 
   program
     .command("replay")
-    .description("re-run the recorded run of a store and compare it with its event log")
-    .requiredOption("--verify", "verify the recorded run (exit 1 on any difference)")
+    .description(
+      "re-run the recorded run of a store: verify it against its event log, or what it would have done with other parameters",
+    )
+    .option("--verify", "verify the recorded run (exit 1 on any difference)")
+    .option(
+      "--what-if <file>",
+      "re-run the recorded market inputs with the backtest keys of a config file (JSON) and print the difference",
+    )
+    .option("--json", "--what-if: print one JSON line")
     .option("--store <url>", "event store URL (default: sqlite:var/perpsource.sqlite, $PERPSOURCE_STORE)")
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
     .action(run(async () => (await import("./commands/replay.ts")).replayCommand));
@@ -254,6 +261,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
       "inject faults: name[:param=value[;param=value]],… e.g. drop-user-ws:every=300,http-429:every=50",
     )
     .option("--balance <usdt>", "initial wallet balance, USDT (default: 10000)")
+    .option(
+      "--captures <paths>",
+      "replay recorded depth, bookTicker and trades captures (files or directories under the data root, comma-separated); the window is narrowed to them",
+    )
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
     .option("--host <host>", "listen address (default: 127.0.0.1, $PERPSOURCE_HOST)")
     .action(run(async () => (await import("./commands/exchange-sim.ts")).exchangeSimCommand));

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { z } from "zod";
-import { type AppConfig, AppConfigSchema } from "./schema.ts";
+import { type AppConfig, AppConfigSchema, type BacktestConfig, BacktestConfigSchema } from "./schema.ts";
 
 /** The configuration is invalid; `problems` holds one `key (from source): reason` line each. */
 export class ConfigError extends Error {
@@ -249,4 +249,51 @@ function deepMerge(base: Tree, over: Tree): Tree {
     out[key] = isTree(prev) && isTree(value) ? deepMerge(prev, value) : value;
   }
   return out;
+}
+
+/** The keys a what-if cannot change: the recorded run's market inputs and account are fixed. */
+const FIXED_WHAT_IF_KEYS = ["symbols", "from", "to", "accountId"] as const;
+
+/**
+ * The configuration of `replay --what-if FILE`: the recorded run's (`recorded`) with the `backtest` keys of the
+ * JSON file at `file` (resolved against `cwd`; the config file's format, e.g.
+ * `{"backtest": {"smaCross": {"smaShort": 10}}}`) laid over it, validated like any configuration.
+ * @throws ConfigError naming each bad key and its source (`what-if file PATH` or `recorded run`): an unreadable
+ *   or non-JSON file, a key outside `backtest`, a change of symbols, from, to or accountId, a value the schema
+ *   refuses.
+ */
+export function loadWhatIfConfig(file: string, recorded: BacktestConfig, cwd: string): BacktestConfig {
+  const path = resolve(cwd, file);
+  const label = `what-if file ${path}`;
+  let values: unknown;
+  try {
+    values = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ConfigError([`cannot read ${label} as JSON: ${(err as Error).message}`]);
+  }
+  if (!isTree(values)) throw new ConfigError([`${label} must hold a JSON object`]);
+  const problems = Object.keys(values)
+    .filter((key) => key !== "backtest")
+    .map((key) => `${key} (from ${label}): a what-if changes only backtest keys`);
+  const over = values["backtest"] ?? {};
+  if (!isTree(over)) problems.push(`backtest (from ${label}): expected an object`);
+  else {
+    for (const key of FIXED_WHAT_IF_KEYS) {
+      if (over[key] !== undefined && JSON.stringify(over[key]) !== JSON.stringify(recorded[key]))
+        problems.push(
+          `backtest.${key} (from ${label}): the recorded run's is fixed (${JSON.stringify(recorded[key])})`,
+        );
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const parsed = BacktestConfigSchema.safeParse(deepMerge(recorded as Tree, over as Tree));
+  if (!parsed.success) {
+    const sourceOf = (p: Path) => (valueAt(over, p) === undefined ? "recorded run" : label);
+    throw new ConfigError(
+      parsed.error.issues.flatMap((issue) =>
+        describeIssue(issue, sourceOf).map((line) => `backtest.${line}`),
+      ),
+    );
+  }
+  return parsed.data;
 }

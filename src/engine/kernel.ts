@@ -7,12 +7,13 @@
 import { marginedPositions } from "../actors/account.decide.ts";
 import type { AccountContext } from "../actors/account.machine.ts";
 import type { TickFeed } from "../adapters/market/tick-feed.ts";
-import type { MarketEvent } from "../adapters/market/types.ts";
+import type { MarketEvent, MarkPriceKline } from "../adapters/market/types.ts";
 import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../config/schema.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
+import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import { riskLimitsOf } from "./risk-engine.ts";
@@ -31,6 +32,11 @@ export interface KernelOptions {
   venue?: Venue;
   /** Tick files to match the simulated venue on (backtest `--ticks`). */
   ticks?: TickFeed;
+  /**
+   * Whether BarClosed records the whole mark-price kline of its minute (markOpen, markHigh, markLow besides
+   * markPrice): a live run's, whose marks are in no file (default false: a backtest's log is unchanged).
+   */
+  recordMarkKline?: boolean;
 }
 
 /** A run's engine and venue, and the step that feeds them one market event. */
@@ -70,7 +76,7 @@ export function createKernel(options: KernelOptions): Kernel {
             await simulated.matchBar(e.bar, engine.onVenueReport, e.mark);
         }
         // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
-        await engine.onBar(e.mark ? { ...e.bar, markPrice: e.mark.close } : e.bar);
+        await engine.onBar(e.mark ? { ...e.bar, ...markFields(e.mark, options.recordMarkKline) } : e.bar);
         return;
       case "funding":
         await engine.onFundingRate(e.funding);
@@ -82,6 +88,16 @@ export function createKernel(options: KernelOptions): Kernel {
     }
   };
   return { engine, simulated, step };
+}
+
+/** BarClosed's mark fields: the close, and with `kline` the open, high and low too. */
+function markFields(
+  mark: MarkPriceKline,
+  kline: boolean | undefined,
+): Pick<EventData<"BarClosed">, "markPrice" | "markOpen" | "markHigh" | "markLow"> {
+  return kline
+    ? { markPrice: mark.close, markOpen: mark.open, markHigh: mark.high, markLow: mark.low }
+    : { markPrice: mark.close };
 }
 
 /** The simulated venue of `config`, its margin checks on the engine's booked account. */

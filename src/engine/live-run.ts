@@ -4,8 +4,8 @@
  * whose fills and funding arrive as reports (the user data stream). Market events and venue reports go through
  * one queue, so the engine handles one input at a time, in the order they arrived.
  *
- * The log is self-contained: every market input the strategy consumed is in it (BarClosed, FundingRateSettled,
- * MarketDataGapDetected), every order's intent is appended before the venue sees it (the store is flushed before
+ * The log is self-contained: every market input the strategy consumed is in it (BarClosed with the minute's whole
+ * mark kline, FundingRateSettled, MarketDataGapDetected, and the warm-up's bars in WarmUpRecorded), every order's intent is appended before the venue sees it (the store is flushed before
  * an external submit), and a unit of work (a checkpoint of the engine and the simulated venue, then a flush) ends
  * after every market event. The run id derives from the mode and the configuration, so the same command on the
  * same store finds its run again: an unfinished one continues from its last checkpoint (the feed then starts
@@ -37,6 +37,7 @@ import type { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import type { ExternalVenue, VenueReportHandler } from "./venue.ts";
 import { warmUpWindow } from "./warm-up.ts";
+import { recordWarmUp } from "./warm-up-record.ts";
 
 /** The modes of a live run. */
 export type LiveMode = "paper" | "testnet" | "live";
@@ -175,6 +176,7 @@ async function execute(
     instruments: deps.instruments,
     brackets: deps.brackets,
     venue: deps.venue,
+    recordMarkKline: true,
   });
   const { engine } = kernel;
   const actorDeps = { store, correlationId: runId };
@@ -243,10 +245,9 @@ async function execute(
   if (!checkpoint) {
     const warmUp = liveWarmUpWindow(config, deps.startTime);
     if (warmUp && deps.history) {
-      for await (const e of deps.history(warmUp)) {
-        if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
-        else if (e.kind === "gap") engine.warmUp({ kind: "gap", gap: e.gap }, e.time);
-      }
+      // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars.
+      const history = deps.history(warmUp);
+      await recordWarmUp({ run, engine, runId, symbols: config.symbols, window: warmUp, history, cause });
     }
     await engine.openAccount(config.initialBalance, config.symbols, cause);
   }

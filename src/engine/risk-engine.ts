@@ -427,8 +427,11 @@ export class RiskEngine {
     return data;
   }
 
-  /** Reads and applies what other writers appended to the risk stream. */
-  private async catchUp(): Promise<void> {
+  /**
+   * Reads and applies what other writers appended to the risk stream (an operator's change; a replay's
+   * out-of-band records): before each decision here, and before a checkpoint so that it holds the stream's state.
+   */
+  async catchUp(): Promise<void> {
     const from = this.actor.streamRevision + 1;
     for await (const e of this.deps.store.readStream(this.actor.stream, { fromRevision: from })) {
       this.actor.applyRecorded(e);

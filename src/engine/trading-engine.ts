@@ -121,7 +121,16 @@ export class TradingEngine {
     });
   }
 
-  /** The engine's state, for a checkpoint (call between market events). */
+  /**
+   * Applies what other writers appended to the engine's streams since it last read them (the risk stream: an
+   * operator's change, a replay's out-of-band records). Call it before `checkpoint`, so that a checkpoint holds
+   * the state of the log up to it.
+   */
+  catchUp(): Promise<void> {
+    return this.risk.catchUp();
+  }
+
+  /** The engine's state, for a checkpoint (call between market events, after `catchUp`). */
   checkpoint(): EngineCheckpoint {
     return {
       account: this.account.persist(),

@@ -108,6 +108,7 @@ export class UnitsOfWork {
 
   private async checkpoint(cursor: EventData<"RunCheckpointed">["cursor"]): Promise<void> {
     const { runId, run, store, engine, venue } = this.deps;
+    await engine.catchUp();
     const state: CheckpointState = {
       engine: engine.checkpoint(),
       ...(venue ? { venue: venue.snapshot() } : {}),

@@ -20,7 +20,16 @@ const BAR_KEYS = new Set([
   "volume",
   "takerBuyVolume",
   "markPrice",
+  "markOpen",
+  "markHigh",
+  "markLow",
 ]);
+/**
+ * BarClosed's optional keys, in schema order: the taker-buy volume of a 12-column kline source, the mark at the
+ * close, and a live run's whole mark kline.
+ */
+const OPTIONAL_KEYS = ["takerBuyVolume", "markPrice", "markOpen", "markHigh", "markLow"] as const;
+const REQUIRED_BAR_KEYS = BAR_KEYS.size - OPTIONAL_KEYS.length;
 
 const isEpochMs = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const isDecimal = (v: unknown): v is string => typeof v === "string" && DECIMAL_PATTERN.test(v);
@@ -35,13 +44,10 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     if (!BAR_KEYS.has(key)) return undefined;
     keys++;
   }
-  const { symbol, interval, openTime, closeTime, open, high, low, close, volume, takerBuyVolume, markPrice } =
-    d;
-  const marked = "markPrice" in d;
-  const taker = "takerBuyVolume" in d;
-  if (keys !== BAR_KEYS.size - (marked ? 0 : 1) - (taker ? 0 : 1)) return undefined;
-  if (marked && !isDecimal(markPrice)) return undefined;
-  if (taker && !isDecimal(takerBuyVolume)) return undefined;
+  const { symbol, interval, openTime, closeTime, open, high, low, close, volume } = d;
+  const optional = OPTIONAL_KEYS.filter((k) => k in d);
+  if (keys !== REQUIRED_BAR_KEYS + optional.length) return undefined;
+  if (!optional.every((k) => isDecimal(d[k]))) return undefined;
   if (
     typeof symbol === "string" &&
     SYMBOL_PATTERN.test(symbol) &&
@@ -56,7 +62,7 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
   ) {
     const bar: EventData<"BarClosed"> = {
       symbol,
-      interval: "1m" as const,
+      interval: "1m",
       openTime,
       closeTime,
       open,
@@ -65,8 +71,7 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
       close,
       volume,
     };
-    if (taker) bar.takerBuyVolume = takerBuyVolume as string;
-    if (marked) bar.markPrice = markPrice as string;
+    for (const k of optional) bar[k] = d[k] as string;
     return bar;
   }
   return undefined;
@@ -91,7 +96,12 @@ export function validatedDataJson(type: string, data: unknown): string {
     `{"symbol":"${d.symbol}","interval":"${d.interval}","openTime":${d.openTime},"closeTime":${d.closeTime},` +
     `"open":"${d.open}","high":"${d.high}","low":"${d.low}","close":"${d.close}","volume":"${d.volume}"` +
     (d.takerBuyVolume === undefined ? "" : `,"takerBuyVolume":"${d.takerBuyVolume}"`) +
-    (d.markPrice === undefined ? "}" : `,"markPrice":"${d.markPrice}"}`)
+    (d.markPrice === undefined ? "" : `,"markPrice":"${d.markPrice}"`) +
+    // A live run's whole mark kline (absent in backtests).
+    (d.markOpen === undefined ? "" : `,"markOpen":"${d.markOpen}"`) +
+    (d.markHigh === undefined ? "" : `,"markHigh":"${d.markHigh}"`) +
+    (d.markLow === undefined ? "" : `,"markLow":"${d.markLow}"`) +
+    "}"
   );
 }
 

@@ -103,6 +103,32 @@ const schemas = {
     /** The engine's and the venue's state (JSON). */
     state: z.record(z.string(), z.unknown()),
   }),
+  /**
+   * The market inputs a live run's strategy warmed up on before its start (REST klines: bars and gaps of one
+   * symbol, in order), so the log holds every input the strategy consumed (a backtest's warm-up is in its files).
+   * Recorded once per symbol, before the account opens.
+   */
+  WarmUpRecorded: z.strictObject({
+    runId: z.string().min(1),
+    symbol: SymbolName,
+    /** The warm-up window [from, to), ms. */
+    from: EpochMs,
+    to: EpochMs,
+    /**
+     * In market order: a closed 1m bar as `[openTime, open, high, low, close, volume]` (closeTime = openTime +
+     * 59 999), or a gap (its market time is `toOpenTime`).
+     */
+    inputs: z.array(
+      z.union([
+        z.tuple([EpochMs, Decimal, Decimal, Decimal, Decimal, Decimal]),
+        z.strictObject({
+          fromOpenTime: EpochMs,
+          toOpenTime: EpochMs,
+          missingBars: z.number().int().positive(),
+        }),
+      ]),
+    ),
+  }),
   /** Last event of a run: its counters (no wall-clock values, so the log stays deterministic). */
   RunCompleted: z.strictObject({
     runId: z.string().min(1),
@@ -132,6 +158,14 @@ const schemas = {
      */
     takerBuyVolume: Decimal.optional(),
     markPrice: Decimal.optional(),
+    /**
+     * A live run's mark-price kline of the minute besides its close (`markPrice`): open, high and low, which the
+     * simulated venue triggers and liquidates on, so a replay or a what-if matches the bar as the run did.
+     * Absent in backtests (their mark files are in the manifest).
+     */
+    markOpen: Decimal.optional(),
+    markHigh: Decimal.optional(),
+    markLow: Decimal.optional(),
   }),
   /** Bars are missing between two closed bars: reported, never filled. Strategy state restarts its warm-up. */
   MarketDataGapDetected: z.strictObject({

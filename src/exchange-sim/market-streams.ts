@@ -4,8 +4,9 @@
  * count as `/public`, as on Binance since 2026-04-23), their subscriptions — given in the URL or with
  * `SUBSCRIBE` / `UNSUBSCRIBE` / `LIST_SUBSCRIPTIONS` / `SET_PROPERTY` / `GET_PROPERTY` messages — and the
  * publication of stream messages to the connections subscribed on the stream's route. The double publishes
- * `<symbol>@kline_1m`, `<symbol>@markPrice` and `<symbol>@markPrice@1s`, all `/market` streams; a
- * subscription to anything else is accepted and stays silent.
+ * `<symbol>@kline_1m`, `<symbol>@markPrice` and `<symbol>@markPrice@1s`, all `/market` streams, and, from
+ * recorded captures (book-capture.ts), `<symbol>@aggTrade` (`/market`), `<symbol>@bookTicker` and
+ * `<symbol>@depth[@100ms|@500ms|@0ms]` (`/public`); a subscription to anything else is accepted and stays silent.
  */
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
@@ -91,6 +92,13 @@ export class MarketStreams {
     for (const c of this.#connections)
       if (c.route === route && c.streams.has(key) && c.sendStream(stream, data)) sent.push(c);
     return sent;
+  }
+
+  /** The streams subscribed on open connections, lower-case, sorted, each once. */
+  subscriptions(): string[] {
+    const all = new Set<string>();
+    for (const c of this.#connections) if (c.open) for (const key of c.streams.keys()) all.add(key);
+    return [...all].sort();
   }
 
   /** Closes every connection (code 1001, going away). */

@@ -1,11 +1,12 @@
 /**
  * The public REST endpoints (MARKET_DATA, no key): `GET /fapi/v1/ping`, `time`, `exchangeInfo`, `klines`,
- * `markPriceKlines`, `fundingRate`, `premiumIndex`, answering from what the replay has published (`MarketHistory`) at the exchange
+ * `markPriceKlines`, `fundingRate`, `premiumIndex`, and `depth` from the recorded captures (book-capture.ts), answering from what the replay has published (`MarketHistory`) at the exchange
  * clock's `now`: only closed bars and settlements at or before it. Parameter errors answer as Binance does
  * (-1102 missing, -1100 not an integer, -1121 symbol not replayed, -1120 an interval not served, -1130 limit).
  * Klines of intervals above 1m are aggregated from the 1m bars (klines.ts).
  */
 import type { FastifyInstance } from "fastify";
+import type { BookCapture } from "./book-capture.ts";
 import { BinanceApiError, integerParameter, invalidSymbol, mandatoryParameter } from "./errors.ts";
 import { KLINE_INTERVALS_MS, klines } from "./klines.ts";
 import type { MarketHistory, WindowQuery } from "./market-history.ts";
@@ -19,12 +20,23 @@ export interface PublicRouteDeps {
   now: () => number;
   /** The `GET /fapi/v1/exchangeInfo` body at exchange time `now` (see exchange-info.ts). */
   exchangeInfo: (now: number) => Record<string, unknown>;
+  /** The recorded books (`GET /fapi/v1/depth`), when the double replays captures. */
+  book?: BookCapture;
 }
 
 /** Weight of `klines` by `limit` (binance-usdm.md §5.1): 1 / 2 / 5 / 10 for < 100 / < 500 / ≤ 1000 / > 1000. */
 export const klinesWeight: RouteWeight = (query) => {
   const limit = Number(query.limit ?? 500);
   return limit < 100 ? 1 : limit < 500 ? 2 : limit <= 1000 ? 5 : 10;
+};
+
+/** The `limit`s of `GET /fapi/v1/depth`. */
+const DEPTH_LIMITS = [5, 10, 20, 50, 100, 500, 1000];
+
+/** Weight of `depth` by `limit` (binance-usdm.md §5.1): 2 (5–50), 5 (100), 10 (500), 20 (1000). */
+export const depthRouteWeight: RouteWeight = (query) => {
+  const limit = Number(query.limit ?? 500);
+  return limit <= 50 ? 2 : limit <= 100 ? 5 : limit <= 500 ? 10 : 20;
 };
 
 /** Registers the public routes on `app`. */
@@ -59,6 +71,18 @@ export function publicRoutes(app: FastifyInstance, deps: PublicRouteDeps): void 
       .sort((a, b) => a.fundingTime - b.fundingTime || (a.symbol < b.symbol ? -1 : 1));
     const picked = window.startTime !== undefined ? items.slice(0, window.limit) : items.slice(-window.limit);
     return picked.map(fundingRateItem);
+  });
+
+  app.get<Query>("/fapi/v1/depth", { config: { weight: depthRouteWeight } }, async (request) => {
+    const q = request.query;
+    const symbol = replayedSymbol(history, q.symbol);
+    const limit = integerParameter(q, "limit") ?? 500;
+    if (!DEPTH_LIMITS.includes(limit))
+      throw new BinanceApiError(400, -1130, "Data sent for parameter 'limit' is not valid.");
+    const body = deps.book?.depth(symbol, limit, now());
+    if (body === undefined)
+      throw new BinanceApiError(400, -1, `exchange-sim: no depth capture of ${symbol} (--captures)`);
+    return body;
   });
 
   const premiumIndexWeight: RouteWeight = (query) =>

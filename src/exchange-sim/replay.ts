@@ -2,7 +2,8 @@
  * The market replay: the archive's merged market events (`archiveMarketEvents`) in order, each one a step at
  * its market time. A funding settlement goes to `exchange.onFunding`; a bar to `exchange.onBar(bar, mark)`,
  * then its minute's market messages: the markPrice ticks (`<sym>@markPrice@1s` and `@markPrice`), the kline
- * once unclosed (`x:false`) and once closed (`x:true`, a lockstep step). Gaps publish nothing. After each step an
+ * once unclosed (`x:false`) and once closed (`x:true`, a lockstep step), after the minute's recorded book and
+ * trade messages when there are captures (book-capture.ts). Gaps publish nothing. After each step an
  * expired listenKey is announced. Pacing: `--speed N` releases each event when the wall clock reaches it (one
  * minute of data per 60 000 / N ms); `--lockstep` releases it once every message before it was acked and the
  * clients are ready (a kline subscription of every symbol; a private connection when a listenKey lives).
@@ -18,6 +19,7 @@ import type {
   MarketWindow,
   MarkPriceKline,
 } from "../adapters/market/types.ts";
+import type { BookCapture } from "./book-capture.ts";
 import type { ReplayClock } from "./clock.ts";
 import type { ExchangeCore } from "./exchange-port.ts";
 import type { FaultInjector } from "./faults.ts";
@@ -52,6 +54,8 @@ export interface ReplayDeps {
   ready: (abort: AbortSignal) => Promise<void>;
   /** The injected faults (faults.ts): told before each step, asked before each closed kline. */
   faults?: FaultInjector;
+  /** Recorded book and trade streams: a bar step first publishes the symbol's messages up to its close. */
+  book?: BookCapture;
   logger: Logger;
 }
 
@@ -132,6 +136,7 @@ export class MarketReplay {
       deps.published.setUpcomingFunding(f.symbol, await this.#nextFunding(f.symbol, event.time));
     } else if (event.kind === "bar") {
       const { bar, mark } = event;
+      await deps.book?.publishUntil(bar.symbol, bar.closeTime);
       deps.published.addBar(bar, mark);
       const { symbol, openTime, closeTime, open, high, low, close, volume } = bar;
       await deps.exchange.onBar({ symbol, openTime, closeTime, open, high, low, close, volume }, mark);

@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import { discoverArchive } from "../adapters/market/archive.ts";
 import type { ArchiveFile, MarketWindow } from "../adapters/market/types.ts";
 import { type ApiCredentials, registerSecurity } from "./auth.ts";
+import { BookCapture, captureWindow, discoverCaptures } from "./book-capture.ts";
 import { ReplayClock } from "./clock.ts";
 import { BinanceApiError } from "./errors.ts";
 import { type ExchangeInfoSnapshot, exchangeInfoBody, loadExchangeInfoSnapshot } from "./exchange-info.ts";
@@ -71,6 +72,12 @@ export interface ExchangeSimOptions<E extends ExchangeCore> {
   historyMs?: number;
   /** `--faults SPEC` (faults.ts `parseFaultSpec`): the faults to inject; none by default. */
   faults?: readonly Fault[];
+  /**
+   * `--captures PATH…`: recorded depth, bookTicker and trades files or directories (relative to `dataRoot`)
+   * replayed with the window on the book and trade streams and `GET /fapi/v1/depth` (book-capture.ts). With
+   * captures, the replayed window is `window` narrowed to the captures' span (`captureWindow`).
+   */
+  captures?: readonly string[];
 }
 
 /** `GET /sim/v1/status`. */
@@ -88,6 +95,8 @@ export interface SimStatus {
   barsSent: number;
   stepsSent: number;
   marketConnections: number;
+  /** The streams subscribed on open market connections, lower-case, sorted. */
+  marketStreams: string[];
   privateConnections: number;
   listenKey: boolean;
   /** How often each injected fault fired. */
@@ -122,12 +131,20 @@ export interface ExchangeSim {
 export async function createExchangeSim<E extends ExchangeCore>(
   options: ExchangeSimOptions<E>,
 ): Promise<ExchangeSim> {
-  const { symbols, window, exchange, logger } = options;
+  const { symbols, exchange, logger } = options;
   const lockstepOn = options.lockstep === true;
   const speed = lockstepOn ? undefined : (options.speed ?? 1);
   const heartbeat = options.heartbeat ?? BINANCE_HEARTBEAT;
-  const files =
-    options.files ?? (await discoverArchive(options.dataRoot, { symbols: [...symbols], ...window }));
+  const captures =
+    options.captures === undefined
+      ? []
+      : await discoverCaptures(options.dataRoot, options.captures, symbols, options.window);
+  const window = captureWindow(captures, options.window);
+  const barsFromTrades = captures.flatMap((c) => (c.trades ? [c.symbol] : []));
+  const files = options.files ?? [
+    ...(await discoverArchive(options.dataRoot, { symbols: [...symbols], ...window }, { barsFromTrades })),
+    ...captures.flatMap((c) => (c.trades ? [c.trades] : [])),
+  ];
   const historyMs = options.historyMs ?? DEFAULT_HISTORY_MS;
   const historyWindow = { from: window.from - historyMs, to: window.from };
   const history =
@@ -149,6 +166,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
   const lockstep = new Lockstep(lockstepOn);
   const published = new MarketHistory(symbols);
   const market = new MarketStreams(signal, logger, heartbeat);
+  const book = captures.length > 0 ? await BookCapture.open(captures, window, market, lockstep) : undefined;
   const keyClock = options.listenKeyClock === "exchange" ? now : () => Date.now();
   const user = new UserStream(
     options.credentials?.apiKey ?? "",
@@ -191,6 +209,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
     ready,
     logger,
     ...(faults.enabled ? { faults } : {}),
+    ...(book === undefined ? {} : { book }),
   });
   exchange.now = now();
   exchange.onUserEvent(async (message) => {
@@ -235,7 +254,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
   registerSecurity(app, { credentials: options.credentials, now });
   faults.registerHttp(app);
 
-  publicRoutes(app, { history: published, now, exchangeInfo });
+  publicRoutes(app, { history: published, now, exchangeInfo, ...(book === undefined ? {} : { book }) });
   user.routes(app);
   const status = (): SimStatus => ({
     now: now(),
@@ -251,6 +270,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
     barsSent: replay.barsSent,
     stepsSent: lockstep.stepsSent,
     marketConnections: market.size,
+    marketStreams: market.subscriptions(),
     privateConnections: user.openConnections,
     listenKey: user.liveKey !== undefined,
     faults: faults.fired(),
@@ -290,6 +310,7 @@ export async function createExchangeSim<E extends ExchangeCore>(
     async close() {
       replay.stop();
       faults.close();
+      await book?.close();
       await closeSockets();
       await app.close();
       await running?.catch(() => undefined);

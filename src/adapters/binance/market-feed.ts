@@ -230,7 +230,7 @@ export function openLiveMarketFeed(options: LiveMarketFeedOptions): LiveMarketFe
 }
 
 /** The SDK's logger on pino: its info lines (connection chatter) at debug, its errors as warnings. */
-function sdkLogger(logger: Logger): MarketSocketLogger {
+export function sdkLogger(logger: Logger): MarketSocketLogger {
   const context = (params: unknown[]): Record<string, unknown> => {
     const ctx = params[1] as { wsKey?: unknown; error?: { message?: unknown } } | undefined;
     return { sdk: true, wsKey: ctx?.wsKey, error: ctx?.error?.message };
@@ -242,4 +242,4 @@ function sdkLogger(logger: Logger): MarketSocketLogger {
   };
 }
 
-type MarketSocketLogger = ConstructorParameters<typeof MarketSocket>[0]["logger"];
+export type MarketSocketLogger = ConstructorParameters<typeof MarketSocket>[0]["logger"];

@@ -105,7 +105,7 @@ export interface FundingRateRow {
 export function parseMarketMessage(message: unknown): KlineMessage | MarkPriceMessage | undefined {
   const type = (message as { e?: unknown } | null)?.e;
   if (type === "kline") {
-    const m = check(klineSchema, message, "kline message");
+    const m = checkWire(klineSchema, message, "kline message");
     const k = m.k;
     checkMinute(k.t, k.T, "kline message");
     if (k.s !== m.s) throw new BinanceWireError("kline message", `k.s ${k.s} differs from s ${m.s}`);
@@ -123,7 +123,7 @@ export function parseMarketMessage(message: unknown): KlineMessage | MarkPriceMe
     return { kind: "kline", symbol: m.s, eventTime: m.E, closed: k.x, bar };
   }
   if (type === "markPriceUpdate") {
-    const m = check(markPriceSchema, message, "markPriceUpdate message");
+    const m = checkWire(markPriceSchema, message, "markPriceUpdate message");
     return {
       kind: "markPrice",
       symbol: m.s,
@@ -142,14 +142,14 @@ export function parseMarketMessage(message: unknown): KlineMessage | MarkPriceMe
  */
 export function barFromRestKline(symbolName: string, row: unknown, index: number): Bar {
   const where = `GET /fapi/v1/klines ${symbolName} row ${index}`;
-  const [openTime, open, high, low, close, volume, closeTime] = check(restKlineSchema, row, where);
+  const [openTime, open, high, low, close, volume, closeTime] = checkWire(restKlineSchema, row, where);
   checkMinute(openTime, closeTime, where);
   return { symbol: symbolName, interval: "1m", openTime, closeTime, open, high, low, close, volume };
 }
 
 /** One `GET /fapi/v1/fundingRate` row. @throws BinanceWireError naming the row's index for a malformed row. */
 export function fundingRateRow(row: unknown, index: number): FundingRateRow {
-  return check(restFundingSchema, row, `GET /fapi/v1/fundingRate row ${index}`);
+  return checkWire(restFundingSchema, row, `GET /fapi/v1/fundingRate row ${index}`);
 }
 
 function checkMinute(openTime: number, closeTime: number, where: string): void {
@@ -158,7 +158,8 @@ function checkMinute(openTime: number, closeTime: number, where: string): void {
   }
 }
 
-function check<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+/** `value` parsed by `schema`. @throws BinanceWireError naming `where` and the first failing field. */
+export function checkWire<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

@@ -30,6 +30,8 @@ export interface SimCommandOptions {
   balance: string;
   /** `--faults SPEC`, parsed (none when absent). */
   faults: Fault[];
+  /** `--captures PATH[,PATH]`: recorded book and trade streams to replay (src/exchange-sim/book-capture.ts). */
+  captures?: string[];
 }
 
 /** Everything a double needs but its exchange core. */
@@ -79,6 +81,7 @@ export function exchangeSimCommand(flags: Flags): Promise<number> {
         window: windowOf(options),
         lockstep: options.lockstep,
         faults: options.faults,
+        ...(options.captures === undefined ? {} : { captures: options.captures }),
         ...(options.speed === undefined ? {} : { speed: options.speed }),
         ...(credentials === undefined ? {} : { credentials }),
         exchangeInfo: loadExchangeInfoSnapshot(cfg.instruments),
@@ -102,7 +105,9 @@ export function exchangeSimCommand(flags: Flags): Promise<number> {
 /**
  * The command's options from commander's flags: `--port` an integer 0–65535 (required), `--symbols A,B`
  * (required), `--from YYYY-MM-DD` (required), `--to` (default: `--from`), `--speed N` > 0 (default 1) or
- * `--lockstep`, `--balance USDT` (default 10000), `--faults SPEC` (src/exchange-sim/faults.ts).
+ * `--lockstep`, `--balance USDT` (default 10000), `--faults SPEC` (src/exchange-sim/faults.ts), `--captures
+ * PATH[,PATH]` (recorded depth, bookTicker and trades files or directories under the data root; the window is
+ * then narrowed to the captures' span, src/exchange-sim/book-capture.ts).
  * @throws UsageError naming the option (for `--faults`, the fault and its parameter).
  */
 export function simCommandOptions(flags: Flags): SimCommandOptions {
@@ -142,7 +147,26 @@ export function simCommandOptions(flags: Flags): SimCommandOptions {
       if (error instanceof FaultSpecError) throw new UsageError(`--faults: ${error.message}`);
       throw error;
     }
-  return { port: Number(portText), symbols, from, to, speed, lockstep, balance, faults };
+  const capturesText = text("captures");
+  const captures = capturesText
+    ?.split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  if (captures !== undefined && captures.length === 0)
+    throw new UsageError(
+      `--captures: expected paths such as futures/um/ws-capture/derived, got "${capturesText}"`,
+    );
+  return {
+    port: Number(portText),
+    symbols,
+    from,
+    to,
+    speed,
+    lockstep,
+    balance,
+    faults,
+    ...(captures === undefined ? {} : { captures }),
+  };
 }
 
 function utcDay(option: string, raw: string | undefined): string {

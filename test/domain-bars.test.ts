@@ -260,10 +260,33 @@ describe("bar aggregation: golden cases (5m unless stated)", () => {
       takerBuyVolume: "1.25",
       takerBuyQuoteVolume: "12.5",
     });
-    const mixed = [barEvent(withFlows(0, "1", 1)), barEvent(flat("BTCUSDT", 1, "10"))];
-    expect(() => run("5m", mixed)).toThrow(
-      /BTCUSDT: bar 2024-01-01T00:01:00.000Z .*: quoteVolume is on some minutes of its bucket only/,
-    );
+  });
+
+  it("keeps an optional field only when every minute of the bucket carried it (absent, never 0)", () => {
+    const withTaker = (m: number): MinuteBar => ({
+      ...flat("BTCUSDT", m, "10", "0.5"),
+      takerBuyVolume: "0.25",
+    });
+    const bars = (minutes: MinuteBar[]) => {
+      const { emitted } = run("5m", minutes.map(barEvent));
+      return emitted.flatMap((e) => (e.kind === "bar" ? [e.bar] : []));
+    };
+    // A minute without it anywhere in the bucket (first, middle or last) drops it from the bucket's bar.
+    for (const without of [0, 2, 4]) {
+      const [b] = bars(
+        [0, 1, 2, 3, 4].map((m) => (m === without ? flat("BTCUSDT", m, "10", "0.5") : withTaker(m))),
+      );
+      expect(b).toBeDefined();
+      expect("takerBuyVolume" in b!).toBe(false);
+      expect(b!.volume).toBe("2.5");
+    }
+    // The next bucket, all minutes with it, has it again.
+    const [first, second] = bars([
+      flat("BTCUSDT", 0, "10", "0.5"),
+      ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map(withTaker),
+    ]);
+    expect("takerBuyVolume" in first!).toBe(false);
+    expect(second!.takerBuyVolume).toBe("1.25");
   });
 
   it("compares highs and lows exactly where doubles cannot", () => {

@@ -33,7 +33,7 @@ const BAR_FIELDS = [
   "close",
   "volume",
 ] as const;
-/** A bar, with or without the optional markPrice, markOpen, markHigh, markLow. */
+/** A bar, with or without the optional takerBuyVolume, markPrice, markOpen, markHigh, markLow. */
 const bar = fc.record(
   {
     symbol,
@@ -45,6 +45,7 @@ const bar = fc.record(
     low: decimal,
     close: decimal,
     volume: decimal,
+    takerBuyVolume: decimal,
     markPrice: decimal,
     markOpen: decimal,
     markHigh: decimal,
@@ -56,7 +57,19 @@ const bar = fc.record(
 const candidate = fc.oneof(
   bar,
   fc
-    .tuple(bar, fc.constantFrom("symbol", "open", "volume", "openTime", "interval", "markPrice", "markLow"))
+    .tuple(
+      bar,
+      fc.constantFrom(
+        "symbol",
+        "open",
+        "volume",
+        "openTime",
+        "interval",
+        "takerBuyVolume",
+        "markPrice",
+        "markLow",
+      ),
+    )
     .map(([b, k]) => {
       const { [k]: _, ...rest } = b as Record<string, unknown>;
       return rest;
@@ -78,6 +91,10 @@ function zodBarClosed(data: unknown): { ok: true; value: unknown } | { ok: false
     low: z.string().regex(/^-?\d+(\.\d+)?$/),
     close: z.string().regex(/^-?\d+(\.\d+)?$/),
     volume: z.string().regex(/^-?\d+(\.\d+)?$/),
+    takerBuyVolume: z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/)
+      .optional(),
     markPrice: z
       .string()
       .regex(/^-?\d+(\.\d+)?$/)
@@ -158,6 +175,17 @@ describe("catalog fast paths", () => {
     const marked = { ...bar, markPrice: "1.49" };
     expect(validateEvent("BarClosed", marked)).toEqual(marked);
     expect(validatedDataJson("BarClosed", marked)).toBe(JSON.stringify(marked));
+    expect(() => validateEvent("BarClosed", { ...bar, takerBuyVolume: 4 })).toThrow(
+      /BarClosed is invalid at field "takerBuyVolume"/,
+    );
+    // The taker field is kept (not silently dropped) by the fast path and its serializer, in schema order.
+    const flow = { ...bar, takerBuyVolume: "4.25", markPrice: "1.49" };
+    expect(fastPaths.get("BarClosed")!(flow)).toStrictEqual(flow);
+    const reorderedFlow = { markPrice: "1.49", takerBuyVolume: "4.25", ...bar };
+    expect(validatedDataJson("BarClosed", validateEvent("BarClosed", reorderedFlow))).toBe(
+      JSON.stringify(flow),
+    );
+    expect(validatedDataJson("BarClosed", validateEvent("BarClosed", bar))).toBe(JSON.stringify(bar));
     const { volume, ...rest } = bar;
     const reordered = { volume, ...rest };
     expect(validateEvent("BarClosed", reordered)).toEqual(bar);

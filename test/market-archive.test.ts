@@ -250,6 +250,8 @@ describe("archive discovery and merge on a hand-made archive", () => {
         low: "101.5",
         close: "101.5",
         volume: "1.5",
+        // The official layout's taker_buy_volume column, as written (0 in this hand-made file).
+        takerBuyVolume: "0",
       },
     });
   });

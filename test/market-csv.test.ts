@@ -259,11 +259,41 @@ describe("kline CSV layouts", () => {
     },
   ];
 
+  /** The official layout's rows: the OHLCV ones plus the taker_buy_volume column. */
+  const officialExpected: KlineRow[] = [
+    { ...expected[0]!, takerBuyVolume: "5452.3" },
+    { ...expected[1]!, takerBuyVolume: "1334.3" },
+  ];
+
   it("reads the official layout with and without header, keeping decimals verbatim", async () => {
     const header =
       "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n";
-    expect(await collect(readKlineFile(await csvFile(header + official)))).toEqual(expected);
-    expect(await collect(readKlineFile(await csvFile(official)))).toEqual(expected);
+    expect(await collect(readKlineFile(await csvFile(header + official)))).toStrictEqual(officialExpected);
+    expect(await collect(readKlineFile(await csvFile(official)))).toStrictEqual(officialExpected);
+  });
+
+  it("checks taker_buy_volume: its header name, a decimal, not above volume", async () => {
+    const badHeader =
+      "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_volume,taker_buy_quote_volume,ignore\n";
+    const err = await failure(collect(readKlineFile(await csvFile(badHeader + official))));
+    expect([err.line, err.reason]).toEqual([
+      1,
+      expect.stringContaining('column 10 must be "taker_buy_volume"'),
+    ]);
+    const row = (taker: string) =>
+      `1690848000000,4.255,4.256,4.252,4.252,25259.1,1690848059999,107451.0165,208,${taker},23199.1103,0\n`;
+    const cases: [string, string][] = [
+      ["25259.10000001", "taker_buy_volume 25259.10000001 is above volume 25259.1"],
+      ["-1", 'taker_buy_volume "-1" is not a non-negative decimal like 123.45 (no exponent)'],
+      ["", 'taker_buy_volume "" is not a non-negative decimal like 123.45 (no exponent)'],
+      ["5e3", 'taker_buy_volume "5e3" is not a non-negative decimal like 123.45 (no exponent)'],
+    ];
+    for (const [taker, reason] of cases) {
+      const e = await failure(collect(readKlineFile(await csvFile(official + row(taker)))));
+      expect([e.line, e.reason]).toEqual([3, reason]);
+    }
+    const [all] = await collect(readKlineFile(await csvFile(row("25259.10"))));
+    expect(all?.takerBuyVolume).toBe("25259.10");
   });
 
   it("reads the OHLCV subset; closeTime = openTime + 59999", async () => {
@@ -271,8 +301,11 @@ describe("kline CSV layouts", () => {
       "1690848000000,4.255,4.256,4.252,4.252,25259.1\r\n1690848060000,4.251,4.253,4.251,4.253,2476.0\r\n";
     expect(
       await collect(readKlineFile(await csvFile(`open_time,open,high,low,close,volume\r\n${ohlcv}`))),
-    ).toEqual(expected);
-    expect(await collect(readKlineFile(await csvFile(ohlcv)))).toEqual(expected);
+    ).toStrictEqual(expected);
+    const rows = await collect(readKlineFile(await csvFile(ohlcv)));
+    expect(rows).toStrictEqual(expected);
+    // No taker column: the field is absent, never defaulted to "0".
+    expect(rows.some((r) => "takerBuyVolume" in r)).toBe(false);
   });
 
   it("keeps the last row of a repeated open_time (strategies.md §2.4 vector 4) and skips blank lines", async () => {
@@ -354,6 +387,8 @@ const barArb = fc.record({
   step: fc.integer({ min: 1, max: 30 }),
   prices: fc.array(fc.bigInt({ min: 1n, max: 10n ** 13n }), { minLength: 4, maxLength: 4 }),
   volume: fc.bigInt({ min: 0n, max: 10n ** 15n - 1n }), // 15 integer digits at most (the parser's bound)
+  /** Share of the volume bought by takers, in 1/1000. */
+  takerShare: fc.integer({ min: 0, max: 1000 }),
 });
 
 describe("kline parser round trip (property)", () => {
@@ -368,7 +403,7 @@ describe("kline parser round trip (property)", () => {
         fc.constantFrom("\n", "\r\n"),
         async (specs, startMinute, scale, layout, header, eol) => {
           let openTime = startMinute * 60_000;
-          const bars: KlineRow[] = specs.map(({ step, prices, volume }) => {
+          const bars: KlineRow[] = specs.map(({ step, prices, volume, takerShare }) => {
             openTime += step * 60_000;
             const [a, b, c, d] = prices as [bigint, bigint, bigint, bigint];
             const sorted = [a, b, c, d].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
@@ -382,18 +417,22 @@ describe("kline parser round trip (property)", () => {
               low: scaled(sorted[0]!, scale),
               close: scaled(close, scale),
               volume: scaled(volume, scale),
+              ...(layout === "official"
+                ? { takerBuyVolume: scaled((volume * BigInt(takerShare)) / 1000n, scale) }
+                : {}),
             };
           });
           const lines = bars.map((r) => {
             const base = [r.openTime, r.open, r.high, r.low, r.close, r.volume];
-            return (layout === "official" ? [...base, r.closeTime, "0", "0", "0", "0", "0"] : base).join(",");
+            const rest = [r.closeTime, "0", "0", r.takerBuyVolume, "0", "0"];
+            return (layout === "official" ? [...base, ...rest] : base).join(",");
           });
           const head =
             layout === "official"
               ? "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore"
               : "open_time,open,high,low,close,volume";
           const src = await csvFile((header ? [head, ...lines] : lines).join(eol) + eol);
-          expect(await collect(readKlineFile(src))).toEqual(bars);
+          expect(await collect(readKlineFile(src))).toStrictEqual(bars);
         },
       ),
       { numRuns: 60 },

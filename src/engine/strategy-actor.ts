@@ -20,7 +20,10 @@ import type {
   StrategyInputs,
 } from "../strategies/strategy.ts";
 
-/** A strategy actor's state as JSON (a checkpoint's part). */
+/**
+ * A strategy actor's state as JSON (a checkpoint's part): a snapshot that later steps of the actor do not change.
+ * `state` is the strategy's `snapshotState` output (the state itself when it has none).
+ */
 export interface PersistedStrategy {
   state: unknown;
   aggregators: BarAggregatorState[];
@@ -82,20 +85,32 @@ export class StrategyActor {
     return out;
   }
 
-  /** The strategy's state, for a checkpoint. */
+  /**
+   * The actor's state, for a checkpoint: the strategy's through its `snapshotState` (identity by default), the
+   * aggregators' (immutable states) in a fresh array. Later steps do not change what it returns.
+   */
   persist(): PersistedStrategy {
+    const strategy = this.strategy;
     return {
-      state: this.state,
-      aggregators: this.aggregators,
+      state: strategy.snapshotState === undefined ? this.state : strategy.snapshotState(this.state),
+      aggregators: [...this.aggregators],
       warm: this.warm,
       ...(this.warmFrom === undefined ? {} : { warmFrom: this.warmFrom }),
     };
   }
 
-  /** Continues from `persisted` (from `persist()`). */
+  /**
+   * Continues from `persisted` (from `persist()`, in memory or through JSON): the strategy's state through its
+   * `restoreState` (identity by default), so stepping on never changes `persisted`. Throws what `restoreState`
+   * throws for a malformed state.
+   */
   restore(persisted: PersistedStrategy): void {
-    this.state = persisted.state;
-    this.aggregators = persisted.aggregators;
+    const strategy = this.strategy;
+    this.state =
+      strategy.restoreState === undefined
+        ? persisted.state
+        : strategy.restoreState(persisted.state, this.ctx);
+    this.aggregators = [...persisted.aggregators];
     this.warm = persisted.warm;
     this.warmFrom = persisted.warmFrom;
   }

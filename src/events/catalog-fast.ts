@@ -18,14 +18,18 @@ const BAR_KEYS = new Set([
   "low",
   "close",
   "volume",
+  "takerBuyVolume",
   "markPrice",
   "markOpen",
   "markHigh",
   "markLow",
 ]);
-/** BarClosed's optional keys, in schema order: the mark at the close, and a live run's whole mark kline. */
-const MARK_KEYS = ["markPrice", "markOpen", "markHigh", "markLow"] as const;
-const REQUIRED_BAR_KEYS = BAR_KEYS.size - MARK_KEYS.length;
+/**
+ * BarClosed's optional keys, in schema order: the taker-buy volume of a 12-column kline source, the mark at the
+ * close, and a live run's whole mark kline.
+ */
+const OPTIONAL_KEYS = ["takerBuyVolume", "markPrice", "markOpen", "markHigh", "markLow"] as const;
+const REQUIRED_BAR_KEYS = BAR_KEYS.size - OPTIONAL_KEYS.length;
 
 const isEpochMs = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const isDecimal = (v: unknown): v is string => typeof v === "string" && DECIMAL_PATTERN.test(v);
@@ -41,9 +45,9 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     keys++;
   }
   const { symbol, interval, openTime, closeTime, open, high, low, close, volume } = d;
-  const marks = MARK_KEYS.filter((k) => k in d);
-  if (keys !== REQUIRED_BAR_KEYS + marks.length) return undefined;
-  if (!marks.every((k) => isDecimal(d[k]))) return undefined;
+  const optional = OPTIONAL_KEYS.filter((k) => k in d);
+  if (keys !== REQUIRED_BAR_KEYS + optional.length) return undefined;
+  if (!optional.every((k) => isDecimal(d[k]))) return undefined;
   if (
     typeof symbol === "string" &&
     SYMBOL_PATTERN.test(symbol) &&
@@ -67,7 +71,7 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
       close,
       volume,
     };
-    for (const k of marks) bar[k] = d[k] as string;
+    for (const k of optional) bar[k] = d[k] as string;
     return bar;
   }
   return undefined;
@@ -91,6 +95,7 @@ export function validatedDataJson(type: string, data: unknown): string {
   return (
     `{"symbol":"${d.symbol}","interval":"${d.interval}","openTime":${d.openTime},"closeTime":${d.closeTime},` +
     `"open":"${d.open}","high":"${d.high}","low":"${d.low}","close":"${d.close}","volume":"${d.volume}"` +
+    (d.takerBuyVolume === undefined ? "" : `,"takerBuyVolume":"${d.takerBuyVolume}"`) +
     (d.markPrice === undefined ? "" : `,"markPrice":"${d.markPrice}"`) +
     // A live run's whole mark kline (absent in backtests).
     (d.markOpen === undefined ? "" : `,"markOpen":"${d.markOpen}"`) +

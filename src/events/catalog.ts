@@ -157,6 +157,11 @@ const schemas = {
     low: Decimal,
     close: Decimal,
     volume: Decimal,
+    /**
+     * Base volume bought by takers, present only when the bar's source has it (the official 12-column kline
+     * layout's taker_buy_volume); absent, never "0", for OHLCV sources.
+     */
+    takerBuyVolume: Decimal.optional(),
     markPrice: Decimal.optional(),
     /**
      * A live run's mark-price kline of the minute besides its close (`markPrice`): open, high and low, which the

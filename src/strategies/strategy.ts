@@ -24,6 +24,11 @@ export interface StrategyBar {
   readonly low: string;
   readonly close: string;
   readonly volume: string;
+  /**
+   * Base volume bought by takers: present only when the source has it (the official 12-column kline layout),
+   * and on an aggregated bar only when every one of its minutes had it. Absent, never "0", otherwise.
+   */
+  readonly takerBuyVolume?: string;
   /** An aggregated bar built from some, not all, of its minutes. */
   readonly partial?: boolean;
 }
@@ -138,6 +143,18 @@ export interface Strategy<P, S> {
   isWarm(state: S, params: P): boolean;
   /** Consumes one input. Pure: same state and input, same result. */
   step(state: S, input: StrategyInput, ctx: StrategyContext<P>, position: PositionView): StrategyStep<S>;
+  /**
+   * The state as a checkpoint: plain JSON that later steps cannot change (a deep copy of whatever `step`
+   * mutates in place, e.g. via the structures' `toJSON()`). Optional: without it the state itself is the
+   * checkpoint, right only for a plain-JSON state that `step` never mutates (e.g. sma-cross's).
+   */
+  snapshotState?(state: S): unknown;
+  /**
+   * A state from `snapshotState`'s output, in memory or after a JSON round trip; it must not share mutable
+   * parts with `json` (a checkpoint can be restored more than once). Throws naming the field when `json` is
+   * malformed. Optional: without it `json` is the state (see `snapshotState`).
+   */
+  restoreState?(json: unknown, ctx: StrategyContext<P>): S;
 }
 
 /** A strategy of any parameter and state types (the registry's element type). */

@@ -21,7 +21,8 @@ export type { MarkPriceKline } from "./types.ts";
 
 /**
  * One kline row: a `Bar` without its symbol and interval (the file's path gives those). closeTime comes from the
- * file's close_time column, or is openTime + interval − 1 when the layout has none.
+ * file's close_time column, or is openTime + interval − 1 when the layout has none; takerBuyVolume is present
+ * iff the layout has the column (official 12 columns), never defaulted.
  */
 export type KlineRow = Omit<Bar, "symbol" | "interval">;
 
@@ -37,14 +38,35 @@ interface Layout {
   volume: number;
   /** Index of the close_time column, or -1. */
   closeTime: number;
+  /** Index of the validated taker_buy_volume column, or -1. */
+  takerBuyVolume: number;
 }
 
-const OFFICIAL: Layout = { fields: 12, name: "official 12-column kline layout", volume: 5, closeTime: 6 };
-const OFFICIAL_NO_VOLUME: Layout = { ...OFFICIAL, volume: -1 };
-const OHLCV: Layout = { fields: 6, name: "open_time,open,high,low,close,volume", volume: 5, closeTime: -1 };
-const OHLC: Layout = { fields: 5, name: "open_time,open,high,low,close", volume: -1, closeTime: -1 };
+const OFFICIAL: Layout = {
+  fields: 12,
+  name: "official 12-column kline layout",
+  volume: 5,
+  closeTime: 6,
+  takerBuyVolume: 9,
+};
+const OFFICIAL_NO_VOLUME: Layout = { ...OFFICIAL, volume: -1, takerBuyVolume: -1 };
+const OHLCV: Layout = {
+  fields: 6,
+  name: "open_time,open,high,low,close,volume",
+  volume: 5,
+  closeTime: -1,
+  takerBuyVolume: -1,
+};
+const OHLC: Layout = {
+  fields: 5,
+  name: "open_time,open,high,low,close",
+  volume: -1,
+  closeTime: -1,
+  takerBuyVolume: -1,
+};
 
 const HEADER_NAMES = ["open_time", "open", "high", "low", "close", "volume", "close_time"];
+const TAKER_BUY_VOLUME = "taker_buy_volume";
 
 /**
  * Reads a 1m (or `intervalMs`) kline CSV: official 12 columns or `open_time,open,high,low,close,volume`, with
@@ -53,18 +75,34 @@ const HEADER_NAMES = ["open_time", "open", "high", "low", "close", "volume", "cl
  * high ≥ max(open, close), low ≤ min(open, close), and close_time =
  * open_time + interval − 1 — except that a zero-volume bar may close early (a trading halt truncates the
  * bar, e.g. spot 2023-03-24 12:00). open_time must increase; a repeated open_time replaces the previous row.
+ * The official layout's taker_buy_volume (column 10, header name checked) is returned as `takerBuyVolume`,
+ * checked like volume and ≤ volume; the OHLCV layout's rows have no `takerBuyVolume`.
  * Only those columns are validated. Throws `MarketDataError` (file:line: reason) on the first violation.
  */
 export function readKlineFile(src: CsvSource, intervalMs = ONE_MINUTE_MS): AsyncGenerator<KlineRow> {
-  return readOhlcRows(src, intervalMs, [OFFICIAL, OHLCV], (f, openTime, closeTime, layout) => ({
-    openTime,
-    closeTime,
-    open: f[1]!,
-    high: f[2]!,
-    low: f[3]!,
-    close: f[4]!,
-    volume: f[layout.volume]!,
-  }));
+  // One object literal per layout, so each file's rows share one shape.
+  return readOhlcRows(src, intervalMs, [OFFICIAL, OHLCV], (f, openTime, closeTime, layout) =>
+    layout.takerBuyVolume >= 0
+      ? {
+          openTime,
+          closeTime,
+          open: f[1]!,
+          high: f[2]!,
+          low: f[3]!,
+          close: f[4]!,
+          volume: f[layout.volume]!,
+          takerBuyVolume: f[layout.takerBuyVolume]!,
+        }
+      : {
+          openTime,
+          closeTime,
+          open: f[1]!,
+          high: f[2]!,
+          low: f[3]!,
+          close: f[4]!,
+          volume: f[layout.volume]!,
+        },
+  );
 }
 
 /**
@@ -115,10 +153,11 @@ async function* readOhlcRows<T>(
       layout = pickLayout(src, record, layouts);
       if (isHeader(record.fields)) {
         const used = layout.closeTime >= 0 ? 7 : layout.fields;
+        const names = HEADER_NAMES.slice(0, used).map((name, i) => [i, name] as const);
         checkHeader(
           src,
           record,
-          HEADER_NAMES.slice(0, used).map((name, i) => [i, name] as const),
+          layout.takerBuyVolume >= 0 ? [...names, [layout.takerBuyVolume, TAKER_BUY_VOLUME] as const] : names,
         );
         continue;
       }
@@ -146,6 +185,7 @@ async function* readOhlcRows<T>(
     const close = priceField(src, line, f[4]!, "close");
     const volume = layout.volume >= 0 ? decimalField(src, line, f[layout.volume]!, "volume") : undefined;
     checkRange(src, line, open, high, low, close);
+    if (layout.takerBuyVolume >= 0) checkTakerBuyVolume(src, line, f[layout.takerBuyVolume]!, volume!);
     let closeTime = openTime + intervalMs - 1;
     if (layout.closeTime >= 0) {
       const fileCloseTime = integerField(src, line, f[layout.closeTime]!, "close_time");
@@ -192,6 +232,14 @@ function pickLayout(src: CsvSource, record: CsvRecord, layouts: readonly Layout[
     throw new MarketDataError(src.path, record.line, `expected ${names} fields, got ${record.fields.length}`);
   }
   return layout;
+}
+
+/** Throws unless `taker` is a `decimalField` ≤ `volume` (takers cannot buy more than was traded). */
+function checkTakerBuyVolume(src: CsvSource, line: number, taker: string, volume: string): void {
+  decimalField(src, line, taker, TAKER_BUY_VOLUME);
+  if (Number(taker) >= Number(volume) && compareDecimals(taker, volume) > 0) {
+    throw new MarketDataError(src.path, line, `${TAKER_BUY_VOLUME} ${taker} is above volume ${volume}`);
+  }
 }
 
 /**

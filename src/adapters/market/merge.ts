@@ -15,6 +15,7 @@ import type { ParseThread } from "./parse-thread.ts";
 import { type TradeTick, tickStream } from "./ticks.ts";
 import {
   type ArchiveFile,
+  type Bar,
   type FundingSettlement,
   MarketDataError,
   type MarketEvent,
@@ -226,9 +227,9 @@ async function* symbolEvents(
         cov.bars++;
         cov.firstBarOpenTime ??= row.openTime;
         cov.lastBarOpenTime = row.openTime;
-        const bar = {
+        const bar: Bar = {
           symbol,
-          interval: "1m" as const,
+          interval: "1m",
           openTime: row.openTime,
           closeTime: row.closeTime,
           open: row.open,
@@ -237,6 +238,8 @@ async function* symbolEvents(
           close: row.close,
           volume: row.volume,
         };
+        // Only when the file has the column (official layout): an OHLCV file's bars stay as they were.
+        if (row.takerBuyVolume !== undefined) bar.takerBuyVolume = row.takerBuyVolume;
         const mark = marks === undefined ? undefined : await marks.at(row.openTime);
         if (mark !== undefined) {
           cov.markBars++;

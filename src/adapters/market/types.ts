@@ -17,6 +17,11 @@ export interface Bar {
   low: string;
   close: string;
   volume: string;
+  /**
+   * Volume bought by takers (base asset): the official 12-column layout's `taker_buy_volume`. Absent (never "0")
+   * when the source has no such column (OHLCV files, bars built from trades).
+   */
+  takerBuyVolume?: string;
 }
 
 /** A realized funding settlement (binance-usdm.md §4.4); a positive fundingRate means longs pay shorts. */

@@ -128,8 +128,9 @@ export function initialBarAggregator(interval: BarInterval): BarAggregatorState 
  * Feeds one 1m bar or gap. Returns the new state (the input is not modified) and what closed: buckets whose
  * last minute this bar is, buckets a hole ended early (partial), and interval gaps. Throws an Error naming the
  * symbol and times when an openTime is not a whole minute, a bar is not after the symbol's previous bar or
- * gap, a gap is empty or overlaps minutes already seen, an optional field is on some minutes of a bucket only,
- * or a value is not an unsigned decimal.
+ * gap, a gap is empty or overlaps minutes already seen, or a value is not an unsigned decimal. An optional
+ * field (quoteVolume, trades, takerBuyVolume, takerBuyQuoteVolume) is on the emitted bar iff every minute of
+ * its bucket carried it.
  */
 export function stepBarAggregator(state: BarAggregatorState, event: MinuteEvent): BarStep {
   const emitted: IntervalEvent[] = [];
@@ -263,13 +264,12 @@ function addMinute(bucket: OpenBucket, bar: MinuteBar): OpenBucket {
     minutes: bucket.minutes + 1,
     volume: addToSum(bucket.volume, bar.volume, "volume"),
   };
+  // An optional field is kept only while every minute so far carried it (a minute without it drops it).
   for (const field of SUM_FIELDS) {
     const sum = bucket[field];
     const value = bar[field];
-    if ((sum === undefined) !== (value === undefined)) throw mixedField(field);
     if (sum !== undefined && value !== undefined) next[field] = addToSum(sum, value, field);
   }
-  if ((bucket.trades === undefined) !== (bar.trades === undefined)) throw mixedField("trades");
   if (bucket.trades !== undefined && bar.trades !== undefined) {
     next.trades = bucket.trades + checkTrades(bar.trades);
   }
@@ -316,10 +316,6 @@ function checkTrades(trades: number): number {
     throw new Error(`trades: expected a non-negative integer, got ${trades}`);
   }
   return trades;
-}
-
-function mixedField(field: string): Error {
-  return new Error(`${field} is on some minutes of its bucket only`);
 }
 
 /**

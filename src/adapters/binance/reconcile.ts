@@ -11,8 +11,9 @@
  *   (`GET /fapi/v1/userTrades`, each one an ORDER_TRADE_UPDATE TRADE with its cumulative quantity), then its end
  *   (CANCELED, EXPIRED, EXPIRED_IN_MATCH at `updateTime`; REST has no expiry reason `er`, so such an end's reason
  *   text lacks it). An order the venue does not know (-2013 / -2011) is left to the comparison.
- * - **Funding** of each traded symbol with a settlement after the engine's last booked payment (`GET
- *   /fapi/v1/income` FUNDING_FEE after that payment),
+ * - **Funding** of each traded symbol with a settlement after the engine's last booked payment (every traded
+ *   symbol when asked: a wallet differed) (`GET /fapi/v1/income` FUNDING_FEE after that payment); a payment for a
+ *   settlement the engine has not recorded yet is only reported as pending (it explains a wallet difference);
  *   completed like a stream notice (funding.ts: rate and mark from `fundingRate`, each payment once), on the
  *   engine's position of the symbol (hedge mode: its one open side; two open sides: left to the comparison).
  * - **Snapshot**: `GET /fapi/v1/openOrders` and `GET /fapi/v1/openAlgoOrders` of each traded symbol (weight 1
@@ -23,6 +24,7 @@ import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
 import type {
   EngineView,
+  PendingFunding,
   VenueOpenOrder,
   VenueSnapshot,
   WorkingOrderView,
@@ -54,7 +56,11 @@ const FINAL = new Set(["CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"]);
  * @throws BinanceApiError when a query fails (other than not found); UserDataError when what REST says
  *   contradicts the fold.
  */
-export async function recoverLost(ctx: RecoveryContext, view: EngineView): Promise<number> {
+export async function recoverLost(
+  ctx: RecoveryContext,
+  view: EngineView,
+  options: { allFunding?: boolean } = {},
+): Promise<{ recovered: number; pendingFunding: PendingFunding[] }> {
   let delivered = 0;
   const deliver = async (report: VenueReport) => {
     delivered += 1;
@@ -63,8 +69,8 @@ export async function recoverLost(ctx: RecoveryContext, view: EngineView): Promi
   const counted = { ...ctx, deliver };
   for (const order of [...view.orders].sort((a, b) => (a.clientOrderId < b.clientOrderId ? -1 : 1)))
     await recoverOrder(counted, order);
-  await recoverFunding(counted, view);
-  return delivered;
+  const pendingFunding = await recoverFunding(counted, view, options.allFunding === true);
+  return { recovered: delivered, pendingFunding };
 }
 
 /** Recovers one working order's lost steps (module docstring). */
@@ -134,13 +140,23 @@ export async function recoverOrder(ctx: RecoveryContext, order: WorkingOrderView
   if (FINAL.has(status)) await apply(ctx, endMessage(clientOrderId, placed));
 }
 
-/** Recovers funding payments after `view.fundingSince` of each traded symbol (module docstring). */
-async function recoverFunding(ctx: RecoveryContext, view: EngineView): Promise<void> {
+/**
+ * Recovers funding payments after `view.fundingSince` of each traded symbol (module docstring): only where a
+ * settlement came after the last payment booked, unless `all`. A payment whose settlement the engine has not
+ * recorded yet (later than its last settlement + 1 min) is not booked (its causation is that settlement): it is
+ * returned as pending.
+ */
+async function recoverFunding(
+  ctx: RecoveryContext,
+  view: EngineView,
+  all: boolean,
+): Promise<PendingFunding[]> {
+  const pending: PendingFunding[] = [];
   for (const symbol of ctx.symbols) {
     const since = view.fundingSince[symbol];
     const settled = view.lastSettlement[symbol];
     // Payments follow settlements: none since the last payment booked, nothing to look for.
-    if (since === undefined || settled === undefined || settled <= since) continue;
+    if (since === undefined || (!all && (settled === undefined || settled <= since))) continue;
     const rows = await ctx.rest.request(
       "GET /fapi/v1/income",
       { weight: 30, orders: 0 },
@@ -151,6 +167,10 @@ async function recoverFunding(ctx: RecoveryContext, view: EngineView): Promise<v
     const open = view.positions.filter((p) => p.symbol === symbol);
     for (const row of [...rows].sort((a, b) => a.time - b.time)) {
       if (row.time <= since || row.asset !== "USDT" || new Dec(String(row.income)).isZero()) continue;
+      if (settled === undefined || row.time > settled + 60_000) {
+        pending.push({ symbol, time: row.time, income: String(row.income) });
+        continue;
+      }
       if (open.length !== 1) {
         ctx.logger.warn(
           { symbol, time: row.time, income: String(row.income), openSides: open.length },
@@ -168,10 +188,14 @@ async function recoverFunding(ctx: RecoveryContext, view: EngineView): Promise<v
       for (const report of reports) await ctx.deliver(report);
     }
   }
+  return pending;
 }
 
 /** Reads the venue's open orders, positions and USDT wallet (module docstring). */
-export async function readSnapshot(rest: BinanceRest, symbols: readonly string[]): Promise<VenueSnapshot> {
+export async function readSnapshot(
+  rest: BinanceRest,
+  symbols: readonly string[],
+): Promise<Omit<VenueSnapshot, "pendingFunding">> {
   const regular: Awaited<ReturnType<BinanceRest["client"]["getAllOpenOrders"]>> = [];
   const algos: AlgoAnswer[] = [];
   for (const symbol of symbols) {

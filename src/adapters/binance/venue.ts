@@ -152,8 +152,8 @@ export class BinanceVenue implements ExternalVenue {
   }
 
   /**
-   * Recovers what the stream lost for `view` (reconcile.ts; not with `recover: false`) and reads the venue's
-   * state. Every report goes to
+   * Recovers what the stream lost for `view` (reconcile.ts; not with `recover: false`; funding of every symbol
+   * with `allFunding`) and reads the venue's state. Every report goes to
    * `deliver`, in order: first those the stream folded earlier and `onReport` has not handled (the caller must
    * drop a report it receives both ways: the same object), then the recovered ones. Call it from the task that
    * owns the engine, never while `onReport` runs.
@@ -162,7 +162,7 @@ export class BinanceVenue implements ExternalVenue {
   async reconcile(
     view: EngineView,
     deliver: VenueReportHandler,
-    options: { recover?: boolean } = {},
+    options: { recover?: boolean; allFunding?: boolean } = {},
   ): Promise<VenueReconciliation> {
     this.throwIfFailed();
     const flush = async () => {
@@ -170,9 +170,9 @@ export class BinanceVenue implements ExternalVenue {
       this.handingOff = undefined;
       for (const report of earlier) await deliver(report);
     };
-    const recovered =
+    const { recovered, pendingFunding } =
       options.recover === false
-        ? 0
+        ? { recovered: 0, pendingFunding: [] }
         : await recoverLost(
             {
               rest: this.rest,
@@ -186,11 +186,12 @@ export class BinanceVenue implements ExternalVenue {
               },
             },
             view,
+            { allFunding: options.allFunding === true },
           );
     await flush();
-    const snapshot = await readSnapshot(this.rest, this.options.symbols);
+    const read = await readSnapshot(this.rest, this.options.symbols);
     await flush(); // what the stream folded while the snapshot was read
-    return { recovered, snapshot };
+    return { recovered, snapshot: { ...read, pendingFunding } };
   }
 
   /** Sends a new order (module docstring). Never sends an order twice. */

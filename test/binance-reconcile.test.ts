@@ -154,7 +154,6 @@ it("a fill lost with its only message is recovered as the stream's report; the l
     openOrders: [],
     positions: [],
     walletBalance: "10000.00000000",
-    pendingFunding: [],
   });
   // The message arrives late after all: nothing is handed over twice.
   fake.push(fillMessage(order.orderId));

@@ -59,7 +59,6 @@ function views(
       positionAmt: `${p.positionAmt}${p.positionAmt.includes(".") ? "00" : ".000"}`,
     })),
     walletBalance: `${wallet}${wallet.includes(".") ? "0" : ".00000000"}`,
-    pendingFunding: [],
   };
   return { engine, venue };
 }
@@ -137,10 +136,9 @@ describe("reconcile", () => {
       lastSettlement: {},
     };
     const child = { ...openOrder("another-id", "BTCUSDT", false, "42"), type: "MARKET" };
-    expect(
-      reconcile(engine, { openOrders: [child], positions: [], walletBalance: "100", pendingFunding: [] })
-        .action,
-    ).toBe("none");
+    expect(reconcile(engine, { openOrders: [child], positions: [], walletBalance: "100" }).action).toBe(
+      "none",
+    );
   });
 
   it("positions: unknown where the engine is flat (REDUCING), a mismatch otherwise (HALTED), both numbers named", () => {
@@ -153,7 +151,6 @@ describe("reconcile", () => {
             openOrders: [],
             positions: [{ symbol, positionSide: "BOTH", positionAmt: b }],
             walletBalance: wallet,
-            pendingFunding: [],
           },
         );
         expect(flat.discrepancies).toEqual([
@@ -173,7 +170,6 @@ describe("reconcile", () => {
             openOrders: [],
             positions: [{ symbol, positionSide: "BOTH", positionAmt: b }],
             walletBalance: wallet,
-            pendingFunding: [],
           },
         );
         expect(differs.discrepancies).toEqual([
@@ -191,7 +187,7 @@ describe("reconcile", () => {
         const venue = (Number(wallet) * 100 + cents) / 100;
         const outcome = reconcile(
           { orders: [], positions: [], walletBalance: wallet, fundingSince: {}, lastSettlement: {} },
-          { openOrders: [], positions: [], walletBalance: venue.toString(), pendingFunding: [] },
+          { openOrders: [], positions: [], walletBalance: venue.toString() },
         );
         expect(outcome.action).toBe("HALTED");
         expect(outcome.numbers).toEqual({
@@ -199,47 +195,6 @@ describe("reconcile", () => {
           "walletBalance.venue": venue.toString(),
         });
       }),
-    );
-  });
-
-  it("funding paid for a settlement the engine has not recorded yet explains the wallet difference, exactly", () => {
-    fc.assert(
-      fc.property(
-        walletArb,
-        fc.array(
-          fc.integer({ min: -100_000, max: 100_000 }).filter((n) => n !== 0),
-          { minLength: 1, maxLength: 3 },
-        ),
-        fc.integer({ min: 1, max: 100 }),
-        (wallet, fees, off) => {
-          const pendingFunding = fees.map((n, i) => ({
-            symbol: "BTCUSDT",
-            time: i,
-            income: (n / 1e6).toString(),
-          }));
-          const venueWallet = pendingFunding.reduce(
-            (sum, p) => sum + Number(p.income) * 1e6,
-            Number(wallet) * 1e6,
-          );
-          const engine: EngineView = {
-            orders: [],
-            positions: [],
-            walletBalance: wallet,
-            fundingSince: {},
-            lastSettlement: {},
-          };
-          const snapshot = {
-            openOrders: [],
-            positions: [],
-            walletBalance: (venueWallet / 1e6).toFixed(6),
-            pendingFunding,
-          };
-          expect(reconcile(engine, snapshot).action).toBe("none");
-          // Anything beyond the pending payments is still a mismatch.
-          const beyond = { ...snapshot, walletBalance: ((venueWallet + off) / 1e6).toFixed(6) };
-          expect(reconcile(engine, beyond).discrepancies.map((d) => d.kind)).toEqual(["walletMismatch"]);
-        },
-      ),
     );
   });
 

@@ -16,12 +16,7 @@
  */
 import type { Logger } from "pino";
 import type { EventData } from "../events/catalog.ts";
-import {
-  type EngineView,
-  type PendingFunding,
-  type ReconciliationOutcome,
-  reconcile,
-} from "./reconciliation.ts";
+import { type EngineView, type ReconciliationOutcome, reconcile } from "./reconciliation.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 import { type ExternalVenue, type VenueReport, VenueRequestError } from "./venue.ts";
 
@@ -34,8 +29,6 @@ export class LiveReconciler {
   private readonly handled = new WeakSet<VenueReport>();
   /** Per symbol, its last settlement and how many rounds looked for its payment (two are enough). */
   private readonly fundingChecks = new Map<string, { settlement: number; rounds: number }>();
-  /** Symbols with a funding payment the engine could not book yet (its settlement was not recorded). */
-  private pendingFunding = new Set<string>();
 
   constructor(
     private readonly deps: {
@@ -55,14 +48,6 @@ export class LiveReconciler {
   };
 
   /**
-   * Whether a round is due after market event `e`: the settlement of a symbol with a pending payment (the payment
-   * is booked right after its settlement, as the stream would have had it).
-   */
-  due(e: { kind: string; funding?: { symbol: string } }): boolean {
-    return e.kind === "funding" && e.funding !== undefined && this.pendingFunding.has(e.funding.symbol);
-  }
-
-  /**
    * One round (module docstring), at market time `time` (the events' time). Call it from the engine's task.
    * @returns the outcome, or undefined when the venue cannot reconcile or a venue error ended the round.
    * @throws what the engine throws (a report it cannot take).
@@ -71,7 +56,6 @@ export class LiveReconciler {
     const { venue, engine, logger } = this.deps;
     if (!venue.reconcile) return undefined;
     let recovered = 0;
-    let lastPending: readonly PendingFunding[] = [];
     let outcome: ReconciliationOutcome | undefined;
     try {
       // A periodic round reads the venue first and recovers only when something differs.
@@ -83,7 +67,6 @@ export class LiveReconciler {
         recovered += result.recovered;
         if (recover) this.countFundingChecks(view);
         outcome = reconcile(this.view(), result.snapshot);
-        lastPending = result.snapshot.pendingFunding;
         if (outcome.action === "none" || (recover && outcome.action === "REDUCING")) break;
         recover = true;
       }
@@ -93,7 +76,6 @@ export class LiveReconciler {
       return undefined;
     }
     const result = outcome!;
-    this.pendingFunding = new Set(lastPending.map((p) => p.symbol));
     const log = {
       trigger,
       time,

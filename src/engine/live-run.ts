@@ -286,11 +286,8 @@ async function execute(
               lastTime = e.time;
             }
             if (reconcileFailure !== undefined) throw reconcileFailure;
-            if (reconciler && (e.time >= nextReconciliation || reconciler.due(e))) {
-              nextReconciliation = Math.max(
-                nextReconciliation,
-                Math.floor(e.time / everyMs) * everyMs + everyMs,
-              );
+            if (reconciler && e.time >= nextReconciliation) {
+              nextReconciliation = Math.floor(e.time / everyMs) * everyMs + everyMs;
               await queue.run(() => reconciler.run("periodic", lastTime));
             }
             // The run completes once every symbol's market data reached `until`.

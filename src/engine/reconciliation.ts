@@ -10,8 +10,7 @@
  * - `unknownPosition`: a position at the venue where the engine is flat → REDUCING.
  * - `positionMismatch`: both have the position and the amounts differ → HALTED (cannot be explained).
  * - `orderNotAtVenue`: an order the engine has working that the venue neither lists open nor ended → HALTED.
- * - `walletMismatch`: the USDT wallet balances differ, beyond the funding payments whose settlement the engine
- *   has not recorded yet (`pendingFunding`: the engine books them once it has) → HALTED.
+ * - `walletMismatch`: the USDT wallet balances differ → HALTED.
  * Amounts are compared as decimals ("0.010" = "0.01"); nothing is rounded, there is no tolerance.
  */
 import { Dec } from "../domain/decimal.ts";
@@ -69,23 +68,12 @@ export interface VenueOpenOrder {
   price: string;
 }
 
-/** A funding payment the venue made for a settlement the engine has not recorded yet (it books it then). */
-export interface PendingFunding {
-  symbol: string;
-  /** The payment's time (ms). */
-  time: number;
-  /** Signed USDT amount (decimal string). */
-  income: string;
-}
-
-/** What the venue says, read after its recovery (`GET openOrders`, `openAlgoOrders`, `account`, `income`). */
+/** What the venue says, read after its recovery (`GET openOrders`, `openAlgoOrders`, `account`). */
 export interface VenueSnapshot {
   openOrders: readonly VenueOpenOrder[];
   /** Positions with a non-zero amount. */
   positions: readonly PositionAmount[];
   walletBalance: string;
-  /** Payments already in the venue's wallet that the engine cannot book yet: they explain a wallet difference. */
-  pendingFunding: readonly PendingFunding[];
 }
 
 /** A difference between the engine and the venue (module docstring). */
@@ -152,8 +140,7 @@ export function reconcile(engine: EngineView, venue: VenueSnapshot): Reconciliat
         venue: v.toFixed(),
       });
   }
-  const pending = venue.pendingFunding.reduce((sum, p) => sum.plus(p.income), new Dec(0));
-  if (!new Dec(engine.walletBalance).plus(pending).eq(venue.walletBalance))
+  if (!new Dec(engine.walletBalance).eq(venue.walletBalance))
     discrepancies.push({
       kind: "walletMismatch",
       engine: new Dec(engine.walletBalance).toFixed(),

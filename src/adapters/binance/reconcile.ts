@@ -12,8 +12,8 @@
  *   (CANCELED, EXPIRED, EXPIRED_IN_MATCH at `updateTime`; REST has no expiry reason `er`, so such an end's reason
  *   text lacks it). An order the venue does not know (-2013 / -2011) is left to the comparison.
  * - **Funding** of each traded symbol with a settlement after the engine's last booked payment (every traded
- *   symbol when asked: a wallet differed) (`GET /fapi/v1/income` FUNDING_FEE after that payment); a payment for a
- *   settlement the engine has not recorded yet is only reported as pending (it explains a wallet difference);
+ *   symbol when asked: a wallet differed; the stream's payment may come before the market's settlement) (`GET
+ *   /fapi/v1/income` FUNDING_FEE after that payment),
  *   completed like a stream notice (funding.ts: rate and mark from `fundingRate`, each payment once), on the
  *   engine's position of the symbol (hedge mode: its one open side; two open sides: left to the comparison).
  * - **Snapshot**: `GET /fapi/v1/openOrders` and `GET /fapi/v1/openAlgoOrders` of each traded symbol (weight 1
@@ -24,7 +24,6 @@ import type { Logger } from "pino";
 import { Dec } from "../../domain/decimal.ts";
 import type {
   EngineView,
-  PendingFunding,
   VenueOpenOrder,
   VenueSnapshot,
   WorkingOrderView,
@@ -60,7 +59,7 @@ export async function recoverLost(
   ctx: RecoveryContext,
   view: EngineView,
   options: { allFunding?: boolean } = {},
-): Promise<{ recovered: number; pendingFunding: PendingFunding[] }> {
+): Promise<number> {
   let delivered = 0;
   const deliver = async (report: VenueReport) => {
     delivered += 1;
@@ -69,8 +68,8 @@ export async function recoverLost(
   const counted = { ...ctx, deliver };
   for (const order of [...view.orders].sort((a, b) => (a.clientOrderId < b.clientOrderId ? -1 : 1)))
     await recoverOrder(counted, order);
-  const pendingFunding = await recoverFunding(counted, view, options.allFunding === true);
-  return { recovered: delivered, pendingFunding };
+  await recoverFunding(counted, view, options.allFunding === true);
+  return delivered;
 }
 
 /** Recovers one working order's lost steps (module docstring). */
@@ -142,16 +141,10 @@ export async function recoverOrder(ctx: RecoveryContext, order: WorkingOrderView
 
 /**
  * Recovers funding payments after `view.fundingSince` of each traded symbol (module docstring): only where a
- * settlement came after the last payment booked, unless `all`. A payment whose settlement the engine has not
- * recorded yet (later than its last settlement + 1 min) is not booked (its causation is that settlement): it is
- * returned as pending.
+ * settlement came after the last payment booked, unless `all` (the stream's payment may come before the market's
+ * settlement).
  */
-async function recoverFunding(
-  ctx: RecoveryContext,
-  view: EngineView,
-  all: boolean,
-): Promise<PendingFunding[]> {
-  const pending: PendingFunding[] = [];
+async function recoverFunding(ctx: RecoveryContext, view: EngineView, all: boolean): Promise<void> {
   for (const symbol of ctx.symbols) {
     const since = view.fundingSince[symbol];
     const settled = view.lastSettlement[symbol];
@@ -167,10 +160,6 @@ async function recoverFunding(
     const open = view.positions.filter((p) => p.symbol === symbol);
     for (const row of [...rows].sort((a, b) => a.time - b.time)) {
       if (row.time <= since || row.asset !== "USDT" || new Dec(String(row.income)).isZero()) continue;
-      if (settled === undefined || row.time > settled + 60_000) {
-        pending.push({ symbol, time: row.time, income: String(row.income) });
-        continue;
-      }
       if (open.length !== 1) {
         ctx.logger.warn(
           { symbol, time: row.time, income: String(row.income), openSides: open.length },
@@ -188,14 +177,10 @@ async function recoverFunding(
       for (const report of reports) await ctx.deliver(report);
     }
   }
-  return pending;
 }
 
 /** Reads the venue's open orders, positions and USDT wallet (module docstring). */
-export async function readSnapshot(
-  rest: BinanceRest,
-  symbols: readonly string[],
-): Promise<Omit<VenueSnapshot, "pendingFunding">> {
+export async function readSnapshot(rest: BinanceRest, symbols: readonly string[]): Promise<VenueSnapshot> {
   const regular: Awaited<ReturnType<BinanceRest["client"]["getAllOpenOrders"]>> = [];
   const algos: AlgoAnswer[] = [];
   for (const symbol of symbols) {

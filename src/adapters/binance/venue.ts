@@ -170,9 +170,9 @@ export class BinanceVenue implements ExternalVenue {
       this.handingOff = undefined;
       for (const report of earlier) await deliver(report);
     };
-    const { recovered, pendingFunding } =
+    const recovered =
       options.recover === false
-        ? { recovered: 0, pendingFunding: [] }
+        ? 0
         : await recoverLost(
             {
               rest: this.rest,
@@ -189,9 +189,9 @@ export class BinanceVenue implements ExternalVenue {
             { allFunding: options.allFunding === true },
           );
     await flush();
-    const read = await readSnapshot(this.rest, this.options.symbols);
+    const snapshot = await readSnapshot(this.rest, this.options.symbols);
     await flush(); // what the stream folded while the snapshot was read
-    return { recovered, snapshot: { ...read, pendingFunding } };
+    return { recovered, snapshot };
   }
 
   /** Sends a new order (module docstring). Never sends an order twice. */

@@ -150,7 +150,11 @@ it("a fill lost with its only message is recovered as the stream's report; the l
   });
   expect(delivered).toEqual(expected);
   expect(result.recovered).toBe(1);
-  expect(result.snapshot).toEqual({ openOrders: [], positions: [], walletBalance: "10000.00000000" });
+  expect(result.snapshot).toEqual({
+    openOrders: [],
+    positions: [],
+    walletBalance: "10000.00000000",
+  });
   // The message arrives late after all: nothing is handed over twice.
   fake.push(fillMessage(order.orderId));
   const acks = fake.acks;

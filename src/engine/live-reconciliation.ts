@@ -62,7 +62,8 @@ export class LiveReconciler {
       let recover = trigger !== "periodic";
       for (let round = 0; round < 2; round += 1) {
         const view = this.view();
-        const result = await venue.reconcile(view, this.handle, { recover });
+        // After a first read or recovery found something, funding is looked for on every symbol too.
+        const result = await venue.reconcile(view, this.handle, { recover, allFunding: round > 0 });
         recovered += result.recovered;
         if (recover) this.countFundingChecks(view);
         outcome = reconcile(this.view(), result.snapshot);

@@ -68,7 +68,7 @@ export interface VenueOpenOrder {
   price: string;
 }
 
-/** What the venue says, read after its recovery (`GET openOrders`, `openAlgoOrders`, `positionRisk`, `account`). */
+/** What the venue says, read after its recovery (`GET openOrders`, `openAlgoOrders`, `account`). */
 export interface VenueSnapshot {
   openOrders: readonly VenueOpenOrder[];
   /** Positions with a non-zero amount. */

@@ -126,12 +126,13 @@ export interface ExternalVenue extends Venue {
    * fills, order ends, funding), handing each report to `deliver` in order — reports already given to
    * `onReport` and not yet handled among them (the caller drops the one it gets twice) — and resolves with how
    * many it recovered and the venue's state after that (`recover: false`: the state only, after the reports
-   * already queued). Called from the task that owns the engine.
+   * already queued; `allFunding`: look for lost funding payments of every symbol, not only after a settlement
+   * the engine recorded). Called from the task that owns the engine.
    */
   reconcile?(
     view: EngineView,
     deliver: VenueReportHandler,
-    options?: { recover?: boolean },
+    options?: { recover?: boolean; allFunding?: boolean },
   ): Promise<VenueReconciliation>;
   /** Registers a listener for the points where the report stream may have lost reports (reconnect, …). */
   onResync?(listener: () => void): void;

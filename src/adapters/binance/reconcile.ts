@@ -11,7 +11,8 @@
  *   (`GET /fapi/v1/userTrades`, each one an ORDER_TRADE_UPDATE TRADE with its cumulative quantity), then its end
  *   (CANCELED, EXPIRED, EXPIRED_IN_MATCH at `updateTime`; REST has no expiry reason `er`, so such an end's reason
  *   text lacks it). An order the venue does not know (-2013 / -2011) is left to the comparison.
- * - **Funding** of each traded symbol with a settlement after the engine's last booked payment (`GET
+ * - **Funding** of each traded symbol with a settlement after the engine's last booked payment (every traded
+ *   symbol when asked: a wallet differed; the stream's payment may come before the market's settlement) (`GET
  *   /fapi/v1/income` FUNDING_FEE after that payment),
  *   completed like a stream notice (funding.ts: rate and mark from `fundingRate`, each payment once), on the
  *   engine's position of the symbol (hedge mode: its one open side; two open sides: left to the comparison).
@@ -54,7 +55,11 @@ const FINAL = new Set(["CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"]);
  * @throws BinanceApiError when a query fails (other than not found); UserDataError when what REST says
  *   contradicts the fold.
  */
-export async function recoverLost(ctx: RecoveryContext, view: EngineView): Promise<number> {
+export async function recoverLost(
+  ctx: RecoveryContext,
+  view: EngineView,
+  options: { allFunding?: boolean } = {},
+): Promise<number> {
   let delivered = 0;
   const deliver = async (report: VenueReport) => {
     delivered += 1;
@@ -63,7 +68,7 @@ export async function recoverLost(ctx: RecoveryContext, view: EngineView): Promi
   const counted = { ...ctx, deliver };
   for (const order of [...view.orders].sort((a, b) => (a.clientOrderId < b.clientOrderId ? -1 : 1)))
     await recoverOrder(counted, order);
-  await recoverFunding(counted, view);
+  await recoverFunding(counted, view, options.allFunding === true);
   return delivered;
 }
 
@@ -134,13 +139,17 @@ export async function recoverOrder(ctx: RecoveryContext, order: WorkingOrderView
   if (FINAL.has(status)) await apply(ctx, endMessage(clientOrderId, placed));
 }
 
-/** Recovers funding payments after `view.fundingSince` of each traded symbol (module docstring). */
-async function recoverFunding(ctx: RecoveryContext, view: EngineView): Promise<void> {
+/**
+ * Recovers funding payments after `view.fundingSince` of each traded symbol (module docstring): only where a
+ * settlement came after the last payment booked, unless `all` (the stream's payment may come before the market's
+ * settlement).
+ */
+async function recoverFunding(ctx: RecoveryContext, view: EngineView, all: boolean): Promise<void> {
   for (const symbol of ctx.symbols) {
     const since = view.fundingSince[symbol];
     const settled = view.lastSettlement[symbol];
     // Payments follow settlements: none since the last payment booked, nothing to look for.
-    if (since === undefined || settled === undefined || settled <= since) continue;
+    if (since === undefined || (!all && (settled === undefined || settled <= since))) continue;
     const rows = await ctx.rest.request(
       "GET /fapi/v1/income",
       { weight: 30, orders: 0 },

@@ -167,8 +167,8 @@ export class BinanceVenue implements ExternalVenue {
   }
 
   /**
-   * Recovers what the stream lost for `view` (reconcile.ts; not with `recover: false`) and reads the venue's
-   * state. Every report goes to
+   * Recovers what the stream lost for `view` (reconcile.ts; not with `recover: false`; funding of every symbol
+   * with `allFunding`) and reads the venue's state. Every report goes to
    * `deliver`, in order: first those the stream folded earlier and `onReport` has not handled (the caller must
    * drop a report it receives both ways: the same object), then the recovered ones. Call it from the task that
    * owns the engine, never while `onReport` runs.
@@ -177,7 +177,7 @@ export class BinanceVenue implements ExternalVenue {
   async reconcile(
     view: EngineView,
     deliver: VenueReportHandler,
-    options: { recover?: boolean } = {},
+    options: { recover?: boolean; allFunding?: boolean } = {},
   ): Promise<VenueReconciliation> {
     this.throwIfFailed();
     const flush = async () => {
@@ -201,6 +201,7 @@ export class BinanceVenue implements ExternalVenue {
               },
             },
             view,
+            { allFunding: options.allFunding === true },
           );
     await flush();
     const snapshot = await readSnapshot(this.rest, this.options.symbols);

@@ -7,6 +7,7 @@ import { USDMClient } from "binance";
 import { afterEach, describe, expect, it } from "vitest";
 import { exchangeTime } from "../src/adapters/binance/exchange-time.ts";
 import { BinanceVenue } from "../src/adapters/binance/venue.ts";
+import { Dec } from "../src/domain/decimal.ts";
 import type { ExchangeSim } from "../src/exchange-sim/server.ts";
 import { API_KEY, API_SECRET, config, logger, startDouble } from "./support/live-double.ts";
 import { requireRealData } from "./support/real-data.ts";
@@ -53,8 +54,10 @@ describe.skipIf(!root)("feeBurn", () => {
 
     await client.setBNBBurnEnabled({ feeBurn: "false" });
     const accepted = venue();
-    await accepted.start(settings, async () => {});
-    expect(accepted.account?.walletBalance).toBe(config.initialBalance);
+    const account = await accepted.start(settings, async () => {});
+    // The account's wallet, which a new run opens its account with.
+    expect(account.walletBalance).toBe(accepted.account?.walletBalance);
+    expect(new Dec(account.walletBalance).eq(config.initialBalance)).toBe(true);
     await accepted.close();
   }, 60_000);
 });

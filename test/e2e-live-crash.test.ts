@@ -6,15 +6,17 @@
  * double's lockstep steps, while it handles a fill message — then started again with the same command until it
  * completes. The audit: no
  * clientOrderId twice in the double's allOrders / allAlgoOrders, every fill of its userTrades in the log once, and
- * the log's positions and USDT wallet equal to the double's.
+ * the log's positions and USDT wallet equal to the double's; and `replay --verify` passes on the store.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
+import { type ReplayReport, verifyReplay } from "../src/engine/replay.ts";
 import type { ExchangeSim } from "../src/exchange-sim/server.ts";
 import { API_KEY, API_SECRET, type Audit, audit, startDouble } from "./support/live-double.ts";
 import { requireRealData } from "./support/real-data.ts";
@@ -65,6 +67,8 @@ interface Outcome {
   summary: Record<string, unknown> | undefined;
   stderr: string;
   audit: Audit;
+  /** `replay --verify` of the store. */
+  replay: ReplayReport;
 }
 
 /**
@@ -162,8 +166,9 @@ async function killAndRestart(kills: readonly Kill[]): Promise<Outcome> {
   }
   const store = SqliteEventStore.open(file, { readOnly: true });
   const result = await audit(store, exchange);
+  const replay = await verifyReplay(store, { dataRoot: root!, logger: pino({ level: "silent" }) });
   await store.close();
-  return { ends, summary, stderr, audit: result };
+  return { ends, summary, stderr, audit: result, replay };
 }
 
 /** Every kill fired, the last attempt completed the run, and its log is the double's ledger (module docstring). */
@@ -180,6 +185,8 @@ function expectRecovered(outcome: Outcome, kills: readonly Kill[]): void {
   expect(outcome.audit.logFills).toEqual(outcome.audit.venueFills);
   expect(outcome.audit.logPositions).toEqual(outcome.audit.venuePositions);
   expect(outcome.audit.logWallet).toBe(outcome.audit.venueWallet);
+  expect(outcome.replay.differences).toEqual([]);
+  expect(outcome.replay.ok).toBe(true);
 }
 
 describe.skipIf(!root)("kill -9 of a testnet run, started again until it completes", () => {

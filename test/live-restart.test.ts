@@ -339,3 +339,15 @@ describe.skipIf(!root)("a live run killed on an external venue, started again", 
     expect(exchange.sent).toEqual(reference.sent);
   }, 120_000);
 });
+
+describe.skipIf(!root)("the opening of a testnet run", () => {
+  it("opens the account with the venue's USDT wallet, not backtest.initialBalance (reconciliation compares it exactly)", async () => {
+    const store = new InMemoryEventStore();
+    const exchange = new ExternalDouble(config, instruments, "12345.60");
+    await run(store, exchange, window.from + 5 * 60_000);
+    const opened: string[] = [];
+    for await (const e of store.readAll())
+      if (e.type === "AccountOpened") opened.push((e.data as { walletBalance: string }).walletBalance);
+    expect(opened).toEqual(["12345.6"]);
+  });
+});

@@ -37,14 +37,22 @@ export class LiveReconciler {
       logger: Logger;
       /** Funding lookback when the engine booked none in this process (ms, market time). */
       fundingFallback: number;
+      /** Ends a handled report's unit of work (a live run's checkpoint). */
+      afterReport?: (report: VenueReport) => Promise<void>;
     },
   ) {}
 
-  /** Hands a venue report to the engine unless a round already did (use it for every report). */
+  /**
+   * Hands a venue report to the engine, then ends its unit of work (`deps.afterReport`), unless it was handled
+   * already (a report reaches the engine through the stream's task or a round's recovery, once). Use it for every
+   * report: a recovered report is a unit of work like a streamed one, so a replay, which hands every recorded
+   * report over the same way, writes the same checkpoints.
+   */
   readonly handle = async (report: VenueReport): Promise<void> => {
     if (this.handled.has(report)) return;
     this.handled.add(report);
     await this.deps.engine.onVenueReport(report);
+    await this.deps.afterReport?.(report);
   };
 
   /**

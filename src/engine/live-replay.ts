@@ -47,7 +47,14 @@ export interface LiveRerunOptions {
 export async function rerunLive(options: LiveRerunOptions): Promise<LiveRunSummary> {
   const { started, inputs, mode } = options;
   const store = new ReplayStore(options.store, inputs.outOfBand);
-  const venue = mode === "paper" ? undefined : new RecordedVenue(inputs.answers, () => store.appended);
+  const venue =
+    mode === "paper"
+      ? undefined
+      : new RecordedVenue(
+          inputs.answers,
+          () => store.appended,
+          inputs.openingBalance ?? options.config.initialBalance,
+        );
   // RunStarted.to is the run's --until, or its start when it had none.
   const until = started.to > started.from ? started.to : undefined;
   const steps: Step[] = inputs.inputs.flatMap((input): Step[] => {

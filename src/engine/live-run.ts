@@ -24,6 +24,7 @@ import { runMachine } from "../actors/run.machine.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
 import type { BacktestConfig, LiveConfig } from "../config/schema.ts";
+import { canonical, Dec } from "../domain/decimal.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
 import type { EventStore } from "../events/store.ts";
@@ -45,7 +46,7 @@ import { LogFold, type LogFoldResult, readBackFold } from "./log-fold.ts";
 import { type RecordedRun, readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
-import type { ExternalVenue, VenueReport, VenueReportHandler } from "./venue.ts";
+import type { ExternalVenue, VenueAccount, VenueReport, VenueReportHandler } from "./venue.ts";
 import { warmUpWindow } from "./warm-up.ts";
 import { recordWarmUp } from "./warm-up-record.ts";
 
@@ -182,9 +183,7 @@ async function execute(
   const appended = new Set<string>();
   let opening = recorded !== undefined;
   const fenced = fencedStore(deps.store);
-  let appendedAny = false;
   const store = observeAppends(fenced.store, (events, batch) => {
-    appendedAny = true;
     if (fold) fold.observe(events);
     else if (opening) for (const e of batch) appended.add(e.eventId);
   });
@@ -250,11 +249,15 @@ async function execute(
       venue: deps.venue,
       logger,
       fundingFallback: (checkpoint && resumeFrom(engine, config.symbols)) || startTime,
+      afterReport: (report) => units.checkpointAt(report.time),
     });
-  // Each venue report is an input: a unit of work of its own.
+  // Each venue report is an input, streamed or recovered by a reconciliation round: a unit of work of its own.
   const handleReport = async (report: VenueReport): Promise<void> => {
-    await (reconciler ? reconciler.handle(report) : engine.onVenueReport(report));
-    await units.checkpointAt(report.time);
+    if (reconciler) await reconciler.handle(report);
+    else {
+      await engine.onVenueReport(report);
+      await units.checkpointAt(report.time);
+    }
   };
   const onReport: VenueReportHandler = (report) => queue.run(() => handleReport(report));
   // The killed run's tail (external venue): the venue adopts the working orders and takes the tail's orders in doubt.
@@ -279,7 +282,7 @@ async function execute(
   const started = deps.venue?.start(venueSettings(config), onReport);
   // Queued before any report the venue's stream can bring: the opening, then the tail handled again.
   const opened = queue.run(async () => {
-    await started;
+    const account = await started;
     if (!checkpoint) {
       const warmUp = liveWarmUpWindow(config, startTime);
       if (warmUp && deps.history) {
@@ -287,7 +290,7 @@ async function execute(
         const history = deps.history(warmUp);
         await recordWarmUp({ run, engine, runId, symbols: config.symbols, window: warmUp, history, cause });
       }
-      await engine.openAccount(config.initialBalance, config.symbols, cause);
+      await engine.openAccount(openingBalance(config, account, logger), config.symbols, cause);
     }
     if (tail) {
       fenced.fence(tailFrom);
@@ -311,13 +314,12 @@ async function execute(
     await deps.venue?.close().catch(() => undefined);
     throw error;
   });
-  // Reconciliation: at start, at the venue's resync points, periodically on market time. A round that wrote
-  // something is a unit of work (the reports it recovers are not checkpointed one by one: a restart handles them
-  // again from the log).
-  const reconcile = async (trigger: "start" | "resync" | "periodic") => {
-    appendedAny = false;
+  // Reconciliation: at start, at the venue's resync points, periodically on market time. A round is no unit of
+  // work of its own: what it writes is covered by the next input's checkpoint. A restart before that handles the
+  // reports it recovered again from the log and leaves its verdict to the risk engine (live-restart.ts); a replay,
+  // which cannot ask the venue again, writes the verdict back at its place (recorded-inputs.ts, out-of-band).
+  const reconcile = async (trigger: "start" | "resync" | "periodic"): Promise<void> => {
     await reconciler!.run(trigger, lastTime);
-    if (appendedAny) await units.checkpointAt(lastTime);
   };
   const everyMs = deps.reconcileEveryMs ?? DEFAULT_RECONCILE_MS;
   let nextReconciliation = Math.floor(lastTime / everyMs) * everyMs + everyMs;
@@ -427,6 +429,22 @@ function venueSettings(config: BacktestConfig) {
   const strategy = getStrategy(config.strategy);
   const { leverage, marginType } = strategy.symbolSettings(strategyParams(strategy, config));
   return { leverage, marginType, dualSidePosition: config.hedgeMode === true };
+}
+
+/**
+ * The USDT wallet a new run's account opens with: the external venue's at its start (the log then agrees with
+ * the venue, which reconciliation compares exactly), else (paper) `backtest.initialBalance`. A venue wallet that
+ * differs from `initialBalance` is logged; an equal one keeps the configuration's spelling.
+ */
+function openingBalance(config: BacktestConfig, account: VenueAccount | undefined, logger: Logger): string {
+  if (account === undefined) return config.initialBalance;
+  const venue = new Dec(account.walletBalance);
+  if (venue.eq(config.initialBalance)) return config.initialBalance;
+  logger.warn(
+    { walletBalance: canonical(venue), initialBalance: config.initialBalance },
+    "the account opens with the venue's USDT wallet, not backtest.initialBalance",
+  );
+  return canonical(venue);
 }
 
 /**

@@ -56,6 +56,8 @@ export interface RecordedInputs {
   stops: number[];
   /** Events in the log. */
   events: number;
+  /** The USDT wallet the account opened with (AccountOpened): what the venue said at the start. */
+  openingBalance?: string;
 }
 
 /** Whether the run's venue was external: its reports are inputs (testnet, live), else derived (paper). */
@@ -108,6 +110,9 @@ export class InputReader {
     };
     const d = e.data as Record<string, unknown>;
     switch (e.type) {
+      case "AccountOpened":
+        this.out.openingBalance = (e.data as EventData<"AccountOpened">).walletBalance;
+        return;
       case "WarmUpRecorded":
         this.out.warmUp.push(...warmUpEvents(e.data as EventData<"WarmUpRecorded">));
         return;

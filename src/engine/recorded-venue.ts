@@ -14,6 +14,7 @@ import type {
   ExternalVenue,
   OrderRequest,
   SubmitResult,
+  VenueAccount,
   VenueReport,
   VenueReportHandler,
   VenueSettings,
@@ -27,15 +28,19 @@ export class RecordedVenue implements ExternalVenue {
   /**
    * @param answers the log's answers by ordinal (`RecordedInputs.answers`)
    * @param next the ordinal of the next event the re-run will write
+   * @param walletBalance the wallet the recorded account opened with
    */
   constructor(
     private readonly answers: ReadonlyMap<number, RecordedAnswer>,
     private readonly next: () => number,
+    /** The USDT wallet the recorded run's account opened with (AccountOpened). */
+    private readonly walletBalance: string,
   ) {}
 
-  /** Keeps the engine's report handler; sets nothing up. */
-  async start(_settings: VenueSettings, onReport: VenueReportHandler): Promise<void> {
+  /** Keeps the engine's report handler; sets nothing up; the account as the log opened it. */
+  async start(_settings: VenueSettings, onReport: VenueReportHandler): Promise<VenueAccount> {
     this.onReport = onReport;
+    return { walletBalance: this.walletBalance };
   }
 
   /**

@@ -85,6 +85,12 @@ export interface VenueSettings {
   dualSidePosition: boolean;
 }
 
+/** The account at the venue when `start` returned. */
+export interface VenueAccount {
+  /** USDT wallet balance (decimal string): a new live run's account opens with it. */
+  walletBalance: string;
+}
+
 /**
  * An order the venue is handed after a restart (`ExternalVenue.adopt`): working at the venue as far as the log
  * knows, with what the log holds of it.
@@ -111,7 +117,7 @@ export interface AdoptedOrder {
  * intent the log holds without the venue's answer.
  */
 export interface ExternalVenue extends Venue {
-  start(settings: VenueSettings, onReport: VenueReportHandler): Promise<void>;
+  start(settings: VenueSettings, onReport: VenueReportHandler): Promise<VenueAccount>;
   close(): Promise<void>;
   /** Registers an order the engine has working (after a restart). */
   adopt(order: AdoptedOrder): void;

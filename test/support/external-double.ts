@@ -39,7 +39,11 @@ export class ExternalDouble implements ExternalVenue {
   private handler: VenueReportHandler | undefined;
   private missed: VenueReport[] = [];
 
-  constructor(config: BacktestConfig, instruments: InstrumentCatalog) {
+  /** The account's USDT wallet at start (default: the configuration's initial balance). */
+  private readonly walletBalance: string;
+
+  constructor(config: BacktestConfig, instruments: InstrumentCatalog, walletBalance = config.initialBalance) {
+    this.walletBalance = walletBalance;
     this.sim = new SimulatedVenue({
       takerRate: config.feeRates.taker,
       makerRate: config.feeRates.maker,
@@ -48,8 +52,9 @@ export class ExternalDouble implements ExternalVenue {
     });
   }
 
-  async start(_settings: unknown, onReport: VenueReportHandler): Promise<void> {
+  async start(_settings: unknown, onReport: VenueReportHandler): Promise<{ walletBalance: string }> {
     this.handler = onReport;
+    return { walletBalance: this.walletBalance };
   }
 
   async close(): Promise<void> {

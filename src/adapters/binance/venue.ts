@@ -36,6 +36,7 @@ import type {
   ExternalVenue,
   OrderRequest,
   SubmitResult,
+  VenueAccount,
   VenueReconciliation,
   VenueReport,
   VenueReportHandler,
@@ -124,7 +125,7 @@ export class BinanceVenue implements ExternalVenue {
    * @throws BinanceApiError (redacted) when a step fails; Error for a symbol that is not TRADING, an account
    *   paying fees in BNB, or a response that fails its validation.
    */
-  async start(settings: VenueSettings, onReport: VenueReportHandler): Promise<void> {
+  async start(settings: VenueSettings, onReport: VenueReportHandler): Promise<VenueAccount> {
     this.onReport = onReport;
     const { symbols, restUrl, testnet, logger } = this.options;
     this.account = await setUpAccount(this.rest, { symbols, restUrl, testnet, logger }, settings);
@@ -134,6 +135,7 @@ export class BinanceVenue implements ExternalVenue {
       "binance venue: account ready",
     );
     await this.openUserStream();
+    return { walletBalance: this.account.walletBalance };
   }
 
   /** Registers an order the engine has working after a restart (`ExternalVenue.adopt`), with its fills so far. */

@@ -21,6 +21,7 @@ import type { EventData } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { EventIdConflictError, type EventStore, WrongExpectedRevisionError } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
+import { recordedVenueReport } from "./recorded-inputs.ts";
 import { CannotResumeError } from "./units-of-work.ts";
 import type {
   AdoptedOrder,
@@ -132,62 +133,21 @@ async function inputOf(e: RecordedEvent, store: EventStore): Promise<TailInput |
       return market({ kind: "gap", time, gap: e.data as EventData<"MarketDataGapDetected"> });
     case "FundingRateSettled":
       return market({ kind: "funding", time, funding: e.data as EventData<"FundingRateSettled"> });
-    case "OrderFilled": {
-      if (!cause.startsWith("venue:trade:")) return undefined;
-      const d = e.data as EventData<"OrderFilled">;
-      const { clientOrderId, symbol, side, tradeId, price, quantity, commission } = d;
-      const { cumulativeQuantity, status, maker } = d;
-      return report({
-        kind: "fill",
-        time,
-        fill: {
-          clientOrderId,
-          symbol,
-          side,
-          tradeId,
-          price,
-          quantity,
-          commission,
-          cumulativeQuantity,
-          status,
-          maker,
-        },
-      });
+    default: {
+      // A venue report as the replay reads it (recorded-inputs.ts); an order's symbol from its OrderSubmitted.
+      const clientOrderId =
+        ORDER_REPORTS.has(e.type) && cause.startsWith("venue:")
+          ? (e.data as { clientOrderId: string }).clientOrderId
+          : undefined;
+      const symbol = clientOrderId === undefined ? undefined : await orderSymbol(store, clientOrderId, e);
+      const r = recordedVenueReport(e, () => symbol!);
+      return r && report(r);
     }
-    case "OrderExpired": {
-      const d = e.data as EventData<"OrderExpired">;
-      const symbol = await orderSymbol(store, d.clientOrderId, e);
-      return report({ kind: "expired", time, symbol, ...d });
-    }
-    case "OrderTriggering": {
-      const d = e.data as EventData<"OrderTriggering">;
-      return report({ kind: "triggering", time, symbol: await orderSymbol(store, d.clientOrderId, e), ...d });
-    }
-    case "OrderTriggered": {
-      const d = e.data as EventData<"OrderTriggered">;
-      return report({ kind: "triggered", time, symbol: await orderSymbol(store, d.clientOrderId, e), ...d });
-    }
-    case "OrderRejected": {
-      if (!cause.startsWith("venue:rejected:")) return undefined;
-      const d = e.data as EventData<"OrderRejected">;
-      return report({ kind: "rejected", time, symbol: await orderSymbol(store, d.clientOrderId, e), ...d });
-    }
-    case "PositionLiquidated":
-      return report({ kind: "liquidation", time, liquidation: e.data as EventData<"PositionLiquidated"> });
-    case "FundingFeeBooked": {
-      const {
-        walletBalance: _w,
-        isolatedWallet: _i,
-        positionSide,
-        ...funding
-      } = e.data as EventData<"FundingFeeBooked">;
-      const side = positionSide === "LONG" || positionSide === "SHORT" ? { positionSide } : {};
-      return report({ kind: "funding", time, funding: { ...funding, ...side } });
-    }
-    default:
-      return undefined;
   }
 }
+
+/** The venue reports on an order whose report names the order's symbol (not in their event). */
+const ORDER_REPORTS = new Set(["OrderExpired", "OrderTriggering", "OrderTriggered", "OrderRejected"]);
 
 /** The symbol of order `clientOrderId` (its OrderSubmitted). @throws CannotResumeError when the log has none. */
 async function orderSymbol(store: EventStore, clientOrderId: string, e: RecordedEvent): Promise<string> {

@@ -143,14 +143,7 @@ export class InputReader {
       case "OrderRejected": {
         const { clientOrderId, code, reason } = e.data as EventData<"OrderRejected">;
         if (cause.startsWith("venue:rejected:")) {
-          report({
-            kind: "rejected",
-            time,
-            symbol: this.symbolOf(clientOrderId),
-            clientOrderId,
-            code,
-            reason,
-          });
+          report(recordedVenueReport(e, (id) => this.symbolOf(id))!);
           return;
         }
         this.answer(ordinal, { kind: "submit", clientOrderId, result: { accepted: false, code, reason } });
@@ -163,50 +156,14 @@ export class InputReader {
           result: { canceled: true },
         });
         return;
-      case "OrderFilled": {
-        if (!cause.startsWith("venue:trade:")) return;
-        const { commissionAsset: _usdt, ...fill } = e.data as EventData<"OrderFilled">;
-        report({ kind: "fill", time, fill });
-        return;
-      }
-      case "OrderExpired": {
-        if (!cause.startsWith("venue:expired:")) return;
-        const { clientOrderId, reason, expiryReason } = e.data as EventData<"OrderExpired">;
-        const symbol = this.symbolOf(clientOrderId);
-        report({
-          kind: "expired",
-          time,
-          symbol,
-          clientOrderId,
-          reason,
-          ...(expiryReason === undefined ? {} : { expiryReason }),
-        });
-        return;
-      }
-      case "OrderTriggering": {
-        const { clientOrderId, workingType, triggeredAt } = e.data as EventData<"OrderTriggering">;
-        const symbol = this.symbolOf(clientOrderId);
-        report({ kind: "triggering", time, symbol, clientOrderId, workingType, triggeredAt });
-        return;
-      }
-      case "OrderTriggered": {
-        const { clientOrderId, orderId, actualType } = e.data as EventData<"OrderTriggered">;
-        const symbol = this.symbolOf(clientOrderId);
-        report({ kind: "triggered", time, symbol, clientOrderId, orderId, actualType });
-        return;
-      }
+      case "OrderFilled":
+      case "OrderExpired":
+      case "OrderTriggering":
+      case "OrderTriggered":
       case "PositionLiquidated":
-        report({ kind: "liquidation", time, liquidation: e.data as EventData<"PositionLiquidated"> });
-        return;
       case "FundingFeeBooked": {
-        const {
-          walletBalance: _w,
-          isolatedWallet: _i,
-          positionSide,
-          ...payment
-        } = e.data as EventData<"FundingFeeBooked">;
-        const side = positionSide === undefined || positionSide === "BOTH" ? {} : { positionSide };
-        report({ kind: "funding", time, funding: { ...payment, ...side } });
+        const r = recordedVenueReport(e, (id) => this.symbolOf(id));
+        if (r) report(r);
         return;
       }
       case "TradingStateChanged": {
@@ -234,6 +191,73 @@ export class InputReader {
     if (symbol === undefined)
       throw new Error(`the log reports on order ${clientOrderId} before submitting it`);
     return symbol;
+  }
+}
+
+/**
+ * The venue report a recorded event is the record of, or undefined when it is no venue's report (its causation
+ * id says: `venue:trade|expired|triggering|triggered|rejected|liquidation:…`; every FundingFeeBooked is a paid
+ * funding's). `symbolOf` gives an order's symbol (the log's OrderSubmitted). Shared by the replay
+ * (`InputReader`) and a restart's tail (live-restart.ts), so both hand the engine what the venue handed it.
+ */
+export function recordedVenueReport(
+  e: RecordedEvent,
+  symbolOf: (clientOrderId: string) => string,
+): VenueReport | undefined {
+  const time = e.metadata.eventTime;
+  const cause = e.metadata.causationId;
+  switch (e.type) {
+    case "OrderFilled": {
+      if (!cause.startsWith("venue:trade:")) return undefined;
+      const { commissionAsset: _usdt, ...fill } = e.data as EventData<"OrderFilled">;
+      return { kind: "fill", time, fill };
+    }
+    case "OrderExpired": {
+      if (!cause.startsWith("venue:expired:")) return undefined;
+      const { clientOrderId, reason, expiryReason } = e.data as EventData<"OrderExpired">;
+      return {
+        kind: "expired",
+        time,
+        symbol: symbolOf(clientOrderId),
+        clientOrderId,
+        reason,
+        ...(expiryReason === undefined ? {} : { expiryReason }),
+      };
+    }
+    case "OrderTriggering": {
+      const { clientOrderId, workingType, triggeredAt } = e.data as EventData<"OrderTriggering">;
+      return {
+        kind: "triggering",
+        time,
+        symbol: symbolOf(clientOrderId),
+        clientOrderId,
+        workingType,
+        triggeredAt,
+      };
+    }
+    case "OrderTriggered": {
+      const { clientOrderId, orderId, actualType } = e.data as EventData<"OrderTriggered">;
+      return { kind: "triggered", time, symbol: symbolOf(clientOrderId), clientOrderId, orderId, actualType };
+    }
+    case "OrderRejected": {
+      if (!cause.startsWith("venue:rejected:")) return undefined;
+      const { clientOrderId, code, reason } = e.data as EventData<"OrderRejected">;
+      return { kind: "rejected", time, symbol: symbolOf(clientOrderId), clientOrderId, code, reason };
+    }
+    case "PositionLiquidated":
+      return { kind: "liquidation", time, liquidation: e.data as EventData<"PositionLiquidated"> };
+    case "FundingFeeBooked": {
+      const {
+        walletBalance: _w,
+        isolatedWallet: _i,
+        positionSide,
+        ...payment
+      } = e.data as EventData<"FundingFeeBooked">;
+      const side = positionSide === undefined || positionSide === "BOTH" ? {} : { positionSide };
+      return { kind: "funding", time, funding: { ...payment, ...side } };
+    }
+    default:
+      return undefined;
   }
 }
 

@@ -71,8 +71,10 @@ async function started() {
     strategy: once,
     params: {},
     instrument: getInstrument,
+    brackets: () => [],
+    symbols: [S],
   });
-  await engine.openAccount("10000", [S], { causationId: "t", eventTime: T0 });
+  await engine.openAccount("10000", { causationId: "t", eventTime: T0 });
   await engine.onBar(bar(S, 0, ["2000", "2004", "1990", "2002"]));
   const entry = venue.submitted[0]!;
   expect(entry).toMatchObject({ purpose: "ENTRY", type: "MARKET", quantity: "0.5" });

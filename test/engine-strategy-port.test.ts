@@ -65,8 +65,10 @@ describe("the strategy port", () => {
       strategy: toy,
       params: { quantity: "0.5" },
       instrument: getInstrument,
+      brackets: () => [],
+      symbols: ["ETHUSDT"],
     });
-    await engine.openAccount("10000", ["ETHUSDT"], { causationId: "t", eventTime: T0 });
+    await engine.openAccount("10000", { causationId: "t", eventTime: T0 });
     // Minutes 0..17 without minute 7: three 5m buckets (the second one partial), then the entry fills at 15's close+1.
     for (let i = 0; i < 18; i++) {
       if (i === 7) continue;
@@ -151,8 +153,10 @@ describe("target positions", () => {
       strategy: targets(list),
       params: {},
       instrument: getInstrument,
+      brackets: () => [],
+      symbols: ["ETHUSDT"],
     });
-    await engine.openAccount("100000", ["ETHUSDT"], { causationId: "t", eventTime: T0 });
+    await engine.openAccount("100000", { causationId: "t", eventTime: T0 });
     const positions: string[] = [];
     for (let i = 0; i <= list.length; i++) {
       const b = bar("ETHUSDT", i, ohlc(i));
@@ -200,9 +204,11 @@ describe("target positions", () => {
       strategy: targets(list),
       params: {},
       instrument: getInstrument,
+      brackets: () => [],
+      symbols: ["ETHUSDT"],
       dualSidePosition: true,
     });
-    await engine.openAccount("100000", ["ETHUSDT"], { causationId: "t", eventTime: T0 });
+    await engine.openAccount("100000", { causationId: "t", eventTime: T0 });
     const sides: string[] = [];
     for (let i = 0; i <= list.length; i++) {
       const b = bar("ETHUSDT", i, ohlc(i));
@@ -257,8 +263,10 @@ describe("target positions", () => {
       strategy: targets(["1", "2"]),
       params: {},
       instrument: getInstrument,
+      brackets: () => [],
+      symbols: ["ETHUSDT"],
     });
-    await engine.openAccount("100000", ["ETHUSDT"], { causationId: "t", eventTime: T0 });
+    await engine.openAccount("100000", { causationId: "t", eventTime: T0 });
     // Two closes in a row without a bar open in between: the first order has not filled yet.
     await venue.matchBar(bar("ETHUSDT", 0, ohlc(0)), engine.onVenueReport);
     await engine.onBar(bar("ETHUSDT", 0, ohlc(0)));

@@ -87,7 +87,12 @@ async function filMinutes(): Promise<MinuteEvent[]> {
 
 const flat = { open: false, positionAmt: "0" };
 const actorOf = (s: Strategy<Record<string, never>, Tape>) =>
-  new StrategyActor(s, "FILUSDT", {}, bundledInstrumentCatalog().get("FILUSDT"));
+  new StrategyActor(s, "FILUSDT", {
+    params: {},
+    instrument: bundledInstrumentCatalog().get("FILUSDT"),
+    symbols: 1,
+    brackets: [],
+  });
 
 function feed(actor: StrategyActor, events: readonly MinuteEvent[]): TimedDecision[] {
   const out: TimedDecision[] = [];

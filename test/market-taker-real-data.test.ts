@@ -65,7 +65,12 @@ const hourProbe: Strategy<Record<string, never>, readonly StrategyBar[]> = {
 async function hourBars(symbol: string, from: string, to: string): Promise<readonly StrategyBar[]> {
   const window = { from: Date.parse(from), to: Date.parse(to) };
   const files = await discoverArchive(root!, { symbols: [symbol], ...window });
-  const actor = new StrategyActor(hourProbe, symbol, {}, bundledInstrumentCatalog().get(symbol));
+  const actor = new StrategyActor(hourProbe, symbol, {
+    params: {},
+    instrument: bundledInstrumentCatalog().get(symbol),
+    symbols: 1,
+    brackets: [],
+  });
   const flat = { open: false, positionAmt: "0" };
   for await (const e of archiveMarketEvents(files, window)) {
     if (e.kind === "bar") actor.step({ kind: "bar", bar: e.bar }, flat, e.time);

@@ -83,8 +83,9 @@ export interface TargetContext {
 /**
  * A target position (strategies.md §0 "Numbers", binance-usdm.md §1): the change Δ = target − position is floored
  * to the MARKET_LOT_SIZE step and sent as one MARKET order, reduce-only when it only reduces the position (same
- * side, smaller, or flat). No order when an earlier one is pending, when Δ floors to 0 (`atTarget`), or when a
- * non-reduce-only change is worth less than MIN_NOTIONAL at the reference price (`belowMinNotional`).
+ * side, smaller, or flat). No order when an earlier one is pending, when the strategy holds (`intent.hold`, its
+ * own sizing's reason), when Δ floors to 0 (`atTarget`), or when a non-reduce-only change is worth less than
+ * MIN_NOTIONAL at the reference price (`belowMinNotional`).
  * @returns TargetPositionSet, and the order request when one is sent.
  */
 export function decideOnTarget(
@@ -100,8 +101,9 @@ export function decideOnTarget(
   const { instrument } = now;
   const quantity = floorToStep(delta.abs(), instrument.marketStepSize, instrument.marketMinQty);
   const reduceOnly = target.isZero() || (target.times(current).gt(0) && target.abs().lt(current.abs()));
-  let reason: "atTarget" | "belowMinNotional" | "orderPending" | undefined;
+  let reason: EventData<"TargetPositionSet">["reason"];
   if (now.orderPending) reason = "orderPending";
+  else if (intent.hold !== undefined) reason = intent.hold;
   else if (quantity.isZero()) reason = delta.isZero() ? "atTarget" : "belowMinNotional";
   else if (
     !reduceOnly &&
@@ -138,7 +140,7 @@ function targetPositionSet(
   origin: DecisionOrigin,
   now: TargetContext,
   ids: readonly string[],
-  reason: "atTarget" | "belowMinNotional" | "orderPending" | undefined,
+  reason: EventData<"TargetPositionSet">["reason"],
 ): TradeActorEvent {
   return {
     type: "TargetPositionSet",
@@ -203,8 +205,9 @@ function decideOnHedgeTarget(
   const moves = wanted.filter(
     (m) => !m.quantity.isZero() && (m.closes || !m.quantity.times(reference).lt(minNotional)),
   );
-  let reason: "atTarget" | "belowMinNotional" | "orderPending" | undefined;
+  let reason: EventData<"TargetPositionSet">["reason"];
   if (now.orderPending) reason = "orderPending";
+  else if (intent.hold !== undefined) reason = intent.hold;
   else if (moves.length === 0) reason = wanted.length === 0 ? "atTarget" : "belowMinNotional";
   const ids =
     reason === undefined

@@ -8,13 +8,14 @@
  *                               │          protected ──PositionUnprotected──▶ flattening
  *                               └──EntryFailed──▶ flat
  *   entryPending ──PositionClosed──▶ flat   (a partly filled entry's position was liquidated)
- *   any state: SignalSuppressed (recorded, no transition)
+ *   any state: SignalSuppressed, FactorComputed (recorded, no transition)
  *   flat: TargetPositionSet (a target-position strategy moves its position with MARKET orders; no bracket)
  */
 import { assign, setup } from "xstate";
 import type { EventData } from "../events/catalog.ts";
 
 type TradeEventType =
+  | "FactorComputed"
   | "TargetPositionSet"
   | "EntrySignalled"
   | "SignalSuppressed"
@@ -120,7 +121,7 @@ export const tradeMachine = setup({
   id: "trade",
   context: ({ input }) => ({ symbol: input.symbol, signals: 0, suppressedSignals: 0, targetOrders: 0 }),
   initial: "flat",
-  on: { SignalSuppressed: { actions: "recordSuppression" } },
+  on: { SignalSuppressed: { actions: "recordSuppression" }, FactorComputed: {} },
   states: {
     flat: {
       on: {

@@ -293,7 +293,7 @@ async function execute(
   if (!checkpoint) {
     const before = warmUpWindow(config);
     if (before !== undefined) await warmUp(engine, files, before);
-    await engine.openAccount(config.initialBalance, config.symbols, start);
+    await engine.openAccount(config.initialBalance, start);
   }
   logger.info(
     { runId, files: files.length, symbols: config.symbols, resumedAfter: checkpoint?.marketEvents ?? 0 },

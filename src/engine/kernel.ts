@@ -63,10 +63,15 @@ export function createKernel(options: KernelOptions): Kernel {
     strategy,
     params,
     instrument,
+    brackets: (symbol) => brackets.get(symbol).brackets,
+    symbols: config.symbols,
     riskLimits: riskLimitsOf(config.risk),
     dualSidePosition: config.hedgeMode === true,
   });
   const step = async (e: MarketEvent): Promise<void> => {
+    // Decisions held for an earlier time go out before this event reaches the venue (TradingEngine.onBar).
+    const released = engine.releaseBefore(e.time);
+    if (released) await released;
     switch (e.kind) {
       case "bar":
         if (simulated) {

@@ -290,7 +290,7 @@ async function execute(
         const history = deps.history(warmUp);
         await recordWarmUp({ run, engine, runId, symbols: config.symbols, window: warmUp, history, cause });
       }
-      await engine.openAccount(openingBalance(config, account, logger), config.symbols, cause);
+      await engine.openAccount(openingBalance(config, account, logger), cause);
     }
     if (tail) {
       fenced.fence(tailFrom);

@@ -182,8 +182,11 @@ export class RiskEngine {
     return this.evaluate(cause, true);
   }
 
-  /** walletBalance + Σ positionAmt × (mark − entryPrice) over the positions with a mark (USDT). */
-  private equity(): Dec {
+  /**
+   * The account's equity at the latest marks: walletBalance + Σ positionAmt × (mark − entryPrice) over the
+   * positions with a mark (USDT).
+   */
+  equity(): Dec {
     const view = this.deps.view();
     let equity = this.parsed(view.walletBalance);
     for (const key in view.positions) {

@@ -10,9 +10,9 @@ import {
   initialBarAggregator,
   stepBarAggregator,
 } from "../domain/bars/aggregate.ts";
-import type { Instrument } from "../domain/instruments.ts";
 import type {
   AnyStrategy,
+  FactorValue,
   PositionView,
   StrategyContext,
   StrategyDecision,
@@ -36,12 +36,19 @@ export interface TimedDecision {
   decision: StrategyDecision;
   /** ms. */
   at: number;
+  /** What the strategy computed for it (recorded as FactorComputed), when it said. */
+  factors?: Readonly<Record<string, FactorValue>>;
+}
+
+/** An input the strategy consumes, with the openTime of its bar (or gap end, or settlement time), ms. */
+export interface TimedInput {
+  input: StrategyInput;
+  at: number;
 }
 
 /** Hosts one strategy instance. */
 export class StrategyActor {
   private state: unknown;
-  private readonly ctx: StrategyContext<unknown>;
   private readonly inputs: StrategyInputs;
   private readonly wantsMinutes: boolean;
   /** One aggregator per declared interval above 1m. */
@@ -53,12 +60,10 @@ export class StrategyActor {
   constructor(
     readonly strategy: AnyStrategy,
     readonly symbol: string,
-    params: unknown,
-    instrument: Instrument,
+    private readonly ctx: StrategyContext<unknown>,
   ) {
-    this.ctx = { params, instrument };
-    this.state = strategy.init(this.ctx);
-    this.inputs = strategy.inputs(params);
+    this.state = strategy.init(ctx);
+    this.inputs = strategy.inputs(ctx.params);
     this.wantsMinutes = this.inputs.intervals.includes("1m");
     this.aggregators = this.inputs.intervals.filter((i) => i !== "1m").map((i) => initialBarAggregator(i));
   }
@@ -66,22 +71,42 @@ export class StrategyActor {
   /**
    * Feeds one market input (a 1m bar or gap, or a settlement) at market time `time` (ms): to the strategy when it
    * consumes it, and through the aggregators, whose closed bars and gaps go to the strategy in turn.
-   * @returns the strategy's decisions other than "none", in order.
+   * @returns the strategy's decisions other than "none" and the steps that computed factors, in order.
    */
   step(input: StrategyInput, position: PositionView, time: number): TimedDecision[] {
-    const out: TimedDecision[] = [];
-    if (input.kind === "funding") {
-      if (this.inputs.funding) this.feed(input, position, time, input.funding.fundingTime, out);
-      return out;
-    }
-    if (this.wantsMinutes) {
-      this.feed(input, position, time, input.kind === "bar" ? input.bar.openTime : input.gap.toOpenTime, out);
-    }
+    return this.consume(this.collect(input), position, time);
+  }
+
+  /** Whether the strategy decides on the account's equity (its inputs wait for the minute's other symbols). */
+  get decidesOnEquity(): boolean {
+    return this.inputs.equity === true;
+  }
+
+  /**
+   * The first half of `step`: the inputs `input` brings the strategy, in order — itself when the strategy
+   * consumes it, then the bars and gaps the aggregators close with it (the aggregators advance).
+   */
+  collect(input: StrategyInput): TimedInput[] {
+    if (input.kind === "funding")
+      return this.inputs.funding ? [{ input, at: input.funding.fundingTime }] : [];
+    const out: TimedInput[] = [];
+    if (this.wantsMinutes)
+      out.push({ input, at: input.kind === "bar" ? input.bar.openTime : input.gap.toOpenTime });
     for (let i = 0; i < this.aggregators.length; i++) {
       const stepped = stepBarAggregator(this.aggregators[i]!, input);
       this.aggregators[i] = stepped.state;
-      for (const e of stepped.emitted) this.feed(fromInterval(e), position, time, openTimeOf(e), out);
+      for (const e of stepped.emitted) out.push({ input: fromInterval(e), at: openTimeOf(e) });
     }
+    return out;
+  }
+
+  /**
+   * The second half of `step`: the strategy consumes `inputs` (from `collect`) at market time `time` (ms).
+   * @returns its decisions other than "none" and the steps that computed factors, in order.
+   */
+  consume(inputs: readonly TimedInput[], position: PositionView, time: number): TimedDecision[] {
+    const out: TimedDecision[] = [];
+    for (const { input, at } of inputs) this.feed(input, position, time, at, out);
     return out;
   }
 
@@ -121,7 +146,8 @@ export class StrategyActor {
     const warm = this.strategy.isWarm(this.state, this.ctx.params);
     if (warm && !this.warm && this.warmFrom === undefined) this.warmFrom = time;
     this.warm = warm;
-    if (next.decision.kind !== "none") out.push({ decision: next.decision, at });
+    if (next.decision.kind !== "none" || next.factors !== undefined)
+      out.push({ decision: next.decision, at, ...(next.factors ? { factors: next.factors } : {}) });
   }
 }
 

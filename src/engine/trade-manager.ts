@@ -26,7 +26,7 @@ import { canonical, Dec } from "../domain/decimal.ts";
 import type { Instrument } from "../domain/instruments.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
-import type { StrategyDecision } from "../strategies/strategy.ts";
+import type { FactorValue, StrategyDecision } from "../strategies/strategy.ts";
 import type { Cause, CompletedOrder, EndedOrder, OrderExecution } from "./order-execution.ts";
 import type { OrderRequest } from "./venue.ts";
 
@@ -76,14 +76,26 @@ export class TradeManager {
     }
   }
 
-  /** Records a strategy's decision; an entry or a target position is sent as a MARKET order. */
+  /**
+   * Records a strategy's decision; an entry or a target position is sent as a MARKET order. With `factors`, a
+   * FactorComputed comes first and causes the decision (the decision trace: bar → factors → decision → orders).
+   */
   async onDecision(
     symbol: string,
     decision: StrategyDecision,
     origin: DecisionOrigin,
     cause: Cause,
+    factors?: Readonly<Record<string, FactorValue>>,
   ): Promise<void> {
     const actor = this.trade(symbol);
+    if (factors !== undefined) {
+      const [id] = await actor.commit(
+        [{ type: "FactorComputed", data: { symbol, ...origin, factors: { ...factors } } }],
+        cause,
+      );
+      cause = { causationId: id!, eventTime: cause.eventTime };
+    }
+    if (decision.kind === "none") return;
     if (decision.kind === "target") {
       const { lastTargetClientOrderId } = actor.snapshot.context;
       const { event, order, second } = decideOnTarget(actor.snapshot.context, decision, origin, {

@@ -12,6 +12,7 @@ import { isConditionalType, type OrderContext } from "../actors/order.machine.ts
 import { symbolMachine } from "../actors/symbol.machine.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { Instrument } from "../domain/instruments.ts";
+import type { LeverageBracket } from "../domain/margin/brackets.ts";
 import type { RiskLimits } from "../domain/risk/types.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
@@ -25,7 +26,12 @@ import {
   type WorkingOrderView,
 } from "./reconciliation.ts";
 import { type PersistedRiskEngine, RiskEngine } from "./risk-engine.ts";
-import { type PersistedStrategy, StrategyActor, type TimedDecision } from "./strategy-actor.ts";
+import {
+  type PersistedStrategy,
+  StrategyActor,
+  type TimedDecision,
+  type TimedInput,
+} from "./strategy-actor.ts";
 import { TradeManager } from "./trade-manager.ts";
 import type { OrderRequest, Venue, VenueReport } from "./venue.ts";
 
@@ -40,6 +46,10 @@ export interface TradingEngineOptions {
   /** The strategy's parameters, validated by its schema. */
   params: unknown;
   instrument: (symbol: string) => Instrument;
+  /** A symbol's leverage brackets (the strategies' notional caps; the venue has its own copy). */
+  brackets: (symbol: string) => readonly LeverageBracket[];
+  /** The symbols the run trades: N for its strategies, and the minute barrier of equity strategies. */
+  symbols: readonly string[];
   /** The pre-trade risk limits (default: none, every rule off; the risk stream is recorded all the same). */
   riskLimits?: RiskLimits;
   /**
@@ -72,6 +82,15 @@ export interface EngineCheckpoint {
   counts: { bars: number; fundingSettlements: number; gaps: number };
   /** eventId of each symbol's latest FundingRateSettled. */
   fundingCause: Record<string, string>;
+  /** Inputs of equity strategies waiting for their minute to complete (see `TradingEngine.onBar`). */
+  pending?: PendingInputs[];
+}
+
+/** One symbol's strategy inputs held back until every symbol's bar of their close time is in. */
+interface PendingInputs {
+  symbol: string;
+  inputs: TimedInput[];
+  cause: Cause;
 }
 
 /** Routes market data and venue reports through the actors. Not re-entrant: await each call. */
@@ -86,6 +105,11 @@ export class TradingEngine {
   private readonly counts = { bars: 0, fundingSettlements: 0, gaps: 0 };
   /** Venue time of the last funding payment booked per symbol in this process (reconciliation's lookback). */
   private readonly lastFundingBooked = new Map<string, number>();
+  /**
+   * Inputs of strategies deciding on equity, held back in arrival order until every symbol's bar of the same
+   * close time is recorded or a later market event arrives (`release`).
+   */
+  private pending: PendingInputs[] = [];
 
   constructor(private readonly options: TradingEngineOptions) {
     const deps = { store: options.store, correlationId: options.runId };
@@ -144,6 +168,9 @@ export class TradingEngine {
       risk: this.risk.persist(),
       counts: { ...this.counts },
       fundingCause: Object.fromEntries(this.fundingCause),
+      ...(this.pending.length > 0
+        ? { pending: this.pending.map((p) => ({ ...p, inputs: [...p.inputs] })) }
+        : {}),
     };
   }
 
@@ -163,6 +190,7 @@ export class TradingEngine {
     Object.assign(this.counts, checkpoint.counts);
     this.fundingCause.clear();
     for (const [symbol, id] of Object.entries(checkpoint.fundingCause)) this.fundingCause.set(symbol, id);
+    this.pending = (checkpoint.pending ?? []).map((p) => ({ ...p, inputs: [...p.inputs] }));
   }
 
   /** Counters so far. */
@@ -171,11 +199,12 @@ export class TradingEngine {
   }
 
   /**
-   * Opens the account with `walletBalance` USDT (in hedge mode with `dualSidePosition: true`), configures each symbol's leverage and margin type as the
-   * strategy declares them (SymbolConfigured), and records the risk limits it trades under (RiskLimitsSet), all
+   * Opens the account with `walletBalance` USDT (in hedge mode with `dualSidePosition: true`), configures each of
+   * the run's symbols with the leverage and margin type the strategy declares (SymbolConfigured), and records the risk limits it trades under (RiskLimitsSet), all
    * before any order.
    */
-  async openAccount(walletBalance: string, symbols: readonly string[], cause: Cause): Promise<void> {
+  async openAccount(walletBalance: string, cause: Cause): Promise<void> {
+    const { symbols } = this.options;
     const { leverage, marginType } = this.options.strategy.symbolSettings(this.options.params);
     await this.account.commit(
       [
@@ -203,8 +232,23 @@ export class TradingEngine {
     return this.risk.tradingState;
   }
 
-  /** A closed 1m bar: record it, then let the symbol's strategy decide on it. */
+  /**
+   * Hands the strategies the inputs held back for a market time before `time` (ms): call it before a market event
+   * of time `time` reaches the venue or the engine (the kernel's step does). Nothing to do, undefined.
+   */
+  releaseBefore(time: number): Promise<void> | undefined {
+    const first = this.pending[0];
+    return first !== undefined && first.cause.eventTime < time ? this.release() : undefined;
+  }
+
+  /**
+   * A closed 1m bar: record it, then let the symbol's strategy decide on it. A strategy deciding on equity gets
+   * the inputs the bar brings once every symbol's bar of the same close time is recorded (or at
+   * `releaseBefore` a later time): all its decisions of that time see the same equity, at those bars' marks.
+   */
   async onBar(bar: EventData<"BarClosed">): Promise<void> {
+    const released = this.releaseBefore(bar.closeTime);
+    if (released) await released;
     this.counts.bars += 1;
     const [id] = await this.symbol(bar.symbol).actor.commit([{ type: "BarClosed", data: bar }], {
       causationId: `bar:${bar.symbol}:${bar.openTime}`,
@@ -216,10 +260,12 @@ export class TradingEngine {
     if (rules) await rules;
     const decided = this.decide(bar.symbol, { kind: "bar", bar }, cause);
     if (decided) await decided;
+    if (this.pending.length > 0 && this.minuteComplete(bar.closeTime)) await this.release();
   }
 
   /** Bars are missing: record the gap; the strategy restarts its warm-up. */
   async onGap(gap: EventData<"MarketDataGapDetected">, time: number): Promise<void> {
+    await this.releaseBefore(time);
     this.counts.gaps += 1;
     const [id] = await this.symbol(gap.symbol).actor.commit([{ type: "MarketDataGapDetected", data: gap }], {
       causationId: `gap:${gap.symbol}:${gap.fromOpenTime}`,
@@ -230,8 +276,9 @@ export class TradingEngine {
 
   /** A realized funding settlement: record it (the venue then reports the payment, if any). */
   async onFundingRate(settlement: EventData<"FundingRateSettled">): Promise<void> {
-    this.counts.fundingSettlements += 1;
     const time = settlement.fundingTime;
+    await this.releaseBefore(time);
+    this.counts.fundingSettlements += 1;
     const [id] = await this.symbol(settlement.symbol).actor.commit(
       [{ type: "FundingRateSettled", data: settlement }],
       { causationId: `funding:${settlement.symbol}:${time}`, eventTime: time },
@@ -255,7 +302,7 @@ export class TradingEngine {
         : input.kind === "gap"
           ? input.gap.symbol
           : input.funding.symbol;
-    this.symbol(symbol).strategy.step(input, { open: false, positionAmt: "0" }, time);
+    this.symbol(symbol).strategy.step(input, { open: false, positionAmt: "0", equity: "0" }, time);
   }
 
   /** A venue report: a fill, an expiry or a funding payment. */
@@ -423,8 +470,37 @@ export class TradingEngine {
    */
   private decide(symbol: string, input: StrategyInput, cause: Cause): Promise<void> | undefined {
     const { strategy } = this.symbol(symbol);
+    if (strategy.decidesOnEquity) {
+      const inputs = strategy.collect(input);
+      if (inputs.length > 0) this.pending.push({ symbol, inputs, cause });
+      return undefined;
+    }
     const decisions = strategy.step(input, this.positionView(symbol), cause.eventTime);
     return decisions.length === 0 ? undefined : this.handOver(symbol, strategy, decisions, cause);
+  }
+
+  /** Whether every symbol of the run has its bar closing at `closeTime` (ms) recorded. */
+  private minuteComplete(closeTime: number): boolean {
+    for (const symbol of this.options.symbols) {
+      const next = this.symbols.get(symbol)?.actor.snapshot.context.expectedOpenTime;
+      if (next === undefined || next <= closeTime) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Hands the held-back inputs to their strategies, in arrival order, with one equity for all (wallet balance +
+   * unrealized PnL at the latest marks, computed once: the decisions of one time share it).
+   */
+  private async release(): Promise<void> {
+    const pending = this.pending;
+    this.pending = [];
+    const equity = canonical(this.risk.equity());
+    for (const { symbol, inputs, cause } of pending) {
+      const { strategy } = this.symbol(symbol);
+      const decisions = strategy.consume(inputs, { ...this.positionView(symbol), equity }, cause.eventTime);
+      if (decisions.length > 0) await this.handOver(symbol, strategy, decisions, cause);
+    }
   }
 
   /** Hands `decisions` of `strategy` to the trade manager, in order. */
@@ -434,13 +510,13 @@ export class TradingEngine {
     decisions: readonly TimedDecision[],
     cause: Cause,
   ): Promise<void> {
-    for (const { decision, at } of decisions) {
+    for (const { decision, at, factors } of decisions) {
       const origin = {
         strategy: strategy.strategy.name,
         paramsVersion: strategy.strategy.paramsVersion,
         barOpenTime: at,
       };
-      await this.trades.onDecision(symbol, decision, origin, cause);
+      await this.trades.onDecision(symbol, decision, origin, cause, factors);
     }
   }
 
@@ -463,13 +539,18 @@ export class TradingEngine {
   private symbol(symbol: string): { actor: SymbolActor; strategy: StrategyActor } {
     let entry = this.symbols.get(symbol);
     if (!entry) {
-      const { store, runId, strategy, params, instrument } = this.options;
+      const { store, runId, strategy, params, instrument, brackets, symbols } = this.options;
       entry = {
         actor: EventSourcedActor.create(streams.symbol(symbol), symbolMachine, {
           store,
           correlationId: runId,
         }),
-        strategy: new StrategyActor(strategy, symbol, params, instrument(symbol)),
+        strategy: new StrategyActor(strategy, symbol, {
+          params,
+          instrument: instrument(symbol),
+          symbols: symbols.length,
+          brackets: brackets(symbol),
+        }),
       };
       this.symbols.set(symbol, entry);
     }

@@ -195,6 +195,22 @@ const schemas = {
     markPriceSource: z.enum(["markPriceKline", "lastClose"]),
   }),
   // ── trade-<SYMBOL> ──────────────────────────────────────────────────────────────────────────────────────
+  /**
+   * What a strategy computed at a decision (the first link of the decision trace): bar → FactorComputed → the
+   * decision it caused (TargetPositionSet, EntrySignalled, SignalSuppressed) → orders → fills.
+   */
+  FactorComputed: z.strictObject({
+    symbol: SymbolName,
+    strategy: z.string().min(1),
+    paramsVersion: z.number().int().positive(),
+    /** openTime of the bar the values were computed at (e.g. a 1h bar's). */
+    barOpenTime: EpochMs,
+    /**
+     * The values by name, as the strategy defines them (multifactor-v2: strategies.md §1.4 A–I, then its §1.6
+     * sizing): float64 numbers, decimal strings for money and quantities, flags; null for a value not yet valid.
+     */
+    factors: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])),
+  }),
   /** A strategy decided to enter: a MARKET entry follows, bracketed once it fills. */
   EntrySignalled: z.strictObject({
     symbol: SymbolName,
@@ -245,8 +261,11 @@ const schemas = {
      * move of the target's side; binance-usdm.md §4.1). Absent in one-way mode.
      */
     secondClientOrderId: ClientOrderId.optional(),
-    /** Why no order was sent: atTarget, belowMinNotional (the change is worth less than MIN_NOTIONAL), orderPending. */
-    reason: z.enum(["atTarget", "belowMinNotional", "orderPending"]).optional(),
+    /**
+     * Why no order was sent: atTarget; belowMinNotional (the change floors to 0 or is worth less than
+     * MIN_NOTIONAL); orderPending (an earlier target order still works); band (the strategy's trade band holds it).
+     */
+    reason: z.enum(["atTarget", "belowMinNotional", "orderPending", "band"]).optional(),
     /** The numbers behind the decision. */
     signal: z.record(z.string(), z.union([z.number(), z.string()])),
   }),

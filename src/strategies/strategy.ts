@@ -8,6 +8,7 @@ import type { z } from "zod";
 import type { BarInterval } from "../domain/bars/intervals.ts";
 import type { Direction } from "../domain/bracket.ts";
 import type { Instrument } from "../domain/instruments.ts";
+import type { LeverageBracket } from "../domain/margin/brackets.ts";
 import type { EventData } from "../events/catalog.ts";
 
 /**
@@ -55,6 +56,12 @@ export interface StrategyInputs {
   readonly intervals: readonly BarInterval[];
   /** Realized funding settlements. */
   readonly funding: boolean;
+  /**
+   * Decides on the account's equity (`PositionView.equity`): its bars reach it once every symbol's bar of the
+   * same close time is in (or market time moved past it), so that one decision time values every position at
+   * marks of that time (strategies.md §1.6 "one value per bar for all symbols"). Default false.
+   */
+  readonly equity?: boolean;
 }
 
 /** The strategy's view of its own trading on the symbol when it decides. */
@@ -63,6 +70,12 @@ export interface PositionView {
   readonly open: boolean;
   /** Signed position size, base asset ("0" when flat). */
   readonly positionAmt: string;
+  /**
+   * The account's equity, USDT: wallet balance + every position's unrealized PnL at its symbol's latest mark
+   * (backtest without mark files: the bar's close). Given to strategies declaring `inputs().equity` ("0" in a
+   * warm-up before the window, where decisions are dropped).
+   */
+  readonly equity?: string;
 }
 
 /**
@@ -96,6 +109,12 @@ export interface TargetIntent {
   readonly referencePrice: string;
   /** The numbers behind the decision. */
   readonly signal: Readonly<Record<string, number | string>>;
+  /**
+   * Set when the strategy's own sizing sends no order although its goal differs from the position (its
+   * `positionAmt` is then the current position): `band`, the change is within its trade band; `belowMinNotional`,
+   * the change floors to 0 or to less than MIN_NOTIONAL. Recorded as TargetPositionSet.reason.
+   */
+  readonly hold?: "band" | "belowMinNotional";
 }
 
 /** What one step of a strategy decided. */
@@ -110,12 +129,25 @@ export type StrategyDecision =
 export interface StrategyStep<S> {
   readonly state: S;
   readonly decision: StrategyDecision;
+  /**
+   * The values the strategy computed on this input, by name (float64 numbers; decimal strings for money; null
+   * for a value not yet valid): recorded as FactorComputed before the decision, its first link in the decision
+   * trace. Absent when the step computed nothing worth recording.
+   */
+  readonly factors?: Readonly<Record<string, FactorValue>>;
 }
+
+/** One recorded factor value: float64, a decimal string (money, quantities), a flag, or null (not valid). */
+export type FactorValue = number | string | boolean | null;
 
 /** The fixed context of a strategy instance on one symbol. */
 export interface StrategyContext<P> {
   readonly params: P;
   readonly instrument: Instrument;
+  /** N: the number of symbols the run trades (its configured, resolved symbol list). */
+  readonly symbols: number;
+  /** The symbol's leverage brackets (binance-usdm.md §4.4), for notional caps. */
+  readonly brackets: readonly LeverageBracket[];
 }
 
 /** A strategy module. `P`: validated parameters; `S`: its JSON-serialisable state. */

@@ -79,6 +79,10 @@ export async function runScenario(inputs: ScenarioInput[], options: ScenarioOpti
       : {}),
   });
   const params = smaCross.params.parse({ marginUsdt: "1000", ...options.params });
+  const symbols = [...new Set(inputs.map((i) => (i.kind === "bar" ? i.bar.symbol : undefined)))].filter(
+    (s): s is string => s !== undefined,
+  );
+
   const engine: TradingEngine = new TradingEngine({
     store,
     venue,
@@ -87,12 +91,11 @@ export async function runScenario(inputs: ScenarioInput[], options: ScenarioOpti
     strategy: smaCross,
     params,
     instrument: getInstrument,
+    brackets: () => [],
+    symbols,
     ...(options.dualSidePosition ? { dualSidePosition: true } : {}),
   });
-  const symbols = [...new Set(inputs.map((i) => (i.kind === "bar" ? i.bar.symbol : undefined)))].filter(
-    (s): s is string => s !== undefined,
-  );
-  await engine.openAccount(options.initialBalance ?? "10000", symbols, {
+  await engine.openAccount(options.initialBalance ?? "10000", {
     causationId: "test",
     eventTime: T0,
   });

@@ -396,6 +396,7 @@ describe("projections on hand-built logs", () => {
         commission: "0.1035",
         maker: false,
         time: at(4) - 1,
+        realizedPnl: "6", // its FillBooked: 2 × (103.50 − 100.50)
       },
     ]);
     expect(p.order("SL1")).toMatchObject({

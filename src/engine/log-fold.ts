@@ -7,7 +7,7 @@
  *
  * Every event of a backtest's log was checked against its machine by the actor that wrote it and against the
  * catalog by the store, so the projections do not audit it again; they keep the drawdown and the last equity,
- * not the curve, so memory stays flat however long the run.
+ * not the curve, and no decision trace, so memory stays flat however long the run.
  */
 import type { RecordedEvent } from "../events/envelope.ts";
 import { EventLogHasher } from "../events/log-hash.ts";
@@ -25,9 +25,9 @@ export interface LogFoldResult {
   unrealizedPnl: string;
 }
 
-/** The projections a log fold keeps (no audit, no equity curve). */
+/** The projections a log fold keeps (no audit, no equity curve, no decision trace). */
 export function foldProjections(): Projections {
-  return createProjections({ audit: false, equityCurve: false });
+  return createProjections({ audit: false, equityCurve: false, decisions: false });
 }
 
 /** The result of a fold from its projections, hash and event count. */

@@ -1,6 +1,6 @@
 /**
  * All read models of the event log, folded in one pass with no I/O: positions, PnL and the equity curve,
- * orders, risk, runs, the bar count and the last applied global position. `createProjections()` starts an
+ * orders, risk, runs, the decision trace, the bar count and the last applied global position. `createProjections()` starts an
  * empty fold; `apply` feeds it one event at a time in global order (catch-up or live).
  */
 import { createHash } from "node:crypto";
@@ -9,6 +9,7 @@ import { BAR_INTERVALS } from "../domain/bars/intervals.ts";
 import { Dec } from "../domain/decimal.ts";
 import type { DomainEvent } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
+import { type DecisionQuery, DecisionsProjection, type DecisionTrace } from "./decisions.ts";
 import type { CurveQuery, CurveView, EquityPoint } from "./equity-curve.ts";
 import { type OrderQuery, OrdersProjection, type OrderView } from "./orders.ts";
 import { PnlProjection, type PnlView } from "./pnl.ts";
@@ -22,13 +23,28 @@ import {
 } from "./risk.ts";
 import { RunsProjection, type RunView } from "./runs.ts";
 
+export type {
+  DecisionInput,
+  DecisionQuery,
+  DecisionTrace,
+  DecisionType,
+  FollowUpType,
+  TracedOrder,
+  TraceEvent,
+} from "./decisions.ts";
 export {
   type CurveQuery,
   type CurveView,
   type EquityPoint,
   MIN_CURVE_POINTS,
 } from "./equity-curve.ts";
-export { type OrderQuery, type OrderStatus, type OrderView, orderStatuses } from "./orders.ts";
+export {
+  type OrderFillView,
+  type OrderQuery,
+  type OrderStatus,
+  type OrderView,
+  orderStatuses,
+} from "./orders.ts";
 export type { PnlView } from "./pnl.ts";
 export type { PositionView } from "./positions.ts";
 export type { RiskLimitUse, RiskView, SymbolExposure, TradingRiskView } from "./risk.ts";
@@ -36,6 +52,15 @@ export type { RiskLimitUse, RiskView, SymbolExposure, TradingRiskView } from "./
 /** GET /risk: exposure at mark, the trading state and the risk engine's record, and each limit with its use. */
 export type AccountRiskView = RiskView & TradingRiskView & { limits: RiskLimitUse[] };
 export type { RunView } from "./runs.ts";
+
+/** An order of a decision trace: the order as /orders shows it, and the eventId its OrderSubmitted was caused by. */
+export type DecisionOrderView = OrderView & { causationId: string };
+
+/**
+ * GET /decisions: a decision with its market input, factors, decision event, follow-ups, and every order that
+ * followed from it (with status, denial or rejection, fills and their realized PnL).
+ */
+export type DecisionView = Omit<DecisionTrace, "orders"> & { orders: DecisionOrderView[] };
 
 /** The figures a run summary takes from the projections. Money in USDT decimal strings. */
 export interface ProjectionSummary {
@@ -76,6 +101,8 @@ export interface ProjectionsSnapshot {
   equityCurve: EquityPoint[];
   orders: OrderView[];
   risk: AccountRiskView;
+  /** The decision trace, without global positions (empty when the fold keeps none). */
+  decisions: DecisionView[];
 }
 
 /** The projections fold and its read accessors. Accessors return copies. */
@@ -113,6 +140,13 @@ export interface Projections {
   /** Orders in submission order, filtered and paged, with the count before paging. */
   orders(query?: OrderQuery): { total: number; orders: OrderView[] };
   order(clientOrderId: string): OrderView | undefined;
+  /**
+   * Decisions in log order, filtered (symbol, market-time range, the order `clientOrderId`) and paged, with the
+   * count before paging. Empty when the fold was created with `decisions: false`.
+   */
+  decisions(query?: DecisionQuery): { total: number; decisions: DecisionView[] };
+  /** The decision behind order `clientOrderId` (any order of a decision, protective ones included), if any. */
+  decisionOf(clientOrderId: string): DecisionView | undefined;
   risk(): AccountRiskView;
   /** The trading state and the pre-trade risk engine's record (denials, state changes). */
   tradingRisk(): TradingRiskView;
@@ -133,15 +167,17 @@ class ProjectionFold implements Projections {
   private readonly ordersFold = new OrdersProjection();
   private readonly runsFold = new RunsProjection();
   private readonly tradingRiskFold = new TradingRiskProjection();
+  private readonly decisionsFold: DecisionsProjection | undefined;
   private barCount = 0;
   private applied = 0;
   private last: number | null = null;
   private lastTime: number | null = null;
   private readonly audit: LogAudit | undefined;
 
-  constructor(audit: boolean, equityCurve: boolean) {
+  constructor(audit: boolean, equityCurve: boolean, decisions: boolean) {
     this.audit = audit ? new LogAudit() : undefined;
     this.pnlFold = new PnlProjection(equityCurve);
+    this.decisionsFold = decisions ? new DecisionsProjection() : undefined;
   }
 
   apply(event: RecordedEvent): void {
@@ -158,6 +194,7 @@ class ProjectionFold implements Projections {
       case "FillBooked":
         this.positionsFold.book(e.data, time);
         this.pnlFold.bookFill(e.data);
+        this.ordersFold.booked(e.data);
         this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.commission), time);
         break;
       case "FundingFeeBooked":
@@ -216,6 +253,7 @@ class ProjectionFold implements Projections {
         break;
     }
     this.runsFold.apply(event);
+    this.decisionsFold?.apply(event);
     this.applied++;
     this.last = event.position;
     this.lastTime = time;
@@ -274,6 +312,25 @@ class ProjectionFold implements Projections {
     return this.ordersFold.get(clientOrderId);
   }
 
+  decisions(query?: DecisionQuery): { total: number; decisions: DecisionView[] } {
+    const { total, traces } = this.decisionsFold?.list(query) ?? { total: 0, traces: [] };
+    return { total, decisions: traces.map((t) => this.decisionView(t)) };
+  }
+
+  decisionOf(clientOrderId: string): DecisionView | undefined {
+    const trace = this.decisionsFold?.ofOrder(clientOrderId);
+    return trace && this.decisionView(trace);
+  }
+
+  /** A trace with its orders as the orders projection has them. */
+  private decisionView(trace: DecisionTrace): DecisionView {
+    const orders = trace.orders.map(({ clientOrderId, causationId }) => ({
+      ...this.ordersFold.get(clientOrderId)!,
+      causationId,
+    }));
+    return { ...trace, orders };
+  }
+
   risk(): AccountRiskView {
     const { equity } = this.pnl();
     const exposure = riskView(this.positions(), equity, this.runsFold.configuredLeverage);
@@ -315,8 +372,20 @@ class ProjectionFold implements Projections {
       equityCurve: this.equityCurve(),
       orders: this.orders().orders,
       risk: this.risk(),
+      decisions: this.decisions().decisions.map(withoutPositions),
     };
   }
+}
+
+/** A decision view without its events' global positions (adapter-specific). */
+function withoutPositions(view: DecisionView): DecisionView {
+  const strip = <E extends { position: number }>({ position: _adapterSpecific, ...rest }: E) => rest as E;
+  return {
+    ...view,
+    factors: view.factors && strip(view.factors),
+    decision: view.decision && strip(view.decision),
+    followUps: view.followUps.map(strip),
+  };
 }
 
 /**
@@ -324,9 +393,12 @@ class ProjectionFold implements Projections {
  * turn it off only for a log this process has just written through its actors. `equityCurve: false` keeps only
  * the curve's last sample and its running maximum drawdown (`pnl()` and `summary()` stay exact; `equityCurve()`
  * then holds the last sample alone): for a run's summary, in memory that does not grow with the window.
+ * `decisions: false` keeps no decision trace (`decisions()` is then empty), for the same reason.
  */
-export function createProjections(options: { audit?: boolean; equityCurve?: boolean } = {}): Projections {
-  return new ProjectionFold(options.audit ?? true, options.equityCurve ?? true);
+export function createProjections(
+  options: { audit?: boolean; equityCurve?: boolean; decisions?: boolean } = {},
+): Projections {
+  return new ProjectionFold(options.audit ?? true, options.equityCurve ?? true, options.decisions ?? true);
 }
 
 /** Folds every event of `events` (e.g. `store.readAll()`) into fresh projections. */

@@ -40,6 +40,8 @@ export interface OrderFillView {
   maker: boolean;
   /** eventTime of the fill, ms. */
   time: number;
+  /** The fill's realized PnL before commission, USDT (its FillBooked `realizedPnl`); null until booked. */
+  realizedPnl: string | null;
 }
 
 /** An order as the API shows it. Decimals are strings. */
@@ -230,7 +232,15 @@ export class OrdersProjection {
       commission: fill.commission,
       maker: fill.maker,
       time,
+      realizedPnl: null,
     });
+  }
+
+  /** The fill booked to the account: its realized PnL joins the order's fill of the same tradeId. */
+  booked(booking: EventData<"FillBooked">): void {
+    const fills = this.byId.get(booking.clientOrderId)?.view.fills;
+    const fill = fills?.findLast((f) => f.tradeId === booking.tradeId);
+    if (fill) fill.realizedPnl = booking.realizedPnl;
   }
 
   /** CANCELED, with its reason. */

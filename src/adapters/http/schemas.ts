@@ -50,6 +50,39 @@ const streamName = z
     "expected a stream name like symbol-BTCUSDT or order-<clientOrderId>",
   );
 
+const DAY_MS = 86_400_000;
+const TIME_MESSAGE =
+  "expected ms since the epoch, a UTC day (YYYY-MM-DD) or an ISO time with a zone (e.g. 2025-05-05T12:00:00Z)";
+
+/**
+ * A market time in a query, as ms: digits (ms since the epoch), a UTC day (YYYY-MM-DD: its first ms, or with
+ * `end` its last, so a day bound is inclusive), or an ISO 8601 time with a zone (`Z` or ±hh:mm; a time without
+ * one would depend on the server's zone).
+ */
+function marketTime(end: "start" | "end") {
+  return z.string().transform((raw, ctx) => {
+    let ms = Number.NaN;
+    if (/^\d{1,16}$/.test(raw)) ms = Number(raw);
+    else if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) {
+      const day = utcDay(raw);
+      ms = end === "end" ? day + DAY_MS - 1 : day;
+    } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
+      if (!Number.isNaN(utcDay(raw.slice(0, 10)))) ms = Date.parse(raw);
+    }
+    if (Number.isNaN(ms) || ms < 0 || ms > MAX_INT) {
+      ctx.addIssue({ code: "custom", message: TIME_MESSAGE });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** The first ms of the UTC day `YYYY-MM-DD`, or NaN when there is no such day (Date.parse rolls 02-30 over). */
+function utcDay(day: string): number {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(day) ? ms : Number.NaN;
+}
+
 /** Routes without parameters accept none. */
 export const NoQuery = z.strictObject({});
 
@@ -57,8 +90,9 @@ export const NoQuery = z.strictObject({});
 export const MAX_CURVE_POINTS = 100_000;
 
 /**
- * GET /pnl: equity-curve sampling interval (default 1h), optional inclusive time bounds (ms), and the most
- * points the curve may have (`maxPoints`, MIN_CURVE_POINTS..MAX_CURVE_POINTS, default 2,000).
+ * GET /pnl: equity-curve sampling interval (default 1h), optional inclusive time bounds (ms, a UTC day or an ISO
+ * time, see `marketTime`), and the most points the curve may have (`maxPoints`,
+ * MIN_CURVE_POINTS..MAX_CURVE_POINTS, default 2,000).
  */
 export const PnlQuery = z
   .strictObject({
@@ -68,8 +102,8 @@ export const PnlQuery = z
         error: `expected one of ${Object.keys(BAR_INTERVALS).join(", ")}`,
       })
       .default("1h"),
-    from: integer(0, MAX_INT).optional(),
-    to: integer(0, MAX_INT).optional(),
+    from: marketTime("start").optional(),
+    to: marketTime("end").optional(),
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
     message: "expected to ≥ from",
@@ -84,6 +118,25 @@ export const OrdersQuery = z.strictObject({
   limit,
   offset: integer(0, MAX_INT).default(0),
 });
+
+/**
+ * GET /decisions: optional symbol, inclusive market-time bounds on the decision's time (ms, a UTC day or an ISO
+ * time, see `marketTime`), the order whose decision is wanted (`clientOrderId`), and a page (limit 1..1000
+ * default 100, offset ≥ 0), oldest first like /orders.
+ */
+export const DecisionsQuery = z
+  .strictObject({
+    symbol: SymbolName.optional(),
+    from: marketTime("start").optional(),
+    to: marketTime("end").optional(),
+    clientOrderId: ClientOrderId.optional(),
+    limit,
+    offset: integer(0, MAX_INT).default(0),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
+    message: "expected to ≥ from",
+    path: ["to"],
+  });
 
 /** GET /orders/:clientOrderId: an id matching Binance's clientOrderId pattern. */
 export const OrderParams = z.strictObject({ clientOrderId: ClientOrderId });
@@ -264,8 +317,81 @@ export const OrderResponse: z.ZodType<OrderView> = z.object({
       commission: Decimal,
       maker: z.boolean(),
       time: EpochMs,
+      realizedPnl: Decimal.nullable(),
     }),
   ),
+});
+
+const traceEventFields = {
+  eventId: z.string(),
+  position: z.number().int(),
+  /** Market time of the event, ms. */
+  time: EpochMs,
+  /** The event's data as recorded (see the event catalog). */
+  data: z.record(z.string(), z.unknown()),
+};
+
+/** One decision of GET /decisions (`DecisionView`). */
+export const DecisionResponse = z.strictObject({
+  runId: z.string(),
+  symbol: SymbolName,
+  strategy: z.string(),
+  time: EpochMs,
+  input: z
+    .discriminatedUnion("type", [
+      z.strictObject({
+        type: z.literal("BarClosed"),
+        eventId: z.string(),
+        symbol: SymbolName,
+        openTime: EpochMs,
+        closeTime: EpochMs,
+        close: Decimal,
+      }),
+      z.strictObject({
+        type: z.literal("MarketDataGapDetected"),
+        eventId: z.string(),
+        symbol: SymbolName,
+        fromOpenTime: EpochMs,
+        toOpenTime: EpochMs,
+        missingBars: z.number().int().positive(),
+      }),
+      z.strictObject({
+        type: z.literal("FundingRateSettled"),
+        eventId: z.string(),
+        symbol: SymbolName,
+        fundingTime: EpochMs,
+        fundingRate: Decimal,
+      }),
+    ])
+    .nullable(),
+  factors: z.strictObject({ type: z.literal("FactorComputed"), ...traceEventFields }).nullable(),
+  decision: z
+    .strictObject({
+      type: z.enum(["TargetPositionSet", "EntrySignalled", "SignalSuppressed"]),
+      ...traceEventFields,
+    })
+    .nullable(),
+  followUps: z.array(
+    z.strictObject({
+      type: z.enum([
+        "PositionProtectionRequested",
+        "InvalidRiskAtFill",
+        "PositionUnprotected",
+        "EntryFailed",
+        "PositionClosed",
+      ]),
+      ...traceEventFields,
+    }),
+  ),
+  orders: z.array(z.intersection(OrderResponse, z.object({ causationId: z.string() }))),
+});
+
+/** GET /decisions: the page and the number of decisions matching the filters. */
+export const DecisionsResponse = z.strictObject({
+  total: z.number().int().nonnegative(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+  decisions: z.array(DecisionResponse),
 });
 
 /** GET /orders: the page and the number of orders matching the filters. */

@@ -21,7 +21,15 @@ import type { Projections } from "../../projections/index.ts";
 import { cacheKey, ResponseCache } from "./cache.ts";
 import { followProjections, type LogHealth } from "./follow-projections.ts";
 import { pnlBody } from "./pnl-body.ts";
-import { ControlBody, EventsQuery, NoQuery, OrderParams, OrdersQuery, PnlQuery } from "./schemas.ts";
+import {
+  ControlBody,
+  DecisionsQuery,
+  EventsQuery,
+  NoQuery,
+  OrderParams,
+  OrdersQuery,
+  PnlQuery,
+} from "./schemas.ts";
 import { BadRequestError, parseParams } from "./validation.ts";
 
 /** What the HTTP server reads: the store (GET /events) and the projections folded from it. */
@@ -62,6 +70,10 @@ export const apiRoutes: readonly (readonly [string, string])[] = [
   ],
   ["GET /orders?symbol=&status=&type=&limit=&offset=", "orders, a page at a time"],
   ["GET /orders/:clientOrderId", "one order"],
+  [
+    "GET /decisions?symbol=&from=&to=&clientOrderId=&limit=&offset=",
+    "each decision with its bar, factors, orders and fills; clientOrderId: why that order exists",
+  ],
   ["GET /risk", "exposure, leverage and margin; trading state, denials, each limit and its use"],
   ["GET /events?stream=&from=&limit=", "the event log"],
   ["POST /control/halt {reason}", "operator: halt trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],
@@ -166,6 +178,20 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
     const order = now().order(clientOrderId);
     if (!order) return reply.code(404).send({ error: "Not Found", message: `no order ${clientOrderId}` });
     return order;
+  });
+
+  app.get("/decisions", async (request, reply) => {
+    const query = parseParams(DecisionsQuery, request.query);
+    const { clientOrderId } = query;
+    if (clientOrderId !== undefined && !now().decisionOf(clientOrderId)) {
+      const message = now().order(clientOrderId)
+        ? `no decision behind order ${clientOrderId} in the log`
+        : `no order ${clientOrderId}`;
+      return reply.code(404).send({ error: "Not Found", message });
+    }
+    return cached(reply, "/decisions", query, () =>
+      json({ ...now().decisions(query), limit: query.limit, offset: query.offset }),
+    );
   });
 
   app.get("/risk", async (request, reply) => {

@@ -18,7 +18,13 @@ import {
   type Projections,
   rebuildProjections,
 } from "../src/projections/index.ts";
-import { bracketRun, type DecisionRun, targetRun } from "./support/decision-runs.ts";
+import {
+  bracketRun,
+  type DecisionRun,
+  hedgeFlipRun,
+  invalidRiskRun,
+  targetRun,
+} from "./support/decision-runs.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 /** The events of `type` in `log`, in order. */
@@ -207,6 +213,52 @@ describe("the decision trace of a bracket", () => {
     // why did the flatten exist: the entry's decision, its bar and the follow-ups that led to it
     expect(p.decisionOf("ps-ETHUSDT-000001-FL")).toEqual(trace);
     expect(p.decisionOf("ps-ETHUSDT-000001-SL")).toEqual(trace);
+  });
+});
+
+describe("the decision trace of an entry filled beyond its stop, and of a hedge-mode flip", () => {
+  it("puts the flatten of an invalid risk on the entry's decision, caused by InvalidRiskAtFill", async () => {
+    const run = await invalidRiskRun();
+    const p = await rebuildProjections(run.store.readAll());
+    const [signal] = ofType(run.events, "EntrySignalled");
+    const [invalid] = ofType(run.events, "InvalidRiskAtFill");
+    const [closed] = ofType(run.events, "PositionClosed");
+    const { decisions } = p.decisions();
+    expect(decisions).toHaveLength(1);
+    expect(decisions[0]!.followUps.map((f) => f.eventId)).toEqual([invalid!.eventId, closed!.eventId]);
+    expect(
+      decisions[0]!.orders.map((o) => [
+        o.clientOrderId,
+        o.purpose,
+        o.status,
+        o.causationId,
+        o.fills[0]?.price,
+      ]),
+    ).toEqual([
+      ["ps-ETHUSDT-000001-E", "ENTRY", "FILLED", signal!.eventId, "2001"],
+      // sent while the venue matched bar 1, filled at that bar's open too
+      ["ps-ETHUSDT-000001-FL", "FLATTEN", "FILLED", invalid!.eventId, "2001"],
+    ]);
+  });
+
+  it("keeps both orders of a flip (close the LONG, open the SHORT) on the one decision", async () => {
+    const run = await hedgeFlipRun();
+    const p = await rebuildProjections(run.store.readAll());
+    const targets = ofType(run.events, "TargetPositionSet");
+    const { decisions } = p.decisions();
+    expect(decisions.map((d) => d.decision?.eventId)).toEqual(targets.map((e) => e.eventId));
+    const flip = decisions[1]!;
+    expect(flip.decision!.data).toMatchObject({
+      clientOrderId: "ps-ETHUSDT-000002-T",
+      secondClientOrderId: "ps-ETHUSDT-000003-T",
+    });
+    expect(flip.orders.map((o) => [o.side, o.positionSide, o.quantity, o.causationId])).toEqual([
+      ["SELL", "LONG", "1.000", targets[1]!.eventId],
+      ["SELL", "SHORT", "0.500", targets[1]!.eventId],
+    ]);
+    // closing the LONG of 2001 at 2002 realizes 1; opening the SHORT realizes nothing
+    expect(flip.orders.map((o) => o.fills.map((f) => f.realizedPnl))).toEqual([["1"], ["0"]]);
+    expect(p.decisionOf("ps-ETHUSDT-000003-T")).toEqual(flip);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Small runs of the real trading engine and simulated venue whose logs exercise the decision trace: a target
  * strategy recording factors (an order that fills, one the risk engine denies, factors without a decision, a
- * hold, a decision on a gap), and an entry whose stop-loss the risk engine denies, so the position is flattened.
+ * hold, a decision on a gap); an entry whose stop-loss the risk engine denies, so the position is flattened; an
+ * entry filled beyond its stop (flattened at once); a flip in hedge mode (two orders for one decision).
  */
 import { z } from "zod";
 import { InMemoryEventStore } from "../../src/adapters/store/memory.ts";
@@ -67,10 +68,13 @@ const scripted: Strategy<Record<string, never>, ScriptState> = {
   },
 };
 
-/** Enters SHORT 1 ETH at its first bar, stop 2300, take-profit at 1× the risk; nothing after. */
-const shortOnce: Strategy<Record<string, never>, { entered: boolean }> = {
-  name: "toy-short",
-  configKey: "toyShort",
+/** Enters `direction` 1 ETH at its first bar with the stop at `stopPrice`, take-profit 1× the risk; then nothing. */
+const entryOnce = (
+  direction: "LONG" | "SHORT",
+  stopPrice: string,
+): Strategy<Record<string, never>, { entered: boolean }> => ({
+  name: "toy-entry",
+  configKey: "toyEntry",
   paramsVersion: 1,
   params: z.strictObject({}),
   inputs: () => ({ intervals: ["1m"], funding: false }),
@@ -84,16 +88,33 @@ const shortOnce: Strategy<Record<string, never>, { entered: boolean }> = {
       state: { entered: true },
       decision: {
         kind: "entry",
-        direction: "SHORT",
+        direction,
         quantity: "1",
         referencePrice: input.bar.close,
-        stopPrice: "2300",
+        stopPrice,
         takeProfitRiskMultiple: "1",
         signal: { bar: 0 },
       },
     };
   },
-};
+});
+
+/** Targets `list[i]` at its i-th bar (no factors); then nothing. */
+const targetList = (list: string[]): Strategy<Record<string, never>, { i: number }> => ({
+  name: "toy-targets",
+  configKey: "toyTargets",
+  paramsVersion: 1,
+  params: z.strictObject({}),
+  inputs: () => ({ intervals: ["1m"], funding: false }),
+  warmupBars: () => 0,
+  symbolSettings: () => ({ leverage: 5, marginType: "CROSSED" as const }),
+  init: () => ({ i: 0 }),
+  isWarm: () => true,
+  step(state, input) {
+    if (input.kind !== "bar" || state.i >= list.length) return { state, decision: { kind: "none" } };
+    return { state: { i: state.i + 1 }, decision: target(list[state.i]!, input.bar.close) };
+  },
+});
 
 /** A finished engine run: its store (still open) and its whole log. */
 export interface DecisionRun {
@@ -101,15 +122,26 @@ export interface DecisionRun {
   events: RecordedEvent[];
 }
 
-async function run(
-  strategy: Strategy<Record<string, never>, never> | Strategy<Record<string, never>, ScriptState>,
+/** How a run is set up: its risk limits, its bars (minutes 0..minutes−1, a 1m gap before `gapBefore`), hedge mode. */
+interface RunOptions {
+  riskLimits?: RiskLimits;
+  minutes: number;
+  gapBefore?: number;
+  dualSidePosition?: boolean;
+}
+
+async function run<S>(
+  strategy: Strategy<Record<string, never>, S>,
   runId: string,
-  riskLimits: RiskLimits,
-  minutes: number,
-  gapBefore?: number,
+  { riskLimits = {}, minutes, gapBefore, dualSidePosition = false }: RunOptions,
 ): Promise<DecisionRun> {
   const store = new InMemoryEventStore();
-  const venue = new SimulatedVenue({ takerRate: "0.0005", slippage: "0", instrument: getInstrument });
+  const venue = new SimulatedVenue({
+    takerRate: "0.0005",
+    slippage: "0",
+    instrument: getInstrument,
+    dualSidePosition,
+  });
   const engine = new TradingEngine({
     store,
     venue,
@@ -121,6 +153,7 @@ async function run(
     brackets: () => [],
     symbols: ["ETHUSDT"],
     riskLimits,
+    dualSidePosition,
   });
   await engine.openAccount("100000", { causationId: "t", eventTime: T0 });
   for (let i = 0; i < minutes; i++) {
@@ -141,7 +174,7 @@ async function run(
 
 /** The target run (see `targetScript`): bars 0..7 without bar 5, maxOrderNotional 3000 USDT. */
 export function targetRun(): Promise<DecisionRun> {
-  return run(scripted, "targets", { maxOrderNotional: "3000" }, 8, 6);
+  return run(scripted, "targets", { riskLimits: { maxOrderNotional: "3000" }, minutes: 8, gapBefore: 6 });
 }
 
 /**
@@ -150,6 +183,20 @@ export function targetRun(): Promise<DecisionRun> {
  * (tradingStateHalted), the position is unprotected, and the flatten sent for it is denied too.
  */
 export function bracketRun(): Promise<DecisionRun> {
-  const limits: RiskLimits = { dailyLossLimit: "1", dailyLossAction: "HALTED" };
-  return run(shortOnce as Strategy<Record<string, never>, never>, "bracket", limits, 4);
+  const riskLimits: RiskLimits = { dailyLossLimit: "1", dailyLossAction: "HALTED" };
+  return run(entryOnce("SHORT", "2300"), "bracket", { riskLimits, minutes: 4 });
+}
+
+/**
+ * LONG 1 ETH at bar 0's close (2001) with its stop at 2002: the fill at bar 1's open (2001) is at or below the
+ * stop, so there is no risk to bracket (InvalidRiskAtFill) and the position is flattened at once (the flatten,
+ * sent while the venue matches bar 1, fills at bar 1's open too).
+ */
+export function invalidRiskRun(): Promise<DecisionRun> {
+  return run(entryOnce("LONG", "2002"), "invalid-risk", { minutes: 4 });
+}
+
+/** Hedge mode: LONG 1, then a flip to SHORT 0.5 (two orders: close the LONG, open the SHORT), then flat. */
+export function hedgeFlipRun(): Promise<DecisionRun> {
+  return run(targetList(["1", "-0.5", "0"]), "hedge-flip", { minutes: 5, dualSidePosition: true });
 }

@@ -123,16 +123,11 @@ export class DecisionsProjection {
   /** The trace of each order (by clientOrderId). */
   private readonly byOrder = new Map<string, DecisionTrace>();
   /**
-   * The trace of each event that may cause a later event of it: FactorComputed, the decision, the follow-ups,
-   * and a traced order's FillBooked, OrderDenied, OrderRejected and OrderExpired.
+   * The trace of each event that may cause a later event of it: a FactorComputed (until its decision), the
+   * decision, the follow-ups, and a traced order's FillBooked, OrderDenied, OrderRejected and OrderExpired.
    */
   private readonly byEventId = new Map<string, DecisionTrace>();
   private readonly latest = new Map<string, LatestInputs>();
-
-  /** Number of traces. */
-  get count(): number {
-    return this.traces.length;
-  }
 
   /** Folds one event (global order). Pure: events it has no use for are ignored. */
   apply(event: RecordedEvent): void {
@@ -185,10 +180,9 @@ export class DecisionsProjection {
     const { causationId } = event.metadata;
     const caused = this.byEventId.get(causationId);
     const data = event.data as EventData<DecisionType>;
-    const trace: DecisionTrace =
-      caused && caused.decision === null && caused.factors?.eventId === causationId
-        ? caused
-        : this.start(event, data.symbol, data.strategy);
+    const joins = caused !== undefined && caused.decision === null && caused.factors?.eventId === causationId;
+    const trace = joins ? caused : this.start(event, data.symbol, data.strategy);
+    if (joins) this.byEventId.delete(causationId); // a FactorComputed causes nothing else
     trace.decision = traceEvent(event, type);
     this.byEventId.set(event.eventId, trace);
   }

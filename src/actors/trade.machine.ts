@@ -107,6 +107,8 @@ export const tradeMachine = setup({
         : {},
     ),
     closeTrade: assign({ trade: undefined }),
+    /** A strategy's factors are recorded; the trade's context does not change. */
+    recordFactors: assign(() => ({})),
     recordSuppression: assign(({ context }) => ({ suppressedSignals: context.suppressedSignals + 1 })),
     recordTarget: assign(({ context, event }) => {
       if (event.type !== "TargetPositionSet" || !event.data.clientOrderId) return {};
@@ -121,7 +123,7 @@ export const tradeMachine = setup({
   id: "trade",
   context: ({ input }) => ({ symbol: input.symbol, signals: 0, suppressedSignals: 0, targetOrders: 0 }),
   initial: "flat",
-  on: { SignalSuppressed: { actions: "recordSuppression" }, FactorComputed: {} },
+  on: { SignalSuppressed: { actions: "recordSuppression" }, FactorComputed: { actions: "recordFactors" } },
   states: {
     flat: {
       on: {

@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: backtest throughput on real data (FILUSDT 1m, 2023-08 .. 2023-11, about 175k bars) beside a
- * bare loop that only parses and validates the same CSV files, in the same process and run; then the peak RSS of
+ * bare loop that only parses and validates the same CSV files, in the same process and run — sma-cross into
+ * memory and SQLite, and multifactor-v2 (1h bars aggregated from the same 1m bars, the hourly factor; its ratio
+ * should stay near sma-cross's: the factor must not cost more than the 1m ingestion) —; then the peak RSS of
  * a SQLite backtest of the first month and of the whole window, each in its own process (memory must stay flat:
  * the whole window may use at most 1.2 × the first month's peak). SQLite stores are opened with the backtest
  * group commit (`BACKTEST_GROUP_COMMIT`), as `perpsource backtest` opens them.
@@ -39,9 +41,9 @@ const to = process.env.BENCH_TO ?? "2023-11-30";
  * and the parse thread is started before the clock starts, as `perpsource backtest` does before the run (while
  * it discovers and hashes the files: a one-time cost of the process, not of a run).
  */
-async function backtest(first: string, last: string, store: EventStore) {
+async function backtest(first: string, last: string, store: EventStore, strategy = "sma-cross") {
   const parseThread = new ParseThread();
-  const config = BacktestConfigSchema.parse({ symbols, from: first, to: last });
+  const config = BacktestConfigSchema.parse({ strategy, symbols, from: first, to: last });
   const files = await discoverArchive(dataRoot, { symbols, ...windowOf(config) });
   const instruments = bundledInstrumentCatalog();
   const brackets = bundledLeverageBracketCatalog();
@@ -113,6 +115,12 @@ try {
         sha: memory.summary.eventLogSha256,
       }),
     );
+    const multifactor = await backtest(from, to, new InMemoryEventStore(), "multifactor-v2");
+    rows.push(
+      row("multifactor-v2, in-memory store", multifactor.summary.bars, multifactor.seconds, {
+        sha: multifactor.summary.eventLogSha256,
+      }),
+    );
     const sqlite = await backtest(
       from,
       to,
@@ -165,7 +173,7 @@ if (json) {
     JSON.stringify({ name: "peak RSS whole window / first month", ratio: Number(rssGrowth.toFixed(3)) }),
   );
 } else {
-  console.log(`perpsource bench: sma-cross ${symbols.join(",")} ${from}..${to}`);
+  console.log(`perpsource bench: ${symbols.join(",")} ${from}..${to} (sma-cross unless named)`);
   console.log(
     "name".padEnd(34),
     "bars".padStart(9),

@@ -2,7 +2,8 @@
  * A killed run resumes to the uninterrupted log (issue 5 item 6), through the CLI on real data: a backtest is
  * killed with SIGKILL at several points (before its first checkpoint, then twice mid-run, each time resumed and
  * killed again), `replay --verify` says the run is incomplete, and `backtest --resume` finally ends with the
- * eventLogSha256 of the same backtest run without interruption.
+ * eventLogSha256 of the same backtest run without interruption: sma-cross, and multifactor-v2 killed before and
+ * after its warm-up (its factor state and the inputs it holds for the minute barrier are in the checkpoints).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -15,8 +16,6 @@ import { requireRealData } from "./support/real-data.ts";
 
 const root = requireRealData("backtest --resume after kill -9");
 const BIN = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
-const window = ["--symbols", "BTCUSDT,ETHUSDT", "--from", "2025-06-01", "--to", "2025-06-06"];
-
 function perpsource(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, "--log-level", "warn", ...args], { encoding: "utf8" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -56,35 +55,48 @@ describe.skipIf(!root)("backtest --resume after kill -9", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const data = ["--data", root!];
 
-  it("killed at several points and resumed, the run ends with the uninterrupted eventLogSha256", async () => {
+  /**
+   * Runs `window` whole, then killed when the store holds each of `killAt` events (the first before the first
+   * checkpoint) and resumed each time: the last resume must end with the whole run's eventLogSha256.
+   */
+  async function killAndResume(name: string, window: string[], killAt: number[], lastBarDay: RegExp) {
     const whole = perpsource([
       "backtest",
       ...window,
       ...data,
       "--store",
-      `sqlite:${join(dir, "whole.sqlite")}`,
+      `sqlite:${join(dir, `${name}-whole.sqlite`)}`,
       "--json",
     ]);
     expect(whole.code, whole.stderr).toBe(0);
     const expected = JSON.parse(whole.stdout);
     expect(expected.completed).toBe(true);
 
-    const file = join(dir, "killed.sqlite");
+    const file = join(dir, `${name}-killed.sqlite`);
     const store = ["--store", `sqlite:${file}`];
-    // Before the first checkpoint, then twice later, resuming in between.
-    const first = await killWhenStored(["backtest", ...window, ...data, ...store, "--json"], file, 300);
+    const first = await killWhenStored(
+      ["backtest", ...window, ...data, ...store, "--json"],
+      file,
+      killAt[0]!,
+    );
     expect(first).toBeGreaterThan(0);
     expect(first).toBeLessThan(expected.events);
 
     const replay = perpsource(["replay", "--verify", ...data, ...store]);
     expect(replay.code).toBe(1);
-    expect(replay.stdout).toMatch(/run incomplete: \d+ events, last at 2025-06-0\dT/);
+    expect(replay.stdout).toMatch(new RegExp(`run incomplete: \\d+ events, last at ${lastBarDay.source}`));
 
-    const second = await killWhenStored(["backtest", "--resume", ...data, ...store, "--json"], file, 6_000);
-    expect(second).toBeGreaterThan(first);
-    const third = await killWhenStored(["backtest", "--resume", ...data, ...store, "--json"], file, 12_000);
-    expect(third).toBeGreaterThan(second);
-    expect(third).toBeLessThan(expected.events);
+    let previous = first;
+    for (const events of killAt.slice(1)) {
+      const killed = await killWhenStored(
+        ["backtest", "--resume", ...data, ...store, "--json"],
+        file,
+        events,
+      );
+      expect(killed).toBeGreaterThan(previous);
+      expect(killed).toBeLessThan(expected.events);
+      previous = killed;
+    }
 
     const resumed = perpsource(["backtest", "--resume", ...data, ...store, "--json"]);
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -99,10 +111,35 @@ describe.skipIf(!root)("backtest --resume after kill -9", () => {
       events: expected.events,
       completed: true,
     });
+    return { expected, store };
+  }
 
+  it("killed at several points and resumed, the run ends with the uninterrupted eventLogSha256", async () => {
+    const window = ["--symbols", "BTCUSDT,ETHUSDT", "--from", "2025-06-01", "--to", "2025-06-06"];
+    const { store } = await killAndResume("sma", window, [300, 6_000, 12_000], /2025-06-0\dT/);
     const again = perpsource(["backtest", "--resume", ...data, ...store]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("already completed");
     expect(perpsource(["replay", "--verify", ...data, ...store]).code).toBe(0);
   }, 240_000);
+
+  it("multifactor-v2: killed before and after its warm-up, resumed to the same log (factor state in the checkpoints)", async () => {
+    const window = [
+      "--strategy",
+      "multifactor-v2",
+      "--symbols",
+      "FILUSDT,NEARUSDT",
+      "--from",
+      "2023-08-01",
+      "--to",
+      "2023-09-30",
+    ];
+    const { expected } = await killAndResume(
+      "multifactor",
+      window,
+      [300, 100_000, 150_000],
+      /2023-0\d-\d\dT/,
+    );
+    expect(expected.orders).toBeGreaterThan(0);
+  }, 300_000);
 });

@@ -239,7 +239,7 @@ describe("errors name the key and its source", () => {
       "invalid config: backtest.smaCross.leverage (from flag --leverage): expected an integer leverage 1–125",
     );
     expect(configError({ cwd, flags: { strategy: "rsi" } })).toBe(
-      "invalid config: backtest.strategy (from flag --strategy): expected one of sma-cross",
+      "invalid config: backtest.strategy (from flag --strategy): expected one of multifactor-v2, sma-cross",
     );
   });
 

@@ -82,16 +82,18 @@ describe("SymbolFactors: settlements, bars and gaps of one symbol in market-time
     expect(out).toEqual(whole);
   });
 
-  it("refuses mixed data sources without a gap and malformed decimals", () => {
+  it("a change of data source (taker-buy volume appears or disappears) restarts the warm-up; malformed decimals throw", () => {
     const s = new SymbolFactors();
     const flow = hourBars(true);
     const noFlow = hourBars(false);
     s.bar(flow[0]!);
-    expect(() => s.bar(noFlow[1]!)).toThrow(/taker-buy volume is absent but was present at the anchor/);
-    expect(() => s.bar({ ...flow[1]!, close: "x" })).toThrow(
-      `bar ${flow[1]!.openTime}: close "x" is not a decimal`,
+    expect(s.bar(flow[1]!).anchor).toBe(flow[0]!.openTime);
+    const switched = s.bar(noFlow[2]!);
+    expect(switched).toMatchObject({ anchor: noFlow[2]!.openTime, bars: 1 });
+    expect(switched.values.br).toBeUndefined();
+    expect(s.bar(flow[3]!)).toMatchObject({ anchor: flow[3]!.openTime, bars: 1 });
+    expect(() => s.bar({ ...flow[4]!, close: "x" })).toThrow(
+      `bar ${flow[4]!.openTime}: close "x" is not a decimal`,
     );
-    s.gap();
-    expect(s.bar(noFlow[5]!).anchor).toBe(noFlow[5]!.openTime);
   });
 });

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { INTRABAR_PATH_MODES, type IntrabarPathMode } from "../adapters/venue/simulated/intrabar-path.ts";
 import { SIMULATED_VENUE_DEFAULTS } from "../adapters/venue/simulated/venue.ts";
+import { multifactorParamsSchema } from "../strategies/multifactor-v2/params.ts";
 import { strategyNames } from "../strategies/registry.ts";
 import { smaCrossParamsSchema } from "../strategies/sma-cross/params.ts";
 
@@ -183,6 +184,11 @@ export const BacktestConfigSchema = z
     warmupBars: Int(0, 1_000_000, "an integer number of bars ≥ 0").optional(),
     /** sma-cross's parameters (strategies.md §2.2). */
     smaCross: smaCrossParamsSchema.prefault({}),
+    /**
+     * multifactor-v2's parameters (strategies.md §1.6: tvs, maxLeverage, maxSymbolNotional); absent: its
+     * defaults (recorded by paramsVersion with every decision).
+     */
+    multifactor: multifactorParamsSchema.optional(),
     /** The pre-trade risk engine's limits. */
     risk: RiskConfigSchema.prefault({}),
     /** The simulated venue's matching options. */

@@ -1,11 +1,13 @@
 /**
  * Every strategy perpsource can run, by name. Adding a strategy: a folder beside this file and one line here.
  */
+import { multifactorV2 } from "./multifactor-v2/index.ts";
 import { smaCross } from "./sma-cross/index.ts";
 import type { AnyStrategy } from "./strategy.ts";
 
 const registry: Readonly<Record<string, AnyStrategy>> = {
   [smaCross.name]: smaCross,
+  [multifactorV2.name]: multifactorV2,
 };
 
 /** The registered strategy names, sorted. */

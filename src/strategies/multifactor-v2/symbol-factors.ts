@@ -2,8 +2,8 @@
  * One symbol's factor state as the strategy step will hold it (strategies.md §1.2–§1.5): the as-of funding join
  * and the streaming pipeline, fed in market-time order with settlements, closed 1h bars (decimal strings, as the
  * aggregator emits them) and gaps. A gap discards the pipeline: warm-up restarts from the next bar, the new
- * anchor. Whether the flow component is available is fixed by the anchor bar (taker-buy volume present or not)
- * and checked on every later bar. Deterministic; `toJSON()`/`fromJSON()` restore it exactly.
+ * anchor. Whether the flow component is available is fixed by the anchor bar (taker-buy volume present or not);
+ * a bar that differs starts a new pipeline. Deterministic; `toJSON()`/`fromJSON()` restore it exactly.
  */
 import { jsonObject } from "../../domain/indicators/json.ts";
 import type { FactorValues } from "./factors.ts";
@@ -54,17 +54,14 @@ export class SymbolFactors {
   }
 
   /**
-   * Consumes the next closed 1h bar. Decimal strings become float64 here (§0: indicators are float64).
-   * @throws Error naming the bar when a value is not a decimal, the bar does not follow the previous one, or
-   *   its taker-buy volume is present or absent unlike the anchor bar's.
+   * Consumes the next closed 1h bar. Decimal strings become float64 here (§0: indicators are float64). A bar
+   * whose taker-buy volume is present when the anchor bar's was absent, or the reverse (a change of data source),
+   * starts a new pipeline at this bar, like a gap: flow is available or not per pipeline (§1.4 F), never mixed.
+   * @throws Error naming the bar when a value is not a decimal or the bar does not follow the previous one.
    */
   bar(bar: HourBar): SymbolFactorStep {
     const flow = bar.takerBuyVolume !== undefined;
-    this.stream ??= new FactorStream(flow);
-    if (this.stream.flow !== flow)
-      throw new Error(
-        `bar ${bar.openTime}: taker-buy volume is ${flow ? "present" : "absent"} but was ${flow ? "absent" : "present"} at the anchor ${this.stream.anchor}; mixed data sources need a gap`,
-      );
+    if (this.stream?.flow !== flow) this.stream = new FactorStream(flow);
     const num = (value: string, field: string) => {
       const n = Number(value);
       if (value.trim() === "" || !Number.isFinite(n))

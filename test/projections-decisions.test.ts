@@ -32,6 +32,48 @@ function ofType<T extends EventType>(log: RecordedEvent[], type: T) {
   return log.filter((e) => e.type === type) as RecordedEvent<Extract<DomainEvent, { type: T }>>[];
 }
 
+/**
+ * The decision event an event of `log` descends from, found by walking causation ids up the raw log (an
+ * independent reference for the projection): a venue's report (venue:trade:…, venue:expired:…) is caused by the
+ * OrderSubmitted that opens its order's stream.
+ */
+function decisionWalker(log: RecordedEvent[]): (event: RecordedEvent) => RecordedEvent | undefined {
+  const byId = new Map(log.map((e) => [e.eventId, e]));
+  const first = new Map<string, RecordedEvent>();
+  for (const e of log) if (!first.has(e.stream)) first.set(e.stream, e);
+  return (event) => {
+    let e: RecordedEvent | undefined = event;
+    while (e && !["TargetPositionSet", "EntrySignalled", "SignalSuppressed"].includes(e.type)) {
+      e =
+        byId.get(e.metadata.causationId) ?? (e.stream.startsWith("order-") ? first.get(e.stream) : undefined);
+      if (e?.type === "OrderSubmitted" && e !== event) e = byId.get(e.metadata.causationId);
+    }
+    return e;
+  };
+}
+
+/**
+ * Every OrderSubmitted of `log` is in exactly one of `traces`: the one whose decision its causation chain leads
+ * to, with the causation id it was submitted with.
+ */
+function expectEveryOrderTraced(log: RecordedEvent[], p: Projections, traces: DecisionView[]): void {
+  const submitted = ofType(log, "OrderSubmitted");
+  expect(submitted.length).toBeGreaterThan(0);
+  const traced = traces.flatMap((t) => t.orders.map((o) => o.clientOrderId));
+  expect(traced.toSorted()).toEqual(submitted.map((e) => e.data.clientOrderId).toSorted());
+  expect(new Set(traced).size).toBe(traced.length);
+  const decisionAbove = decisionWalker(log);
+  for (const order of submitted) {
+    const expected = decisionAbove(order);
+    expect(expected, order.data.clientOrderId).toBeDefined();
+    const trace = p.decisionOf(order.data.clientOrderId)!;
+    expect(trace.decision!.eventId).toBe(expected!.eventId);
+    expect(trace.orders.find((o) => o.clientOrderId === order.data.clientOrderId)!.causationId).toBe(
+      order.metadata.causationId,
+    );
+  }
+}
+
 describe("the decision trace of a target strategy recording factors", () => {
   let run: DecisionRun;
   let p: Projections;
@@ -262,7 +304,7 @@ describe("the decision trace of an entry filled beyond its stop, and of a hedge-
   });
 });
 
-const root = requireRealData("decision trace of a sma-cross backtest of BTCUSDT 2025-05-05..2025-05-25");
+const root = requireRealData("decision traces of sma-cross and multifactor-v2 backtests on real data");
 
 describe.skipIf(!root)("the decision trace of a real-data sma-cross backtest", () => {
   let log: RecordedEvent[];
@@ -285,22 +327,6 @@ describe.skipIf(!root)("the decision trace of a real-data sma-cross backtest", (
     for (const e of log) p.apply(e);
     traces = p.decisions({ limit: Number.MAX_SAFE_INTEGER }).decisions;
   }, 120_000);
-
-  /** The decision event an event descends from, walking causation ids up the raw log. */
-  function decisionAbove(
-    event: RecordedEvent,
-    byId: Map<string, RecordedEvent>,
-    first: Map<string, RecordedEvent>,
-  ) {
-    let e: RecordedEvent | undefined = event;
-    while (e && !["TargetPositionSet", "EntrySignalled", "SignalSuppressed"].includes(e.type)) {
-      // a venue's report (venue:trade:…, venue:expired:…) is caused by the order of its stream
-      e =
-        byId.get(e.metadata.causationId) ?? (e.stream.startsWith("order-") ? first.get(e.stream) : undefined);
-      if (e?.type === "OrderSubmitted" && e !== event) e = byId.get(e.metadata.causationId);
-    }
-    return e;
-  }
 
   it("has one trace per decision, each on the bar that caused it", () => {
     const decisions = log.filter((e) => e.type === "EntrySignalled" || e.type === "SignalSuppressed");
@@ -326,22 +352,7 @@ describe.skipIf(!root)("the decision trace of a real-data sma-cross backtest", (
   });
 
   it("reaches every OrderSubmitted of the run from exactly one decision, the one its causation chain leads to", () => {
-    const byId = new Map(log.map((e) => [e.eventId, e]));
-    const first = new Map<string, RecordedEvent>();
-    for (const e of log) if (!first.has(e.stream)) first.set(e.stream, e);
-    const submitted = ofType(log, "OrderSubmitted");
-    const traced = traces.flatMap((t) => t.orders.map((o) => o.clientOrderId));
-    expect(traced.toSorted()).toEqual(submitted.map((e) => e.data.clientOrderId).toSorted());
-    expect(new Set(traced).size).toBe(traced.length);
-    for (const order of submitted) {
-      const expected = decisionAbove(order, byId, first);
-      expect(expected, order.data.clientOrderId).toBeDefined();
-      const trace = p.decisionOf(order.data.clientOrderId)!;
-      expect(trace.decision!.eventId).toBe(expected!.eventId);
-      expect(trace.orders.find((o) => o.clientOrderId === order.data.clientOrderId)!.causationId).toBe(
-        order.metadata.causationId,
-      );
-    }
+    expectEveryOrderTraced(log, p, traces);
   });
 
   it("puts the bracket on its entry's decision, caused by the protection its fill requested", () => {
@@ -384,3 +395,60 @@ describe.skipIf(!root)("the decision trace of a real-data sma-cross backtest", (
     expect(fills.some((f) => f.realizedPnl !== "0")).toBe(true);
   });
 });
+
+describe.skipIf(!root)(
+  "the decision trace of a real-data multifactor-v2 backtest (FILUSDT + NEARUSDT)",
+  () => {
+    let log: RecordedEvent[];
+    let p: Projections;
+    let traces: DecisionView[];
+    beforeAll(async () => {
+      const config = BacktestConfigSchema.parse({
+        strategy: "multifactor-v2",
+        symbols: ["FILUSDT", "NEARUSDT"],
+        from: "2023-08-01",
+        to: "2023-09-30",
+      });
+      const store = new InMemoryEventStore();
+      await runBacktest(config, { store, dataRoot: root!, logger: pino({ level: "silent" }) });
+      log = [];
+      for await (const e of store.readAll()) log.push(e);
+      p = createProjections();
+      for (const e of log) p.apply(e);
+      traces = p.decisions({ limit: Number.MAX_SAFE_INTEGER }).decisions;
+    }, 120_000);
+
+    it("links each hourly FactorComputed to the 1m bar that closed its hour and to the target it caused", () => {
+      const factors = ofType(log, "FactorComputed");
+      expect(traces.map((t) => t.factors?.eventId)).toEqual(factors.map((e) => e.eventId));
+      const byId = new Map(log.map((e) => [e.eventId, e]));
+      const symbols = new Set<string>();
+      for (const t of traces) {
+        symbols.add(t.symbol);
+        const computed = byId.get(t.factors!.eventId)!;
+        const bar = byId.get(computed.metadata.causationId)!;
+        expect(bar.type).toBe("BarClosed");
+        expect(t.input).toMatchObject({ type: "BarClosed", eventId: bar.eventId, symbol: t.symbol });
+        // the hour [barOpenTime, +1 h) is decided at its last minute's close
+        expect((bar.data as EventData<"BarClosed">).closeTime).toBe(
+          t.factors!.data.barOpenTime + 3_600_000 - 1,
+        );
+        expect(t.decision?.type).toBe("TargetPositionSet");
+        expect(byId.get(t.decision!.eventId)!.metadata.causationId).toBe(t.factors!.eventId);
+        const target = t.decision!.data as EventData<"TargetPositionSet">;
+        expect(t.orders.map((o) => o.clientOrderId)).toEqual(
+          target.clientOrderId ? [target.clientOrderId] : [],
+        );
+        if (!target.clientOrderId) expect(target.reason).toBeDefined();
+      }
+      expect([...symbols].sort()).toEqual(["FILUSDT", "NEARUSDT"]);
+    });
+
+    it("reaches every order of the run from exactly one decision, with its fills", () => {
+      expectEveryOrderTraced(log, p, traces);
+      const fills = traces.flatMap((t) => t.orders.flatMap((o) => o.fills));
+      expect(fills).toHaveLength(ofType(log, "OrderFilled").length);
+      expect(fills.every((f) => f.realizedPnl !== null)).toBe(true);
+    });
+  },
+);

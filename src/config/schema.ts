@@ -145,66 +145,112 @@ export const VenueConfigSchema = z.strictObject({
     .optional(),
 });
 
-/** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
-export const BacktestConfigSchema = z
-  .strictObject({
-    /** A registered strategy (src/strategies/registry.ts); its parameters are under its config key. */
-    strategy: z
-      .enum(strategyNames as [string, ...string[]], { error: `expected one of ${strategyNames.join(", ")}` })
-      .default("sma-cross"),
-    /** Upper-case, unique, at least one. */
-    symbols: z
-      .array(SymbolSchema, { error: 'expected a list of symbols such as ["BTCUSDT"]' })
-      .min(1, { error: "expected at least one symbol" })
-      .refine((s) => firstDuplicate(s) === undefined, {
-        error: (iss) => `expected each symbol once, ${firstDuplicate(iss.input as string[])} is repeated`,
-      })
-      .default(["BTCUSDT", "ETHUSDT"]),
-    /** First UTC day of the window (from its 00:00). */
-    from: UtcDate.default("2025-05-05"),
-    /** Last UTC day of the window, inclusive. */
-    to: UtcDate.default("2025-06-24"),
-    accountId: z
-      .string({ error: "expected an account id" })
-      .min(1, { error: "expected an account id" })
-      .default("main"),
-    /** Starting walletBalance, USDT. */
-    initialBalance: PositiveUsdt("10000").default("10000"),
-    /** Commission rates as ratios of fill notional (binance-usdm.md §4.3, VIP 0). */
-    feeRates: z
-      .strictObject({ maker: Ratio("0.0002").default("0.0002"), taker: Ratio("0.0005").default("0.0005") })
-      .prefault({}),
-    /** Market-fill slippage as a ratio of the modelled price (strategies.md §0 "Backtest fills"). */
-    slippage: Ratio("0.0001").default("0.0001"),
-    /**
-     * Bars of the strategy's first interval read before `from` to warm it up, when the files hold them (absent:
-     * what the strategy declares; 0: no warm-up, the strategy starts cold at `from`).
-     */
-    warmupBars: Int(0, 1_000_000, "an integer number of bars ≥ 0").optional(),
-    /** sma-cross's parameters (strategies.md §2.2). */
-    smaCross: smaCrossParamsSchema.prefault({}),
-    /** The pre-trade risk engine's limits. */
-    risk: RiskConfigSchema.prefault({}),
-    /** The simulated venue's matching options. */
-    venue: VenueConfigSchema.prefault({}),
-    /**
-     * Hedge mode (`dualSidePosition`, binance-usdm.md §4.1): LONG and SHORT positions per symbol, every order on
-     * a position side, no reduceOnly. Absent or false: one-way mode (absent keeps a one-way run's RunStarted, and
-     * so its log, as it was before the setting existed).
-     */
-    hedgeMode: z.boolean({ error: "expected true or false" }).optional(),
+/**
+ * `backtest.symbols: "ALL"` (also `["ALL"]`, `--symbols ALL`): every TRADING USDT perpetual of the run's instruments
+ * snapshot that has 1m kline data in the window. A backtest resolves it into the list it trades before it writes
+ * anything and records that list (src/engine/universe.ts); a live run refuses it.
+ */
+export const ALL_SYMBOLS = "ALL";
+
+/** Upper-case, unique, at least one; `error` for anything but an array. */
+const symbolList = (error: string) =>
+  z
+    .array(SymbolSchema, { error })
+    .min(1, { error: "expected at least one symbol" })
+    .refine((s) => firstDuplicate(s) === undefined, {
+      error: (iss) => `expected each symbol once, ${firstDuplicate(iss.input as string[])} is repeated`,
+    });
+
+const DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT"];
+
+/** A run's symbols: listed (ALL is no symbol: a backtest resolves it before the run, see `ALL_SYMBOLS`). */
+const ListedSymbols = symbolList('expected a list of symbols such as ["BTCUSDT"]')
+  .refine((s) => !s.includes(ALL_SYMBOLS), {
+    error: `expected the symbols listed: "${ALL_SYMBOLS}" is resolved by a backtest before its run starts`,
   })
-  .check((ctx) => {
-    const { from, to } = ctx.value;
-    if (isUtcDate(from) && isUtcDate(to) && from > to) {
-      ctx.issues.push({
-        code: "custom",
-        path: ["from"],
-        message: `must be on or before backtest.to (${to})`,
-        input: from,
-      });
-    }
-  });
+  .default(DEFAULT_SYMBOLS);
+
+/** What a configuration may ask for: a list, or `"ALL"` / `["ALL"]` (→ `"ALL"`). */
+const RequestedSymbols = z
+  .preprocess(
+    (raw) => (raw === ALL_SYMBOLS ? [ALL_SYMBOLS] : raw),
+    symbolList(`expected a list of symbols such as ["BTCUSDT"], or "${ALL_SYMBOLS}"`),
+  )
+  .refine((s) => s.length === 1 || !s.includes(ALL_SYMBOLS), {
+    error: `expected "${ALL_SYMBOLS}" alone (it stands for every symbol with data) or a list of symbols`,
+  })
+  .transform((s): string[] | typeof ALL_SYMBOLS => (s[0] === ALL_SYMBOLS ? ALL_SYMBOLS : s))
+  .default(DEFAULT_SYMBOLS);
+
+/** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
+function backtestSchema<S extends z.ZodType>(symbols: S) {
+  return z
+    .strictObject({
+      /** A registered strategy (src/strategies/registry.ts); its parameters are under its config key. */
+      strategy: z
+        .enum(strategyNames as [string, ...string[]], {
+          error: `expected one of ${strategyNames.join(", ")}`,
+        })
+        .default("sma-cross"),
+      symbols,
+      /** First UTC day of the window (from its 00:00). */
+      from: UtcDate.default("2025-05-05"),
+      /** Last UTC day of the window, inclusive. */
+      to: UtcDate.default("2025-06-24"),
+      accountId: z
+        .string({ error: "expected an account id" })
+        .min(1, { error: "expected an account id" })
+        .default("main"),
+      /** Starting walletBalance, USDT. */
+      initialBalance: PositiveUsdt("10000").default("10000"),
+      /** Commission rates as ratios of fill notional (binance-usdm.md §4.3, VIP 0). */
+      feeRates: z
+        .strictObject({ maker: Ratio("0.0002").default("0.0002"), taker: Ratio("0.0005").default("0.0005") })
+        .prefault({}),
+      /** Market-fill slippage as a ratio of the modelled price (strategies.md §0 "Backtest fills"). */
+      slippage: Ratio("0.0001").default("0.0001"),
+      /**
+       * Bars of the strategy's first interval read before `from` to warm it up, when the files hold them (absent:
+       * what the strategy declares; 0: no warm-up, the strategy starts cold at `from`).
+       */
+      warmupBars: Int(0, 1_000_000, "an integer number of bars ≥ 0").optional(),
+      /** sma-cross's parameters (strategies.md §2.2). */
+      smaCross: smaCrossParamsSchema.prefault({}),
+      /** The pre-trade risk engine's limits. */
+      risk: RiskConfigSchema.prefault({}),
+      /** The simulated venue's matching options. */
+      venue: VenueConfigSchema.prefault({}),
+      /**
+       * Hedge mode (`dualSidePosition`, binance-usdm.md §4.1): LONG and SHORT positions per symbol, every order on
+       * a position side, no reduceOnly. Absent or false: one-way mode (absent keeps a one-way run's RunStarted, and
+       * so its log, as it was before the setting existed).
+       */
+      hedgeMode: z.boolean({ error: "expected true or false" }).optional(),
+    })
+    .check((ctx) => {
+      const { from, to } = ctx.value;
+      if (isUtcDate(from) && isUtcDate(to) && from > to) {
+        ctx.issues.push({
+          code: "custom",
+          path: ["from"],
+          message: `must be on or before backtest.to (${to})`,
+          input: from,
+        });
+      }
+    });
+}
+
+/**
+ * A run's configuration, as RunStarted records it: its symbols listed (upper-case, unique, at least one). What
+ * `replay`, `--resume`, a what-if and a live run work with.
+ */
+export const BacktestConfigSchema = backtestSchema(ListedSymbols);
+
+/**
+ * The `backtest` section of a configuration: a run's configuration whose symbols may also be `"ALL"` (or
+ * `["ALL"]`, normalised to `"ALL"`), which a backtest resolves (src/engine/universe.ts).
+ */
+export const BacktestRequestSchema = backtestSchema(RequestedSymbols);
 
 /**
  * Settings of a live run (`perpsource run`) that are not part of its trading configuration: changing them does
@@ -269,11 +315,12 @@ export const AppConfigSchema = z.strictObject({
     .string({ error: "expected a leverage-bracket JSON file" })
     .min(1, { error: "expected a leverage-bracket JSON file" })
     .optional(),
-  backtest: BacktestConfigSchema.prefault({}),
+  backtest: BacktestRequestSchema.prefault({}),
   live: LiveConfigSchema.prefault({}),
 });
 
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
+export type BacktestRequest = z.output<typeof BacktestRequestSchema>;
 export type RiskConfig = z.output<typeof RiskConfigSchema>;
 export type VenueConfig = z.output<typeof VenueConfigSchema>;
 export type LiveConfig = z.output<typeof LiveConfigSchema>;
@@ -284,8 +331,20 @@ export type LogLevel = z.output<typeof LogLevelSchema>;
  * The backtest window in ms since epoch UTC: `from` = 00:00 of `cfg.from`, `to` = 00:00 of the day after
  * `cfg.to` (exclusive), so `to` is inclusive as a calendar day.
  */
-export function windowOf(cfg: Pick<BacktestConfig, "from" | "to">): { from: number; to: number } {
+export function windowOf(cfg: Pick<BacktestRequest, "from" | "to">): { from: number; to: number } {
   return { from: utcDayStart(cfg.from), to: utcDayStart(cfg.to) + DAY_MS };
+}
+
+/**
+ * `request` as a run's configuration, its symbols listed.
+ * @throws Error when they are "ALL": only a backtest resolves it (src/engine/universe.ts).
+ */
+export function listedSymbolsConfig(request: BacktestRequest): BacktestConfig {
+  const { symbols } = request;
+  if (symbols === ALL_SYMBOLS) {
+    throw new Error(`backtest.symbols "${ALL_SYMBOLS}" must be resolved by a backtest before a run uses it`);
+  }
+  return { ...request, symbols };
 }
 
 function utcDayStart(date: string): number {

@@ -4,6 +4,7 @@
  * `--rest-url`/`--ws-url`) with the key pair of the environment (src/cli/api-keys.ts). Live asks for
  * `--confirm-live`. The same command on the same store continues an unfinished run.
  */
+import { listedSymbolsConfig } from "../../config/schema.ts";
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { API_KEY_ENV, requireApiKeyPair } from "../api-keys.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
@@ -17,7 +18,7 @@ const REST_URLS = { testnet: "https://testnet.binancefuture.com", live: "https:/
 /**
  * Runs until `--until`, SIGINT or SIGTERM (the run then stops after the input in hand and can be continued),
  * printing the summary (table, or one JSON line with --json). Resolves to the exit code.
- * @throws ConfigError on an invalid configuration; UsageError on a bad mode, a missing confirmation or key.
+ * @throws ConfigError on an invalid configuration (symbols "ALL" included); UsageError on a bad mode, a missing confirmation or key.
  */
 export function runCommand(flags: Flags): Promise<number> {
   // Usage is checked before anything is loaded or opened (a UsageError exits 2).
@@ -36,78 +37,84 @@ export function runCommand(flags: Flags): Promise<number> {
   const ackKey = keys?.apiKey ?? (lockstep ? lockstepKey() : undefined);
   const until = untilOf(stringFlag(flags, "until"));
   const json = flags["json"] === true;
-  return withContext(flags, flags, async ({ cfg, logger, out, err, instruments, brackets }) => {
-    const { runLive } = await import("../../engine/live-run.ts");
-    const { openLiveMarketFeed } = await import("../../adapters/binance/market-feed.ts");
-    const { liveMarketHistory } = await import("../../adapters/binance/market-history.ts");
-    const { exchangeTime } = await import("../../adapters/binance/exchange-time.ts");
-    const store = await openStoreForLive(cfg.store);
-    const stop = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, "stopping the run after the input in hand");
-      stop.abort();
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
-    try {
-      const venue = keys
-        ? new (await import("../../adapters/binance/venue.ts")).BinanceVenue({
-            restUrl,
-            ...(wsUrl ? { wsUrl } : {}),
-            testnet: mode === "testnet" && flags["restUrl"] === undefined,
-            apiKey: keys.apiKey,
-            apiSecret: keys.apiSecret,
-            symbols: cfg.backtest.symbols,
-            logger,
-            lockstep,
-            clock: () => Date.now(),
-          })
-        : undefined;
-      const serving =
-        flags["serve"] === undefined
-          ? undefined
-          : serveUntilSignal({
-              store,
-              host: cfg.http.host,
-              port: cfg.http.port,
+  return withContext(
+    flags,
+    flags,
+    async ({ cfg, logger, out, err, instruments, brackets }) => {
+      const config = listedSymbolsConfig(cfg.backtest); // "ALL" was refused by the config's loading
+      const { runLive } = await import("../../engine/live-run.ts");
+      const { openLiveMarketFeed } = await import("../../adapters/binance/market-feed.ts");
+      const { liveMarketHistory } = await import("../../adapters/binance/market-history.ts");
+      const { exchangeTime } = await import("../../adapters/binance/exchange-time.ts");
+      const store = await openStoreForLive(cfg.store);
+      const stop = new AbortController();
+      const onSignal = (signal: NodeJS.Signals) => {
+        logger.info({ signal }, "stopping the run after the input in hand");
+        stop.abort();
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        const venue = keys
+          ? new (await import("../../adapters/binance/venue.ts")).BinanceVenue({
+              restUrl,
+              ...(wsUrl ? { wsUrl } : {}),
+              testnet: mode === "testnet" && flags["restUrl"] === undefined,
+              apiKey: keys.apiKey,
+              apiSecret: keys.apiSecret,
+              symbols: config.symbols,
               logger,
-              change: (to, reason) => operatorChangeTradingState(store, to, reason),
-              announce: (url) => (json ? err : out)(servingBanner(url)),
-            });
-      const summary = await runLive(mode, cfg.backtest, {
-        store,
-        logger,
-        instruments,
-        brackets: brackets(),
-        startTime: await exchangeTime(restUrl),
-        ...(until === undefined ? {} : { until }),
-        signal: stop.signal,
-        onStop: cfg.live.onStop,
-        reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
-        ...(venue ? { venue } : {}),
-        history: liveMarketHistory({ symbols: cfg.backtest.symbols, restUrl }),
-        openFeed: (from) =>
-          openLiveMarketFeed({
-            symbols: cfg.backtest.symbols,
-            restUrl,
-            ...(wsUrl ? { wsUrl } : {}),
-            testnet: mode === "testnet" && flags["restUrl"] === undefined,
-            logger,
-            lockstep,
-            from,
-            ...(ackKey === undefined ? {} : { apiKey: ackKey }),
-          }),
-      });
-      await store.flush();
-      out(json ? liveSummaryJsonLine(summary) : liveSummaryTable(summary, cfg.store));
-      if (serving) await serving;
-      return 0;
-    } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      await store.close();
-    }
-  });
+              lockstep,
+              clock: () => Date.now(),
+            })
+          : undefined;
+        const serving =
+          flags["serve"] === undefined
+            ? undefined
+            : serveUntilSignal({
+                store,
+                host: cfg.http.host,
+                port: cfg.http.port,
+                logger,
+                change: (to, reason) => operatorChangeTradingState(store, to, reason),
+                announce: (url) => (json ? err : out)(servingBanner(url)),
+              });
+        const summary = await runLive(mode, config, {
+          store,
+          logger,
+          instruments,
+          brackets: brackets(),
+          startTime: await exchangeTime(restUrl),
+          ...(until === undefined ? {} : { until }),
+          signal: stop.signal,
+          onStop: cfg.live.onStop,
+          reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
+          ...(venue ? { venue } : {}),
+          history: liveMarketHistory({ symbols: config.symbols, restUrl }),
+          openFeed: (from) =>
+            openLiveMarketFeed({
+              symbols: config.symbols,
+              restUrl,
+              ...(wsUrl ? { wsUrl } : {}),
+              testnet: mode === "testnet" && flags["restUrl"] === undefined,
+              logger,
+              lockstep,
+              from,
+              ...(ackKey === undefined ? {} : { apiKey: ackKey }),
+            }),
+        });
+        await store.flush();
+        out(json ? liveSummaryJsonLine(summary) : liveSummaryTable(summary, cfg.store));
+        if (serving) await serving;
+        return 0;
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        await store.close();
+      }
+    },
+    { listedSymbolsFor: `run --mode ${mode}` },
+  );
 }
 
 /** The API key a paper run's lockstep acknowledgements carry (the double checks it): BINANCE_API_KEY. */

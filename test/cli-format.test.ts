@@ -131,6 +131,7 @@ describe("data fetch arguments", () => {
   it("symbols are upper-cased, kinds checked", () => {
     expect(parseSymbols("btcusdt, ethusdt")).toEqual(["BTCUSDT", "ETHUSDT"]);
     expect(() => parseSymbols("btc-usdt")).toThrow("expected symbols such as BTCUSDT,ETHUSDT");
+    expect(() => parseSymbols("all")).toThrow("ALL is resolved by a backtest from the data it finds");
     expect(parseKinds("klines,markPriceKlines")).toEqual(["klines", "markPriceKlines"]);
     expect(() => parseKinds("klines,trades")).toThrow(
       "expected a list of klines, fundingRate, markPriceKlines",

@@ -108,7 +108,16 @@ describe("resolveUniverse", () => {
     );
   });
 
-  const symbolName = fc.constantFrom("AUSDT", "BUSDT", "CUSDT", "DUSDT", "EUSDC", "FUSDT", "GUSDT", "HUSDT");
+  const symbolName = fc.constantFrom<string>(
+    "AUSDT",
+    "BUSDT",
+    "CUSDT",
+    "DUSDT",
+    "EUSDC",
+    "FUSDT",
+    "GUSDT",
+    "HUSDT",
+  );
   const instrument = fc.record({
     symbol: symbolName,
     status: fc.constantFrom("TRADING", "SETTLING", "PENDING_TRADING"),

@@ -182,75 +182,75 @@ const RequestedSymbols = z
   .transform((s): string[] | typeof ALL_SYMBOLS => (s[0] === ALL_SYMBOLS ? ALL_SYMBOLS : s))
   .default(DEFAULT_SYMBOLS);
 
-/** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
-function backtestSchema<S extends z.ZodType>(symbols: S) {
-  return z
-    .strictObject({
-      /** A registered strategy (src/strategies/registry.ts); its parameters are under its config key. */
-      strategy: z
-        .enum(strategyNames as [string, ...string[]], {
-          error: `expected one of ${strategyNames.join(", ")}`,
-        })
-        .default("sma-cross"),
-      symbols,
-      /** First UTC day of the window (from its 00:00). */
-      from: UtcDate.default("2025-05-05"),
-      /** Last UTC day of the window, inclusive. */
-      to: UtcDate.default("2025-06-24"),
-      accountId: z
-        .string({ error: "expected an account id" })
-        .min(1, { error: "expected an account id" })
-        .default("main"),
-      /** Starting walletBalance, USDT. */
-      initialBalance: PositiveUsdt("10000").default("10000"),
-      /** Commission rates as ratios of fill notional (binance-usdm.md §4.3, VIP 0). */
-      feeRates: z
-        .strictObject({ maker: Ratio("0.0002").default("0.0002"), taker: Ratio("0.0005").default("0.0005") })
-        .prefault({}),
-      /** Market-fill slippage as a ratio of the modelled price (strategies.md §0 "Backtest fills"). */
-      slippage: Ratio("0.0001").default("0.0001"),
-      /**
-       * Bars of the strategy's first interval read before `from` to warm it up, when the files hold them (absent:
-       * what the strategy declares; 0: no warm-up, the strategy starts cold at `from`).
-       */
-      warmupBars: Int(0, 1_000_000, "an integer number of bars ≥ 0").optional(),
-      /** sma-cross's parameters (strategies.md §2.2). */
-      smaCross: smaCrossParamsSchema.prefault({}),
-      /** The pre-trade risk engine's limits. */
-      risk: RiskConfigSchema.prefault({}),
-      /** The simulated venue's matching options. */
-      venue: VenueConfigSchema.prefault({}),
-      /**
-       * Hedge mode (`dualSidePosition`, binance-usdm.md §4.1): LONG and SHORT positions per symbol, every order on
-       * a position side, no reduceOnly. Absent or false: one-way mode (absent keeps a one-way run's RunStarted, and
-       * so its log, as it was before the setting existed).
-       */
-      hedgeMode: z.boolean({ error: "expected true or false" }).optional(),
-    })
-    .check((ctx) => {
-      const { from, to } = ctx.value;
-      if (isUtcDate(from) && isUtcDate(to) && from > to) {
-        ctx.issues.push({
-          code: "custom",
-          path: ["from"],
-          message: `must be on or before backtest.to (${to})`,
-          input: from,
-        });
-      }
-    });
-}
-
 /**
- * A run's configuration, as RunStarted records it: its symbols listed (upper-case, unique, at least one). What
- * `replay`, `--resume`, a what-if and a live run work with.
+ * One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. A run's
+ * configuration as RunStarted records it, its symbols listed: what `replay`, `--resume`, a what-if and a live run
+ * work with.
  */
-export const BacktestConfigSchema = backtestSchema(ListedSymbols);
+export const BacktestConfigSchema = z
+  .strictObject({
+    /** A registered strategy (src/strategies/registry.ts); its parameters are under its config key. */
+    strategy: z
+      .enum(strategyNames as [string, ...string[]], { error: `expected one of ${strategyNames.join(", ")}` })
+      .default("sma-cross"),
+    /** Upper-case, unique, at least one (a run's recorded list; see `BacktestRequestSchema` for "ALL"). */
+    symbols: ListedSymbols,
+    /** First UTC day of the window (from its 00:00). */
+    from: UtcDate.default("2025-05-05"),
+    /** Last UTC day of the window, inclusive. */
+    to: UtcDate.default("2025-06-24"),
+    accountId: z
+      .string({ error: "expected an account id" })
+      .min(1, { error: "expected an account id" })
+      .default("main"),
+    /** Starting walletBalance, USDT. */
+    initialBalance: PositiveUsdt("10000").default("10000"),
+    /** Commission rates as ratios of fill notional (binance-usdm.md §4.3, VIP 0). */
+    feeRates: z
+      .strictObject({ maker: Ratio("0.0002").default("0.0002"), taker: Ratio("0.0005").default("0.0005") })
+      .prefault({}),
+    /** Market-fill slippage as a ratio of the modelled price (strategies.md §0 "Backtest fills"). */
+    slippage: Ratio("0.0001").default("0.0001"),
+    /**
+     * Bars of the strategy's first interval read before `from` to warm it up, when the files hold them (absent:
+     * what the strategy declares; 0: no warm-up, the strategy starts cold at `from`).
+     */
+    warmupBars: Int(0, 1_000_000, "an integer number of bars ≥ 0").optional(),
+    /** sma-cross's parameters (strategies.md §2.2). */
+    smaCross: smaCrossParamsSchema.prefault({}),
+    /** The pre-trade risk engine's limits. */
+    risk: RiskConfigSchema.prefault({}),
+    /** The simulated venue's matching options. */
+    venue: VenueConfigSchema.prefault({}),
+    /**
+     * Hedge mode (`dualSidePosition`, binance-usdm.md §4.1): LONG and SHORT positions per symbol, every order on
+     * a position side, no reduceOnly. Absent or false: one-way mode (absent keeps a one-way run's RunStarted, and
+     * so its log, as it was before the setting existed).
+     */
+    hedgeMode: z.boolean({ error: "expected true or false" }).optional(),
+  })
+  .check(fromNotAfterTo);
 
 /**
  * The `backtest` section of a configuration: a run's configuration whose symbols may also be `"ALL"` (or
  * `["ALL"]`, normalised to `"ALL"`), which a backtest resolves (src/engine/universe.ts).
  */
-export const BacktestRequestSchema = backtestSchema(RequestedSymbols);
+export const BacktestRequestSchema = z
+  .strictObject({ ...BacktestConfigSchema.shape, symbols: RequestedSymbols })
+  .check(fromNotAfterTo);
+
+/** `backtest.from` must not be after `backtest.to`. */
+function fromNotAfterTo(ctx: z.core.ParsePayload<{ from: string; to: string }>): void {
+  const { from, to } = ctx.value;
+  if (isUtcDate(from) && isUtcDate(to) && from > to) {
+    ctx.issues.push({
+      code: "custom",
+      path: ["from"],
+      message: `must be on or before backtest.to (${to})`,
+      input: from,
+    });
+  }
+}
 
 /**
  * Settings of a live run (`perpsource run`) that are not part of its trading configuration: changing them does

@@ -7,7 +7,7 @@
 import { listedSymbolsConfig } from "../../config/schema.ts";
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { API_KEY_ENV, requireApiKeyPair } from "../api-keys.ts";
-import { type Flags, UsageError, withContext } from "../context.ts";
+import { type CliContext, type Flags, UsageError, withContext } from "../context.ts";
 import { liveSummaryJsonLine, liveSummaryTable, servingBanner } from "../format.ts";
 import { serveUntilSignal } from "../serve.ts";
 import { openStoreForLive } from "../store.ts";
@@ -37,84 +37,80 @@ export function runCommand(flags: Flags): Promise<number> {
   const ackKey = keys?.apiKey ?? (lockstep ? lockstepKey() : undefined);
   const until = untilOf(stringFlag(flags, "until"));
   const json = flags["json"] === true;
-  return withContext(
-    flags,
-    flags,
-    async ({ cfg, logger, out, err, instruments, brackets }) => {
-      const config = listedSymbolsConfig(cfg.backtest); // "ALL" was refused by the config's loading
-      const { runLive } = await import("../../engine/live-run.ts");
-      const { openLiveMarketFeed } = await import("../../adapters/binance/market-feed.ts");
-      const { liveMarketHistory } = await import("../../adapters/binance/market-history.ts");
-      const { exchangeTime } = await import("../../adapters/binance/exchange-time.ts");
-      const store = await openStoreForLive(cfg.store);
-      const stop = new AbortController();
-      const onSignal = (signal: NodeJS.Signals) => {
-        logger.info({ signal }, "stopping the run after the input in hand");
-        stop.abort();
-      };
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
-        const venue = keys
-          ? new (await import("../../adapters/binance/venue.ts")).BinanceVenue({
-              restUrl,
-              ...(wsUrl ? { wsUrl } : {}),
-              testnet: mode === "testnet" && flags["restUrl"] === undefined,
-              apiKey: keys.apiKey,
-              apiSecret: keys.apiSecret,
-              symbols: config.symbols,
+  const action = async ({ cfg, logger, out, err, instruments, brackets }: CliContext): Promise<number> => {
+    const config = listedSymbolsConfig(cfg.backtest); // "ALL" is refused when the config is loaded
+    const { runLive } = await import("../../engine/live-run.ts");
+    const { openLiveMarketFeed } = await import("../../adapters/binance/market-feed.ts");
+    const { liveMarketHistory } = await import("../../adapters/binance/market-history.ts");
+    const { exchangeTime } = await import("../../adapters/binance/exchange-time.ts");
+    const store = await openStoreForLive(cfg.store);
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, "stopping the run after the input in hand");
+      stop.abort();
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+      const venue = keys
+        ? new (await import("../../adapters/binance/venue.ts")).BinanceVenue({
+            restUrl,
+            ...(wsUrl ? { wsUrl } : {}),
+            testnet: mode === "testnet" && flags["restUrl"] === undefined,
+            apiKey: keys.apiKey,
+            apiSecret: keys.apiSecret,
+            symbols: config.symbols,
+            logger,
+            lockstep,
+            clock: () => Date.now(),
+          })
+        : undefined;
+      const serving =
+        flags["serve"] === undefined
+          ? undefined
+          : serveUntilSignal({
+              store,
+              host: cfg.http.host,
+              port: cfg.http.port,
               logger,
-              lockstep,
-              clock: () => Date.now(),
-            })
-          : undefined;
-        const serving =
-          flags["serve"] === undefined
-            ? undefined
-            : serveUntilSignal({
-                store,
-                host: cfg.http.host,
-                port: cfg.http.port,
-                logger,
-                change: (to, reason) => operatorChangeTradingState(store, to, reason),
-                announce: (url) => (json ? err : out)(servingBanner(url)),
-              });
-        const summary = await runLive(mode, config, {
-          store,
-          logger,
-          instruments,
-          brackets: brackets(),
-          startTime: await exchangeTime(restUrl),
-          ...(until === undefined ? {} : { until }),
-          signal: stop.signal,
-          onStop: cfg.live.onStop,
-          reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
-          ...(venue ? { venue } : {}),
-          history: liveMarketHistory({ symbols: config.symbols, restUrl }),
-          openFeed: (from) =>
-            openLiveMarketFeed({
-              symbols: config.symbols,
-              restUrl,
-              ...(wsUrl ? { wsUrl } : {}),
-              testnet: mode === "testnet" && flags["restUrl"] === undefined,
-              logger,
-              lockstep,
-              from,
-              ...(ackKey === undefined ? {} : { apiKey: ackKey }),
-            }),
-        });
-        await store.flush();
-        out(json ? liveSummaryJsonLine(summary) : liveSummaryTable(summary, cfg.store));
-        if (serving) await serving;
-        return 0;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-        await store.close();
-      }
-    },
-    { listedSymbolsFor: `run --mode ${mode}` },
-  );
+              change: (to, reason) => operatorChangeTradingState(store, to, reason),
+              announce: (url) => (json ? err : out)(servingBanner(url)),
+            });
+      const summary = await runLive(mode, config, {
+        store,
+        logger,
+        instruments,
+        brackets: brackets(),
+        startTime: await exchangeTime(restUrl),
+        ...(until === undefined ? {} : { until }),
+        signal: stop.signal,
+        onStop: cfg.live.onStop,
+        reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
+        ...(venue ? { venue } : {}),
+        history: liveMarketHistory({ symbols: config.symbols, restUrl }),
+        openFeed: (from) =>
+          openLiveMarketFeed({
+            symbols: config.symbols,
+            restUrl,
+            ...(wsUrl ? { wsUrl } : {}),
+            testnet: mode === "testnet" && flags["restUrl"] === undefined,
+            logger,
+            lockstep,
+            from,
+            ...(ackKey === undefined ? {} : { apiKey: ackKey }),
+          }),
+      });
+      await store.flush();
+      out(json ? liveSummaryJsonLine(summary) : liveSummaryTable(summary, cfg.store));
+      if (serving) await serving;
+      return 0;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      await store.close();
+    }
+  };
+  return withContext(flags, flags, action, { listedSymbolsFor: `run --mode ${mode}` });
 }
 
 /** The API key a paper run's lockstep acknowledgements carry (the double checks it): BINANCE_API_KEY. */

@@ -269,6 +269,11 @@ describe("errors name the key and its source", () => {
     expect(configError({ cwd, flags: { strategy: "rsi" } })).toBe(
       "invalid config: backtest.strategy (from flag --strategy): expected one of multifactor-v2, sma-cross",
     );
+    // sma-cross's flags do not silently set a parameter the chosen strategy never reads.
+    expect(configError({ cwd, flags: { strategy: "multifactor-v2", leverage: "3" } })).toBe(
+      "invalid config: flag --leverage sets backtest.smaCross.leverage, a parameter of another strategy than " +
+        "multifactor-v2: set its parameters under backtest.multifactor in the config file",
+    );
   });
 
   it("risk limits from flags, off switches, and errors naming the key and the flag", () => {

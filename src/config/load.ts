@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { z } from "zod";
+import { getStrategy, strategyConfigKeys } from "../strategies/registry.ts";
 import {
   ALL_SYMBOLS,
   type AppConfig,
@@ -156,6 +157,23 @@ export function loadConfig(sources: ConfigSources): AppConfig {
     layers.reduceRight<string | undefined>((found, l) => found ?? l.sourceOf(path), undefined) ?? "default";
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(issue, sourceOf)));
+  }
+  const strategyKey = getStrategy(parsed.data.backtest.strategy).configKey;
+  const foreign = Object.entries(FLAGS).filter(
+    ([name, { path }]) =>
+      path[0] === "backtest" &&
+      strategyConfigKeys.has(path[1]!) &&
+      path[1] !== strategyKey &&
+      nonEmpty(sources.flags[name]) !== undefined,
+  );
+  if (foreign.length > 0) {
+    throw new ConfigError(
+      foreign.map(
+        ([name, { path }]) =>
+          `flag --${kebab(name)} sets ${path.join(".")}, a parameter of another strategy than ` +
+          `${parsed.data.backtest.strategy}: set its parameters under backtest.${strategyKey} in the config file`,
+      ),
+    );
   }
   if (sources.listedSymbolsFor !== undefined && parsed.data.backtest.symbols === ALL_SYMBOLS) {
     throw new ConfigError([

@@ -134,12 +134,14 @@ describe.skipIf(!root)("backtest --resume after kill -9", () => {
       "--to",
       "2023-09-30",
     ];
-    const { expected } = await killAndResume(
+    const { expected, store } = await killAndResume(
       "multifactor",
       window,
       [300, 100_000, 150_000],
       /2023-0\d-\d\dT/,
     );
     expect(expected.orders).toBeGreaterThan(0);
+    // The resumed store re-runs to the same log from its recorded configuration and files.
+    expect(perpsource(["replay", "--verify", ...data, ...store]).code).toBe(0);
   }, 300_000);
 });

@@ -68,6 +68,7 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
       "barsWithoutMark",
       "fundingSettlements",
       "warmFrom",
+      "skippedSymbols",
       "completed",
       "events",
       "barsPerSec",
@@ -87,6 +88,7 @@ describe.skipIf(!root)("perpsource CLI end to end", () => {
       tradingState: "ACTIVE",
       completed: true,
       fundingSettlements: { BTCUSDT: 9, ETHUSDT: 9 },
+      skippedSymbols: {},
     });
 
     const second = backtest("b.sqlite");

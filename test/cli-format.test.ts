@@ -21,6 +21,7 @@ const summary = {
   barsWithoutMark: 0,
   fundingSettlements: { BTCUSDT: 153, ETHUSDT: 0 },
   warmFrom: { BTCUSDT: 1_746_415_259_999 },
+  skippedSymbols: { ALGOUSDT: "its 1m kline files hold no bar in 2025-05-05..2025-06-24" },
   completed: true,
   ordersDenied: 2,
   tradingState: "HALTED",
@@ -53,6 +54,7 @@ describe("backtest summary", () => {
       "barsWithoutMark",
       "fundingSettlements",
       "warmFrom",
+      "skippedSymbols",
       "completed",
       "events",
       "barsPerSec",
@@ -67,6 +69,7 @@ describe("backtest summary", () => {
       partialFills: 1,
       liquidations: 2,
       tradingState: "HALTED",
+      skippedSymbols: { ALGOUSDT: "its 1m kline files hold no bar in 2025-05-05..2025-06-24" },
     });
   });
 
@@ -80,6 +83,12 @@ describe("backtest summary", () => {
     expect(rows).toContain("  equity              9870.12345679 USDT"); // 8 decimals, half-even
     expect(rows).toContain("  fundingSettlements  BTCUSDT 153, ETHUSDT 0");
     expect(rows).toContain("  warmFrom            BTCUSDT 2025-05-05T03:20:59.999Z");
+    expect(rows).toContain(
+      "  skippedSymbols      ALGOUSDT (its 1m kline files hold no bar in 2025-05-05..2025-06-24)",
+    );
+    expect(summaryTable({ ...summary, skippedSymbols: {} }, "memory:").split("\n")).toContain(
+      "  skippedSymbols      none",
+    );
     expect(rows.at(-1)).toBe("  store               sqlite:var/perpsource.sqlite");
   });
 });
@@ -122,6 +131,7 @@ describe("data fetch arguments", () => {
   it("symbols are upper-cased, kinds checked", () => {
     expect(parseSymbols("btcusdt, ethusdt")).toEqual(["BTCUSDT", "ETHUSDT"]);
     expect(() => parseSymbols("btc-usdt")).toThrow("expected symbols such as BTCUSDT,ETHUSDT");
+    expect(() => parseSymbols("all")).toThrow("ALL is resolved by a backtest from the data it finds");
     expect(parseKinds("klines,markPriceKlines")).toEqual(["klines", "markPriceKlines"]);
     expect(() => parseKinds("klines,trades")).toThrow(
       "expected a list of klines, fundingRate, markPriceKlines",

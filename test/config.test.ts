@@ -227,6 +227,34 @@ describe("errors name the key and its source", () => {
     );
   });
 
+  it('symbols "ALL": from a flag (any case), a file\'s string or one-element list; alone; refused by a live run', () => {
+    expect(load({ cwd: cwdWith(), flags: { symbols: "all" } }).backtest.symbols).toBe("ALL");
+    expect(load({ cwd: cwdWith({ backtest: { symbols: "ALL" } }) }).backtest.symbols).toBe("ALL");
+    expect(load({ cwd: cwdWith({ backtest: { symbols: ["ALL"] } }) }).backtest.symbols).toBe("ALL");
+    expect(configError({ cwd: cwdWith(), flags: { symbols: "ALL,BTCUSDT" } })).toBe(
+      'invalid config: backtest.symbols (from flag --symbols): expected "ALL" alone (it stands for every symbol ' +
+        "with data) or a list of symbols",
+    );
+    const file = cwdWith({ backtest: { symbols: "all" } });
+    expect(configError({ cwd: file })).toBe(
+      `invalid config: backtest.symbols (from file ${join(file, "perpsource.config.json")}): expected a list of ` +
+        'symbols such as ["BTCUSDT"], or "ALL"',
+    );
+    // A recorded run's configuration lists its symbols.
+    expect(BacktestConfigSchema.safeParse({ symbols: ["ALL"] }).success).toBe(false);
+
+    const live = cwdWith({ backtest: { symbols: ["ALL"] } });
+    expect(configError({ cwd: live, listedSymbolsFor: "run --mode testnet" })).toBe(
+      `invalid config: backtest.symbols (from file ${join(live, "perpsource.config.json")}): "ALL" (--symbols ALL) ` +
+        "is for backtests only: in run --mode testnet the universe would be a venue query (the exchange's TRADING " +
+        "USDT perpetuals), which perpsource does not make; list the symbols, e.g. --symbols BTCUSDT,ETHUSDT",
+    );
+    expect(
+      load({ cwd: live, flags: { symbols: "BTCUSDT" }, listedSymbolsFor: "run --mode paper" }).backtest
+        .symbols,
+    ).toEqual(["BTCUSDT"]);
+  });
+
   it("bad symbols, leverage and strategy", () => {
     const cwd = cwdWith();
     expect(configError({ cwd, flags: { symbols: "BTCUSDT,btcusdt" } })).toBe(
@@ -240,6 +268,11 @@ describe("errors name the key and its source", () => {
     );
     expect(configError({ cwd, flags: { strategy: "rsi" } })).toBe(
       "invalid config: backtest.strategy (from flag --strategy): expected one of multifactor-v2, sma-cross",
+    );
+    // sma-cross's flags do not silently set a parameter the chosen strategy never reads.
+    expect(configError({ cwd, flags: { strategy: "multifactor-v2", leverage: "3" } })).toBe(
+      "invalid config: flag --leverage sets backtest.smaCross.leverage, a parameter of another strategy than " +
+        "multifactor-v2: set its parameters under backtest.multifactor in the config file",
     );
   });
 

@@ -1,6 +1,7 @@
 /**
  * multifactor-v2 end to end on real data (issue 8): FILUSDT 2023-08..11 alone and FILUSDT + NEARUSDT 2023-08..09,
- * 12-column klines (taker-buy volume) with official monthly funding. Each run is deterministic and trades, and
+ * 12-column klines (taker-buy volume) with official monthly funding, and BTCUSDT 2025-05..06 from OHLCV-only files
+ * (the no-flow path). Each run is deterministic and trades, and
  * its log is checked against the sizing rules of strategies.md §1.6 recomputed here, independently of the
  * strategy: every FactorComputed's equity is the wallet balance + unrealized PnL at every symbol's close of that
  * hour (tracked from FillBooked/FundingFeeBooked and BarClosed), one value for all symbols; its target is
@@ -135,8 +136,9 @@ describe.skipIf(!root)("multifactor-v2 on real data", () => {
     const again = await backtest(["FILUSDT"], "2023-08-01", "2023-11-30");
     expect(again.summary.eventLogSha256).toBe(first.summary.eventLogSha256);
     expect(first.summary.orders).toBeGreaterThan(100);
-    // No warm-up bars before 2023-08 in the files: warm at the close of the 979th 1h bar at the earliest.
-    expect(first.summary.warmFrom.FILUSDT).toBeGreaterThanOrEqual(Date.UTC(2023, 7, 1) + 979 * HOUR - 1);
+    // No warm-up bars before 2023-08 in the files: warm at the close of the 979th 1h bar, funding known from the
+    // first (its 00:00:00.000 settlement precedes every bar: no price, but the strategy gets its rate).
+    expect(first.summary.warmFrom.FILUSDT).toBe(Date.UTC(2023, 7, 1) + 979 * HOUR - 1);
     const decisions = checkDecisions(first.events, ["FILUSDT"]);
     expect(decisions.orders).toBeGreaterThan(100);
     expect(decisions.band).toBeGreaterThan(0);
@@ -159,5 +161,19 @@ describe.skipIf(!root)("multifactor-v2 on real data", () => {
     );
     expect([...traded].sort()).toEqual(["FILUSDT", "NEARUSDT"]);
     expect(Object.keys(summary.warmFrom).sort()).toEqual(["FILUSDT", "NEARUSDT"]);
+  }, 180_000);
+
+  it("BTCUSDT 2025-05..06 from OHLCV-only files: the no-flow path (flow unavailable, weights renormalised)", async () => {
+    const { events } = await backtest(["BTCUSDT"], "2025-05-04", "2025-06-24");
+    const decisions = checkDecisions(events, ["BTCUSDT"]);
+    expect(decisions.orders).toBeGreaterThan(0);
+    const computed = events
+      .map((e) => e.data as { factors?: Factors })
+      .filter((d) => d.factors !== undefined);
+    expect(computed.length).toBeGreaterThan(100);
+    for (const { factors: f } of computed) {
+      expect(f).toMatchObject({ flow: false, br: null, fls: null, perfL: null, wL: 0 });
+      expect((f!.wF as number) + (f!.wM as number)).toBeCloseTo(1, 12);
+    }
   }, 180_000);
 });

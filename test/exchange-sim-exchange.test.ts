@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MarketEvent } from "../src/adapters/market/types.ts";
+import { isPriced, type MarketEvent } from "../src/adapters/market/types.ts";
 import { canonical, Dec, roundToTick } from "../src/domain/decimal.ts";
 import { requireRealData } from "./support/real-data.ts";
 import { type Harness, marketEvents, simHarness, type Wire } from "./support/sim-exchange.ts";
@@ -196,7 +196,10 @@ describe.skipIf(!root)("SimExchange round trip on real BTCUSDT bars", () => {
     await feedUntil(bars[fireIndex - 1]!.closeTime);
     // every settlement while the position was open (08:00, and 16:00 when the stop fires later)
     const settlements = events.flatMap((e) =>
-      e.kind === "funding" && e.time > bars[ENTRY]!.openTime && e.time < bars[fireIndex]!.openTime
+      e.kind === "funding" &&
+      isPriced(e.funding) &&
+      e.time > bars[ENTRY]!.openTime &&
+      e.time < bars[fireIndex]!.openTime
         ? [e.funding]
         : [],
     );

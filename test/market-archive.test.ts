@@ -169,6 +169,7 @@ describe("archive discovery and merge on a hand-made archive", () => {
     const events = await collect(archiveMarketEvents(found, window));
     expect(events.map(label)).toEqual([
       "funding AAAUSDT 07:55:00.000",
+      "funding BBBUSDT 07:55:00.000", // before BBBUSDT's first bar: without a price
       "bar AAAUSDT 07:55:59.999",
       "bar BBBUSDT 07:55:59.999",
       "bar AAAUSDT 07:56:59.999",
@@ -220,6 +221,8 @@ describe("archive discovery and merge on a hand-made archive", () => {
         markPrice: "100.5",
         markPriceSource: "lastClose",
       },
+      // BBBUSDT's first settlement precedes its first bar and has no mark kline: no price, not charged.
+      { symbol: "BBBUSDT", fundingTime: T0, fundingRate: "0.0003", fundingIntervalHours: 8 },
       {
         symbol: "BBBUSDT",
         fundingTime: T0 + 5 * MIN + 1,
@@ -265,8 +268,12 @@ describe("archive discovery and merge on a hand-made archive", () => {
     ]);
     const bbb = await discoverArchive(root, { symbols: ["BBBUSDT"], ...window });
     const early = { from: T0 - 2 * MIN, to: T0 + MIN };
-    // BBB's 07:55:00.000 settlement has no mark kline and no earlier bar: skipped.
-    expect((await collect(archiveMarketEvents(bbb, early))).map(label)).toEqual([
+    // BBB's 07:55:00.000 settlement has no mark kline and no earlier bar: delivered without a price.
+    const events = await collect(archiveMarketEvents(bbb, early));
+    expect(events[0]).toMatchObject({ kind: "funding", funding: { symbol: "BBBUSDT" } });
+    expect(events[0]).not.toHaveProperty("funding.markPrice");
+    expect(events.map(label)).toEqual([
+      "funding BBBUSDT 07:55:00.000",
       "gap BBBUSDT 07:55:00.000",
       "bar BBBUSDT 07:55:59.999",
     ]);
@@ -410,11 +417,14 @@ describe.skipIf(!root)("archive market data on the real Binance files", () => {
     expect(expectedOpen).toBe(q.to);
     expect(await countKlineRows(fil)).toBe(122 * 1440);
     // No mark-price klines for FILUSDT: every settlement is priced at the last close, and the one at the window's
-    // first millisecond (2023-08-01T00:00:00.000, before any bar) has no price at all: skipped, and said so.
+    // first millisecond (2023-08-01T00:00:00.000, before any bar) has no price at all: it comes without one (for
+    // the strategies' as-of funding; nothing charges it), and that is said.
     const slots = await fundingSlots(fil, q);
     expect(slots[0]).toBe(q.from);
-    expect(settlements.map((f) => slotOf(f.fundingTime))).toEqual(slots.slice(1));
-    expect(settlements.every((f) => f.markPriceSource === "lastClose")).toBe(true);
+    expect(settlements.map((f) => slotOf(f.fundingTime))).toEqual(slots);
+    expect(settlements[0]).not.toHaveProperty("markPrice");
+    expect(settlements[0]).not.toHaveProperty("markPriceSource");
+    expect(settlements.slice(1).every((f) => f.markPriceSource === "lastClose")).toBe(true);
     expect(coverage.symbols[0]).toMatchObject({
       bars: 122 * 1440,
       gaps: 0,
@@ -427,7 +437,7 @@ describe.skipIf(!root)("archive market data on the real Binance files", () => {
       firstBarWithoutMark: null,
     });
     expect(coverage.warnings()).toEqual([
-      "FILUSDT: 1 funding settlement before the first 1m bar and without a mark-price kline: not charged",
+      "FILUSDT: 1 funding settlement before the first 1m bar and without a mark-price kline: not charged (strategies see its rate)",
       "FILUSDT: no mark-price data in [2023-08-01T00:00Z, 2023-12-01T00:00Z): funding priced at the last 1m close",
     ]);
   });

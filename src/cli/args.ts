@@ -1,16 +1,20 @@
 /** Parsers of command-line arguments that are not configuration keys (the `data fetch` months, symbols, kinds). */
 import { InvalidArgumentError } from "commander";
 import type { FetchableKind } from "../adapters/market/types.ts";
-import { SymbolSchema } from "../config/schema.ts";
+import { ALL_SYMBOLS, SymbolSchema } from "../config/schema.ts";
 
 /** The archive kinds `data fetch` knows, in its default order. */
 export const KINDS: readonly FetchableKind[] = ["klines", "fundingRate", "markPriceKlines"];
-/** commander parser of `--symbols a,b`: upper-cased symbols. */
+/** commander parser of `data fetch --symbols a,b`: upper-cased symbols (not ALL, which a backtest resolves). */
 export function parseSymbols(raw: string): string[] {
   const symbols = raw
     .split(",")
     .map((s) => s.trim().toUpperCase())
     .filter((s) => s !== "");
+  if (symbols.includes(ALL_SYMBOLS))
+    throw new InvalidArgumentError(
+      `${ALL_SYMBOLS} is resolved by a backtest from the data it finds: list the symbols to fetch, e.g. BTCUSDT,ETHUSDT`,
+    );
   const bad = symbols.find((s) => !SymbolSchema.safeParse(s).success);
   if (symbols.length === 0 || bad !== undefined)
     throw new InvalidArgumentError("expected symbols such as BTCUSDT,ETHUSDT");

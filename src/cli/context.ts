@@ -1,6 +1,6 @@
 /** What every command action gets: the validated config, a logger, and the result/diagnostic printers. */
 import type { Logger } from "pino";
-import { ConfigError, loadConfig } from "../config/load.ts";
+import { ConfigError, type ConfigSources, loadConfig } from "../config/load.ts";
 import type { AppConfig } from "../config/schema.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
@@ -40,19 +40,22 @@ export function reportError(error: unknown, withStack: boolean): void {
  * Loads the config from `process.env`, cwd, `flags.config` and `configFlags` (the subset of flags that are
  * config keys), reads the `instruments` and `brackets` files when configured (else the bundled snapshots are the run's
  * catalog), then runs `action`. A runtime error is printed (stack only at log level debug/trace or with
- * --verbose) and gives exit code 1.
+ * --verbose) and gives exit code 1. `options.listedSymbolsFor`: the command trades listed symbols only (see
+ * `ConfigSources`).
  * @throws ConfigError when the configuration, the instruments or the brackets file is invalid (the caller exits 2).
  */
 export async function withContext(
   flags: Flags,
   configFlags: Flags,
   action: (ctx: CliContext) => Promise<number>,
+  options: Pick<ConfigSources, "listedSymbolsFor"> = {},
 ): Promise<number> {
   const cfg = loadConfig({
     file: typeof flags["config"] === "string" ? flags["config"] : undefined,
     env: process.env,
     flags: configFlags,
     cwd: process.cwd(),
+    ...options,
   });
   const instruments = await loadInstruments(cfg.instruments);
   const brackets = await bracketsOf(cfg.brackets);

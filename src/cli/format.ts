@@ -2,7 +2,7 @@
 
 import { apiRoutes } from "../adapters/http/server.ts";
 import { describeStoreUrl } from "../adapters/store/open-store.ts";
-import type { AppConfig } from "../config/schema.ts";
+import { ALL_SYMBOLS, type AppConfig } from "../config/schema.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { BacktestSummary } from "../engine/backtest.ts";
 import type { LiveRunSummary } from "../engine/live-run.ts";
@@ -16,8 +16,9 @@ const MAX_DIFFERENCES_SHOWN = 5;
  * The summary as one JSON line (no newline): counts as numbers, money (USDT) as decimal strings, exactly the
  * keys bars, orders, ordersDenied, fills, makerFills, partialFills, liquidations, realizedPnl, fees, funding,
  * unrealizedPnl, equity, maxDrawdown, tradingState, gaps, barsWithoutMark (bars without a 1m mark-price kline
- * although the symbol has 1m mark files), fundingSettlements (per symbol), warmFrom (per symbol, ms), completed,
- * events, barsPerSec, eventLogSha256.
+ * although the symbol has 1m mark files), fundingSettlements (per symbol), warmFrom (per symbol, ms),
+ * skippedSymbols (per symbol skipped by `--symbols ALL`, the reason), completed, events, barsPerSec,
+ * eventLogSha256.
  */
 export function summaryJsonLine(s: BacktestSummary): string {
   return JSON.stringify({
@@ -39,6 +40,7 @@ export function summaryJsonLine(s: BacktestSummary): string {
     barsWithoutMark: s.barsWithoutMark,
     fundingSettlements: s.fundingSettlements,
     warmFrom: s.warmFrom,
+    skippedSymbols: s.skippedSymbols,
     completed: s.completed,
     events: s.events,
     barsPerSec: s.barsPerSec,
@@ -50,6 +52,12 @@ export function summaryJsonLine(s: BacktestSummary): string {
 function perSymbol(values: Record<string, number>, format: (v: number) => string = String): string {
   const entries = Object.entries(values);
   return entries.length === 0 ? "none" : entries.map(([symbol, v]) => `${symbol} ${format(v)}`).join(", ");
+}
+
+/** Skipped symbols as `ALGOUSDT (reason); DOTUSDT (reason)`, or `none`. */
+function skippedSymbols(skipped: Record<string, string>): string {
+  const entries = Object.entries(skipped);
+  return entries.length === 0 ? "none" : entries.map(([symbol, why]) => `${symbol} (${why})`).join("; ");
 }
 
 /** A USDT amount for people: rounded half-even to 8 decimals (USDT's wallet precision); `--json` keeps it exact. */
@@ -99,6 +107,7 @@ export function summaryTable(s: BacktestSummary, store: string): string {
     ["barsWithoutMark", String(s.barsWithoutMark)],
     ["fundingSettlements", perSymbol(s.fundingSettlements)],
     ["warmFrom", perSymbol(s.warmFrom, (ms) => new Date(ms).toISOString())],
+    ["skippedSymbols", skippedSymbols(s.skippedSymbols)],
     ["completed", String(s.completed)],
     ["events", String(s.events)],
     ["barsPerSec", String(Math.round(s.barsPerSec))],
@@ -190,9 +199,11 @@ export function servingBanner(url: string): string {
  * the months of the window, and how to point at an existing copy.
  */
 export function missingDataHowTo(cfg: AppConfig, detail: string): string {
-  const { symbols, from, to } = cfg.backtest;
+  const { from, to } = cfg.backtest;
+  // "ALL" is resolved from the data: the how-to names the default symbols as an example.
+  const symbols = cfg.backtest.symbols === ALL_SYMBOLS ? ["BTCUSDT", "ETHUSDT"] : cfg.backtest.symbols;
   return [
-    `error: no market data for ${symbols.join(", ")} from ${from} to ${to} under ${cfg.dataRoot}`,
+    `error: no market data for ${cfg.backtest.symbols === ALL_SYMBOLS ? "any symbol" : symbols.join(", ")} from ${from} to ${to} under ${cfg.dataRoot}`,
     ...detail.split("\n").map((line) => `  ${line}`),
     "Download it from data.binance.vision with:",
     `  perpsource data fetch --symbols ${symbols.join(",")} --from ${from.slice(0, 7)} --to ${to.slice(0, 7)} --types klines,fundingRate,markPriceKlines`,

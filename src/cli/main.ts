@@ -73,7 +73,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .command("backtest")
     .description("run a backtest into an empty event store and print its summary")
     .option("--strategy <name>", "strategy (default: sma-cross)")
-    .option("--symbols <list>", "comma-separated symbols (default: BTCUSDT,ETHUSDT)")
+    .option(
+      "--symbols <list>",
+      "comma-separated symbols, or ALL: every TRADING USDT perpetual with 1m klines in the window (default: BTCUSDT,ETHUSDT)",
+    )
     .option("--from <YYYY-MM-DD>", "first UTC day (default: 2025-05-05)")
     .option("--to <YYYY-MM-DD>", "last UTC day, inclusive (default: 2025-06-24)")
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")

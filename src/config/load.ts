@@ -6,7 +6,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { z } from "zod";
-import { type AppConfig, AppConfigSchema, type BacktestConfig, BacktestConfigSchema } from "./schema.ts";
+import { getStrategy, strategyConfigKeys } from "../strategies/registry.ts";
+import {
+  ALL_SYMBOLS,
+  type AppConfig,
+  AppConfigSchema,
+  type BacktestConfig,
+  BacktestConfigSchema,
+} from "./schema.ts";
 
 /** The configuration is invalid; `problems` holds one `key (from source): reason` line each. */
 export class ConfigError extends Error {
@@ -26,6 +33,11 @@ export interface ConfigSources {
   flags: Record<string, unknown>;
   /** Directory relative paths (config file, dataRoot) are resolved against. */
   cwd: string;
+  /**
+   * The command, when it trades listed symbols only (e.g. `run --mode paper`): `backtest.symbols: "ALL"` is then
+   * a ConfigError naming it (only a backtest resolves ALL, from its data).
+   */
+  listedSymbolsFor?: string;
 }
 
 /** File looked for in cwd when neither `--config` nor PERPSOURCE_CONFIG names one. */
@@ -129,7 +141,8 @@ const FLAGS: Record<string, Mapping> = {
  * `perpsource.config.json` in cwd when it exists. `dataRoot`, `instruments` and `brackets` come back absolute (resolved
  * against cwd).
  * Unknown keys in the file are errors. Empty environment variables count as unset.
- * @throws ConfigError naming each bad key and its source, or the unreadable / non-JSON file.
+ * @throws ConfigError naming each bad key and its source, or the unreadable / non-JSON file; with
+ *   `sources.listedSymbolsFor`, symbols "ALL".
  */
 export function loadConfig(sources: ConfigSources): AppConfig {
   const layers = [
@@ -140,10 +153,34 @@ export function loadConfig(sources: ConfigSources): AppConfig {
 
   const merged = layers.reduce<Tree>((acc, l) => deepMerge(acc, l.values), {});
   const parsed = AppConfigSchema.safeParse(merged);
+  const sourceOf = (path: Path) =>
+    layers.reduceRight<string | undefined>((found, l) => found ?? l.sourceOf(path), undefined) ?? "default";
   if (!parsed.success) {
-    const sourceOf = (path: Path) =>
-      layers.reduceRight<string | undefined>((found, l) => found ?? l.sourceOf(path), undefined) ?? "default";
     throw new ConfigError(parsed.error.issues.flatMap((issue) => describeIssue(issue, sourceOf)));
+  }
+  const strategyKey = getStrategy(parsed.data.backtest.strategy).configKey;
+  const foreign = Object.entries(FLAGS).filter(
+    ([name, { path }]) =>
+      path[0] === "backtest" &&
+      strategyConfigKeys.has(path[1]!) &&
+      path[1] !== strategyKey &&
+      nonEmpty(sources.flags[name]) !== undefined,
+  );
+  if (foreign.length > 0) {
+    throw new ConfigError(
+      foreign.map(
+        ([name, { path }]) =>
+          `flag --${kebab(name)} sets ${path.join(".")}, a parameter of another strategy than ` +
+          `${parsed.data.backtest.strategy}: set its parameters under backtest.${strategyKey} in the config file`,
+      ),
+    );
+  }
+  if (sources.listedSymbolsFor !== undefined && parsed.data.backtest.symbols === ALL_SYMBOLS) {
+    throw new ConfigError([
+      `backtest.symbols (from ${sourceOf(["backtest", "symbols"])}): "${ALL_SYMBOLS}" (--symbols ${ALL_SYMBOLS}) is ` +
+        `for backtests only: in ${sources.listedSymbolsFor} the universe would be a venue query (the exchange's ` +
+        "TRADING USDT perpetuals), which perpsource does not make; list the symbols, e.g. --symbols BTCUSDT,ETHUSDT",
+    ]);
   }
   const { dataRoot, instruments, brackets } = parsed.data;
   return {

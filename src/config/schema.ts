@@ -146,21 +146,56 @@ export const VenueConfigSchema = z.strictObject({
     .optional(),
 });
 
-/** One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. */
+/**
+ * `backtest.symbols: "ALL"` (also `["ALL"]`, `--symbols ALL`): every TRADING USDT perpetual of the run's instruments
+ * snapshot that has 1m kline data in the window. A backtest resolves it into the list it trades before it writes
+ * anything and records that list (src/engine/universe.ts); a live run refuses it.
+ */
+export const ALL_SYMBOLS = "ALL";
+
+/** Upper-case, unique, at least one; `error` for anything but an array. */
+const symbolList = (error: string) =>
+  z
+    .array(SymbolSchema, { error })
+    .min(1, { error: "expected at least one symbol" })
+    .refine((s) => firstDuplicate(s) === undefined, {
+      error: (iss) => `expected each symbol once, ${firstDuplicate(iss.input as string[])} is repeated`,
+    });
+
+const DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT"];
+
+/** A run's symbols: listed (ALL is no symbol: a backtest resolves it before the run, see `ALL_SYMBOLS`). */
+const ListedSymbols = symbolList('expected a list of symbols such as ["BTCUSDT"]')
+  .refine((s) => !s.includes(ALL_SYMBOLS), {
+    error: `expected the symbols listed: "${ALL_SYMBOLS}" is resolved by a backtest before its run starts`,
+  })
+  .default(DEFAULT_SYMBOLS);
+
+/** What a configuration may ask for: a list, or `"ALL"` / `["ALL"]` (→ `"ALL"`). */
+const RequestedSymbols = z
+  .preprocess(
+    (raw) => (raw === ALL_SYMBOLS ? [ALL_SYMBOLS] : raw),
+    symbolList(`expected a list of symbols such as ["BTCUSDT"], or "${ALL_SYMBOLS}"`),
+  )
+  .refine((s) => s.length === 1 || !s.includes(ALL_SYMBOLS), {
+    error: `expected "${ALL_SYMBOLS}" alone (it stands for every symbol with data) or a list of symbols`,
+  })
+  .transform((s): string[] | typeof ALL_SYMBOLS => (s[0] === ALL_SYMBOLS ? ALL_SYMBOLS : s))
+  .default(DEFAULT_SYMBOLS);
+
+/**
+ * One backtest: strategy, symbols, the UTC window [from 00:00, to + 1 day 00:00), account and costs. A run's
+ * configuration as RunStarted records it, its symbols listed: what `replay`, `--resume`, a what-if and a live run
+ * work with.
+ */
 export const BacktestConfigSchema = z
   .strictObject({
     /** A registered strategy (src/strategies/registry.ts); its parameters are under its config key. */
     strategy: z
       .enum(strategyNames as [string, ...string[]], { error: `expected one of ${strategyNames.join(", ")}` })
       .default("sma-cross"),
-    /** Upper-case, unique, at least one. */
-    symbols: z
-      .array(SymbolSchema, { error: 'expected a list of symbols such as ["BTCUSDT"]' })
-      .min(1, { error: "expected at least one symbol" })
-      .refine((s) => firstDuplicate(s) === undefined, {
-        error: (iss) => `expected each symbol once, ${firstDuplicate(iss.input as string[])} is repeated`,
-      })
-      .default(["BTCUSDT", "ETHUSDT"]),
+    /** Upper-case, unique, at least one (a run's recorded list; see `BacktestRequestSchema` for "ALL"). */
+    symbols: ListedSymbols,
     /** First UTC day of the window (from its 00:00). */
     from: UtcDate.default("2025-05-05"),
     /** Last UTC day of the window, inclusive. */
@@ -200,17 +235,28 @@ export const BacktestConfigSchema = z
      */
     hedgeMode: z.boolean({ error: "expected true or false" }).optional(),
   })
-  .check((ctx) => {
-    const { from, to } = ctx.value;
-    if (isUtcDate(from) && isUtcDate(to) && from > to) {
-      ctx.issues.push({
-        code: "custom",
-        path: ["from"],
-        message: `must be on or before backtest.to (${to})`,
-        input: from,
-      });
-    }
-  });
+  .check(fromNotAfterTo);
+
+/**
+ * The `backtest` section of a configuration: a run's configuration whose symbols may also be `"ALL"` (or
+ * `["ALL"]`, normalised to `"ALL"`), which a backtest resolves (src/engine/universe.ts).
+ */
+export const BacktestRequestSchema = z
+  .strictObject({ ...BacktestConfigSchema.shape, symbols: RequestedSymbols })
+  .check(fromNotAfterTo);
+
+/** `backtest.from` must not be after `backtest.to`. */
+function fromNotAfterTo(ctx: z.core.ParsePayload<{ from: string; to: string }>): void {
+  const { from, to } = ctx.value;
+  if (isUtcDate(from) && isUtcDate(to) && from > to) {
+    ctx.issues.push({
+      code: "custom",
+      path: ["from"],
+      message: `must be on or before backtest.to (${to})`,
+      input: from,
+    });
+  }
+}
 
 /**
  * Settings of a live run (`perpsource run`) that are not part of its trading configuration: changing them does
@@ -275,11 +321,12 @@ export const AppConfigSchema = z.strictObject({
     .string({ error: "expected a leverage-bracket JSON file" })
     .min(1, { error: "expected a leverage-bracket JSON file" })
     .optional(),
-  backtest: BacktestConfigSchema.prefault({}),
+  backtest: BacktestRequestSchema.prefault({}),
   live: LiveConfigSchema.prefault({}),
 });
 
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
+export type BacktestRequest = z.output<typeof BacktestRequestSchema>;
 export type RiskConfig = z.output<typeof RiskConfigSchema>;
 export type VenueConfig = z.output<typeof VenueConfigSchema>;
 export type LiveConfig = z.output<typeof LiveConfigSchema>;
@@ -290,8 +337,20 @@ export type LogLevel = z.output<typeof LogLevelSchema>;
  * The backtest window in ms since epoch UTC: `from` = 00:00 of `cfg.from`, `to` = 00:00 of the day after
  * `cfg.to` (exclusive), so `to` is inclusive as a calendar day.
  */
-export function windowOf(cfg: Pick<BacktestConfig, "from" | "to">): { from: number; to: number } {
+export function windowOf(cfg: Pick<BacktestRequest, "from" | "to">): { from: number; to: number } {
   return { from: utcDayStart(cfg.from), to: utcDayStart(cfg.to) + DAY_MS };
+}
+
+/**
+ * `request` as a run's configuration, its symbols listed.
+ * @throws Error when they are "ALL": only a backtest resolves it (src/engine/universe.ts).
+ */
+export function listedSymbolsConfig(request: BacktestRequest): BacktestConfig {
+  const { symbols } = request;
+  if (symbols === ALL_SYMBOLS) {
+    throw new Error(`backtest.symbols "${ALL_SYMBOLS}" must be resolved by a backtest before a run uses it`);
+  }
+  return { ...request, symbols };
 }
 
 function utcDayStart(date: string): number {

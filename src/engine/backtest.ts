@@ -27,8 +27,8 @@ import { openTickFeed } from "../adapters/market/tick-feed.ts";
 import { isTickKind, type MarketEvent } from "../adapters/market/types.ts";
 import { observeAppends } from "../adapters/store/observed.ts";
 import type { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
-import type { BacktestConfig } from "../config/schema.ts";
-import { windowOf } from "../config/schema.ts";
+import type { BacktestConfig, BacktestRequest } from "../config/schema.ts";
+import { ALL_SYMBOLS, windowOf } from "../config/schema.ts";
 import { bundledInstrumentCatalog, type InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import {
   bundledLeverageBracketCatalog,
@@ -43,7 +43,10 @@ import { createKernel } from "./kernel.ts";
 import { LogFold, readBackFold } from "./log-fold.ts";
 import { readRecordedRun, recordedInputs } from "./recorded-run.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
+import { backtestSymbols, MissingMarketDataError } from "./universe.ts";
 import { warmUp, warmUpWindow } from "./warm-up.ts";
+
+export { MissingMarketDataError } from "./universe.ts";
 
 /** The end-of-run summary. Money in USDT as decimal strings; barsPerSec from the wall clock (not in the log). */
 export interface BacktestSummary {
@@ -82,6 +85,11 @@ export interface BacktestSummary {
   fundingSettlements: Record<string, number>;
   /** Per symbol, market time (ms) from which its strategy was warm; absent when it never was. */
   warmFrom: Record<string, number>;
+  /**
+   * The symbols `--symbols ALL` found kline files of and did not trade, each with the reason (src/engine/universe.ts);
+   * empty when the symbols were listed, and in a resumed run's summary (the run records the symbols it trades).
+   */
+  skippedSymbols: Record<string, string>;
   /** Whether the run reached the end of its window (RunCompleted). */
   completed: boolean;
   events: number;
@@ -118,11 +126,6 @@ export interface BacktestDeps {
   parseThread?: ParseThread;
 }
 
-/** The data root holds no usable market data for the requested symbols and window. */
-export class MissingMarketDataError extends Error {
-  override name = "MissingMarketDataError";
-}
-
 /** The store already holds events; a backtest writes a log of its own. */
 export class StoreNotEmptyError extends Error {
   override name = "StoreNotEmptyError";
@@ -138,12 +141,22 @@ export function backtestRunId(config: BacktestConfig, files: readonly ArchiveFil
 }
 
 /**
- * Runs a backtest of `config` on the archive under `deps.dataRoot`, writing to `deps.store` (which must be empty).
- * @throws MissingMarketDataError when the data root lacks klines for a symbol/window, StoreNotEmptyError,
- *   MarketDataError (file:line) for a malformed input row, UnknownSymbolError (naming the instruments snapshot).
+ * Runs a backtest of `request` on the archive under `deps.dataRoot`, writing to `deps.store` (which must be empty).
+ * Symbols `"ALL"` are resolved first (`backtestSymbols`): the run trades and records that list, a symbol's kline
+ * files need not cover the whole window (what they lack is a gap), and the summary lists the skipped symbols.
+ * @throws MissingMarketDataError when the data root lacks klines for a listed symbol/window or `"ALL"` finds no
+ *   symbol, StoreNotEmptyError, MarketDataError (file:line) for a malformed input row, UnknownSymbolError
+ *   (naming the instruments snapshot).
  */
-export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): Promise<BacktestSummary> {
+export async function runBacktest(request: BacktestRequest, deps: BacktestDeps): Promise<BacktestSummary> {
   const instruments = deps.instruments ?? bundledInstrumentCatalog();
+  const { config, skipped } = await backtestSymbols(request, deps.dataRoot, instruments);
+  if (request.symbols === ALL_SYMBOLS) {
+    deps.logger.info(
+      { symbols: config.symbols, skipped: Object.keys(skipped) },
+      `--symbols ALL: ${config.symbols.length} symbols`,
+    );
+  }
   for (const symbol of config.symbols) instruments.get(symbol);
   const window = windowOf(config);
   const symbols = config.symbols;
@@ -155,7 +168,9 @@ export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): P
   const barsFromTrades = [...new Set(tickFiles.filter((f) => f.kind === "trades").map((f) => f.symbol))];
   let files: ArchiveFile[];
   try {
-    files = await discoverArchive(deps.dataRoot, { symbols, ...window }, { barsFromTrades });
+    // "ALL" trades a symbol wherever its files hold bars in the window; listed symbols must be covered.
+    const partial = request.symbols === ALL_SYMBOLS;
+    files = await discoverArchive(deps.dataRoot, { symbols, ...window }, { barsFromTrades, partial });
   } catch (err) {
     throw new MissingMarketDataError((err as Error).message);
   }
@@ -168,7 +183,11 @@ export async function runBacktest(config: BacktestConfig, deps: BacktestDeps): P
       { partial: true },
     );
   }
-  return executeBacktest(config, [...files, ...tickFiles], deps);
+  const summary = await executeBacktest(config, [...files, ...tickFiles], deps);
+  const warnings = Object.entries(skipped).map(
+    ([symbol, reason]) => `--symbols ALL skipped ${symbol}: ${reason}`,
+  );
+  return { ...summary, skippedSymbols: skipped, warnings: [...warnings, ...summary.warnings] };
 }
 
 /**
@@ -364,6 +383,7 @@ async function execute(
     barsWithoutMark: coverage.totals.barsWithoutMark,
     fundingSettlements: Object.fromEntries(coverage.symbols.map((c) => [c.symbol, c.fundingSettlements])),
     warmFrom: engine.warmFrom(),
+    skippedSymbols: {},
     completed: true,
     events: folded.events,
     barsPerSec: Math.round(((engine.stats.bars - barsBefore) / elapsedMs) * 1000),

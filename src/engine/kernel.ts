@@ -7,7 +7,7 @@
 import { marginedPositions } from "../actors/account.decide.ts";
 import type { AccountContext } from "../actors/account.machine.ts";
 import type { TickFeed } from "../adapters/market/tick-feed.ts";
-import type { MarketEvent, MarkPriceKline } from "../adapters/market/types.ts";
+import { isPriced, type MarketEvent, type MarkPriceKline } from "../adapters/market/types.ts";
 import type { VenueAccountView } from "../adapters/venue/simulated/liquidation.ts";
 import { SimulatedVenue } from "../adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../config/schema.ts";
@@ -84,6 +84,8 @@ export function createKernel(options: KernelOptions): Kernel {
         await engine.onBar(e.mark ? { ...e.bar, ...markFields(e.mark, options.recordMarkKline) } : e.bar);
         return;
       case "funding":
+        // Before the symbol's first bar nothing prices a settlement: only the strategies learn its rate.
+        if (!isPriced(e.funding)) return engine.onUnpricedFunding(e.funding);
         await engine.onFundingRate(e.funding);
         if (simulated) await simulated.settleFunding(e.funding, engine.onVenueReport);
         return;

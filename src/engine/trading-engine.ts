@@ -17,7 +17,7 @@ import type { RiskLimits } from "../domain/risk/types.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
-import type { AnyStrategy, PositionView, StrategyInput } from "../strategies/strategy.ts";
+import type { AnyStrategy, PositionView, StrategyFunding, StrategyInput } from "../strategies/strategy.ts";
 import { type Cause, OrderExecution } from "./order-execution.ts";
 import {
   describe,
@@ -289,6 +289,18 @@ export class TradingEngine {
       { kind: "funding", funding: settlement },
       { causationId: id!, eventTime: time },
     );
+  }
+
+  /**
+   * A settlement nothing priced (before the symbol's first bar, without a mark-price kline): not charged and not
+   * recorded — the strategies consuming funding learn its rate, in market order (a backtest's files hold it).
+   */
+  onUnpricedFunding(settlement: StrategyFunding): Promise<void> | undefined {
+    const time = settlement.fundingTime;
+    const released = this.releaseBefore(time);
+    const cause = { causationId: `funding:${settlement.symbol}:${time}`, eventTime: time };
+    const decide = () => this.decide(settlement.symbol, { kind: "funding", funding: settlement }, cause);
+    return released ? released.then(decide) : decide();
   }
 
   /**

@@ -4,8 +4,8 @@
  */
 import { archiveMarketEvents } from "../adapters/market/archive.ts";
 import type { ArchiveFile } from "../adapters/market/types.ts";
-import { type BacktestConfig, windowOf } from "../config/schema.ts";
-import { BAR_INTERVALS } from "../domain/bars/intervals.ts";
+import { type BacktestRequest, windowOf } from "../config/schema.ts";
+import { BAR_INTERVALS, type BarInterval } from "../domain/bars/intervals.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 
@@ -13,14 +13,23 @@ import type { TradingEngine } from "./trading-engine.ts";
  * The market time before the window that warms the strategy up: `warmupBars` (default: the strategy's own
  * `warmupBars`) bars of its first interval before `from`, ms; undefined for no warm-up.
  */
-export function warmUpWindow(config: BacktestConfig): { from: number; to: number } | undefined {
-  const strategy = getStrategy(config.strategy);
-  const params = strategyParams(strategy, config);
-  const bars = config.warmupBars ?? strategy.warmupBars(params);
+export function warmUpWindow(config: BacktestRequest): { from: number; to: number } | undefined {
+  const { bars: strategyBars, interval } = strategyWarmUp(config);
+  const bars = config.warmupBars ?? strategyBars;
   if (bars === 0) return undefined;
-  const interval = strategy.inputs(params).intervals[0] ?? "1m";
   const from = windowOf(config).from;
   return { from: from - bars * BAR_INTERVALS[interval], to: from };
+}
+
+/**
+ * What the configured strategy needs to be warm: `bars` of its first `interval` (its own `warmupBars`, whatever
+ * `backtest.warmupBars` reads before the window).
+ * @throws Error for an unknown strategy; ZodError for invalid parameters.
+ */
+export function strategyWarmUp(config: BacktestRequest): { bars: number; interval: BarInterval } {
+  const strategy = getStrategy(config.strategy);
+  const params = strategyParams(strategy, config);
+  return { bars: strategy.warmupBars(params), interval: strategy.inputs(params).intervals[0] ?? "1m" };
 }
 
 /** Feeds the bars and gaps of `files` inside `window` (from `warmUpWindow`) to the engine's strategies. */

@@ -12,12 +12,13 @@
  */
 import type { Logger } from "pino";
 import { archiveMarketEvents } from "../adapters/market/archive.ts";
-import type {
-  ArchiveFile,
-  Bar,
-  MarketEvent,
-  MarketWindow,
-  MarkPriceKline,
+import {
+  type ArchiveFile,
+  type Bar,
+  isPriced,
+  type MarketEvent,
+  type MarketWindow,
+  type MarkPriceKline,
 } from "../adapters/market/types.ts";
 import type { BookCapture } from "./book-capture.ts";
 import type { ReplayClock } from "./clock.ts";
@@ -126,6 +127,8 @@ export class MarketReplay {
     const { deps } = this;
     if (event.kind === "funding") {
       const f = event.funding;
+      // A settlement before the symbol's first bar that nothing prices: the archive has no mark to publish.
+      if (!isPriced(f)) return;
       deps.published.addFunding(f);
       await deps.exchange.onFunding({
         symbol: f.symbol,

@@ -10,6 +10,11 @@ const registry: Readonly<Record<string, AnyStrategy>> = {
   [multifactorV2.name]: multifactorV2,
 };
 
+/** The config keys of the registered strategies' parameters (`smaCross`, `multifactor`). */
+export const strategyConfigKeys: ReadonlySet<string> = new Set(
+  Object.values(registry).map((s) => s.configKey),
+);
+
 /** The registered strategy names, sorted. */
 export const strategyNames: readonly string[] = Object.keys(registry).sort();
 

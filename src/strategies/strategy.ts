@@ -38,9 +38,18 @@ export interface StrategyBar {
 export type StrategyInput =
   | { readonly kind: "bar"; readonly bar: StrategyBar }
   /** A realized funding settlement (rate per interval, positive: longs pay shorts). */
-  | { readonly kind: "funding"; readonly funding: EventData<"FundingRateSettled"> }
+  | { readonly kind: "funding"; readonly funding: StrategyFunding }
   /** Bars of the strategy's interval are missing: it must restart its warm-up (strategies.md §0). */
   | { readonly kind: "gap"; readonly gap: StrategyGap };
+
+/**
+ * A realized funding settlement as strategies see it: its rate (a ratio per interval, positive: longs pay
+ * shorts), time (ms) and interval (hours). Also the settlements nothing priced (before a symbol's first bar).
+ */
+export type StrategyFunding = Pick<
+  EventData<"FundingRateSettled">,
+  "symbol" | "fundingTime" | "fundingRate" | "fundingIntervalHours"
+>;
 
 /** Missing bars of one interval: openTimes [fromOpenTime, toOpenTime), ms. */
 export interface StrategyGap {

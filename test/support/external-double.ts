@@ -7,7 +7,7 @@
  * before it could be matched twice.
  */
 import { Observable } from "rxjs";
-import type { MarketEvent } from "../../src/adapters/market/types.ts";
+import { isPriced, type MarketEvent } from "../../src/adapters/market/types.ts";
 import { SimulatedVenue } from "../../src/adapters/venue/simulated/venue.ts";
 import type { BacktestConfig } from "../../src/config/schema.ts";
 import type { InstrumentCatalog } from "../../src/domain/instruments.catalog.ts";
@@ -97,7 +97,8 @@ export class ExternalDouble implements ExternalVenue {
     if (this.matched.has(key)) return;
     this.matched.add(key);
     if (e.kind === "bar") await this.sim.matchBar(e.bar, this.deliver, e.mark);
-    else if (e.kind === "funding") await this.sim.settleFunding(e.funding, this.deliver);
+    else if (e.kind === "funding" && isPriced(e.funding))
+      await this.sim.settleFunding(e.funding, this.deliver);
   }
 
   /**

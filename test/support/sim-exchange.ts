@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from "fastify";
 import { archiveMarketEvents, discoverArchive } from "../../src/adapters/market/archive.ts";
-import type { MarketEvent } from "../../src/adapters/market/types.ts";
+import { isPriced, type MarketEvent } from "../../src/adapters/market/types.ts";
 import { bundledInstrumentCatalog } from "../../src/domain/instruments.catalog.ts";
 import { bundledLeverageBracketCatalog } from "../../src/domain/margin/brackets.catalog.ts";
 import {
@@ -71,7 +71,7 @@ export async function simHarness(options: Partial<SimExchangeOptions> = {}): Pro
       if (e.kind === "bar") {
         exchange.now = e.bar.closeTime;
         await exchange.onBar(e.bar, e.mark);
-      } else if (e.kind === "funding") {
+      } else if (e.kind === "funding" && isPriced(e.funding)) {
         exchange.now = e.funding.fundingTime;
         await exchange.onFunding(e.funding);
       }

@@ -31,13 +31,15 @@ const KIND_ORDER: Record<ArchiveKind, number> = {
   markPrice1s: 5,
 };
 
+/** The 1m kline layouts, relative to the data root: a folder per symbol, `<root>/SYMBOL/1m/`. */
+const KLINE_ROOTS = ["futures/um/monthly/klines", "futures/um/ohlcv/klines"] as const;
+
 /**
  * Directories searched per kind, relative to the data root. The `monthly/` trees are what `fetchArchive`
  * writes; the others hold ranged `SYM-…-YYYY-MM-DD_YYYY-MM-DD.csv` files (the project's real-data set).
  */
 const DIRECTORIES: readonly { kind: ArchiveKind; dir: (symbol: string) => string }[] = [
-  { kind: "klines", dir: (s) => `futures/um/monthly/klines/${s}/1m` },
-  { kind: "klines", dir: (s) => `futures/um/ohlcv/klines/${s}/1m` },
+  ...KLINE_ROOTS.map((root) => ({ kind: "klines" as const, dir: (s: string) => `${root}/${s}/1m` })),
   { kind: "fundingRate", dir: (s) => `futures/um/monthly/fundingRate/${s}` },
   { kind: "fundingRate", dir: (s) => `futures/um/fundingRate/${s}` },
   { kind: "markPriceKlines", dir: (s) => `futures/um/monthly/markPriceKlines/${s}/8h` },
@@ -142,6 +144,49 @@ export async function discoverTickFiles(
       compareStrings(a.path, b.path),
   );
   return Promise.all(found.map(async (file) => ({ ...file, ...(await hashFile(file.absolutePath)) })));
+}
+
+/**
+ * Every symbol with a folder in a 1m kline layout under `dataRoot` (`futures/um/monthly/klines/SYMBOL`,
+ * `futures/um/ohlcv/klines/SYMBOL`), sorted, each once; folders not named like a symbol are left out.
+ */
+export async function klineSymbols(dataRoot: string): Promise<string[]> {
+  const names = await Promise.all(KLINE_ROOTS.map((root) => folderNames(join(dataRoot, root))));
+  return [...new Set(names.flat().filter((name) => SYMBOL.test(name)))].sort(compareStrings);
+}
+
+/**
+ * The 1m kline files of `symbol` under `dataRoot` whose name range overlaps `q` (`archiveFileRange`), by range
+ * start then path; listed by name only (not hashed).
+ * @throws Error for a CSV whose name carries no dates; RangeError for an invalid window or symbol.
+ */
+export async function klineFiles(
+  dataRoot: string,
+  symbol: string,
+  q: MarketWindow,
+): Promise<{ path: string; absolutePath: string; range: MarketWindow }[]> {
+  checkWindow(q);
+  if (!SYMBOL.test(symbol)) throw new RangeError(`invalid symbol "${symbol}": expected e.g. BTCUSDT`);
+  const found: { path: string; absolutePath: string; range: MarketWindow }[] = [];
+  for (const { kind, dir } of DIRECTORIES) {
+    if (kind !== "klines") continue;
+    for (const name of await csvNames(join(dataRoot, dir(symbol)))) {
+      const path = `${dir(symbol)}/${name}`;
+      const range = archiveFileRange(path);
+      if (range.from < q.to && range.to > q.from)
+        found.push({ path, absolutePath: join(dataRoot, path), range });
+    }
+  }
+  return found.sort((a, b) => a.range.from - b.range.from || compareStrings(a.path, b.path));
+}
+
+async function folderNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => !e.isFile()).map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
 }
 
 async function csvNames(dir: string): Promise<string[]> {

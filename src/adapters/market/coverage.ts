@@ -23,7 +23,7 @@ export interface SymbolCoverage {
   fundingSettlements: number;
   /** Of those, settlements priced at the last 1m close because no 8h mark-price kline opens at their time. */
   fundingAtLastClose: number;
-  /** Settlements in the window the files hold but not delivered: no mark-price kline and no earlier bar. */
+  /** Settlements in the window with no mark-price kline and no earlier bar: delivered without a price (not charged). */
   fundingSkipped: number;
   /** 8h mark-price klines overlapping the window. */
   markPriceKlines: number;
@@ -163,7 +163,7 @@ export class MarketCoverage {
       if (c.fundingSkipped > 0) {
         lines.push(
           `${c.symbol}: ${plural(c.fundingSkipped, "funding settlement")} before the first 1m bar and without a ` +
-            "mark-price kline: not charged",
+            "mark-price kline: not charged (strategies see its rate)",
         );
       }
       if (c.markPriceKlines === 0) {

@@ -66,7 +66,8 @@ export interface MarketStreamOptions {
  *   with `MarketDataError` naming both file:line positions. markPrice = open of the 8h mark-price kline with
  *   open_time = fundingTime floored to the minute (`markPriceKline`), else the close of the symbol's latest bar
  *   with closeTime < fundingTime, looking before `from` too (`lastClose`); a settlement with neither (before
- *   the symbol's first bar) is skipped and counted in the coverage (`fundingSkipped`).
+ *   the symbol's first bar) comes without a markPrice (strategies learn its rate; nothing charges or records it)
+ *   and is counted in the coverage (`fundingSkipped`).
  * - 1m mark-price klines (markPriceKlines files under `…/1m/` whose name range overlaps the window): each bar
  *   carries the mark kline of its minute (`mark`) when the files hold one; overlapping files are merged like
  *   the klines (the first file wins per minute). They are streamed in step with the bars (one row ahead, never
@@ -183,7 +184,12 @@ async function* symbolEvents(
     const markPrice = mark ?? lastClose;
     if (markPrice === undefined) {
       cov.fundingSkipped++;
-      return undefined;
+      const { fundingTime, fundingRate, fundingIntervalHours } = row;
+      return {
+        kind: "funding",
+        time: fundingTime,
+        funding: { symbol, fundingTime, fundingRate, fundingIntervalHours },
+      };
     }
     cov.fundingSettlements++;
     if (mark === undefined) cov.fundingAtLastClose++;

@@ -33,13 +33,26 @@ export interface FundingSettlement {
   fundingRate: string;
   /** Length of the funding interval, hours (usually 8). */
   fundingIntervalHours: number;
-  /** Mark price the payment is computed at (quote asset). */
-  markPrice: string;
+  /**
+   * Mark price the payment is computed at (quote asset). Absent (with `markPriceSource`) when nothing prices the
+   * settlement — before the symbol's first bar, without a mark-price kline: it is then not charged and not
+   * recorded, and only strategies learn its rate (an as-of funding join needs it).
+   */
+  markPrice?: string;
   /**
    * `markPriceKline`: open of the 8h mark-price kline opening at fundingTime floored to the minute;
    * `lastClose`: close of the symbol's latest 1m bar with closeTime < fundingTime (no mark kline available).
    */
-  markPriceSource: "markPriceKline" | "lastClose";
+  markPriceSource?: "markPriceKline" | "lastClose";
+}
+
+/** A settlement with its mark price: one the venue charges and the log records. */
+export type PricedFundingSettlement = FundingSettlement &
+  Required<Pick<FundingSettlement, "markPrice" | "markPriceSource">>;
+
+/** Whether `funding` has a mark price (see `FundingSettlement.markPrice`). */
+export function isPriced(funding: FundingSettlement): funding is PricedFundingSettlement {
+  return funding.markPrice !== undefined && funding.markPriceSource !== undefined;
 }
 
 /**

@@ -4,9 +4,10 @@
  * `--rest-url`/`--ws-url`) with the key pair of the environment (src/cli/api-keys.ts). Live asks for
  * `--confirm-live`. The same command on the same store continues an unfinished run.
  */
+import { listedSymbolsConfig } from "../../config/schema.ts";
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { API_KEY_ENV, requireApiKeyPair } from "../api-keys.ts";
-import { type Flags, UsageError, withContext } from "../context.ts";
+import { type CliContext, type Flags, UsageError, withContext } from "../context.ts";
 import { liveSummaryJsonLine, liveSummaryTable, servingBanner } from "../format.ts";
 import { serveUntilSignal } from "../serve.ts";
 import { openStoreForLive } from "../store.ts";
@@ -17,7 +18,7 @@ const REST_URLS = { testnet: "https://testnet.binancefuture.com", live: "https:/
 /**
  * Runs until `--until`, SIGINT or SIGTERM (the run then stops after the input in hand and can be continued),
  * printing the summary (table, or one JSON line with --json). Resolves to the exit code.
- * @throws ConfigError on an invalid configuration; UsageError on a bad mode, a missing confirmation or key.
+ * @throws ConfigError on an invalid configuration (symbols "ALL" included); UsageError on a bad mode, a missing confirmation or key.
  */
 export function runCommand(flags: Flags): Promise<number> {
   // Usage is checked before anything is loaded or opened (a UsageError exits 2).
@@ -36,7 +37,8 @@ export function runCommand(flags: Flags): Promise<number> {
   const ackKey = keys?.apiKey ?? (lockstep ? lockstepKey() : undefined);
   const until = untilOf(stringFlag(flags, "until"));
   const json = flags["json"] === true;
-  return withContext(flags, flags, async ({ cfg, logger, out, err, instruments, brackets }) => {
+  const action = async ({ cfg, logger, out, err, instruments, brackets }: CliContext): Promise<number> => {
+    const config = listedSymbolsConfig(cfg.backtest); // "ALL" is refused when the config is loaded
     const { runLive } = await import("../../engine/live-run.ts");
     const { openLiveMarketFeed } = await import("../../adapters/binance/market-feed.ts");
     const { liveMarketHistory } = await import("../../adapters/binance/market-history.ts");
@@ -57,7 +59,7 @@ export function runCommand(flags: Flags): Promise<number> {
             testnet: mode === "testnet" && flags["restUrl"] === undefined,
             apiKey: keys.apiKey,
             apiSecret: keys.apiSecret,
-            symbols: cfg.backtest.symbols,
+            symbols: config.symbols,
             logger,
             lockstep,
             clock: () => Date.now(),
@@ -74,7 +76,7 @@ export function runCommand(flags: Flags): Promise<number> {
               change: (to, reason) => operatorChangeTradingState(store, to, reason),
               announce: (url) => (json ? err : out)(servingBanner(url)),
             });
-      const summary = await runLive(mode, cfg.backtest, {
+      const summary = await runLive(mode, config, {
         store,
         logger,
         instruments,
@@ -85,10 +87,10 @@ export function runCommand(flags: Flags): Promise<number> {
         onStop: cfg.live.onStop,
         reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
         ...(venue ? { venue } : {}),
-        history: liveMarketHistory({ symbols: cfg.backtest.symbols, restUrl }),
+        history: liveMarketHistory({ symbols: config.symbols, restUrl }),
         openFeed: (from) =>
           openLiveMarketFeed({
-            symbols: cfg.backtest.symbols,
+            symbols: config.symbols,
             restUrl,
             ...(wsUrl ? { wsUrl } : {}),
             testnet: mode === "testnet" && flags["restUrl"] === undefined,
@@ -107,7 +109,8 @@ export function runCommand(flags: Flags): Promise<number> {
       process.off("SIGTERM", onSignal);
       await store.close();
     }
-  });
+  };
+  return withContext(flags, flags, action, { listedSymbolsFor: `run --mode ${mode}` });
 }
 
 /** The API key a paper run's lockstep acknowledgements carry (the double checks it): BINANCE_API_KEY. */

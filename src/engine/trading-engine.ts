@@ -200,8 +200,8 @@ export class TradingEngine {
 
   /**
    * Opens the account with `walletBalance` USDT (in hedge mode with `dualSidePosition: true`), configures each of
-   * the run's symbols with the leverage and margin type the strategy declares (SymbolConfigured), and records the risk limits it trades under (RiskLimitsSet), all
-   * before any order.
+   * the run's symbols with the leverage and margin type the strategy declares (SymbolConfigured), and records the
+   * risk limits it trades under (RiskLimitsSet), all before any order.
    */
   async openAccount(walletBalance: string, cause: Cause): Promise<void> {
     const { symbols } = this.options;

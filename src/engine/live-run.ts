@@ -47,7 +47,7 @@ import { type RecordedRun, readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import type { ExternalVenue, VenueAccount, VenueReport, VenueReportHandler } from "./venue.ts";
-import { warmUpWindow } from "./warm-up.ts";
+import { type WarmUpWindow, warmUpWindow } from "./warm-up.ts";
 import { recordWarmUp } from "./warm-up-record.ts";
 
 /** The modes of a live run. */
@@ -80,9 +80,11 @@ export interface LiveRunDeps {
   startTime: number;
   /**
    * The closed bars (and gaps) of every symbol in a window before the start, for the strategy's warm-up (REST
-   * klines). Absent: the strategy starts cold.
+   * klines, each bar with its taker buy volume when the exchange sent one), in market order; with
+   * `window.fundingFrom` (a strategy consuming funding) also the settlements with fundingFrom ≤ fundingTime < to
+   * (`GET /fapi/v1/fundingRate`). Absent: the strategy starts cold.
    */
-  history?: (window: { from: number; to: number }) => AsyncIterable<MarketEvent>;
+  history?: (window: WarmUpWindow) => AsyncIterable<MarketEvent>;
   /**
    * Market time at which the run completes (ms, exclusive, like a backtest's window end): once every symbol's
    * bar closing at `until` − 1 (or a gap reaching `until`) was handled, or at the first market event after it
@@ -286,9 +288,10 @@ async function execute(
     if (!checkpoint) {
       const warmUp = liveWarmUpWindow(config, startTime);
       if (warmUp && deps.history) {
-        // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars.
+        // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars and settlements.
         const history = deps.history(warmUp);
-        await recordWarmUp({ run, engine, runId, symbols: config.symbols, window: warmUp, history, cause });
+        const window = { from: warmUp.from, to: warmUp.to };
+        await recordWarmUp({ run, engine, runId, symbols: config.symbols, window, history, cause });
       }
       await engine.openAccount(openingBalance(config, account, logger), cause);
     }
@@ -490,16 +493,17 @@ function isNew(engine: TradingEngine, e: MarketEvent): boolean {
 
 /**
  * The window before a live run's start that warms its strategy up: `warmupBars` (default: the strategy's own) bars
- * of its first interval, ending at the start's minute; undefined for none.
+ * of its first interval, ending at the start's minute, with `fundingFrom` 8 h before its first bar when the
+ * strategy consumes funding (warm-up.ts `WarmUpWindow`); undefined for none.
  */
-export function liveWarmUpWindow(
-  config: BacktestConfig,
-  startTime: number,
-): { from: number; to: number } | undefined {
+export function liveWarmUpWindow(config: BacktestConfig, startTime: number): WarmUpWindow | undefined {
   const window = warmUpWindow(config);
   if (window === undefined) return undefined;
   const to = Math.floor(startTime / ONE_MINUTE_MS) * ONE_MINUTE_MS;
-  return { from: to - (window.to - window.from), to };
+  const from = to - (window.to - window.from);
+  return window.fundingFrom === undefined
+    ? { from, to }
+    : { from, to, fundingFrom: from - (window.from - window.fundingFrom) };
 }
 
 const ONE_MINUTE_MS = 60_000;

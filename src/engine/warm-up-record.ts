@@ -1,8 +1,9 @@
 /**
  * A live run's warm-up in its log: the bars and gaps its strategies warmed up on (REST klines before the start,
- * in no file) are recorded as one WarmUpRecorded per symbol before the account opens, so a replay or a what-if
- * warms up on exactly the same inputs (`warmUpEvents`). A backtest warms up on its manifest's files and records
- * nothing.
+ * in no file), with each bar's taker buy volume when the exchange sent one, and for a strategy consuming funding
+ * the settlements from 8 h before the first bar (`GET /fapi/v1/fundingRate`), are recorded as one WarmUpRecorded
+ * per symbol before the account opens, so a replay, a what-if or a restart warms up on exactly the same inputs
+ * (`warmUpEvents`). A backtest warms up on its manifest's files and records nothing.
  */
 import type { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import type { runMachine } from "../actors/run.machine.ts";
@@ -15,9 +16,10 @@ type WarmUpInput = EventData<"WarmUpRecorded">["inputs"][number];
 
 /**
  * Reads `history` (the warm-up window's market events, in market order), appends one WarmUpRecorded per symbol of
- * `symbols` (in that order) on the run's stream, then steps each symbol's strategy on its bars and gaps in order
- * (settlements are not warm-up inputs and are dropped).
- * @throws the history's errors (nothing is then recorded), EventSchemaError for a malformed bar.
+ * `symbols` (in that order) on the run's stream, then steps each symbol's strategy on its inputs in order: bars,
+ * gaps and settlements (a settlement reaches a strategy only when it consumes funding; the history holds them only
+ * then, see `LiveRunDeps.history`).
+ * @throws the history's errors (nothing is then recorded), EventSchemaError for a malformed bar or settlement.
  */
 export async function recordWarmUp(args: {
   run: EventSourcedActor<typeof runMachine>;
@@ -32,11 +34,22 @@ export async function recordWarmUp(args: {
   const inputs = new Map<string, WarmUpInput[]>(symbols.map((s) => [s, []]));
   for await (const e of args.history) {
     if (e.kind === "bar") {
-      const { openTime, open, high, low, close, volume } = e.bar;
-      inputs.get(e.bar.symbol)?.push([openTime, open, high, low, close, volume]);
+      const { openTime, open, high, low, close, volume, takerBuyVolume } = e.bar;
+      inputs
+        .get(e.bar.symbol)
+        ?.push(
+          takerBuyVolume === undefined
+            ? [openTime, open, high, low, close, volume]
+            : [openTime, open, high, low, close, volume, takerBuyVolume],
+        );
     } else if (e.kind === "gap") {
       const { fromOpenTime, toOpenTime, missingBars } = e.gap;
       inputs.get(e.gap.symbol)?.push({ fromOpenTime, toOpenTime, missingBars });
+    } else {
+      const { fundingTime, fundingRate, fundingIntervalHours, markPrice, markPriceSource } = e.funding;
+      inputs
+        .get(e.funding.symbol)
+        ?.push({ fundingTime, fundingRate, fundingIntervalHours, markPrice, markPriceSource });
     }
   }
   const recorded = symbols.map((symbol) => ({
@@ -48,23 +61,30 @@ export async function recordWarmUp(args: {
     for (const e of warmUpEvents(data)) {
       if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
       else if (e.kind === "gap") engine.warmUp({ kind: "gap", gap: e.gap }, e.time);
+      else engine.warmUp({ kind: "funding", funding: e.funding }, e.time);
     }
   }
 }
 
-/** The market events of a WarmUpRecorded, in order: bars at their closeTime, gaps at their toOpenTime. */
+/**
+ * The market events of a WarmUpRecorded, in order: bars at their closeTime (with `takerBuyVolume` from a
+ * 7-tuple, without it from a 6-tuple), gaps at their toOpenTime, settlements at their fundingTime.
+ */
 export function warmUpEvents(data: EventData<"WarmUpRecorded">): MarketEvent[] {
   const { symbol } = data;
   return data.inputs.map((input): MarketEvent => {
     if (Array.isArray(input)) {
-      const [openTime, open, high, low, close, volume] = input;
+      const [openTime, open, high, low, close, volume, takerBuyVolume] = input;
       const closeTime = openTime + 59_999;
+      const bar = { symbol, interval: "1m" as const, openTime, closeTime, open, high, low, close, volume };
       return {
         kind: "bar",
         time: closeTime,
-        bar: { symbol, interval: "1m", openTime, closeTime, open, high, low, close, volume },
+        bar: takerBuyVolume === undefined ? bar : { ...bar, takerBuyVolume },
       };
     }
+    if ("fundingTime" in input)
+      return { kind: "funding", time: input.fundingTime, funding: { symbol, ...input } };
     return { kind: "gap", time: input.toOpenTime, gap: { symbol, ...input } };
   });
 }

@@ -85,7 +85,7 @@ export function runCommand(flags: Flags): Promise<number> {
         onStop: cfg.live.onStop,
         reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
         ...(venue ? { venue } : {}),
-        history: liveMarketHistory({ symbols: cfg.backtest.symbols, restUrl }),
+        history: liveMarketHistory({ symbols: cfg.backtest.symbols, restUrl, logger }),
         openFeed: (from) =>
           openLiveMarketFeed({
             symbols: cfg.backtest.symbols,

@@ -108,6 +108,8 @@ export const tradeMachine = setup({
     ),
     closeTrade: assign({ trade: undefined }),
     recordSuppression: assign(({ context }) => ({ suppressedSignals: context.suppressedSignals + 1 })),
+    /** Nothing to keep (the values are in the log), but a transition needs an action to be taken (`can`). */
+    recordFactors: assign(() => ({})),
     recordTarget: assign(({ context, event }) => {
       if (event.type !== "TargetPositionSet" || !event.data.clientOrderId) return {};
       const { clientOrderId, secondClientOrderId } = event.data;
@@ -121,7 +123,7 @@ export const tradeMachine = setup({
   id: "trade",
   context: ({ input }) => ({ symbol: input.symbol, signals: 0, suppressedSignals: 0, targetOrders: 0 }),
   initial: "flat",
-  on: { SignalSuppressed: { actions: "recordSuppression" }, FactorComputed: {} },
+  on: { SignalSuppressed: { actions: "recordSuppression" }, FactorComputed: { actions: "recordFactors" } },
   states: {
     flat: {
       on: {

@@ -26,6 +26,7 @@ import { runBacktest } from "../src/engine/backtest.ts";
 import { type LiveRunSummary, runLive } from "../src/engine/live-run.ts";
 import { verifyReplay } from "../src/engine/replay.ts";
 import { WARM_UP_FUNDING_LOOKBACK_MS } from "../src/engine/warm-up.ts";
+import { WARM_UP_EVENT_BYTES } from "../src/engine/warm-up-record.ts";
 import type { EventData } from "../src/events/catalog.ts";
 import type { EventStore } from "../src/events/store.ts";
 import { hmacCredentials } from "../src/exchange-sim/auth.ts";
@@ -183,23 +184,28 @@ describe.skipIf(!root)("a 979-hour warm-up with taker volume and funding (FILUSD
 
   it("the paper run records the REST warm-up with its taker volumes and settlements", async () => {
     expect(paper.summary.completed).toBe(true);
-    const [warm, ...more] = await eventsOf(paperStore, "WarmUpRecorded");
-    expect(more).toEqual([]);
-    expect([warm!.from, warm!.to]).toEqual([warmFrom, window.from]);
-    const bars = warm!.inputs.filter((i) => Array.isArray(i));
+    // Consecutive events of at most 512 KiB of inputs each (EventStoreDB refuses a write above 1 MiB).
+    const parts = await eventsOf(paperStore, "WarmUpRecorded");
+    expect(parts.length).toBeGreaterThan(4);
+    for (const part of parts) {
+      expect([part.symbol, part.from, part.to]).toEqual(["FILUSDT", warmFrom, window.from]);
+      expect(JSON.stringify(part).length).toBeLessThan(WARM_UP_EVENT_BYTES + 1_000);
+    }
+    const warm = { inputs: parts.flatMap((p) => p.inputs) };
+    const bars = warm.inputs.filter((i) => Array.isArray(i));
     const rows = csvRows(warmFrom, window.from);
     expect(rows).toHaveLength(58_740);
     expect(bars.map((b) => [b[0], b[4], b[6]])).toEqual(rows.map((r) => [r.openTime, r.close, r.taker]));
-    const funding = warm!.inputs.flatMap((i) => (!Array.isArray(i) && "fundingTime" in i ? [i] : []));
+    const funding = warm.inputs.flatMap((i) => (!Array.isArray(i) && "fundingTime" in i ? [i] : []));
     // The rates as the exchange spells them ("0.00010000", the file's "6.9E-7" as "0.00000069"): the same numbers.
     const rate = (r: string) => new Decimal(r).toFixed();
     expect(funding.map((s) => [s.fundingTime, rate(s.fundingRate), s.fundingIntervalHours])).toEqual(
       csvSettlements(fundingFrom, window.from).map((s) => [s.fundingTime, rate(s.fundingRate), 8]),
     );
     // In market order: the first settlement (2023-08-02 00:00) comes before the first bar (05:00).
-    expect(warm!.inputs[0]).toEqual(funding[0]);
-    // 58,740 7-tuples and the settlements: a few MB in one event, which SQLite takes.
-    const bytes = JSON.stringify(warm).length;
+    expect(warm.inputs[0]).toEqual(funding[0]);
+    // 58,740 7-tuples and the settlements: a few MB in all.
+    const bytes = JSON.stringify(warm.inputs).length;
     expect(bytes).toBeGreaterThan(3_000_000);
     expect(statSync(paperFile).size).toBeGreaterThan(bytes);
     // Paging 59 pages of 1 000 klines and the settlements over the double's REST takes seconds, not minutes.

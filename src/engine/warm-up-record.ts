@@ -1,9 +1,14 @@
 /**
  * A live run's warm-up in its log: the bars and gaps its strategies warmed up on (REST klines before the start,
  * in no file), with each bar's taker buy volume when the exchange sent one, and for a strategy consuming funding
- * the settlements from 8 h before the first bar (`GET /fapi/v1/fundingRate`), are recorded as one WarmUpRecorded
- * per symbol before the account opens, so a replay, a what-if or a restart warms up on exactly the same inputs
+ * the settlements from 8 h before the first bar (`GET /fapi/v1/fundingRate`), are recorded as WarmUpRecorded events
+ * before the account opens, so a replay, a what-if or a restart warms up on exactly the same inputs
  * (`warmUpEvents`). A backtest warms up on its manifest's files and records nothing.
+ *
+ * A symbol's inputs are split into consecutive WarmUpRecorded events of at most `WARM_UP_EVENT_BYTES` of inputs
+ * each, every one its own append: EventStoreDB refuses a write above 1 MiB (its default MaxAppendSize), and a
+ * 979-hour warm-up is some 4 MB of bars per symbol. A symbol's warm-up is its events' inputs in log order (a
+ * short warm-up, or a log written before the split, has one event per symbol).
  */
 import type { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import type { runMachine } from "../actors/run.machine.ts";
@@ -15,8 +20,15 @@ import type { TradingEngine } from "./trading-engine.ts";
 type WarmUpInput = EventData<"WarmUpRecorded">["inputs"][number];
 
 /**
- * Reads `history` (the warm-up window's market events, in market order), appends one WarmUpRecorded per symbol of
- * `symbols` (in that order) on the run's stream, then steps each symbol's strategy on its inputs in order: bars,
+ * The most JSON bytes of inputs one WarmUpRecorded holds (a single input larger than that is an event of its
+ * own): half of EventStoreDB's default 1 MiB append limit, leaving room for the envelope.
+ */
+export const WARM_UP_EVENT_BYTES = 512 * 1024;
+
+/**
+ * Reads `history` (the warm-up window's market events, in market order), appends the WarmUpRecorded events of each
+ * symbol of `symbols` (in that order; `warmUpParts`, one append each) on the run's stream, then steps each
+ * symbol's strategy on its inputs in order: bars,
  * gaps and settlements (a settlement reaches a strategy only when it consumes funding; the history holds them only
  * then, see `LiveRunDeps.history`).
  * @throws the history's errors (nothing is then recorded), EventSchemaError for a malformed bar or settlement.
@@ -52,11 +64,13 @@ export async function recordWarmUp(args: {
         ?.push({ fundingTime, fundingRate, fundingIntervalHours, markPrice, markPriceSource });
     }
   }
-  const recorded = symbols.map((symbol) => ({
-    type: "WarmUpRecorded" as const,
-    data: { runId, symbol, from: window.from, to: window.to, inputs: inputs.get(symbol)! },
-  }));
-  await run.commit(recorded, args.cause);
+  const recorded = symbols.flatMap((symbol) =>
+    warmUpParts(inputs.get(symbol)!).map((part) => ({
+      type: "WarmUpRecorded" as const,
+      data: { runId, symbol, from: window.from, to: window.to, inputs: part },
+    })),
+  );
+  for (const event of recorded) await run.commit([event], args.cause);
   for (const { data } of recorded) {
     for (const e of warmUpEvents(data)) {
       if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);
@@ -64,6 +78,25 @@ export async function recordWarmUp(args: {
       else engine.warmUp({ kind: "funding", funding: e.funding }, e.time);
     }
   }
+}
+
+/**
+ * `inputs` cut into consecutive parts of at most `maxBytes` JSON bytes each (an input larger than that alone);
+ * one empty part for no inputs (a symbol's warm-up is always recorded).
+ */
+export function warmUpParts(inputs: readonly WarmUpInput[], maxBytes = WARM_UP_EVENT_BYTES): WarmUpInput[][] {
+  const parts: WarmUpInput[][] = [[]];
+  let bytes = 0;
+  for (const input of inputs) {
+    const size = JSON.stringify(input).length + 1;
+    if (bytes + size > maxBytes && parts.at(-1)!.length > 0) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts.at(-1)!.push(input);
+    bytes += size;
+  }
+  return parts;
 }
 
 /**

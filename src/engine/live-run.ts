@@ -5,7 +5,7 @@
  * one queue, so the engine handles one input at a time, in the order they arrived.
  *
  * The log is self-contained: every market input the strategy consumed is in it (BarClosed with the minute's whole
- * mark kline, FundingRateSettled, MarketDataGapDetected, and the warm-up's bars in WarmUpRecorded), every
+ * mark kline, FundingRateSettled, MarketDataGapDetected, and the warm-up's bars and settlements in WarmUpRecorded), every
  * order's intent is appended before the venue sees it (the store is flushed before an external submit), and a unit of work (a checkpoint of the engine and the simulated venue, then a flush) ends
  * after the run's opening and after every input, market event or venue report. The run id derives from the mode
  * and the configuration, so the same command on the same store finds its run again: an unfinished one continues

@@ -1,7 +1,9 @@
 /**
  * The USDⓈ-M market wire formats the live market source reads (binance-usdm.md §5.3 payloads, §7.1 REST), parsed
  * and checked: `<s>@kline_1m` and `<s>@markPrice@1s` stream messages, `GET /fapi/v1/klines` rows and
- * `GET /fapi/v1/fundingRate` rows. Prices and rates stay the decimal strings exactly as received; times are ms
+ * `GET /fapi/v1/fundingRate` rows. A kline's taker buy base volume (`k.V`, REST column 9) becomes the bar's
+ * `takerBuyVolume` when the message has it: Binance always sends it, the local double only when its data have it,
+ * and a bar without it has none (never "0"). Prices and rates stay the decimal strings exactly as received; times are ms
  * epoch numbers. A message that breaks its format throws `BinanceWireError` naming the message type and field.
  */
 import { z } from "zod";

@@ -93,8 +93,11 @@ async function eventsOf<T extends "WarmUpRecorded" | "BarClosed" | "FactorComput
   return found;
 }
 
-/** A paper run of `config` against a lockstep double serving 42 days of history, into the SQLite file. */
-async function paperRun(): Promise<{ summary: LiveRunSummary; historyMs: number }> {
+/**
+ * A paper run of `config` against a fresh lockstep double serving 42 days of history, into `store` (default: the
+ * SQLite file `paperFile`, closed after).
+ */
+async function paperRun(target?: EventStore): Promise<{ summary: LiveRunSummary; historyMs: number }> {
   const instruments = bundledInstrumentCatalog();
   const brackets = bundledLeverageBracketCatalog();
   const sim = await createExchangeSim({
@@ -114,7 +117,7 @@ async function paperRun(): Promise<{ summary: LiveRunSummary; historyMs: number 
     historyMs: 42 * 24 * HOUR,
   });
   const url = await sim.listen({ port: 0 });
-  const store = SqliteEventStore.open(paperFile);
+  const store = target ?? SqliteEventStore.open(paperFile);
   try {
     const history = liveMarketHistory({ symbols: config.symbols, restUrl: url, logger });
     let historyMs = 0;
@@ -146,9 +149,25 @@ async function paperRun(): Promise<{ summary: LiveRunSummary; historyMs: number 
     });
     return { summary, historyMs };
   } finally {
-    await store.close();
+    if (target === undefined) await store.close();
     await sim.close();
   }
+}
+
+/** `store`, whose append of its `n`-th WarmUpRecorded event fails (a run killed while it records its warm-up). */
+function killedAtWarmUpPart(store: EventStore, n: number): EventStore {
+  let parts = 0;
+  return new Proxy(store, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key !== "append") return typeof value === "function" ? value.bind(target) : value;
+      return (stream: string, events: { type: string }[], expected: unknown) => {
+        parts += events.filter((e) => e.type === "WarmUpRecorded").length;
+        if (parts >= n) return Promise.reject(new Error("killed"));
+        return (value as (...args: unknown[]) => unknown).call(target, stream, events, expected);
+      };
+    },
+  });
 }
 
 describe.skipIf(!root)("a 979-hour warm-up with taker volume and funding (FILUSDT, 12 columns)", () => {
@@ -224,6 +243,17 @@ describe.skipIf(!root)("a 979-hour warm-up with taker volume and funding (FILUSD
     expect(paperFactors).toHaveLength(24);
     expect(factors(paperFactors)).toEqual(factors(await eventsOf(backtestStore, "FactorComputed")));
   });
+
+  it("a paper run killed while recording its warm-up continues without recording a part twice", async () => {
+    const store = new InMemoryEventStore();
+    await expect(paperRun(killedAtWarmUpPart(store, 3))).rejects.toThrow("killed");
+    const before = await eventsOf(store, "WarmUpRecorded");
+    expect(before).toHaveLength(2);
+    const continued = await paperRun(store);
+    expect(continued.summary.continued).toBe(true);
+    expect(await eventsOf(store, "WarmUpRecorded")).toEqual(await eventsOf(paperStore, "WarmUpRecorded"));
+    expect(continued.summary.eventLogSha256).toBe(paper.summary.eventLogSha256);
+  }, 600_000);
 
   it("replay --verify re-runs the paper run from its log alone to the same bytes", async () => {
     const report = await verifyReplay(paperStore, { dataRoot: root!, logger });

@@ -27,6 +27,7 @@ import type { BacktestConfig, LiveConfig } from "../config/schema.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
+import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
@@ -288,10 +289,21 @@ async function execute(
     if (!checkpoint) {
       const warmUp = liveWarmUpWindow(config, startTime);
       if (warmUp && deps.history) {
-        // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars and settlements.
+        // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars and settlements; a run killed
+        // while it opened re-appends none of the parts it recorded.
         const history = deps.history(warmUp);
         const window = { from: warmUp.from, to: warmUp.to };
-        await recordWarmUp({ run, engine, runId, symbols: config.symbols, window, history, cause });
+        const already = recorded ? await recordedWarmUp(store, runId) : [];
+        await recordWarmUp({
+          run,
+          engine,
+          runId,
+          symbols: config.symbols,
+          window,
+          history,
+          cause,
+          recorded: already,
+        });
       }
       await engine.openAccount(openingBalance(config, account, logger), cause);
     }
@@ -526,6 +538,14 @@ function symbolOf(e: MarketEvent): string {
 function resumeFrom(engine: TradingEngine, symbols: readonly string[]): number | undefined {
   const next = symbols.map((s) => engine.marketCursor(s).expectedOpenTime);
   return next.some((t) => t === undefined) ? undefined : Math.min(...(next as number[]));
+}
+
+/** The WarmUpRecorded events of run `runId`, in log order. */
+async function recordedWarmUp(store: EventStore, runId: string): Promise<EventData<"WarmUpRecorded">[]> {
+  const found: EventData<"WarmUpRecorded">[] = [];
+  for await (const e of store.readStream(streams.run(runId)))
+    if (e.type === "WarmUpRecorded") found.push(e.data as EventData<"WarmUpRecorded">);
+  return found;
 }
 
 /**

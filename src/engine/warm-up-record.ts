@@ -13,9 +13,10 @@
 import type { EventSourcedActor } from "../actors/event-sourced-actor.ts";
 import type { runMachine } from "../actors/run.machine.ts";
 import type { MarketEvent } from "../adapters/market/types.ts";
-import type { EventData } from "../events/catalog.ts";
+import { type EventData, validateEvent } from "../events/catalog.ts";
 import type { Cause } from "./order-execution.ts";
 import type { TradingEngine } from "./trading-engine.ts";
+import { CannotResumeError } from "./units-of-work.ts";
 
 type WarmUpInput = EventData<"WarmUpRecorded">["inputs"][number];
 
@@ -31,7 +32,8 @@ export const WARM_UP_EVENT_BYTES = 512 * 1024;
  * symbol's strategy on its inputs in order: bars,
  * gaps and settlements (a settlement reaches a strategy only when it consumes funding; the history holds them only
  * then, see `LiveRunDeps.history`).
- * @throws the history's errors (nothing is then recorded), EventSchemaError for a malformed bar or settlement.
+ * @throws the history's errors (nothing is then recorded), EventSchemaError for a malformed bar or settlement,
+ *   CannotResumeError when `recorded` is not the start of what the history gives.
  */
 export async function recordWarmUp(args: {
   run: EventSourcedActor<typeof runMachine>;
@@ -41,6 +43,12 @@ export async function recordWarmUp(args: {
   window: { from: number; to: number };
   history: AsyncIterable<MarketEvent>;
   cause: Cause;
+  /**
+   * The WarmUpRecorded events already in the log, in order: those of a run killed while it opened (before its
+   * first checkpoint). They must be the first of the events this history gives (same data), which are then not
+   * appended again; the rest are.
+   */
+  recorded?: readonly EventData<"WarmUpRecorded">[];
 }): Promise<void> {
   const { run, engine, runId, symbols, window } = args;
   const inputs = new Map<string, WarmUpInput[]>(symbols.map((s) => [s, []]));
@@ -70,7 +78,19 @@ export async function recordWarmUp(args: {
       data: { runId, symbol, from: window.from, to: window.to, inputs: part },
     })),
   );
-  for (const event of recorded) await run.commit([event], args.cause);
+  const already = args.recorded ?? [];
+  for (const [i, event] of recorded.entries()) {
+    if (i >= already.length) await run.commit([event], args.cause);
+    else if (JSON.stringify(already[i]) !== JSON.stringify(validateEvent("WarmUpRecorded", event.data)))
+      throw new CannotResumeError(
+        `run ${runId}: its recorded warm-up (WarmUpRecorded ${i + 1} of ${already.length}, ${event.data.symbol}) ` +
+          "differs from the exchange's history of the same window; it cannot be continued",
+      );
+  }
+  if (already.length > recorded.length)
+    throw new CannotResumeError(
+      `run ${runId}: its log holds ${already.length} WarmUpRecorded events, the warm-up gives ${recorded.length}`,
+    );
   for (const { data } of recorded) {
     for (const e of warmUpEvents(data)) {
       if (e.kind === "bar") engine.warmUp({ kind: "bar", bar: e.bar }, e.time);

@@ -20,6 +20,8 @@ import {
   parseMarketMessage,
 } from "../src/adapters/binance/market-wire.ts";
 import type { Bar } from "../src/adapters/market/types.ts";
+import { simCommandOptions } from "../src/cli/commands/exchange-sim.ts";
+import { UsageError } from "../src/cli/context.ts";
 import { WARM_UP_EVENT_BYTES, warmUpEvents, warmUpParts } from "../src/engine/warm-up-record.ts";
 import { type EventData, EventSchemaError, validateEvent } from "../src/events/catalog.ts";
 import { klines } from "../src/exchange-sim/klines.ts";
@@ -254,6 +256,20 @@ describe("WarmUpRecorded", () => {
     );
     expect(warmUpParts([])).toEqual([[]]);
     expect(WARM_UP_EVENT_BYTES).toBeLessThan(1_048_576); // EventStoreDB's default MaxAppendSize
+  });
+});
+
+describe("exchange-sim --history-days", () => {
+  it("sets the days of history before --from (default 1); anything but an integer 0–400 is a usage error", () => {
+    const flags = { port: "0", symbols: "FILUSDT", from: "2023-09-12", lockstep: true };
+    expect(simCommandOptions(flags).historyDays).toBe(1);
+    expect(simCommandOptions({ ...flags, historyDays: "42" }).historyDays).toBe(42);
+    expect(simCommandOptions({ ...flags, historyDays: "0" }).historyDays).toBe(0);
+    for (const bad of ["-1", "1.5", "401", "x", ""])
+      expect(() => simCommandOptions({ ...flags, historyDays: bad })).toThrow(
+        /--history-days: expected an integer/,
+      );
+    expect(() => simCommandOptions({ ...flags, historyDays: "401" })).toThrow(UsageError);
   });
 });
 

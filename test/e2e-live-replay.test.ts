@@ -163,7 +163,11 @@ describe.skipIf(!root)("replay of live runs made against the double", () => {
     expect(warm.map((w) => w.symbol)).toEqual(config.symbols);
     for (const w of warm) {
       expect(w.to).toBe(window.from);
-      const openTimes = w.inputs.map((i) => (Array.isArray(i) ? i[0] : i.fromOpenTime));
+      // sma-cross consumes no funding: bars (OHLCV, so 6-tuples without a taker volume) and no settlements.
+      expect(w.inputs.every((i) => Array.isArray(i) && i.length === 6)).toBe(true);
+      const openTimes = w.inputs.map((i) =>
+        Array.isArray(i) ? i[0] : "fromOpenTime" in i ? i.fromOpenTime : -1,
+      );
       expect(openTimes).toHaveLength(200);
       expect(openTimes.at(-1)).toBe(window.from - 60_000);
       expect(openTimes.every((t, n) => n === 0 || t === openTimes[n - 1]! + 60_000)).toBe(true);

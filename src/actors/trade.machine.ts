@@ -107,9 +107,9 @@ export const tradeMachine = setup({
         : {},
     ),
     closeTrade: assign({ trade: undefined }),
-    /** A strategy's factors are recorded; the trade's context does not change. */
-    recordFactors: assign(() => ({})),
     recordSuppression: assign(({ context }) => ({ suppressedSignals: context.suppressedSignals + 1 })),
+    /** Nothing to keep (the values are in the log), but a transition needs an action to be taken (`can`). */
+    recordFactors: assign(() => ({})),
     recordTarget: assign(({ context, event }) => {
       if (event.type !== "TargetPositionSet" || !event.data.clientOrderId) return {};
       const { clientOrderId, secondClientOrderId } = event.data;

@@ -265,6 +265,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     )
     .option("--balance <usdt>", "initial wallet balance, USDT (default: 10000)")
     .option(
+      "--history-days <n>",
+      "days of market history before --from served over REST from the start, for a client's warm-up (default: 1; 42 covers a 979-hour warm-up with its funding)",
+    )
+    .option(
       "--captures <paths>",
       "replay recorded depth, bookTicker and trades captures (files or directories under the data root, comma-separated); the window is narrowed to them",
     )

@@ -176,10 +176,11 @@ export async function runBacktest(request: BacktestRequest, deps: BacktestDeps):
   }
   const before = warmUpWindow(config);
   if (before !== undefined) {
-    // The files of the window and whatever files hold bars before it (the warm-up reads what there is).
+    // The files of the window and whatever files hold bars (and, for a strategy consuming funding, settlements
+    // from 8 h earlier) before it: the warm-up reads what there is.
     files = await discoverArchive(
       deps.dataRoot,
-      { symbols, from: before.from, to: window.to },
+      { symbols, from: before.fundingFrom ?? before.from, to: window.to },
       { partial: true },
     );
   }

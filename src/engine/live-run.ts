@@ -5,7 +5,7 @@
  * one queue, so the engine handles one input at a time, in the order they arrived.
  *
  * The log is self-contained: every market input the strategy consumed is in it (BarClosed with the minute's whole
- * mark kline, FundingRateSettled, MarketDataGapDetected, and the warm-up's bars in WarmUpRecorded), every
+ * mark kline, FundingRateSettled, MarketDataGapDetected, and the warm-up's bars and settlements in WarmUpRecorded), every
  * order's intent is appended before the venue sees it (the store is flushed before an external submit), and a unit of work (a checkpoint of the engine and the simulated venue, then a flush) ends
  * after the run's opening and after every input, market event or venue report. The run id derives from the mode
  * and the configuration, so the same command on the same store finds its run again: an unfinished one continues
@@ -27,6 +27,7 @@ import type { BacktestConfig, LiveConfig } from "../config/schema.ts";
 import { canonical, Dec } from "../domain/decimal.ts";
 import type { InstrumentCatalog } from "../domain/instruments.catalog.ts";
 import type { LeverageBracketCatalog } from "../domain/margin/brackets.catalog.ts";
+import type { EventData } from "../events/catalog.ts";
 import type { EventStore } from "../events/store.ts";
 import { streams } from "../events/streams.ts";
 import { getStrategy, strategyParams } from "../strategies/registry.ts";
@@ -47,7 +48,7 @@ import { type RecordedRun, readRecordedRun } from "./recorded-run.ts";
 import type { TradingEngine } from "./trading-engine.ts";
 import { CannotResumeError, UnitsOfWork } from "./units-of-work.ts";
 import type { ExternalVenue, VenueAccount, VenueReport, VenueReportHandler } from "./venue.ts";
-import { warmUpWindow } from "./warm-up.ts";
+import { type WarmUpWindow, warmUpWindow } from "./warm-up.ts";
 import { recordWarmUp } from "./warm-up-record.ts";
 
 /** The modes of a live run. */
@@ -80,9 +81,11 @@ export interface LiveRunDeps {
   startTime: number;
   /**
    * The closed bars (and gaps) of every symbol in a window before the start, for the strategy's warm-up (REST
-   * klines). Absent: the strategy starts cold.
+   * klines, each bar with its taker buy volume when the exchange sent one), in market order; with
+   * `window.fundingFrom` (a strategy consuming funding) also the settlements with fundingFrom ≤ fundingTime < to
+   * (`GET /fapi/v1/fundingRate`). Absent: the strategy starts cold.
    */
-  history?: (window: { from: number; to: number }) => AsyncIterable<MarketEvent>;
+  history?: (window: WarmUpWindow) => AsyncIterable<MarketEvent>;
   /**
    * Market time at which the run completes (ms, exclusive, like a backtest's window end): once every symbol's
    * bar closing at `until` − 1 (or a gap reaching `until`) was handled, or at the first market event after it
@@ -286,9 +289,21 @@ async function execute(
     if (!checkpoint) {
       const warmUp = liveWarmUpWindow(config, startTime);
       if (warmUp && deps.history) {
-        // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars.
+        // Recorded in the log (WarmUpRecorded), so a replay warms up on the same bars and settlements; a run killed
+        // while it opened re-appends none of the parts it recorded.
         const history = deps.history(warmUp);
-        await recordWarmUp({ run, engine, runId, symbols: config.symbols, window: warmUp, history, cause });
+        const window = { from: warmUp.from, to: warmUp.to };
+        const already = recorded ? await recordedWarmUp(store, runId) : [];
+        await recordWarmUp({
+          run,
+          engine,
+          runId,
+          symbols: config.symbols,
+          window,
+          history,
+          cause,
+          recorded: already,
+        });
       }
       await engine.openAccount(openingBalance(config, account, logger), cause);
     }
@@ -490,16 +505,17 @@ function isNew(engine: TradingEngine, e: MarketEvent): boolean {
 
 /**
  * The window before a live run's start that warms its strategy up: `warmupBars` (default: the strategy's own) bars
- * of its first interval, ending at the start's minute; undefined for none.
+ * of its first interval, ending at the start's minute, with `fundingFrom` 8 h before its first bar when the
+ * strategy consumes funding (warm-up.ts `WarmUpWindow`); undefined for none.
  */
-export function liveWarmUpWindow(
-  config: BacktestConfig,
-  startTime: number,
-): { from: number; to: number } | undefined {
+export function liveWarmUpWindow(config: BacktestConfig, startTime: number): WarmUpWindow | undefined {
   const window = warmUpWindow(config);
   if (window === undefined) return undefined;
   const to = Math.floor(startTime / ONE_MINUTE_MS) * ONE_MINUTE_MS;
-  return { from: to - (window.to - window.from), to };
+  const from = to - (window.to - window.from);
+  return window.fundingFrom === undefined
+    ? { from, to }
+    : { from, to, fundingFrom: from - (window.from - window.fundingFrom) };
 }
 
 const ONE_MINUTE_MS = 60_000;
@@ -522,6 +538,14 @@ function symbolOf(e: MarketEvent): string {
 function resumeFrom(engine: TradingEngine, symbols: readonly string[]): number | undefined {
   const next = symbols.map((s) => engine.marketCursor(s).expectedOpenTime);
   return next.some((t) => t === undefined) ? undefined : Math.min(...(next as number[]));
+}
+
+/** The WarmUpRecorded events of run `runId`, in log order. */
+async function recordedWarmUp(store: EventStore, runId: string): Promise<EventData<"WarmUpRecorded">[]> {
+  const found: EventData<"WarmUpRecorded">[] = [];
+  for await (const e of store.readStream(streams.run(runId)))
+    if (e.type === "WarmUpRecorded") found.push(e.data as EventData<"WarmUpRecorded">);
+  return found;
 }
 
 /**

@@ -110,26 +110,38 @@ const schemas = {
   }),
   /**
    * The market inputs a live run's strategy warmed up on before its start (REST klines: bars and gaps of one
-   * symbol, in order), so the log holds every input the strategy consumed (a backtest's warm-up is in its files).
-   * Recorded once per symbol, before the account opens.
+   * symbol, in order; for a strategy consuming funding, the settlements too), so the log holds every input the
+   * strategy consumed (a backtest's warm-up is in its files). Recorded once per symbol, before the account opens.
    */
   WarmUpRecorded: z.strictObject({
     runId: z.string().min(1),
     symbol: SymbolName,
-    /** The warm-up window [from, to), ms. */
+    /** The warm-up window [from, to) of the bars, ms. Settlements reach back 8 h before `from` (see inputs). */
     from: EpochMs,
     to: EpochMs,
     /**
-     * In market order: a closed 1m bar as `[openTime, open, high, low, close, volume]` (closeTime = openTime +
-     * 59 999), or a gap (its market time is `toOpenTime`).
+     * In market order (time, then settlement < gap < bar): a closed 1m bar as `[openTime, open, high, low, close,
+     * volume]`, or `[…, takerBuyVolume]` when its source had the taker buy base volume (closeTime = openTime +
+     * 59 999); a gap (its market time is `toOpenTime`); or a funding settlement (its market time is
+     * `fundingTime`; only for a strategy consuming funding, from `from` − 8 h, so that the rate in force at the
+     * first bar is known). Logs written before taker volumes and settlements were recorded hold only 6-tuples
+     * and gaps, and read back as they were.
      */
     inputs: z.array(
       z.union([
         z.tuple([EpochMs, Decimal, Decimal, Decimal, Decimal, Decimal]),
+        z.tuple([EpochMs, Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]),
         z.strictObject({
           fromOpenTime: EpochMs,
           toOpenTime: EpochMs,
           missingBars: z.number().int().positive(),
+        }),
+        z.strictObject({
+          fundingTime: EpochMs,
+          fundingRate: Decimal,
+          fundingIntervalHours: z.number().int().positive(),
+          markPrice: Decimal,
+          markPriceSource: z.enum(["markPriceKline", "lastClose"]),
         }),
       ]),
     ),

@@ -2,7 +2,7 @@
  * REST klines (`klines`, `markPriceKlines`) of the published 1m bars, and of longer intervals aggregated from
  * them as Binance builds them: UTC-aligned
  * buckets (`floor(openTime / interval)`), O = first open, H = max high, L = min low, C = last close, volume the
- * exact sum; only buckets closed at the exchange clock (closeTime = openTime + interval − 1 ≤ now). A bucket with
+ * exact sum, taker buy volume the exact sum when every minute of the bucket has one (else absent); only buckets closed at the exchange clock (closeTime = openTime + interval − 1 ≤ now). A bucket with
  * missing minutes is built from the minutes present (Binance has no holes to show).
  */
 import { Decimal } from "decimal.js";
@@ -37,7 +37,18 @@ function minuteKline(published: PublishedBar, source: KlineSource): Bar {
   const { bar, mark } = published;
   if (source === "trade") return bar;
   const m = mark ?? { open: bar.close, high: bar.close, low: bar.close, close: bar.close };
-  return { ...bar, open: m.open, high: m.high, low: m.low, close: m.close, volume: "0" };
+  const { symbol, interval, openTime, closeTime } = bar;
+  return {
+    symbol,
+    interval,
+    openTime,
+    closeTime,
+    open: m.open,
+    high: m.high,
+    low: m.low,
+    close: m.close,
+    volume: "0",
+  };
 }
 
 /**
@@ -78,16 +89,27 @@ export function klines(
   return q.startTime !== undefined ? inRange.slice(0, q.limit) : inRange.slice(-q.limit);
 }
 
-/** 1m bars (one symbol, in time order) aggregated into `ms`-long UTC buckets. */
+/**
+ * 1m bars (one symbol, in time order) aggregated into `ms`-long UTC buckets; a bucket's taker buy volume is the
+ * sum of its minutes' when each has one, else absent.
+ */
 function aggregate(minutes: readonly Bar[], interval: string, ms: number): Bar[] {
   const out: Bar[] = [];
   let volume = new Decimal(0);
+  let taker: Decimal | undefined;
+  const close = (last: Bar | undefined) => {
+    if (last === undefined) return;
+    last.volume = volume.toFixed();
+    if (taker === undefined) delete last.takerBuyVolume;
+    else last.takerBuyVolume = taker.toFixed();
+  };
   for (const m of minutes) {
     const openTime = m.openTime - (m.openTime % ms);
     const last = out.at(-1);
     if (last === undefined || last.openTime !== openTime) {
-      if (last !== undefined) last.volume = volume.toFixed();
+      close(last);
       volume = new Decimal(m.volume);
+      taker = m.takerBuyVolume === undefined ? undefined : new Decimal(m.takerBuyVolume);
       out.push({ ...m, interval: interval as "1m", openTime, closeTime: openTime + ms - 1 });
       continue;
     }
@@ -95,8 +117,8 @@ function aggregate(minutes: readonly Bar[], interval: string, ms: number): Bar[]
     if (compareDecimals(m.low, last.low) < 0) last.low = m.low;
     last.close = m.close;
     volume = volume.plus(m.volume);
+    taker = taker === undefined || m.takerBuyVolume === undefined ? undefined : taker.plus(m.takerBuyVolume);
   }
-  const last = out.at(-1);
-  if (last !== undefined) last.volume = volume.toFixed();
+  close(out.at(-1));
   return out;
 }

@@ -11,7 +11,7 @@ import { BinanceApiError, integerParameter, invalidSymbol, mandatoryParameter } 
 import { KLINE_INTERVALS_MS, klines } from "./klines.ts";
 import type { MarketHistory, WindowQuery } from "./market-history.ts";
 import type { RouteWeight } from "./weight.ts";
-import { fundingRateItem, klineRow, premiumIndexItem } from "./wire.ts";
+import { fundingRateItem, klineRow, markKlineRow, premiumIndexItem } from "./wire.ts";
 
 /** What the public routes read. */
 export interface PublicRouteDeps {
@@ -58,7 +58,8 @@ export function publicRoutes(app: FastifyInstance, deps: PublicRouteDeps): void 
       if (q.interval === undefined || q.interval === "") throw mandatoryParameter("interval");
       if (KLINE_INTERVALS_MS[q.interval] === undefined)
         throw new BinanceApiError(400, -1120, "Invalid interval.");
-      return klines(history, symbol, q.interval, windowOf(q, 500, 1500), now(), source).map(klineRow);
+      const rows = klines(history, symbol, q.interval, windowOf(q, 500, 1500), now(), source);
+      return rows.map(source === "trade" ? klineRow : markKlineRow);
     });
 
   app.get<Query>("/fapi/v1/fundingRate", { config: { weight: 1 } }, async (request) => {

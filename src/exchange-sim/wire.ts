@@ -1,49 +1,51 @@
 /**
  * Binance USDⓈ-M wire formats of the market data the double serves (binance-usdm.md §5.3; the REST klines,
  * fundingRate and premiumIndex responses). Prices are the archive's decimal strings, unchanged; times are ms
- * epoch numbers. The archive's bars carry OHLCV only, so the quote volume, trade count and taker-buy columns
- * are "0" / 0 and the first/last trade ids -1.
+ * epoch numbers. The bars carry OHLCV and, from the official 12-column kline files, the taker buy base volume;
+ * the quote volume, trade count and taker buy quote volume are not carried ("0" / 0) and the first/last trade
+ * ids are -1. The taker buy volume is never made up: a bar without it (an OHLCV file, bars built from trades
+ * without the column) has a REST row cut after the trade count (9 columns: no taker buy base, taker buy quote,
+ * ignore) and a kline message without `V` and `Q`, which a client reads as "not known" (never as 0). Binance
+ * itself always sends them.
  */
 import { compareDecimals } from "../adapters/market/csv.ts";
 import type { Bar, FundingSettlement, MarkPriceKline } from "../adapters/market/types.ts";
 import type { UpcomingFunding } from "./market-history.ts";
 
-/** A REST kline: the 12 columns of `GET /fapi/v1/klines`. */
-export type KlineRow = [
-  number,
-  string,
-  string,
-  string,
-  string,
-  string,
-  number,
-  string,
-  number,
-  string,
-  string,
-  string,
-];
+/**
+ * A REST kline: the 12 columns of `GET /fapi/v1/klines` (open time, O, H, L, C, volume, close time, quote volume,
+ * trades, taker buy base, taker buy quote, ignore), or its first 9 when the bar has no taker buy volume.
+ */
+export type KlineRow =
+  | [number, string, string, string, string, string, number, string, number]
+  | [number, string, string, string, string, string, number, string, number, string, string, string];
 
-/** `bar` as a row of `GET /fapi/v1/klines`: open time, O, H, L, C, volume, close time, quote volume, trades, taker-buy base, taker-buy quote, ignore. */
+/**
+ * `bar` as a row of `GET /fapi/v1/klines`: 12 columns with its taker buy volume (column 9) when it has one, else
+ * cut after the trade count (see the module comment).
+ */
 export function klineRow(bar: Bar): KlineRow {
-  return [
-    bar.openTime,
-    bar.open,
-    bar.high,
-    bar.low,
-    bar.close,
-    bar.volume,
-    bar.closeTime,
-    "0",
-    0,
-    "0",
-    "0",
-    "0",
-  ];
+  const { openTime, open, high, low, close, volume, closeTime, takerBuyVolume } = bar;
+  return takerBuyVolume === undefined
+    ? [openTime, open, high, low, close, volume, closeTime, "0", 0]
+    : [openTime, open, high, low, close, volume, closeTime, "0", 0, takerBuyVolume, "0", "0"];
 }
 
-/** The `<symbol>@kline_1m` message of `bar` at event time `eventTime`; `closed` is its `k.x`. */
+/**
+ * A mark-price kline as a row of `GET /fapi/v1/markPriceKlines`: open time, O, H, L, C, then Binance's ignored
+ * columns ("0", the close time, "0", 0, "0", "0", "0"): always 12 columns.
+ */
+export function markKlineRow(bar: Bar): KlineRow {
+  const { openTime, open, high, low, close, closeTime } = bar;
+  return [openTime, open, high, low, close, "0", closeTime, "0", 0, "0", "0", "0"];
+}
+
+/**
+ * The `<symbol>@kline_1m` message of `bar` at event time `eventTime`; `closed` is its `k.x`. `V` (taker buy base
+ * volume) and `Q` (taker buy quote volume, not carried: "0") only when the bar has a taker buy volume.
+ */
 export function klineMessage(bar: Bar, closed: boolean, eventTime: number): Record<string, unknown> {
+  const taker = bar.takerBuyVolume === undefined ? {} : { V: bar.takerBuyVolume, Q: "0" };
   return {
     e: "kline",
     E: eventTime,
@@ -63,8 +65,7 @@ export function klineMessage(bar: Bar, closed: boolean, eventTime: number): Reco
       n: 0,
       x: closed,
       q: "0",
-      V: "0",
-      Q: "0",
+      ...taker,
       B: "0",
     },
   };

@@ -169,6 +169,8 @@ export class FakeBinanceMarket {
       .filter((b) => !this.hidden.has(`${symbol}@${b.openTime}`))
       .sort((a, b) => a.openTime - b.openTime)
       .slice(0, limit);
+    // Binance always sends the taker buy volume; the archive's OHLCV bars have none, so (like the double) the
+    // row then ends after the trade count rather than make one up.
     return bars.map((b) => [
       b.openTime,
       b.open,
@@ -179,9 +181,7 @@ export class FakeBinanceMarket {
       b.closeTime,
       "0",
       0,
-      "0",
-      "0",
-      "0",
+      ...(b.takerBuyVolume === undefined ? [] : [b.takerBuyVolume, "0", "0"]),
     ]);
   }
 
@@ -256,8 +256,7 @@ export class FakeBinanceMarket {
         n: 1,
         x: closed,
         q: "0",
-        V: "0",
-        Q: "0",
+        ...(bar.takerBuyVolume === undefined ? {} : { V: closed ? bar.takerBuyVolume : "0", Q: "0" }),
         B: "0",
       },
     });

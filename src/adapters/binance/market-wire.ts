@@ -1,10 +1,13 @@
 /**
  * The USDⓈ-M market wire formats the live market source reads (binance-usdm.md §5.3 payloads, §7.1 REST), parsed
  * and checked: `<s>@kline_1m` and `<s>@markPrice@1s` stream messages, `GET /fapi/v1/klines` rows and
- * `GET /fapi/v1/fundingRate` rows. Prices and rates stay the decimal strings exactly as received; times are ms
+ * `GET /fapi/v1/fundingRate` rows. A kline's taker buy base volume (`k.V`, REST column 9) becomes the bar's
+ * `takerBuyVolume` when the message has it: Binance always sends it, the local double only when its data have it,
+ * and a bar without it has none (never "0"). Prices and rates stay the decimal strings exactly as received; times are ms
  * epoch numbers. A message that breaks its format throws `BinanceWireError` naming the message type and field.
  */
 import { z } from "zod";
+import { compareDecimals } from "../market/csv.ts";
 import type { Bar } from "../market/types.ts";
 
 /** One minute in ms: the only kline interval the live source reads. */
@@ -41,6 +44,8 @@ const klineSchema = z.object({
     h: price,
     l: price,
     v: price,
+    /** Taker buy base asset volume: Binance always sends it; the local double only when its data have it. */
+    V: price.optional(),
     x: z.boolean(),
   }),
 });
@@ -55,6 +60,8 @@ const markPriceSchema = z.object({
 });
 
 const restKlineSchema = z.tuple([time, price, price, price, price, price, time], z.unknown());
+/** Index of the taker buy base asset volume in a `GET /fapi/v1/klines` row. */
+const REST_TAKER_BUY_VOLUME = 9;
 
 const restFundingSchema = z.object({
   symbol,
@@ -120,6 +127,7 @@ export function parseMarketMessage(message: unknown): KlineMessage | MarkPriceMe
       close: k.c,
       volume: k.v,
     };
+    if (k.V !== undefined) bar.takerBuyVolume = takerBuyVolume(k.V, k.v, "kline message", "k.V");
     return { kind: "kline", symbol: m.s, eventTime: m.E, closed: k.x, bar };
   }
   if (type === "markPriceUpdate") {
@@ -137,14 +145,43 @@ export function parseMarketMessage(message: unknown): KlineMessage | MarkPriceMe
 }
 
 /**
- * One `GET /fapi/v1/klines` row (`[openTime, open, high, low, close, volume, closeTime, …]`) as a 1m `Bar` of
- * `symbol`. @throws BinanceWireError naming the row's index for a malformed row.
+ * One `GET /fapi/v1/klines` row (`[openTime, open, high, low, close, volume, closeTime, quoteVolume, trades,
+ * takerBuyVolume, …]`) as a 1m `Bar` of `symbol`, with `takerBuyVolume` (column 9) when the row has that column
+ * (Binance's always do; the local double's only when its data have it): a row without it gives a bar without
+ * it, never "0". @throws BinanceWireError naming the row's index for a malformed row (column 9 included: a
+ * decimal string ≤ the volume).
  */
 export function barFromRestKline(symbolName: string, row: unknown, index: number): Bar {
   const where = `GET /fapi/v1/klines ${symbolName} row ${index}`;
   const [openTime, open, high, low, close, volume, closeTime] = checkWire(restKlineSchema, row, where);
   checkMinute(openTime, closeTime, where);
-  return { symbol: symbolName, interval: "1m", openTime, closeTime, open, high, low, close, volume };
+  const bar: Bar = {
+    symbol: symbolName,
+    interval: "1m",
+    openTime,
+    closeTime,
+    open,
+    high,
+    low,
+    close,
+    volume,
+  };
+  const taker = (row as unknown[])[REST_TAKER_BUY_VOLUME];
+  if (taker !== undefined) {
+    const checked = checkWire(price, taker, `${where} column ${REST_TAKER_BUY_VOLUME}`);
+    bar.takerBuyVolume = takerBuyVolume(checked, volume, where, `column ${REST_TAKER_BUY_VOLUME}`);
+  }
+  return bar;
+}
+
+/** A taker buy volume checked against its bar's volume. @throws BinanceWireError when it exceeds it. */
+function takerBuyVolume(taker: string, volume: string, where: string, field: string): string {
+  if (compareDecimals(taker, volume) > 0)
+    throw new BinanceWireError(
+      where,
+      `field ${field}: taker buy volume ${taker} exceeds the volume ${volume}`,
+    );
+  return taker;
 }
 
 /** One `GET /fapi/v1/fundingRate` row. @throws BinanceWireError naming the row's index for a malformed row. */

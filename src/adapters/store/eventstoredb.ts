@@ -419,5 +419,11 @@ function storeError(what: string, error: unknown): EventStoreError {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  if (error.message !== "") return error.message;
+  // The client's command errors may have no message (e.g. MaxAppendSizeExceededError): say what they are.
+  const { type, maxAppendSize } = error as { type?: unknown; maxAppendSize?: unknown };
+  if (typeof maxAppendSize === "number")
+    return `${error.name}: the append is larger than the server's maximum append size (${maxAppendSize} bytes)`;
+  return type === undefined ? error.name : `${error.name} (${String(type)})`;
 }

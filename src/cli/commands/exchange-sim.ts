@@ -32,6 +32,8 @@ export interface SimCommandOptions {
   faults: Fault[];
   /** `--captures PATH[,PATH]`: recorded book and trade streams to replay (src/exchange-sim/book-capture.ts). */
   captures?: string[];
+  /** `--history-days N`: days of history before `from` the REST endpoints serve from the start (default 1). */
+  historyDays: number;
 }
 
 /** Everything a double needs but its exchange core. */
@@ -82,6 +84,7 @@ export function exchangeSimCommand(flags: Flags): Promise<number> {
         lockstep: options.lockstep,
         faults: options.faults,
         ...(options.captures === undefined ? {} : { captures: options.captures }),
+        historyMs: options.historyDays * 86_400_000,
         ...(options.speed === undefined ? {} : { speed: options.speed }),
         ...(credentials === undefined ? {} : { credentials }),
         exchangeInfo: loadExchangeInfoSnapshot(cfg.instruments),
@@ -107,7 +110,8 @@ export function exchangeSimCommand(flags: Flags): Promise<number> {
  * (required), `--from YYYY-MM-DD` (required), `--to` (default: `--from`), `--speed N` > 0 (default 1) or
  * `--lockstep`, `--balance USDT` (default 10000), `--faults SPEC` (src/exchange-sim/faults.ts), `--captures
  * PATH[,PATH]` (recorded depth, bookTicker and trades files or directories under the data root; the window is
- * then narrowed to the captures' span, src/exchange-sim/book-capture.ts).
+ * then narrowed to the captures' span, src/exchange-sim/book-capture.ts), `--history-days N` an integer 0–400
+ * (default 1: the days before `--from` served over REST for a client's warm-up).
  * @throws UsageError naming the option (for `--faults`, the fault and its parameter).
  */
 export function simCommandOptions(flags: Flags): SimCommandOptions {
@@ -156,7 +160,13 @@ export function simCommandOptions(flags: Flags): SimCommandOptions {
     throw new UsageError(
       `--captures: expected paths such as futures/um/ws-capture/derived, got "${capturesText}"`,
     );
+  const historyText = text("historyDays") ?? "1";
+  if (!/^\d{1,3}$/.test(historyText) || Number(historyText) > 400)
+    throw new UsageError(
+      `--history-days: expected an integer number of days 0–400 (history before --from), got "${historyText}"`,
+    );
   return {
+    historyDays: Number(historyText),
     port: Number(portText),
     symbols,
     from,

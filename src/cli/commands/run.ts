@@ -87,7 +87,7 @@ export function runCommand(flags: Flags): Promise<number> {
         onStop: cfg.live.onStop,
         reconcileEveryMs: cfg.live.reconcileMinutes * 60_000,
         ...(venue ? { venue } : {}),
-        history: liveMarketHistory({ symbols: config.symbols, restUrl }),
+        history: liveMarketHistory({ symbols: config.symbols, restUrl, logger }),
         openFeed: (from) =>
           openLiveMarketFeed({
             symbols: config.symbols,

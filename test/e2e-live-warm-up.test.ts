@@ -14,24 +14,17 @@ import { join } from "node:path";
 import { Decimal } from "decimal.js";
 import pino from "pino";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { exchangeTime } from "../src/adapters/binance/exchange-time.ts";
-import { openLiveMarketFeed } from "../src/adapters/binance/market-feed.ts";
-import { liveMarketHistory } from "../src/adapters/binance/market-history.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { BacktestConfigSchema, windowOf } from "../src/config/schema.ts";
-import { bundledInstrumentCatalog } from "../src/domain/instruments.catalog.ts";
-import { bundledLeverageBracketCatalog } from "../src/domain/margin/brackets.catalog.ts";
 import { runBacktest } from "../src/engine/backtest.ts";
-import { type LiveRunSummary, runLive } from "../src/engine/live-run.ts";
+import type { LiveRunSummary } from "../src/engine/live-run.ts";
 import { verifyReplay } from "../src/engine/replay.ts";
 import { WARM_UP_FUNDING_LOOKBACK_MS } from "../src/engine/warm-up.ts";
 import { WARM_UP_EVENT_BYTES } from "../src/engine/warm-up-record.ts";
 import type { EventData } from "../src/events/catalog.ts";
 import type { EventStore } from "../src/events/store.ts";
-import { hmacCredentials } from "../src/exchange-sim/auth.ts";
-import { SimExchange, tradingRoutes } from "../src/exchange-sim/exchange/index.ts";
-import { createExchangeSim } from "../src/exchange-sim/server.ts";
+import { paperRunWithHistory } from "./support/live-double.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 vi.mock("../src/strategies/registry.ts", async (importOriginal) => {
@@ -41,7 +34,6 @@ vi.mock("../src/strategies/registry.ts", async (importOriginal) => {
 
 const root = requireRealData("a 979-hour warm-up with taker volume and funding on FILUSDT 2023-08..09");
 const logger = pino({ level: process.env.PERPSOURCE_TEST_LOG ?? "silent" });
-const API_KEY = "test-api-key";
 const HOUR = 3_600_000;
 const config = BacktestConfigSchema.parse({
   strategy: "warm-up-probe",
@@ -93,64 +85,18 @@ async function eventsOf<T extends "WarmUpRecorded" | "BarClosed" | "FactorComput
   return found;
 }
 
-/**
- * A paper run of `config` against a fresh lockstep double serving 42 days of history, into `store` (default: the
- * SQLite file `paperFile`, closed after).
- */
+/** A paper run of `config` against a fresh lockstep double serving 42 days of history, into `store` (default: the
+ * SQLite file `paperFile`, closed after). */
 async function paperRun(target?: EventStore): Promise<{ summary: LiveRunSummary; historyMs: number }> {
-  const instruments = bundledInstrumentCatalog();
-  const brackets = bundledLeverageBracketCatalog();
-  const sim = await createExchangeSim({
-    dataRoot: root!,
-    symbols: config.symbols,
-    window,
-    lockstep: true,
-    credentials: hmacCredentials(API_KEY, "test-api-secret"),
-    exchange: new SimExchange({
-      instruments,
-      brackets,
-      symbols: config.symbols,
-      walletBalance: config.initialBalance,
-    }),
-    tradingRoutes,
-    logger,
-    historyMs: 42 * 24 * HOUR,
-  });
-  const url = await sim.listen({ port: 0 });
   const store = target ?? SqliteEventStore.open(paperFile);
+  let historyMs = 0;
   try {
-    const history = liveMarketHistory({ symbols: config.symbols, restUrl: url, logger });
-    let historyMs = 0;
-    const summary = await runLive("paper", config, {
-      store,
-      logger,
-      instruments,
-      brackets,
-      startTime: await exchangeTime(url),
-      until: window.to,
-      history: (w) => {
-        const events = history(w);
-        return (async function* timed() {
-          const started = performance.now();
-          yield* events;
-          historyMs = performance.now() - started;
-        })();
-      },
-      openFeed: (from) =>
-        openLiveMarketFeed({
-          from,
-          symbols: config.symbols,
-          restUrl: url,
-          wsUrl: url.replace(/^http/, "ws"),
-          logger,
-          lockstep: true,
-          apiKey: API_KEY,
-        }),
+    const summary = await paperRunWithHistory(root!, config, store, 42, (ms) => {
+      historyMs = ms;
     });
     return { summary, historyMs };
   } finally {
     if (target === undefined) await store.close();
-    await sim.close();
   }
 }
 

@@ -7,6 +7,7 @@
 import pino from "pino";
 import { exchangeTime } from "../../src/adapters/binance/exchange-time.ts";
 import { openLiveMarketFeed } from "../../src/adapters/binance/market-feed.ts";
+import { liveMarketHistory } from "../../src/adapters/binance/market-history.ts";
 import { BinanceVenue, type BinanceVenueOptions } from "../../src/adapters/binance/venue.ts";
 import { type BacktestConfig, BacktestConfigSchema, windowOf } from "../../src/config/schema.ts";
 import { Dec } from "../../src/domain/decimal.ts";
@@ -101,6 +102,69 @@ export async function runAgainst(
         apiKey: API_KEY,
       }),
   });
+}
+
+/**
+ * A paper run of `run` (any strategy) into `store` against a fresh lockstep double over `root` that serves
+ * `historyDays` days of REST history before the window (a strategy's warm-up: 42 days cover a 979-hour one and its
+ * settlements). `onHistoryDone` gets the wall time the warm-up history took, ms.
+ */
+export async function paperRunWithHistory(
+  root: string,
+  run: BacktestConfig,
+  store: EventStore,
+  historyDays: number,
+  onHistoryDone?: (ms: number) => void,
+): Promise<LiveRunSummary> {
+  const runWindow = windowOf(run);
+  const sim = await createExchangeSim({
+    dataRoot: root,
+    symbols: run.symbols,
+    window: runWindow,
+    lockstep: true,
+    credentials: hmacCredentials(API_KEY, API_SECRET),
+    exchange: new SimExchange({
+      instruments,
+      brackets,
+      symbols: run.symbols,
+      walletBalance: run.initialBalance,
+    }),
+    tradingRoutes,
+    logger,
+    historyMs: historyDays * 86_400_000,
+  });
+  const url = await sim.listen({ port: 0 });
+  try {
+    const history = liveMarketHistory({ symbols: run.symbols, restUrl: url, logger });
+    return await runLive("paper", run, {
+      store,
+      logger,
+      instruments,
+      brackets,
+      startTime: await exchangeTime(url),
+      until: runWindow.to,
+      history: (w) => {
+        const events = history(w);
+        return (async function* timed() {
+          const started = performance.now();
+          yield* events;
+          onHistoryDone?.(performance.now() - started);
+        })();
+      },
+      openFeed: (from) =>
+        openLiveMarketFeed({
+          from,
+          symbols: run.symbols,
+          restUrl: url,
+          wsUrl: url.replace(/^http/, "ws"),
+          logger,
+          lockstep: true,
+          apiKey: API_KEY,
+        }),
+    });
+  } finally {
+    await sim.close();
+  }
 }
 
 /** Fills as `time|symbol|side|quantity|price`, in log order. */

@@ -1,6 +1,6 @@
 /**
  * All read models of the event log, folded in one pass with no I/O: positions, PnL and the equity curve,
- * orders, risk, runs, the bar count and the last applied global position. `createProjections()` starts an
+ * orders, trades (round trips), risk, runs, the bar count and the last applied global position. `createProjections()` starts an
  * empty fold; `apply` feeds it one event at a time in global order (catch-up or live).
  */
 import { createHash } from "node:crypto";
@@ -21,6 +21,7 @@ import {
   type TradingRiskView,
 } from "./risk.ts";
 import { RunsProjection, type RunView } from "./runs.ts";
+import { TradesProjection, type TradeView } from "./trades.ts";
 
 export {
   type CurveQuery,
@@ -36,6 +37,7 @@ export type { RiskLimitUse, RiskView, SymbolExposure, TradingRiskView } from "./
 /** GET /risk: exposure at mark, the trading state and the risk engine's record, and each limit with its use. */
 export type AccountRiskView = RiskView & TradingRiskView & { limits: RiskLimitUse[] };
 export type { RunView } from "./runs.ts";
+export type { TradeView } from "./trades.ts";
 
 /** The figures a run summary takes from the projections. Money in USDT decimal strings. */
 export interface ProjectionSummary {
@@ -113,6 +115,8 @@ export interface Projections {
   /** Orders in submission order, filtered and paged, with the count before paging. */
   orders(query?: OrderQuery): { total: number; orders: OrderView[] };
   order(clientOrderId: string): OrderView | undefined;
+  /** Every round trip (trades.ts: flat to flat; a flip closes one and opens the next), in the order they opened. */
+  trades(): TradeView[];
   risk(): AccountRiskView;
   /** The trading state and the pre-trade risk engine's record (denials, state changes). */
   tradingRisk(): TradingRiskView;
@@ -133,6 +137,7 @@ class ProjectionFold implements Projections {
   private readonly ordersFold = new OrdersProjection();
   private readonly runsFold = new RunsProjection();
   private readonly tradingRiskFold = new TradingRiskProjection();
+  private readonly tradesFold = new TradesProjection();
   private barCount = 0;
   private applied = 0;
   private last: number | null = null;
@@ -156,11 +161,13 @@ class ProjectionFold implements Projections {
         this.tradingRiskFold.sample(this.pnlFold.curve.lastEquity()!);
         break;
       case "FillBooked":
+        this.tradesFold.fill(e.data, time); // first: it throws on an inconsistent fill before anything changes
         this.positionsFold.book(e.data, time);
         this.pnlFold.bookFill(e.data);
         this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.commission), time);
         break;
       case "FundingFeeBooked":
+        this.tradesFold.fund(e.data);
         this.pnlFold.bookFunding(e.data);
         this.positionsFold.fund(e.data);
         this.tradingRiskFold.book(new Dec(e.data.fundingFee), time);
@@ -169,6 +176,7 @@ class ProjectionFold implements Projections {
         this.positionsFold.configure(e.data);
         break;
       case "PositionLiquidated":
+        this.tradesFold.liquidate(e.data, time);
         this.positionsFold.liquidate(e.data, time);
         this.pnlFold.bookLiquidation(e.data);
         this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.clearanceFee), time);
@@ -272,6 +280,10 @@ class ProjectionFold implements Projections {
 
   order(clientOrderId: string): OrderView | undefined {
     return this.ordersFold.get(clientOrderId);
+  }
+
+  trades(): TradeView[] {
+    return this.tradesFold.views();
   }
 
   risk(): AccountRiskView {

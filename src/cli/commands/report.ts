@@ -67,7 +67,8 @@ async function reportStore(url: string): Promise<RunReport> {
   try {
     store = await openExistingStore(url);
   } catch (error) {
-    throw new ReportStoreError(`store ${name}: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    throw new ReportStoreError(message.includes(name) ? message : `store ${name}: ${message}`);
   }
   try {
     return await foldRun(store, name);

@@ -115,7 +115,10 @@ export interface Projections {
   /** Orders in submission order, filtered and paged, with the count before paging. */
   orders(query?: OrderQuery): { total: number; orders: OrderView[] };
   order(clientOrderId: string): OrderView | undefined;
-  /** Every round trip (trades.ts: flat to flat; a flip closes one and opens the next), in the order they opened. */
+  /**
+   * Every round trip (trades.ts: flat to flat; a flip closes one and opens the next), in the order they opened.
+   * @throws Error for projections created with `trades: false`.
+   */
   trades(): TradeView[];
   risk(): AccountRiskView;
   /** The trading state and the pre-trade risk engine's record (denials, state changes). */
@@ -137,15 +140,16 @@ class ProjectionFold implements Projections {
   private readonly ordersFold = new OrdersProjection();
   private readonly runsFold = new RunsProjection();
   private readonly tradingRiskFold = new TradingRiskProjection();
-  private readonly tradesFold = new TradesProjection();
+  private readonly tradesFold: TradesProjection | undefined;
   private barCount = 0;
   private applied = 0;
   private last: number | null = null;
   private lastTime: number | null = null;
   private readonly audit: LogAudit | undefined;
 
-  constructor(audit: boolean, equityCurve: boolean) {
+  constructor(audit: boolean, equityCurve: boolean, trades: boolean) {
     this.audit = audit ? new LogAudit() : undefined;
+    this.tradesFold = trades ? new TradesProjection() : undefined;
     this.pnlFold = new PnlProjection(equityCurve);
   }
 
@@ -161,13 +165,13 @@ class ProjectionFold implements Projections {
         this.tradingRiskFold.sample(this.pnlFold.curve.lastEquity()!);
         break;
       case "FillBooked":
-        this.tradesFold.fill(e.data, time); // first: it throws on an inconsistent fill before anything changes
+        this.tradesFold?.fill(e.data, time); // first: it throws on an inconsistent fill before anything changes
         this.positionsFold.book(e.data, time);
         this.pnlFold.bookFill(e.data);
         this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.commission), time);
         break;
       case "FundingFeeBooked":
-        this.tradesFold.fund(e.data);
+        this.tradesFold?.fund(e.data);
         this.pnlFold.bookFunding(e.data);
         this.positionsFold.fund(e.data);
         this.tradingRiskFold.book(new Dec(e.data.fundingFee), time);
@@ -176,7 +180,7 @@ class ProjectionFold implements Projections {
         this.positionsFold.configure(e.data);
         break;
       case "PositionLiquidated":
-        this.tradesFold.liquidate(e.data, time);
+        this.tradesFold?.liquidate(e.data, time);
         this.positionsFold.liquidate(e.data, time);
         this.pnlFold.bookLiquidation(e.data);
         this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.clearanceFee), time);
@@ -283,6 +287,7 @@ class ProjectionFold implements Projections {
   }
 
   trades(): TradeView[] {
+    if (!this.tradesFold) throw new Error("trades were not folded: createProjections({ trades: false })");
     return this.tradesFold.views();
   }
 
@@ -336,9 +341,12 @@ class ProjectionFold implements Projections {
  * turn it off only for a log this process has just written through its actors. `equityCurve: false` keeps only
  * the curve's last sample and its running maximum drawdown (`pnl()` and `summary()` stay exact; `equityCurve()`
  * then holds the last sample alone): for a run's summary, in memory that does not grow with the window.
+ * `trades: false` skips the trades fold (`trades()` then throws): a run's summary does not need it.
  */
-export function createProjections(options: { audit?: boolean; equityCurve?: boolean } = {}): Projections {
-  return new ProjectionFold(options.audit ?? true, options.equityCurve ?? true);
+export function createProjections(
+  options: { audit?: boolean; equityCurve?: boolean; trades?: boolean } = {},
+): Projections {
+  return new ProjectionFold(options.audit ?? true, options.equityCurve ?? true, options.trades ?? true);
 }
 
 /** Folds every event of `events` (e.g. `store.readAll()`) into fresh projections. */

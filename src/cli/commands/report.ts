@@ -35,7 +35,9 @@ export function reportCommand(flags: Flags): Promise<number> {
   const json = flags["json"] === true;
   if (stores.length === 0) throw new UsageError("report needs at least one --store URL");
   if (out === undefined && !json) throw new UsageError("report needs --out FILE, --json, or both");
-  return withContext(flags, {}, async (ctx) => {
+  // --store is a list here, not the config's one store: every other flag (--log-level, …) is config as usual
+  const { store: _stores, ...configFlags } = flags;
+  return withContext(flags, configFlags, async (ctx) => {
     const runs: ReportDocument["runs"] = [];
     for (const url of stores) {
       try {

@@ -54,7 +54,7 @@ const STAT_ROWS: readonly [keyof RunReport["stats"], string, Kind][] = [
 const ACCOUNT_ROWS: readonly [keyof RunReport["account"], string][] = [
   ["initialBalance", "Initial balance"],
   ["equity", "Final equity"],
-  ["netPnl", "Net PnL (realized)"],
+  ["netPnl", "Net PnL (realized − costs)"],
   ["unrealizedPnl", "Unrealized PnL"],
   ["realizedPnl", "Realized PnL"],
   ["fees", "Fees"],

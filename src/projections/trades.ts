@@ -12,7 +12,8 @@
  *   quantity only, binance-usdm.md §4.3) goes to the closing trade; its commission is split by quantity, the
  *   closing trade taking commission × |position before| / fill quantity rounded half-even to 8 decimals and
  *   the new trade the rest, so the trades' fees always sum to the fills' exactly;
- * - a funding payment belongs to the trade open on its symbol and side at the settlement;
+ * - a funding payment belongs to the trade open on its symbol and side at the settlement (a payment of 0 on a
+ *   flat position to none);
  * - a liquidation closes the trade at its price, its clearance fee counted apart from the commissions.
  *
  * Prices: `entryPrice` is the quantity-weighted average price of the fills that opened or added to the
@@ -169,14 +170,18 @@ export class TradesProjection {
   }
 
   /**
-   * Adds a funding payment to the trade open on its position.
-   * @throws Error when no trade is open there (funding is only booked on an open position).
+   * Adds a funding payment to the trade open on its position; a payment of 0 on a flat position belongs to no
+   * trade.
+   * @throws Error for a non-zero payment while no trade is open there.
    */
   fund(fee: EventData<"FundingFeeBooked">): void {
     const key = positionKey(fee.symbol, fee.positionSide);
     const current = this.open.get(key);
+    if (!current && new Dec(fee.fundingFee).isZero()) return;
     if (!current)
-      throw new Error(`trades: ${fee.symbol} funding at ${fee.fundingTime} without an open trade (${key})`);
+      throw new Error(
+        `trades: ${fee.symbol} funding of ${fee.fundingFee} at ${fee.fundingTime} without an open trade (${key})`,
+      );
     current.trade.funding = current.trade.funding.plus(fee.fundingFee);
   }
 

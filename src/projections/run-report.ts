@@ -126,7 +126,10 @@ export interface SymbolReport {
 /** A trade of the list: the projection's, with an open trade's unrealized PnL (null once closed). */
 export type ReportTrade = TradeView & { unrealizedPnl: string | null };
 
-/** A charted sample: equity (USDT) and drawdown from the running peak of the full curve (ratio ≥ 0). */
+/**
+ * A charted sample: equity (USDT) and its drawdown from the running peak of the full curve (a ratio ≥ 0,
+ * floored to 12 decimals; null when that peak is ≤ 0).
+ */
 export interface CurvePoint {
   time: number;
   equity: string;

@@ -946,7 +946,7 @@ describe("projections properties", () => {
     );
   });
 
-  it("property: the equity curve equals wallet + Σ unrealizedPnl recomputed from scratch at every bar", () => {
+  it("property: the equity curve equals wallet + Σ unrealizedPnl recomputed from scratch at every bar; the trades add up to the PnL", () => {
     fc.assert(
       fc.property(sessionArb, (actions) => {
         const { events, expectedCurve, equity } = playSession(actions);
@@ -954,6 +954,13 @@ describe("projections properties", () => {
         expect(p.equityCurve()).toEqual(expectedCurve);
         expect(p.pnl().equity).toBe(equity);
         expect(p.risk().equity).toBe(equity);
+        // the round trips (flips included) add up to the PnL projection's realized PnL, fees and funding
+        const trades = p.trades();
+        const total = (pick: (t: (typeof trades)[number]) => string) =>
+          canonical(trades.reduce((acc, t) => acc.plus(pick(t)), new Dec(0)));
+        expect(total((t) => t.realizedPnl)).toBe(p.pnl().realizedPnl);
+        expect(total((t) => t.fees)).toBe(p.pnl().fees);
+        expect(total((t) => t.funding)).toBe(p.pnl().funding);
       }),
     );
   });

@@ -202,6 +202,21 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .action(run(async () => (await import("./commands/serve.ts")).serveCommand));
 
   program
+    .command("report")
+    .description(
+      "backtest report of one or more stores' runs side by side: a self-contained HTML file and/or JSON",
+    )
+    .option(
+      "--store <url>",
+      "event store URL of a run (repeat for several runs)",
+      (url: string, previous: string[]) => [...previous, url],
+      [] as string[],
+    )
+    .option("--out <file>", "write the HTML report to this file")
+    .option("--json", "print the report as one JSON document")
+    .action(run(async () => (await import("./commands/report.ts")).reportCommand));
+
+  program
     .command("data")
     .description("market data archive")
     .command("fetch")

@@ -25,9 +25,9 @@ export interface LogFoldResult {
   unrealizedPnl: string;
 }
 
-/** The projections a log fold keeps (no audit, no equity curve, no decision trace). */
+/** The projections a log fold keeps (no audit, no equity curve, no decision trace, no trades). */
 export function foldProjections(): Projections {
-  return createProjections({ audit: false, equityCurve: false, decisions: false });
+  return createProjections({ audit: false, equityCurve: false, decisions: false, trades: false });
 }
 
 /** The result of a fold from its projections, hash and event count. */

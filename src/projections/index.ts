@@ -1,7 +1,8 @@
 /**
  * All read models of the event log, folded in one pass with no I/O: positions, PnL and the equity curve,
- * orders, risk, runs, the decision trace, the bar count and the last applied global position. `createProjections()` starts an
- * empty fold; `apply` feeds it one event at a time in global order (catch-up or live).
+ * orders, trades (round trips), risk, runs, the decision trace, the bar count and the last applied global
+ * position. `createProjections()` starts an empty fold; `apply` feeds it one event at a time in global order
+ * (catch-up or live).
  */
 import { createHash } from "node:crypto";
 import { LogAudit } from "../actors/log-audit.ts";
@@ -22,6 +23,7 @@ import {
   type TradingRiskView,
 } from "./risk.ts";
 import { RunsProjection, type RunView } from "./runs.ts";
+import { TradesProjection, type TradeView } from "./trades.ts";
 
 export type {
   DecisionInput,
@@ -52,6 +54,7 @@ export type { RiskLimitUse, RiskView, SymbolExposure, TradingRiskView } from "./
 /** GET /risk: exposure at mark, the trading state and the risk engine's record, and each limit with its use. */
 export type AccountRiskView = RiskView & TradingRiskView & { limits: RiskLimitUse[] };
 export type { RunView } from "./runs.ts";
+export type { TradeView } from "./trades.ts";
 
 /** An order of a decision trace: the order as /orders shows it, and the eventId its OrderSubmitted was caused by. */
 export type DecisionOrderView = OrderView & { causationId: string };
@@ -147,6 +150,11 @@ export interface Projections {
   decisions(query?: DecisionQuery): { total: number; decisions: DecisionView[] };
   /** The decision behind order `clientOrderId` (any order of a decision, protective ones included), if any. */
   decisionOf(clientOrderId: string): DecisionView | undefined;
+  /**
+   * Every round trip (trades.ts: flat to flat; a flip closes one and opens the next), in the order they opened.
+   * @throws Error for projections created with `trades: false`.
+   */
+  trades(): TradeView[];
   risk(): AccountRiskView;
   /** The trading state and the pre-trade risk engine's record (denials, state changes). */
   tradingRisk(): TradingRiskView;
@@ -168,14 +176,16 @@ class ProjectionFold implements Projections {
   private readonly runsFold = new RunsProjection();
   private readonly tradingRiskFold = new TradingRiskProjection();
   private readonly decisionsFold: DecisionsProjection | undefined;
+  private readonly tradesFold: TradesProjection | undefined;
   private barCount = 0;
   private applied = 0;
   private last: number | null = null;
   private lastTime: number | null = null;
   private readonly audit: LogAudit | undefined;
 
-  constructor(audit: boolean, equityCurve: boolean, decisions: boolean) {
+  constructor(audit: boolean, equityCurve: boolean, decisions: boolean, trades: boolean) {
     this.audit = audit ? new LogAudit() : undefined;
+    this.tradesFold = trades ? new TradesProjection() : undefined;
     this.pnlFold = new PnlProjection(equityCurve);
     this.decisionsFold = decisions ? new DecisionsProjection() : undefined;
   }
@@ -192,12 +202,14 @@ class ProjectionFold implements Projections {
         this.tradingRiskFold.sample(this.pnlFold.curve.lastEquity()!);
         break;
       case "FillBooked":
+        this.tradesFold?.fill(e.data, time); // first: it throws on an inconsistent fill before anything changes
         this.positionsFold.book(e.data, time);
         this.pnlFold.bookFill(e.data);
         this.ordersFold.booked(e.data);
         this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.commission), time);
         break;
       case "FundingFeeBooked":
+        this.tradesFold?.fund(e.data);
         this.pnlFold.bookFunding(e.data);
         this.positionsFold.fund(e.data);
         this.tradingRiskFold.book(new Dec(e.data.fundingFee), time);
@@ -206,6 +218,7 @@ class ProjectionFold implements Projections {
         this.positionsFold.configure(e.data);
         break;
       case "PositionLiquidated":
+        this.tradesFold?.liquidate(e.data, time);
         this.positionsFold.liquidate(e.data, time);
         this.pnlFold.bookLiquidation(e.data);
         this.tradingRiskFold.book(new Dec(e.data.realizedPnl).minus(e.data.clearanceFee), time);
@@ -331,6 +344,11 @@ class ProjectionFold implements Projections {
     return { ...trace, orders };
   }
 
+  trades(): TradeView[] {
+    if (!this.tradesFold) throw new Error("trades were not folded: createProjections({ trades: false })");
+    return this.tradesFold.views();
+  }
+
   risk(): AccountRiskView {
     const { equity } = this.pnl();
     const exposure = riskView(this.positions(), equity, this.runsFold.configuredLeverage);
@@ -393,12 +411,18 @@ function withoutPositions(view: DecisionView): DecisionView {
  * turn it off only for a log this process has just written through its actors. `equityCurve: false` keeps only
  * the curve's last sample and its running maximum drawdown (`pnl()` and `summary()` stay exact; `equityCurve()`
  * then holds the last sample alone): for a run's summary, in memory that does not grow with the window.
- * `decisions: false` keeps no decision trace (`decisions()` is then empty), for the same reason.
+ * `decisions: false` keeps no decision trace (`decisions()` is then empty), for the same reason; `trades: false`
+ * skips the trades fold (`trades()` then throws).
  */
 export function createProjections(
-  options: { audit?: boolean; equityCurve?: boolean; decisions?: boolean } = {},
+  options: { audit?: boolean; equityCurve?: boolean; decisions?: boolean; trades?: boolean } = {},
 ): Projections {
-  return new ProjectionFold(options.audit ?? true, options.equityCurve ?? true, options.decisions ?? true);
+  return new ProjectionFold(
+    options.audit ?? true,
+    options.equityCurve ?? true,
+    options.decisions ?? true,
+    options.trades ?? true,
+  );
 }
 
 /** Folds every event of `events` (e.g. `store.readAll()`) into fresh projections. */

@@ -35,7 +35,8 @@ function integer(min: number, max: number) {
     .string()
     .regex(/^-?\d{1,16}$/, message)
     .transform(Number)
-    .refine((n) => n >= min && n <= max, message);
+    .refine((n) => n >= min && n <= max, message)
+    .meta({ description: `an integer from ${min} to ${max} (decimal digits)` });
 }
 
 /** Largest integer a position, revision or time can take in a query. */
@@ -48,7 +49,8 @@ const streamName = z
   .regex(
     /^[A-Za-z0-9][.A-Za-z0-9:/_-]{0,199}$/,
     "expected a stream name like symbol-BTCUSDT or order-<clientOrderId>",
-  );
+  )
+  .meta({ description: "a stream name, e.g. symbol-BTCUSDT or order-<clientOrderId>" });
 
 const DAY_MS = 86_400_000;
 const TIME_MESSAGE =
@@ -60,21 +62,26 @@ const TIME_MESSAGE =
  * one would depend on the server's zone).
  */
 function marketTime(end: "start" | "end") {
-  return z.string().transform((raw, ctx) => {
-    let ms = Number.NaN;
-    if (/^\d{1,16}$/.test(raw)) ms = Number(raw);
-    else if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) {
-      const day = utcDay(raw);
-      ms = end === "end" ? day + DAY_MS - 1 : day;
-    } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
-      if (!Number.isNaN(utcDay(raw.slice(0, 10)))) ms = Date.parse(raw);
-    }
-    if (Number.isNaN(ms) || ms < 0 || ms > MAX_INT) {
-      ctx.addIssue({ code: "custom", message: TIME_MESSAGE });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  const bound = end === "start" ? "from its first ms" : "through its last ms";
+  const description = `${TIME_MESSAGE}; a UTC day counts ${bound}; inclusive`;
+  return z
+    .string()
+    .meta({ description })
+    .transform((raw, ctx) => {
+      let ms = Number.NaN;
+      if (/^\d{1,16}$/.test(raw)) ms = Number(raw);
+      else if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) {
+        const day = utcDay(raw);
+        ms = end === "end" ? day + DAY_MS - 1 : day;
+      } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
+        if (!Number.isNaN(utcDay(raw.slice(0, 10)))) ms = Date.parse(raw);
+      }
+      if (Number.isNaN(ms) || ms < 0 || ms > MAX_INT) {
+        ctx.addIssue({ code: "custom", message: TIME_MESSAGE });
+        return z.NEVER;
+      }
+      return ms;
+    });
 }
 
 /** The first ms of the UTC day `YYYY-MM-DD`, or NaN when there is no such day (Date.parse rolls 02-30 over). */

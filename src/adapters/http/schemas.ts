@@ -28,21 +28,29 @@ import {
   type RunView,
 } from "../../projections/index.ts";
 
-/** A query-string integer in [min, max] (digits only, so "1e3", "0x10" and "1.0" are rejected). */
-function integer(min: number, max: number) {
+/**
+ * A query-string integer in [min, max] (digits only, so "1e3", "0x10" and "1.0" are rejected); `meta` goes into
+ * the OpenAPI document with the range.
+ */
+function integer(min: number, max: number, meta: { default?: string } = {}) {
   const message = `expected an integer from ${min} to ${max}`;
   return z
     .string()
     .regex(/^-?\d{1,16}$/, message)
+    .meta({ description: `an integer from ${min} to ${max} (decimal digits)`, ...meta })
     .transform(Number)
-    .refine((n) => n >= min && n <= max, message)
-    .meta({ description: `an integer from ${min} to ${max} (decimal digits)` });
+    .refine((n) => n >= min && n <= max, message);
+}
+
+/** `integer(min, max)`, `fallback` when absent (the OpenAPI document shows it as the default). */
+function integerOr(min: number, max: number, fallback: number) {
+  return integer(min, max, { default: String(fallback) }).default(fallback);
 }
 
 /** Largest integer a position, revision or time can take in a query. */
 const MAX_INT = Number.MAX_SAFE_INTEGER;
 /** A page size: 1..1000, default 100. */
-const limit = integer(1, 1000).default(100);
+const limit = integerOr(1, 1000, 100);
 /** A stream name: the characters of Binance's clientOrderId plus the category prefix, ≤ 200 characters. */
 const streamName = z
   .string()
@@ -103,7 +111,7 @@ export const MAX_CURVE_POINTS = 100_000;
  */
 export const PnlQuery = z
   .strictObject({
-    maxPoints: integer(MIN_CURVE_POINTS, MAX_CURVE_POINTS).default(2_000),
+    maxPoints: integerOr(MIN_CURVE_POINTS, MAX_CURVE_POINTS, 2_000),
     interval: z
       .enum(Object.keys(BAR_INTERVALS) as [keyof typeof BAR_INTERVALS], {
         error: `expected one of ${Object.keys(BAR_INTERVALS).join(", ")}`,
@@ -123,7 +131,7 @@ export const OrdersQuery = z.strictObject({
   status: z.enum(orderStatuses, { error: `expected one of ${orderStatuses.join(", ")}` }).optional(),
   type: z.enum(OrderType.options, { error: `expected one of ${OrderType.options.join(", ")}` }).optional(),
   limit,
-  offset: integer(0, MAX_INT).default(0),
+  offset: integerOr(0, MAX_INT, 0),
 });
 
 /**
@@ -138,7 +146,7 @@ export const DecisionsQuery = z
     to: marketTime("end").optional(),
     clientOrderId: ClientOrderId.optional(),
     limit,
-    offset: integer(0, MAX_INT).default(0),
+    offset: integerOr(0, MAX_INT, 0),
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
     message: "expected to ≥ from",

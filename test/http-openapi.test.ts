@@ -20,6 +20,7 @@ interface Parameter {
   schema: { type?: string; enum?: string[]; pattern?: string; description?: string; default?: unknown };
 }
 interface Operation {
+  summary?: string;
   parameters?: Parameter[];
   responses: Record<string, { content?: { "application/json": { schema: object } } }>;
   security?: Record<string, string[]>[];
@@ -104,6 +105,7 @@ describe("OpenAPI document", () => {
       expect(query.sort(), route.url).toEqual(keysOf(schema?.querystring));
       const path = (op.parameters ?? []).filter((p) => p.in === "path").map((p) => p.name);
       expect(path.sort(), route.url).toEqual(schema?.params === undefined ? [] : keysOf(schema.params));
+      expect(op.summary, route.url).toMatch(/\w/);
       expect(op.responses["200"]?.content?.["application/json"].schema, route.url).toBeTypeOf("object");
       expect(op.responses["400"]?.content?.["application/json"].schema, route.url).toBeTypeOf("object");
     }

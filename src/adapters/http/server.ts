@@ -88,11 +88,14 @@ export interface ControlOptions {
   change(to: "HALTED" | "ACTIVE", reason: string): Promise<OperatorOutcome>;
 }
 
-/** The routes of the API with their query parameters and what they return (for banners and docs). */
+/**
+ * The routes of the API with their query parameters and what they return: the serving banner, and each route's
+ * summary in the OpenAPI document (`summaryOf`).
+ */
 export const apiRoutes: readonly (readonly [string, string])[] = [
   ["GET /health", "events folded so far; status incomplete while the latest run has no RunCompleted"],
   ["GET /runs", "each run, completed or not, with its counters and last event"],
-  ["GET /positions", "position per symbol (flat ones included), marked to the last close"],
+  ["GET /positions", "position per symbol (flat ones included), marked to the last mark price (or close)"],
   [
     "GET /pnl?interval=1h&from=&to=&maxPoints=2000",
     "wallet, PnL, fees, funding, drawdown and the equity curve",
@@ -134,6 +137,15 @@ const commonResponses = {
   503: ErrorResponse.describe("the projections cannot follow the log"),
 };
 const readSecurity = [{ readToken: [] }];
+
+/** The description `apiRoutes` gives `route` ("GET /pnl"): the route's summary in the OpenAPI document. */
+function summaryOf(route: string): string {
+  const entry = apiRoutes.find(
+    ([r]) => r === route || r.startsWith(`${route}?`) || r.startsWith(`${route} `),
+  );
+  if (entry === undefined) throw new Error(`apiRoutes has no entry for ${route}`);
+  return entry[1];
+}
 
 /**
  * The fastify app with every route, the OpenAPI document (`/docs`: HTML, `/docs/json`), the access checks, and
@@ -260,7 +272,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       {
         config: { access: "open" },
         schema: {
-          summary: "events folded so far; status incomplete while the latest run has no RunCompleted",
+          summary: summaryOf("GET /health"),
           querystring: NoQuery,
           response: { 200: HealthResponse, ...commonResponses },
         },
@@ -286,7 +298,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       "/runs",
       {
         schema: {
-          summary: "each run, completed or not, with its counters and last event",
+          summary: summaryOf("GET /runs"),
           querystring: NoQuery,
           response: { 200: RunsResponse, ...commonResponses },
           security: readSecurity,
@@ -302,7 +314,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       "/positions",
       {
         schema: {
-          summary: "position per symbol (flat ones included), marked to the last mark or close",
+          summary: summaryOf("GET /positions"),
           querystring: NoQuery,
           response: { 200: PositionsResponse, ...commonResponses },
           security: readSecurity,
@@ -318,7 +330,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       "/pnl",
       {
         schema: {
-          summary: "wallet, PnL, fees, funding, drawdown and the equity curve",
+          summary: summaryOf("GET /pnl"),
           querystring: PnlQuery,
           response: { 200: PnlResponse, ...commonResponses },
           security: readSecurity,
@@ -334,7 +346,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       "/orders",
       {
         schema: {
-          summary: "orders, a page at a time",
+          summary: summaryOf("GET /orders"),
           querystring: OrdersQuery,
           response: { 200: OrdersResponse, ...commonResponses },
           security: readSecurity,
@@ -352,7 +364,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       "/orders/:clientOrderId",
       {
         schema: {
-          summary: "one order",
+          summary: summaryOf("GET /orders/:clientOrderId"),
           querystring: NoQuery,
           params: OrderParams,
           response: { 200: OrderResponse, 404: ErrorResponse, ...commonResponses },
@@ -372,8 +384,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       "/decisions",
       {
         schema: {
-          summary:
-            "each decision with its bar, factors, orders and fills; clientOrderId: why that order exists",
+          summary: summaryOf("GET /decisions"),
           querystring: DecisionsQuery,
           response: { 200: DecisionsResponse, 404: ErrorResponse, ...commonResponses },
           security: readSecurity,
@@ -398,7 +409,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       "/risk",
       {
         schema: {
-          summary: "exposure, leverage and margin; trading state, denials, each limit and its use",
+          summary: summaryOf("GET /risk"),
           querystring: NoQuery,
           response: { 200: RiskResponse, ...commonResponses },
           security: readSecurity,
@@ -414,7 +425,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       "/events",
       {
         schema: {
-          summary: "the event log: the global log after position `from`, or one stream from revision `from`",
+          summary: summaryOf("GET /events"),
           querystring: EventsQuery,
           response: { 200: EventsResponse, ...commonResponses },
           security: readSecurity,
@@ -454,7 +465,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
         {
           config: { access: "control" },
           schema: {
-            summary: `operator: ${to === "HALTED" ? "halt" : "resume"} trading (bearer ${CONTROL_TOKEN_ENV})`,
+            summary: summaryOf(`POST ${path}`),
             querystring: NoQuery,
             body: ControlBody,
             response: {

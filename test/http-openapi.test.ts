@@ -2,12 +2,19 @@
  * The OpenAPI document (/docs/json) against fastify's own route table, and the bearer tokens of the read and
  * control routes, on the real app (fastify inject).
  */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { RouteOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { MAX_CURVE_POINTS } from "../src/adapters/http/schemas.ts";
 import { buildHttpServer, type ControlOptions } from "../src/adapters/http/server.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
+import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { loadConfig } from "../src/config/load.ts";
 import { BAR_INTERVALS } from "../src/domain/bars/intervals.ts";
 import { MIN_CURVE_POINTS, orderStatuses, rebuildProjections } from "../src/projections/index.ts";
@@ -169,8 +176,9 @@ describe("OpenAPI document", () => {
   });
 });
 
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
 describe("access control", () => {
-  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const halt = (headers: Record<string, string>) => ({
     method: "POST" as const,
     url: "/control/halt",
@@ -276,5 +284,61 @@ describe("access control", () => {
     })();
     expect(error?.message).toContain("http.controlToken (from env PERPSOURCE_CONTROL_TOKEN)");
     expect(error?.message).not.toContain("short secret");
+  });
+});
+
+describe("perpsource serve", () => {
+  it("listens on 127.0.0.1 by default and takes both tokens from the environment", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "perpsource-access-"));
+    const file = join(dir, "empty.sqlite");
+    await SqliteEventStore.open(file).close();
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      PERPSOURCE_READ_TOKEN: READ,
+      PERPSOURCE_CONTROL_TOKEN: CONTROL,
+    };
+    delete env["PERPSOURCE_HOST"];
+    delete env["PERPSOURCE_CONFIG"];
+    const bin = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const child = spawn(
+      process.execPath,
+      [bin, "--log-level", "warn", "serve", "--store", `sqlite:${file}`, "--port", String(port)],
+      { stdio: ["ignore", "pipe", "pipe"], env, cwd: dir },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          const match = /serving on (\S+)/.exec(chunk.toString());
+          if (match) resolve(match[1]!);
+        });
+        child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      expect(url).toBe(`http://127.0.0.1:${port}`);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect((await fetch(`${url}/runs`)).status).toBe(401);
+      const runs = await fetch(`${url}/runs`, { headers: bearer(READ) });
+      expect(runs.status).toBe(200);
+      expect(await runs.json()).toEqual({ runs: [] });
+      // the control token reached the control routes: past the check, the body is parsed (a 400 naming `reason`)
+      const denied = await fetch(`${url}/control/halt`, { method: "POST", headers: bearer(READ) });
+      expect(denied.status).toBe(401);
+      const halt = await fetch(`${url}/control/halt`, {
+        method: "POST",
+        headers: { ...bearer(CONTROL), "content-type": "application/json" },
+        body: JSON.stringify({ reason: " " }),
+      });
+      expect(halt.status).toBe(400);
+      expect(await halt.json()).toMatchObject({ field: "reason" });
+      expect((await fetch(`${url}/docs/json`)).status).toBe(200);
+    } finally {
+      child.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

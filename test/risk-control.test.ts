@@ -81,7 +81,7 @@ describe("perpsource halt on a store that serve follows", () => {
     await writer.close();
 
     const port = await freePort();
-    const env = { ...process.env, PERPSOURCE_CONTROL_TOKEN: "" };
+    const env = { ...process.env, PERPSOURCE_CONTROL_TOKEN: "", PERPSOURCE_READ_TOKEN: "" };
     const child = spawn(
       process.execPath,
       [BIN, "--log-level", "warn", "serve", "--store", `sqlite:${file}`, "--port", String(port)],

@@ -81,7 +81,7 @@ describe("perpsource halt on a store that serve follows", () => {
     await writer.close();
 
     const port = await freePort();
-    const env = { ...process.env, PERPSOURCE_CONTROL_TOKEN: "" };
+    const env = { ...process.env, PERPSOURCE_CONTROL_TOKEN: "", PERPSOURCE_READ_TOKEN: "" };
     const child = spawn(
       process.execPath,
       [BIN, "--log-level", "warn", "serve", "--store", `sqlite:${file}`, "--port", String(port)],
@@ -136,7 +136,8 @@ describe("perpsource halt on a store that serve follows", () => {
       expect(await control.json()).toEqual({
         error: "Forbidden",
         message:
-          "the control routes are disabled: set PERPSOURCE_CONTROL_TOKEN in the server's environment to enable them",
+          "the control routes are disabled: set PERPSOURCE_CONTROL_TOKEN in the server's environment " +
+          "(or http.controlToken in the config file) to enable them",
       });
     } finally {
       child.kill("SIGTERM");

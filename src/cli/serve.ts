@@ -1,33 +1,42 @@
 /** Serving the projections over HTTP until the process is told to stop. */
 import type { Logger } from "pino";
-import { type ControlOptions, serveProjections } from "../adapters/http/server.ts";
+import {
+  CONTROL_TOKEN_ENV,
+  type ControlOptions,
+  READ_TOKEN_ENV,
+  serveProjections,
+} from "../adapters/http/server.ts";
+import type { AppConfig } from "../config/schema.ts";
 import type { EventStore } from "../events/store.ts";
 
-/** The environment variable holding the control routes' bearer token (unset or empty: routes disabled). */
-export const CONTROL_TOKEN_ENV = "PERPSOURCE_CONTROL_TOKEN";
-
 /**
- * Starts the projections HTTP server on host:port, reports its URL through `announce`, and resolves once
- * SIGINT or SIGTERM arrived and the server is closed. The store stays open (the caller closes it). The control
- * routes use `change` with the token of $PERPSOURCE_CONTROL_TOKEN (unset: disabled).
+ * Starts the projections HTTP server on `http.host`:`http.port`, reports its URL through `announce`, and
+ * resolves once SIGINT or SIGTERM arrived and the server is closed. The store stays open (the caller closes it).
+ * The read routes need `http.readToken` when it is set; the control routes use `change` and need
+ * `http.controlToken` (unset: disabled).
  */
 export async function serveUntilSignal(opts: {
   store: EventStore;
-  host: string;
-  port: number;
+  http: AppConfig["http"];
   logger: Logger;
   announce: (url: string) => void;
   change: ControlOptions["change"];
 }): Promise<void> {
-  const token = process.env[CONTROL_TOKEN_ENV] || undefined;
+  const { host, port, readToken, controlToken } = opts.http;
   const server = await serveProjections({
     store: opts.store,
-    host: opts.host,
-    port: opts.port,
+    host,
+    port,
     logger: opts.logger,
-    control: { token, change: opts.change },
+    control: { token: controlToken, change: opts.change },
+    readToken,
   });
-  if (token === undefined) opts.logger.info(`control routes disabled: ${CONTROL_TOKEN_ENV} is not set`);
+  if (controlToken === undefined) {
+    opts.logger.info(`control routes disabled: ${CONTROL_TOKEN_ENV} (http.controlToken) is not set`);
+  }
+  if (readToken === undefined) {
+    opts.logger.info(`read routes open: ${READ_TOKEN_ENV} (http.readToken) is not set`);
+  }
   opts.announce(server.url);
   const signal = await signalled();
   opts.logger.info({ signal }, "stopping the HTTP server");

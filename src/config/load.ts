@@ -27,7 +27,7 @@ export class ConfigError extends Error {
 export interface ConfigSources {
   /** Config file given explicitly (`--config FILE`), relative to cwd. */
   file?: string;
-  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _LOG_LEVEL, _INSTRUMENTS, _BRACKETS, _CONFIG). */
+  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _READ_TOKEN, _CONTROL_TOKEN, _LOG_LEVEL, _INSTRUMENTS, _BRACKETS, _CONFIG). */
   env: Record<string, string | undefined>;
   /** Parsed CLI options, keyed as commander camel-cases them (`logLevel` for `--log-level`). */
   flags: Record<string, unknown>;
@@ -91,6 +91,8 @@ const ENV: Record<string, Mapping> = {
   PERPSOURCE_STORE: { path: ["store"], parse: asIs },
   PERPSOURCE_HOST: { path: ["http", "host"], parse: asIs },
   PERPSOURCE_PORT: { path: ["http", "port"], parse: integer },
+  PERPSOURCE_READ_TOKEN: { path: ["http", "readToken"], parse: asIs },
+  PERPSOURCE_CONTROL_TOKEN: { path: ["http", "controlToken"], parse: asIs },
   PERPSOURCE_LOG_LEVEL: { path: ["logLevel"], parse: asIs },
   PERPSOURCE_INSTRUMENTS: { path: ["instruments"], parse: asIs },
   PERPSOURCE_BRACKETS: { path: ["brackets"], parse: asIs },

@@ -282,6 +282,13 @@ const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace
 });
 
 /** The whole application configuration. */
+/** An HTTP bearer token: 16 to 512 characters of RFC 6750's token68 alphabet (e.g. `openssl rand -hex 32`). */
+const BearerToken = z
+  .string({ error: "expected a token of 16 to 512 characters" })
+  .regex(/^[A-Za-z0-9._~+/-]{16,512}=*$/, {
+    error: "expected a token of 16 to 512 letters, digits or -._~+/ (e.g. from `openssl rand -hex 32`)",
+  });
+
 export const AppConfigSchema = z.strictObject({
   /** Root of the market data (data.binance.vision layout); `loadConfig` resolves it against cwd. */
   dataRoot: z
@@ -302,6 +309,16 @@ export const AppConfigSchema = z.strictObject({
         .min(1, { error: "expected a host name" })
         .default("127.0.0.1"),
       port: Int(1, 65_535, "an integer port 1–65535").default(8080),
+      /**
+       * Bearer token of the read routes (every route but /health and /docs); unset: they are open. Prefer the
+       * environment ($PERPSOURCE_READ_TOKEN) to a file.
+       */
+      readToken: BearerToken.optional(),
+      /**
+       * Bearer token of the control routes (POST /control/halt|resume); unset: they answer 403. Prefer the
+       * environment ($PERPSOURCE_CONTROL_TOKEN) to a file.
+       */
+      controlToken: BearerToken.optional(),
     })
     .prefault({}),
   logLevel: LogLevelSchema.default("info"),

@@ -28,27 +28,37 @@ import {
   type RunView,
 } from "../../projections/index.ts";
 
-/** A query-string integer in [min, max] (digits only, so "1e3", "0x10" and "1.0" are rejected). */
-function integer(min: number, max: number) {
+/**
+ * A query-string integer in [min, max] (digits only, so "1e3", "0x10" and "1.0" are rejected); `meta` goes into
+ * the OpenAPI document with the range.
+ */
+function integer(min: number, max: number, meta: { default?: string } = {}) {
   const message = `expected an integer from ${min} to ${max}`;
   return z
     .string()
     .regex(/^-?\d{1,16}$/, message)
+    .meta({ description: `an integer from ${min} to ${max} (decimal digits)`, ...meta })
     .transform(Number)
     .refine((n) => n >= min && n <= max, message);
+}
+
+/** `integer(min, max)`, `fallback` when absent (the OpenAPI document shows it as the default). */
+function integerOr(min: number, max: number, fallback: number) {
+  return integer(min, max, { default: String(fallback) }).default(fallback);
 }
 
 /** Largest integer a position, revision or time can take in a query. */
 const MAX_INT = Number.MAX_SAFE_INTEGER;
 /** A page size: 1..1000, default 100. */
-const limit = integer(1, 1000).default(100);
+const limit = integerOr(1, 1000, 100);
 /** A stream name: the characters of Binance's clientOrderId plus the category prefix, ≤ 200 characters. */
 const streamName = z
   .string()
   .regex(
     /^[A-Za-z0-9][.A-Za-z0-9:/_-]{0,199}$/,
     "expected a stream name like symbol-BTCUSDT or order-<clientOrderId>",
-  );
+  )
+  .meta({ description: "a stream name, e.g. symbol-BTCUSDT or order-<clientOrderId>" });
 
 const DAY_MS = 86_400_000;
 const TIME_MESSAGE =
@@ -60,21 +70,26 @@ const TIME_MESSAGE =
  * one would depend on the server's zone).
  */
 function marketTime(end: "start" | "end") {
-  return z.string().transform((raw, ctx) => {
-    let ms = Number.NaN;
-    if (/^\d{1,16}$/.test(raw)) ms = Number(raw);
-    else if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) {
-      const day = utcDay(raw);
-      ms = end === "end" ? day + DAY_MS - 1 : day;
-    } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
-      if (!Number.isNaN(utcDay(raw.slice(0, 10)))) ms = Date.parse(raw);
-    }
-    if (Number.isNaN(ms) || ms < 0 || ms > MAX_INT) {
-      ctx.addIssue({ code: "custom", message: TIME_MESSAGE });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  const bound = end === "start" ? "from its first ms" : "through its last ms";
+  const description = `${TIME_MESSAGE}; a UTC day counts ${bound}; inclusive`;
+  return z
+    .string()
+    .meta({ description })
+    .transform((raw, ctx) => {
+      let ms = Number.NaN;
+      if (/^\d{1,16}$/.test(raw)) ms = Number(raw);
+      else if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) {
+        const day = utcDay(raw);
+        ms = end === "end" ? day + DAY_MS - 1 : day;
+      } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
+        if (!Number.isNaN(utcDay(raw.slice(0, 10)))) ms = Date.parse(raw);
+      }
+      if (Number.isNaN(ms) || ms < 0 || ms > MAX_INT) {
+        ctx.addIssue({ code: "custom", message: TIME_MESSAGE });
+        return z.NEVER;
+      }
+      return ms;
+    });
 }
 
 /** The first ms of the UTC day `YYYY-MM-DD`, or NaN when there is no such day (Date.parse rolls 02-30 over). */
@@ -96,7 +111,7 @@ export const MAX_CURVE_POINTS = 100_000;
  */
 export const PnlQuery = z
   .strictObject({
-    maxPoints: integer(MIN_CURVE_POINTS, MAX_CURVE_POINTS).default(2_000),
+    maxPoints: integerOr(MIN_CURVE_POINTS, MAX_CURVE_POINTS, 2_000),
     interval: z
       .enum(Object.keys(BAR_INTERVALS) as [keyof typeof BAR_INTERVALS], {
         error: `expected one of ${Object.keys(BAR_INTERVALS).join(", ")}`,
@@ -116,7 +131,7 @@ export const OrdersQuery = z.strictObject({
   status: z.enum(orderStatuses, { error: `expected one of ${orderStatuses.join(", ")}` }).optional(),
   type: z.enum(OrderType.options, { error: `expected one of ${OrderType.options.join(", ")}` }).optional(),
   limit,
-  offset: integer(0, MAX_INT).default(0),
+  offset: integerOr(0, MAX_INT, 0),
 });
 
 /**
@@ -131,7 +146,7 @@ export const DecisionsQuery = z
     to: marketTime("end").optional(),
     clientOrderId: ClientOrderId.optional(),
     limit,
-    offset: integer(0, MAX_INT).default(0),
+    offset: integerOr(0, MAX_INT, 0),
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
     message: "expected to ≥ from",

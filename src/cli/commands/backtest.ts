@@ -32,11 +32,9 @@ export function backtestCommand(flags: Flags): Promise<number> {
       for (const warning of summary.warnings) err(`warning: ${warning}`);
       out(json ? summaryJsonLine(summary) : summaryTable(summary, cfg.store));
       if (flags["serve"] !== undefined) {
-        const { host, port } = cfg.http;
         await serveUntilSignal({
           store,
-          host,
-          port,
+          http: cfg.http,
           logger,
           change: (to, reason) => operatorChangeTradingState(store, to, reason),
           announce: (url) => (json ? err : out)(servingBanner(url)),

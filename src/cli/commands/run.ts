@@ -70,8 +70,7 @@ export function runCommand(flags: Flags): Promise<number> {
           ? undefined
           : serveUntilSignal({
               store,
-              host: cfg.http.host,
-              port: cfg.http.port,
+              http: cfg.http,
               logger,
               change: (to, reason) => operatorChangeTradingState(store, to, reason),
               announce: (url) => (json ? err : out)(servingBanner(url)),

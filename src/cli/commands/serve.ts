@@ -13,7 +13,6 @@ export function serveCommand(flags: Flags): Promise<number> {
   return withContext(flags, flags, async ({ cfg, logger, out }) => {
     const store = await openExistingStore(cfg.store);
     try {
-      const { host, port } = cfg.http;
       // The served store is read-only: an operator's change opens the store for one append.
       const change = async (to: "HALTED" | "ACTIVE", reason: string) => {
         const writer = await openExistingStoreForAppend(cfg.store);
@@ -25,8 +24,7 @@ export function serveCommand(flags: Flags): Promise<number> {
       };
       await serveUntilSignal({
         store,
-        host,
-        port,
+        http: cfg.http,
         logger,
         change,
         announce: (url) => out(servingBanner(url)),

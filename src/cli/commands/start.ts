@@ -32,11 +32,9 @@ export function startCommand(flags: Flags): Promise<number> {
         return 1;
       }
       await store.flush(); // commit the last unit of work before serving (other processes see it too)
-      const { host, port } = cfg.http;
       await serveUntilSignal({
         store,
-        host,
-        port,
+        http: cfg.http,
         logger,
         change: (to, reason) => operatorChangeTradingState(store, to, reason),
         announce: (url) => out(servingBanner(url)),

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { EVENT_ID, isEventId } from "../src/adapters/store/append-support.ts";
 import { deterministicEventId } from "../src/events/ids.ts";
 
 describe("deterministicEventId", () => {
@@ -29,5 +30,26 @@ describe("deterministicEventId", () => {
   it("rejects revisions that do not fit 32 bits", () => {
     expect(() => deterministicEventId("c", "s", -1)).toThrow(RangeError);
     expect(() => deterministicEventId("c", "s", 2 ** 32)).toThrow(RangeError);
+  });
+});
+
+describe("isEventId", () => {
+  it("answers what EVENT_ID answers", () => {
+    const hex = fc.constantFrom(..."0123456789abcdefABCDEFg-xz ");
+    const id = fc.oneof(
+      fc.uuid().map((u) => u.toLowerCase()),
+      fc.uuid(),
+      fc.array(hex, { minLength: 34, maxLength: 38 }).map((cs) => cs.join("")),
+      fc
+        .tuple(fc.uuid(), fc.nat(35), hex)
+        .map(([u, i, c]) => u.toLowerCase().slice(0, i) + c + u.toLowerCase().slice(i + 1)),
+      fc.string(),
+    );
+    fc.assert(
+      fc.property(id, (s) => {
+        expect(isEventId(s)).toBe(EVENT_ID.test(s));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

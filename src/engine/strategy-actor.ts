@@ -38,6 +38,9 @@ export interface TimedDecision {
   at: number;
 }
 
+/** The decisions of a step that decided nothing (shared: most steps). */
+const NO_DECISIONS: readonly TimedDecision[] = Object.freeze([]);
+
 /** Hosts one strategy instance. */
 export class StrategyActor {
   private state: unknown;
@@ -68,19 +71,20 @@ export class StrategyActor {
    * consumes it, and through the aggregators, whose closed bars and gaps go to the strategy in turn.
    * @returns the strategy's decisions other than "none", in order.
    */
-  step(input: StrategyInput, position: PositionView, time: number): TimedDecision[] {
-    const out: TimedDecision[] = [];
+  step(input: StrategyInput, position: PositionView, time: number): readonly TimedDecision[] {
+    let out = NO_DECISIONS;
     if (input.kind === "funding") {
-      if (this.inputs.funding) this.feed(input, position, time, input.funding.fundingTime, out);
+      if (this.inputs.funding) out = this.feed(input, position, time, input.funding.fundingTime, out);
       return out;
     }
     if (this.wantsMinutes) {
-      this.feed(input, position, time, input.kind === "bar" ? input.bar.openTime : input.gap.toOpenTime, out);
+      const at = input.kind === "bar" ? input.bar.openTime : input.gap.toOpenTime;
+      out = this.feed(input, position, time, at, out);
     }
     for (let i = 0; i < this.aggregators.length; i++) {
       const stepped = stepBarAggregator(this.aggregators[i]!, input);
       this.aggregators[i] = stepped.state;
-      for (const e of stepped.emitted) this.feed(fromInterval(e), position, time, openTimeOf(e), out);
+      for (const e of stepped.emitted) out = this.feed(fromInterval(e), position, time, openTimeOf(e), out);
     }
     return out;
   }
@@ -115,13 +119,20 @@ export class StrategyActor {
     this.warmFrom = persisted.warmFrom;
   }
 
-  private feed(input: StrategyInput, position: PositionView, time: number, at: number, out: TimedDecision[]) {
+  /** Steps the strategy on `input`; returns `out` with its decision added (a new array: `out` may be shared). */
+  private feed(
+    input: StrategyInput,
+    position: PositionView,
+    time: number,
+    at: number,
+    out: readonly TimedDecision[],
+  ): readonly TimedDecision[] {
     const next = this.strategy.step(this.state, input, this.ctx, position);
     this.state = next.state;
     const warm = this.strategy.isWarm(this.state, this.ctx.params);
     if (warm && !this.warm && this.warmFrom === undefined) this.warmFrom = time;
     this.warm = warm;
-    if (next.decision.kind !== "none") out.push({ decision: next.decision, at });
+    return next.decision.kind === "none" ? out : [...out, { decision: next.decision, at }];
   }
 }
 

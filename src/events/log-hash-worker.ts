@@ -58,11 +58,20 @@ const CHUNK_CHARS = 1 << 19;
 /** About the length of a BarClosed's line. */
 const BAR_CHARS = 400;
 
+/** Entries of a chunk of BarClosed events (21 each): the size a chunk array starts with. */
+const CHUNK_ENTRIES = 21 * Math.ceil(CHUNK_CHARS / BAR_CHARS);
+
+function newChunk(): unknown[] {
+  return new Array(CHUNK_ENTRIES);
+}
+
 /** See the module comment. Call `digest()` once, or `close()` when abandoning it. */
 export class WorkerLogHasher {
   // No inherited flags (a loader such as tsx, a test runner's preloads): the worker needs node's builtins only.
   private readonly worker = new Worker(WORKER, { eval: true, execArgv: [] });
-  private chunk: unknown[] = [];
+  /** The entries collected (`size` of them; the array is allocated at its usual final size). */
+  private chunk = newChunk();
+  private size = 0;
   private chars = 0;
   private waiter: { resolve: (hex: string) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
@@ -83,33 +92,35 @@ export class WorkerLogHasher {
     if (event.type === "BarClosed") {
       const d = event.data as EventData<"BarClosed">;
       const m = event.metadata;
-      this.chunk.push(
-        BAR,
-        event.stream,
-        event.revision,
-        event.eventId,
-        d.symbol,
-        d.interval,
-        d.openTime,
-        d.closeTime,
-        d.open,
-        d.high,
-        d.low,
-        d.close,
-        d.volume,
-        d.takerBuyVolume,
-        d.markPrice,
-        d.markOpen,
-        d.markHigh,
-        d.markLow,
-        m.correlationId,
-        m.causationId,
-        m.eventTime,
-      );
+      const c = this.chunk;
+      let i = this.size;
+      c[i++] = BAR;
+      c[i++] = event.stream;
+      c[i++] = event.revision;
+      c[i++] = event.eventId;
+      c[i++] = d.symbol;
+      c[i++] = d.interval;
+      c[i++] = d.openTime;
+      c[i++] = d.closeTime;
+      c[i++] = d.open;
+      c[i++] = d.high;
+      c[i++] = d.low;
+      c[i++] = d.close;
+      c[i++] = d.volume;
+      c[i++] = d.takerBuyVolume;
+      c[i++] = d.markPrice;
+      c[i++] = d.markOpen;
+      c[i++] = d.markHigh;
+      c[i++] = d.markLow;
+      c[i++] = m.correlationId;
+      c[i++] = m.causationId;
+      c[i++] = m.eventTime;
+      this.size = i;
       this.chars += BAR_CHARS;
     } else {
       const line = validatedEventLine(event);
-      this.chunk.push(LINE, line);
+      this.chunk[this.size++] = LINE;
+      this.chunk[this.size++] = line;
       this.chars += line.length;
     }
     this.count++;
@@ -118,9 +129,11 @@ export class WorkerLogHasher {
 
   /** Posts the collected entries to the worker as one chunk (a copy). */
   private post(): void {
-    if (this.chunk.length === 0) return;
+    if (this.size === 0) return;
+    this.chunk.length = this.size;
     this.worker.postMessage(this.chunk);
-    this.chunk = [];
+    this.chunk = newChunk();
+    this.size = 0;
     this.chars = 0;
   }
 

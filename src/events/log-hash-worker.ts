@@ -58,19 +58,15 @@ const CHUNK_CHARS = 1 << 19;
 /** About the length of a BarClosed's line. */
 const BAR_CHARS = 400;
 
-/** Entries of a chunk of BarClosed events (21 each): the size a chunk array starts with. */
-const CHUNK_ENTRIES = 21 * Math.ceil(CHUNK_CHARS / BAR_CHARS);
-
-function newChunk(): unknown[] {
-  return new Array(CHUNK_ENTRIES);
-}
-
 /** See the module comment. Call `digest()` once, or `close()` when abandoning it. */
 export class WorkerLogHasher {
   // No inherited flags (a loader such as tsx, a test runner's preloads): the worker needs node's builtins only.
   private readonly worker = new Worker(WORKER, { eval: true, execArgv: [] });
-  /** The entries collected (`size` of them; the array is allocated at its usual final size). */
-  private chunk = newChunk();
+  /**
+   * The entries collected, `size` of them, written in order (the array stays packed: a holey one is copied to
+   * the worker entry by entry, many times slower).
+   */
+  private chunk: unknown[] = [];
   private size = 0;
   private chars = 0;
   private waiter: { resolve: (hex: string) => void; reject: (error: Error) => void } | undefined;
@@ -130,9 +126,8 @@ export class WorkerLogHasher {
   /** Posts the collected entries to the worker as one chunk (a copy). */
   private post(): void {
     if (this.size === 0) return;
-    this.chunk.length = this.size;
     this.worker.postMessage(this.chunk);
-    this.chunk = newChunk();
+    this.chunk = [];
     this.size = 0;
     this.chars = 0;
   }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EVENT_ID, isEventId } from "../src/adapters/store/append-support.ts";
-import { deterministicEventId } from "../src/events/ids.ts";
+import { deterministicEventId, eventIdFactory } from "../src/events/ids.ts";
 
 describe("deterministicEventId", () => {
   it("is a version-8 RFC-variant UUID, the same for the same inputs", () => {
@@ -30,6 +30,19 @@ describe("deterministicEventId", () => {
   it("rejects revisions that do not fit 32 bits", () => {
     expect(() => deterministicEventId("c", "s", -1)).toThrow(RangeError);
     expect(() => deterministicEventId("c", "s", 2 ** 32)).toThrow(RangeError);
+  });
+});
+
+describe("eventIdFactory", () => {
+  it("gives the stream's 28-character prefix and the revision as 8 hex digits", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.nat(0xffffffff), fc.nat(0xffffffff), (c, s, r, q) => {
+        const id = eventIdFactory(c, s);
+        expect(id(r)).toBe(deterministicEventId(c, s, r));
+        expect(id(r)).toBe(id(q).slice(0, 28) + r.toString(16).padStart(8, "0"));
+        expect(isEventId(id(r))).toBe(true);
+      }),
+    );
   });
 });
 

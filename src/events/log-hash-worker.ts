@@ -4,7 +4,9 @@
  * hashes it, beside the writer instead of on its thread. A BarClosed (one per bar: nearly every event of a
  * backtest) crosses as its fields, which cost the writer far less to copy than its line costs to build; any
  * other event crosses as its line, built by the writer. Same digest as `EventLogHasher` over the same events
- * (`test/engine-log-fold.test.ts`).
+ * (`test/engine-log-fold.test.ts`). At most `MAX_IN_FLIGHT` chunks wait for the worker: a writer ahead of it
+ * by more waits (blocking, on a shared counter the worker bumps per chunk), so memory stays flat whatever the
+ * machine's load.
  */
 import { Worker } from "node:worker_threads";
 import type { EventData } from "./catalog.ts";
@@ -18,10 +20,12 @@ const BAR = 1;
 /**
  * The worker: takes chunks (flat arrays of tagged entries, see `addValidated`), writes their lines exactly as
  * `validatedEventLine` does (a BarClosed's data as `validatedDataJson`, its metadata as `validatedMetadataJson`)
- * and hashes them as UTF-8; `null` asks for the hex digest. Plain JS (eval'd as CJS).
+ * and hashes them as UTF-8, then counts the chunk in the shared counter (`workerData`) and wakes a waiting
+ * writer; `null` asks for the hex digest. Plain JS (eval'd as CJS).
  */
 const WORKER = `
-const { parentPort } = require("node:worker_threads");
+const { parentPort, workerData } = require("node:worker_threads");
+const hashed = new Int32Array(workerData);
 const hash = require("node:crypto").createHash("sha256");
 const str = (v) => JSON.stringify(v);
 const opt = (key, v) => (v === undefined ? "" : ',"' + key + '":"' + v + '"');
@@ -47,6 +51,8 @@ parentPort.on("message", (chunk) => {
     );
   }
   hash.update(lines.join(""), "utf8");
+  Atomics.add(hashed, 0, 1);
+  Atomics.notify(hashed, 0);
 });
 `;
 
@@ -54,14 +60,28 @@ parentPort.on("message", (chunk) => {
  * A chunk is posted to the worker once its entries stand for about this many UTF-16 units of lines (a
  * BarClosed's line counted as `BAR_CHARS`), so the worker's text stays small however long the log.
  */
-const CHUNK_CHARS = 1 << 19;
+const CHUNK_CHARS = 1 << 17;
 /** About the length of a BarClosed's line. */
 const BAR_CHARS = 400;
+/** Chunks posted and not yet hashed, at most (see the module comment). */
+const MAX_IN_FLIGHT = 4;
+/** How long a writer waits in all for a worker that makes no progress (it died: `digest` reports it), ms. */
+const STALL_MS = 30_000;
 
 /** See the module comment. Call `digest()` once, or `close()` when abandoning it. */
 export class WorkerLogHasher {
+  /** Chunks the worker has hashed (it counts them); `posted` counts those sent. */
+  private readonly hashed = new Int32Array(new SharedArrayBuffer(4));
+  private posted = 0;
+  private stalled = false;
   // No inherited flags (a loader such as tsx, a test runner's preloads): the worker needs node's builtins only.
-  private readonly worker = new Worker(WORKER, { eval: true, execArgv: [] });
+  private readonly worker = new Worker(WORKER, {
+    eval: true,
+    execArgv: [],
+    workerData: this.hashed.buffer,
+    // Its lines are garbage once hashed: a small young generation keeps the thread's memory small.
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
+  });
   /**
    * The entries collected, `size` of them, written in order (the array stays packed: a holey one is copied to
    * the worker entry by entry, many times slower).
@@ -127,9 +147,23 @@ export class WorkerLogHasher {
   private post(): void {
     if (this.size === 0) return;
     this.worker.postMessage(this.chunk);
+    this.posted++;
     this.chunk = [];
     this.size = 0;
     this.chars = 0;
+    this.waitForWorker();
+  }
+
+  /** Blocks while more than `MAX_IN_FLIGHT` chunks wait for the worker (gives up for good after `STALL_MS`). */
+  private waitForWorker(): void {
+    let waited = 0;
+    while (!this.stalled) {
+      const hashed = Atomics.load(this.hashed, 0);
+      if (this.posted - hashed <= MAX_IN_FLIGHT) return;
+      if (Atomics.wait(this.hashed, 0, hashed, 100) !== "timed-out") continue;
+      waited += 100;
+      if (waited >= STALL_MS) this.stalled = true;
+    }
   }
 
   /**

@@ -7,7 +7,7 @@
 import type { CsvSource } from "./types.ts";
 
 /** Rows per posted batch. */
-export const BATCH_ROWS = 1024;
+export const BATCH_ROWS = 256;
 
 /** The readers the thread runs: `readKlineFile` (1m klines) and `readMarkPriceBarFile` (1m mark-price klines). */
 export type ParseReader = "klines" | "markPriceBars";

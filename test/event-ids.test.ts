@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { deterministicEventId } from "../src/events/ids.ts";
+import { EVENT_ID, isEventId } from "../src/adapters/store/append-support.ts";
+import { deterministicEventId, eventIdFactory } from "../src/events/ids.ts";
 
 describe("deterministicEventId", () => {
   it("is a version-8 RFC-variant UUID, the same for the same inputs", () => {
@@ -29,5 +30,39 @@ describe("deterministicEventId", () => {
   it("rejects revisions that do not fit 32 bits", () => {
     expect(() => deterministicEventId("c", "s", -1)).toThrow(RangeError);
     expect(() => deterministicEventId("c", "s", 2 ** 32)).toThrow(RangeError);
+  });
+});
+
+describe("eventIdFactory", () => {
+  it("gives the stream's 28-character prefix and the revision as 8 hex digits", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.nat(0xffffffff), fc.nat(0xffffffff), (c, s, r, q) => {
+        const id = eventIdFactory(c, s);
+        expect(id(r)).toBe(deterministicEventId(c, s, r));
+        expect(id(r)).toBe(id(q).slice(0, 28) + r.toString(16).padStart(8, "0"));
+        expect(isEventId(id(r))).toBe(true);
+      }),
+    );
+  });
+});
+
+describe("isEventId", () => {
+  it("answers what EVENT_ID answers", () => {
+    const hex = fc.constantFrom(..."0123456789abcdefABCDEFg-xz ");
+    const id = fc.oneof(
+      fc.uuid().map((u) => u.toLowerCase()),
+      fc.uuid(),
+      fc.array(hex, { minLength: 34, maxLength: 38 }).map((cs) => cs.join("")),
+      fc
+        .tuple(fc.uuid(), fc.nat(35), hex)
+        .map(([u, i, c]) => u.toLowerCase().slice(0, i) + c + u.toLowerCase().slice(i + 1)),
+      fc.string(),
+    );
+    fc.assert(
+      fc.property(id, (s) => {
+        expect(isEventId(s)).toBe(EVENT_ID.test(s));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -9,6 +9,7 @@ import { EventSchemaError, validateEvent } from "../src/events/catalog.ts";
 import { fastPaths, validatedDataJson, validatedMetadataJson } from "../src/events/catalog-fast.ts";
 import type { RecordedEvent } from "../src/events/envelope.ts";
 import { canonicalEventLine, validatedEventLine } from "../src/events/log-hash.ts";
+import { DECIMAL_PATTERN, isDecimalText } from "../src/events/patterns.ts";
 
 const decimal = fc.oneof(
   fc.stringMatching(/^-?\d{1,6}(\.\d{1,8})?$/),
@@ -225,6 +226,21 @@ describe("catalog fast paths", () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+
+  it("isDecimalText answers what DECIMAL_PATTERN answers", () => {
+    const text = fc.oneof(
+      decimal,
+      fc.stringMatching(/^[-.0-9]{0,8}$/),
+      fc.string({ unit: fc.constantFrom("-", ".", "0", "9", "1", "e", " ", "\u0661", "\uff11", "/", ":") }),
+      fc.string(),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(isDecimalText(t)).toBe(DECIMAL_PATTERN.test(t));
+      }),
+      { numRuns: 5000 },
     );
   });
 

@@ -222,16 +222,24 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
     if (this.table) after = this.tableStep(events);
     else this.validate(events);
     const base = this.revision;
-    const batch: NewEvent[] = events.map((e, i) => ({
-      eventId: this.eventId(base + 1 + i),
-      type: e.type,
-      data: e.data,
-      metadata: {
-        correlationId: this.correlationId,
-        causationId: meta.causationId,
-        eventTime: meta.eventTime,
-      },
-    }));
+    // A loop rather than map callbacks: this runs for every event (one per bar at least).
+    const batch: NewEvent[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const eventId = this.eventId(base + 1 + i);
+      ids.push(eventId);
+      batch.push({
+        eventId,
+        type: e.type,
+        data: e.data,
+        metadata: {
+          correlationId: this.correlationId,
+          causationId: meta.causationId,
+          eventTime: meta.eventTime,
+        },
+      });
+    }
     const result = await this.store.append(this.stream, batch, base < 0 ? "noStream" : base);
     if (after) {
       this.state = after;
@@ -240,7 +248,7 @@ export class EventSourcedActor<TMachine extends AnyStateMachine> {
       for (const e of events) this.actor!.send(e as never);
     }
     this.revision = result.nextExpectedRevision;
-    return batch.map((e) => e.eventId);
+    return ids;
   }
 
   /**

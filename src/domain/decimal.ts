@@ -50,12 +50,18 @@ export function canonical(value: Dec): string {
  * "0.10" → 2, "0.001" → 3, "1" → 0, "10" → 0. Throws for anything but an unsigned plain decimal.
  */
 export function decimalsOf(increment: string): number {
+  // The last answer is kept: a strategy asks for its instrument's tick scale on every bar.
+  if (increment === lastIncrement.text) return lastIncrement.decimals;
   if (!INCREMENT_STRING.test(increment)) {
     throw new Error(`increment: expected an unsigned decimal string like "0.01", got "${increment}"`);
   }
   const dot = increment.indexOf(".");
-  return dot < 0 ? 0 : increment.length - dot - 1;
+  const decimals = dot < 0 ? 0 : increment.length - dot - 1;
+  lastIncrement = { text: increment, decimals };
+  return decimals;
 }
+
+let lastIncrement: { text: string; decimals: number } = { text: "1", decimals: 0 };
 
 function positiveIncrement(increment: string, what: string): Dec {
   decimalsOf(increment);

@@ -323,12 +323,16 @@ async function execute(
   const began = wallClock();
   const barsBefore = engine.stats.bars;
   let lastTime = window.from;
-  const handle = async (e: MarketEvent): Promise<void> => {
-    await kernelStep(e);
-    if (e.kind === "bar" && deps.onProgress && engine.stats.bars % 5000 === 0) {
-      deps.onProgress({ bars: engine.stats.bars, eventTime: e.time, ...window });
-    }
-  };
+  const { onProgress } = deps;
+  // Without a progress callback the kernel's step is the handler (no wrapping promise per market event).
+  const handle = onProgress
+    ? async (e: MarketEvent): Promise<void> => {
+        await kernelStep(e);
+        if (e.kind === "bar" && engine.stats.bars % 5000 === 0) {
+          onProgress({ bars: engine.stats.bars, eventTime: e.time, ...window });
+        }
+      }
+    : kernelStep;
   const coverage = new MarketCoverage();
   const step = (e: MarketEvent): Promise<void> => {
     lastTime = e.time;

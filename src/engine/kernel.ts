@@ -68,31 +68,42 @@ export function createKernel(options: KernelOptions): Kernel {
     riskLimits: riskLimitsOf(config.risk),
     dualSidePosition: config.hedgeMode === true,
   });
-  const step = async (e: MarketEvent): Promise<void> => {
-    // Decisions held for an earlier time go out before this event reaches the venue (TradingEngine.onBar).
-    const released = engine.releaseBefore(e.time);
-    if (released) await released;
-    switch (e.kind) {
-      case "bar":
-        if (simulated) {
-          if (ticks?.has(e.bar.symbol)) await matchTickMinute(simulated, ticks, e.bar, engine.onVenueReport);
-          // Most bars are quiet for the venue (nothing to match): then nothing to await either.
-          else if (!simulated.passQuietBar(e.bar, e.mark))
-            await simulated.matchBar(e.bar, engine.onVenueReport, e.mark);
-        }
-        // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
-        await engine.onBar(e.mark ? { ...e.bar, ...markFields(e.mark, options.recordMarkKline) } : e.bar);
-        return;
-      case "funding":
-        // Before the symbol's first bar nothing prices a settlement: only the strategies learn its rate.
-        if (!isPriced(e.funding)) return engine.onUnpricedFunding(e.funding);
-        await engine.onFundingRate(e.funding);
-        if (simulated) await simulated.settleFunding(e.funding, engine.onVenueReport);
-        return;
-      case "gap":
-        await engine.onGap(e.gap, e.time);
-        return;
+  const onBar = (e: Extract<MarketEvent, { kind: "bar" }>): Promise<void> =>
+    // The mark at the bar's close goes into BarClosed (only when there is one: default logs unchanged).
+    engine.onBar(e.mark ? { ...e.bar, ...markFields(e.mark, options.recordMarkKline) } : e.bar);
+  const onFunding = async (e: Extract<MarketEvent, { kind: "funding" }>): Promise<void> => {
+    // Before the symbol's first bar nothing prices a settlement: only the strategies learn its rate.
+    if (!isPriced(e.funding)) return engine.onUnpricedFunding(e.funding);
+    await engine.onFundingRate(e.funding);
+    if (simulated) await simulated.settleFunding(e.funding, engine.onVenueReport);
+  };
+  // Not an async function: a quiet bar (most bars) hands the engine's promise back without wrapping it in
+  // another one; an error still comes as a rejection.
+  const dispatch = (e: MarketEvent): Promise<void> => {
+    try {
+      switch (e.kind) {
+        case "bar":
+          if (simulated) {
+            if (ticks?.has(e.bar.symbol))
+              return matchTickMinute(simulated, ticks, e.bar, engine.onVenueReport).then(() => onBar(e));
+            // Most bars are quiet for the venue (nothing to match): then nothing to await either.
+            if (!simulated.passQuietBar(e.bar, e.mark))
+              return simulated.matchBar(e.bar, engine.onVenueReport, e.mark).then(() => onBar(e));
+          }
+          return onBar(e);
+        case "funding":
+          return onFunding(e);
+        case "gap":
+          return engine.onGap(e.gap, e.time);
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
+  };
+  // Decisions held for an earlier time go out before this event reaches the venue (TradingEngine.onBar).
+  const step = (e: MarketEvent): Promise<void> => {
+    const released = engine.releaseBefore(e.time);
+    return released ? released.then(() => dispatch(e)) : dispatch(e);
   };
   return { engine, simulated, step };
 }

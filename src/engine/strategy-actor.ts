@@ -46,6 +46,9 @@ export interface TimedInput {
   at: number;
 }
 
+/** The decisions of a step that decided nothing (shared: most steps). */
+const NO_DECISIONS: readonly TimedDecision[] = Object.freeze([]);
+
 /** Hosts one strategy instance. */
 export class StrategyActor {
   private state: unknown;
@@ -73,7 +76,12 @@ export class StrategyActor {
    * consumes it, and through the aggregators, whose closed bars and gaps go to the strategy in turn.
    * @returns the strategy's decisions other than "none" and the steps that computed factors, in order.
    */
-  step(input: StrategyInput, position: PositionView, time: number): TimedDecision[] {
+  step(input: StrategyInput, position: PositionView, time: number): readonly TimedDecision[] {
+    // A strategy on 1m bars only (most bars of most runs): no list of inputs to build.
+    if (this.aggregators.length === 0 && input.kind !== "funding")
+      return this.wantsMinutes
+        ? this.feed(input, position, time, minuteAt(input), NO_DECISIONS)
+        : NO_DECISIONS;
     return this.consume(this.collect(input), position, time);
   }
 
@@ -90,8 +98,7 @@ export class StrategyActor {
     if (input.kind === "funding")
       return this.inputs.funding ? [{ input, at: input.funding.fundingTime }] : [];
     const out: TimedInput[] = [];
-    if (this.wantsMinutes)
-      out.push({ input, at: input.kind === "bar" ? input.bar.openTime : input.gap.toOpenTime });
+    if (this.wantsMinutes) out.push({ input, at: minuteAt(input) });
     for (let i = 0; i < this.aggregators.length; i++) {
       const stepped = stepBarAggregator(this.aggregators[i]!, input);
       this.aggregators[i] = stepped.state;
@@ -104,9 +111,9 @@ export class StrategyActor {
    * The second half of `step`: the strategy consumes `inputs` (from `collect`) at market time `time` (ms).
    * @returns its decisions other than "none" and the steps that computed factors, in order.
    */
-  consume(inputs: readonly TimedInput[], position: PositionView, time: number): TimedDecision[] {
-    const out: TimedDecision[] = [];
-    for (const { input, at } of inputs) this.feed(input, position, time, at, out);
+  consume(inputs: readonly TimedInput[], position: PositionView, time: number): readonly TimedDecision[] {
+    let out = NO_DECISIONS;
+    for (const { input, at } of inputs) out = this.feed(input, position, time, at, out);
     return out;
   }
 
@@ -140,15 +147,27 @@ export class StrategyActor {
     this.warmFrom = persisted.warmFrom;
   }
 
-  private feed(input: StrategyInput, position: PositionView, time: number, at: number, out: TimedDecision[]) {
+  /** Steps the strategy on `input`; returns `out` with its decision added (a new array: `out` may be shared). */
+  private feed(
+    input: StrategyInput,
+    position: PositionView,
+    time: number,
+    at: number,
+    out: readonly TimedDecision[],
+  ): readonly TimedDecision[] {
     const next = this.strategy.step(this.state, input, this.ctx, position);
     this.state = next.state;
     const warm = this.strategy.isWarm(this.state, this.ctx.params);
     if (warm && !this.warm && this.warmFrom === undefined) this.warmFrom = time;
     this.warm = warm;
-    if (next.decision.kind !== "none" || next.factors !== undefined)
-      out.push({ decision: next.decision, at, ...(next.factors ? { factors: next.factors } : {}) });
+    if (next.decision.kind === "none" && next.factors === undefined) return out;
+    return [...out, { decision: next.decision, at, ...(next.factors ? { factors: next.factors } : {}) }];
   }
+}
+
+/** The openTime of a 1m bar, or the end of a gap, ms. */
+function minuteAt(input: Exclude<StrategyInput, { kind: "funding" }>): number {
+  return input.kind === "bar" ? input.bar.openTime : input.gap.toOpenTime;
 }
 
 function fromInterval(e: IntervalEvent): StrategyInput {

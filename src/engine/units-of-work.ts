@@ -34,8 +34,11 @@ export class UnitsOfWork {
   marketEvents = 0;
   private events = 0;
   private since = Number.NaN;
-  /** The last market event handled (the checkpoint's cursor); undefined before the first. */
-  private cursor: EventData<"RunCheckpointed">["cursor"] | undefined;
+  /**
+   * The last market event handled (the checkpoint's cursor, built from it only when a checkpoint is written);
+   * undefined before the first.
+   */
+  private last: MarketEvent | undefined;
   private readonly skip: number;
   private readonly unit: { marketEvents: number; marketMs: number };
 
@@ -61,11 +64,9 @@ export class UnitsOfWork {
     this.unit = deps.unit ?? UNIT;
     this.skip = deps.skipCovered === false ? 0 : (deps.checkpoint?.marketEvents ?? 0);
     this.marketEvents = deps.skipCovered === false ? (deps.checkpoint?.marketEvents ?? 0) : 0;
-    this.cursor = deps.checkpoint?.cursor;
     if (deps.checkpoint) {
       const state = deps.checkpoint.state as unknown as CheckpointState;
       deps.engine.restore(state.engine);
-      this.cursor = deps.checkpoint.cursor;
       if (deps.venue) {
         if (!state.venue) throw new CannotResumeError("the checkpoint holds no simulated venue state");
         deps.venue.restore(state.venue);
@@ -84,7 +85,7 @@ export class UnitsOfWork {
       return;
     }
     await handle(e);
-    this.cursor = { time: e.time, kind: e.kind, symbol: marketSymbol(e) };
+    this.last = e;
     if (Number.isNaN(this.since)) this.since = e.time;
     this.events += 1;
     if (this.events >= this.unit.marketEvents || e.time - this.since >= this.unit.marketMs)
@@ -96,7 +97,14 @@ export class UnitsOfWork {
    * canceled); its cursor is that event's (or the resumed checkpoint's). Nothing before any market event.
    */
   async checkpointNow(): Promise<void> {
-    if (this.cursor) await this.checkpointAt(this.cursor.time);
+    const cursor = this.cursor();
+    if (cursor) await this.checkpointAt(cursor.time);
+  }
+
+  /** The last market event handled, else the resumed checkpoint's; undefined when neither. */
+  private cursor(): EventData<"RunCheckpointed">["cursor"] | undefined {
+    const e = this.last;
+    return e ? { time: e.time, kind: e.kind, symbol: marketSymbol(e) } : this.deps.checkpoint?.cursor;
   }
 
   /** @throws CannotResumeError when the feed ended before the checkpoint's market event. */
@@ -115,6 +123,7 @@ export class UnitsOfWork {
    */
   async checkpointAt(time: number): Promise<void> {
     const { runId, run, store, engine, venue } = this.deps;
+    const cursor = this.cursor();
     await engine.catchUp();
     const state: CheckpointState = {
       engine: engine.checkpoint(),
@@ -127,7 +136,7 @@ export class UnitsOfWork {
           data: {
             runId,
             marketEvents: this.marketEvents,
-            ...(this.cursor ? { cursor: this.cursor } : {}),
+            ...(cursor ? { cursor } : {}),
             state: state as unknown as Record<string, unknown>,
           },
         },

@@ -6,7 +6,7 @@
  * zod on valid and broken data.
  */
 import type { EventData, EventType } from "./catalog.ts";
-import { DECIMAL_PATTERN, SYMBOL_PATTERN } from "./patterns.ts";
+import { isDecimalText, SYMBOL_PATTERN } from "./patterns.ts";
 
 const BAR_KEYS = new Set([
   "symbol",
@@ -32,7 +32,15 @@ const OPTIONAL_KEYS = ["takerBuyVolume", "markPrice", "markOpen", "markHigh", "m
 const REQUIRED_BAR_KEYS = BAR_KEYS.size - OPTIONAL_KEYS.length;
 
 const isEpochMs = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-const isDecimal = (v: unknown): v is string => typeof v === "string" && DECIMAL_PATTERN.test(v);
+const isDecimal = (v: unknown): v is string => typeof v === "string" && isDecimalText(v);
+/** The last symbol that matched `SYMBOL_PATTERN` (a run's bars repeat a few symbols: no regex for each). */
+let lastSymbol = "";
+const isSymbol = (v: unknown): v is string => {
+  if (v === lastSymbol) return true;
+  if (typeof v !== "string" || !SYMBOL_PATTERN.test(v)) return false;
+  lastSymbol = v;
+  return true;
+};
 
 /** BarClosed's data in schema key order when it is certainly valid, else undefined (ask zod). */
 function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
@@ -45,12 +53,16 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
     keys++;
   }
   const { symbol, interval, openTime, closeTime, open, high, low, close, volume } = d;
-  const optional = OPTIONAL_KEYS.filter((k) => k in d);
-  if (keys !== REQUIRED_BAR_KEYS + optional.length) return undefined;
-  if (!optional.every((k) => isDecimal(d[k]))) return undefined;
+  // The optional keys present, each a decimal (a loop, not filter/every: this runs for every bar).
+  let optional = 0;
+  for (const k of OPTIONAL_KEYS) {
+    if (!(k in d)) continue;
+    if (!isDecimal(d[k])) return undefined;
+    optional++;
+  }
+  if (keys !== REQUIRED_BAR_KEYS + optional) return undefined;
   if (
-    typeof symbol === "string" &&
-    SYMBOL_PATTERN.test(symbol) &&
+    isSymbol(symbol) &&
     interval === "1m" &&
     isEpochMs(openTime) &&
     isEpochMs(closeTime) &&
@@ -71,7 +83,7 @@ function fastBarClosed(data: unknown): EventData<"BarClosed"> | undefined {
       close,
       volume,
     };
-    for (const k of optional) bar[k] = d[k] as string;
+    if (optional > 0) for (const k of OPTIONAL_KEYS) if (k in d) bar[k] = d[k] as string;
     return bar;
   }
   return undefined;

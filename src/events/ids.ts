@@ -31,12 +31,14 @@ function streamPrefix(correlationId: string, stream: string): string {
  * @throws RangeError (from the returned function) for a revision outside 0 … 2³²−1.
  */
 export function eventIdFactory(correlationId: string, stream: string): (revision: number) => string {
-  const prefix = streamPrefix(correlationId, stream);
+  // The prefix and eight zeros: padding the revision's hex digits with it gives prefix + the 8-digit revision, as
+  // one flat string (a concatenation would be a rope, copied again by the first hash or serialisation of the id).
+  const padding = `${streamPrefix(correlationId, stream)}00000000`;
   return (revision) => {
     if (!Number.isInteger(revision) || revision < 0 || revision > 0xffffffff) {
       throw new RangeError(`revision ${revision} is outside 0 … 2^32−1`);
     }
-    return prefix + revision.toString(16).padStart(8, "0");
+    return revision.toString(16).padStart(36, padding);
   };
 }
 

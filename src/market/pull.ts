@@ -9,7 +9,8 @@
  * ```
  *
  * `items$` reads the next item only while fewer than `window` items are inside `consume` (queued or being
- * handled), so at most `window` items are read ahead of the handler, whatever the run's length. Operators
+ * handled), so at most `window` items are read ahead of the handler, whatever the run's length; once the window
+ * is full it reads again when at most half of it is left. Operators
  * between `items$` and `consume` must be synchronous (map, filter, scan, `aggregateBars`): an item one of them
  * turns into several is still handled before the next read; an item it drops frees the demand at once.
  * Without `consume`, `items$` reads as fast as its subscriber takes items, like `from`.
@@ -44,6 +45,9 @@ export function pull<T>(iterable: AsyncIterable<T>, options: PullOptions = {}): 
     throw new RangeError(`pull: window must be an integer ≥ 1, got ${window}`);
   }
   let pending = 0; // items inside consume: queued or being handled
+  // A waiting reader is woken once at most half the window is left, to read the rest in one go: one wake-up per
+  // half window, not per item (with a window of 1: as soon as it is empty).
+  const lowWater = window - Math.max(1, Math.floor(window / 2));
   let resume: (() => void) | undefined; // wakes the reader waiting for room
   const wake = (): void => {
     const waiting = resume;
@@ -106,7 +110,7 @@ export function pull<T>(iterable: AsyncIterable<T>, options: PullOptions = {}): 
               const result = await handler(item);
               if (subscriber.closed) return;
               pending--;
-              if (pending < window) wake();
+              if (pending <= lowWater) wake();
               subscriber.next(result);
             }
           } catch (error) {

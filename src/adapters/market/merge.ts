@@ -169,14 +169,16 @@ async function* symbolEvents(
   for (const openTime of markOpens.keys()) {
     if (openTime < q.to && openTime + EIGHT_HOURS_MS > q.from) cov.markPriceKlines++;
   }
-  const klineFiles = inPriorityOrder(files, "klines").map((f) => parseThread?.klines(f) ?? readKlineFile(f));
+  const klineFiles = inPriorityOrder(files, "klines").map(
+    (f) => parseThread?.klineBatches(f) ?? singleRows(readKlineFile(f)),
+  );
   const tradeFiles = files.filter((f) => f.kind === "trades");
-  const bars =
+  const bars = new MergedRows(
     klineFiles.length === 0 && tradeFiles.length > 0
-      ? barsFromTrades(symbol, tradeFiles)
-      : klineFiles.length === 1
-        ? klineFiles[0]!
-        : mergeOrdered(klineFiles, (a, b) => a.openTime - b.openTime);
+      ? [singleRows(barsFromTrades(symbol, tradeFiles))]
+      : klineFiles,
+    (a, b) => a.openTime - b.openTime,
+  );
   let next = 0;
   let lastClose: string | undefined;
   const settle = (row: FundingRow): MarketEvent | undefined => {
@@ -210,7 +212,13 @@ async function* symbolEvents(
   let previousOpenTime = ceilMinute(q.from) - ONE_MINUTE_MS;
   let lastOpenTime = Number.NEGATIVE_INFINITY;
   try {
-    for await (const row of bars) {
+    for (;;) {
+      // Rows are taken without an await while the current batches last (see MergedRows).
+      const row = bars.take();
+      if (row === undefined) {
+        if (await bars.fill()) continue;
+        break;
+      }
       if (row.openTime === lastOpenTime) continue; // overlapping files: the first file's bar won
       lastOpenTime = row.openTime;
       if (row.openTime >= q.to) break;
@@ -260,6 +268,7 @@ async function* symbolEvents(
       }
     }
   } finally {
+    await bars.close();
     await marks?.close();
   }
   for (; next < settlements.length; next++) {
@@ -398,5 +407,114 @@ async function* mergeOrdered<T>(
     }
   } finally {
     for (const source of sources) await source.return(undefined);
+  }
+}
+
+/** Each row of `rows` as a batch of its own (a source of `MergedRows` read on the caller's thread). */
+async function* singleRows<T>(rows: AsyncGenerator<T>): AsyncGenerator<T[]> {
+  try {
+    for await (const row of rows) yield [row];
+  } finally {
+    await rows.return(undefined);
+  }
+}
+
+/**
+ * The rows of sorted sources of row batches (`ParseThread.klineBatches`, `singleRows`) in the order of
+ * `mergeOrdered` over their rows: one source as it comes; several merged by `compare`, ties to the lower source
+ * index, a source advanced to its next row before the row taken from it is handed out (so the first error in
+ * stream order is the one thrown, as `mergeOrdered` throws it). `take()` hands out the next row synchronously
+ * while the batches in hand allow it, else undefined: then `fill()` reads what is missing and answers whether rows
+ * remain. `close()` closes every source.
+ */
+class MergedRows<T> {
+  private readonly batches: (T[] | undefined)[];
+  /** Index of each source's head row in its batch. */
+  private readonly at: number[];
+  private readonly done: boolean[];
+  /** Whether the sources' first batches were read. */
+  private started = false;
+  /** A row taken from `held.source` whose batch ran out: handed out once that source was advanced. */
+  private held: { row: T; source: number } | undefined;
+  /** The row `fill()` made available (the held row, once its source was advanced). */
+  private ready: T | undefined;
+
+  constructor(
+    private readonly sources: AsyncGenerator<T[]>[],
+    private readonly compare: (a: T, b: T) => number,
+  ) {
+    this.batches = sources.map(() => undefined);
+    this.at = sources.map(() => 0);
+    this.done = sources.map(() => false);
+  }
+
+  /** The next row when it can be had without reading a source; undefined when `fill()` must read first. */
+  take(): T | undefined {
+    if (this.ready !== undefined) {
+      const row = this.ready;
+      this.ready = undefined;
+      return row;
+    }
+    if (!this.started || this.held !== undefined) return undefined;
+    let best = -1;
+    for (let i = 0; i < this.sources.length; i++) {
+      const batch = this.batches[i];
+      if (batch === undefined) continue;
+      if (best < 0 || this.compare(batch[this.at[i]!]!, this.batches[best]![this.at[best]!]!) < 0) best = i;
+    }
+    if (best < 0) return undefined;
+    const batch = this.batches[best]!;
+    const row = batch[this.at[best]!]!;
+    if (++this.at[best]! < batch.length) return row;
+    // The source's batch ran out: it must be advanced before the row is handed out (by `fill`).
+    this.batches[best] = undefined;
+    // One source: its rows come as they are read (an error after them comes with the next read).
+    if (this.sources.length === 1) return row;
+    this.held = { row, source: best };
+    return undefined;
+  }
+
+  /**
+   * Reads what `take()` waits for: every source's first batch at the start (in source order), else the next
+   * batch of the source that ran out. False when no row remains.
+   * @throws the sources' errors (a `MarketDataError` keeps its file:line).
+   */
+  async fill(): Promise<boolean> {
+    if (!this.started) {
+      this.started = true;
+      for (let i = 0; i < this.sources.length; i++) await this.advance(i);
+      return this.batches.some((b) => b !== undefined);
+    }
+    const held = this.held;
+    if (held !== undefined) {
+      this.held = undefined;
+      await this.advance(held.source);
+      this.ready = held.row;
+      return true;
+    }
+    // One source whose batch ran out (several sources never leave `take` here with rows in hand).
+    for (let i = 0; i < this.sources.length; i++) if (this.batches[i] === undefined) await this.advance(i);
+    return this.batches.some((b) => b !== undefined);
+  }
+
+  /** Closes every source (their files). */
+  async close(): Promise<void> {
+    for (const source of this.sources) await source.return(undefined);
+  }
+
+  /** Reads source `i`'s next non-empty batch, or marks it done. */
+  private async advance(i: number): Promise<void> {
+    while (!this.done[i]) {
+      const r = await this.sources[i]!.next();
+      if (r.done) {
+        this.done[i] = true;
+        return;
+      }
+      if (r.value.length > 0) {
+        this.batches[i] = r.value;
+        this.at[i] = 0;
+        return;
+      }
+    }
   }
 }

@@ -50,6 +50,14 @@ export class ParseThread {
     return this.read("klines", src) as AsyncGenerator<KlineRow>;
   }
 
+  /**
+   * The rows of `klines(src)` in the (non-empty) batches they cross the thread boundary in: a reader that takes
+   * them a batch at a time awaits once per batch instead of once per row.
+   */
+  klineBatches(src: CsvSource): AsyncGenerator<KlineRow[]> {
+    return this.batches("klines", src) as AsyncGenerator<KlineRow[]>;
+  }
+
   /** The rows of `readMarkPriceBarFile(src)` (1m mark-price klines), parsed in the thread. */
   markPriceBars(src: CsvSource): AsyncGenerator<MarkPriceKline> {
     return this.read("markPriceBars", src) as AsyncGenerator<MarkPriceKline>;
@@ -94,6 +102,10 @@ export class ParseThread {
   }
 
   private async *read(reader: ParseReader, src: CsvSource): AsyncGenerator<unknown> {
+    for await (const batch of this.batches(reader, src)) yield* batch;
+  }
+
+  private async *batches(reader: ParseReader, src: CsvSource): AsyncGenerator<unknown[]> {
     const worker = this.start();
     const id = this.nextId++;
     const s: Pending = { batches: [] };
@@ -117,7 +129,7 @@ export class ParseThread {
             post({ op: "credit", id, batches: consumed });
             consumed = 0;
           }
-          yield* batch;
+          if (batch.length > 0) yield batch;
           continue;
         }
         if (s.end) {

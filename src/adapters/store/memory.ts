@@ -70,7 +70,7 @@ export class InMemoryEventStore implements EventStore {
       this.byId.set(recorded.eventId, recorded);
       written.push(recorded);
     }
-    for (const follower of this.followers) follower.wake();
+    if (this.followers.size > 0) for (const follower of this.followers) follower.wake();
     const last = target[target.length - 1]!;
     return { nextExpectedRevision: last.revision, position: last.position, recorded: written };
   }

@@ -31,9 +31,22 @@ export function stepSma(state: SmaState, value: number): SmaState {
   const full = state.window.length === state.period;
   const sum = full ? state.sum - state.window[0]! + value : state.sum + value;
   if (!Number.isSafeInteger(sum)) throw new Error(`SMA sum ${sum} exceeds the exact integer range`);
-  const window = state.window.slice(full ? 1 : 0);
-  window.push(value);
+  // Full: drop the oldest; else keep every input.
+  const window = appendCapped(state.window, value, full ? state.period : state.window.length + 1);
   return { period: state.period, window, sum };
+}
+
+/**
+ * A new array: the last `capacity − 1` values of `values` (all of them when fewer), then `value`. Copied at
+ * its final size in one pass (a `slice` then `push` copies twice), as it runs on every bar.
+ */
+export function appendCapped(values: readonly number[], value: number, capacity: number): number[] {
+  const from = Math.max(0, values.length - capacity + 1);
+  const length = values.length - from + 1;
+  const out = new Array<number>(length);
+  for (let i = 0; i < length - 1; i++) out[i] = values[from + i]!;
+  out[length - 1] = value;
+  return out;
 }
 
 /** True once the window holds `period` inputs (SMA_n is valid only when all n inputs are present). */

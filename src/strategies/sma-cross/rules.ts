@@ -10,6 +10,7 @@
 import type { Direction } from "../../domain/bracket.ts";
 import { decimalsOf, floorToStep, formatAtScale, toDec } from "../../domain/decimal.ts";
 import {
+  appendCapped,
   compareSma,
   initialSma,
   type SmaState,
@@ -174,12 +175,6 @@ export function pivotStop(
   return direction === "LONG" ? Math.min(...window) : Math.max(...window);
 }
 
-function pushCapped(window: readonly number[], value: number, capacity: number): readonly number[] {
-  const next = window.slice(Math.max(0, window.length - capacity + 1));
-  next.push(value);
-  return next;
-}
-
 function crossing(previous: -1 | 0 | 1 | null, current: -1 | 0 | 1 | null): Direction | undefined {
   if (previous === null || current === null) return undefined;
   if (previous <= 0 && current > 0) return "LONG";
@@ -252,8 +247,8 @@ export function stepSmaCross(
     short,
     long,
     relation,
-    lows: pushCapped(state.lows, low, params.pivotLookback),
-    highs: pushCapped(state.highs, high, params.pivotLookback),
+    lows: appendCapped(state.lows, low, params.pivotLookback),
+    highs: appendCapped(state.highs, high, params.pivotLookback),
     lastSignalBarIndex: state.lastSignalBarIndex,
   };
 

@@ -149,6 +149,8 @@ export class SimulatedVenue implements Venue {
   private readonly options: MatchingOptions;
   private readonly margin: SimulatedVenueOptions["margin"];
   private readonly liquidationPrices: LiquidationPriceCache = new Map();
+  /** Per symbol, its hedge-mode position keys (`SYMBOL:LONG`, `SYMBOL:SHORT`), built once. */
+  private readonly sideKeys = new Map<string, [string, string]>();
   /** Per symbol: its liquidation groups and what they were computed from (a cache, not venue state). */
   private readonly liquidationGroups = new Map<
     string,
@@ -276,14 +278,19 @@ export class SimulatedVenue implements Venue {
   /** What a symbol's liquidation groups depend on besides the account view (see `liquidates`). */
   private liquidationKey(symbol: string, account: VenueAccountView, markOpen: string): string {
     const p = this.state.positions;
-    let key = `${p[symbol] ?? ""}|${p[`${symbol}:LONG`] ?? ""}|${p[`${symbol}:SHORT`] ?? ""}`;
-    let sides = 0;
+    let sides = this.sideKeys.get(symbol);
+    if (sides === undefined) {
+      sides = [`${symbol}:LONG`, `${symbol}:SHORT`];
+      this.sideKeys.set(symbol, sides);
+    }
+    let key = `${p[symbol] ?? ""}|${p[sides[0]] ?? ""}|${p[sides[1]] ?? ""}`;
+    let open = 0;
     for (const q of account.positions) {
-      if (q.symbol === symbol) sides++;
+      if (q.symbol === symbol) open++;
       else if (q.marginType === "CROSSED")
         key += `|${q.symbol}=${this.state.markPrice[q.symbol] ?? this.state.lastPrice[q.symbol] ?? ""}`;
     }
-    return sides === 2 ? `${key}|${markOpen}` : key;
+    return open === 2 ? `${key}|${markOpen}` : key;
   }
 
   /**

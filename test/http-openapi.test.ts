@@ -29,7 +29,7 @@ interface Parameter {
 interface Operation {
   summary?: string;
   parameters?: Parameter[];
-  responses: Record<string, { content?: { "application/json": { schema: object } } }>;
+  responses: Record<string, { content?: Record<string, { schema: object }> }>;
   security?: Record<string, string[]>[];
   requestBody?: unknown;
 }
@@ -92,6 +92,7 @@ describe("OpenAPI document", () => {
       "get /decisions",
       "get /events",
       "get /health",
+      "get /metrics",
       "get /orders",
       "get /orders/:clientOrderId",
       "get /pnl",
@@ -113,8 +114,11 @@ describe("OpenAPI document", () => {
       const path = (op.parameters ?? []).filter((p) => p.in === "path").map((p) => p.name);
       expect(path.sort(), route.url).toEqual(schema?.params === undefined ? [] : keysOf(schema.params));
       expect(op.summary, route.url).toMatch(/\w/);
-      expect(op.responses["200"]?.content?.["application/json"].schema, route.url).toBeTypeOf("object");
-      expect(op.responses["400"]?.content?.["application/json"].schema, route.url).toBeTypeOf("object");
+      // /metrics answers the Prometheus text format; every other route JSON
+      const media =
+        route.url === "/metrics" ? "text/plain; version=0.0.4; charset=utf-8" : "application/json";
+      expect(op.responses["200"]?.content?.[media]?.schema, route.url).toBeTypeOf("object");
+      expect(op.responses["400"]?.content?.["application/json"]?.schema, route.url).toBeTypeOf("object");
     }
   });
 
@@ -214,7 +218,16 @@ describe("access control", () => {
 
   it("no read token: the read routes are open", async () => {
     const { app } = await appWith({ control: CONTROL });
-    for (const url of ["/runs", "/positions", "/pnl", "/orders", "/decisions", "/risk", "/events"]) {
+    for (const url of [
+      "/runs",
+      "/positions",
+      "/pnl",
+      "/orders",
+      "/decisions",
+      "/risk",
+      "/events",
+      "/metrics",
+    ]) {
       expect((await app.inject(url)).statusCode, url).toBe(200);
     }
     await app.close();

@@ -12,6 +12,7 @@ import type { DomainEvent } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { type DecisionQuery, DecisionsProjection, type DecisionTrace } from "./decisions.ts";
 import type { CurveQuery, CurveView, EquityPoint } from "./equity-curve.ts";
+import { type MetricCounts, MetricsFold } from "./metrics.ts";
 import { type OrderQuery, OrdersProjection, type OrderView } from "./orders.ts";
 import { PnlProjection, type PnlView } from "./pnl.ts";
 import { PositionsProjection, type PositionView } from "./positions.ts";
@@ -159,11 +160,13 @@ export interface Projections {
   /** The trading state and the pre-trade risk engine's record (denials, state changes). */
   tradingRisk(): TradingRiskView;
   summary(): ProjectionSummary;
+  /** The event counts behind the Prometheus metrics (metrics.ts `metricFamilies` reads them with the rest). */
+  metricCounts(): MetricCounts;
   snapshot(): ProjectionsSnapshot;
 }
 
 /** A recorded event narrowed by its `type` (a discriminated union for `switch`). */
-type AnyRecordedEvent = DomainEvent extends infer E
+export type AnyRecordedEvent = DomainEvent extends infer E
   ? E extends DomainEvent
     ? RecordedEvent<E>
     : never
@@ -175,6 +178,7 @@ class ProjectionFold implements Projections {
   private readonly ordersFold = new OrdersProjection();
   private readonly runsFold = new RunsProjection();
   private readonly tradingRiskFold = new TradingRiskProjection();
+  private readonly metricsFold = new MetricsFold();
   private readonly decisionsFold: DecisionsProjection | undefined;
   private readonly tradesFold: TradesProjection | undefined;
   private barCount = 0;
@@ -267,6 +271,7 @@ class ProjectionFold implements Projections {
     }
     this.runsFold.apply(event);
     this.decisionsFold?.apply(event);
+    this.metricsFold.apply(event);
     this.applied++;
     this.last = event.position;
     this.lastTime = time;
@@ -354,6 +359,10 @@ class ProjectionFold implements Projections {
     const exposure = riskView(this.positions(), equity, this.runsFold.configuredLeverage);
     const trading = this.tradingRisk();
     return { ...exposure, ...trading, limits: this.tradingRiskFold.limitUses(exposure, trading) };
+  }
+
+  metricCounts(): MetricCounts {
+    return this.metricsFold.counts();
   }
 
   tradingRisk(): TradingRiskView {

@@ -498,3 +498,8 @@ export const EventsResponse = z.object({
   ),
   next: z.number().int().nullable(),
 });
+
+/** GET /metrics: the Prometheus text exposition format (version 0.0.4). */
+export const MetricsResponse = z
+  .string()
+  .describe("Prometheus text format: perpsource_* families from the event log, and the process metrics");

@@ -26,6 +26,7 @@ import type { EventStore } from "../../events/store.ts";
 import type { Projections } from "../../projections/index.ts";
 import { cacheKey, ResponseCache } from "./cache.ts";
 import { followProjections, type LogHealth } from "./follow-projections.ts";
+import { metricsRegistry } from "./metrics.ts";
 import { pnlBody } from "./pnl-body.ts";
 import {
   ControlBody,
@@ -36,6 +37,7 @@ import {
   EventsQuery,
   EventsResponse,
   HealthResponse,
+  MetricsResponse,
   NoQuery,
   OrderParams,
   OrderResponse,
@@ -108,6 +110,7 @@ export const apiRoutes: readonly (readonly [string, string])[] = [
   ],
   ["GET /risk", "exposure, leverage and margin; trading state, denials, each limit and its use"],
   ["GET /events?stream=&from=&limit=", "the event log"],
+  ["GET /metrics", "Prometheus metrics (text format) of the log, the projections and the process"],
   ["GET /docs", "the OpenAPI document of these routes (HTML; JSON at /docs/json)"],
   ["POST /control/halt {reason}", "operator: halt trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],
   ["POST /control/resume {reason}", "operator: resume trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],
@@ -453,6 +456,30 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
           })),
           next,
         };
+      },
+    );
+
+    const metrics = metricsRegistry(now);
+    api.get(
+      "/metrics",
+      {
+        schema: {
+          summary: summaryOf("GET /metrics"),
+          querystring: NoQuery,
+          response: {
+            200: { content: { [metrics.contentType]: { schema: MetricsResponse } } },
+            ...commonResponses,
+          },
+          security: readSecurity,
+        },
+      },
+      async (request, reply) => {
+        parseParams(NoQuery, request.query);
+        const body = await metrics.metrics();
+        return reply
+          .type(metrics.contentType)
+          .serializer((text: string) => text)
+          .send(body);
       },
     );
 

@@ -219,3 +219,91 @@ describe.skipIf(!root)("metrics of a real-data backtest", () => {
     }
   });
 });
+
+describe("metrics of the risk engine and the venue's reconciliations", () => {
+  let position = 0;
+  const revisions: Record<string, number> = {};
+  /** A recorded event of the `risk-main` stream at market time `t`. */
+  const recorded = <T extends "RiskLimitsSet" | "TradingStateChanged" | "VenueReconciled">(
+    type: T,
+    data: EventData<T>,
+    t: number,
+  ): RecordedEvent => {
+    position++;
+    const stream = streams.risk("main");
+    const revision = revisions[stream] ?? 0;
+    revisions[stream] = revision + 1;
+    return {
+      stream,
+      revision,
+      position,
+      eventId: deterministicEventId("metrics-risk", stream, position),
+      type,
+      data,
+      metadata: { correlationId: "metrics-risk", causationId: "test", eventTime: t },
+    } as RecordedEvent;
+  };
+
+  it("counts reconciliations by trigger, discrepancies by kind and state changes; one state gauge is 1", async () => {
+    const T = 1_748_736_000_000;
+    const projections = await rebuildProjections(
+      (async function* () {
+        yield recorded("RiskLimitsSet", { accountId: "main", limits: { maxLeverage: "3" } }, T);
+        yield recorded(
+          "VenueReconciled",
+          { accountId: "main", trigger: "start", recovered: 0, discrepancies: [] },
+          T,
+        );
+        yield recorded(
+          "VenueReconciled",
+          {
+            accountId: "main",
+            trigger: "resync",
+            recovered: 2,
+            discrepancies: [
+              { kind: "unknownOrder", detail: "order x at the venue" },
+              { kind: "walletMismatch", detail: "wallet 10 vs 11" },
+            ],
+          },
+          T + 60_000,
+        );
+        yield recorded(
+          "TradingStateChanged",
+          {
+            accountId: "main",
+            from: "ACTIVE",
+            to: "HALTED",
+            by: "reconciliation",
+            reason: "wallet mismatch",
+          },
+          T + 60_000,
+        );
+        yield recorded(
+          "VenueReconciled",
+          {
+            accountId: "main",
+            trigger: "resync",
+            recovered: 1,
+            discrepancies: [{ kind: "walletMismatch", detail: "wallet 11 vs 12" }],
+          },
+          T + 120_000,
+        );
+      })(),
+    );
+    const f = metricFamilies(projections);
+    const byLabels = (samples: { labels: Record<string, string>; value: string }[]) =>
+      Object.fromEntries(samples.map((s) => [Object.values(s.labels).join(" "), s.value]));
+    expect(byLabels(f.perpsource_venue_reconciliations_total)).toEqual({ start: "1", resync: "2" });
+    expect(byLabels(f.perpsource_reconciliation_discrepancies_total)).toEqual({
+      unknownOrder: "1",
+      walletMismatch: "2",
+    });
+    expect(f.perpsource_reconciliation_recovered_total).toEqual([{ labels: {}, value: "3" }]);
+    expect(byLabels(f.perpsource_trading_state_changes_total)).toEqual({ "HALTED reconciliation": "1" });
+    expect(byLabels(f.perpsource_trading_state)).toEqual({ ACTIVE: "0", REDUCING: "0", HALTED: "1" });
+    expect(f.perpsource_bars_total).toEqual([]);
+    expect(f.perpsource_last_event_time_seconds).toEqual([
+      { labels: {}, value: String((T + 120_000) / 1000) },
+    ]);
+  });
+});

@@ -4,6 +4,7 @@
  * drawdown, trading state) with the same values, the read token guards it, and a served store's metrics follow
  * events appended live.
  */
+import { readFileSync } from "node:fs";
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildHttpServer, serveProjections } from "../src/adapters/http/server.ts";
@@ -305,5 +306,42 @@ describe("metrics of the risk engine and the venue's reconciliations", () => {
     expect(f.perpsource_last_event_time_seconds).toEqual([
       { labels: {}, value: String((T + 120_000) / 1000) },
     ]);
+  });
+});
+
+describe("GET /metrics of an empty store", () => {
+  it("declares every family; one without labels and without an event has no sample (not a false 0)", async () => {
+    const store = new InMemoryEventStore();
+    const app = buildHttpServer({ store, projections: await rebuildProjections(store.readAll()) });
+    const res = await app.inject("/metrics");
+    expect(res.statusCode).toBe(200);
+    const { samples, types } = parseExposition(res.body);
+    for (const def of metricFamilyDefs) expect(types[def.name], def.name).toBe(def.type);
+    const names = new Set(samples.map((s) => s.name));
+    expect(names.has("perpsource_last_event_time_seconds")).toBe(false);
+    expect(names.has("perpsource_drawdown_usdt")).toBe(false);
+    expect(names.has("perpsource_trading_state")).toBe(false);
+    expect(valuesOf(samples, "perpsource_log_position")).toEqual({ "": -1 });
+    expect(valuesOf(samples, "perpsource_equity_usdt")).toEqual({ "": 0 });
+    await app.close();
+  });
+
+  it("every metric docs/grafana-dashboard.json queries is one the route exposes", async () => {
+    const dashboard = JSON.parse(
+      readFileSync(new URL("../docs/grafana-dashboard.json", import.meta.url), "utf8"),
+    ) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const store = new InMemoryEventStore();
+    const app = buildHttpServer({ store, projections: await rebuildProjections(store.readAll()) });
+    const { types } = parseExposition((await app.inject("/metrics")).body);
+    await app.close();
+    const queried = dashboard.panels.flatMap((p) =>
+      p.targets.flatMap((t) => [
+        ...t.expr.matchAll(/\b(perpsource_[a-z_]+|process_[a-z_]+|nodejs_[a-z0-9_]+)\b/g),
+      ]),
+    );
+    expect(queried.length).toBeGreaterThan(10);
+    for (const [name] of queried) expect(types[name!], name).toBeDefined();
   });
 });

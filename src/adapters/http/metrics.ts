@@ -11,6 +11,16 @@ import { type MetricName, metricFamilies, metricFamilyDefs } from "../../project
 type Families = ReturnType<typeof metricFamilies>;
 
 /**
+ * Clears `metric` before it is filled with `samples`, which it returns. A family without labels and without a
+ * sample (no event yet) is left empty rather than at prom-client's default 0, which would be a false reading.
+ */
+function refill<T>(metric: Counter | Gauge, labelless: boolean, samples: T[]): T[] {
+  metric.reset();
+  if (labelless && samples.length === 0) metric.remove();
+  return samples;
+}
+
+/**
  * A Registry with every perpsource family and the default process metrics. On each scrape the families are
  * computed once from `current()` (at one log position) and every collector reads from that computation.
  */
@@ -29,21 +39,22 @@ export function metricsRegistry(current: () => Projections): Registry {
   };
   for (const def of metricFamilyDefs) {
     const name: MetricName = def.name;
+    const labelless = def.labelNames.length === 0;
     const options = { name, help: def.help, labelNames: [...def.labelNames], registers: [registry] };
     if (def.type === "counter") {
       new Counter({
         ...options,
         collect() {
-          this.reset();
-          for (const { labels, value } of familiesNow()[name]) this.inc(labels, Number(value));
+          const samples = refill(this, labelless, familiesNow()[name]);
+          for (const { labels, value } of samples) this.inc(labels, Number(value));
         },
       });
     } else {
       new Gauge({
         ...options,
         collect() {
-          this.reset();
-          for (const { labels, value } of familiesNow()[name]) this.set(labels, Number(value));
+          const samples = refill(this, labelless, familiesNow()[name]);
+          for (const { labels, value } of samples) this.set(labels, Number(value));
         },
       });
     }

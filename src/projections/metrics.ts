@@ -109,15 +109,14 @@ export interface MetricCounts {
   lastBarCloseTime: Record<string, number>;
   gapsBySymbol: Record<string, number>;
   submittedByType: Record<string, number>;
-  /** Keyed `symbol maker|taker`. */
+  /** Keyed by `labelKey(symbol, "maker" | "taker")`. */
   fillsBySymbolLiquidity: Record<string, number>;
   rejectionsByCode: Record<string, number>;
-  denialsByRule: Record<string, number>;
   liquidationsBySymbol: Record<string, number>;
   reconciliationsByTrigger: Record<string, number>;
   discrepanciesByKind: Record<string, number>;
   recovered: number;
-  /** Keyed `to by`. */
+  /** Keyed by `labelKey(to, by)`. */
   stateChanges: Record<string, number>;
 }
 
@@ -131,7 +130,6 @@ export class MetricsFold {
     submittedByType: {},
     fillsBySymbolLiquidity: {},
     rejectionsByCode: {},
-    denialsByRule: {},
     liquidationsBySymbol: {},
     reconciliationsByTrigger: {},
     discrepanciesByKind: {},
@@ -155,13 +153,10 @@ export class MetricsFold {
         inc(c.submittedByType, event.data.type);
         break;
       case "OrderFilled":
-        inc(c.fillsBySymbolLiquidity, `${event.data.symbol} ${event.data.maker ? "maker" : "taker"}`);
+        inc(c.fillsBySymbolLiquidity, labelKey(event.data.symbol, event.data.maker ? "maker" : "taker"));
         break;
       case "OrderRejected":
         inc(c.rejectionsByCode, String(event.data.code));
-        break;
-      case "OrderDenied":
-        inc(c.denialsByRule, event.data.rule);
         break;
       case "PositionLiquidated":
         inc(c.liquidationsBySymbol, event.data.symbol);
@@ -172,7 +167,7 @@ export class MetricsFold {
         c.recovered += event.data.recovered;
         break;
       case "TradingStateChanged":
-        inc(c.stateChanges, `${event.data.to} ${event.data.by}`);
+        inc(c.stateChanges, labelKey(event.data.to, event.data.by));
         break;
     }
   }
@@ -187,10 +182,15 @@ function inc(map: Record<string, number>, key: string): void {
   map[key] = (map[key] ?? 0) + 1;
 }
 
-/** Samples of a count map whose keys are the label values joined by a space. */
+/** The key of a count by several labels: their values joined by the ASCII unit separator (U+001F). */
+export function labelKey(...values: string[]): string {
+  return values.join("\u001f");
+}
+
+/** Samples of a count map keyed by `labelKey` of the values of `labelNames`. */
 function fromCounts(map: Record<string, number>, labelNames: readonly string[]): MetricSample[] {
   return Object.entries(map).map(([key, n]) => {
-    const values = key.split(" ");
+    const values = key.split("\u001f");
     return { labels: Object.fromEntries(labelNames.map((l, i) => [l, values[i]!])), value: String(n) };
   });
 }
@@ -215,9 +215,9 @@ export function metricFamilies(projections: Projections): Record<MetricName, Met
   const plain = (value: string): MetricSample[] => [{ labels: {}, value }];
 
   const ordersByTypeStatus: Record<string, number> = {};
-  for (const o of projections.orders().orders) inc(ordersByTypeStatus, `${o.type} ${o.status}`);
+  for (const o of projections.orders().orders) inc(ordersByTypeStatus, labelKey(o.type, o.status));
   for (const type of Object.keys(c.submittedByType)) {
-    for (const status of orderStatuses) ordersByTypeStatus[`${type} ${status}`] ??= 0;
+    for (const status of orderStatuses) ordersByTypeStatus[labelKey(type, status)] ??= 0;
   }
 
   return {
@@ -241,7 +241,7 @@ export function metricFamilies(projections: Projections): Record<MetricName, Met
     perpsource_orders: fromCounts(ordersByTypeStatus, ["type", "status"]),
     perpsource_fills_total: fromCounts(c.fillsBySymbolLiquidity, ["symbol", "liquidity"]),
     perpsource_order_rejections_total: fromCounts(c.rejectionsByCode, ["code"]),
-    perpsource_order_denials_total: fromCounts(c.denialsByRule, ["rule"]),
+    perpsource_order_denials_total: fromCounts(projections.tradingRisk().deniedByRule, ["rule"]),
     perpsource_liquidations_total: fromCounts(c.liquidationsBySymbol, ["symbol"]),
     perpsource_venue_reconciliations_total: fromCounts(c.reconciliationsByTrigger, ["trigger"]),
     perpsource_reconciliation_discrepancies_total: fromCounts(c.discrepanciesByKind, ["kind"]),

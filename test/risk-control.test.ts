@@ -160,9 +160,9 @@ describe("perpsource halt on a store that serve follows", () => {
 });
 
 describe("control routes", () => {
-  async function app(token: string | undefined) {
+  async function app(token: string | undefined, recorded = true) {
     const store = new InMemoryEventStore();
-    await recordRun(store);
+    if (recorded) await recordRun(store);
     const projections = async () => rebuildProjections(store.readAll());
     let current = await projections();
     const server = buildHttpServer({
@@ -212,6 +212,16 @@ describe("control routes", () => {
       });
     }
     expect(await store.streamRevision("risk-main")).toBe(0);
+  });
+
+  it("a store without a run: 409 naming it, never a 500", async () => {
+    const { store, server } = await app("s3cret-token", false);
+    const res = await server.inject(
+      post("/control/halt", { authorization: "Bearer s3cret-token" }, { reason: "x" }),
+    );
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ message: "the store is empty: it holds no run" });
+    expect(await store.streamRevision("risk-main")).toBeUndefined(); // nothing appended
   });
 
   it("the right token halts and resumes; /risk follows; a bad body is a 400 naming the field", async () => {

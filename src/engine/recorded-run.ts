@@ -23,16 +23,24 @@ export interface RecordedRun {
   completed?: EventData<"RunCompleted">;
 }
 
+/** The store records no run: it is empty, or its first event is not RunStarted (409 on the control routes). */
+export class NoRecordedRunError extends Error {
+  override name = "NoRecordedRunError";
+  /** The HTTP status of this error (409 Conflict: the request is fine, the store holds nothing to act on). */
+  readonly statusCode = 409;
+}
+
 /**
  * Reads the run recorded in `store`: RunStarted must be its first event.
- * @throws Error when the store is empty or its first event is not RunStarted; ZodError for an invalid config.
+ * @throws NoRecordedRunError when the store is empty or its first event is not RunStarted; ZodError for an
+ *   invalid config.
  */
 export async function readRecordedRun(store: EventStore): Promise<RecordedRun> {
   let first: RecordedEvent | undefined;
   for await (const e of store.readAll({ limit: 1 })) first = e;
-  if (first === undefined) throw new Error("the store is empty: it holds no run");
+  if (first === undefined) throw new NoRecordedRunError("the store is empty: it holds no run");
   if (first.type !== "RunStarted") {
-    throw new Error(
+    throw new NoRecordedRunError(
       `the store's first event is ${first.type} in ${first.stream}, not RunStarted: not a recorded run`,
     );
   }

@@ -30,7 +30,7 @@ export class NoRiskStreamError extends Error {
 /**
  * Moves the trading state of the run recorded in `store` to `to` by hand (HALTED: halt; ACTIVE: resume), with
  * `reason`. Already in that state: nothing is appended.
- * @throws Error when the store holds no run; NoRiskStreamError when its run has no risk stream;
+ * @throws NoRecordedRunError when the store holds no run; NoRiskStreamError when its run has no risk stream;
  *   WrongExpectedRevisionError when another writer appended to the risk stream meanwhile (try again).
  */
 export async function operatorChangeTradingState(

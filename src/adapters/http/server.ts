@@ -498,7 +498,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
             response: {
               200: ControlResponse,
               403: ErrorResponse.describe(`the control routes are disabled (no ${CONTROL_TOKEN_ENV})`),
-              409: ErrorResponse.describe("the store's run has no risk stream"),
+              409: ErrorResponse.describe("the store holds no run, or its run has no risk stream"),
               ...commonResponses,
             },
             security: [{ controlToken: [] }],
@@ -507,7 +507,8 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
         async (request) => {
           parseParams(NoQuery, request.query);
           const { reason } = parseParams(ControlBody, request.body ?? undefined);
-          // A run without a risk stream answers 409 (NoRiskStreamError's statusCode, see the error handler).
+          // A store without a run, or a run without a risk stream, answers 409 (NoRecordedRunError's and
+          // NoRiskStreamError's statusCode, see the error handler).
           const outcome = await deps.control!.change(to, reason);
           return outcome.changed
             ? {

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exchangeTime } from "../src/adapters/binance/exchange-time.ts";
-import { openLiveMarketFeed } from "../src/adapters/binance/market-feed.ts";
 import { liveMarketHistory } from "../src/adapters/binance/market-history.ts";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { BacktestConfigSchema } from "../src/config/schema.ts";
@@ -25,10 +24,10 @@ import { whatIf } from "../src/engine/what-if.ts";
 import type { EventData } from "../src/events/catalog.ts";
 import { csvBars } from "./support/exchange-sim.ts";
 import {
-  API_KEY,
   brackets,
   config,
   instruments,
+  lockstepFeed,
   logger,
   runAgainst,
   startDouble,
@@ -79,7 +78,6 @@ async function paperRun(file: string): Promise<LiveRunSummary> {
   const { url, sim } = await startDouble(markRoot);
   const store = SqliteEventStore.open(file);
   try {
-    const wsUrl = url.replace(/^http/, "ws");
     return await runLive("paper", warmConfig, {
       store,
       logger,
@@ -88,16 +86,7 @@ async function paperRun(file: string): Promise<LiveRunSummary> {
       startTime: await exchangeTime(url),
       until: window.to,
       history: liveMarketHistory({ symbols: config.symbols, restUrl: url }),
-      openFeed: (from) =>
-        openLiveMarketFeed({
-          from,
-          symbols: config.symbols,
-          restUrl: url,
-          wsUrl,
-          logger,
-          lockstep: true,
-          apiKey: API_KEY,
-        }),
+      openFeed: lockstepFeed(url, config.symbols),
     });
   } finally {
     await store.close();

@@ -61,6 +61,20 @@ export async function startDouble(
   return { url: await sim.listen({ port: 0 }), exchange, sim };
 }
 
+/** The market feed of `symbols` from the lockstep double at `url` (REST and its WebSocket), from a minute on. */
+export function lockstepFeed(url: string, symbols: readonly string[]) {
+  return (from: number) =>
+    openLiveMarketFeed({
+      from,
+      symbols,
+      restUrl: url,
+      wsUrl: url.replace(/^http/, "ws"),
+      logger,
+      lockstep: true,
+      apiKey: API_KEY,
+    });
+}
+
 /** A live run of `mode` against the double at `url` until the window's end; `venue` tunes the Binance venue. */
 export async function runAgainst(
   mode: LiveMode,
@@ -91,16 +105,7 @@ export async function runAgainst(
     startTime: await exchangeTime(url),
     until: window.to,
     ...(binance ? { venue: binance } : {}),
-    openFeed: (from) =>
-      openLiveMarketFeed({
-        from,
-        symbols: config.symbols,
-        restUrl: url,
-        wsUrl,
-        logger,
-        lockstep: true,
-        apiKey: API_KEY,
-      }),
+    openFeed: lockstepFeed(url, config.symbols),
   });
 }
 
@@ -151,16 +156,7 @@ export async function paperRunWithHistory(
           onHistoryDone?.(performance.now() - started);
         })();
       },
-      openFeed: (from) =>
-        openLiveMarketFeed({
-          from,
-          symbols: run.symbols,
-          restUrl: url,
-          wsUrl: url.replace(/^http/, "ws"),
-          logger,
-          lockstep: true,
-          apiKey: API_KEY,
-        }),
+      openFeed: lockstepFeed(url, run.symbols),
     });
   } finally {
     await sim.close();

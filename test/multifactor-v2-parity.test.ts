@@ -37,15 +37,19 @@ const DIRECT: Record<TieSite, Name> = {
   final: "final",
 };
 
-/** |a − b| within 1e-9 relative to max(|b|, 1e-3 · the component's scale over the run). */
+/**
+ * §0's agreement rule, |a − b| ≤ 1e-9 · max(1, |b|), widened to 1e-3 · the component's scale over the run for
+ * large-valued components (volumes). The absolute floor of 1e-9 matters: a component that is exactly 0 in batch
+ * may be a rounding residue (1e-17, or a subnormal) in the stream.
+ */
 const within = (a: number | undefined, b: number | undefined, scale: number) =>
   a === undefined || b === undefined
     ? a === b
-    : Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(b), 1e-3 * scale);
+    : Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b), 1e-3 * scale);
 
 /**
  * Asserts streaming = batch bar by bar for every component: both undefined, or `within` tolerance. A strict
- * comparison whose operands were within 1e-9 (relative) may flip (§0): where a site's own output differs at one
+ * comparison whose operands agree to that tolerance may flip (§0): where a site's own output differs at one
  * of its near-tie bars, that flip is accepted and the site's downstream components are not compared from that
  * bar on. Returns how many values were compared and how many flips were accepted.
  */

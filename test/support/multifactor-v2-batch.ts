@@ -3,7 +3,8 @@
  * series is a whole array and every window is recomputed from scratch (plain sums, two-pass sample SD, sorting
  * for quantiles), the straightforward transcription of the formulas. Window constants are written out from the
  * spec here, independently of the streaming pipeline. It also records, per bar, the strict comparisons whose
- * operands were within 1e-9 (relative) of each other: §0 lets streaming and batch disagree there (a tie).
+ * operands agree to §0's tolerance, |a − b| ≤ 1e-9 · max(1, |a|, |b|): streaming and batch may fall on either
+ * side there (a tie). The absolute floor matters for comparisons against 0, whose operand can be rounding noise.
  */
 import type { FactorBar, FactorValues } from "../../src/strategies/multifactor-v2/factors.ts";
 import {
@@ -92,7 +93,7 @@ export function batchFactors(bars: readonly FactorBar[], funding: S, flow: boole
   const len = bars.length;
   const ties = new Map<TieSite, number[]>();
   const gt = (site: TieSite, t: number, a: number, b: number) => {
-    if (Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)))
+    if (Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b)))
       ties.set(site, [...(ties.get(site) ?? []), t]);
     return a > b;
   };
@@ -203,10 +204,9 @@ export function batchFactors(bars: readonly FactorBar[], funding: S, flow: boole
   });
   const tf = mapT(len, (t) => {
     if (tr[t] === undefined || raw[t] === undefined) return undefined;
-    if (raw[t] !== 0) {
-      gt("tf", t, tr[t]!, 0.02);
-      gt("tf", t, -0.02, tr[t]!);
-    }
+    gt("tf", t, tr[t]!, 0.02);
+    gt("tf", t, -0.02, tr[t]!);
+    gt("tf", t, raw[t]!, 0); // the sign of raw: a near-zero raw is rounding noise on either side
     return trendFilter(tr[t]!, raw[t]!);
   });
   const fwf = zip([raw, tf, risk, emf], (r, f, k, e) => r * f * k * e);

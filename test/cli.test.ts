@@ -94,7 +94,9 @@ describe("perpsource CLI", () => {
   it("a bad env value and a broken config file are named with their source", () => {
     const env = perpsource(["serve"], { env: { PERPSOURCE_PORT: "http" } });
     expect(env.code).toBe(2);
-    expect(env.stderr).toContain("http.port (from env PERPSOURCE_PORT): expected an integer port 0–65535 (0: any free port)");
+    expect(env.stderr).toContain(
+      "http.port (from env PERPSOURCE_PORT): expected an integer port 0–65535 (0: any free port)",
+    );
 
     const cwd = mkdtempSync(join(tmpdir(), "perpsource-cli-"));
     writeFileSync(join(cwd, "perpsource.config.json"), "{ not json");

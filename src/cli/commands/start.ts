@@ -1,5 +1,7 @@
 /** `perpsource start`: the demo — the default backtest into a fresh store, then serving it. */
 import { readdir } from "node:fs/promises";
+import { ProcessMetrics } from "../../adapters/http/process-metrics.ts";
+import { timeWrites } from "../../adapters/store/timed.ts";
 import { MissingMarketDataError } from "../../engine/backtest.ts";
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { type Flags, withContext } from "../context.ts";
@@ -39,7 +41,8 @@ export function startCommand(flags: Flags): Promise<number> {
       err(missingDataHowTo(cfg, "the directory is missing or empty"));
       return 1;
     }
-    const store = await openEmptyStore(cfg.store, true);
+    const metrics = new ProcessMetrics();
+    const store = timeWrites(await openEmptyStore(cfg.store, true), metrics.storeWrites);
     try {
       try {
         const summary = await runBacktestWithProgress({ cfg, logger, instruments, brackets }, store, true);
@@ -57,6 +60,7 @@ export function startCommand(flags: Flags): Promise<number> {
         logger,
         change: (to, reason) => operatorChangeTradingState(store, to, reason),
         announce: (url) => out(servingBanner(url)),
+        processMetrics: metrics.registry,
       });
       return 0;
     } finally {

@@ -7,14 +7,18 @@ import type { EventStore } from "../../events/store.ts";
 
 /** Told about each successful write of a `timeWrites` store. */
 export interface StoreWriteObserver {
-  /** An append of `events` events (> 0) that took `seconds` (wall clock, commit included when it committed). */
+  /**
+   * An append of `events` events (> 0) that took `seconds` (wall clock, commit included when it committed). An
+   * idempotent retry (it resolves, writing nothing) is reported like the append it repeats: adapters do not all
+   * tell the two apart (EventStoreDB reports no `recorded`).
+   */
   appended(events: number, seconds: number): void;
   /** A flush (the commit of an open unit of work, src/events/store.ts `flush`) that took `seconds`. */
   flushed(seconds: number): void;
 }
 
 /**
- * `store` with the wall-clock duration of each successful non-empty append and each flush reported to
+ * `store` with the wall-clock duration (and size) of each successful non-empty append and each flush reported to
  * `observer`; a rejected call is not reported. Everything else is delegated unchanged; closing it closes
  * `store`.
  */
@@ -23,7 +27,9 @@ export function timeWrites(store: EventStore, observer: StoreWriteObserver): Eve
     async append(stream, events, expectedRevision) {
       const started = performance.now();
       const result = await store.append(stream, events, expectedRevision);
-      if (events.length > 0) observer.appended(events.length, (performance.now() - started) / 1000);
+      if (events.length > 0) {
+        observer.appended(events.length, (performance.now() - started) / 1000);
+      }
       return result;
     },
     readStream: (stream, options) => store.readStream(stream, options),

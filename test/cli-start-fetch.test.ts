@@ -203,6 +203,18 @@ describe.skipIf(!root)("start on a fresh clone", () => {
       expect(sha).toBe(summary.eventLogSha256);
       expect(summary.bars).toBe(1440);
       expect(health.events).toBe(summary.events);
+      // start appended the log itself: its /metrics times the writes and counts the events appended.
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const value = (series: string) =>
+        Number(
+          metrics
+            .split("\n")
+            .find((l) => l.startsWith(`${series} `))
+            ?.split(" ")[1],
+        );
+      expect(value("perpsource_events_appended_total")).toBe(summary.events);
+      expect(value('perpsource_store_write_duration_seconds_count{op="append"}')).toBeGreaterThan(0);
+      expect(value('perpsource_store_write_duration_seconds_count{op="flush"}')).toBeGreaterThan(0);
     } finally {
       run.child.kill("SIGINT");
       expect(await run.exited).toBe(0);

@@ -11,10 +11,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { strToU8, zipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fetchArchive } from "../src/adapters/market/fetch.ts";
 import { backtestArchivePlan } from "../src/cli/first-run.ts";
+import { createFetchProgress } from "../src/cli/progress.ts";
 import { BacktestRequestSchema } from "../src/config/schema.ts";
 import { requireRealData } from "./support/real-data.ts";
 
@@ -151,6 +154,48 @@ describe("backtestArchivePlan", () => {
       "2025-03",
     ]);
     expect(plan({ symbols: "ALL" })).toBeUndefined();
+  });
+});
+
+describe.skipIf(!root)("createFetchProgress on a terminal", () => {
+  it("draws a bar over the files with the megabytes of zips received and the last file", async () => {
+    const files = archiveFiles(root!);
+    const archive = await archiveDouble(files);
+    const dest = mkdtempSync(join(tmpdir(), "perpsource-progress-"));
+    let drawn = "";
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk, _encoding, done) {
+          drawn += String(chunk);
+          done();
+        },
+      }),
+      { isTTY: true, columns: 200 },
+    );
+    const lines: string[] = [];
+    const progress = createFetchProgress(true, 3, (l) => lines.push(l), terminal);
+    let zipBytes = 0;
+    try {
+      await fetchArchive({
+        ...backtestArchivePlan(BacktestRequestSchema.parse(BACKTEST))!,
+        baseUrl: archive.url,
+        dest,
+        onBytes: (n) => {
+          zipBytes += n;
+          progress.bytes(n);
+        },
+        onProgress: progress.file,
+      });
+    } finally {
+      progress.stop();
+      await archive.close();
+      rmSync(dest, { recursive: true, force: true });
+    }
+    expect(lines).toEqual([]); // the bar, not lines
+    expect(zipBytes).toBeGreaterThan(0);
+    const last = [...files.keys()].at(-1)!;
+    expect(drawn).toContain(`] 3/3 files | ${(zipBytes / 1_048_576).toFixed(1)} MB | ${last}.csv`);
+    expect(drawn).toContain("] 0/3 files | 0.0 MB | ");
   });
 });
 

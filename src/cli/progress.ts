@@ -48,13 +48,15 @@ export interface FetchProgressView {
 }
 
 /**
- * On a TTY, a bar over the `total` files with the megabytes downloaded and the current file (stderr); otherwise
- * one `[done/total] fetched|present PATH (BYTES bytes)` line per file through `line`.
+ * On a TTY (`tty`), a bar over the `total` files with the megabytes of zips downloaded and the current file, on
+ * `stream` (default stderr); otherwise one `[done/total] fetched|present PATH (BYTES bytes)` line per file through
+ * `line` (BYTES: the CSV's size).
  */
 export function createFetchProgress(
   tty: boolean,
   total: number,
   line: (text: string) => void,
+  stream: NodeJS.WritableStream = process.stderr,
 ): FetchProgressView {
   if (!tty) {
     return {
@@ -66,7 +68,7 @@ export function createFetchProgress(
   }
   const bar = new cliProgress.SingleBar(
     {
-      stream: process.stderr,
+      stream,
       format: "data [{bar}] {value}/{total} files | {mb} MB | {file}",
       hideCursor: true,
     },

@@ -165,4 +165,20 @@ describe("perpsource CLI", () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(r.stdout).toBe("");
   });
+
+  it("start's how-to names the months the strategy's warm-up reads too", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "perpsource-cli-"));
+    writeFileSync(
+      join(cwd, "perpsource.config.json"),
+      JSON.stringify({
+        backtest: { strategy: "multifactor-v2", symbols: ["SOLUSDT"], from: "2025-03-01", to: "2025-03-31" },
+      }),
+    );
+    const r = perpsource(["start", "--no-fetch"], { cwd });
+    expect(r.code).toBe(1);
+    // 979 hourly bars and 8 h of settlements before 2025-03-01 reach back into January.
+    expect(r.stderr).toContain(
+      "perpsource data fetch --symbols SOLUSDT --from 2025-01 --to 2025-03 --types klines,fundingRate,markPriceKlines",
+    );
+  });
 });

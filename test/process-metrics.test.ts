@@ -4,9 +4,11 @@
  * count what it reports and the reconnects they are told of; `/metrics` of a server given them carries them
  * beside the log's families.
  */
-import { mkdtempSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ProcessMetrics } from "../src/adapters/http/process-metrics.ts";
@@ -17,6 +19,10 @@ import { type StoreWriteObserver, timeWrites } from "../src/adapters/store/timed
 import { WrongExpectedRevisionError } from "../src/events/store.ts";
 import { runEventStoreConformance } from "./event-store.conformance.ts";
 import { FixtureEvents } from "./support/events.ts";
+import { requireRealData } from "./support/real-data.ts";
+
+const root = requireRealData("backtest --serve: the process metrics of the run it served");
+const BIN = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
 
 const ignore: StoreWriteObserver = { appended: () => {}, flushed: () => {} };
 runEventStoreConformance("timeWrites(InMemoryEventStore)", async () =>
@@ -148,4 +154,39 @@ describe("ProcessMetrics", () => {
       await plain.close();
     }
   });
+});
+
+describe.skipIf(!root)("backtest --serve", () => {
+  it("serves the process metrics of the backtest it ran: every event appended, the writes timed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "perpsource-backtest-serve-"));
+    const args = ["--log-level", "warn", "backtest", "--symbols", "BTCUSDT", "--from", "2025-06-01"]
+      .concat(["--to", "2025-06-01", "--data", root!, "--store", `sqlite:${join(dir, "b.sqlite")}`])
+      .concat(["--json", "--serve", "0"]);
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr.on("data", (c: Buffer) => {
+          stderr += c.toString();
+          const m = /serving on (http:\/\/\S+)/.exec(stderr);
+          if (m) resolve(m[1]!);
+        });
+        child.on("exit", (code) => reject(new Error(`backtest exited with ${code}: ${stderr}`)));
+      });
+      const summary = JSON.parse(stdout.trim()) as { events: number };
+      const text = await (await fetch(`${url}/metrics`)).text();
+      expect(sample(text, "perpsource_events_appended_total")).toBe(summary.events);
+      expect(sample(text, "perpsource_store_write_duration_seconds_count", 'op="append"')).toBeGreaterThan(0);
+      expect(sample(text, "perpsource_ws_reconnects_total", 'stream="market"')).toBe(0);
+    } finally {
+      child.kill("SIGINT");
+      expect(await exited).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

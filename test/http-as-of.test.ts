@@ -12,6 +12,7 @@ import fc from "fast-check";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildHttpServer } from "../src/adapters/http/server.ts";
+import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { SqliteEventStore } from "../src/adapters/store/sqlite.ts";
 import { BacktestConfigSchema } from "../src/config/schema.ts";
 import { runBacktest } from "../src/engine/backtest.ts";
@@ -124,6 +125,46 @@ describe.skipIf(!root)("?asOf= on a real-data backtest store", () => {
     expect((await shown("/positions?asOf=2025-06-01T12:00:00Z")).position).not.toBe(String(head));
     expect(await shown("/positions?asOf=2030-01-01")).toEqual(await shown("/positions"));
   }, 120_000);
+
+  it("with eventTime non-monotonic in global order, a time shows the prefix through the last event with eventTime ≤ it", async () => {
+    // the log again, with one OrderAccepted stamped later than the 40 events after it (as a venue's clock may be)
+    const k = events.findIndex((e, i) => i > events.length / 2 && e.type === "OrderAccepted");
+    const late = events[k + 40]!.metadata.eventTime;
+    const copy = new InMemoryEventStore();
+    const shifted: RecordedEvent[] = [];
+    for (const [i, e] of events.entries()) {
+      const metadata = i === k ? { ...e.metadata, eventTime: late } : e.metadata;
+      const { eventId, type, data } = e;
+      const { recorded } = await copy.append(e.stream, [{ eventId, type, data, metadata }], "any");
+      shifted.push(recorded![0]!);
+    }
+    const server = buildHttpServer({ store: copy, projections: await rebuildProjections(copy.readAll()) });
+    try {
+      const t = events.slice(k + 1).find((e) => e.metadata.eventTime < late)!.metadata.eventTime;
+      const at = shifted.findLast((e) => e.metadata.eventTime <= t)!;
+      // the case this test is about: the prefix holds event k although its eventTime is past t
+      expect(at.position).toBeGreaterThan(shifted[k]!.position);
+      expect(shifted[k]!.metadata.eventTime).toBeGreaterThan(t);
+      for (const route of ["/orders?limit=1000", "/positions", "/risk"]) {
+        const res = await server.inject(
+          `${route}${route.includes("?") ? "&" : "?"}asOf=${new Date(t).toISOString()}`,
+        );
+        expect(res.statusCode, res.payload).toBe(200);
+        expect(res.headers["x-log-position"]).toBe(String(at.position));
+        const byPosition = await server.inject(
+          `${route}${route.includes("?") ? "&" : "?"}asOf=${at.position}`,
+        );
+        expect(res.json()).toEqual(byPosition.json());
+      }
+      const id = shifted[k]!.stream.slice("order-".length);
+      const order = await server.inject(`/orders/${id}?asOf=${new Date(t).toISOString()}`);
+      expect(order.headers["x-log-position"]).toBe(String(at.position));
+      expect(order.json()).toEqual(asJson(foldUpTo(shifted, at.position).order(id)));
+    } finally {
+      await server.close();
+      await copy.close();
+    }
+  });
 
   it("at or past the live head every route shows the live state, and says so in x-log-position", async () => {
     for (const route of ["/positions", "/pnl", "/orders", "/decisions", "/risk", "/runs"]) {

@@ -166,6 +166,35 @@ describe.skipIf(!root)("?asOf= on a real-data backtest store", () => {
     }
   });
 
+  it("follows a live head that moves on: what lies past it is live, what it has passed is folded", async () => {
+    const following = createProjections();
+    const half = Math.floor(events.length / 2);
+    for (const e of events.slice(0, half)) following.apply(e);
+    const server = buildHttpServer({ store, projections: () => following });
+    const at = async (asOf: string | number) => {
+      const res = await server.inject(`/positions?asOf=${asOf}`);
+      expect(res.statusCode, res.payload).toBe(200);
+      return { body: res.json() as unknown, position: res.headers["x-log-position"] };
+    };
+    try {
+      const mid = events[half - 1]!;
+      const later = events[half + 100]!;
+      const iso = (e: RecordedEvent) => new Date(e.metadata.eventTime).toISOString();
+      // the store holds more than the projections have folded: past their head is their (live) state
+      expect((await at(later.position)).position).toBe(String(mid.position));
+      expect((await at(iso(later))).position).toBe(String(mid.position));
+      for (const e of events.slice(half)) following.apply(e);
+      const last = events.findLast((e) => e.metadata.eventTime <= later.metadata.eventTime)!;
+      expect(await at(iso(later))).toEqual({
+        body: asJson({ positions: foldUpTo(events, last.position).positions() }),
+        position: String(last.position),
+      });
+      expect((await at(later.position)).position).toBe(String(later.position));
+    } finally {
+      await server.close();
+    }
+  });
+
   it("at or past the live head every route shows the live state, and says so in x-log-position", async () => {
     for (const route of ["/positions", "/pnl", "/orders", "/decisions", "/risk", "/runs"]) {
       const now = await shown(route);

@@ -91,7 +91,7 @@ describe.skipIf(!root)("?asOf= on a real-data backtest store", () => {
         }
         if (p < first) expect(expected.lastPosition()).toBeNull();
       }),
-      { numRuns: 25 },
+      { numRuns: 25, examples: [[0], [first - 1], [first], [head - 1], [head]] },
     );
   }, 120_000);
 
@@ -118,7 +118,9 @@ describe.skipIf(!root)("?asOf= on a real-data backtest store", () => {
       }),
       { numRuns: 20 },
     );
-    // a UTC day is its first ms
+    // a UTC day is its first ms; before the first event, the empty state
+    await check("2025-05-31", Date.parse("2025-05-31T00:00:00Z"));
+    expect(await shown("/positions?asOf=2025-05-31")).toEqual({ body: { positions: [] }, position: "none" });
     await check("2025-06-01", Date.parse("2025-06-01T00:00:00Z"));
     await check("2025-06-02", Date.parse("2025-06-02T00:00:00Z"));
     // a time between the first and the last event, and past every event: the live state

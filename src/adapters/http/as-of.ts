@@ -10,7 +10,9 @@
  *
  * Either resolves to the position of an event of the log (the state's `lastPosition()`, which the routes put
  * in `x-log-position`), or to no event at all (a point before the log's first event: the empty state). A
- * point at or past the live projections' last position is the live state. Folded states are kept in a small
+ * point at or past the live projections' last position is the live state. Resolving reads an index of every
+ * event's position and eventTime up to the live head (16 bytes an event, extended as the head moves; dropped
+ * when the live projections are replaced by a reload). Folded states are kept in a small
  * LRU keyed by the resolved position, so paging through one `asOf` folds once; a fold gives the event loop a
  * turn every `FOLD_CHUNK` events, so `/health` stays responsive while a long prefix is folded.
  */

@@ -6,6 +6,7 @@
  */
 import { listedSymbolsConfig } from "../../config/schema.ts";
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
+import { startConfiguredAlerts } from "../alerts.ts";
 import { API_KEY_ENV, requireApiKeyPair } from "../api-keys.ts";
 import { type CliContext, type Flags, UsageError, withContext } from "../context.ts";
 import { liveSummaryJsonLine, liveSummaryTable, servingBanner } from "../format.ts";
@@ -44,6 +45,7 @@ export function runCommand(flags: Flags): Promise<number> {
     const { liveMarketHistory } = await import("../../adapters/binance/market-history.ts");
     const { exchangeTime } = await import("../../adapters/binance/exchange-time.ts");
     const store = await openStoreForLive(cfg.store);
+    const alerts = await startConfiguredAlerts(store, cfg, logger);
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "stopping the run after the input in hand");
@@ -97,6 +99,7 @@ export function runCommand(flags: Flags): Promise<number> {
             lockstep,
             from,
             ...(ackKey === undefined ? {} : { apiKey: ackKey }),
+            ...(alerts ? { onConnection: alerts.marketStream } : {}),
           }),
       });
       await store.flush();
@@ -106,6 +109,7 @@ export function runCommand(flags: Flags): Promise<number> {
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      await alerts?.close();
       await store.close();
     }
   };

@@ -1,5 +1,6 @@
 /** `perpsource serve`: the projections of an existing store over HTTP. */
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
+import { startConfiguredAlerts } from "../alerts.ts";
 import { type Flags, withContext } from "../context.ts";
 import { servingBanner } from "../format.ts";
 import { serveUntilSignal } from "../serve.ts";
@@ -12,6 +13,7 @@ import { openExistingStore, openExistingStoreForAppend } from "../store.ts";
 export function serveCommand(flags: Flags): Promise<number> {
   return withContext(flags, flags, async ({ cfg, logger, out }) => {
     const store = await openExistingStore(cfg.store);
+    const alerts = await startConfiguredAlerts(store, cfg, logger);
     try {
       // The served store is read-only: an operator's change opens the store for one append.
       const change = async (to: "HALTED" | "ACTIVE", reason: string) => {
@@ -31,6 +33,7 @@ export function serveCommand(flags: Flags): Promise<number> {
       });
       return 0;
     } finally {
+      await alerts?.close();
       await store.close();
     }
   });

@@ -32,39 +32,39 @@ export class Deduper {
 
 /**
  * A token bucket of `capacity` tokens refilled at `capacity` per `periodMs` (e.g. 20 per minute), full at the
- * start: at most capacity + (t / periodMs) × capacity sends in any interval of t ms.
+ * start: at most capacity + ⌊t × capacity / periodMs⌋ sends in any interval of t ms. Exact for integer times:
+ * the level is kept in token·ms (one token = periodMs of them, each ms adds capacity).
  */
 export class TokenBucket {
-  #tokens: number;
+  #level: number;
   #at: number | null = null;
 
-  /** @throws RangeError for a capacity below 1 or a period ≤ 0. */
+  /** @throws RangeError for a capacity below 1 or a period below 1 ms (both integers). */
   constructor(
     readonly capacity: number,
     readonly periodMs: number,
   ) {
-    if (!(capacity >= 1) || !(periodMs > 0)) {
-      throw new RangeError(`token bucket needs capacity ≥ 1 and period > 0, got ${capacity}/${periodMs} ms`);
+    if (!Number.isInteger(capacity) || capacity < 1 || !Number.isInteger(periodMs) || periodMs < 1) {
+      throw new RangeError(
+        `token bucket needs integers capacity ≥ 1 and period ≥ 1 ms, got ${capacity}/${periodMs} ms`,
+      );
     }
-    this.#tokens = capacity;
+    this.#level = capacity * periodMs;
   }
 
   /**
-   * Takes one token at `now` when there is one and answers 0; otherwise takes nothing and answers the ms until
-   * one is there. `now` must not go back.
+   * Takes one token at `now` (integer ms) when there is one and answers 0; otherwise takes nothing and answers
+   * the ms until one is there. A `now` before the last one counts as the last one.
    */
   take(now: number): number {
     if (this.#at !== null && now > this.#at) {
-      this.#tokens = Math.min(
-        this.capacity,
-        this.#tokens + ((now - this.#at) * this.capacity) / this.periodMs,
-      );
+      this.#level = Math.min(this.capacity * this.periodMs, this.#level + (now - this.#at) * this.capacity);
     }
     this.#at = Math.max(now, this.#at ?? now);
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    if (this.#level >= this.periodMs) {
+      this.#level -= this.periodMs;
       return 0;
     }
-    return Math.ceil(((1 - this.#tokens) * this.periodMs) / this.capacity);
+    return Math.ceil((this.periodMs - this.#level) / this.capacity);
   }
 }

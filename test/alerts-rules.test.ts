@@ -303,6 +303,23 @@ describe("liquidations, margin calls and drawdowns on engine logs", () => {
           }
           // Deterministic: the same log folds to the same alerts.
           expect(fold(events, config)).toEqual(fold(events, config));
+          // A log replayed up to a point (alerting starts there) alerts after it as the whole fold does, margin
+          // calls aside (their state is rebuilt at the next mark).
+          const k = Math.floor(events.length / 2);
+          const split = new AlertRules(config);
+          for (const e of events.slice(0, k)) split.replay(e);
+          const whole = new AlertRules(config);
+          const notMargin = (a: Alert) => a.kind !== "marginCall";
+          const expectedAfter = events.flatMap((e, i) => {
+            const alerts = whole.apply(e);
+            return i < k ? [] : alerts;
+          });
+          expect(
+            events
+              .slice(k)
+              .flatMap((e) => split.apply(e))
+              .filter(notMargin),
+          ).toEqual(expectedAfter.filter(notMargin));
         },
       ),
       { numRuns: 40, seed: 20251128 },

@@ -13,7 +13,8 @@
  *   within `rejectionBurst.windowMs`; warning, once until the window holds fewer again.
  * - `MarketDataGapDetected`: warning.
  * - drawdown: equity (wallet + unrealized PnL at the marks) ≤ peak × (1 − threshold) for each threshold;
- *   warning (critical from 0.2); each threshold once until a new equity peak re-arms them all.
+ *   warning (critical from 0.2); each threshold once until a new equity peak re-arms them all. Equity is read
+ *   at AccountOpened, each booking and each mark of a symbol with an open position (nowhere else can it move).
  *
  * Each alert has a dedupe `key`: the dispatcher sends one alert per key within its window.
  */
@@ -87,9 +88,13 @@ export class AlertRules {
   readonly #bursts = new Map<string, number[]>();
   /** Burst keys that alerted and still hold `count` rejections in their window. */
   readonly #burstFiring = new Set<string>();
+  /** The open positions' sides by symbol (FillBooked's positionAmt, PositionLiquidated). */
+  readonly #openSymbols = new Map<string, Set<"BOTH" | "LONG" | "SHORT">>();
   /** Positions (`SYMBOL:SIDE`) whose margin ratio alerted and is still at or above the ratio. */
   readonly #marginCalls = new Set<string>();
   #peak: Dec | null = null;
+  /** Whether the event being folded alerts (`apply`) or only builds state (`replay`). */
+  #live = true;
   /** Drawdown thresholds (as given) crossed since the last peak. */
   readonly #crossed = new Set<string>();
 
@@ -110,6 +115,20 @@ export class AlertRules {
 
   /** Folds `event` (the next in global order) and answers the alerts it raises, in a fixed order. */
   apply(recorded: RecordedEvent): Alert[] {
+    return this.#apply(recorded, true);
+  }
+
+  /**
+   * Folds an event of the log that was stored before alerting started, raising nothing: every rule's state is
+   * kept but the margin calls' (the current margin ratios, costly to compute at every mark), so a position
+   * already at or above the ratio alerts at its first later mark or booking.
+   */
+  replay(recorded: RecordedEvent): void {
+    this.#apply(recorded, false);
+  }
+
+  #apply(recorded: RecordedEvent, live: boolean): Alert[] {
+    this.#live = live;
     this.#projections.apply(recorded);
     const event = recorded as AnyRecordedEvent;
     const at = event.metadata.eventTime;
@@ -132,6 +151,7 @@ export class AlertRules {
       }
       case "PositionLiquidated": {
         const d = event.data;
+        this.#setOpen(d.symbol, d.positionSide, false);
         return [
           {
             ...base,
@@ -202,7 +222,14 @@ export class AlertRules {
         ];
       }
       case "BarClosed":
-      case "FillBooked":
+        // A mark moves equity and margin ratios only through an open position of its symbol.
+        return this.#openSymbols.has(event.data.symbol) ? this.#equityAlerts(base) : [];
+      case "FillBooked": {
+        const { symbol, positionSide, positionAmt } = event.data;
+        this.#setOpen(symbol, positionSide ?? "BOTH", !new Dec(positionAmt).isZero());
+        return this.#equityAlerts(base);
+      }
+      case "AccountOpened": // the first equity: the drawdown's first peak
       case "FundingFeeBooked":
         return this.#equityAlerts(base);
       default:
@@ -236,10 +263,26 @@ export class AlertRules {
     ];
   }
 
-  /** Margin calls and drawdown thresholds at the projections' current marks and bookings. */
+  /** Records whether position `symbol`:`side` is open. */
+  #setOpen(symbol: string, side: "BOTH" | "LONG" | "SHORT", open: boolean): void {
+    const sides = this.#openSymbols.get(symbol) ?? new Set<"BOTH" | "LONG" | "SHORT">();
+    if (open) sides.add(side);
+    else sides.delete(side);
+    if (sides.size > 0) this.#openSymbols.set(symbol, sides);
+    else this.#openSymbols.delete(symbol);
+  }
+
+  /**
+   * Margin calls and drawdown thresholds at the projections' current marks and bookings. Called at bookings and
+   * at the marks of symbols with an open position: equity and margin ratios change nowhere else.
+   */
   #equityAlerts(base: AlertBase): Alert[] {
     const alerts: Alert[] = [];
-    const open = this.#projections.positions().filter((p) => p.side !== "FLAT");
+    const open = !this.#live
+      ? []
+      : [...this.#openSymbols].flatMap(([symbol, sides]) =>
+          [...sides].map((side) => this.#projections.position(symbol, side)!),
+        );
     const seen = new Set<string>();
     for (const p of open) {
       const id = `${p.symbol}:${p.positionSide ?? "BOTH"}`;
@@ -272,7 +315,7 @@ export class AlertRules {
         },
       });
     }
-    for (const id of this.#marginCalls) if (!seen.has(id)) this.#marginCalls.delete(id);
+    if (this.#live) for (const id of this.#marginCalls) if (!seen.has(id)) this.#marginCalls.delete(id);
 
     const pnl = this.#projections.pnl();
     if (pnl.initialBalance === null) return alerts;

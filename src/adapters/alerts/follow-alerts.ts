@@ -129,7 +129,8 @@ export async function startAlerts(options: StartAlertsOptions): Promise<AlertSer
     events = 0;
     let after: number | undefined;
     for await (const event of store.readAll()) {
-      fold(event);
+      rules.replay(event);
+      events += 1;
       after = event.position;
     }
     if (stopped) return;

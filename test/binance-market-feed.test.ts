@@ -62,6 +62,8 @@ interface Harness {
   fake: FakeBinanceMarket;
   got: MarketEvent[];
   logs: { msg: string; [k: string]: unknown }[];
+  /** What the feed told `onConnection`, in order. */
+  connection: ("down" | "up")[];
   close(): Promise<void>;
 }
 
@@ -79,7 +81,9 @@ async function harness(
       done();
     },
   });
+  const connection: Harness["connection"] = [];
   const feed = openLiveMarketFeed({
+    onConnection: (state) => connection.push(state),
     symbols: [...SYMBOLS].reverse(),
     restUrl: fake.restUrl,
     wsUrl: fake.wsUrl,
@@ -105,6 +109,7 @@ async function harness(
     fake,
     got,
     logs,
+    connection,
     async close() {
       await feed.close(); // completes events once the queued inputs are handled
       await waitUntil("events to complete", () => completed || failure !== undefined);
@@ -254,6 +259,7 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
       SYMBOLS.map((s) => [s, at("07:55"), at("07:57"), "reconnected"]),
     );
     expect(h.logs.some((l) => l.msg === "live market: connection lost, reconnecting")).toBe(true);
+    expect(h.connection).toEqual(["down", "up"]); // the stream-outage alert's hook
   });
 
   it("turns a minute REST cannot provide either into a gap before the bar after it", async () => {

@@ -1,13 +1,16 @@
 /**
  * Alerts on a store (src/adapters/alerts/follow-alerts.ts): the stored log is folded without alerting, later
  * events alert through the store subscription — an operator's halt from another writer of the same SQLite file
- * reaches a local webhook receiver — the market stream hook alerts on a long outage; and the `alerts` config
+ * reaches a local webhook receiver, as does `perpsource halt` on the store `perpsource serve` follows — the
+ * market stream hook alerts on a long outage; and the `alerts` config
  * section: its keys, errors naming the key and its source, tokens from the environment only.
  */
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { accountMachine } from "../src/actors/account.machine.ts";
@@ -22,6 +25,7 @@ import { RiskEngine } from "../src/engine/risk-engine.ts";
 import { operatorChangeTradingState } from "../src/engine/risk-operator.ts";
 import type { EventStore } from "../src/events/store.ts";
 
+const BIN = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
 const logger = pino({ level: process.env.PERPSOURCE_TEST_LOG ?? "silent" });
 const T0 = Date.UTC(2025, 4, 5);
 const dir = mkdtempSync(join(tmpdir(), "perpsource-alerts-"));
@@ -173,6 +177,70 @@ describe("alerts following a store", () => {
       await startAlerts({ store, config: AlertsConfigSchema.parse({}), tokens: {}, logger }),
     ).toBeUndefined();
     await store.close();
+  });
+});
+
+describe("perpsource serve with alerts", () => {
+  it("alerts on a halt that `perpsource halt` appends to the store it serves", async () => {
+    const file = join(dir, "served.sqlite");
+    const writer = SqliteEventStore.open(file);
+    await recordRun(writer);
+    await writer.close();
+    const hook = await webhookReceiver();
+    const cwd = mkdtempSync(join(tmpdir(), "perpsource-alerts-serve-"));
+    writeFileSync(
+      join(cwd, "perpsource.config.json"),
+      JSON.stringify({ alerts: { webhook: { url: hook.url } } }),
+    );
+    const clean = Object.entries(process.env).filter(([k]) => !k.startsWith("PERPSOURCE_"));
+    const env = Object.fromEntries(clean) as Record<string, string>;
+    const store = ["--store", `sqlite:${file}`];
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const child = spawn(
+      process.execPath,
+      [BIN, "--log-level", "warn", "serve", ...store, "--port", String(port)],
+      {
+        cwd,
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("serving on") && resolve());
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => {
+          stderr += c.toString();
+        });
+        child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+      });
+      const halt = spawnSync(
+        process.execPath,
+        [BIN, "--log-level", "warn", "halt", ...store, "--reason", "by hand"],
+        {
+          cwd,
+          env,
+          encoding: "utf8",
+        },
+      );
+      expect(halt.status, halt.stderr).toBe(0);
+      const [alert] = await hook.until(1, 5_000);
+      expect(alert).toMatchObject({
+        kind: "tradingState",
+        severity: "critical",
+        data: { to: "HALTED", reason: "by hand" },
+      });
+    } finally {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.on("exit", r));
+      }
+    }
   });
 });
 

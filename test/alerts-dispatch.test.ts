@@ -198,6 +198,16 @@ describe("sinks against local servers", () => {
     });
   });
 
+  it("a Telegram message longer than the Bot API's 4 096 characters is cut, ending in …", async () => {
+    const telegram = await telegramApi();
+    const sink = telegramSink({ token: TOKEN, chatId: 42, apiRoot: telegram.url });
+    await sink.send({ ...alert("long"), text: "x".repeat(5_000) }, AbortSignal.timeout(2_000));
+    const { text } = JSON.parse(telegram.requests[0]!.body) as { text: string };
+    expect(text).toHaveLength(4_096);
+    expect(text.startsWith(`🟠 ${alert("long").title}\nxxx`)).toBe(true);
+    expect(text.endsWith("x…")).toBe(true);
+  });
+
   it("the same key within the dedupe window is sent once; another key is not held back", async () => {
     const hook = await receiver((_req, res) => ok(res));
     const d = dispatcher({ sinks: [webhookSink({ url: hook.url })] });

@@ -23,7 +23,7 @@ import { alertTokens, ConfigError, loadConfig } from "../src/config/load.ts";
 import { AlertsConfigSchema, BacktestConfigSchema } from "../src/config/schema.ts";
 import { RiskEngine } from "../src/engine/risk-engine.ts";
 import { operatorChangeTradingState } from "../src/engine/risk-operator.ts";
-import type { EventStore } from "../src/events/store.ts";
+import { CorruptEventError, type EventStore } from "../src/events/store.ts";
 
 const BIN = fileURLToPath(new URL("../bin/perpsource.mjs", import.meta.url));
 const logger = pino({ level: process.env.PERPSOURCE_TEST_LOG ?? "silent" });
@@ -168,6 +168,32 @@ describe("alerts following a store", () => {
       await alerts?.close(0);
       alerts = undefined;
       await store.close();
+    }
+  });
+
+  it("a log it cannot read: startAlerts still resolves, and one critical alert names the problem", async () => {
+    const hook = await webhookReceiver();
+    const inner = SqliteEventStore.open(join(dir, "corrupt.sqlite"));
+    const corrupt = new CorruptEventError(3, "risk-main", 1, "TradingStateChanged", "data is not JSON");
+    const store: EventStore = Object.assign(Object.create(inner) as EventStore, {
+      // biome-ignore lint/correctness/useYield: a log unreadable from its first event
+      readAll: async function* () {
+        throw corrupt;
+      },
+    });
+    try {
+      alerts = await startAlerts({ store, config: config(hook.url), tokens: {}, logger });
+      const [alert] = await hook.until(1, 3_000);
+      expect(alert).toMatchObject({
+        key: "alerts:stopped",
+        kind: "logUnreadable",
+        severity: "critical",
+        text: String(corrupt),
+      });
+    } finally {
+      await alerts?.close(0);
+      alerts = undefined;
+      await inner.close();
     }
   });
 

@@ -78,8 +78,9 @@ export function configuredSinks(config: AlertsConfig, tokens: AlertTokens): Aler
  * Folds the stored log into the rules (no alerts for it), then follows the store and sends the alerts of every
  * later event; resolves once the stored log is folded. Resolves undefined, doing nothing, when no sink is
  * configured. A replaced store (`StoreReplacedError`) is folded again from its start, silently; a log that
- * cannot be followed any more sends one critical alert and stops following (logged, never thrown).
- * @throws Error when alerts.telegram is set without its token; whatever the store throws on the first read.
+ * cannot be read or followed (from the first read on) sends one critical alert and stops following (logged,
+ * never thrown).
+ * @throws Error when alerts.telegram is set without its token.
  */
 export async function startAlerts(options: StartAlertsOptions): Promise<AlertService | undefined> {
   const { store, config, logger } = options;
@@ -149,7 +150,11 @@ export async function startAlerts(options: StartAlertsOptions): Promise<AlertSer
       },
     });
   };
-  await load();
+  try {
+    await load();
+  } catch (error) {
+    stopFollowing(error); // e.g. a CorruptEventError: `serve` reports it on /health, the alert says so
+  }
 
   const timer = setInterval(
     () => send(watch.check(now())),

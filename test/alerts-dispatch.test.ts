@@ -6,8 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import fc from "fast-check";
 import pino from "pino";
+import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { AlertDispatcher, type AlertDispatcherOptions } from "../src/adapters/alerts/dispatcher.ts";
+import { registerAlertMetrics } from "../src/adapters/alerts/metrics.ts";
 import { telegramSink } from "../src/adapters/alerts/telegram.ts";
 import { WebhookError, webhookSink } from "../src/adapters/alerts/webhook.ts";
 import { Deduper, TokenBucket } from "../src/alerts/limits.ts";
@@ -290,5 +292,37 @@ describe("sinks against local servers", () => {
     expect(d.stats().sinks["webhook"]).toMatchObject({ sent: 2, queued: 1 });
     await d.close(0);
     expect(d.stats().sinks["webhook"]).toMatchObject({ sent: 2, failed: 1, queued: 0 });
+  });
+
+  it("/metrics families: alerts by sink and outcome, deduplicated, queued; none while alerts are off", async () => {
+    const hook = await receiver((_req, res) => ok(res));
+    const failing = await receiver((_req, res) => {
+      res.writeHead(500);
+      res.end();
+    });
+    const d = dispatcher({
+      sinks: [webhookSink({ url: hook.url }), { ...webhookSink({ url: failing.url }), name: "backup" }],
+      attempts: 1,
+    });
+    for (const key of ["a", "a", "b"]) d.enqueue(alert(key));
+    await d.idle();
+    const registry = new Registry();
+    registerAlertMetrics(registry, () => ({ ...d.stats(), events: 0 }));
+    const text = await registry.metrics();
+    const samples = text.split("\n").filter((l) => l.startsWith("perpsource_alerts"));
+    expect(samples).toEqual([
+      'perpsource_alerts_total{sink="webhook",outcome="sent"} 2',
+      'perpsource_alerts_total{sink="webhook",outcome="failed"} 0',
+      'perpsource_alerts_total{sink="webhook",outcome="dropped"} 0',
+      'perpsource_alerts_total{sink="backup",outcome="sent"} 0',
+      'perpsource_alerts_total{sink="backup",outcome="failed"} 2',
+      'perpsource_alerts_total{sink="backup",outcome="dropped"} 0',
+      "perpsource_alerts_deduplicated_total 1",
+      'perpsource_alerts_queued{sink="webhook"} 0',
+      'perpsource_alerts_queued{sink="backup"} 0',
+    ]);
+    const off = new Registry();
+    registerAlertMetrics(off, () => undefined);
+    expect((await off.metrics()).split("\n").filter((l) => l.startsWith("perpsource_alerts"))).toEqual([]);
   });
 });

@@ -287,7 +287,9 @@ describe("sinks against local servers", () => {
     const hook = await receiver((_req, res) => ok(res));
     const d = dispatcher({ sinks: [webhookSink({ url: hook.url })], ratePerMinute: 2 });
     for (const key of ["a", "b", "c"]) d.enqueue(alert(key));
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 100 && d.stats().sinks["webhook"]!.sent < 2; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200)); // the third's token is 30 s away
     expect(hook.requests).toHaveLength(2);
     expect(d.stats().sinks["webhook"]).toMatchObject({ sent: 2, queued: 1 });
     await d.close(0);

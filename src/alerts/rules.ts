@@ -153,6 +153,14 @@ export class AlertRules {
       case "PositionLiquidated": {
         const d = event.data;
         this.#setOpen(d.symbol, d.positionSide, false);
+        const figures = {
+          positionAmt: d.positionAmt,
+          markPrice: d.markPrice,
+          liquidationPrice: d.liquidationPrice,
+          realizedPnl: d.realizedPnl,
+          clearanceFee: d.clearanceFee,
+          walletBalance: d.walletBalance,
+        };
         return [
           {
             ...base,
@@ -160,24 +168,8 @@ export class AlertRules {
             kind: "liquidation",
             severity: "critical",
             title: `${d.symbol} ${d.positionSide} position liquidated`,
-            text: lines({
-              positionAmt: d.positionAmt,
-              markPrice: d.markPrice,
-              liquidationPrice: d.liquidationPrice,
-              realizedPnl: d.realizedPnl,
-              clearanceFee: d.clearanceFee,
-              walletBalance: d.walletBalance,
-            }),
-            data: {
-              symbol: d.symbol,
-              positionSide: d.positionSide,
-              positionAmt: d.positionAmt,
-              markPrice: d.markPrice,
-              liquidationPrice: d.liquidationPrice,
-              realizedPnl: d.realizedPnl,
-              clearanceFee: d.clearanceFee,
-              walletBalance: d.walletBalance,
-            },
+            text: lines(figures),
+            data: { symbol: d.symbol, positionSide: d.positionSide, ...figures },
           },
           ...this.#equityAlerts(base),
         ];

@@ -17,6 +17,8 @@ import {
   type SmaCrossParams,
   type SmaCrossState,
   smaCrossDefaults,
+  smaCrossStateFromJson,
+  smaCrossStateToJson,
   stepSmaCross,
 } from "../src/strategies/sma-cross/rules.ts";
 import { requireRealData } from "./support/real-data.ts";
@@ -277,7 +279,22 @@ describe("sma-cross rules", () => {
       quantity: "9.900", // floor_step(100 × 10 / 101, 0.001)
     });
     expect(state.lastSignalBarIndex).toBe(200);
-    expect(JSON.parse(JSON.stringify(state))).toEqual(state);
+    // Its JSON is its checkpoint form, and a state restored from that steps on as the original does.
+    const json = smaCrossStateToJson(state);
+    expect(JSON.parse(JSON.stringify(state))).toEqual(json);
+    const restored = smaCrossStateFromJson(JSON.parse(JSON.stringify(json)));
+    expect(smaCrossStateToJson(restored)).toEqual(json);
+    const more = [{ close: "100.5", low: "99.5" }, ...flat.slice(0, 40), { close: "98.0", low: "97.0" }];
+    const on = (from: SmaCrossState) => feed(params, btc, more, { state: from, firstIndex: 201 }).decisions;
+    expect(on(restored).filter((d) => d.kind !== "none")).toMatchObject([
+      { kind: "signal", direction: "SHORT" },
+    ]);
+    expect(on(restored)).toEqual(on(state));
+    expect(() => smaCrossStateFromJson({ ...json, lows: ["1"] })).toThrow("sma-cross state.lows");
+    expect(() => smaCrossStateFromJson({ ...json, barCount: -1 })).toThrow("sma-cross state.barCount");
+    expect(() => smaCrossStateFromJson({ ...json, long: { ...json.long, sum: 0 } })).toThrow(
+      "sma-cross state.long.sum",
+    );
   });
 
   it("equal-to-equal is no signal; touching from equal is", () => {

@@ -4,7 +4,9 @@ import {
   compareSma,
   initialSma,
   type SmaState,
+  smaFromJson,
   smaReady,
+  smaToJson,
   smaValue,
   stepSma,
 } from "../src/domain/indicators/sma.ts";
@@ -85,18 +87,37 @@ describe("SMA properties", () => {
     );
   });
 
-  it("states are plain JSON data and updates never mutate the previous state", () => {
+  it("updates never change the previous state: stepping an old state again (a branch) is a fresh run", () => {
+    const model = (period: number, xs: readonly number[]) => {
+      const window = xs.slice(Math.max(0, xs.length - period));
+      return { period, window, sum: window.reduce((a, v) => a + v, 0) };
+    };
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10 }), values, (period, xs) => {
-        let state = initialSma(period);
-        for (const x of xs) {
-          const before = JSON.stringify(state);
-          const next = stepSma(state, x);
-          expect(JSON.stringify(state)).toBe(before);
-          expect(JSON.parse(JSON.stringify(next))).toEqual(next);
-          state = next;
-        }
+      fc.property(fc.integer({ min: 1, max: 10 }), values, values, fc.nat(), (period, xs, ys, at) => {
+        const k = at % (xs.length + 1);
+        const branch = run(period, xs.slice(0, k));
+        const before = JSON.stringify(branch);
+        // Both continuations share the branch's buffer; long series also compact it.
+        const a = xs.slice(k).reduce(stepSma, branch);
+        const b = ys.reduce(stepSma, branch);
+        expect(JSON.stringify(branch)).toBe(before);
+        expect(smaToJson(a)).toEqual(model(period, xs));
+        expect(smaToJson(b)).toEqual(model(period, [...xs.slice(0, k), ...ys]));
+        expect(JSON.parse(JSON.stringify(a))).toEqual(smaToJson(a));
       }),
     );
+  });
+
+  it("the JSON form round-trips, and a malformed one is an error naming the field", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 }), values, values, (period, xs, ys) => {
+        const restored = smaFromJson(JSON.parse(JSON.stringify(smaToJson(run(period, xs)))), "s");
+        expect(smaToJson(ys.reduce(stepSma, restored))).toEqual(smaToJson(run(period, [...xs, ...ys])));
+      }),
+    );
+    expect(() => smaFromJson(null, "short")).toThrow(/short: expected/);
+    expect(() => smaFromJson({ period: 0, window: [], sum: 0 }, "short")).toThrow(/short\.period/);
+    expect(() => smaFromJson({ period: 2, window: [1, 2, 3], sum: 6 }, "short")).toThrow(/short\.window/);
+    expect(() => smaFromJson({ period: 2, window: [1, 2], sum: 4 }, "short")).toThrow(/short\.sum/);
   });
 });

@@ -83,6 +83,28 @@ describe("log fold", () => {
     expect(appended.eventLogSha256).toBe(createHash("sha256").update(text.join("")).digest("hex"));
   });
 
+  it("hashes a BarClosed with any of its optional fields (taker-buy volume, mark, live mark kline) as its line", async () => {
+    const { events } = await runScenario(fc.sample(market, 1)[0]!);
+    const bars = events.filter((e) => e.type === "BarClosed");
+    const optional = ["takerBuyVolume", "markPrice", "markOpen", "markHigh", "markLow"] as const;
+    // Each bar gets the subset of optional fields its index spells in binary.
+    const log = bars.map((e, i) => {
+      const data: Record<string, unknown> = { ...(e.data as object) };
+      for (const key of optional) delete data[key];
+      optional.forEach((key, bit) => {
+        if ((i >> bit) & 1) data[key] = `${bit + 1}.5`;
+      });
+      return { ...e, data } as RecordedEvent;
+    });
+    expect(log.length).toBeGreaterThanOrEqual(32);
+    const text = log.map(
+      (e) =>
+        `${JSON.stringify({ stream: e.stream, revision: e.revision, eventId: e.eventId, type: e.type, data: e.data, metadata: e.metadata })}\n`,
+    );
+    const appended = await foldAsAppended(log, [1, 7]);
+    expect(appended.eventLogSha256).toBe(createHash("sha256").update(text.join("")).digest("hex"));
+  });
+
   it("an empty fold is the hash of nothing; an unreported append marks the fold incomplete", async () => {
     expect((await new LogFold().result()).eventLogSha256).toBe(createHash("sha256").digest("hex"));
     const fold = new LogFold();

@@ -46,6 +46,9 @@ describe("ParseThread", () => {
     await writeFile(join(dir, "bad.csv"), `${bad.join("\n")}\n`);
     await writeFile(join(dir, "truncated.csv"), `${row(0)}\n${row(1).slice(0, 20)}`);
     await writeFile(join(dir, "marks.csv"), `${Array.from({ length: 40 }, (_, i) => row(i)).join("\n")}\n`);
+    // the OHLCV layout (no taker buy volume), with a header
+    const ohlcv = Array.from({ length: BATCH_ROWS + 3 }, (_, i) => row(i).split(",").slice(0, 6).join(","));
+    await writeFile(join(dir, "ohlcv.csv"), `open_time,open,high,low,close,volume\n${ohlcv.join("\n")}\n`);
   });
   afterAll(async () => {
     await thread.close();
@@ -58,6 +61,23 @@ describe("ParseThread", () => {
     expect(there.error).toBeUndefined();
     expect(there.rows).toHaveLength(3 * BATCH_ROWS + 17);
     expect(there.rows).toEqual(here.rows);
+  });
+
+  it("rows cross packed and come out as the same objects: same keys, same order, no added key", async () => {
+    for (const name of ["good.csv", "ohlcv.csv"]) {
+      const here = await drain(readKlineFile(src(name)));
+      const there = await drain(thread.klines(src(name)));
+      expect(here.rows.length).toBeGreaterThan(BATCH_ROWS);
+      expect(there.rows.map((r) => Object.keys(r))).toEqual(here.rows.map((r) => Object.keys(r)));
+      expect(JSON.stringify(there.rows)).toBe(JSON.stringify(here.rows));
+    }
+    expect(Object.keys((await drain(thread.klines(src("ohlcv.csv")))).rows[0]!)).not.toContain(
+      "takerBuyVolume",
+    );
+    const marks = await drain(thread.markPriceBars(src("marks.csv")));
+    expect(JSON.stringify(marks.rows)).toBe(
+      JSON.stringify((await drain(readMarkPriceBarFile(src("marks.csv")))).rows),
+    );
   });
 
   it("yields the rows of readMarkPriceBarFile", async () => {

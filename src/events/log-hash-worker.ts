@@ -29,28 +29,26 @@ const hashed = new Int32Array(workerData);
 const hash = require("node:crypto").createHash("sha256");
 const str = (v) => JSON.stringify(v);
 const opt = (key, v) => (v === undefined ? "" : ',"' + key + '":"' + v + '"');
-parentPort.on("message", (chunk) => {
-  if (chunk === null) return parentPort.postMessage(hash.digest("hex"));
-  const lines = [];
-  for (let i = 0; i < chunk.length; ) {
-    if (chunk[i++] === ${LINE}) {
-      lines.push(chunk[i++], "\\n");
+parentPort.on("message", (c) => {
+  if (c === null) return parentPort.postMessage(hash.digest("hex"));
+  // The chunk's lines, one concatenation (read in place: no per-bar copy), hashed at once.
+  let text = "";
+  for (let i = 0; i < c.length; ) {
+    if (c[i++] === ${LINE}) {
+      text += c[i++] + "\\n";
       continue;
     }
-    const [stream, revision, eventId, symbol, interval, openTime, closeTime, open, high, low, close, volume,
-      takerBuyVolume, markPrice, markOpen, markHigh, markLow, correlationId, causationId, eventTime] =
-      chunk.slice(i, (i += 20));
-    lines.push(
-      '{"stream":' + str(stream) + ',"revision":' + revision + ',"eventId":' + str(eventId) +
-        ',"type":"BarClosed","data":{"symbol":"' + symbol + '","interval":"' + interval + '","openTime":' +
-        openTime + ',"closeTime":' + closeTime + ',"open":"' + open + '","high":"' + high + '","low":"' + low +
-        '","close":"' + close + '","volume":"' + volume + '"' + opt("takerBuyVolume", takerBuyVolume) +
-        opt("markPrice", markPrice) + opt("markOpen", markOpen) + opt("markHigh", markHigh) +
-        opt("markLow", markLow) + '},"metadata":{"correlationId":' + str(correlationId) + ',"causationId":' +
-        str(causationId) + ',"eventTime":' + eventTime + "}}\\n",
-    );
+    text +=
+      '{"stream":' + str(c[i]) + ',"revision":' + c[i + 1] + ',"eventId":' + str(c[i + 2]) +
+      ',"type":"BarClosed","data":{"symbol":"' + c[i + 3] + '","interval":"' + c[i + 4] + '","openTime":' +
+      c[i + 5] + ',"closeTime":' + c[i + 6] + ',"open":"' + c[i + 7] + '","high":"' + c[i + 8] + '","low":"' +
+      c[i + 9] + '","close":"' + c[i + 10] + '","volume":"' + c[i + 11] + '"' + opt("takerBuyVolume", c[i + 12]) +
+      opt("markPrice", c[i + 13]) + opt("markOpen", c[i + 14]) + opt("markHigh", c[i + 15]) +
+      opt("markLow", c[i + 16]) + '},"metadata":{"correlationId":' + str(c[i + 17]) + ',"causationId":' +
+      str(c[i + 18]) + ',"eventTime":' + c[i + 19] + "}}\\n";
+    i += 20;
   }
-  hash.update(lines.join(""), "utf8");
+  hash.update(text, "utf8");
   Atomics.add(hashed, 0, 1);
   Atomics.notify(hashed, 0);
 });

@@ -13,13 +13,20 @@
 import type { Worker } from "node:worker_threads";
 import { tsWorker } from "../ts-worker.ts";
 import type { KlineRow, MarkPriceKline } from "./klines.ts";
-import type { ParseReader, ParseReply, ParseRequest, SerializedError } from "./parse-thread.protocol.ts";
+import {
+  type ParseReader,
+  type ParseReply,
+  type ParseRequest,
+  type SerializedError,
+  unpackRows,
+} from "./parse-thread.protocol.ts";
 import { type CsvSource, MarketDataError } from "./types.ts";
 
 /** Batches a stream may have parsed and not yet consumed. */
 const AHEAD_BATCHES = 4;
 
 interface Pending {
+  /** Batches received, packed (`packRow`). */
   batches: unknown[][];
   end?: { error?: SerializedError };
   wake?: () => void;
@@ -129,7 +136,7 @@ export class ParseThread {
             post({ op: "credit", id, batches: consumed });
             consumed = 0;
           }
-          if (batch.length > 0) yield batch;
+          if (batch.length > 0) yield unpackRows(reader, batch);
           continue;
         }
         if (s.end) {

@@ -12,6 +12,7 @@ import {
   type ParseReader,
   type ParseReply,
   type ParseRequest,
+  packRow,
   type SerializedError,
 } from "./parse-thread.protocol.ts";
 import { type CsvSource, MarketDataError } from "./types.ts";
@@ -42,25 +43,27 @@ function serialize(error: unknown): SerializedError {
 
 async function run(id: number, reader: ParseReader, src: CsvSource, stream: Stream): Promise<void> {
   const rows = READERS[reader](src);
-  let batch: unknown[] = [];
+  let batch: unknown[] = []; // the rows read and not yet sent, packed (`packRow`)
+  let count = 0;
   const send = async (): Promise<boolean> => {
     while (stream.credit === 0 && !stream.closed) await new Promise<void>((r) => (stream.wake = r));
     if (stream.closed) return false;
     stream.credit--;
     port.postMessage({ id, rows: batch } satisfies ParseReply);
     batch = [];
+    count = 0;
     return true;
   };
   try {
     for await (const row of rows) {
-      batch.push(row);
-      if (batch.length === BATCH_ROWS && !(await send())) return;
+      packRow(reader, row, batch);
+      if (++count === BATCH_ROWS && !(await send())) return;
     }
-    if (batch.length > 0 && !(await send())) return;
+    if (count > 0 && !(await send())) return;
     port.postMessage({ id, done: true } satisfies ParseReply);
   } catch (error) {
     // The rows before the failure go first, so the reader fails where the in-thread reader would.
-    if (batch.length > 0 && !(await send())) return;
+    if (count > 0 && !(await send())) return;
     if (!stream.closed) port.postMessage({ id, error: serialize(error) } satisfies ParseReply);
   } finally {
     streams.delete(id);

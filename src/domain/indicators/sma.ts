@@ -1,17 +1,84 @@
 /**
  * Incremental simple moving average over integer units (strategies.md §0 "Rolling primitives", §2.3 "SMA").
  *
- * The state is plain immutable JSON data (a new object per update) so it can live in an actor's context and be
- * compared between snapshots. Inputs are integers (e.g. prices in 10^-scale units from `toScaledUnits`), so
- * the running sum is exact; comparisons between two averages are exact integer cross-multiplications.
+ * The state is immutable (a new object per update, sharing its window's buffer with the previous one: see
+ * `RollingWindow`); `smaToJson` / `smaFromJson` give and take its JSON form. Inputs are integers (e.g. prices
+ * in 10^-scale units from `toScaledUnits`), so the running sum is exact; comparisons between two averages are
+ * exact integer cross-multiplications.
  */
+
+/**
+ * The last values appended (at most the `capacity` each append names), oldest first. Immutable: a view
+ * [start, end) of an append-only buffer that a window and the windows appended from it share, so an append
+ * copies nothing (amortised O(1) instead of O(capacity) per bar). An append to a window that is no longer the
+ * buffer's latest (an older state stepped again) copies its values to a buffer of its own first, and the dead
+ * prefix is dropped once it outgrows `COMPACT_AFTER` × capacity, so a window holds O(capacity) memory.
+ * JSON: the values, oldest first (`toJSON`).
+ */
+export class RollingWindow {
+  private constructor(
+    private readonly buffer: number[],
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  /** A window holding `values` (copied), oldest first. */
+  static of(values: readonly number[]): RollingWindow {
+    return new RollingWindow(values.slice(), 0, values.length);
+  }
+
+  /** How many values it holds. */
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** The `i`-th value, oldest first (0 ≤ i < length). */
+  at(i: number): number {
+    return this.buffer[this.start + i]!;
+  }
+
+  /** A window of this one's last `capacity − 1` values (all when fewer), then `value`. This one is unchanged. */
+  append(value: number, capacity: number): RollingWindow {
+    let buffer = this.buffer;
+    let start = this.start;
+    let end = this.end;
+    if (buffer.length !== end || start > COMPACT_AFTER * capacity) {
+      buffer = buffer.slice(Math.max(start, end - capacity + 1), end);
+      start = 0;
+      end = buffer.length;
+    }
+    buffer.push(value);
+    end++;
+    return new RollingWindow(buffer, Math.max(start, end - capacity), end);
+  }
+
+  /** The values, oldest first (a new array). */
+  toArray(): number[] {
+    return this.buffer.slice(this.start, this.end);
+  }
+
+  /** See `toArray`: a window's JSON is its values. */
+  toJSON(): number[] {
+    return this.toArray();
+  }
+}
+
+/** See `RollingWindow`: its buffer is compacted once its dead prefix exceeds this many capacities. */
+const COMPACT_AFTER = 3;
 
 /** Rolling window of the last `period` inputs and their exact sum. */
 export type SmaState = {
   readonly period: number;
   /** The last min(period, seen) inputs, oldest first. */
-  readonly window: readonly number[];
+  readonly window: RollingWindow;
   /** Exact sum of `window`. */
+  readonly sum: number;
+};
+
+/** `SmaState` as JSON (a checkpoint's form): the window as an array, oldest first. */
+export type SmaStateJson = {
+  readonly period: number;
+  readonly window: readonly number[];
   readonly sum: number;
 };
 
@@ -19,34 +86,42 @@ export type SmaState = {
 export function initialSma(period: number): SmaState {
   if (!Number.isInteger(period) || period < 1)
     throw new Error(`SMA period must be a positive integer, got ${period}`);
-  return { period, window: [], sum: 0 };
+  return { period, window: RollingWindow.of([]), sum: 0 };
 }
 
 /**
- * Adds one input (an integer) and drops the oldest when the window is full. O(period) copy, O(1) arithmetic.
+ * Adds one input (an integer) and drops the oldest when the window is full. O(1) amortised.
  * Throws when `value` is not a safe integer or the running sum leaves the exact integer range.
  */
 export function stepSma(state: SmaState, value: number): SmaState {
   if (!Number.isSafeInteger(value)) throw new Error(`SMA input must be a safe integer, got ${value}`);
   const full = state.window.length === state.period;
-  const sum = full ? state.sum - state.window[0]! + value : state.sum + value;
+  const sum = full ? state.sum - state.window.at(0) + value : state.sum + value;
   if (!Number.isSafeInteger(sum)) throw new Error(`SMA sum ${sum} exceeds the exact integer range`);
-  // Full: drop the oldest; else keep every input.
-  const window = appendCapped(state.window, value, full ? state.period : state.window.length + 1);
-  return { period: state.period, window, sum };
+  return { period: state.period, window: state.window.append(value, state.period), sum };
+}
+
+/** The JSON form of `state` (plain data, field order as in `SmaState`). */
+export function smaToJson(state: SmaState): SmaStateJson {
+  return { period: state.period, window: state.window.toArray(), sum: state.sum };
 }
 
 /**
- * A new array: the last `capacity − 1` values of `values` (all of them when fewer), then `value`. Copied at
- * its final size in one pass (a `slice` then `push` copies twice), as it runs on every bar.
+ * The state of `json` (from `smaToJson`, possibly through a JSON round trip).
+ * Throws naming `name` and the field unless the period is a positive integer, the window holds at most `period`
+ * safe integers and the sum is their exact sum.
  */
-export function appendCapped(values: readonly number[], value: number, capacity: number): number[] {
-  const from = Math.max(0, values.length - capacity + 1);
-  const length = values.length - from + 1;
-  const out = new Array<number>(length);
-  for (let i = 0; i < length - 1; i++) out[i] = values[from + i]!;
-  out[length - 1] = value;
-  return out;
+export function smaFromJson(json: unknown, name: string): SmaState {
+  const o = json as Partial<SmaStateJson> | null;
+  if (typeof o !== "object" || o === null) throw new Error(`${name}: expected { period, window, sum }`);
+  const { period, window, sum } = o;
+  if (!Number.isInteger(period) || period! < 1)
+    throw new Error(`${name}.period: expected a positive integer`);
+  if (!Array.isArray(window) || window.length > period! || !window.every((v) => Number.isSafeInteger(v)))
+    throw new Error(`${name}.window: expected at most ${period} safe integers`);
+  if (sum !== window.reduce((a: number, v: number) => a + v, 0))
+    throw new Error(`${name}.sum: expected the sum of the window`);
+  return { period: period!, window: RollingWindow.of(window), sum: sum as number };
 }
 
 /** True once the window holds `period` inputs (SMA_n is valid only when all n inputs are present). */

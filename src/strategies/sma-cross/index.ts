@@ -4,7 +4,14 @@
  */
 import type { Strategy } from "../strategy.ts";
 import { type SmaCrossConfig, smaCrossParamsSchema } from "./params.ts";
-import { initialSmaCrossState, resetSmaCross, type SmaCrossState, stepSmaCross } from "./rules.ts";
+import {
+  initialSmaCrossState,
+  resetSmaCross,
+  type SmaCrossState,
+  smaCrossStateFromJson,
+  smaCrossStateToJson,
+  stepSmaCross,
+} from "./rules.ts";
 
 const NONE = { kind: "none" } as const;
 
@@ -20,6 +27,9 @@ export const smaCross: Strategy<SmaCrossConfig, SmaCrossState> = {
   symbolSettings: ({ leverage, marginType }) => ({ leverage, marginType }),
   init: ({ params }) => initialSmaCrossState(params),
   isWarm: (state, params) => state.barCount >= params.smaLong,
+  // The state is immutable but not plain data (its windows share buffers): checkpoints hold its JSON form.
+  snapshotState: smaCrossStateToJson,
+  restoreState: smaCrossStateFromJson,
   step(state, input, { params, instrument }, position) {
     if (input.kind === "gap") return { state: resetSmaCross(state), decision: NONE };
     if (input.kind !== "bar") return { state, decision: NONE };

@@ -2,19 +2,23 @@
  * `sma-cross` (strategies.md §2): a 21/200 SMA crossover of closed 1m closes, a structural stop at the extreme
  * of the bars before the signal, a fixed reward:risk take-profit, at most one position per symbol.
  *
- * Pure and incremental: `stepSmaCross` consumes one closed bar and returns the next state (plain immutable
- * JSON data, a new object per bar) and a decision. Per bar it only parses close/high/low into integer price
+ * Pure and incremental: `stepSmaCross` consumes one closed bar and returns the next state (immutable, a new
+ * object per bar whose windows share their buffers with the previous state's: see `RollingWindow`; its JSON
+ * form is `smaCrossStateToJson`) and a decision. Per bar it only parses close/high/low into integer price
  * units (10^-scale, scale = decimals of the instrument's tickSize) and updates exact integer sums; decimal.js
  * runs only when a crossover fires (sizing).
  */
 import type { Direction } from "../../domain/bracket.ts";
 import { decimalsOf, floorToStep, formatAtScale, toDec } from "../../domain/decimal.ts";
 import {
-  appendCapped,
   compareSma,
   initialSma,
+  RollingWindow,
   type SmaState,
+  type SmaStateJson,
+  smaFromJson,
   smaReady,
+  smaToJson,
   smaValue,
   stepSma,
 } from "../../domain/indicators/sma.ts";
@@ -52,7 +56,7 @@ export const smaCrossDefaults: Omit<SmaCrossParams, "marginUsdt"> = {
   leverage: 10,
 };
 
-/** Strategy state between bars (JSON-serialisable, compared by value between snapshots). */
+/** Strategy state between bars (immutable; its JSON form is `SmaCrossStateJson`). */
 export type SmaCrossState = {
   /** Decimals of the price units (the instrument's tickSize scale), fixed by the first bar; null before it. */
   readonly priceScale: number | null;
@@ -65,10 +69,18 @@ export type SmaCrossState = {
   /** Exact sign of SMA_short − SMA_long at the last bar; null until both averages are valid. */
   readonly relation: -1 | 0 | 1 | null;
   /** Lows / highs (price units) of the last min(pivotLookback, barCount) bars, oldest first. */
-  readonly lows: readonly number[];
-  readonly highs: readonly number[];
+  readonly lows: RollingWindow;
+  readonly highs: RollingWindow;
   /** Index of the bar of the last accepted signal (cooldown anchor), null if none since the anchor. */
   readonly lastSignalBarIndex: number | null;
+};
+
+/** `SmaCrossState` as JSON (a checkpoint's form): the same fields in the same order, windows as arrays. */
+export type SmaCrossStateJson = Omit<SmaCrossState, "short" | "long" | "lows" | "highs"> & {
+  readonly short: SmaStateJson;
+  readonly long: SmaStateJson;
+  readonly lows: readonly number[];
+  readonly highs: readonly number[];
 };
 
 /** A closed kline; prices are decimal strings in quote asset. */
@@ -147,9 +159,59 @@ function emptyState(smaShort: number, smaLong: number): SmaCrossState {
     short: initialSma(smaShort),
     long: initialSma(smaLong),
     relation: null,
-    lows: [],
-    highs: [],
+    lows: RollingWindow.of([]),
+    highs: RollingWindow.of([]),
     lastSignalBarIndex: null,
+  };
+}
+
+/** The JSON form of `state` (plain data, field order as in `SmaCrossState`). */
+export function smaCrossStateToJson(state: SmaCrossState): SmaCrossStateJson {
+  return {
+    priceScale: state.priceScale,
+    lastOpenTime: state.lastOpenTime,
+    barCount: state.barCount,
+    short: smaToJson(state.short),
+    long: smaToJson(state.long),
+    relation: state.relation,
+    lows: state.lows.toArray(),
+    highs: state.highs.toArray(),
+    lastSignalBarIndex: state.lastSignalBarIndex,
+  };
+}
+
+/**
+ * The state of `json` (from `smaCrossStateToJson`, possibly through a JSON round trip).
+ * Throws an Error naming the field when `json` is malformed.
+ */
+export function smaCrossStateFromJson(json: unknown): SmaCrossState {
+  const o = json as Partial<Record<keyof SmaCrossStateJson, unknown>> | null;
+  if (typeof o !== "object" || o === null) throw new Error("sma-cross state: expected an object");
+  const nullable = (field: keyof SmaCrossStateJson, ok: (v: unknown) => boolean): void => {
+    if (o[field] !== null && !ok(o[field])) throw new Error(`sma-cross state.${field}: malformed`);
+  };
+  const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  nullable("priceScale", isCount);
+  nullable("lastOpenTime", isCount);
+  nullable("relation", (v) => v === -1 || v === 0 || v === 1);
+  nullable("lastSignalBarIndex", isCount);
+  if (!isCount(o.barCount)) throw new Error("sma-cross state.barCount: expected a non-negative integer");
+  const prices = (field: "lows" | "highs"): RollingWindow => {
+    const v = o[field];
+    if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x)))
+      throw new Error(`sma-cross state.${field}: expected an array of integers`);
+    return RollingWindow.of(v);
+  };
+  return {
+    priceScale: o.priceScale as number | null,
+    lastOpenTime: o.lastOpenTime as number | null,
+    barCount: o.barCount as number,
+    short: smaFromJson(o.short, "sma-cross state.short"),
+    long: smaFromJson(o.long, "sma-cross state.long"),
+    relation: o.relation as -1 | 0 | 1 | null,
+    lows: prices("lows"),
+    highs: prices("highs"),
+    lastSignalBarIndex: o.lastSignalBarIndex as number | null,
   };
 }
 
@@ -247,8 +309,8 @@ export function stepSmaCross(
     short,
     long,
     relation,
-    lows: appendCapped(state.lows, low, params.pivotLookback),
-    highs: appendCapped(state.highs, high, params.pivotLookback),
+    lows: state.lows.append(low, params.pivotLookback),
+    highs: state.highs.append(high, params.pivotLookback),
     lastSignalBarIndex: state.lastSignalBarIndex,
   };
 
@@ -263,7 +325,7 @@ export function stepSmaCross(
   if (state.lastSignalBarIndex !== null && barIndex - state.lastSignalBarIndex < params.cooldownBars) {
     return suppressed("cooldown");
   }
-  const stop = pivotStop(direction, state.lows, state.highs, params.pivotLookback);
+  const stop = pivotStop(direction, state.lows.toArray(), state.highs.toArray(), params.pivotLookback);
   if (stop === undefined) return suppressed("stopWindowTooShort");
   if (direction === "LONG" ? close - stop <= 0 : stop - close <= 0) return suppressed("invalidRisk");
 

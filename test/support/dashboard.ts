@@ -4,8 +4,8 @@
  * browser). Used by test/dashboard-browser.test.ts and scripts/screenshots.ts.
  */
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
 import pino from "pino";
+import { type Browser, chromium } from "playwright-core";
 import { type ProjectionsServer, serveProjections } from "../../src/adapters/http/server.ts";
 import { InMemoryEventStore } from "../../src/adapters/store/memory.ts";
 import { BacktestConfigSchema } from "../../src/config/schema.ts";

@@ -146,14 +146,19 @@ describe.skipIf(!root)("dashboard in a browser", () => {
       await page.locator("#trace .step").first().waitFor();
       const decision = (await api(`/decisions?clientOrderId=${clientOrderId}`)).body.decisions[0];
       const titles = await page.locator("#trace .step h3").allTextContents();
-      expect(titles.slice(0, 6)).toEqual([
+      expect(titles).toEqual([
         `Input: ${decision.input.type}`,
         "Factors",
         `Decision: ${decision.decision.type}`,
         "Risk",
         "Orders",
         "Fills",
+        ...decision.followUps.map((f: { type: string }) => f.type),
       ]);
+      const factors = await page.locator("#trace .step").nth(1).locator("dt").allTextContents();
+      expect(factors).toEqual(
+        decision.factors === null ? ["none recorded"] : Object.keys(decision.factors.data),
+      );
       const orders = await page.locator("#trace .step").nth(4).locator("dt").allTextContents();
       expect(orders).toEqual(decision.orders.map((o: { clientOrderId: string }) => o.clientOrderId));
       expect(await page.locator("#trace-title").textContent()).toBe(`of order ${clientOrderId}`);

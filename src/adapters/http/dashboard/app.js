@@ -424,15 +424,15 @@ async function showTrace(clientOrderId, row) {
     const steps = [];
     if (d.input) {
       const { type, eventId, ...rest } = d.input;
-      steps.push(
-        step(
-          `Input: ${type}`,
-          Object.entries(rest).map(([k, v]) => [k, k.endsWith("Time") ? utc(v) : v]),
-        ),
-      );
-    }
-    if (d.factors) steps.push(step("Factors", Object.entries(d.factors.data)));
-    if (d.decision) steps.push(step(`Decision: ${d.decision.type}`, Object.entries(d.decision.data)));
+      const entries = Object.entries(rest).map(([k, v]) => [k, k.endsWith("Time") ? utc(v) : v]);
+      steps.push(step(`Input: ${type}`, entries));
+    } else steps.push(step("Input", [["none recorded", ""]]));
+    steps.push(step("Factors", d.factors ? Object.entries(d.factors.data) : [["none recorded", ""]]));
+    steps.push(
+      d.decision
+        ? step(`Decision: ${d.decision.type}`, Object.entries(d.decision.data))
+        : step("Decision", [["none recorded", ""]]),
+    );
     const denied = d.orders.filter((o) => o.deniedBy);
     steps.push(
       step(

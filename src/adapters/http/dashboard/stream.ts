@@ -68,23 +68,32 @@ export function streamEvents(opts: {
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache, no-transform",
-    connection: "keep-alive",
+    connection: "close", // a stream's socket is never reused: closed when the stream ends
     "x-accel-buffering": "no",
   });
   res.write("retry: 2000\n: connected\n\n");
+  const socket = request.raw.socket; // `res.socket` is detached by the time `res` emits close
   let ended = false;
   let subscription: { unsubscribe(): void } | undefined;
   const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs);
-  const end = () => {
+  /**
+   * Ends the stream and closes its socket (never reused): after flushing the response's end while the client
+   * listens, at once when it went away.
+   */
+  const end = (clientGone = false) => {
     if (ended) return;
     ended = true;
     forget();
     clearInterval(heartbeat);
     subscription?.unsubscribe();
-    res.end();
+    if (clientGone) socket.destroy();
+    else res.end(() => socket.destroy());
   };
   const forget = streams.add(end);
-  request.raw.on("close", end);
+  // the client going away: its half-close (`end`) or the socket closing
+  const gone = () => end(true);
+  res.on("close", gone);
+  socket.once("end", gone);
   subscription = store.subscribe(after === null ? {} : { after }).subscribe({
     next: (event) => {
       if (!ended) res.write(sseMessage(event));

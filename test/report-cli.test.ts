@@ -84,6 +84,12 @@ describe.skipIf(!root)("perpsource report on two backtests", () => {
       ["sqlite:a.sqlite", "sma-cross BTCUSDT 2025-06-01..2025-06-06", true],
       ["sqlite:b.sqlite", "sma-cross BTCUSDT,ETHUSDT 2025-06-01..2025-06-06", true],
     ]);
+    // What tells the runs apart, from their recorded configs; the HTML shows it next to each label.
+    expect(doc.runs.map((r) => r.differences)).toEqual([
+      { symbols: '["BTCUSDT"]', "smaCross.leverage": "10", "smaCross.marginUsdt": '"1000"' },
+      { symbols: '["BTCUSDT","ETHUSDT"]', "smaCross.leverage": "20", "smaCross.marginUsdt": '"500"' },
+    ]);
+    expect(unescapeHtml(html)).toContain('smaCross.leverage=20 smaCross.marginUsdt="500"');
     doc.runs.forEach((run, i) => {
       const s = summaries[i]!;
       expect(run.account).toMatchObject({

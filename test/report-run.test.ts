@@ -8,7 +8,7 @@ import type { EventData, EventType } from "../src/events/catalog.ts";
 import type { RecordedEvent } from "../src/events/envelope.ts";
 import { createProjections } from "../src/projections/index.ts";
 import { YEAR_MS } from "../src/projections/report-stats.ts";
-import { runReport } from "../src/projections/run-report.ts";
+import { configDifferences, runReport } from "../src/projections/run-report.ts";
 
 const T0 = Date.UTC(2024, 0, 1);
 const MINUTE = 60_000;
@@ -214,5 +214,38 @@ describe("runReport", () => {
       fundingShareOfGross: null,
     });
     expect(JSON.stringify(report)).not.toMatch(/NaN|Infinity/);
+  });
+});
+
+describe("configDifferences", () => {
+  it("lists, per config, the leaves not equal in every config (missing ones as absent)", () => {
+    const a = {
+      strategy: "sma-cross",
+      smaCross: { leverage: 10, marginType: "ISOLATED" },
+      symbols: ["BTCUSDT"],
+    };
+    const b = {
+      strategy: "sma-cross",
+      smaCross: { leverage: 3, marginType: "ISOLATED" },
+      symbols: ["BTCUSDT"],
+    };
+    const c = { strategy: "multifactor-v2", symbols: ["BTCUSDT"], multifactor: { tvs: 0.5 } };
+    expect(configDifferences([a, b])).toEqual([{ "smaCross.leverage": "10" }, { "smaCross.leverage": "3" }]);
+    expect(configDifferences([a, c])).toEqual([
+      {
+        "multifactor.tvs": "absent",
+        "smaCross.leverage": "10",
+        "smaCross.marginType": '"ISOLATED"',
+        strategy: '"sma-cross"',
+      },
+      {
+        "multifactor.tvs": "0.5",
+        "smaCross.leverage": "absent",
+        "smaCross.marginType": "absent",
+        strategy: '"multifactor-v2"',
+      },
+    ]);
+    expect(configDifferences([a])).toEqual([{}]);
+    expect(configDifferences([a, structuredClone(a)])).toEqual([{}, {}]);
   });
 });

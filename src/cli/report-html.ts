@@ -120,9 +120,15 @@ function runHeader(doc: ReportDocument): string {
   return doc.runs
     .map(
       (r, i) =>
-        `<th style="border-top: 4px solid ${COLORS[i % COLORS.length]}">${escapeHtml(r.run.label)}<br><small>${escapeHtml(r.run.runId)}${r.run.completed ? "" : " (incomplete)"}<br>${escapeHtml(r.store)}</small></th>`,
+        `<th style="border-top: 4px solid ${COLORS[i % COLORS.length]}">${runTitle(r)}<br><small>${escapeHtml(r.run.runId)}${r.run.completed ? "" : " (incomplete)"}<br>${escapeHtml(r.store)}</small></th>`,
     )
     .join("");
+}
+
+/** The run's label, then the settings in which it differs from the other runs (`key=value`, escaped). */
+function runTitle(r: ReportDocument["runs"][number]): string {
+  const settings = Object.entries(r.differences).map(([k, v]) => `${k}=${v}`);
+  return escapeHtml([r.run.label, ...settings].join(" "));
 }
 
 function statisticsTable(doc: ReportDocument): string {
@@ -246,14 +252,11 @@ export function reportHtml(doc: ReportDocument, chartLibrary: string): string {
   const data = JSON.stringify(doc).replaceAll("<", "\\u003c");
   const library = chartLibrary.replaceAll("</script", "<\\/script");
   const legend = doc.runs
-    .map(
-      (r, i) =>
-        `<span style="color:${COLORS[i % COLORS.length]}">■</span> #${i + 1} ${escapeHtml(r.run.label)}`,
-    )
+    .map((r, i) => `<span style="color:${COLORS[i % COLORS.length]}">■</span> #${i + 1} ${runTitle(r)}`)
     .join(" &nbsp; ");
   const perRun = doc.runs
     .map(
-      (r, i) => `<h3>#${i + 1} ${escapeHtml(r.run.label)} <small>${escapeHtml(r.run.runId)}</small></h3>
+      (r, i) => `<h3>#${i + 1} ${runTitle(r)} <small>${escapeHtml(r.run.runId)}</small></h3>
 ${symbolTable(r, i)}
 <details><summary>Trade list: ${r.trades.length} trades</summary>
 ${tradeTable(r, i)}

@@ -43,6 +43,8 @@ export interface RunReport {
     completed: boolean;
     /** `strategy SYMBOLS YYYY-MM-DD..YYYY-MM-DD`: the UTC days of from and of the window's last ms (to − 1). */
     label: string;
+    /** The run's configuration as RunStarted recorded it. */
+    config: Record<string, unknown>;
   };
   /** The PnL projection's figures at the end of the log. */
   account: {
@@ -197,6 +199,7 @@ export function runReport(projections: Projections): RunReport {
       to: run.to,
       completed: run.completed,
       label: `${run.strategy} ${run.symbols.join(",")} ${day(run.from)}..${day(Math.max(run.from, run.to - 1))}`,
+      config: run.config,
     },
     account: {
       initialBalance: pnl.initialBalance,
@@ -287,5 +290,28 @@ export const REPORT_CONVENTIONS =
 /** The document `perpsource report --json` prints and its HTML embeds: one report per store, in --store order. */
 export interface ReportDocument {
   conventions: string;
-  runs: (RunReport & { store: string })[];
+  runs: (RunReport & {
+    store: string;
+    /** The configuration settings in which this run differs from another of the document (see configDifferences). */
+    differences: Record<string, string>;
+  })[];
+}
+
+/**
+ * What tells runs apart: for each config, the leaves (dotted keys, e.g. `smaCross.leverage`; arrays are leaves)
+ * whose value is not the same in every config, as JSON text (a key a config lacks is `absent`). One config, or
+ * identical ones, give `{}` each.
+ */
+export function configDifferences(configs: readonly Record<string, unknown>[]): Record<string, string>[] {
+  const flat = configs.map((c) => flatten(c));
+  const keys = [...new Set(flat.flatMap((f) => [...f.keys()]))].sort();
+  const differing = keys.filter((k) => new Set(flat.map((f) => f.get(k) ?? "absent")).size > 1);
+  return flat.map((f) => Object.fromEntries(differing.map((k) => [k, f.get(k) ?? "absent"])));
+}
+
+function flatten(value: unknown, prefix = "", into = new Map<string, string>()): Map<string, string> {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix === "" ? k : `${prefix}.${k}`, into);
+  } else if (prefix !== "") into.set(prefix, JSON.stringify(value));
+  return into;
 }

@@ -81,15 +81,19 @@ function marketTime(end: "start" | "end") {
       else if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) {
         const day = utcDay(raw);
         ms = end === "end" ? day + DAY_MS - 1 : day;
-      } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) {
-        if (!Number.isNaN(utcDay(raw.slice(0, 10)))) ms = Date.parse(raw);
-      }
+      } else ms = isoTime(raw);
       if (Number.isNaN(ms) || ms < 0 || ms > MAX_INT) {
         ctx.addIssue({ code: "custom", message: TIME_MESSAGE });
         return z.NEVER;
       }
       return ms;
     });
+}
+
+/** The ms of an ISO 8601 time with a zone (`2025-05-05T12:00:00Z`, `…:00.000+02:00`), or NaN for anything else. */
+function isoTime(raw: string): number {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw)) return Number.NaN;
+  return Number.isNaN(utcDay(raw.slice(0, 10))) ? Number.NaN : Date.parse(raw);
 }
 
 /** The first ms of the UTC day `YYYY-MM-DD`, or NaN when there is no such day (Date.parse rolls 02-30 over). */
@@ -101,13 +105,48 @@ function utcDay(day: string): number {
 /** Routes without parameters accept none. */
 export const NoQuery = z.strictObject({});
 
+/**
+ * Which state a projection route shows (`asOf`, see src/adapters/http/as-of.ts): the state after every event with
+ * global position ≤ `position`, or the shortest log prefix holding every event whose `metadata.eventTime` ≤
+ * `time` (ms, market time).
+ */
+export type AsOf = { position: number } | { time: number };
+
+const AS_OF_MESSAGE =
+  "expected a log position (an integer ≥ 0) or a market time: a UTC day (YYYY-MM-DD, its first ms) or an ISO " +
+  "time with a zone (e.g. 2023-09-01T00:00:00Z)";
+
+/**
+ * `asOf`: digits are a global log position (0..2^53−1); a UTC day (`2023-09-01`: its first ms, 00:00:00.000Z) or an
+ * ISO 8601 time with a zone is a market time. Absent: the live state.
+ */
+const asOf = z
+  .string()
+  .meta({
+    description:
+      "show the state as of a log position (an integer: every event with position ≤ it) or a market time (a " +
+      "UTC day, its first ms, or an ISO time with a zone: the shortest log prefix holding every event whose " +
+      "eventTime ≤ it); absent or at/past the live head: the live state. x-log-position names the position shown",
+  })
+  .transform((raw, ctx): AsOf => {
+    if (/^\d{1,16}$/.test(raw) && Number(raw) <= MAX_INT) return { position: Number(raw) };
+    const time = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? utcDay(raw) : isoTime(raw);
+    if (!Number.isNaN(time) && time >= 0 && time <= MAX_INT) return { time };
+    ctx.addIssue({ code: "custom", message: AS_OF_MESSAGE });
+    return z.NEVER;
+  })
+  .optional();
+
+/** The projection routes without other parameters (/runs, /positions, /risk, /orders/:clientOrderId): `asOf`. */
+export const AsOfQuery = z.strictObject({ asOf });
+
 /** Largest `maxPoints` of GET /pnl (bounds the body: about 50 bytes a point). */
 export const MAX_CURVE_POINTS = 100_000;
 
 /**
  * GET /pnl: equity-curve sampling interval (default 1h), optional inclusive time bounds (ms, a UTC day or an ISO
  * time, see `marketTime`), and the most points the curve may have (`maxPoints`,
- * MIN_CURVE_POINTS..MAX_CURVE_POINTS, default 2,000).
+ * MIN_CURVE_POINTS..MAX_CURVE_POINTS, default 2,000); `asOf` (see `AsOf`).
  */
 export const PnlQuery = z
   .strictObject({
@@ -119,25 +158,30 @@ export const PnlQuery = z
       .default("1h"),
     from: marketTime("start").optional(),
     to: marketTime("end").optional(),
+    asOf,
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
     message: "expected to ≥ from",
     path: ["to"],
   });
 
-/** GET /orders: optional symbol, status and type filters, and a page (limit 1..1000 default 100, offset ≥ 0). */
+/**
+ * GET /orders: optional symbol, status and type filters, a page (limit 1..1000 default 100, offset ≥ 0) and `asOf`
+ * (see `AsOf`).
+ */
 export const OrdersQuery = z.strictObject({
   symbol: SymbolName.optional(),
   status: z.enum(orderStatuses, { error: `expected one of ${orderStatuses.join(", ")}` }).optional(),
   type: z.enum(OrderType.options, { error: `expected one of ${OrderType.options.join(", ")}` }).optional(),
   limit,
   offset: integerOr(0, MAX_INT, 0),
+  asOf,
 });
 
 /**
  * GET /decisions: optional symbol, inclusive market-time bounds on the decision's time (ms, a UTC day or an ISO
  * time, see `marketTime`), the order whose decision is wanted (`clientOrderId`), and a page (limit 1..1000
- * default 100, offset ≥ 0), oldest first like /orders.
+ * default 100, offset ≥ 0), oldest first like /orders; `asOf` (see `AsOf`).
  */
 export const DecisionsQuery = z
   .strictObject({
@@ -147,6 +191,7 @@ export const DecisionsQuery = z
     clientOrderId: ClientOrderId.optional(),
     limit,
     offset: integerOr(0, MAX_INT, 0),
+    asOf,
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
     message: "expected to ≥ from",

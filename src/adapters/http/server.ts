@@ -6,7 +6,8 @@
  * unknown route a 404 JSON, and
  * an unexpected failure a 500 JSON without stack trace. The projection routes' JSON bodies are built once per
  * (route, normalised query, log position) and cached (cache.ts), so parallel identical requests cost one
- * serialisation and /health stays responsive while a heavy body is asked for many times.
+ * serialisation and /health stays responsive while a heavy body is asked for many times. Every projection route
+ * takes `?asOf=` (a log position or a market time: the state then, folded from the log's prefix; as-of.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { STATUS_CODES } from "node:http";
@@ -24,12 +25,14 @@ import type { OperatorOutcome } from "../../engine/risk-operator.ts";
 import type { RecordedEvent } from "../../events/envelope.ts";
 import type { EventStore } from "../../events/store.ts";
 import type { Projections } from "../../projections/index.ts";
+import { PastStates, type StateView } from "./as-of.ts";
 import { cacheKey, ResponseCache } from "./cache.ts";
 import { dashboardPlugin, dashboardRoutes } from "./dashboard/plugin.ts";
 import { followProjections, type LogHealth } from "./follow-projections.ts";
 import { metricsRegistry } from "./metrics.ts";
 import { pnlBody } from "./pnl-body.ts";
 import {
+  AsOfQuery,
   ControlBody,
   ControlResponse,
   DecisionsQuery,
@@ -97,19 +100,22 @@ export interface ControlOptions {
  */
 export const apiRoutes: readonly (readonly [string, string])[] = [
   ["GET /health", "events folded so far; status incomplete while the latest run has no RunCompleted"],
-  ["GET /runs", "each run, completed or not, with its counters and last event"],
-  ["GET /positions", "position per symbol (flat ones included), marked to the last mark price (or close)"],
+  ["GET /runs?asOf=", "each run, completed or not, with its counters and last event"],
   [
-    "GET /pnl?interval=1h&from=&to=&maxPoints=2000",
+    "GET /positions?asOf=",
+    "position per symbol (flat ones included), marked to the last mark price (or close)",
+  ],
+  [
+    "GET /pnl?interval=1h&from=&to=&maxPoints=2000&asOf=",
     "wallet, PnL, fees, funding, drawdown and the equity curve",
   ],
-  ["GET /orders?symbol=&status=&type=&limit=&offset=", "orders, a page at a time"],
-  ["GET /orders/:clientOrderId", "one order"],
+  ["GET /orders?symbol=&status=&type=&limit=&offset=&asOf=", "orders, a page at a time"],
+  ["GET /orders/:clientOrderId?asOf=", "one order"],
   [
-    "GET /decisions?symbol=&from=&to=&clientOrderId=&limit=&offset=",
+    "GET /decisions?symbol=&from=&to=&clientOrderId=&limit=&offset=&asOf=",
     "each decision with its bar, factors, orders and fills; clientOrderId: why that order exists",
   ],
-  ["GET /risk", "exposure, leverage and margin; trading state, denials, each limit and its use"],
+  ["GET /risk?asOf=", "exposure, leverage and margin; trading state, denials, each limit and its use"],
   ["GET /events?stream=&from=&limit=", "the event log"],
   ["GET /metrics", "Prometheus metrics (text format) of the log, the projections and the process"],
   ...dashboardRoutes,
@@ -256,18 +262,24 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
   app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX });
 
   const cache = new ResponseCache();
+  const pastStates = new PastStates(store, now);
   /**
-   * Sends the body `build()` makes, built once per (route, params, log position) (see ResponseCache), with the
-   * position it shows in the `x-log-position` header ("none" for an empty log).
+   * Sends the body `build()` makes from `view`'s projections, built once per (route, params, asOf's resolved
+   * position, log position) (see ResponseCache), with the position it shows in the `x-log-position` header
+   * ("none" for an empty log). `params` are the route's parameters but `asOf`.
    */
-  const cached = async (reply: FastifyReply, route: string, params: object, build: () => Promise<Buffer>) => {
-    const projections = now();
+  const cached = async (
+    reply: FastifyReply,
+    route: string,
+    params: object,
+    view: StateView,
+    build: (projections: Projections) => Promise<Buffer>,
+  ) => {
+    const { projections } = view;
     const version = { source: projections, position: projections.lastPosition() };
-    const { body, position } = await cache.get(cacheKey(route, params), version, build);
-    return reply
-      .type("application/json; charset=utf-8")
-      .header("x-log-position", position === null ? "none" : String(position))
-      .send(body);
+    const key = cacheKey(route, view.past ? { ...params, asOf: view.past.position } : params);
+    const { body, position } = await cache.get(key, version, () => build(projections));
+    return logPosition(reply.type("application/json; charset=utf-8"), position).send(body);
   };
   const json = async (value: unknown) => Buffer.from(JSON.stringify(value));
 
@@ -306,14 +318,14 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       {
         schema: {
           summary: summaryOf("GET /runs"),
-          querystring: NoQuery,
+          querystring: AsOfQuery,
           response: { 200: RunsResponse, ...commonResponses },
           security: readSecurity,
         },
       },
       async (request, reply) => {
-        const params = parseParams(NoQuery, request.query);
-        return cached(reply, "/runs", params, () => json({ runs: now().runs() }));
+        const { asOf, ...params } = parseParams(AsOfQuery, request.query);
+        return cached(reply, "/runs", params, await pastStates.at(asOf), (p) => json({ runs: p.runs() }));
       },
     );
 
@@ -322,14 +334,16 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       {
         schema: {
           summary: summaryOf("GET /positions"),
-          querystring: NoQuery,
+          querystring: AsOfQuery,
           response: { 200: PositionsResponse, ...commonResponses },
           security: readSecurity,
         },
       },
       async (request, reply) => {
-        const params = parseParams(NoQuery, request.query);
-        return cached(reply, "/positions", params, () => json({ positions: now().positions() }));
+        const { asOf, ...params } = parseParams(AsOfQuery, request.query);
+        return cached(reply, "/positions", params, await pastStates.at(asOf), (p) =>
+          json({ positions: p.positions() }),
+        );
       },
     );
 
@@ -344,8 +358,8 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
         },
       },
       async (request, reply) => {
-        const params = parseParams(PnlQuery, request.query);
-        return cached(reply, "/pnl", params, () => pnlBody(now(), params));
+        const { asOf, ...params } = parseParams(PnlQuery, request.query);
+        return cached(reply, "/pnl", params, await pastStates.at(asOf), (p) => pnlBody(p, params));
       },
     );
 
@@ -360,9 +374,9 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
         },
       },
       async (request, reply) => {
-        const query = parseParams(OrdersQuery, request.query);
-        return cached(reply, "/orders", query, () =>
-          json({ ...now().orders(query), limit: query.limit, offset: query.offset }),
+        const { asOf, ...query } = parseParams(OrdersQuery, request.query);
+        return cached(reply, "/orders", query, await pastStates.at(asOf), (p) =>
+          json({ ...p.orders(query), limit: query.limit, offset: query.offset }),
         );
       },
     );
@@ -372,16 +386,18 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       {
         schema: {
           summary: summaryOf("GET /orders/:clientOrderId"),
-          querystring: NoQuery,
+          querystring: AsOfQuery,
           params: OrderParams,
           response: { 200: OrderResponse, 404: ErrorResponse, ...commonResponses },
           security: readSecurity,
         },
       },
       async (request, reply) => {
-        parseParams(NoQuery, request.query);
+        const { asOf } = parseParams(AsOfQuery, request.query);
         const { clientOrderId } = parseParams(OrderParams, request.params);
-        const order = now().order(clientOrderId);
+        const { projections } = await pastStates.at(asOf);
+        logPosition(reply, projections.lastPosition());
+        const order = projections.order(clientOrderId);
         if (!order) return reply.code(404).send({ error: "Not Found", message: `no order ${clientOrderId}` });
         return order;
       },
@@ -398,16 +414,20 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
         },
       },
       async (request, reply) => {
-        const query = parseParams(DecisionsQuery, request.query);
+        const { asOf, ...query } = parseParams(DecisionsQuery, request.query);
         const { clientOrderId } = query;
-        if (clientOrderId !== undefined && !now().decisionOf(clientOrderId)) {
-          const message = now().order(clientOrderId)
+        const view = await pastStates.at(asOf);
+        const { projections } = view;
+        if (clientOrderId !== undefined && !projections.decisionOf(clientOrderId)) {
+          const message = projections.order(clientOrderId)
             ? `no decision behind order ${clientOrderId} in the log`
             : `no order ${clientOrderId}`;
-          return reply.code(404).send({ error: "Not Found", message });
+          return logPosition(reply, projections.lastPosition())
+            .code(404)
+            .send({ error: "Not Found", message });
         }
-        return cached(reply, "/decisions", query, () =>
-          json({ ...now().decisions(query), limit: query.limit, offset: query.offset }),
+        return cached(reply, "/decisions", query, view, (p) =>
+          json({ ...p.decisions(query), limit: query.limit, offset: query.offset }),
         );
       },
     );
@@ -417,14 +437,14 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       {
         schema: {
           summary: summaryOf("GET /risk"),
-          querystring: NoQuery,
+          querystring: AsOfQuery,
           response: { 200: RiskResponse, ...commonResponses },
           security: readSecurity,
         },
       },
       async (request, reply) => {
-        const params = parseParams(NoQuery, request.query);
-        return cached(reply, "/risk", params, () => json(now().risk()));
+        const { asOf, ...params } = parseParams(AsOfQuery, request.query);
+        return cached(reply, "/risk", params, await pastStates.at(asOf), (p) => json(p.risk()));
       },
     );
 
@@ -536,6 +556,11 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   if (!match) return false;
   const digest = (s: string) => createHash("sha256").update(s).digest();
   return timingSafeEqual(digest(match[1]!), digest(token));
+}
+
+/** Sets the `x-log-position` header: the global position of the last event a body shows ("none": no event). */
+function logPosition(reply: FastifyReply, position: number | null): FastifyReply {
+  return reply.header("x-log-position", position === null ? "none" : String(position));
 }
 
 /** Sends a 4xx `{ error: <status text>, message }`. */

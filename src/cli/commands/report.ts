@@ -10,6 +10,7 @@ import type { RecordedEvent } from "../../events/envelope.ts";
 import type { EventStore } from "../../events/store.ts";
 import { createProjections } from "../../projections/index.ts";
 import {
+  configDifferences,
   REPORT_CONVENTIONS,
   type ReportDocument,
   type RunReport,
@@ -38,16 +39,18 @@ export function reportCommand(flags: Flags): Promise<number> {
   // --store is a list here, not the config's one store: every other flag (--log-level, …) is config as usual
   const { store: _stores, ...configFlags } = flags;
   return withContext(flags, configFlags, async (ctx) => {
-    const runs: ReportDocument["runs"] = [];
+    const reports: (RunReport & { store: string })[] = [];
     for (const url of stores) {
       try {
-        runs.push({ store: describeStoreUrl(url), ...(await reportStore(url)) });
+        reports.push({ store: describeStoreUrl(url), ...(await reportStore(url)) });
       } catch (error) {
         if (!(error instanceof ReportStoreError)) throw error;
         reportError(error, false);
         return 2;
       }
     }
+    const differences = configDifferences(reports.map((r) => r.run.config));
+    const runs = reports.map((r, i) => ({ ...r, differences: differences[i]! }));
     const doc: ReportDocument = { conventions: REPORT_CONVENTIONS, runs };
     if (out !== undefined) {
       writeFileSync(resolve(out), reportHtml(doc, chartLibrary()));

@@ -12,11 +12,10 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { BAR_INTERVALS } from "../../../domain/bars/intervals.ts";
 import type { EventStore } from "../../../events/store.ts";
 import type { MarketSeries } from "../../../projections/market-series.ts";
-import { ErrorResponse } from "../schemas.ts";
+import { type AsOf, ErrorResponse } from "../schemas.ts";
 import { parseParams } from "../validation.ts";
 import { followSeries } from "./follow-series.ts";
 import {
-  type AsOf,
   BarsQuery,
   BarsResponse,
   FillsQuery,

@@ -7,30 +7,10 @@ import { z } from "zod";
 import { BAR_INTERVALS } from "../../../domain/bars/intervals.ts";
 import { ClientOrderId, Decimal, EpochMs, OrderSide, SymbolName } from "../../../events/catalog.ts";
 import type { BarPoint, FillPoint, SymbolPnl } from "../../../projections/market-series.ts";
-import { integerOr, MAX_INT } from "../schemas.ts";
+import { AsOfQuery, integerOr, MAX_INT } from "../schemas.ts";
 
-/**
- * Which state a route shows: the state after every event with global position ≤ `position`, or the shortest log
- * prefix holding every event whose eventTime ≤ `time` (ms, market time).
- */
-export type AsOf = { position: number } | { time: number };
-
-const AS_OF_MESSAGE =
-  "expected a log position (an integer ≥ 0) or a market time: an ISO time with a zone (e.g. 2023-09-01T00:00:00Z)";
-
-/** `asOf`: digits are a global log position; an ISO 8601 time with a zone is a market time. Absent: live. */
-const asOf = z
-  .string()
-  .meta({ description: "a log position (integer ≥ 0) or a market time (ISO 8601 with a zone); absent: live" })
-  .transform((raw, ctx): AsOf => {
-    if (/^\d{1,16}$/.test(raw) && Number(raw) <= MAX_INT) return { position: Number(raw) };
-    const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(raw);
-    const time = iso ? Date.parse(raw.length === 10 ? `${raw}T00:00:00Z` : raw) : Number.NaN;
-    if (!Number.isNaN(time) && time >= 0) return { time };
-    ctx.addIssue({ code: "custom", message: AS_OF_MESSAGE });
-    return z.NEVER;
-  })
-  .optional();
+/** `asOf` as every projection route takes it (see `AsOf` in ../schemas.ts). */
+const asOf = AsOfQuery.shape.asOf;
 
 /** Largest `maxPoints` of GET /bars. */
 export const MAX_BAR_POINTS = 20_000;

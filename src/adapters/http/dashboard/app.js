@@ -400,7 +400,13 @@ function step(title, entries) {
   const h = document.createElement("h3");
   h.textContent = title;
   const dl = document.createElement("dl");
-  for (const [k, v] of entries) {
+  // a nested object (e.g. a signal's numbers) one entry per field
+  const flat = entries.flatMap(([k, v]) =>
+    typeof v === "object" && v !== null && !Array.isArray(v)
+      ? Object.entries(v).map(([k2, v2]) => [`${k}.${k2}`, v2])
+      : [[k, v]],
+  );
+  for (const [k, v] of flat) {
     const dt = document.createElement("dt");
     dt.textContent = k;
     const dd = document.createElement("dd");
@@ -416,6 +422,7 @@ async function showTrace(clientOrderId, row) {
   row?.classList.add("selected");
   state.selectedOrder = clientOrderId;
   $("trace-panel").hidden = false;
+  $("trace-panel").scrollIntoView({ block: "nearest" });
   $("trace-title").textContent = `of order ${clientOrderId}`;
   const trace = $("trace");
   try {

@@ -1,10 +1,11 @@
 /**
  * Keeping the dashboard's market series (src/projections/market-series.ts) on the store's log: fold the stored log,
  * then follow `subscribe`. A replaced store (`StoreReplacedError`) is folded again from its start; any other
- * failure stops the folding and is reported by `error()` (the routes then answer 503 naming it).
+ * failure stops the folding and is reported by `error()` (the routes then answer 503 naming it), as
+ * follow-projections.ts does for the projections.
  */
 import type { RecordedEvent } from "../../../events/envelope.ts";
-import { type EventStore, StoreReplacedError } from "../../../events/store.ts";
+import { CorruptEventError, type EventStore, StoreReplacedError } from "../../../events/store.ts";
 import { MarketSeries } from "../../../projections/market-series.ts";
 
 /** Market series that follow a store. */
@@ -18,8 +19,9 @@ export interface FollowedSeries {
 }
 
 /**
- * Folds `store`'s log into market series and follows it; resolves once the stored log is folded.
- * @throws whatever the store throws on that first read.
+ * Folds `store`'s log into market series and follows it; resolves once the stored log is folded, or found
+ * unreadable (`error()` then says why; at a corrupt event, a subscription past it waits for the store to be
+ * replaced, which is then folded from its start).
  */
 export async function followSeries(store: EventStore): Promise<FollowedSeries> {
   let current = new MarketSeries();
@@ -27,23 +29,40 @@ export async function followSeries(store: EventStore): Promise<FollowedSeries> {
   let subscription: { unsubscribe(): void } | undefined;
   let stopped = false;
 
+  const fail = (error: unknown): void => {
+    failure = error instanceof Error ? error : new Error(String(error));
+    subscription?.unsubscribe();
+    subscription = undefined;
+    if (stopped || !(error instanceof CorruptEventError)) return;
+    subscription = store.subscribe({ after: error.position }).subscribe({
+      error: (later: unknown) => (later instanceof StoreReplacedError ? reload() : undefined),
+    });
+  };
+
   const load = async (): Promise<void> => {
     const fresh = new MarketSeries();
-    for await (const event of store.readAll()) fresh.apply(event);
+    try {
+      for await (const event of store.readAll()) fresh.apply(event);
+    } catch (error) {
+      if (stopped) return;
+      if (error instanceof StoreReplacedError) return reload();
+      current = fresh;
+      return fail(error);
+    }
     if (stopped) return;
     current = fresh;
     failure = undefined;
     const after = fresh.lastPosition();
     subscription = store.subscribe(after === null ? {} : { after }).subscribe({
       next: (event: RecordedEvent) => current.apply(event),
-      error: (error: unknown) => {
-        if (error instanceof StoreReplacedError && !stopped) {
-          load().catch((e: unknown) => {
-            failure = e instanceof Error ? e : new Error(String(e));
-          });
-        } else failure = error instanceof Error ? error : new Error(String(error));
-      },
+      error: (error: unknown) => (error instanceof StoreReplacedError ? reload() : fail(error)),
     });
+  };
+
+  const reload = (): void => {
+    subscription?.unsubscribe();
+    subscription = undefined;
+    if (!stopped) load().catch(fail);
   };
 
   await load();

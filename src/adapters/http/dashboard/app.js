@@ -410,7 +410,8 @@ function step(title, entries) {
     const dt = document.createElement("dt");
     dt.textContent = k;
     const dd = document.createElement("dd");
-    dd.textContent = typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+    const time = typeof v === "number" && /Time$/.test(k) && v > 1e12;
+    dd.textContent = time ? utc(v) : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
     dl.append(dt, dd);
   }
   div.append(h, dl);
@@ -431,8 +432,7 @@ async function showTrace(clientOrderId, row) {
     const steps = [];
     if (d.input) {
       const { type, eventId, ...rest } = d.input;
-      const entries = Object.entries(rest).map(([k, v]) => [k, k.endsWith("Time") ? utc(v) : v]);
-      steps.push(step(`Input: ${type}`, entries));
+      steps.push(step(`Input: ${type}`, Object.entries(rest)));
     } else steps.push(step("Input", [["none recorded", ""]]));
     steps.push(step("Factors", d.factors ? Object.entries(d.factors.data) : [["none recorded", ""]]));
     steps.push(

@@ -14,10 +14,9 @@ const OPEN_STATUSES = ["PENDING_NEW", "NEW", "TRIGGERING", "TRIGGERED", "PARTIAL
 const state = {
   /** `asOf` sent with every projection request, or null for the live state. */
   asOf: null,
-  /** Last log position the server folded (GET /health). */
-  head: null,
   symbol: null,
-  selectedOrder: null,
+  /** Charts to fit to their data at their next load (a live refresh keeps the user's zoom and scroll). */
+  fit: { equity: true, price: true },
 };
 
 // ── API ─────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -151,7 +150,8 @@ async function loadPnl() {
   }
   equitySeries.setData(equity);
   drawdownSeries.setData(drawdown);
-  equityChart.timeScale().fitContent();
+  if (state.fit.equity) equityChart.timeScale().fitContent();
+  state.fit.equity = false;
   $("equity-chart").dataset.points = String(equitySeries.data().length);
   $("equity-note").textContent =
     `${points.length} of ${body.equityCurve.totalPoints} samples` +
@@ -217,7 +217,8 @@ async function loadPrice() {
   }
   const { body: fills } = await api("/fills", { symbol: body.symbol, limit: 1000 });
   priceMarkers.setMarkers(markersOf(fills.fills, bars));
-  priceChart.timeScale().fitContent();
+  if (state.fit.price) priceChart.timeScale().fitContent();
+  state.fit.price = false;
 }
 
 /** Entry and exit markers of `fills` (newest first) on `bars` (each at the bar holding its time). */
@@ -386,7 +387,6 @@ async function loadRuns() {
 
 async function loadHead() {
   const { body } = await api("/health", {}, { projection: false });
-  state.head = body.lastPosition;
   const slider = $("asof-slider");
   slider.max = String(body.lastPosition ?? 0);
   if (state.asOf === null) slider.value = slider.max;
@@ -421,7 +421,6 @@ function step(title, entries) {
 async function showTrace(clientOrderId, row) {
   for (const tr of document.querySelectorAll("tr.selected")) tr.classList.remove("selected");
   row?.classList.add("selected");
-  state.selectedOrder = clientOrderId;
   $("trace-panel").hidden = false;
   $("trace-panel").scrollIntoView({ block: "nearest" });
   $("trace-title").textContent = `of order ${clientOrderId}`;
@@ -563,7 +562,7 @@ async function follow() {
           }
           if (event === "appended") {
             if (state.asOf === null) scheduleRefresh();
-            else state.head = Number(lastId);
+            else $("asof-slider").max = lastId; // the log grows meanwhile: the slider reaches it
           }
         }
       }
@@ -576,6 +575,7 @@ async function follow() {
 }
 
 function setAsOf(value) {
+  state.fit = { equity: true, price: true };
   state.asOf = value === "" || value === null ? null : value;
   $("asof-input").value = state.asOf ?? "";
   setLive(state.asOf === null ? "live" : "paused (as of)", state.asOf === null ? "live" : "paused");
@@ -593,9 +593,13 @@ $("asof-slider").addEventListener("input", (e) => {
 $("asof-live").addEventListener("click", () => setAsOf(null));
 $("symbol").addEventListener("change", (e) => {
   state.symbol = e.target.value;
+  state.fit.price = true;
   loadPrice().catch((err) => showError(err.message));
 });
-$("interval").addEventListener("change", () => loadPrice().catch((err) => showError(err.message)));
+$("interval").addEventListener("change", () => {
+  state.fit.price = true;
+  loadPrice().catch((err) => showError(err.message));
+});
 $("trace-close").addEventListener("click", () => {
   $("trace-panel").hidden = true;
 });

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { BAR_INTERVALS } from "../../../domain/bars/intervals.ts";
 import type { EventStore } from "../../../events/store.ts";
@@ -68,7 +69,7 @@ const summary = (route: string) => dashboardRoutes.find(([r]) => r.split("?")[0]
 
 /** Registers the dashboard's page, assets and routes on `app`; their market series follow `opts.store`. */
 export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
-  const here = dirname(new URL(import.meta.url).pathname);
+  const here = dirname(fileURLToPath(import.meta.url));
   for (const [url, [file, type]] of Object.entries(ASSETS)) {
     const body = readFileSync(join(here, file));
     app.get(

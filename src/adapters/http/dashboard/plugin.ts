@@ -168,6 +168,7 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
   app.get(
     "/stream",
     {
+      exposeHeadRoute: false, // a HEAD would open a stream with no body to send it in
       config: { servedWhileUnhealthy: true },
       schema: {
         summary: summary("GET /stream"),

@@ -34,7 +34,9 @@ afterEach(async () => {
   expect(all).not.toContain(apiSecret);
 });
 
-function makeVenue(extra: { lockstep?: boolean; timeoutMs?: number } = {}): BinanceVenue {
+function makeVenue(
+  extra: { lockstep?: boolean; timeoutMs?: number; onReconnect?: () => void } = {},
+): BinanceVenue {
   const logger = pino(
     { level: "debug" },
     new Writable({
@@ -52,6 +54,7 @@ function makeVenue(extra: { lockstep?: boolean; timeoutMs?: number } = {}): Bina
     logger,
     clock: Date.now,
     ...(extra.lockstep ? { lockstep: true } : {}),
+    ...(extra.onReconnect ? { onReconnect: extra.onReconnect } : {}),
     rest: { timeoutMs: extra.timeoutMs ?? 2_000, recvWindow: 300, limiter: { backoffBaseMs: 50 } },
   });
   venues.push(venue);
@@ -558,8 +561,13 @@ describe("BinanceVenue user data stream", () => {
     });
   });
 
-  it("reconnects after a dropped connection and signals a resync", async () => {
-    const { venue, reports } = await started();
+  it("reconnects after a dropped connection, signals a resync and reports the reconnection", async () => {
+    let reconnects = 0;
+    const { venue, reports } = await started({
+      onReconnect: () => {
+        reconnects++;
+      },
+    });
     let resyncs = 0;
     venue.onResync(() => {
       resyncs += 1;
@@ -573,5 +581,6 @@ describe("BinanceVenue user data stream", () => {
     );
     await until(() => reports.length === 1, "the fill after the reconnect");
     expect(reports[0]).toMatchObject({ kind: "fill", fill: { tradeId: "11" } });
+    expect(reconnects).toBe(1);
   });
 });

@@ -94,7 +94,9 @@ describe("perpsource CLI", () => {
   it("a bad env value and a broken config file are named with their source", () => {
     const env = perpsource(["serve"], { env: { PERPSOURCE_PORT: "http" } });
     expect(env.code).toBe(2);
-    expect(env.stderr).toContain("http.port (from env PERPSOURCE_PORT): expected an integer port 1–65535");
+    expect(env.stderr).toContain(
+      "http.port (from env PERPSOURCE_PORT): expected an integer port 0–65535 (0: any free port)",
+    );
 
     const cwd = mkdtempSync(join(tmpdir(), "perpsource-cli-"));
     writeFileSync(join(cwd, "perpsource.config.json"), "{ not json");
@@ -132,7 +134,7 @@ describe("perpsource CLI", () => {
   it("start with an empty data dir prints where it looked and how to get data, exit 1", () => {
     const cwd = mkdtempSync(join(tmpdir(), "perpsource-cli-"));
     mkdirSync(join(cwd, "empty"));
-    const r = perpsource(["start", "--data", "empty"], { cwd });
+    const r = perpsource(["start", "--no-fetch", "--data", "empty"], { cwd });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       `no market data for BTCUSDT, ETHUSDT from 2025-05-05 to 2025-06-24 under ${join(cwd, "empty")}`,
@@ -153,7 +155,7 @@ describe("perpsource CLI", () => {
       join(dir, "SOLUSDT-fundingRate-2025-05.csv"),
       "calc_time,funding_interval_hours,last_funding_rate\n",
     );
-    const r = perpsource(["start"], { cwd });
+    const r = perpsource(["start", "--no-fetch"], { cwd });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       `no market data for BTCUSDT, ETHUSDT from 2025-05-05 to 2025-06-24 under ${join(cwd, "data")}`,
@@ -162,5 +164,21 @@ describe("perpsource CLI", () => {
     expect(r.stderr).toContain("perpsource data fetch --symbols BTCUSDT,ETHUSDT --from 2025-05 --to 2025-06");
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(r.stdout).toBe("");
+  });
+
+  it("start's how-to names the months the strategy's warm-up reads too", () => {
+    const cwd = mkdtempSync(join(tmpdir(), "perpsource-cli-"));
+    writeFileSync(
+      join(cwd, "perpsource.config.json"),
+      JSON.stringify({
+        backtest: { strategy: "multifactor-v2", symbols: ["SOLUSDT"], from: "2025-03-01", to: "2025-03-31" },
+      }),
+    );
+    const r = perpsource(["start", "--no-fetch"], { cwd });
+    expect(r.code).toBe(1);
+    // 979 hourly bars and 8 h of settlements before 2025-03-01 reach back into January.
+    expect(r.stderr).toContain(
+      "perpsource data fetch --symbols SOLUSDT --from 2025-01 --to 2025-03 --types klines,fundingRate,markPriceKlines",
+    );
   });
 });

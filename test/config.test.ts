@@ -71,6 +71,7 @@ describe("defaults", () => {
         },
       },
       live: { onStop: "keep", reconcileMinutes: 30 },
+      archive: { baseUrl: "https://data.binance.vision", fetchOnStart: true },
     });
   });
 
@@ -146,9 +147,36 @@ describe("precedence: default < file < env < flag", () => {
 });
 
 describe("errors name the key and its source", () => {
+  it("http.port 0 (any free port) from every layer; a negative port is named", () => {
+    expect(load({ cwd: cwdWith({ http: { port: 0 } }) }).http.port).toBe(0);
+    expect(load({ cwd: cwdWith(), env: { PERPSOURCE_PORT: "0" } }).http.port).toBe(0);
+    expect(load({ cwd: cwdWith(), flags: { serve: "0" } }).http.port).toBe(0);
+    expect(configError({ cwd: cwdWith(), flags: { port: "-1" } })).toBe(
+      "invalid config: http.port (from flag --port): expected an integer port 0–65535 (0: any free port)",
+    );
+  });
+
+  it("archive: base URL from the file, PERPSOURCE_ARCHIVE_URL or --archive-url; --no-fetch turns fetching off", () => {
+    const cwd = cwdWith({ archive: { baseUrl: "http://mirror.example:8000" } });
+    expect(load({ cwd }).archive).toEqual({ baseUrl: "http://mirror.example:8000", fetchOnStart: true });
+    expect(load({ cwd, env: { PERPSOURCE_ARCHIVE_URL: "http://127.0.0.1:9" } }).archive.baseUrl).toBe(
+      "http://127.0.0.1:9",
+    );
+    expect(load({ cwd, flags: { archiveUrl: "https://a.example" } }).archive.baseUrl).toBe(
+      "https://a.example",
+    );
+    // commander passes fetch: true unless --no-fetch: only false is a setting, and it beats the file.
+    const off = cwdWith({ archive: { fetchOnStart: false } });
+    expect(load({ cwd: off, flags: { fetch: true } }).archive.fetchOnStart).toBe(false);
+    expect(load({ cwd, flags: { fetch: false } }).archive.fetchOnStart).toBe(false);
+    expect(configError({ cwd, env: { PERPSOURCE_ARCHIVE_URL: "ftp://x" } })).toBe(
+      'invalid config: archive.baseUrl (from env PERPSOURCE_ARCHIVE_URL): expected an http(s) URL such as "https://data.binance.vision"',
+    );
+  });
+
   it("bad port in env", () => {
     expect(configError({ cwd: cwdWith(), env: { PERPSOURCE_PORT: "80x" } })).toBe(
-      "invalid config: http.port (from env PERPSOURCE_PORT): expected an integer port 1–65535",
+      "invalid config: http.port (from env PERPSOURCE_PORT): expected an integer port 0–65535 (0: any free port)",
     );
     expect(configError({ cwd: cwdWith(), env: { PERPSOURCE_PORT: "70000" } })).toContain(
       "http.port (from env PERPSOURCE_PORT)",

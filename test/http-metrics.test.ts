@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ProcessMetrics } from "../src/adapters/http/process-metrics.ts";
 import { buildHttpServer, serveProjections } from "../src/adapters/http/server.ts";
 import { InMemoryEventStore } from "../src/adapters/store/memory.ts";
 import { BacktestConfigSchema } from "../src/config/schema.ts";
@@ -333,22 +334,31 @@ describe("GET /metrics of an empty store", () => {
     await app.close();
   });
 
-  it("every metric docs/grafana-dashboard.json queries is one the route exposes", async () => {
+  it("every metric docs/grafana-dashboard.json queries is one the route of an appending process exposes", async () => {
     const dashboard = JSON.parse(
       readFileSync(new URL("../docs/grafana-dashboard.json", import.meta.url), "utf8"),
     ) as {
       panels: { title: string; targets: { expr: string }[] }[];
     };
     const store = new InMemoryEventStore();
-    const app = buildHttpServer({ store, projections: await rebuildProjections(store.readAll()) });
+    const app = buildHttpServer({
+      store,
+      projections: await rebuildProjections(store.readAll()),
+      processMetrics: new ProcessMetrics().registry, // as run --serve, backtest --serve and start serve it
+    });
     const { types } = parseExposition((await app.inject("/metrics")).body);
     await app.close();
+    // A histogram's series are its name with _bucket, _sum and _count.
+    const histogram = (name: string) => /^(.*)_(bucket|sum|count)$/.exec(name)?.[1];
+    const typeOf = (name: string) =>
+      types[name] ?? (types[histogram(name) ?? ""] === "histogram" ? "histogram" : undefined);
     const queried = dashboard.panels.flatMap((p) =>
       p.targets.flatMap((t) => [
         ...t.expr.matchAll(/\b(perpsource_[a-z_]+|process_[a-z_]+|nodejs_[a-z0-9_]+)\b/g),
       ]),
     );
     expect(queried.length).toBeGreaterThan(10);
-    for (const [name] of queried) expect(types[name!], name).toBeDefined();
+    for (const [name] of queried) expect(typeOf(name!), name).toBeDefined();
+    expect(queried.map(([name]) => name)).toContain("perpsource_store_write_duration_seconds_bucket");
   });
 });

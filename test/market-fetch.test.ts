@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { strToU8, zipSync } from "fflate";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { archiveMarketEvents, discoverArchive } from "../src/adapters/market/archive.ts";
-import { type FetchProgress, fetchArchive } from "../src/adapters/market/fetch.ts";
+import { ArchiveUnreachableError, type FetchProgress, fetchArchive } from "../src/adapters/market/fetch.ts";
 
 const KLINES = "data/futures/um/monthly/klines/BTCUSDT/1m";
 const FUNDING = "data/futures/um/monthly/fundingRate/BTCUSDT";
@@ -190,5 +190,53 @@ describe("fetchArchive", () => {
     await expect(fetchArchive({ ...base, months: ["2025-13"] })).rejects.toThrow('invalid month "2025-13"');
     await expect(fetchArchive({ ...base, interval: "7m" })).rejects.toThrow('invalid interval "7m"');
     expect(requests).toEqual([]);
+  });
+
+  it("reports each zip's bytes as they arrive (not the checksums')", async () => {
+    serve(KLINES, "BTCUSDT-1m-2025-05", klinesCsv);
+    serve(FUNDING, "BTCUSDT-fundingRate-2025-05", fundingCsv);
+    let bytes = 0;
+    await fetchArchive({
+      baseUrl,
+      dest,
+      symbols: ["BTCUSDT"],
+      months: ["2025-05"],
+      dataTypes: ["klines", "fundingRate"],
+      onBytes: (n) => {
+        bytes += n;
+      },
+    });
+    const zips = [`/${KLINES}/BTCUSDT-1m-2025-05.zip`, `/${FUNDING}/BTCUSDT-fundingRate-2025-05.zip`];
+    expect(bytes).toBe(zips.reduce((sum, path) => sum + (served.get(path) as Uint8Array).length, 0));
+  });
+
+  it("an archive that refuses the connection or does not answer is unreachable, naming the URL and cause", async () => {
+    const closed = createServer();
+    await new Promise<void>((ok) => closed.listen(0, "127.0.0.1", ok));
+    const refused = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((ok) => closed.close(ok));
+    const base = { dest, symbols: ["BTCUSDT"], months: ["2025-05"], dataTypes: ["klines" as const] };
+    const error = await fetchArchive({ ...base, baseUrl: refused }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArchiveUnreachableError);
+    expect((error as ArchiveUnreachableError).url).toBe(
+      `${refused}/${KLINES}/BTCUSDT-1m-2025-05.zip.CHECKSUM`,
+    );
+    expect((error as ArchiveUnreachableError).reason).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+
+    const silent = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((ok) => silent.listen(0, "127.0.0.1", ok));
+    const hanging = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      await expect(fetchArchive({ ...base, baseUrl: hanging, timeoutMs: 200 })).rejects.toThrow(
+        new ArchiveUnreachableError(
+          `${hanging}/${KLINES}/BTCUSDT-1m-2025-05.zip.CHECKSUM`,
+          "no response within 200 ms",
+        ),
+      );
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((ok) => silent.close(ok));
+    }
+    expect(tree(dest)).toEqual([]);
   });
 });

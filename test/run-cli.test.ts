@@ -54,8 +54,11 @@ afterEach(() => {
   sim = undefined;
 });
 
-/** Starts `exchange-sim --lockstep` on a free port with the key pair of `keys`; resolves to its URL. */
-function startDouble(keys: Record<string, string>): Promise<string> {
+/**
+ * Starts `exchange-sim --lockstep` on a free port with the key pair of `keys` (and `extra` arguments, e.g.
+ * `--faults`); resolves to its URL.
+ */
+function startDouble(keys: Record<string, string>, extra: string[] = []): Promise<string> {
   sim = spawn(
     process.execPath,
     [BIN, "exchange-sim", "--port", "0", "--data", root!, "--symbols", "BTCUSDT,ETHUSDT"].concat([
@@ -64,6 +67,7 @@ function startDouble(keys: Record<string, string>): Promise<string> {
       "--lockstep",
       "--log-level",
       "warn",
+      ...extra,
     ]),
     { env: env(keys), stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -141,6 +145,72 @@ describe("perpsource run", () => {
       const again = perpsource(args, keys.client);
       expect(again.code).toBe(1);
       expect(again.stderr).toContain(`run ${String(summary["runId"])} already completed`);
+    },
+    300_000,
+  );
+
+  it.skipIf(!root)(
+    "run --serve 0: /metrics counts the WebSocket reconnects of rotated streams and the store's appends",
+    async () => {
+      const keys = ed25519KeyFiles();
+      const url = await startDouble(keys.double, ["--faults", "rotate-ws:every=90"]);
+      const store = `sqlite:${join(mkdtempSync(join(tmpdir(), "perpsource-run-store-")), "served.sqlite")}`;
+      const args = ["run", "--mode", "testnet", "--rest-url", url, "--ws-url", url.replace("http", "ws")]
+        .concat(["--symbols", "BTCUSDT,ETHUSDT", "--store", store, "--until", "2025-05-05T02:00:00Z"])
+        .concat(["--lockstep", "--warmup-bars", "0", "--json", "--log-level", "error", "--serve", "0"]);
+      const run = spawn(process.execPath, [BIN, ...args], { env: env(keys.client) });
+      let stdout = "";
+      let stderr = "";
+      run.stdout.on("data", (c: Buffer) => {
+        stdout += c.toString();
+      });
+      run.stderr.on("data", (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => run.on("exit", resolve));
+      try {
+        // --json: the banner goes to stderr, the summary (one line) to stdout once the run completes.
+        const summary = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          run.stdout.on("data", () => {
+            if (stdout.endsWith("\n")) resolve(JSON.parse(stdout.trim()) as Record<string, unknown>);
+          });
+          run.on("exit", (code) => reject(new Error(`run exited with ${code}: ${stderr}`)));
+        });
+        expect(summary).toMatchObject({ completed: true, bars: 2 * 120 });
+        const served = /serving on (http:\/\/\S+)/.exec(stderr)?.[1];
+        expect(served).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+        const text = await (await fetch(`${served}/metrics`)).text();
+        const value = (name: string, labels = "") =>
+          Number(
+            text
+              .split("\n")
+              .find((l) => l.startsWith(`${name}${labels} `))
+              ?.split(" ")
+              .at(-1),
+          );
+        const status = (await (await fetch(`${url}/sim/v1/status`)).json()) as {
+          faults: Record<string, number>;
+        };
+        const rotations = status.faults["rotate-ws"]!;
+        expect(rotations).toBeGreaterThanOrEqual(2);
+        // Each rotation closes the market and the user-data connection; each is re-established once.
+        for (const stream of ["market", "user"]) {
+          const reconnects = value("perpsource_ws_reconnects_total", `{stream="${stream}"}`);
+          expect(reconnects, stream).toBeGreaterThanOrEqual(rotations - 1);
+          expect(reconnects, stream).toBeLessThanOrEqual(rotations);
+        }
+        // This process appended the whole log (as the log's own counts say), each append timed.
+        const logged = text
+          .split("\n")
+          .filter((l) => l.startsWith("perpsource_events_total{"))
+          .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+        expect(logged).toBe(summary["events"]);
+        expect(value("perpsource_events_appended_total")).toBe(logged);
+        expect(value("perpsource_store_write_duration_seconds_count", '{op="append"}')).toBeGreaterThan(0);
+      } finally {
+        run.kill("SIGINT");
+        expect(await exited).toBe(0);
+      }
     },
     300_000,
   );

@@ -8,6 +8,7 @@ import type { BacktestSummary } from "../engine/backtest.ts";
 import type { LiveRunSummary } from "../engine/live-run.ts";
 import type { ReplayReport } from "../engine/replay.ts";
 import { RUN_FIGURES, type WhatIfReport } from "../engine/what-if.ts";
+import { backtestArchivePlan } from "./first-run.ts";
 
 /** Differences printed by `replay --verify` before "… and N more". */
 const MAX_DIFFERENCES_SHOWN = 5;
@@ -196,17 +197,22 @@ export function servingBanner(url: string): string {
 
 /**
  * What to do when the data root holds no market data for the configured run: where we looked, how to fetch
- * the months of the window, and how to point at an existing copy.
+ * the files its backtest reads (`backtestArchivePlan`: the months of its warm-up and window), and how to point at
+ * an existing copy.
  */
 export function missingDataHowTo(cfg: AppConfig, detail: string): string {
   const { from, to } = cfg.backtest;
-  // "ALL" is resolved from the data: the how-to names the default symbols as an example.
-  const symbols = cfg.backtest.symbols === ALL_SYMBOLS ? ["BTCUSDT", "ETHUSDT"] : cfg.backtest.symbols;
+  // "ALL" is resolved from the data: the how-to names the default symbols and the window's months as an example.
+  const plan = backtestArchivePlan(cfg.backtest) ?? {
+    symbols: ["BTCUSDT", "ETHUSDT"],
+    months: [from.slice(0, 7), to.slice(0, 7)],
+    dataTypes: ["klines", "fundingRate", "markPriceKlines"],
+  };
   return [
-    `error: no market data for ${cfg.backtest.symbols === ALL_SYMBOLS ? "any symbol" : symbols.join(", ")} from ${from} to ${to} under ${cfg.dataRoot}`,
+    `error: no market data for ${cfg.backtest.symbols === ALL_SYMBOLS ? "any symbol" : plan.symbols.join(", ")} from ${from} to ${to} under ${cfg.dataRoot}`,
     ...detail.split("\n").map((line) => `  ${line}`),
     "Download it from data.binance.vision with:",
-    `  perpsource data fetch --symbols ${symbols.join(",")} --from ${from.slice(0, 7)} --to ${to.slice(0, 7)} --types klines,fundingRate,markPriceKlines`,
+    `  perpsource data fetch --symbols ${plan.symbols.join(",")} --from ${plan.months[0]} --to ${plan.months.at(-1)} --types ${plan.dataTypes.join(",")}`,
     "or point perpsource at a copy you already have, e.g.:",
     "  PERPSOURCE_DATA=../shared/data/binance npm start",
   ].join("\n");

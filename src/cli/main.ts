@@ -231,7 +231,10 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
       parseInterval,
     )
     .option("--dest <dir>", "destination directory (default: the data root)")
-    .option("--base-url <url>", "archive base URL (default: https://data.binance.vision)")
+    .option(
+      "--base-url <url>",
+      "archive base URL (default: https://data.binance.vision, $PERPSOURCE_ARCHIVE_URL)",
+    )
     .action(run(async () => (await import("./commands/data-fetch.ts")).dataFetchCommand));
 
   const instruments = program
@@ -297,7 +300,12 @@ function buildProgram(run: (load: () => Promise<CommandRunner>) => Action): Comm
     .option("--data <dir>", "market data root (default: ./data, $PERPSOURCE_DATA)")
     .option("--store <url>", "event store URL, replaced if sqlite (default: sqlite:var/perpsource.sqlite)")
     .option("--host <host>", "listen address (default: 127.0.0.1)")
-    .option("--port <n>", "listen port (default: 8080)")
+    .option("--port <n>", "listen port (default: 8080; 0: any free port)")
+    .option("--no-fetch", "do not download missing market data from the archive")
+    .option(
+      "--archive-url <url>",
+      "archive base URL (default: https://data.binance.vision, $PERPSOURCE_ARCHIVE_URL)",
+    )
     .action(run(async () => (await import("./commands/start.ts")).startCommand));
 
   return program;

@@ -1,5 +1,6 @@
 /** Serving the projections over HTTP until the process is told to stop. */
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import {
   CONTROL_TOKEN_ENV,
   type ControlOptions,
@@ -21,9 +22,12 @@ export async function serveUntilSignal(opts: {
   logger: Logger;
   announce: (url: string) => void;
   change: ControlOptions["change"];
+  /** The serving process's own metrics (`ProcessMetrics.registry`), served on /metrics with the log's. */
+  processMetrics?: Registry;
 }): Promise<void> {
   const { host, port, readToken, controlToken } = opts.http;
   const server = await serveProjections({
+    ...(opts.processMetrics ? { processMetrics: opts.processMetrics } : {}),
     store: opts.store,
     host,
     port,

@@ -27,7 +27,7 @@ export class ConfigError extends Error {
 export interface ConfigSources {
   /** Config file given explicitly (`--config FILE`), relative to cwd. */
   file?: string;
-  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _READ_TOKEN, _CONTROL_TOKEN, _LOG_LEVEL, _INSTRUMENTS, _BRACKETS, _CONFIG). */
+  /** Process environment (PERPSOURCE_DATA, _STORE, _HOST, _PORT, _READ_TOKEN, _CONTROL_TOKEN, _LOG_LEVEL, _INSTRUMENTS, _BRACKETS, _ARCHIVE_URL, _CONFIG). */
   env: Record<string, string | undefined>;
   /** Parsed CLI options, keyed as commander camel-cases them (`logLevel` for `--log-level`). */
   flags: Record<string, unknown>;
@@ -96,6 +96,7 @@ const ENV: Record<string, Mapping> = {
   PERPSOURCE_LOG_LEVEL: { path: ["logLevel"], parse: asIs },
   PERPSOURCE_INSTRUMENTS: { path: ["instruments"], parse: asIs },
   PERPSOURCE_BRACKETS: { path: ["brackets"], parse: asIs },
+  PERPSOURCE_ARCHIVE_URL: { path: ["archive", "baseUrl"], parse: asIs },
 };
 
 /** CLI option key → config key. Later entries win, so `--log-level` beats `--verbose`. */
@@ -136,6 +137,9 @@ const FLAGS: Record<string, Mapping> = {
   ticks: { path: ["backtest", "venue", "ticks"], parse: pathList },
   hedgeMode: { path: ["backtest", "hedgeMode"], parse: asIs },
   onStop: { path: ["live", "onStop"], parse: asIs },
+  archiveUrl: { path: ["archive", "baseUrl"], parse: asIs },
+  // commander sets `fetch: true` unless `--no-fetch` is given: only the explicit false is a setting.
+  fetch: { path: ["archive", "fetchOnStart"], parse: (raw) => (raw === false ? false : undefined) },
 };
 
 /**

@@ -276,6 +276,19 @@ export const LiveConfigSchema = z.strictObject({
   reconcileMinutes: Int(1, 10_080, "an integer number of minutes 1–10080").default(30),
 });
 
+/**
+ * Binance's public data archive (binance-usdm.md §6): where `data fetch` and `start` download monthly files from,
+ * and whether `start` fetches the demo backtest's missing files (src/cli/first-run.ts).
+ */
+export const ArchiveConfigSchema = z.strictObject({
+  /** Archive origin, without the `/data/…` path (env PERPSOURCE_ARCHIVE_URL, `start --archive-url`). */
+  baseUrl: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as "https://data.binance.vision"' })
+    .default("https://data.binance.vision"),
+  /** `start` downloads the files its backtest lacks before running it (`start --no-fetch`: false). */
+  fetchOnStart: z.boolean({ error: "expected true or false" }).default(true),
+});
+
 /** pino levels, plus "silent". */
 const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
   error: "expected one of fatal, error, warn, info, debug, trace, silent",
@@ -308,7 +321,8 @@ export const AppConfigSchema = z.strictObject({
         .string({ error: "expected a host name" })
         .min(1, { error: "expected a host name" })
         .default("127.0.0.1"),
-      port: Int(1, 65_535, "an integer port 1–65535").default(8080),
+      /** Listen port; 0 binds any free port (the announced URL shows the one bound). */
+      port: Int(0, 65_535, "an integer port 0–65535 (0: any free port)").default(8080),
       /**
        * Bearer token of the read routes (every route but /health and /docs); unset: they are open. Prefer the
        * environment ($PERPSOURCE_READ_TOKEN) to a file.
@@ -340,6 +354,7 @@ export const AppConfigSchema = z.strictObject({
     .optional(),
   backtest: BacktestRequestSchema.prefault({}),
   live: LiveConfigSchema.prefault({}),
+  archive: ArchiveConfigSchema.prefault({}),
 });
 
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
@@ -347,6 +362,7 @@ export type BacktestRequest = z.output<typeof BacktestRequestSchema>;
 export type RiskConfig = z.output<typeof RiskConfigSchema>;
 export type VenueConfig = z.output<typeof VenueConfigSchema>;
 export type LiveConfig = z.output<typeof LiveConfigSchema>;
+export type ArchiveConfig = z.output<typeof ArchiveConfigSchema>;
 export type AppConfig = z.output<typeof AppConfigSchema>;
 export type LogLevel = z.output<typeof LogLevelSchema>;
 

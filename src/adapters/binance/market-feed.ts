@@ -44,6 +44,8 @@ export interface LiveMarketFeedOptions {
   from?: number;
   /** Sent as `X-MBX-APIKEY` with the lockstep ack (exchange-sim checks it; not part of live-contract.md). */
   apiKey?: string;
+  /** Called each time the connection is re-established after a drop or rotation (a process metric; not logged). */
+  onReconnect?: () => void;
 }
 
 /** The live market source; see `openLiveMarketFeed`. */
@@ -138,6 +140,7 @@ export function openLiveMarketFeed(options: LiveMarketFeedOptions): LiveMarketFe
     });
     socket.on("reconnected", ({ wsKey, wsUrl }) => {
       logger.info({ wsKey, wsUrl }, "live market: reconnected; fetching missed bars");
+      options.onReconnect?.();
       inputs.next({ kind: "resync", reason: "reconnected", stale: [] });
     });
     socket.on("close", ({ wsKey }) => logger.info({ wsKey }, "live market: connection closed"));

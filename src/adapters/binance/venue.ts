@@ -70,6 +70,8 @@ export interface BinanceVenueOptions {
   outcomeQueries?: number;
   /** An order whose stream messages wait for a missing step this long (ms) is queried (default 5 000). */
   gapTimeoutMs?: number;
+  /** Called each time the user-data connection is re-established after a drop (a process metric; not logged). */
+  onReconnect?: () => void;
 }
 
 export type { VenueAccountInfo };
@@ -446,6 +448,7 @@ export class BinanceVenue implements ExternalVenue {
     });
     ws.on("reconnected", () => {
       log.warn("user data stream reconnected: resynchronise");
+      options.onReconnect?.();
       for (const listener of this.resyncListeners) listener();
     });
     ws.on("exception", (event: unknown) =>

@@ -21,10 +21,12 @@ function refill<T>(metric: Counter | Gauge, labelless: boolean, samples: T[]): T
 }
 
 /**
- * A Registry with every perpsource family and the default process metrics. On each scrape the families are
- * computed once from `current()` (at one log position) and every collector reads from that computation.
+ * A Registry with every perpsource family and the default process metrics, plus the families of `process` (the
+ * serving process's own measurements, src/adapters/http/process-metrics.ts) when given. On each scrape the
+ * families are computed once from `current()` (at one log position) and every collector reads from that
+ * computation.
  */
-export function metricsRegistry(current: () => Projections): Registry {
+export function metricsRegistry(current: () => Projections, process?: Registry): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   /** The last computation, reused while the projections and their position are unchanged. */
@@ -59,5 +61,5 @@ export function metricsRegistry(current: () => Projections): Registry {
       });
     }
   }
-  return registry;
+  return process === undefined ? registry : Registry.merge([registry, process]);
 }

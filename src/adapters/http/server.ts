@@ -21,6 +21,7 @@ import Fastify, {
 } from "fastify";
 import { createJsonSchemaTransform } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import type { OperatorOutcome } from "../../engine/risk-operator.ts";
 import type { RecordedEvent } from "../../events/envelope.ts";
 import type { EventStore } from "../../events/store.ts";
@@ -74,6 +75,11 @@ export interface HttpServerDeps {
    * undefined or empty: the read routes are open.
    */
   readToken?: string | undefined;
+  /**
+   * Metrics of the serving process that the log does not hold (`ProcessMetrics.registry`: store write latency,
+   * events appended, WebSocket reconnects), served on /metrics beside the log's; absent: not served.
+   */
+  processMetrics?: Registry;
 }
 
 /** The environment variable of the read routes' bearer token (config key http.readToken). */
@@ -483,7 +489,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
       },
     );
 
-    const metrics = metricsRegistry(now);
+    const metrics = metricsRegistry(now, deps.processMetrics);
     api.get(
       "/metrics",
       {
@@ -590,6 +596,8 @@ export async function serveProjections(opts: {
   control?: ControlOptions;
   /** See `HttpServerDeps.readToken`. */
   readToken?: string | undefined;
+  /** See `HttpServerDeps.processMetrics`. */
+  processMetrics?: Registry;
 }): Promise<ProjectionsServer> {
   const { store, logger } = opts;
   const followed = await followProjections(store, logger);
@@ -601,6 +609,7 @@ export async function serveProjections(opts: {
     health: followed.health,
     ...(opts.control ? { control: opts.control } : {}),
     readToken: opts.readToken,
+    ...(opts.processMetrics ? { processMetrics: opts.processMetrics } : {}),
   });
   try {
     const url = await app.listen({ host: opts.host, port: opts.port });

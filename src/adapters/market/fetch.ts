@@ -29,6 +29,24 @@ export interface FetchArchiveOptions {
   fetchImpl?: typeof fetch;
   /** Called after each file, downloaded or skipped. */
   onProgress?: (e: FetchProgress) => void;
+  /** Called as each zip's body arrives, with the number of bytes of that chunk (checksum files not counted). */
+  onBytes?: (bytes: number) => void;
+  /** Longest wait for a response's headers, ms (default 30 000): past it the archive counts as unreachable. */
+  timeoutMs?: number;
+}
+
+/**
+ * The archive could not be reached: DNS failure, connection refused or reset, TLS failure, or no response
+ * within the timeout. `reason` is the underlying cause, e.g. `getaddrinfo ENOTFOUND data.binance.vision`.
+ */
+export class ArchiveUnreachableError extends Error {
+  override name = "ArchiveUnreachableError";
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`GET ${url} failed: ${reason}`);
+  }
 }
 
 /** One archive file, present locally after `fetchArchive`. */
@@ -54,6 +72,7 @@ export interface FetchProgress {
 }
 
 const DEFAULT_BASE_URL = "https://data.binance.vision";
+const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_INTERVAL: Record<Exclude<FetchableKind, "fundingRate">, string> = {
   klines: "1m",
   markPriceKlines: "8h",
@@ -70,13 +89,18 @@ const CHECKSUM_LINE = /^([0-9a-fA-F]{64})\s+\*?(\S+)\s*$/;
  * (`<file>.zip.CHECKSUM`) names the same hash, the file is skipped (so a re-run downloads only checksums, and
  * a file Binance replaced is fetched again). Otherwise it downloads the zip, verifies its SHA-256, extracts the
  * single CSV with fflate and writes the CSV, then the CHECKSUM, each atomically (temporary file + rename).
- * Stops at the first failure, with an Error naming: the HTTP status and URL; or, for a checksum mismatch, the
- * file and both hashes (nothing of that file is written); or a malformed CHECKSUM/zip. Throws a RangeError for
- * an invalid symbol, month or interval. Files completed before a failure stay.
+ * Stops at the first failure: an ArchiveUnreachableError when the archive cannot be reached (naming the URL and
+ * the cause); else an Error naming the HTTP status and URL; or, for a checksum mismatch, the file and both
+ * hashes (nothing of that file is written); or a malformed CHECKSUM/zip. Throws a RangeError for an invalid
+ * symbol, month or interval. Files completed before a failure stay.
  */
 export async function fetchArchive(opts: FetchArchiveOptions): Promise<FetchedFile[]> {
   const baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
-  const fetchImpl = opts.fetchImpl ?? fetch;
+  const http: Http = {
+    fetchImpl: opts.fetchImpl ?? fetch,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    onBytes: opts.onBytes,
+  };
   for (const s of opts.symbols)
     if (!SYMBOL.test(s)) throw new RangeError(`invalid symbol "${s}": expected e.g. BTCUSDT`);
   for (const m of opts.months)
@@ -93,11 +117,18 @@ export async function fetchArchive(opts: FetchArchiveOptions): Promise<FetchedFi
   );
   const fetched: FetchedFile[] = [];
   for (const target of targets) {
-    const file = await fetchOne(baseUrl, opts.dest, target, fetchImpl);
+    const file = await fetchOne(baseUrl, opts.dest, target, http);
     fetched.push(file);
     opts.onProgress?.({ done: fetched.length, total: targets.length, file });
   }
   return fetched;
+}
+
+/** How files are downloaded. */
+interface Http {
+  fetchImpl: typeof fetch;
+  timeoutMs: number;
+  onBytes: ((bytes: number) => void) | undefined;
 }
 
 interface Target {
@@ -120,24 +151,19 @@ function archiveTarget(
   return { dir: `futures/um/monthly/${kind}/${symbol}/${i}`, stem: `${symbol}-${i}-${month}` };
 }
 
-async function fetchOne(
-  baseUrl: string,
-  dest: string,
-  target: Target,
-  fetchImpl: typeof fetch,
-): Promise<FetchedFile> {
+async function fetchOne(baseUrl: string, dest: string, target: Target, http: Http): Promise<FetchedFile> {
   const zipName = `${target.stem}.zip`;
   const url = `${baseUrl}/data/${target.dir}/${zipName}`;
   const path = `${target.dir}/${target.stem}.csv`;
   const absolutePath = join(dest, path);
   const checksumPath = join(dest, target.dir, `${zipName}.CHECKSUM`);
-  const checksumText = new TextDecoder().decode(await download(fetchImpl, `${url}.CHECKSUM`));
+  const checksumText = new TextDecoder().decode(await download(http, `${url}.CHECKSUM`, false));
   const sha256 = parseChecksum(checksumText, zipName, `${url}.CHECKSUM`);
   const present = await csvWithChecksum(absolutePath, checksumPath, zipName);
   if (present !== undefined && present.sha256 === sha256) {
     return { path, absolutePath, url, sha256, bytes: present.bytes, skipped: true };
   }
-  const zip = await download(fetchImpl, url);
+  const zip = await download(http, url, true);
   const actual = createHash("sha256").update(zip).digest("hex");
   if (actual !== sha256) {
     throw new Error(
@@ -152,15 +178,50 @@ async function fetchOne(
   return { path, absolutePath, url, sha256, bytes: csv.length, skipped: false };
 }
 
-async function download(fetchImpl: typeof fetch, url: string): Promise<Uint8Array> {
+/** The body of GET `url`; with `counted`, each chunk's size goes to `http.onBytes` as it arrives. */
+async function download(http: Http, url: string, counted: boolean): Promise<Uint8Array> {
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () => abort.abort(new Error(`no response within ${http.timeoutMs} ms`)),
+    http.timeoutMs,
+  );
   let res: Response;
   try {
-    res = await fetchImpl(url);
+    res = await http.fetchImpl(url, { signal: abort.signal });
   } catch (err) {
-    throw new Error(`GET ${url} failed: ${(err as Error).message}`);
+    throw new ArchiveUnreachableError(url, causeOf(err, abort.signal));
+  } finally {
+    clearTimeout(timer);
   }
   if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText} for GET ${url}`);
-  return new Uint8Array(await res.arrayBuffer());
+  if (!counted || res.body === null || http.onBytes === undefined)
+    return new Uint8Array(await res.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of res.body) {
+      chunks.push(chunk);
+      length += chunk.length;
+      http.onBytes(chunk.length);
+    }
+  } catch (err) {
+    throw new ArchiveUnreachableError(url, `the download broke off: ${causeOf(err, abort.signal)}`);
+  }
+  const body = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.length;
+  }
+  return body;
+}
+
+/** The innermost message of a fetch failure (undici wraps the socket's error as `cause` of "fetch failed"). */
+function causeOf(err: unknown, signal: AbortSignal): string {
+  if (signal.aborted) return (signal.reason as Error).message;
+  let e = err as Error & { cause?: unknown };
+  while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown };
+  return e.message;
 }
 
 /** The hex hash of a `sha256sum` line `<hex>  <name>` that must name `zipName`. */

@@ -1,4 +1,6 @@
 /** `perpsource backtest`: one run into an empty store, a summary, and optionally serving the result. */
+import { ProcessMetrics } from "../../adapters/http/process-metrics.ts";
+import { timeWrites } from "../../adapters/store/timed.ts";
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { type Flags, UsageError, withContext } from "../context.ts";
 import { servingBanner, summaryJsonLine, summaryTable } from "../format.ts";
@@ -18,9 +20,12 @@ export function backtestCommand(flags: Flags): Promise<number> {
     const resume = flags["resume"] === true;
     if (resume && flags["overwrite"] === true)
       throw new UsageError("--resume and --overwrite exclude each other");
-    const store = resume
+    const opened = resume
       ? await openStoreToResume(cfg.store)
       : await openEmptyStore(cfg.store, flags["overwrite"] === true);
+    // Served: the store's write latency and appends go to /metrics (measured only then: it costs a clock read).
+    const metrics = flags["serve"] === undefined ? undefined : new ProcessMetrics();
+    const store = metrics ? timeWrites(opened, metrics.storeWrites) : opened;
     try {
       const summary = await runBacktestWithProgress(
         { cfg, logger, instruments, brackets },
@@ -38,6 +43,7 @@ export function backtestCommand(flags: Flags): Promise<number> {
           logger,
           change: (to, reason) => operatorChangeTradingState(store, to, reason),
           announce: (url) => (json ? err : out)(servingBanner(url)),
+          ...(metrics ? { processMetrics: metrics.registry } : {}),
         });
       }
       return 0;

@@ -25,7 +25,7 @@ export function dataFetchCommand(flags: Flags): Promise<number> {
   return withContext(flags, configFlags, async ({ cfg, logger, out }) => {
     const target = dest === undefined ? cfg.dataRoot : resolve(dest);
     const fetched = await fetchArchive({
-      baseUrl,
+      baseUrl: baseUrl ?? cfg.archive.baseUrl,
       dest: target,
       symbols,
       months: monthRange(from, to),

@@ -4,6 +4,8 @@
  * `--rest-url`/`--ws-url`) with the key pair of the environment (src/cli/api-keys.ts). Live asks for
  * `--confirm-live`. The same command on the same store continues an unfinished run.
  */
+import { ProcessMetrics } from "../../adapters/http/process-metrics.ts";
+import { timeWrites } from "../../adapters/store/timed.ts";
 import { listedSymbolsConfig } from "../../config/schema.ts";
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
 import { API_KEY_ENV, requireApiKeyPair } from "../api-keys.ts";
@@ -43,7 +45,10 @@ export function runCommand(flags: Flags): Promise<number> {
     const { openLiveMarketFeed } = await import("../../adapters/binance/market-feed.ts");
     const { liveMarketHistory } = await import("../../adapters/binance/market-history.ts");
     const { exchangeTime } = await import("../../adapters/binance/exchange-time.ts");
-    const store = await openStoreForLive(cfg.store);
+    // Served: the store's write latency, appends and the WebSocket reconnects go to /metrics.
+    const metrics = flags["serve"] === undefined ? undefined : new ProcessMetrics();
+    const opened = await openStoreForLive(cfg.store);
+    const store = metrics ? timeWrites(opened, metrics.storeWrites) : opened;
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "stopping the run after the input in hand");
@@ -63,6 +68,7 @@ export function runCommand(flags: Flags): Promise<number> {
             logger,
             lockstep,
             clock: () => Date.now(),
+            ...(metrics ? { onReconnect: () => metrics.reconnected("user") } : {}),
           })
         : undefined;
       const serving =
@@ -74,6 +80,7 @@ export function runCommand(flags: Flags): Promise<number> {
               logger,
               change: (to, reason) => operatorChangeTradingState(store, to, reason),
               announce: (url) => (json ? err : out)(servingBanner(url)),
+              ...(metrics ? { processMetrics: metrics.registry } : {}),
             });
       const summary = await runLive(mode, config, {
         store,
@@ -97,6 +104,7 @@ export function runCommand(flags: Flags): Promise<number> {
             lockstep,
             from,
             ...(ackKey === undefined ? {} : { apiKey: ackKey }),
+            ...(metrics ? { onReconnect: () => metrics.reconnected("market") } : {}),
           }),
       });
       await store.flush();

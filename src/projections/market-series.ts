@@ -8,6 +8,10 @@
 import { Dec } from "../domain/decimal.ts";
 import type { EventData } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
+import { formatUnits, toUnits } from "./fixed-point.ts";
+
+/** Decimals of the fixed-point volume sums (kline volumes have at most 8). */
+const VOLUME_SCALE = 18;
 
 /** One OHLCV bar: `time` is its openTime (ms, UTC); prices and volume are decimal strings. */
 export interface BarPoint {
@@ -203,26 +207,27 @@ export class MarketSeries {
   bars(symbol: string, intervalMs: number, maxPoints: number, upTo?: number | null): BarsView {
     const stored = this.barsBySymbol.get(symbol) ?? [];
     const end = upTo === undefined ? stored.length : upTo === null ? 0 : countUpTo(stored, upTo);
-    const buckets: BarPoint[][] = [];
-    let key = Number.NaN;
+    const intervalBars: BarPoint[] = [];
+    let bucket: BarMerge | undefined;
     for (let i = 0; i < end; i++) {
       const bar = stored[i]!;
-      const k = Math.floor(bar.time / intervalMs);
-      if (k !== key) {
-        buckets.push([]);
-        key = k;
+      const start = bar.time - (bar.time % intervalMs);
+      if (bucket?.time === start) bucket.add(bar);
+      else {
+        if (bucket) intervalBars.push(bucket.bar());
+        bucket = new BarMerge(bar, start);
       }
-      buckets.at(-1)!.push(bar);
     }
-    const intervalBars = buckets.map((group) => ({
-      ...merge(group),
-      time: group[0]!.time - (group[0]!.time % intervalMs),
-    }));
+    if (bucket) intervalBars.push(bucket.bar());
     const barsPerPoint = Math.max(1, Math.ceil(intervalBars.length / maxPoints));
     if (barsPerPoint === 1) return { totalBars: intervalBars.length, barsPerPoint, bars: intervalBars };
     const bars: BarPoint[] = [];
-    for (let i = 0; i < intervalBars.length; i += barsPerPoint)
-      bars.push(merge(intervalBars.slice(i, i + barsPerPoint)));
+    for (let i = 0; i < intervalBars.length; i += barsPerPoint) {
+      const group = new BarMerge(intervalBars[i]!, intervalBars[i]!.time);
+      for (let j = i + 1; j < Math.min(i + barsPerPoint, intervalBars.length); j++)
+        group.add(intervalBars[j]!);
+      bars.push(group.bar());
+    }
     return { totalBars: intervalBars.length, barsPerPoint, bars };
   }
 
@@ -318,23 +323,49 @@ function countUpTo(list: readonly { position: number }[], upTo: number): number 
   return lo;
 }
 
-/** One bar of consecutive `bars` (non-empty): open of the first, max high, min low, close of the last, Σ volume. */
-function merge(bars: readonly BarPoint[]): BarPoint {
-  const first = bars[0]!;
-  let high = new Dec(first.high);
-  let low = new Dec(first.low);
-  let volume = new Dec(0);
-  for (const b of bars) {
-    if (high.lessThan(b.high)) high = new Dec(b.high);
-    if (low.greaterThan(b.low)) low = new Dec(b.low);
-    volume = volume.plus(b.volume);
+/**
+ * Consecutive bars merged into one: open of the first, the highest high and lowest low (the strings of the bars
+ * that hold them), close of the last, Σ volume (exact, in fixed point; canonical once two bars are merged, else the
+ * bar's own string). Highs and lows are compared as doubles: exact for decimal strings of at most 15 significant
+ * digits, as kline prices are (distinct such decimals are distinct doubles, in the same order).
+ */
+class BarMerge {
+  private open: string;
+  private high: string;
+  private low: string;
+  private close: string;
+  private highValue: number;
+  private lowValue: number;
+  private volume: string;
+  private volumeUnits: bigint | undefined;
+
+  /** Starts with `first`, the merged bar's time being `time`. */
+  constructor(
+    first: BarPoint,
+    readonly time: number,
+  ) {
+    this.open = first.open;
+    this.high = first.high;
+    this.low = first.low;
+    this.close = first.close;
+    this.highValue = Number(first.high);
+    this.lowValue = Number(first.low);
+    this.volume = first.volume;
   }
-  return {
-    time: first.time,
-    open: first.open,
-    high: high.toFixed(),
-    low: low.toFixed(),
-    close: bars.at(-1)!.close,
-    volume: volume.toFixed(),
-  };
+
+  /** Merges the next bar. */
+  add(bar: BarPoint): void {
+    const high = Number(bar.high);
+    const low = Number(bar.low);
+    if (high > this.highValue) [this.high, this.highValue] = [bar.high, high];
+    if (low < this.lowValue) [this.low, this.lowValue] = [bar.low, low];
+    this.close = bar.close;
+    this.volumeUnits =
+      (this.volumeUnits ?? toUnits(this.volume, VOLUME_SCALE)) + toUnits(bar.volume, VOLUME_SCALE);
+  }
+
+  bar(): BarPoint {
+    const volume = this.volumeUnits === undefined ? this.volume : formatUnits(this.volumeUnits, VOLUME_SCALE);
+    return { time: this.time, open: this.open, high: this.high, low: this.low, close: this.close, volume };
+  }
 }

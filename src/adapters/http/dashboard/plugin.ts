@@ -1,13 +1,13 @@
 /**
- * The dashboard: the page at `/` (static index.html, app.js, style.css, and lightweight-charts' standalone build
+ * The dashboard: the page at `/` (static index.html, and the ES modules and style.css of this directory, and lightweight-charts' standalone build
  * at /dashboard/lightweight-charts.js; open, since the page holds no data and asks for the read token itself),
  * the read routes the page needs besides the projections' — GET /bars, /fills, /pnl/symbols from the market
  * series (market-series.ts) and GET /stream, the log's live Server-Sent Events. A fastify plugin registered by
  * server.ts inside its routes plugin (so the access checks and the OpenAPI document cover it).
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { BAR_INTERVALS } from "../../../domain/bars/intervals.ts";
@@ -53,11 +53,18 @@ export interface DashboardOptions {
   heartbeatMs?: number;
 }
 
-const ASSETS: Record<string, [file: string, type: string]> = {
-  "/": ["index.html", "text/html; charset=utf-8"],
-  "/dashboard/app.js": ["app.js", "text/javascript; charset=utf-8"],
-  "/dashboard/style.css": ["style.css", "text/css; charset=utf-8"],
-};
+/** The page's files: index.html at `/`, every .js and .css module of this directory at `/dashboard/<file>`. */
+function assets(dir: string): [url: string, file: string, type: string][] {
+  const types: Record<string, string> = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+  };
+  const files = readdirSync(dir).filter((f) => extname(f) in types);
+  return [
+    ["/", "index.html", "text/html; charset=utf-8"],
+    ...files.map((f): [string, string, string] => [`/dashboard/${f}`, f, types[extname(f)]!]),
+  ];
+}
 
 const errors = {
   400: ErrorResponse.describe("a bad parameter: { error, message, field }"),
@@ -70,7 +77,7 @@ const summary = (route: string) => dashboardRoutes.find(([r]) => r.split("?")[0]
 /** Registers the dashboard's page, assets and routes on `app`; their market series follow `opts.store`. */
 export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const [url, [file, type]] of Object.entries(ASSETS)) {
+  for (const [url, file, type] of assets(here)) {
     const body = readFileSync(join(here, file));
     app.get(
       url,

@@ -1,6 +1,7 @@
 /**
- * The dashboard: the page at `/` (static index.html, and the ES modules and style.css of this directory, and lightweight-charts' standalone build
- * at /dashboard/lightweight-charts.js; open, since the page holds no data and asks for the read token itself),
+ * The dashboard: the page at `/` (static: index.html, the ES modules and style.css of this directory at
+ * /dashboard/<file>, lightweight-charts' standalone build at /dashboard/lightweight-charts.js; open, since the
+ * page holds no data and asks for the read token itself),
  * the read routes the page needs besides the projections' — GET /bars, /fills, /pnl/symbols from the market
  * series (market-series.ts) and GET /stream, the log's live Server-Sent Events. A fastify plugin registered by
  * server.ts inside its routes plugin (so the access checks and the OpenAPI document cover it).

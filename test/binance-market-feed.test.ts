@@ -62,8 +62,8 @@ interface Harness {
   fake: FakeBinanceMarket;
   got: MarketEvent[];
   logs: { msg: string; [k: string]: unknown }[];
-  /** How often the feed reported a reconnection (`onReconnect`). */
-  reconnects(): number;
+  /** What the feed told `onConnection`, in order. */
+  connection: ("down" | "up")[];
   close(): Promise<void>;
 }
 
@@ -75,14 +75,15 @@ async function harness(
   const apiKey = "live-market-test-key";
   const fake = await FakeBinanceMarket.start({ bars, settlements, lockstep: options.lockstep, apiKey });
   const logs: Harness["logs"] = [];
-  let reconnects = 0;
   const sink = new Writable({
     write(chunk, _enc, done) {
       logs.push(JSON.parse(String(chunk)));
       done();
     },
   });
+  const connection: Harness["connection"] = [];
   const feed = openLiveMarketFeed({
+    onConnection: (state) => connection.push(state),
     symbols: [...SYMBOLS].reverse(),
     restUrl: fake.restUrl,
     wsUrl: fake.wsUrl,
@@ -91,9 +92,6 @@ async function harness(
     apiKey,
     staleAfterMs: options.staleAfterMs,
     from: options.from,
-    onReconnect: () => {
-      reconnects++;
-    },
   });
   const got: MarketEvent[] = [];
   let failure: unknown;
@@ -111,7 +109,7 @@ async function harness(
     fake,
     got,
     logs,
-    reconnects: () => reconnects,
+    connection,
     async close() {
       await feed.close(); // completes events once the queued inputs are handled
       await waitUntil("events to complete", () => completed || failure !== undefined);
@@ -244,7 +242,7 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
   it("back-fills the minutes of a dropped connection from REST, with no hole and no duplicate", async () => {
     const h = await harness();
     await publish(h.fake, at("07:50"), at("07:54"));
-    expect(h.reconnects()).toBe(0);
+    expect(h.connection).toEqual([]);
     h.fake.dropConnections();
     for (const m of [at("07:55"), at("07:56"), at("07:57")]) h.fake.advance(m);
     await h.fake.waitForSubscriptions(2, TOPICS);
@@ -262,7 +260,7 @@ describe.skipIf(!root)("live market feed (fake exchange, real 2025-05-05 bars)",
       SYMBOLS.map((s) => [s, at("07:55"), at("07:57"), "reconnected"]),
     );
     expect(h.logs.some((l) => l.msg === "live market: connection lost, reconnecting")).toBe(true);
-    expect(h.reconnects()).toBe(1); // one drop, one reconnection (the process metric's source)
+    expect(h.connection).toEqual(["down", "up"]); // the stream-outage alert's hook
   });
 
   it("turns a minute REST cannot provide either into a gap before the bar after it", async () => {

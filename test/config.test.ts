@@ -72,6 +72,15 @@ describe("defaults", () => {
       },
       live: { onStop: "keep", reconcileMinutes: 30 },
       archive: { baseUrl: "https://data.binance.vision", fetchOnStart: true },
+      alerts: {
+        rejectionBurst: { count: 5, windowMs: 60_000 },
+        streamDownMs: 60_000,
+        drawdownThresholds: ["0.05", "0.1", "0.2"],
+        marginCallRatio: "0.8",
+        dedupeMs: 300_000,
+        ratePerMinute: 20,
+        queueSize: 1_000,
+      },
     });
   });
 

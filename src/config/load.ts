@@ -52,6 +52,36 @@ interface Layer {
   sourceOf(path: Path): string | undefined;
 }
 
+/** The environment variable holding the Telegram bot's token (never read from the config file). */
+export const TELEGRAM_TOKEN_ENV = "PERPSOURCE_TELEGRAM_TOKEN";
+/** The environment variable holding the alert webhook's bearer token (optional; never from the file). */
+export const WEBHOOK_TOKEN_ENV = "PERPSOURCE_WEBHOOK_TOKEN";
+
+/**
+ * The alert sinks' tokens from `env` (empty counts as unset).
+ * @throws ConfigError naming the variable when a token is not in its format (Telegram: `<bot id>:<secret>`;
+ *   the webhook's: 16 to 512 characters of a bearer token).
+ */
+export function alertTokens(env: Record<string, string | undefined>): {
+  telegram?: string;
+  webhook?: string;
+} {
+  const telegram = nonEmpty(env[TELEGRAM_TOKEN_ENV]);
+  const webhook = nonEmpty(env[WEBHOOK_TOKEN_ENV]);
+  const problems: string[] = [];
+  if (telegram !== undefined && !/^\d+:[A-Za-z0-9_-]{20,}$/.test(telegram)) {
+    problems.push(`env ${TELEGRAM_TOKEN_ENV}: expected a bot token such as 123456789:AAE… (from @BotFather)`);
+  }
+  if (webhook !== undefined && !/^[A-Za-z0-9._~+/-]{16,512}=*$/.test(webhook)) {
+    problems.push(`env ${WEBHOOK_TOKEN_ENV}: expected a token of 16 to 512 letters, digits or -._~+/`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    ...(telegram === undefined ? {} : { telegram }),
+    ...(webhook === undefined ? {} : { webhook }),
+  };
+}
+
 /** One env variable or flag mapped onto a config key. */
 interface Mapping {
   path: readonly string[];
@@ -186,6 +216,12 @@ export function loadConfig(sources: ConfigSources): AppConfig {
       `backtest.symbols (from ${sourceOf(["backtest", "symbols"])}): "${ALL_SYMBOLS}" (--symbols ${ALL_SYMBOLS}) is ` +
         `for backtests only: in ${sources.listedSymbolsFor} the universe would be a venue query (the exchange's ` +
         "TRADING USDT perpetuals), which perpsource does not make; list the symbols, e.g. --symbols BTCUSDT,ETHUSDT",
+    ]);
+  }
+  if (parsed.data.alerts.telegram !== undefined && nonEmpty(sources.env[TELEGRAM_TOKEN_ENV]) === undefined) {
+    throw new ConfigError([
+      `alerts.telegram (from ${sourceOf(["alerts", "telegram"])}): ${TELEGRAM_TOKEN_ENV} is not set; the bot's ` +
+        "token is read from the environment only, never from the config file",
     ]);
   }
   const { dataRoot, instruments, brackets } = parsed.data;

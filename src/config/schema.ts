@@ -289,6 +289,53 @@ export const ArchiveConfigSchema = z.strictObject({
   fetchOnStart: z.boolean({ error: "expected true or false" }).default(true),
 });
 
+/**
+ * Alerts (src/alerts/rules.ts, src/adapters/alerts/): where they go and when they fire. Tokens are never read
+ * from here: the Telegram bot's from $PERPSOURCE_TELEGRAM_TOKEN, the webhook's optional bearer token from
+ * $PERPSOURCE_WEBHOOK_TOKEN. No sink: no alerts.
+ */
+export const AlertsConfigSchema = z.strictObject({
+  /** POST each alert as JSON to `url` (http or https). */
+  webhook: z
+    .strictObject({
+      url: z.url({
+        protocol: /^https?$/,
+        error: 'expected an http(s) URL such as "https://hooks.example/perpsource"',
+      }),
+    })
+    .optional(),
+  /** Send each alert to Telegram chat `chatId` (a numeric id or "@channel"); `apiRoot` for a Bot API server. */
+  telegram: z
+    .strictObject({
+      chatId: z.union([z.number().int(), z.string().regex(/^(-?\d+|@[A-Za-z0-9_]{5,})$/)], {
+        error: 'expected a chat id such as -1001234567890 or "@my_channel"',
+      }),
+      apiRoot: z
+        .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as "https://api.telegram.org"' })
+        .optional(),
+    })
+    .optional(),
+  /** `count` rejections (OrderRejected by code, OrderDenied by rule) within `windowMs` of market time alert. */
+  rejectionBurst: z
+    .strictObject({
+      count: Int(1, 1_000_000, "an integer count 1–1000000").default(5),
+      windowMs: Int(1, 86_400_000, "an integer number of ms 1–86400000").default(60_000),
+    })
+    .prefault({}),
+  /** A market stream down (disconnected, not yet back) this long, ms, alerts. */
+  streamDownMs: Int(1, 86_400_000, "an integer number of ms 1–86400000").default(60_000),
+  /** Drawdown ratios (from the equity's peak) that alert when crossed, e.g. ["0.05", "0.1"]. */
+  drawdownThresholds: z.array(OpenRatio("0.1")).default(["0.05", "0.1", "0.2"]),
+  /** A position's margin ratio (maintenance margin / margin balance) at or above this alerts (a margin call). */
+  marginCallRatio: OpenRatio("0.8").default("0.8"),
+  /** The same alert key within this many ms is sent once. */
+  dedupeMs: Int(0, 86_400_000, "an integer number of ms 0–86400000").default(300_000),
+  /** Alerts per minute per sink (a token bucket of that size); more wait in the sink's queue. */
+  ratePerMinute: Int(1, 10_000, "an integer 1–10000").default(20),
+  /** Alerts waiting per sink; more are dropped (and counted). */
+  queueSize: Int(1, 100_000, "an integer 1–100000").default(1_000),
+});
+
 /** pino levels, plus "silent". */
 const LogLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
   error: "expected one of fatal, error, warn, info, debug, trace, silent",
@@ -355,6 +402,7 @@ export const AppConfigSchema = z.strictObject({
   backtest: BacktestRequestSchema.prefault({}),
   live: LiveConfigSchema.prefault({}),
   archive: ArchiveConfigSchema.prefault({}),
+  alerts: AlertsConfigSchema.prefault({}),
 });
 
 export type BacktestConfig = z.output<typeof BacktestConfigSchema>;
@@ -363,6 +411,7 @@ export type RiskConfig = z.output<typeof RiskConfigSchema>;
 export type VenueConfig = z.output<typeof VenueConfigSchema>;
 export type LiveConfig = z.output<typeof LiveConfigSchema>;
 export type ArchiveConfig = z.output<typeof ArchiveConfigSchema>;
+export type AlertsConfig = z.output<typeof AlertsConfigSchema>;
 export type AppConfig = z.output<typeof AppConfigSchema>;
 export type LogLevel = z.output<typeof LogLevelSchema>;
 

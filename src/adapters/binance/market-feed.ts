@@ -44,8 +44,12 @@ export interface LiveMarketFeedOptions {
   from?: number;
   /** Sent as `X-MBX-APIKEY` with the lockstep ack (exchange-sim checks it; not part of live-contract.md). */
   apiKey?: string;
-  /** Called each time the connection is re-established after a drop or rotation (a process metric; not logged). */
-  onReconnect?: () => void;
+  /**
+   * Told when the stream's connection is lost (`down`: the SDK is reconnecting) and when it is back (`up`:
+   * reconnected, after a drop or a rotation): the stream-outage alert (src/adapters/alerts/follow-alerts.ts) and
+   * the reconnect counter of /metrics. Must not throw.
+   */
+  onConnection?: (state: "down" | "up") => void;
 }
 
 /** The live market source; see `openLiveMarketFeed`. */
@@ -137,11 +141,12 @@ export function openLiveMarketFeed(options: LiveMarketFeedOptions): LiveMarketFe
     socket.on("reconnecting", ({ wsKey }) => {
       logger.warn({ wsKey }, "live market: connection lost, reconnecting");
       inputs.next({ kind: "disconnected" });
+      options.onConnection?.("down");
     });
     socket.on("reconnected", ({ wsKey, wsUrl }) => {
       logger.info({ wsKey, wsUrl }, "live market: reconnected; fetching missed bars");
-      options.onReconnect?.();
       inputs.next({ kind: "resync", reason: "reconnected", stale: [] });
+      options.onConnection?.("up");
     });
     socket.on("close", ({ wsKey }) => logger.info({ wsKey }, "live market: connection closed"));
     socket.on("exception", (e) =>

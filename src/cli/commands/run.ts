@@ -4,10 +4,12 @@
  * `--rest-url`/`--ws-url`) with the key pair of the environment (src/cli/api-keys.ts). Live asks for
  * `--confirm-live`. The same command on the same store continues an unfinished run.
  */
+import { registerAlertMetrics } from "../../adapters/alerts/metrics.ts";
 import { ProcessMetrics } from "../../adapters/http/process-metrics.ts";
 import { timeWrites } from "../../adapters/store/timed.ts";
 import { listedSymbolsConfig } from "../../config/schema.ts";
 import { operatorChangeTradingState } from "../../engine/risk-operator.ts";
+import { startConfiguredAlerts } from "../alerts.ts";
 import { API_KEY_ENV, requireApiKeyPair } from "../api-keys.ts";
 import { type CliContext, type Flags, UsageError, withContext } from "../context.ts";
 import { liveSummaryJsonLine, liveSummaryTable, servingBanner } from "../format.ts";
@@ -49,6 +51,8 @@ export function runCommand(flags: Flags): Promise<number> {
     const metrics = flags["serve"] === undefined ? undefined : new ProcessMetrics();
     const opened = await openStoreForLive(cfg.store);
     const store = metrics ? timeWrites(opened, metrics.storeWrites) : opened;
+    const alerts = await startConfiguredAlerts(store, cfg, logger);
+    if (metrics && alerts) registerAlertMetrics(metrics.registry, () => alerts.stats());
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "stopping the run after the input in hand");
@@ -104,7 +108,10 @@ export function runCommand(flags: Flags): Promise<number> {
             lockstep,
             from,
             ...(ackKey === undefined ? {} : { apiKey: ackKey }),
-            ...(metrics ? { onReconnect: () => metrics.reconnected("market") } : {}),
+            onConnection: (state) => {
+              if (state === "up") metrics?.reconnected("market");
+              alerts?.marketStream(state);
+            },
           }),
       });
       await store.flush();
@@ -114,6 +121,7 @@ export function runCommand(flags: Flags): Promise<number> {
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      await alerts?.close();
       await store.close();
     }
   };

@@ -75,6 +75,10 @@ describe("serve over a followed SQLite store", () => {
         new RegExp(`corrupt event at position ${position} .*data is not JSON`),
       );
       expect((await served.get("/pnl")).status).toBe(503);
+      expect(await served.get("/bars")).toMatchObject({
+        status: 503,
+        body: { message: expect.stringMatching(new RegExp(`corrupt event at position ${position} `)) },
+      });
       expect((await served.get("/events?limit=2")).status).toBe(200);
       expect(lines.some((l) => l.level === 50 && l.position === position)).toBe(true);
 
@@ -87,6 +91,7 @@ describe("serve over a followed SQLite store", () => {
       const events = (await served.get("/events")).body["events"] as { eventId: string }[];
       expect(events.map((e) => e.eventId)).toEqual(replacement);
       expect((await served.get("/pnl")).status).toBe(200);
+      await expect.poll(async () => (await served.get("/bars")).status, { timeout: 10_000 }).toBe(200);
     } finally {
       await served.close();
     }

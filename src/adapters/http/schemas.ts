@@ -32,7 +32,7 @@ import {
  * A query-string integer in [min, max] (digits only, so "1e3", "0x10" and "1.0" are rejected); `meta` goes into
  * the OpenAPI document with the range.
  */
-function integer(min: number, max: number, meta: { default?: string } = {}) {
+export function integer(min: number, max: number, meta: { default?: string } = {}) {
   const message = `expected an integer from ${min} to ${max}`;
   return z
     .string()
@@ -43,12 +43,12 @@ function integer(min: number, max: number, meta: { default?: string } = {}) {
 }
 
 /** `integer(min, max)`, `fallback` when absent (the OpenAPI document shows it as the default). */
-function integerOr(min: number, max: number, fallback: number) {
+export function integerOr(min: number, max: number, fallback: number) {
   return integer(min, max, { default: String(fallback) }).default(fallback);
 }
 
 /** Largest integer a position, revision or time can take in a query. */
-const MAX_INT = Number.MAX_SAFE_INTEGER;
+export const MAX_INT = Number.MAX_SAFE_INTEGER;
 /** A page size: 1..1000, default 100. */
 const limit = integerOr(1, 1000, 100);
 /** A stream name: the characters of Binance's clientOrderId plus the category prefix, ≤ 200 characters. */

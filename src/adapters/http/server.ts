@@ -28,6 +28,7 @@ import type { EventStore } from "../../events/store.ts";
 import type { Projections } from "../../projections/index.ts";
 import { PastStates, type StateView } from "./as-of.ts";
 import { cacheKey, ResponseCache } from "./cache.ts";
+import { dashboardPlugin, dashboardRoutes } from "./dashboard/plugin.ts";
 import { followProjections, type LogHealth } from "./follow-projections.ts";
 import { metricsRegistry } from "./metrics.ts";
 import { pnlBody } from "./pnl-body.ts";
@@ -123,6 +124,7 @@ export const apiRoutes: readonly (readonly [string, string])[] = [
   ["GET /risk?asOf=", "exposure, leverage and margin; trading state, denials, each limit and its use"],
   ["GET /events?stream=&from=&limit=", "the event log"],
   ["GET /metrics", "Prometheus metrics (text format) of the log, the projections and the process"],
+  ...dashboardRoutes,
   ["GET /docs", "the OpenAPI document of these routes (HTML; JSON at /docs/json)"],
   ["POST /control/halt {reason}", "operator: halt trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],
   ["POST /control/resume {reason}", "operator: resume trading (bearer token PERPSOURCE_CONTROL_TOKEN)"],
@@ -238,6 +240,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
   app.addHook("onRequest", async (request, reply) => {
     const state = health();
     if (state.status === "ok" || request.url === "/health" || request.url.startsWith("/events")) return;
+    if (request.routeOptions.config.servedWhileUnhealthy) return;
     return reply.code(503).send({ error: "Service Unavailable", message: state.error.message });
   });
 
@@ -288,6 +291,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
 
   // Routes go in a plugin registered after @fastify/swagger, so its onRoute hook sees every one.
   app.register(async (api) => {
+    api.register(dashboardPlugin, { store, head: () => now().lastPosition() });
     api.get(
       "/health",
       {

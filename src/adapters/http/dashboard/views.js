@@ -174,8 +174,15 @@ function markersOf(fills, bars) {
           },
     );
   }
+  // Many markers: shapes and colours only (text labels would overlap), a liquidation still says so.
+  if (markers.length > MARKER_LABELS_UP_TO) {
+    for (const m of markers) if (m.text !== "liq") delete m.text;
+  }
   return markers;
 }
+
+/** Markers on the price chart above which their text labels are left out. */
+const MARKER_LABELS_UP_TO = 60;
 
 async function loadPositions() {
   const { body } = await api("/positions");

@@ -303,6 +303,33 @@ describe.skipIf(!root)("dashboard in a browser", () => {
   });
 });
 
+describe.skipIf(!root)("the dashboard of a server without a control token", () => {
+  it("disables the kill switch and says how to enable it", async () => {
+    const served = await serveBacktest({
+      dataRoot: root!,
+      symbols: ["BTCUSDT"],
+      from: "2025-06-01",
+      to: "2025-06-01",
+      controlToken: "",
+    });
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(served.url);
+      await page.waitForFunction(() => Number(document.body.dataset.refreshed ?? 0) >= 1, null, {
+        timeout: 20_000,
+      });
+      expect(await page.locator("#halt").isDisabled()).toBe(true);
+      expect(await page.locator("#resume").isDisabled()).toBe(true);
+      expect(await page.locator("#control-disabled").isVisible()).toBe(true);
+      expect(await page.locator("#control-disabled").textContent()).toContain("PERPSOURCE_CONTROL_TOKEN");
+    } finally {
+      await browser.close();
+      await served.close();
+    }
+  });
+});
+
 /** Waits until `locator`'s text contains `text`. */
 async function expectText(locator: ReturnType<Page["locator"]>, text: string): Promise<void> {
   await locator

@@ -220,6 +220,7 @@ describe("HTTP API over the projections", () => {
       lastPosition: 13,
       events: 13,
       lastEventTime: at(4) - 1,
+      control: "disabled", // no control token
     });
   });
 
@@ -546,6 +547,7 @@ describe("serveProjections", () => {
           lastPosition: 15,
           events: 15,
           lastEventTime: at(5) - 1,
+          control: "disabled",
         }),
       );
       const runs = body(RunsResponse, await (await fetch(`${server.url}/runs`)).text()).runs;

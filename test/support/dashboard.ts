@@ -61,6 +61,7 @@ export async function serveBacktest(opts: {
   from: string;
   to: string;
   readToken?: string;
+  /** The control routes' token; "" serves without one (control disabled). */
   controlToken?: string;
 }): Promise<DashboardServer> {
   const logger = pino({ level: "silent" });

@@ -244,6 +244,8 @@ export const HealthResponse = z.strictObject({
   events: z.number().int().nonnegative(),
   /** eventTime (market time, ms) of the last event folded, null before any. */
   lastEventTime: EpochMs.nullable(),
+  /** Whether the control routes (POST /control/halt|resume) are enabled: the server has a control token. */
+  control: z.enum(["enabled", "disabled"]),
 });
 
 /** GET /runs: every run in start order. */

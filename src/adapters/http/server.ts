@@ -312,6 +312,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
           lastPosition: projections.lastPosition(),
           events: projections.eventCount(),
           lastEventTime: projections.lastEventTime(),
+          control: deps.control?.token ? ("enabled" as const) : ("disabled" as const),
         };
         const state = health();
         if (state.status === "ok") return body;

@@ -309,9 +309,17 @@ async function loadRuns() {
 
 export async function loadHead() {
   const { body } = await api("/health", {}, { projection: false });
+  showControl(body.control === "enabled");
   const slider = $("asof-slider");
   slider.max = String(body.lastPosition ?? 0);
   if (state.asOf === null) slider.value = slider.max;
+}
+
+/** The kill switch: usable only when the server has a control token (else it says how to enable it). */
+function showControl(enabled) {
+  for (const id of ["halt", "resume", "control-token"]) $(id).disabled = !enabled;
+  const note = $("control-disabled");
+  note.hidden = enabled;
 }
 
 /** Every view but the log head, loaded together by a refresh. */

@@ -23,7 +23,7 @@ import type { RecordedEvent } from "../src/events/envelope.ts";
 import { deterministicEventId } from "../src/events/ids.ts";
 import type { EventStore } from "../src/events/store.ts";
 import { streams } from "../src/events/streams.ts";
-import { rebuildProjections } from "../src/projections/index.ts";
+import { createProjections, rebuildProjections } from "../src/projections/index.ts";
 import { requireRealData } from "./support/real-data.ts";
 
 const root = requireRealData("dashboard routes on a BTCUSDT+ETHUSDT 2025-06-01..03 backtest");
@@ -353,7 +353,7 @@ describe("GET /stream", () => {
     // as buildHttpServer: the zod schemas document, the handlers validate
     app.setValidatorCompiler(() => (value) => ({ value }));
     app.setSerializerCompiler(() => (value) => JSON.stringify(value));
-    await app.register(dashboardPlugin, { store, head: () => null, heartbeatMs: 50 });
+    await app.register(dashboardPlugin, { store, live: () => createProjections(), heartbeatMs: 50 });
     const url = await app.listen({ host: "127.0.0.1", port: 0 });
     try {
       const reader = sseReader((await getStream(`${url}/stream`)).body);

@@ -80,6 +80,7 @@ export class AlertRules {
     equityCurve: false,
     decisions: false,
     trades: false,
+    marketSeries: false,
   });
   readonly #config: AlertRulesConfig;
   readonly #thresholds: Dec[];

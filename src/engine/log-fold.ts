@@ -27,7 +27,13 @@ export interface LogFoldResult {
 
 /** The projections a log fold keeps (no audit, no equity curve, no decision trace, no trades). */
 export function foldProjections(): Projections {
-  return createProjections({ audit: false, equityCurve: false, decisions: false, trades: false });
+  return createProjections({
+    audit: false,
+    equityCurve: false,
+    decisions: false,
+    trades: false,
+    marketSeries: false,
+  });
 }
 
 /** The result of a fold from its projections, hash and event count. */

@@ -82,7 +82,7 @@ export async function verifyReplay(store: EventStore, deps: ReplayDeps): Promise
   const differences: string[] = [...problems];
   const { instruments: catalog, brackets } = replayCatalogs(run, deps, differences);
 
-  const stored = createProjections();
+  const stored = createProjections({ marketSeries: false });
   const storedHash = new EventLogHasher();
   let lastEventTime: number | undefined;
   for await (const e of store.readAll()) {
@@ -144,7 +144,7 @@ export async function verifyReplay(store: EventStore, deps: ReplayDeps): Promise
     });
   }
 
-  const replayed = createProjections();
+  const replayed = createProjections({ marketSeries: false });
   const replayedHash = new EventLogHasher();
   const causes = live ? new InputTrail() : undefined;
   const storedIter = store.readAll()[Symbol.asyncIterator]();

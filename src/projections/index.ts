@@ -12,6 +12,7 @@ import type { DomainEvent } from "../events/catalog.ts";
 import type { RecordedEvent } from "../events/envelope.ts";
 import { type DecisionQuery, DecisionsProjection, type DecisionTrace } from "./decisions.ts";
 import type { CurveQuery, CurveView, EquityPoint } from "./equity-curve.ts";
+import { MarketSeries } from "./market-series.ts";
 import { type MetricCounts, MetricsFold } from "./metrics.ts";
 import { type OrderQuery, OrdersProjection, type OrderView } from "./orders.ts";
 import { PnlProjection, type PnlView } from "./pnl.ts";
@@ -156,6 +157,11 @@ export interface Projections {
    * @throws Error for projections created with `trades: false`.
    */
   trades(): TradeView[];
+  /**
+   * The dashboard's market series (market-series.ts: bars, fills and PnL per symbol, each entry with its position).
+   * @throws Error for projections created with `marketSeries: false`.
+   */
+  marketSeries(): MarketSeries;
   risk(): AccountRiskView;
   /** The trading state and the pre-trade risk engine's record (denials, state changes). */
   tradingRisk(): TradingRiskView;
@@ -181,14 +187,22 @@ class ProjectionFold implements Projections {
   private readonly metricsFold = new MetricsFold();
   private readonly decisionsFold: DecisionsProjection | undefined;
   private readonly tradesFold: TradesProjection | undefined;
+  private readonly seriesFold: MarketSeries | undefined;
   private barCount = 0;
   private applied = 0;
   private last: number | null = null;
   private lastTime: number | null = null;
   private readonly audit: LogAudit | undefined;
 
-  constructor(audit: boolean, equityCurve: boolean, decisions: boolean, trades: boolean) {
+  constructor(
+    audit: boolean,
+    equityCurve: boolean,
+    decisions: boolean,
+    trades: boolean,
+    marketSeries: boolean,
+  ) {
     this.audit = audit ? new LogAudit() : undefined;
+    this.seriesFold = marketSeries ? new MarketSeries() : undefined;
     this.tradesFold = trades ? new TradesProjection() : undefined;
     this.pnlFold = new PnlProjection(equityCurve);
     this.decisionsFold = decisions ? new DecisionsProjection() : undefined;
@@ -271,6 +285,7 @@ class ProjectionFold implements Projections {
     }
     this.runsFold.apply(event);
     this.decisionsFold?.apply(event);
+    this.seriesFold?.apply(event);
     this.metricsFold.apply(event);
     this.applied++;
     this.last = event.position;
@@ -354,6 +369,12 @@ class ProjectionFold implements Projections {
     return this.tradesFold.views();
   }
 
+  marketSeries(): MarketSeries {
+    if (!this.seriesFold)
+      throw new Error("market series were not folded: createProjections({ marketSeries: false })");
+    return this.seriesFold;
+  }
+
   risk(): AccountRiskView {
     const { equity } = this.pnl();
     const exposure = riskView(this.positions(), equity, this.runsFold.configuredLeverage);
@@ -421,16 +442,24 @@ function withoutPositions(view: DecisionView): DecisionView {
  * the curve's last sample and its running maximum drawdown (`pnl()` and `summary()` stay exact; `equityCurve()`
  * then holds the last sample alone): for a run's summary, in memory that does not grow with the window.
  * `decisions: false` keeps no decision trace (`decisions()` is then empty), for the same reason; `trades: false`
- * skips the trades fold (`trades()` then throws).
+ * skips the trades fold (`trades()` then throws); `marketSeries: false` skips the dashboard's market series (every
+ * 1m bar and fill: memory that grows with the log; `marketSeries()` then throws), for folds that never serve it.
  */
 export function createProjections(
-  options: { audit?: boolean; equityCurve?: boolean; decisions?: boolean; trades?: boolean } = {},
+  options: {
+    audit?: boolean;
+    equityCurve?: boolean;
+    decisions?: boolean;
+    trades?: boolean;
+    marketSeries?: boolean;
+  } = {},
 ): Projections {
   return new ProjectionFold(
     options.audit ?? true,
     options.equityCurve ?? true,
     options.decisions ?? true,
     options.trades ?? true,
+    options.marketSeries ?? true,
   );
 }
 

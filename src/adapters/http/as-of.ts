@@ -87,7 +87,7 @@ export class PastStates {
         positions: [],
         times: [],
         states: new Map(),
-        empty: createProjections(),
+        empty: createProjections({ marketSeries: false }),
         indexing: Promise.resolve(),
       };
     }
@@ -120,7 +120,7 @@ export class PastStates {
       return held;
     }
     const folded = (async () => {
-      const state = createProjections();
+      const state = createProjections({ marketSeries: false });
       let n = 0;
       for await (const e of this.store.readAll({ limit: count })) {
         state.apply(e);

@@ -291,7 +291,7 @@ export function buildHttpServer(deps: HttpServerDeps): FastifyInstance {
 
   // Routes go in a plugin registered after @fastify/swagger, so its onRoute hook sees every one.
   app.register(async (api) => {
-    api.register(dashboardPlugin, { store, head: () => now().lastPosition() });
+    api.register(dashboardPlugin, { store, live: now });
     api.get(
       "/health",
       {

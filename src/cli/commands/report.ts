@@ -87,7 +87,7 @@ async function reportStore(url: string): Promise<RunReport> {
 
 /** The report of the one run of `store` (named `name` in errors). */
 async function foldRun(store: EventStore, name: string): Promise<RunReport> {
-  const projections = createProjections();
+  const projections = createProjections({ marketSeries: false });
   let first: RecordedEvent | undefined;
   for await (const event of store.readAll()) {
     if (first === undefined) {

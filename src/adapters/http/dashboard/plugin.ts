@@ -3,8 +3,9 @@
  * /dashboard/<file>, lightweight-charts' standalone build at /dashboard/lightweight-charts.js; open, since the
  * page holds no data and asks for the read token itself),
  * the read routes the page needs besides the projections' — GET /bars, /fills, /pnl/symbols from the market
- * series (market-series.ts) and GET /stream, the log's live Server-Sent Events. A fastify plugin registered by
- * server.ts inside its routes plugin (so the access checks and the OpenAPI document cover it).
+ * series (market-series.ts, folded with the served projections) and GET /stream, the log's live Server-Sent
+ * Events. A fastify plugin registered by server.ts inside its routes plugin (so the access checks, the 503 of a
+ * log that cannot be followed and the OpenAPI document cover it).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -13,10 +14,10 @@ import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { BAR_INTERVALS } from "../../../domain/bars/intervals.ts";
 import type { EventStore } from "../../../events/store.ts";
+import type { Projections } from "../../../projections/index.ts";
 import type { MarketSeries } from "../../../projections/market-series.ts";
 import { type AsOf, ErrorResponse } from "../schemas.ts";
 import { parseParams } from "../validation.ts";
-import { followSeries } from "./follow-series.ts";
 import {
   BarsQuery,
   BarsResponse,
@@ -48,8 +49,11 @@ export const dashboardRoutes: readonly (readonly [string, string])[] = [
 /** What the dashboard plugin reads. */
 export interface DashboardOptions {
   store: EventStore;
-  /** The last position the served projections folded (where /stream starts without Last-Event-ID). */
-  head: () => number | null;
+  /**
+   * The served projections (created with `marketSeries: true`); their last position is where /stream starts
+   * without Last-Event-ID.
+   */
+  live: () => Projections;
   /** Interval of /stream's heartbeat comments, ms (default 15 s). */
   heartbeatMs?: number;
 }
@@ -70,7 +74,7 @@ function assets(dir: string): [url: string, file: string, type: string][] {
 const errors = {
   400: ErrorResponse.describe("a bad parameter: { error, message, field }"),
   401: ErrorResponse.describe("missing or wrong bearer token (WWW-Authenticate: Bearer)"),
-  503: ErrorResponse.describe("the market series cannot follow the log"),
+  503: ErrorResponse.describe("the log cannot be followed (see GET /health)"),
 };
 const security = [{ readToken: [] }];
 const summary = (route: string) => dashboardRoutes.find(([r]) => r.split("?")[0] === route)![1];
@@ -93,19 +97,12 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     (_r, reply) => reply.type("text/javascript; charset=utf-8").send(chartJs),
   );
 
-  const followed = await followSeries(opts.store);
   const streams = new OpenStreams();
   app.addHook("preClose", async () => streams.endAll());
-  app.addHook("onClose", async () => followed.stop());
 
-  /** The series and the position `asOf` shows (undefined: live), or a 503 sent when the series failed. */
+  /** The series and the position `asOf` shows (undefined: live); the header names it. */
   const seriesAt = (reply: FastifyReply, asOf: AsOf | undefined) => {
-    const failure = followed.error();
-    if (failure) {
-      void reply.code(503).send({ error: "Service Unavailable", message: failure.message });
-      return undefined;
-    }
-    const series = followed.current();
+    const series = opts.live().marketSeries();
     const upTo = asOf === undefined ? undefined : shownPosition(series, asOf);
     const shown = upTo === undefined ? series.lastPosition() : upTo;
     reply.header("x-log-position", shown === null ? "none" : String(shown));
@@ -125,7 +122,6 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     async (request, reply) => {
       const { symbol, interval, maxPoints, asOf } = parseParams(BarsQuery, request.query);
       const at = seriesAt(reply, asOf);
-      if (!at) return reply;
       const symbols = at.series.symbols();
       const shown = symbol ?? symbols[0] ?? null;
       const view =
@@ -149,7 +145,6 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     async (request, reply) => {
       const { symbol, limit, offset, asOf } = parseParams(FillsQuery, request.query);
       const at = seriesAt(reply, asOf);
-      if (!at) return reply;
       return { ...at.series.fills({ symbol, limit, offset, upTo: at.upTo }), limit, offset };
     },
   );
@@ -167,7 +162,6 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     async (request, reply) => {
       const { asOf } = parseParams(SymbolPnlQuery, request.query);
       const at = seriesAt(reply, asOf);
-      if (!at) return reply;
       return { symbols: at.series.symbolPnl(at.upTo) };
     },
   );
@@ -187,7 +181,7 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     },
     async (request, reply) => {
       parseParams(StreamQuery, request.query);
-      const after = resumeAfter(request.headers["last-event-id"], opts.head());
+      const after = resumeAfter(request.headers["last-event-id"], opts.live().lastPosition());
       streamEvents({ store: opts.store, request, reply, after, heartbeatMs, streams });
       return reply;
     },

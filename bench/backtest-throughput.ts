@@ -38,8 +38,8 @@ const to = process.env.BENCH_TO ?? "2023-11-30";
 
 /**
  * One backtest of [from, to] into `store`; bars and wall seconds. The instruments and bracket catalogs are loaded
- * and the parse thread is started before the clock starts, as `perpsource backtest` does before the run (while
- * it discovers and hashes the files: a one-time cost of the process, not of a run).
+ * and the parse thread has loaded its modules before the clock starts, as in `perpsource backtest` before the
+ * run (while it discovers and hashes the files): one-time costs of the process, not of a run.
  */
 async function backtest(first: string, last: string, store: EventStore, strategy = "sma-cross") {
   const parseThread = new ParseThread();
@@ -47,6 +47,7 @@ async function backtest(first: string, last: string, store: EventStore, strategy
   const files = await discoverArchive(dataRoot, { symbols, ...windowOf(config) });
   const instruments = bundledInstrumentCatalog();
   const brackets = bundledLeverageBracketCatalog();
+  await parseThread.ready();
   const t = performance.now();
   const summary = await executeBacktest(config, files, {
     store,

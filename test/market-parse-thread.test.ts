@@ -55,6 +55,16 @@ describe("ParseThread", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("is ready once it has loaded; a closed thread's ready() rejects, and so do its streams", async () => {
+    await expect(thread.ready()).resolves.toBeUndefined();
+    const closed = new ParseThread();
+    await closed.close();
+    await expect(closed.ready()).rejects.toThrow("ParseThread: closed");
+    const after = await drain(closed.klines(src("good.csv")));
+    expect(after.rows).toEqual([]);
+    expect(after.error).toMatchObject({ message: "ParseThread: closed" });
+  });
+
   it("yields the rows of readKlineFile, in order", async () => {
     const here = await drain(readKlineFile(src("good.csv")));
     const there = await drain(thread.klines(src("good.csv")));

@@ -13,9 +13,17 @@ import type { EventData } from "./catalog.ts";
 import type { RecordedEvent } from "./envelope.ts";
 import { validatedEventLine } from "./log-hash.ts";
 
-/** A chunk's entry tags: a line the writer built, or a BarClosed's fields (`BAR_FIELDS` values follow). */
+/**
+ * A chunk's entry tags: a line the writer built (the line follows); a BarClosed's varying fields (`addValidated`
+ * lists them); the BarClosed context (stream, symbol, interval, correlationId) of the entries after it, sent
+ * when it changes; padding (a chunk is a fixed array, reused: see `post`).
+ */
 const LINE = 0;
 const BAR = 1;
+const CONTEXT = 2;
+const PAD = 3;
+/** BarClosed's optional fields in schema order; bit i of a BAR entry's mask says the i-th one follows. */
+const OPTIONAL = ["takerBuyVolume", "markPrice", "markOpen", "markHigh", "markLow"] as const;
 
 /**
  * The worker: takes chunks (flat arrays of tagged entries, see `addValidated`), writes their lines exactly as
@@ -28,25 +36,35 @@ const { parentPort, workerData } = require("node:worker_threads");
 const hashed = new Int32Array(workerData);
 const hash = require("node:crypto").createHash("sha256");
 const str = (v) => JSON.stringify(v);
-const opt = (key, v) => (v === undefined ? "" : ',"' + key + '":"' + v + '"');
+const OPTIONAL = ${JSON.stringify(OPTIONAL)};
 parentPort.on("message", (c) => {
   if (c === null) return parentPort.postMessage(hash.digest("hex"));
   // The chunk's lines, one concatenation (read in place: no per-bar copy), hashed at once.
   let text = "";
+  let head = "";
+  let dataHead = "";
+  let metaHead = "";
   for (let i = 0; i < c.length; ) {
-    if (c[i++] === ${LINE}) {
+    const tag = c[i++];
+    if (tag === ${LINE}) {
       text += c[i++] + "\\n";
-      continue;
+    } else if (tag === ${BAR}) {
+      const causationId = c[i + 9];
+      const eventTime = c[i + 10];
+      const mask = c[i + 11];
+      text +=
+        head + c[i] + ',"eventId":' + str(c[i + 1]) + ',"type":"BarClosed","data":' + dataHead + c[i + 2] +
+        ',"closeTime":' + c[i + 3] + ',"open":"' + c[i + 4] + '","high":"' + c[i + 5] + '","low":"' + c[i + 6] +
+        '","close":"' + c[i + 7] + '","volume":"' + c[i + 8] + '"';
+      i += 12;
+      for (let k = 0; k < OPTIONAL.length; k++) if (mask & (1 << k)) text += ',"' + OPTIONAL[k] + '":"' + c[i++] + '"';
+      text += '},"metadata":' + metaHead + str(causationId) + ',"eventTime":' + eventTime + "}}\\n";
+    } else if (tag === ${CONTEXT}) {
+      head = '{"stream":' + str(c[i]) + ',"revision":';
+      dataHead = '{"symbol":"' + c[i + 1] + '","interval":"' + c[i + 2] + '","openTime":';
+      metaHead = '{"correlationId":' + str(c[i + 3]) + ',"causationId":';
+      i += 4;
     }
-    text +=
-      '{"stream":' + str(c[i]) + ',"revision":' + c[i + 1] + ',"eventId":' + str(c[i + 2]) +
-      ',"type":"BarClosed","data":{"symbol":"' + c[i + 3] + '","interval":"' + c[i + 4] + '","openTime":' +
-      c[i + 5] + ',"closeTime":' + c[i + 6] + ',"open":"' + c[i + 7] + '","high":"' + c[i + 8] + '","low":"' +
-      c[i + 9] + '","close":"' + c[i + 10] + '","volume":"' + c[i + 11] + '"' + opt("takerBuyVolume", c[i + 12]) +
-      opt("markPrice", c[i + 13]) + opt("markOpen", c[i + 14]) + opt("markHigh", c[i + 15]) +
-      opt("markLow", c[i + 16]) + '},"metadata":{"correlationId":' + str(c[i + 17]) + ',"causationId":' +
-      str(c[i + 18]) + ',"eventTime":' + c[i + 19] + "}}\\n";
-    i += 20;
   }
   hash.update(text, "utf8");
   Atomics.add(hashed, 0, 1);
@@ -54,9 +72,13 @@ parentPort.on("message", (c) => {
 });
 `;
 
+/** Slots of a chunk (its fixed length). A BarClosed's entry takes 13 to 18, its context 5. */
+const CHUNK_SLOTS = 1 << 12;
+/** The most slots one `addValidated` writes (a context and a BarClosed with every optional field). */
+const MAX_ENTRY_SLOTS = 5 + 13 + OPTIONAL.length;
 /**
- * A chunk is posted to the worker once its entries stand for about this many UTF-16 units of lines (a
- * BarClosed's line counted as `BAR_CHARS`), so the worker's text stays small however long the log.
+ * A chunk is posted once its lines (those the writer built; a BarClosed counts `BAR_CHARS`) reach about this
+ * many UTF-16 units, or its slots are full, so the worker's text stays small however long the log.
  */
 const CHUNK_CHARS = 1 << 17;
 /** About the length of a BarClosed's line. */
@@ -81,12 +103,17 @@ export class WorkerLogHasher {
     resourceLimits: { maxYoungGenerationSizeMb: 4 },
   });
   /**
-   * The entries collected, `size` of them, written in order (the array stays packed: a holey one is copied to
-   * the worker entry by entry, many times slower).
+   * The chunk being filled: `size` slots of entries, then padding. One array, reused for every chunk (posting
+   * copies it); it stays packed (a holey array is copied to the worker entry by entry, many times slower).
    */
-  private chunk: unknown[] = [];
+  private readonly chunk: unknown[] = new Array(CHUNK_SLOTS).fill(PAD);
   private size = 0;
   private chars = 0;
+  /** The BarClosed context the chunk's entries are in (undefined: none yet in this chunk). */
+  private stream: string | undefined;
+  private symbol: string | undefined;
+  private interval: string | undefined;
+  private correlationId: string | undefined;
   private waiter: { resolve: (hex: string) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
   count = 0;
@@ -101,19 +128,34 @@ export class WorkerLogHasher {
     });
   }
 
-  /** Adds an event whose data and metadata passed the catalog (see `validatedEventLine`). */
+  /**
+   * Adds an event whose data and metadata passed the catalog (see `validatedEventLine`). A BarClosed is written
+   * as [BAR, revision, eventId, openTime, closeTime, open, high, low, close, volume, causationId, eventTime,
+   * mask, the optional fields the mask names], after a CONTEXT entry [CONTEXT, stream, symbol, interval,
+   * correlationId] when those differ from the chunk's last BarClosed's; any other event as [LINE, its line].
+   */
   addValidated(event: RecordedEvent): void {
+    if (this.size > CHUNK_SLOTS - MAX_ENTRY_SLOTS || this.chars >= CHUNK_CHARS) this.post();
+    const c = this.chunk;
+    let i = this.size;
     if (event.type === "BarClosed") {
       const d = event.data as EventData<"BarClosed">;
       const m = event.metadata;
-      const c = this.chunk;
-      let i = this.size;
+      if (
+        event.stream !== this.stream ||
+        d.symbol !== this.symbol ||
+        d.interval !== this.interval ||
+        m.correlationId !== this.correlationId
+      ) {
+        c[i++] = CONTEXT;
+        c[i++] = this.stream = event.stream;
+        c[i++] = this.symbol = d.symbol;
+        c[i++] = this.interval = d.interval;
+        c[i++] = this.correlationId = m.correlationId;
+      }
       c[i++] = BAR;
-      c[i++] = event.stream;
       c[i++] = event.revision;
       c[i++] = event.eventId;
-      c[i++] = d.symbol;
-      c[i++] = d.interval;
       c[i++] = d.openTime;
       c[i++] = d.closeTime;
       c[i++] = d.open;
@@ -121,34 +163,37 @@ export class WorkerLogHasher {
       c[i++] = d.low;
       c[i++] = d.close;
       c[i++] = d.volume;
-      c[i++] = d.takerBuyVolume;
-      c[i++] = d.markPrice;
-      c[i++] = d.markOpen;
-      c[i++] = d.markHigh;
-      c[i++] = d.markLow;
-      c[i++] = m.correlationId;
       c[i++] = m.causationId;
       c[i++] = m.eventTime;
-      this.size = i;
+      const maskAt = i++;
+      let mask = 0;
+      for (let k = 0; k < OPTIONAL.length; k++) {
+        const value = d[OPTIONAL[k]!];
+        if (value === undefined) continue;
+        mask |= 1 << k;
+        c[i++] = value;
+      }
+      c[maskAt] = mask;
       this.chars += BAR_CHARS;
     } else {
       const line = validatedEventLine(event);
-      this.chunk[this.size++] = LINE;
-      this.chunk[this.size++] = line;
+      c[i++] = LINE;
+      c[i++] = line;
       this.chars += line.length;
     }
+    this.size = i;
     this.count++;
-    if (this.chars >= CHUNK_CHARS) this.post();
   }
 
-  /** Posts the collected entries to the worker as one chunk (a copy). */
+  /** Posts the chunk (its entries, padded) to the worker and starts the next one. */
   private post(): void {
     if (this.size === 0) return;
+    this.chunk.fill(PAD, this.size);
     this.worker.postMessage(this.chunk);
     this.posted++;
-    this.chunk = [];
     this.size = 0;
     this.chars = 0;
+    this.stream = this.symbol = this.interval = this.correlationId = undefined;
     this.waitForWorker();
   }
 

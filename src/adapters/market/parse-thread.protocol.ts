@@ -25,6 +25,7 @@ export type ParseRequest =
   | { op: "close"; id: number };
 
 export type ParseReply =
+  | { ready: true }
   | { id: number; rows: unknown[] }
   | { id: number; done: true }
   | { id: number; error: SerializedError };

@@ -46,10 +46,26 @@ export class ParseThread {
   private failure: Error | undefined;
   private nextId = 0;
   private readonly streams = new Map<number, Pending>();
+  private readonly loaded: Promise<void>;
+  private onLoaded: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
   /** Starts the thread at once (loading its modules takes a few hundred ms: start it before it is needed). */
   constructor() {
+    this.loaded = new Promise<void>((resolve, reject) => {
+      this.onLoaded = { resolve, reject };
+    });
+    // Observed here, so a thread that fails before anyone awaits `ready()` is no unhandled rejection.
+    this.loaded.catch(() => {});
     this.start();
+  }
+
+  /**
+   * Resolves once the thread has loaded its modules and takes streams at once (streams opened before are
+   * served as soon as it has); rejects when it failed to start. A caller that times runs awaits it first, so
+   * the thread's start-up (a cost of the process, not of a run) is not timed.
+   */
+  ready(): Promise<void> {
+    return this.loaded;
   }
 
   /** The rows of `readKlineFile(src)` (1m klines), parsed in the thread. */
@@ -75,6 +91,7 @@ export class ParseThread {
     const worker = this.worker;
     this.worker = undefined;
     this.failure ??= new Error("ParseThread: closed");
+    this.onLoaded?.reject(this.failure);
     for (const s of this.streams.values())
       this.finish(s, { kind: "other", name: "Error", message: "closed" });
     if (worker) await worker.terminate();
@@ -85,6 +102,10 @@ export class ParseThread {
     if (this.worker) return this.worker;
     const worker = tsWorker(new URL("./parse-thread.worker.ts", import.meta.url));
     worker.on("message", (m: ParseReply) => {
+      if ("ready" in m) {
+        this.onLoaded?.resolve();
+        return;
+      }
       const s = this.streams.get(m.id);
       if (!s) return;
       if ("rows" in m) s.batches.push(m.rows);
@@ -94,6 +115,7 @@ export class ParseThread {
     });
     worker.on("error", (error) => {
       this.failure = error;
+      this.onLoaded?.reject(error);
       for (const s of this.streams.values()) {
         this.finish(s, { kind: "other", name: error.name, message: `parse thread failed: ${error.message}` });
       }

@@ -85,3 +85,6 @@ port.on("message", (m: ParseRequest) => {
   stream.wake?.();
   stream.wake = undefined;
 });
+
+// Loaded: the thread can take streams now (see `ParseThread.ready`).
+port.postMessage({ ready: true } satisfies ParseReply);

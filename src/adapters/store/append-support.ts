@@ -60,7 +60,10 @@ export function validateBatch(stream: string, events: readonly NewEvent[]): Vali
       `invalid stream name ${JSON.stringify(stream)}: must be non-empty, not start with $`,
     );
   }
-  return events.map((event, i) => {
+  // A loop, not map with a callback: this runs for every append.
+  const validated: ValidatedEvent[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
     const type = String(event.type);
     if (typeof event.eventId !== "string" || !isEventId(event.eventId)) {
       throw new EventSchemaError(
@@ -76,14 +79,14 @@ export function validateBatch(stream: string, events: readonly NewEvent[]): Vali
         );
       }
     }
-    const data = validateEvent(event.type, event.data);
-    return {
+    validated.push({
       eventId: event.eventId,
       type: event.type,
-      data,
+      data: validateEvent(event.type, event.data),
       metadata: validateMetadata(type, event.metadata),
-    };
-  });
+    });
+  }
+  return validated;
 }
 
 /** A fresh, canonical copy of `metadata` (hand-written checks: this runs for every appended event). */

@@ -24,13 +24,17 @@ import {
   validateBatch,
 } from "./append-support.ts";
 import { followLog, type LogFollower } from "./follow-log.ts";
+import { EventIdIndex, hashEventId } from "./id-index.ts";
 
 /** `EventStore` held in process memory; `close()` completes subscriptions and rejects later calls. */
 export class InMemoryEventStore implements EventStore {
   /** The global log; an event's position is its index + 1. */
   private readonly log: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
-  private readonly byId = new Map<string, RecordedEvent>();
+  /** Every event id → its index in `log`. */
+  private readonly ids = new EventIdIndex((i) => this.log[i]!.eventId);
+  /** Scratch: the hashes of the ids of the batch being appended (an append runs to its end without a break). */
+  private readonly hashes: number[] = [];
   private readonly followers = new Set<LogFollower>();
   private closed = false;
 
@@ -49,8 +53,15 @@ export class InMemoryEventStore implements EventStore {
       if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
       return emptyAppendResult(current);
     }
+    // Each id's hash, and the first id already stored (−1: none).
+    const hashes = this.hashes;
+    hashes.length = 0;
     let stored = -1;
-    for (let i = 0; i < batch.length && stored < 0; i++) if (this.byId.has(batch[i]!.eventId)) stored = i;
+    for (let i = 0; i < batch.length && stored < 0; i++) {
+      const id = batch[i]!.eventId;
+      hashes.push(hashEventId(id));
+      if (this.ids.find(id, hashes[i]!) >= 0) stored = i;
+    }
     if (!holds || stored >= 0) {
       const retried = idempotentResult(stream, batch, expectedRevision, current, (id) =>
         this.storedEvent(id),
@@ -58,16 +69,16 @@ export class InMemoryEventStore implements EventStore {
       if (retried) return retried;
       if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
       const id = batch[stored]!.eventId;
-      throw duplicateEventIdError(stream, id, this.byId.get(id)!);
+      throw duplicateEventIdError(stream, id, this.log[this.ids.find(id, hashes[stored]!)]!);
     }
     const target = existing ?? [];
     if (!existing) this.streams.set(stream, target);
     const written: RecordedEvent[] = [];
-    for (const event of batch) {
-      const recorded = recordedEvent(stream, target.length, this.log.length + 1, event);
+    for (let i = 0; i < batch.length; i++) {
+      const recorded = recordedEvent(stream, target.length, this.log.length + 1, batch[i]!);
+      this.ids.add(hashes[i]!, this.log.length);
       this.log.push(recorded);
       target.push(recorded);
-      this.byId.set(recorded.eventId, recorded);
       written.push(recorded);
     }
     if (this.followers.size > 0) for (const follower of this.followers) follower.wake();
@@ -135,8 +146,9 @@ export class InMemoryEventStore implements EventStore {
 
   /** The stored event with `eventId` and its canonical content, for the idempotent-retry check. */
   private storedEvent(eventId: string): StoredEvent | undefined {
-    const event = this.byId.get(eventId);
-    if (!event) return undefined;
+    const index = this.ids.find(eventId, hashEventId(eventId));
+    if (index < 0) return undefined;
+    const event = this.log[index]!;
     const { stream, revision, position, type } = event;
     return {
       stream,

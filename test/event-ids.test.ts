@@ -65,4 +65,26 @@ describe("isEventId", () => {
       { numRuns: 5000 },
     );
   });
+
+  it("answers what EVENT_ID answers for ids of one stream, broken ones among them (the head it remembers)", () => {
+    const hex = fc.constantFrom(..."0123456789abcdefABCDEFg-xz ");
+    const head = fc.uuid().map((u) => u.toLowerCase().slice(0, 28));
+    // Runs of ids sharing a head, a character of the tail sometimes replaced: only tails differ within a run.
+    const run = fc.tuple(
+      head,
+      fc.array(fc.tuple(fc.nat(0xffffffff), fc.option(fc.tuple(fc.nat(7), hex))), { maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(fc.array(run, { maxLength: 5 }), (runs) => {
+        for (const [h, tails] of runs) {
+          for (const [revision, broken] of tails) {
+            let tail = revision.toString(16).padStart(8, "0");
+            if (broken) tail = tail.slice(0, broken[0]) + broken[1] + tail.slice(broken[0] + 1);
+            expect(isEventId(h + tail)).toBe(EVENT_ID.test(h + tail));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveMarketEvents, discoverArchive, MarketCoverage } from "../src/adapters/market/archive.ts";
+import { ParseThread } from "../src/adapters/market/parse-thread.ts";
 import {
   type FundingSettlement,
   MarketDataError,
@@ -73,6 +74,38 @@ describe("funding sources overlapping on a hand-made archive", () => {
       `${REST}:3: last_funding_rate 0.0003 at calc_time ${T0 + 2 * MIN + 2} disagrees with ${MONTHLY}:3 ` +
         `(0.00030001 at ${T0 + 2 * MIN + 1}) for the settlement at 2024-01-01T07:57:00.000Z`,
     );
+  });
+
+  it("a bad funding file fails the stream with its file:line while the bars are already being read; a bad bar too", async () => {
+    const thread = new ParseThread();
+    try {
+      const badFunding = join(dir, "bad-funding");
+      await writeTree(badFunding, { [KLINES]: bars, [MONTHLY]: [H, `${T0 + 2 * MIN},8,abc`].join("\n") });
+      const found = await discoverArchive(badFunding, { symbols: ["AAAUSDT"], ...window });
+      for (const parseThread of [undefined, thread]) {
+        const error = await collect(archiveMarketEvents(found, window, { parseThread })).catch((e) => e);
+        expect(error).toBeInstanceOf(MarketDataError);
+        expect(error).toMatchObject({ file: MONTHLY, line: 2 });
+      }
+      // The bars' failure, with good funding: thrown where the first bars are read, whatever the thread.
+      const badBar = join(dir, "bad-bar");
+      await writeTree(badBar, {
+        [KLINES]: bars.replace(`${T0 + 3 * MIN},103`, `${T0 + 3 * MIN},-103`),
+        [MONTHLY]: [H, `${T0 + 2 * MIN},8,0.0001`].join("\n"),
+      });
+      const withBadBar = await discoverArchive(badBar, { symbols: ["AAAUSDT"], ...window });
+      for (const parseThread of [undefined, thread]) {
+        const error = await collect(archiveMarketEvents(withBadBar, window, { parseThread })).catch((e) => e);
+        expect(error).toBeInstanceOf(MarketDataError);
+        expect(error).toMatchObject({ file: KLINES, line: 5 });
+      }
+      // The thread still serves a stream after those (each failed stream was closed).
+      const good = await discoverArchive(join(dir, "dedupe"), { symbols: ["AAAUSDT"], ...window });
+      const events = await collect(archiveMarketEvents(good, window, { parseThread: thread }));
+      expect(events.filter((e) => e.kind === "bar")).toHaveLength(10);
+    } finally {
+      await thread.close();
+    }
   });
 
   it("rejects two rows of one file in the same slot with different rates", async () => {

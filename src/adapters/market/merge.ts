@@ -158,17 +158,6 @@ async function* symbolEvents(
 ): AsyncGenerator<MarketEvent> {
   start();
   const cov = coverage.of(symbol);
-  const settlements = await loadSettlements(inPriorityOrder(files, "fundingRate"), q);
-  const markFiles = inPriorityOrder(files, "markPriceKlines");
-  const markOpens = await loadMarkOpens(markFiles.filter((f) => markPriceInterval(f.path) === "8h"));
-  const minuteMarkFiles = markFiles.filter((f) => {
-    const range = archiveFileRange(f.path);
-    return markPriceInterval(f.path) === "1m" && range.from < q.to && range.to > q.from;
-  });
-  const marks = minuteMarkFiles.length > 0 ? new MarkBars(minuteMarkFiles, parseThread) : undefined;
-  for (const openTime of markOpens.keys()) {
-    if (openTime < q.to && openTime + EIGHT_HOURS_MS > q.from) cov.markPriceKlines++;
-  }
   const klineFiles = inPriorityOrder(files, "klines").map(
     (f) => parseThread?.klineBatches(f) ?? singleRows(readKlineFile(f)),
   );
@@ -179,6 +168,30 @@ async function* symbolEvents(
       : klineFiles,
     (a, b) => a.openTime - b.openTime,
   );
+  // The bars are read from now on (a parse thread parses their first rows while the funding and mark files load
+  // here); a failure is thrown where the first fill is awaited (the loop below), or dropped when loading those
+  // files fails first.
+  let firstFill: Promise<boolean> | undefined = bars.fill();
+  firstFill.catch(() => {});
+  let settlements: FundingRow[];
+  let markOpens: Map<number, string>;
+  let marks: MarkBars | undefined;
+  try {
+    settlements = await loadSettlements(inPriorityOrder(files, "fundingRate"), q);
+    const markFiles = inPriorityOrder(files, "markPriceKlines");
+    markOpens = await loadMarkOpens(markFiles.filter((f) => markPriceInterval(f.path) === "8h"));
+    const minuteMarkFiles = markFiles.filter((f) => {
+      const range = archiveFileRange(f.path);
+      return markPriceInterval(f.path) === "1m" && range.from < q.to && range.to > q.from;
+    });
+    if (minuteMarkFiles.length > 0) marks = new MarkBars(minuteMarkFiles, parseThread);
+  } catch (error) {
+    await bars.close();
+    throw error;
+  }
+  for (const openTime of markOpens.keys()) {
+    if (openTime < q.to && openTime + EIGHT_HOURS_MS > q.from) cov.markPriceKlines++;
+  }
   let next = 0;
   let lastClose: string | undefined;
   const settle = (row: FundingRow): MarketEvent | undefined => {
@@ -216,7 +229,9 @@ async function* symbolEvents(
       // Rows are taken without an await while the current batches last (see MergedRows).
       const row = bars.take();
       if (row === undefined) {
-        if (await bars.fill()) continue;
+        const filled = firstFill ?? bars.fill();
+        firstFill = undefined;
+        if (await filled) continue;
         break;
       }
       if (row.openTime === lastOpenTime) continue; // overlapping files: the first file's bar won
@@ -475,14 +490,17 @@ class MergedRows<T> {
   }
 
   /**
-   * Reads what `take()` waits for: every source's first batch at the start (in source order), else the next
-   * batch of the source that ran out. False when no row remains.
+   * Reads what `take()` waits for: every source's first batch at the start, else the next batch of the source
+   * that ran out. False when no row remains.
    * @throws the sources' errors (a `MarketDataError` keeps its file:line).
    */
   async fill(): Promise<boolean> {
     if (!this.started) {
       this.started = true;
-      for (let i = 0; i < this.sources.length; i++) await this.advance(i);
+      // All at once (each source's file opens and parses without waiting for the others'); the first failure in
+      // source order is thrown, as reading them one after the other would.
+      const read = await Promise.allSettled(this.sources.map((_, i) => this.advance(i)));
+      for (const r of read) if (r.status === "rejected") throw r.reason;
       return this.batches.some((b) => b !== undefined);
     }
     const held = this.held;

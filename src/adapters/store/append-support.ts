@@ -25,17 +25,25 @@ const catalogTypes = new Set<string>(eventTypes);
 export const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
+ * The first 28 characters of the last id `isEventId` accepted (ids of one stream share them: deterministic ids
+ * differ only in their last 8 hex digits, the revision), so that most ids need only their tail scanned.
+ */
+let lastIdHead = "";
+
+/**
  * `EVENT_ID.test(id)`, by a scan of the characters instead of the regex engine (it runs for every appended
- * event).
+ * event); an id that starts like the last one accepted has only its last 8 characters scanned.
  */
 export function isEventId(id: string): boolean {
   if (id.length !== 36) return false;
-  for (let i = 0; i < 36; i++) {
+  const head = lastIdHead.length === 28 && id.startsWith(lastIdHead);
+  for (let i = head ? 28 : 0; i < 36; i++) {
     const c = id.charCodeAt(i);
     if (i === 8 || i === 13 || i === 18 || i === 23) {
       if (c !== 45) return false; // "-"
     } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false; // 0-9 a-f
   }
+  if (!head) lastIdHead = id.slice(0, 28);
   return true;
 }
 

@@ -53,13 +53,12 @@ export class InMemoryEventStore implements EventStore {
       if (!holds) throw new WrongExpectedRevisionError(stream, expectedRevision, current);
       return emptyAppendResult(current);
     }
-    // Each id's hash, and the first id already stored (−1: none).
+    // Each id's hash (slots 0 … batch.length − 1 of the scratch array), and the first id already stored (−1: none).
     const hashes = this.hashes;
-    hashes.length = 0;
     let stored = -1;
     for (let i = 0; i < batch.length && stored < 0; i++) {
       const id = batch[i]!.eventId;
-      hashes.push(hashEventId(id));
+      hashes[i] = hashEventId(id);
       if (this.ids.find(id, hashes[i]!) >= 0) stored = i;
     }
     if (!holds || stored >= 0) {

@@ -169,10 +169,9 @@ async function* symbolEvents(
     (a, b) => a.openTime - b.openTime,
   );
   // The bars are read from now on (a parse thread parses their first rows while the funding and mark files load
-  // here); a failure is thrown where the first fill is awaited (the loop below), or dropped when loading those
+  // here); a failure is thrown where the loop below awaits the same first fill, or dropped when loading those
   // files fails first.
-  let firstFill: Promise<boolean> | undefined = bars.fill();
-  firstFill.catch(() => {});
+  bars.fill().catch(() => {});
   let settlements: FundingRow[];
   let markOpens: Map<number, string>;
   let marks: MarkBars | undefined;
@@ -229,9 +228,7 @@ async function* symbolEvents(
       // Rows are taken without an await while the current batches last (see MergedRows).
       const row = bars.take();
       if (row === undefined) {
-        const filled = firstFill ?? bars.fill();
-        firstFill = undefined;
-        if (await filled) continue;
+        if (await bars.fill()) continue;
         break;
       }
       if (row.openTime === lastOpenTime) continue; // overlapping files: the first file's bar won
@@ -442,13 +439,14 @@ async function* singleRows<T>(rows: AsyncGenerator<T>): AsyncGenerator<T[]> {
  * while the batches in hand allow it, else undefined: then `fill()` reads what is missing and answers whether rows
  * remain. `close()` closes every source.
  */
-class MergedRows<T> {
+export class MergedRows<T> {
   private readonly batches: (T[] | undefined)[];
   /** Index of each source's head row in its batch. */
   private readonly at: number[];
   private readonly done: boolean[];
-  /** Whether the sources' first batches were read. */
-  private started = false;
+  /** Every source's first batch being read (the first `fill`), then whether they were read. */
+  private priming: Promise<boolean> | undefined;
+  private primed = false;
   /** A row taken from `held.source` whose batch ran out: handed out once that source was advanced. */
   private held: { row: T; source: number } | undefined;
   /** The row `fill()` made available (the held row, once its source was advanced). */
@@ -470,7 +468,8 @@ class MergedRows<T> {
       this.ready = undefined;
       return row;
     }
-    if (!this.started || this.held !== undefined) return undefined;
+    // Not before every source's first batch is in: the first row is the least of their heads.
+    if (!this.primed || this.held !== undefined) return undefined;
     let best = -1;
     for (let i = 0; i < this.sources.length; i++) {
       const batch = this.batches[i];
@@ -495,13 +494,9 @@ class MergedRows<T> {
    * @throws the sources' errors (a `MarketDataError` keeps its file:line).
    */
   async fill(): Promise<boolean> {
-    if (!this.started) {
-      this.started = true;
-      // All at once (each source's file opens and parses without waiting for the others'); the first failure in
-      // source order is thrown, as reading them one after the other would.
-      const read = await Promise.allSettled(this.sources.map((_, i) => this.advance(i)));
-      for (const r of read) if (r.status === "rejected") throw r.reason;
-      return this.batches.some((b) => b !== undefined);
+    if (!this.primed) {
+      this.priming ??= this.prime();
+      return this.priming;
     }
     const held = this.held;
     if (held !== undefined) {
@@ -512,6 +507,17 @@ class MergedRows<T> {
     }
     // One source whose batch ran out (several sources never leave `take` here with rows in hand).
     for (let i = 0; i < this.sources.length; i++) if (this.batches[i] === undefined) await this.advance(i);
+    return this.batches.some((b) => b !== undefined);
+  }
+
+  /**
+   * Reads every source's first batch, all at once (each source's file opens and parses without waiting for the
+   * others'); the first failure in source order is thrown, as reading them one after the other would.
+   */
+  private async prime(): Promise<boolean> {
+    const read = await Promise.allSettled(this.sources.map((_, i) => this.advance(i)));
+    for (const r of read) if (r.status === "rejected") throw r.reason;
+    this.primed = true;
     return this.batches.some((b) => b !== undefined);
   }
 

@@ -24,6 +24,8 @@ import { type CsvSource, MarketDataError } from "./types.ts";
 
 /** Batches a stream may have parsed and not yet consumed. */
 const AHEAD_BATCHES = 4;
+/** The thread's young generation, MB (see `start`). */
+const PARSE_THREAD_YOUNG_MB = 6;
 
 interface Pending {
   /** Batches received, packed (`packRow`). */
@@ -100,7 +102,11 @@ export class ParseThread {
   private start(): Worker {
     if (this.failure) throw this.failure;
     if (this.worker) return this.worker;
-    const worker = tsWorker(new URL("./parse-thread.worker.ts", import.meta.url));
+    const worker = tsWorker(new URL("./parse-thread.worker.ts", import.meta.url), {
+      // Its rows are garbage once posted: a small young generation keeps the thread's memory small and steady
+      // (the default one grows to tens of MB, and a run's peak RSS with it, by more or less from run to run).
+      resourceLimits: { maxYoungGenerationSizeMb: PARSE_THREAD_YOUNG_MB },
+    });
     worker.on("message", (m: ParseReply) => {
       if ("ready" in m) {
         this.onLoaded?.resolve();

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { fastPaths } from "./catalog-fast.ts";
 import { DECIMAL_PATTERN, SYMBOL_PATTERN } from "./patterns.ts";
+import { compileFastPath } from "./schema-fast.ts";
 
 /** A decimal number as a string: optional minus, digits, optional fraction (no exponent). */
 export const Decimal = z.string().regex(DECIMAL_PATTERN, 'expected a decimal string like "123.45"');
@@ -584,15 +585,37 @@ export class EventSchemaError extends Error {
   }
 }
 
+/** Each type's fast path (null: none), found on first use: the hand-written one, else one compiled from its schema. */
+const fastPathCache = new Map<string, ((data: unknown) => unknown) | null>();
+
+/**
+ * The fast path of `type`: catalog-fast.ts's hand-written one, else the one schema-fast.ts compiles from its
+ * schema, else undefined (zod only). A fast path returns the valid data's canonical copy, or undefined: ask zod.
+ */
+export function fastPath(type: string): ((data: unknown) => unknown) | undefined {
+  let path = fastPathCache.get(type);
+  if (path === undefined) {
+    const schema = eventSchema(type);
+    path = fastPaths.get(type) ?? (schema && compileFastPath(schema)) ?? null;
+    fastPathCache.set(type, path);
+  }
+  return path ?? undefined;
+}
+
+/** The zod schema of event `type`, or undefined for a type the catalog does not have. */
+export function eventSchema(type: string): z.ZodType | undefined {
+  return Object.hasOwn(schemas, type) ? (schemas as Record<string, z.ZodType>)[type] : undefined;
+}
+
 /**
  * Validates `data` against the schema of `type` and returns it with the schema's key order (so serialised
  * events are canonical).
  * @throws EventSchemaError for an unknown type or the first failing field.
  */
 export function validateEvent<T extends EventType>(type: T, data: unknown): EventData<T> {
-  const fast = fastPaths.get(type)?.(data);
+  const fast = fastPath(type)?.(data);
   if (fast !== undefined) return fast as EventData<T>;
-  const schema = Object.hasOwn(schemas, type) ? (schemas as Record<string, z.ZodType>)[type] : undefined;
+  const schema = eventSchema(type);
   if (!schema) throw new EventSchemaError(String(type), "type", "unknown event type");
   const result = schema.safeParse(data);
   if (!result.success) {

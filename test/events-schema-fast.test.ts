@@ -78,49 +78,72 @@ function expectSameAsZod(type: string, data: unknown, fast: unknown): void {
 
 /** `data` broken in one place (or not), at any depth. */
 function mutation(data: unknown): fc.Arbitrary<unknown> {
-  const paths: (string | number)[][] = [];
-  const walk = (v: unknown, path: (string | number)[]) => {
+  const paths: string[][] = [];
+  const walk = (v: unknown, path: string[]): void => {
     paths.push(path);
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
-    else if (typeof v === "object" && v !== null)
-      for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+    if (typeof v === "object" && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };
   walk(data, []);
-  const edit = (
-    at: (string | number)[],
-    change: (parent: Record<string, unknown>, key: string | number) => void,
-  ) => {
-    const copy = structuredClone(data) as Record<string, unknown>;
-    if (at.length === 0) return copy;
-    let parent: Record<string, unknown> = copy;
-    for (const k of at.slice(0, -1)) parent = parent[k as string] as Record<string, unknown>;
-    change(parent, at.at(-1)!);
+  /** A copy of `data` with `change` applied to the object at `at` (nothing when that is not an object). */
+  const edit = (at: string[], change: (target: Record<string | symbol, unknown>) => void): unknown => {
+    const copy = structuredClone(data);
+    let target: unknown = copy;
+    for (const k of at) target = (target as Record<string, unknown>)[k];
+    if (typeof target === "object" && target !== null) change(target as Record<string | symbol, unknown>);
     return copy;
   };
   const path = fc.constantFrom(...paths);
   const value = fc.oneof(
     fc.anything(),
-    fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, -1, -0, 2 ** 53, 1.5, 0, "", "1e5", " 1", null, [], {}),
+    fc.constantFrom(
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      -1,
+      -0,
+      2 ** 53,
+      1.5,
+      0,
+      "",
+      "1e5",
+      " 1",
+      null,
+      [],
+      {},
+    ),
   );
+  /** A key of the value at `at` (when it has any), or a new one. */
+  const keyAt = (at: string[]) => {
+    let v: unknown = data;
+    for (const k of at) v = (v as Record<string, unknown>)[k];
+    const keys = typeof v === "object" && v !== null ? Object.keys(v) : [];
+    return keys.length > 0 ? fc.oneof(fc.string(), fc.constantFrom(...keys)) : fc.string();
+  };
   return fc.oneof(
     fc.constant(structuredClone(data)),
-    path.map((at) => edit(at, (p, k) => delete p[k as string])),
-    fc.tuple(path, value).map(([at, v]) => edit(at, (p, k) => (p[k as string] = v))),
-    fc
-      .tuple(path, fc.string(), value)
-      .map(([at, key, v]) =>
-        edit([...at, key], (p, k) =>
-          typeof p === "object" && p !== null ? (p[k as string] = v) : undefined,
-        ),
+    path.chain((at) => keyAt(at).map((k) => edit(at, (o) => delete o[k]))),
+    fc.tuple(path, value).chain(([at, v]) =>
+      keyAt(at).map((k) =>
+        edit(at, (o) => {
+          o[k] = v;
+        }),
       ),
-    path.map((at) => edit(at, (p, k) => (p[k as string] = undefined))),
-    path.map((at) =>
-      edit([...at, "x"], (p) => (typeof p === "object" && p ? Object.setPrototypeOf(p, { y: 1 }) : p)),
+    ),
+    path.chain((at) =>
+      keyAt(at).map((k) =>
+        edit(at, (o) => {
+          o[k] = undefined;
+        }),
+      ),
     ),
     path.map((at) =>
-      edit([...at, "x"], (p) =>
-        typeof p === "object" && p ? ((p as Record<symbol, unknown>)[Symbol("s")] = 1) : p,
-      ),
+      edit(at, (o) => {
+        Object.setPrototypeOf(o, { y: 1 });
+      }),
+    ),
+    path.map((at) =>
+      edit(at, (o) => {
+        o[Symbol("s")] = 1;
+      }),
     ),
   );
 }
